@@ -31,7 +31,10 @@ export interface DecoderLimits {
   maxLineBytes: number;
   /** Largest `$`/`=`/`!` payload accepted. */
   maxBulkBytes: number;
-  /** Most elements in one aggregate (array, map pairs count twice, set, push). */
+  /**
+   * Most elements in one aggregate (array, map pairs count twice, set, push); for replies also the
+   * most values held at once in the unfinished aggregates of one reply, all levels together.
+   */
   maxElements: number;
   /** Deepest nesting of aggregates. */
   maxDepth: number;

@@ -1,0 +1,50 @@
+/**
+ * classify: the state taxonomy, the INFO parser and the product/version fingerprint.
+ * Pure functions over what the engine recorded; no I/O.
+ */
+
+export {
+  type Classification,
+  classifyExchange,
+  type Exchange,
+  type PeerKind,
+  peerKind,
+  versionHint,
+} from "./exchange.js";
+export {
+  FACT_LIMITS,
+  factsFromHello,
+  helloFields,
+  identifyFromHello,
+  identifyFromInfo,
+  looksLikeInfo,
+  type ProductId,
+  serverFactsFromInfo,
+} from "./facts.js";
+export {
+  combineRanges,
+  type ErrorKind,
+  errorKind,
+  type HintEvidence,
+  hintFromErrors,
+  hintsFromError,
+  renderRange,
+  type VersionRange,
+} from "./hints.js";
+export {
+  type InfoEntry,
+  type InfoKeyspace,
+  type InfoListener,
+  type InfoModule,
+  type InfoReplica,
+  type InfoSentinelMaster,
+  MAX_INFO_CHARS,
+  MAX_INFO_LINES,
+  type ParsedInfo,
+  parseInfo,
+  parseSubfields,
+  type SubFields,
+  subGet,
+} from "./info.js";
+export * from "./result.js";
+export { errorCode, MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";

@@ -1,0 +1,307 @@
+/**
+ * INFO parser for every layout seen from 2.0 to 8.x and the forks (versions.md §4):
+ * - lines are `key:value`, split on the FIRST colon only (`config_file:C:\Program Files\…`);
+ * - `# Section` headers exist from 2.6 on; 2.0–2.4 output has none (`sectionless`);
+ * - keys can repeat (`module:` once per module); values can be empty;
+ * - many values are `k=v,k=v` lists; lists may hold `[…]` groups that contain commas
+ *   (`usedby=[a|b]`, `options=[…]`) and may repeat a key (`listener0:name=tcp,bind=*,bind=-::*`);
+ * - `slaveN` has two forms: 2.6 `ip,port,state` and 2.8+ `ip=…,port=…,state=…,offset=…,lag=…`.
+ * Unknown keys are kept. One pass over the text, no regex backtracking on values, so the cost
+ * is linear in the input; the input and the number of lines kept are capped as a second guard
+ * (the engine already caps a reply at about 1 MiB).
+ */
+
+import { safeInt } from "./text.js";
+
+/** Inputs longer than this are cut before parsing (the engine delivers at most ~1 MiB). */
+export const MAX_INFO_CHARS = 8 * 1024 * 1024;
+/** Lines beyond this are not kept (`truncated` is set). */
+export const MAX_INFO_LINES = 1_000_000;
+
+export type SubFields = Array<[string, string]>;
+
+export interface InfoEntry {
+  /** Section header the line appeared under, as written (`Server`, `KeyDB`); undefined before any header. */
+  section: string | undefined;
+  key: string;
+  value: string;
+  /** `k=v,…` sub-fields, present when the value looks like such a list. Keys may repeat. */
+  sub?: SubFields;
+}
+
+export interface InfoReplica {
+  ip: string;
+  port?: number;
+  state?: string;
+  offset?: number;
+  lag?: number;
+  /** `legacy` = 2.6 `ip,port,state`; `kv` = 2.8+ `ip=…,port=…`. */
+  format: "legacy" | "kv";
+}
+
+export interface InfoKeyspace {
+  keys: number;
+  expires: number;
+  avg_ttl?: number;
+  subexpiry?: number;
+}
+
+export interface InfoModule {
+  name: string;
+  ver?: string;
+  sub: SubFields;
+}
+
+export interface InfoListener {
+  /** N of `listenerN`. */
+  index: number;
+  /** The value as written, e.g. `name=tcp,bind=*,bind=-::*,port=6379`. */
+  raw: string;
+  sub: SubFields;
+}
+
+export interface InfoSentinelMaster {
+  index: number;
+  name?: string;
+  status?: string;
+  /** `ip:port` of the monitored master. */
+  address?: string;
+  slaves?: number;
+  sentinels?: number;
+  sub: SubFields;
+}
+
+export interface ParsedInfo {
+  /** Every `key:value` line, in order. */
+  entries: InfoEntry[];
+  /** First value of each key. */
+  fields: Map<string, string>;
+  /** All values, in order, for keys that occur more than once (`module`, …). */
+  repeated: Map<string, string[]>;
+  /** Section name as written → its keys (first value wins). Sectionless lines are not in here. */
+  sections: Map<string, Map<string, string>>;
+  /** No `# Section` header at all: the 2.0–2.4 layout. */
+  sectionless: boolean;
+  replicas: InfoReplica[];
+  /** `dbN` → counts. */
+  keyspace: Map<string, InfoKeyspace>;
+  modules: InfoModule[];
+  listeners: InfoListener[];
+  /** Sentinel's `masterN:name=…,status=…,address=ip:port,slaves=…,sentinels=…`. */
+  sentinelMasters: InfoSentinelMaster[];
+  /** Lines that were neither a header, blank, nor `key:value`. */
+  skipped: number;
+  /** The input or the line count hit a cap. */
+  truncated: boolean;
+}
+
+/** A value is parsed as `k=v` list when it starts with an identifier followed by `=`. */
+const KV_START = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}=/;
+
+/**
+ * Split `k=v,k=v` on top-level commas (commas inside `[…]` belong to the value) and each part
+ * on its first `=`. Parts without `=` are kept with an empty value. Linear in `value.length`.
+ */
+export function parseSubfields(value: string): SubFields {
+  const out: SubFields = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    const c = i < value.length ? value.charCodeAt(i) : 44; /* virtual trailing comma */
+    if (c === 91 /* [ */) depth++;
+    else if (c === 93 /* ] */ && depth > 0) depth--;
+    else if (c === 44 /* , */ && (depth === 0 || i === value.length)) {
+      if (i > start) {
+        const part = value.slice(start, i);
+        const eq = part.indexOf("=");
+        out.push(eq < 0 ? [part, ""] : [part.slice(0, eq), part.slice(eq + 1)]);
+      }
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/** First value of `key` in sub-fields. */
+export function subGet(sub: SubFields, key: string): string | undefined {
+  for (const [k, v] of sub) if (k === key) return v;
+  return undefined;
+}
+
+const SLAVE_KEY = /^slave(\d+)$/;
+const DB_KEY = /^db(\d+)$/;
+const LISTENER_KEY = /^listener(\d+)$/;
+const SENTINEL_MASTER_KEY = /^master(\d+)$/;
+
+export function parseInfo(input: string): ParsedInfo {
+  let text = input;
+  let truncated = false;
+  if (text.length > MAX_INFO_CHARS) {
+    text = text.slice(0, MAX_INFO_CHARS);
+    truncated = true;
+  }
+  const info: ParsedInfo = {
+    entries: [],
+    fields: new Map(),
+    repeated: new Map(),
+    sections: new Map(),
+    sectionless: true,
+    replicas: [],
+    keyspace: new Map(),
+    modules: [],
+    listeners: [],
+    sentinelMasters: [],
+    skipped: 0,
+    truncated,
+  };
+  let section: string | undefined;
+  let sectionFields: Map<string, string> | undefined;
+  let pos = 0;
+  let lines = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf("\n", pos);
+    if (nl < 0) nl = text.length;
+    let end = nl;
+    if (end > pos && text.charCodeAt(end - 1) === 13 /* \r */) end--;
+    const line = text.slice(pos, end);
+    pos = nl + 1;
+    if (++lines > MAX_INFO_LINES) {
+      info.truncated = true;
+      break;
+    }
+    if (line.length === 0 || line.trim().length === 0) continue;
+    if (line.charCodeAt(0) === 35 /* # */) {
+      section = line.slice(1).trim();
+      info.sectionless = false;
+      sectionFields = info.sections.get(section);
+      if (sectionFields === undefined) {
+        sectionFields = new Map();
+        info.sections.set(section, sectionFields);
+      }
+      continue;
+    }
+    const colon = line.indexOf(":");
+    if (colon <= 0) {
+      info.skipped++;
+      continue;
+    }
+    const key = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1);
+    if (key.length === 0) {
+      info.skipped++;
+      continue;
+    }
+    const entry: InfoEntry = { section, key, value };
+    if (KV_START.test(value)) entry.sub = parseSubfields(value);
+    info.entries.push(entry);
+    addField(info, key, value);
+    if (sectionFields !== undefined && !sectionFields.has(key)) sectionFields.set(key, value);
+    structured(info, entry);
+  }
+  return info;
+}
+
+function addField(info: ParsedInfo, key: string, value: string): void {
+  const first = info.fields.get(key);
+  if (first === undefined) {
+    info.fields.set(key, value);
+    return;
+  }
+  const all = info.repeated.get(key);
+  if (all) all.push(value);
+  else info.repeated.set(key, [first, value]);
+}
+
+/** Fill the structured views for the lines that carry them. */
+function structured(info: ParsedInfo, entry: InfoEntry): void {
+  const { key, value, sub } = entry;
+  const c = key.charCodeAt(0);
+  if (c === 115 /* s */) {
+    if (SLAVE_KEY.test(key)) {
+      const r = parseReplica(value, sub);
+      if (r) info.replicas.push(r);
+    }
+  } else if (c === 100 /* d */) {
+    const m = DB_KEY.exec(key);
+    if (m && sub) {
+      const keys = safeInt(subGet(sub, "keys"));
+      if (keys !== undefined) {
+        const ks: InfoKeyspace = { keys, expires: safeInt(subGet(sub, "expires")) ?? 0 };
+        const ttl = safeInt(subGet(sub, "avg_ttl"));
+        if (ttl !== undefined) ks.avg_ttl = ttl;
+        const subexp = safeInt(subGet(sub, "subexpiry"));
+        if (subexp !== undefined) ks.subexpiry = subexp;
+        if (!info.keyspace.has(key)) info.keyspace.set(key, ks);
+      }
+    }
+  } else if (c === 109 /* m */) {
+    if (key === "module") {
+      if (sub) {
+        const name = subGet(sub, "name");
+        if (name !== undefined && name.length > 0) {
+          const mod: InfoModule = { name, sub };
+          const ver = subGet(sub, "ver");
+          if (ver !== undefined) mod.ver = ver;
+          info.modules.push(mod);
+        }
+      }
+    } else {
+      const m = SENTINEL_MASTER_KEY.exec(key);
+      // Sentinel's `masterN:name=…,address=…` (in `# Sentinel`); `master_host` and friends do
+      // not match the key pattern. The section is not required: only Sentinel writes these keys.
+      if (m && sub) {
+        if (subGet(sub, "name") !== undefined || subGet(sub, "address") !== undefined) {
+          const sm: InfoSentinelMaster = { index: Number(m[1]), sub };
+          const name = subGet(sub, "name");
+          if (name !== undefined) sm.name = name;
+          const status = subGet(sub, "status");
+          if (status !== undefined) sm.status = status;
+          const address = subGet(sub, "address");
+          if (address !== undefined) sm.address = address;
+          const slaves = safeInt(subGet(sub, "slaves"));
+          if (slaves !== undefined) sm.slaves = slaves;
+          const sentinels = safeInt(subGet(sub, "sentinels"));
+          if (sentinels !== undefined) sm.sentinels = sentinels;
+          info.sentinelMasters.push(sm);
+        }
+      }
+    }
+  } else if (c === 108 /* l */) {
+    const m = LISTENER_KEY.exec(key);
+    if (m) info.listeners.push({ index: Number(m[1]), raw: value, sub: sub ?? [] });
+  }
+}
+
+/**
+ * `slaveN` value in either form. The legacy form is split from the right so an IPv6 address
+ * (which contains colons, and after the first-colon split may start with `:`) stays whole.
+ */
+function parseReplica(value: string, sub: SubFields | undefined): InfoReplica | undefined {
+  if (sub && subGet(sub, "ip") !== undefined) {
+    const r: InfoReplica = { ip: subGet(sub, "ip") ?? "", format: "kv" };
+    const port = safeInt(subGet(sub, "port"));
+    if (port !== undefined) r.port = port;
+    const state = subGet(sub, "state");
+    if (state !== undefined) r.state = state;
+    const offset = safeInt(subGet(sub, "offset"));
+    if (offset !== undefined) r.offset = offset;
+    const lag = safeInt(subGet(sub, "lag"));
+    if (lag !== undefined) r.lag = lag;
+    return r;
+  }
+  const last = value.lastIndexOf(",");
+  if (last < 0) return value.length > 0 ? { ip: value, format: "legacy" } : undefined;
+  const prev = value.lastIndexOf(",", last - 1);
+  if (prev < 0) {
+    const r: InfoReplica = { ip: value.slice(0, last), format: "legacy" };
+    const port = safeInt(value.slice(last + 1));
+    if (port !== undefined) r.port = port;
+    return r;
+  }
+  const r: InfoReplica = { ip: value.slice(0, prev), format: "legacy" };
+  const port = safeInt(value.slice(prev + 1, last));
+  if (port !== undefined) r.port = port;
+  const state = value.slice(last + 1);
+  if (state.length > 0) r.state = state;
+  return r;
+}

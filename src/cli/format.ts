@@ -1,0 +1,111 @@
+/** Terminal output for scans: the live status line and the end-of-scan table. */
+import { NICER_ROW, type ProbeResult, STATES } from "../classify/result.js";
+import type { ScanProgress, ScanSummary } from "../engine/run.js";
+
+const SHORT: Record<string, string> = {
+  open: "open",
+  auth_required: "auth",
+  protected: "prot",
+  ip_restricted: "iprst",
+  busy: "busy",
+  error: "err",
+  not_redis: "other",
+  silent: "silent",
+  closed: "closed",
+  timeout: "tmo",
+};
+
+export function formatDurationClock(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "--:--";
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const mm = String(m).padStart(2, "0");
+  const ss = String(sec).padStart(2, "0");
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** One line, rewritten in place: done/total, rate, what was found so far, ETA. */
+export function statusLine(p: ScanProgress, total: bigint): string {
+  const rate = p.elapsedMs > 0 ? (p.done * 1000) / p.elapsedMs : 0;
+  const totalN = Number(total);
+  const pct = totalN > 0 ? ((100 * p.done) / totalN).toFixed(1) : "0.0";
+  const left = totalN - p.done;
+  const eta = rate > 0 ? (left / rate) * 1000 : Number.NaN;
+  const found = STATES.filter((s) => (p.counts[s] ?? 0) > 0)
+    .map((s) => `${SHORT[s]} ${p.counts[s]}`)
+    .join(" ");
+  return (
+    `${formatDurationClock(p.elapsedMs)} ${p.done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ` +
+    `(${pct}%) ${Math.round(rate).toLocaleString("en-US")}/s, ${p.inFlight} open conns | ${found} | ETA ${formatDurationClock(eta)}`
+  );
+}
+
+/** The NICER-style table: one row per state, counts and percentages of all probed targets. */
+export function summaryTable(s: ScanSummary): string {
+  const total = s.done;
+  const rows: string[][] = [["state", "count", "percent", "NICER row"]];
+  for (const st of STATES) {
+    const n = s.counts[st] ?? 0;
+    if (n === 0) continue;
+    rows.push([st, String(n), pct(n, total), NICER_ROW[st] ?? "—"]);
+  }
+  rows.push(["total", String(total), total ? "100.00%" : "0.00%", ""]);
+  const redis = STATES.filter((st) => NICER_ROW[st]).reduce((a, st) => a + (s.counts[st] ?? 0), 0);
+  const lines = [renderTable(rows, [false, true, true, false])];
+  lines.push(
+    `Redis-protocol servers found: ${redis}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
+      `${(s.elapsedMs / 1000).toFixed(1)} s${s.elapsedMs > 0 ? `, ${Math.round((s.done * 1000) / s.elapsedMs)}/s` : ""}`,
+  );
+  if (s.skipped.reserved > 0n || s.skipped.excluded > 0n) {
+    lines.push(
+      `skipped addresses: ${s.skipped.reserved} reserved (default blocklist), ${s.skipped.excluded} excluded`,
+    );
+  }
+  if (s.interrupted) lines.push("interrupted: the scan stopped before the end (see --resume)");
+  return lines.join("\n");
+}
+
+/** One row per result: what the demo prints. Strings from servers are already bounded. */
+export function resultsTable(results: ProbeResult[]): string {
+  const rows: string[][] = [["target", "state", "product", "version", "detail"]];
+  for (const r of results) {
+    const host = r.ip.includes(":") ? `[${r.ip}]:${r.port}` : `${r.ip}:${r.port}`;
+    const v = r.server?.version ?? (r.server?.version_hint ? `~${r.server.version_hint}` : "");
+    rows.push([
+      `${host}${r.transport === "tls" ? " tls" : ""}`,
+      r.state,
+      r.server?.product ?? "",
+      v,
+      printable(r.detail ?? ""),
+    ]);
+  }
+  return renderTable(rows, [false, false, false, false, false]);
+}
+
+function pct(n: number, total: number): string {
+  return total ? `${((100 * n) / total).toFixed(2)}%` : "0.00%";
+}
+
+/** Attacker-controlled text never reaches the terminal raw (no escape sequences). */
+function printable(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 60);
+}
+
+export function renderTable(rows: string[][], rightAlign: boolean[]): string {
+  const widths: number[] = [];
+  for (const r of rows) {
+    for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  }
+  return rows
+    .map((r, ri) => {
+      const line = r
+        .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd();
+      return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
+}

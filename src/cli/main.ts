@@ -1,0 +1,51 @@
+/** The `redscope` command: subcommands, one-line errors, exit status 2 on bad input. */
+import { Command, CommanderError } from "commander";
+import { ScanConfigError } from "../engine/run.js";
+import { TargetSpecError } from "../targets/index.js";
+import { registerDemo } from "./demo.js";
+import { UsageError } from "./errors.js";
+import { registerScan } from "./scan.js";
+
+const VERSION = "0.1.0";
+
+/** nmap's `-iL` is two letters after one dash, which no option parser takes as a short flag. */
+export function normaliseArgv(argv: string[]): string[] {
+  return argv.map((a) => (a === "-iL" ? "--input-list" : a));
+}
+
+function program(): Command {
+  const p = new Command("redscope")
+    .description("Measure and reduce the internet exposure of Redis-protocol servers")
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // Commander's errors become our one-line form (printed in main()).
+      writeErr: (s) => {
+        if (!s.startsWith("error:")) process.stderr.write(s);
+      },
+    });
+  registerScan(p);
+  registerDemo(p);
+  for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(normaliseArgv(argv), { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      process.stderr.write(`redscope: ${e.message.replace(/^error: /, "")}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof TargetSpecError || e instanceof ScanConfigError) {
+      process.stderr.write(`redscope: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`redscope: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    return 1;
+  }
+}

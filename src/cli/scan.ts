@@ -1,0 +1,264 @@
+/** `redscope scan`: parse the command line, run the scan, print status and the summary. */
+import dns from "node:dns/promises";
+import fs from "node:fs";
+import type { Command } from "commander";
+import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
+import {
+  emptyTargetInput,
+  parseExcludeText,
+  parsePorts,
+  parseSeed,
+  parseShard,
+  parseTargetText,
+  parseTargetToken,
+  type TargetInput,
+  TargetSpecError,
+} from "../targets/index.js";
+import { fail } from "./errors.js";
+import { statusLine, summaryTable } from "./format.js";
+import { parseBytes, parseDuration, parseIntIn } from "./units.js";
+
+/** Defaults meant to be polite on the internet; documented in the README. */
+export const SCAN_DEFAULTS = {
+  ports: "6379",
+  rate: "1000",
+  concurrency: "1000",
+  connectTimeout: "5s",
+  readTimeout: "5s",
+  hostTimeout: "15s",
+  maxBytes: "256k",
+} as const;
+
+interface ScanFlags {
+  ports: string;
+  inputList?: string[];
+  output?: string;
+  seed?: string;
+  shard?: string;
+  exclude?: string[];
+  allowReserved?: boolean;
+  rate: string;
+  concurrency: string;
+  connectTimeout: string;
+  readTimeout: string;
+  hostTimeout: string;
+  maxBytes: string;
+  tls?: boolean;
+  tlsAuto?: boolean;
+  resume?: string;
+  maxTargets?: string;
+  maxRuntime?: string;
+  quiet?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export function registerScan(program: Command): void {
+  program
+    .command("scan")
+    .description("find Redis-protocol servers in address space and classify each one")
+    .argument("[targets...]", "addresses, CIDRs, ranges (a.b.c.d-e.f.g.h), hostnames, ip:port")
+    .option(
+      "-p, --ports <list>",
+      "ports: list and ranges, e.g. 6379,6380,7000-7005",
+      SCAN_DEFAULTS.ports,
+    )
+    .option(
+      "--input-list <file>",
+      "read targets from a file ('-' = stdin); zmap and masscan -oL output accepted; repeatable",
+      collect,
+    )
+    .option("-o, --output <file>", "write results as JSONL ('-' = stdout)")
+    .option("--seed <n>", "seed of the target permutation (reproducible order)")
+    .option(
+      "--shard <i/N>",
+      "scan part i of N disjoint parts (0-based); env JOB_COMPLETION_INDEX also works with --shard ?/N",
+    )
+    .option("--exclude <file>", "addresses/CIDRs never to scan (opt-outs); repeatable", collect)
+    .option(
+      "--allow-reserved",
+      "allow targets in reserved ranges (loopback, RFC 1918, …): your own networks",
+    )
+    .option("--rate <n>", "new connections per second (0 = unlimited)", SCAN_DEFAULTS.rate)
+    .option("--concurrency <n>", "connections open at once", SCAN_DEFAULTS.concurrency)
+    .option("--connect-timeout <t>", "TCP connect budget", SCAN_DEFAULTS.connectTimeout)
+    .option("--read-timeout <t>", "longest silence while reading", SCAN_DEFAULTS.readTimeout)
+    .option("--host-timeout <t>", "total time budget per target", SCAN_DEFAULTS.hostTimeout)
+    .option("--max-bytes <n>", "bytes read per target at most", SCAN_DEFAULTS.maxBytes)
+    .option("--tls", "probe over TLS only")
+    .option("--tls-auto", "probe plaintext; retry over TLS when the peer speaks TLS")
+    .option(
+      "--resume <file>",
+      "checkpoint file: a killed scan run again with it continues where it stopped",
+    )
+    .option("-n, --max-targets <n>", "stop after this many targets")
+    .option("--max-runtime <t>", "stop starting new probes after this long")
+    .option("-q, --quiet", "no status line")
+    .action(async (targets: string[], flags: ScanFlags) => {
+      const code = await runScanCommand(targets, flags);
+      process.exitCode = code;
+    });
+}
+
+async function readInput(targets: string[], flags: ScanFlags): Promise<TargetInput> {
+  const input = emptyTargetInput();
+  for (const t of targets) parseTargetToken(t, input, "command line");
+  for (const file of flags.inputList ?? []) {
+    const text = file === "-" ? await readStdin() : readFileOrFail(file, "-iL");
+    parseTargetText(text, input, file === "-" ? "stdin" : file);
+  }
+  if (input.ranges.length + input.pairs.length + input.hostnames.length === 0) {
+    fail("no targets: give addresses, CIDRs or hostnames, or -iL FILE (-iL - for stdin)");
+  }
+  return input;
+}
+
+function readFileOrFail(path: string, flag: string): string {
+  try {
+    return fs.readFileSync(path, "utf8");
+  } catch (e) {
+    fail(`cannot read ${flag} file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Hostnames become addresses here, so the target space is only ever addresses. */
+async function resolveHostnames(input: TargetInput): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const { parseIp } = await import("../targets/index.js");
+  for (const h of input.hostnames) {
+    let addrs: { address: string }[];
+    try {
+      addrs = await dns.lookup(h.name, { all: true, verbatim: true });
+    } catch (e) {
+      process.stderr.write(
+        `redscope: warning: cannot resolve ${h.name} (${(e as NodeJS.ErrnoException).code}); skipped\n`,
+      );
+      continue;
+    }
+    for (const a of addrs) {
+      const ip = parseIp(a.address);
+      if (!ip) continue;
+      names.set(a.address, h.name);
+      if (h.port !== undefined) {
+        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source: h.name });
+      } else {
+        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source: h.name });
+      }
+    }
+  }
+  input.hostnames = [];
+  return names;
+}
+
+function shardFrom(flag: string | undefined): { index: number; count: number } | undefined {
+  if (flag === undefined) return undefined;
+  // A Kubernetes Indexed Job gives each pod its index; the manifest says the count.
+  const idx = process.env.JOB_COMPLETION_INDEX;
+  const spec = flag.startsWith("?/") && idx !== undefined ? `${idx}${flag.slice(1)}` : flag;
+  if (spec.startsWith("?/"))
+    fail(`--shard ${flag}: "?" needs JOB_COMPLETION_INDEX in the environment`);
+  return parseShard(spec);
+}
+
+export async function runScanCommand(targets: string[], flags: ScanFlags): Promise<number> {
+  // Everything the user typed is checked before anything is opened or written.
+  if (flags.tls && flags.tlsAuto) fail("--tls and --tls-auto exclude each other");
+  const ports = parsePorts(flags.ports);
+  const shard = shardFrom(flags.shard);
+  const seed = flags.seed !== undefined ? parseSeed(flags.seed) : undefined;
+  const budgets = {
+    connectTimeoutMs: parseDuration("--connect-timeout", flags.connectTimeout),
+    readTimeoutMs: parseDuration("--read-timeout", flags.readTimeout),
+    hostTimeoutMs: parseDuration("--host-timeout", flags.hostTimeout),
+    maxBytesPerHost: parseBytes("--max-bytes", flags.maxBytes),
+  };
+  const rate = parseIntIn("--rate", flags.rate, 0, 10_000_000);
+  const concurrency = parseIntIn("--concurrency", flags.concurrency, 1, 1_000_000);
+  const maxTargets =
+    flags.maxTargets !== undefined
+      ? parseIntIn("--max-targets", flags.maxTargets, 1, Number.MAX_SAFE_INTEGER)
+      : undefined;
+  const maxRuntimeMs =
+    flags.maxRuntime !== undefined ? parseDuration("--max-runtime", flags.maxRuntime) : undefined;
+  const exclude = emptyTargetInput();
+  for (const f of flags.exclude ?? []) {
+    exclude.ranges.push(...parseExcludeText(readFileOrFail(f, "--exclude"), f));
+  }
+  const input = await readInput(targets, flags);
+  const hostnames = await resolveHostnames(input);
+  if (input.ranges.length + input.pairs.length === 0) fail("no target could be resolved");
+
+  let output = flags.output;
+  if (output === undefined) {
+    // Until the results store exists, results are never thrown away: a JSONL file is kept.
+    output = `redscope-scan-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+  }
+  const toStdout = output === "-";
+  const showStatus = !flags.quiet && process.stderr.isTTY === true;
+  const cfg: ScanConfig = {
+    input,
+    ports,
+    allowReserved: flags.allowReserved === true,
+    exclude: exclude.ranges,
+    concurrency,
+    rate,
+    budgets,
+    transport: flags.tls ? "tls" : flags.tlsAuto ? "auto" : "tcp",
+    output,
+    hostnames,
+  };
+  if (seed !== undefined) cfg.seed = seed;
+  if (shard) cfg.shard = shard;
+  if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
+  if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
+  if (flags.resume) cfg.resumePath = flags.resume;
+  let total = 0n;
+  if (showStatus) {
+    cfg.onProgress = (p) => {
+      total = p.total;
+      process.stderr.write(`\r\x1b[2K${statusLine(p, shardTotal(total, shard))}`);
+    };
+  }
+
+  const scan = new Scan(cfg);
+  let signals = 0;
+  const onSignal = (): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(
+        "\nredscope: stopping: finishing open connections (again to quit now)\n",
+      );
+      scan.interrupt();
+    } else process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let summary: ScanSummary;
+  try {
+    summary = await scan.run();
+  } catch (e) {
+    if (e instanceof TargetSpecError) fail(e.message);
+    throw e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (showStatus) process.stderr.write("\r\x1b[2K");
+  }
+  const out = toStdout ? process.stderr : process.stdout;
+  if (summary.alreadyComplete) {
+    out.write(`scan ${summary.scanId} is already complete (resume file ${flags.resume})\n`);
+  }
+  out.write(`${summaryTable(summary)}\n`);
+  if (!toStdout) out.write(`results: ${output}\n`);
+  return summary.interrupted ? 130 : 0;
+}
+
+function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {
+  return shard ? total / BigInt(shard.count) : total;
+}

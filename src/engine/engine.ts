@@ -1,0 +1,422 @@
+/**
+ * The scan engine: owns concurrency, the connection rate, every budget, and the TCP/TLS sockets.
+ * A protocol module (src/probe/) owns only what to send and how to read the answer — the split
+ * zgrab2 makes between its framework and its modules.
+ *
+ * Hot path: one socket per target, one timer per connection (re-armed per phase), no per-target
+ * allocation beyond the socket and the module's session.
+ */
+import net from "node:net";
+import tls from "node:tls";
+
+export interface EngineTarget {
+  ip: string;
+  port: number;
+  /** Position in the permutation (resume bookkeeping); opaque to the engine. */
+  seq: number;
+  /** Name the target was given as (TLS SNI and the result's `hostname`). */
+  hostname?: string;
+}
+
+export interface Budgets {
+  /** TCP connect must finish within this. */
+  connectTimeoutMs: number;
+  /** Longest silence while waiting for bytes (also covers the TLS handshake). */
+  readTimeoutMs: number;
+  /** Whole exchange with one target, connect to close, all attempts together. */
+  hostTimeoutMs: number;
+  /** Bytes read from one target before the engine stops reading. */
+  maxBytesPerHost: number;
+}
+
+/** How the transport part of one attempt ended, handed to the protocol session. */
+export interface TransportOutcome {
+  transport: "tcp" | "tls";
+  connectError?: string;
+  tlsError?: string;
+  closedByPeer: boolean;
+  reset: boolean;
+  readTimedOut: boolean;
+  budgetExceeded?: "bytes" | "time";
+  bytesReceived: number;
+  /** Certificate facts when the attempt was over TLS and the handshake completed. */
+  peerCertificate?: tls.PeerCertificate;
+  tlsProtocol?: string;
+  tlsCipher?: string;
+  elapsedMs: number;
+}
+
+/** What a protocol module's per-connection session reports back. */
+export type Verdict =
+  /** Keep reading. */
+  | "more"
+  /** The exchange is complete: close the connection. */
+  | "done";
+
+export interface ProbeSession {
+  /** Bytes to write once the (TLS) connection is up. */
+  request(): Buffer;
+  onData(chunk: Buffer): Verdict;
+}
+
+export interface ProbeModule<R> {
+  open(target: EngineTarget, transport: "tcp" | "tls"): ProbeSession;
+  /**
+   * Turn the attempt into a result. Returning `retryTls: true` (for --tls-auto) makes the engine
+   * try the same target again over TLS, within the same host budget.
+   */
+  finish(
+    target: EngineTarget,
+    session: ProbeSession,
+    outcome: TransportOutcome,
+    canRetryTls: boolean,
+  ): { result: R; retryTls?: boolean };
+}
+
+export type TransportMode = "tcp" | "tls" | "auto";
+
+export interface EngineOptions {
+  concurrency: number;
+  /** New connections per second; 0 means no limit. */
+  rate: number;
+  budgets: Budgets;
+  transport: TransportMode;
+}
+
+export interface EngineStats {
+  launched: number;
+  completed: number;
+  inFlight: number;
+}
+
+/** Pulls targets lazily; returns undefined when there are no more. */
+export type TargetSource = () => EngineTarget | undefined;
+
+/**
+ * Backpressure from the sink: while it returns true the engine starts no new connection
+ * (in-flight ones finish). Lets a slow disk or a paused stdout bound the memory of results.
+ */
+export type BackpressureCheck = () => boolean;
+
+export class ScanEngine<R> {
+  private inFlight = 0;
+  private launched = 0;
+  private completed = 0;
+  private exhausted = false;
+  private stopping = false;
+  private tokens = 0;
+  private lastRefill = 0;
+  /** A pump is scheduled (timer or immediate); at most one at a time. */
+  private pumpPending = false;
+  private resolveDone: (() => void) | undefined;
+
+  constructor(
+    private readonly module: ProbeModule<R>,
+    private readonly opts: EngineOptions,
+    private readonly source: TargetSource,
+    private readonly onResult: (target: EngineTarget, result: R) => void,
+    private readonly blocked: BackpressureCheck = () => false,
+  ) {
+    if (opts.concurrency < 1) throw new RangeError("concurrency must be at least 1");
+  }
+
+  get stats(): EngineStats {
+    return { launched: this.launched, completed: this.completed, inFlight: this.inFlight };
+  }
+
+  /** Runs until the source is exhausted (or stop() is called) and every connection has ended. */
+  run(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+      this.lastRefill = performance.now();
+      // A full bucket at start would burst `rate` connections in the first millisecond.
+      this.tokens = this.opts.rate > 0 ? Math.min(1, this.opts.rate) : 0;
+      this.pump();
+    });
+  }
+
+  /** Stop starting new connections; in-flight ones finish and run() resolves. */
+  stop(): void {
+    this.stopping = true;
+    this.maybeDone();
+  }
+
+  private pump = (): void => {
+    this.pumpPending = false;
+    if (this.stopping || this.exhausted) {
+      this.maybeDone();
+      return;
+    }
+    const rate = this.opts.rate;
+    if (rate > 0) {
+      const now = performance.now();
+      // Cap the bucket at 1/20 s of rate so an idle period does not turn into a burst.
+      this.tokens = Math.min(
+        Math.max(1, rate / 20),
+        this.tokens + ((now - this.lastRefill) * rate) / 1000,
+      );
+      this.lastRefill = now;
+    }
+    while (this.inFlight < this.opts.concurrency && !this.stopping) {
+      if (rate > 0 && this.tokens < 1) break;
+      if (this.blocked()) break;
+      const target = this.source();
+      if (target === undefined) {
+        this.exhausted = true;
+        break;
+      }
+      if (rate > 0) this.tokens -= 1;
+      this.launch(target);
+    }
+    if (this.exhausted || this.stopping) {
+      this.maybeDone();
+      return;
+    }
+    // Wake up when a token will be available, or soon if we were held back by backpressure.
+    // A free slot also wakes us (in release()).
+    if (this.inFlight < this.opts.concurrency) {
+      const waitMs = rate > 0 && this.tokens < 1 ? ((1 - this.tokens) * 1000) / rate : 5;
+      this.schedule(Math.max(1, Math.min(waitMs, 50)));
+    }
+  };
+
+  private schedule(ms: number): void {
+    if (this.pumpPending) return;
+    this.pumpPending = true;
+    if (ms <= 0) setImmediate(this.pump);
+    else setTimeout(this.pump, ms);
+  }
+
+  private maybeDone(): void {
+    if ((this.exhausted || this.stopping) && this.inFlight === 0 && this.resolveDone) {
+      const done = this.resolveDone;
+      this.resolveDone = undefined;
+      done();
+    }
+  }
+
+  private launch(target: EngineTarget): void {
+    this.inFlight++;
+    this.launched++;
+    const first: "tcp" | "tls" = this.opts.transport === "tls" ? "tls" : "tcp";
+    new Attempt(this, target, first, this.opts.transport === "auto", performance.now()).start();
+  }
+
+  /** Called by an Attempt when the target is fully done (after any TLS retry). */
+  release(target: EngineTarget, result: R): void {
+    this.inFlight--;
+    this.completed++;
+    this.onResult(target, result);
+    if (this.exhausted || this.stopping) this.maybeDone();
+    // A slot opened: refill off this stack. If a timer is already pending it is waiting for a
+    // rate token or for backpressure to clear, and starting earlier would be wrong.
+    else this.schedule(0);
+  }
+
+  get moduleRef(): ProbeModule<R> {
+    return this.module;
+  }
+
+  get budgets(): Budgets {
+    return this.opts.budgets;
+  }
+}
+
+/** One connection attempt to one target over one transport. */
+class Attempt<R> {
+  private socket: net.Socket | undefined;
+  private session: ProbeSession | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private hostTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private connected = false;
+  private bytes = 0;
+  private closedByPeer = false;
+  private reset = false;
+  private readTimedOut = false;
+  private budgetExceeded: "bytes" | "time" | undefined;
+  private connectError: string | undefined;
+  private tlsError: string | undefined;
+  /** Read at handshake time: a destroyed TLS socket no longer tells its peer certificate. */
+  private tlsFacts: Pick<TransportOutcome, "peerCertificate" | "tlsProtocol" | "tlsCipher"> = {};
+
+  constructor(
+    private readonly engine: ScanEngine<R>,
+    private readonly target: EngineTarget,
+    private readonly transport: "tcp" | "tls",
+    private readonly canRetryTls: boolean,
+    /** When the first attempt for this target started: the host budget spans all attempts. */
+    private readonly hostStart: number,
+  ) {}
+
+  start(): void {
+    const b = this.engine.budgets;
+    const remaining = b.hostTimeoutMs - (performance.now() - this.hostStart);
+    this.hostTimer = setTimeout(this.onHostTimeout, Math.max(1, remaining));
+    const t = this.target;
+    let socket: net.Socket;
+    if (this.transport === "tls") {
+      socket = tls.connect({
+        host: t.ip,
+        port: t.port,
+        // SNI only for names: an IP literal in SNI is not allowed (RFC 6066).
+        servername: t.hostname,
+        // We observe certificates, we do not trust them: self-signed is a fact to record.
+        rejectUnauthorized: false,
+      });
+      socket.once("secureConnect", this.onReady);
+      socket.once("connect", this.onTcpConnect);
+    } else {
+      socket = net.connect({ host: t.ip, port: t.port, noDelay: true });
+      socket.once("connect", this.onReady);
+    }
+    this.socket = socket;
+    this.timer = setTimeout(this.onConnectTimeout, b.connectTimeoutMs);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+  }
+
+  /** TLS: TCP is up; the handshake now runs under the read budget. */
+  private onTcpConnect = (): void => {
+    this.connected = true;
+    this.armReadTimer();
+  };
+
+  private onReady = (): void => {
+    this.connected = true;
+    const s = this.socket;
+    if (s instanceof tls.TLSSocket) {
+      const cert = safe(() => s.getPeerCertificate(false));
+      if (cert && Object.keys(cert).length > 0) this.tlsFacts.peerCertificate = cert;
+      const proto = safe(() => s.getProtocol());
+      if (proto) this.tlsFacts.tlsProtocol = proto;
+      const cipher = safe(() => s.getCipher());
+      if (cipher) this.tlsFacts.tlsCipher = cipher.name;
+    }
+    this.session = this.engine.moduleRef.open(this.target, this.transport);
+    this.armReadTimer();
+    this.socket?.write(this.session.request());
+  };
+
+  private armReadTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onReadTimeout, this.engine.budgets.readTimeoutMs);
+  }
+
+  private onData = (chunk: Buffer): void => {
+    if (this.finished) return;
+    const max = this.engine.budgets.maxBytesPerHost;
+    if (this.bytes + chunk.length > max) {
+      chunk = chunk.subarray(0, max - this.bytes);
+      this.budgetExceeded = "bytes";
+    }
+    this.bytes += chunk.length;
+    // A session exists once the request was written; bytes before that (a server that talks
+    // first, e.g. DENIED on accept while TLS is still negotiating) cannot happen on plain TCP
+    // because 'connect' precedes 'data'.
+    const verdict = this.session ? this.session.onData(chunk) : "more";
+    if (verdict === "done" || this.budgetExceeded) {
+      this.end();
+      return;
+    }
+    this.armReadTimer();
+  };
+
+  private onEnd = (): void => {
+    this.closedByPeer = true;
+  };
+
+  private onError = (err: NodeJS.ErrnoException): void => {
+    const code = err.code ?? err.message;
+    if (!this.connected) this.connectError = code;
+    else if (code === "ECONNRESET" || code === "EPIPE") this.reset = true;
+    else if (this.transport === "tls" && this.session === undefined) this.tlsError = tlsReason(err);
+    else if (this.transport === "tls" && /alert|SSL|TLS/i.test(err.message))
+      this.tlsError = tlsReason(err);
+    else this.reset = true;
+  };
+
+  private onConnectTimeout = (): void => {
+    if (this.connected) return;
+    this.connectError = "ETIMEDOUT";
+    this.end();
+  };
+
+  private onReadTimeout = (): void => {
+    this.readTimedOut = true;
+    this.end();
+  };
+
+  private onHostTimeout = (): void => {
+    if (!this.connected) this.connectError = "ETIMEDOUT";
+    else this.budgetExceeded = "time";
+    this.end();
+  };
+
+  /** We are done with this connection: tear it down; 'close' completes the attempt. */
+  private end(): void {
+    const s = this.socket;
+    if (!s || s.destroyed) {
+      this.onClose();
+      return;
+    }
+    s.destroy();
+  }
+
+  private onClose = (): void => {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.hostTimer) clearTimeout(this.hostTimer);
+    const s = this.socket;
+    const outcome: TransportOutcome = {
+      transport: this.transport,
+      closedByPeer: this.closedByPeer,
+      reset: this.reset,
+      readTimedOut: this.readTimedOut,
+      bytesReceived: this.bytes,
+      elapsedMs: performance.now() - this.hostStart,
+    };
+    if (this.connectError) outcome.connectError = this.connectError;
+    if (this.tlsError) outcome.tlsError = this.tlsError;
+    if (this.budgetExceeded) outcome.budgetExceeded = this.budgetExceeded;
+    Object.assign(outcome, this.tlsFacts);
+    s?.removeAllListeners();
+    // Late errors from a destroyed socket must not crash the process.
+    s?.on("error", noop);
+    const session = this.session ?? this.engine.moduleRef.open(this.target, this.transport);
+    const timeLeft = this.engine.budgets.hostTimeoutMs - (performance.now() - this.hostStart) > 50;
+    const { result, retryTls } = this.engine.moduleRef.finish(
+      this.target,
+      session,
+      outcome,
+      this.canRetryTls && this.transport === "tcp" && timeLeft,
+    );
+    if (retryTls && this.canRetryTls && this.transport === "tcp" && timeLeft) {
+      new Attempt(this.engine, this.target, "tls", false, this.hostStart).start();
+      return;
+    }
+    this.engine.release(this.target, result);
+  };
+}
+
+function tlsReason(err: NodeJS.ErrnoException): string {
+  // OpenSSL messages carry the alert name; keep it short and free of library noise.
+  const m = /alert ([a-z ]+)|(wrong version number|unknown protocol|packet length too long)/i.exec(
+    err.message,
+  );
+  if (m) return (m[1] ?? m[2] ?? "").trim().replace(/ /g, "_").toLowerCase();
+  return err.code ?? "tls_error";
+}
+
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,299 @@
+/**
+ * One scan, start to finish: target space → permutation (shard, resume) → engine → sink, with
+ * checkpoints for resume and counts for the summary. The CLI parses and prints; this runs.
+ */
+import { randomBytes } from "node:crypto";
+import type { ProbeResult, State } from "../classify/result.js";
+import { RedisProbe } from "../probe/redis.js";
+import {
+  JsonlFileSink,
+  JsonlStreamSink,
+  type ResultSink,
+  readJsonlFrom,
+  truncateToLastNewline,
+} from "../store/jsonl.js";
+import {
+  buildTargetSpace,
+  CyclicPermutation,
+  type TargetInput,
+  type TargetSpace,
+} from "../targets/index.js";
+import {
+  CompletionTracker,
+  loadResumeState,
+  RESUME_VERSION,
+  type ResumeState,
+  saveResumeState,
+} from "../targets/resume.js";
+import { type Budgets, type EngineTarget, ScanEngine, type TransportMode } from "./engine.js";
+
+export interface ScanConfig {
+  input: TargetInput;
+  ports: number[];
+  allowReserved: boolean;
+  exclude: TargetInput["ranges"];
+  /** Seed of the permutation; when absent a random one (or the resume file's). */
+  seed?: bigint;
+  shard?: { index: number; count: number };
+  maxTargets?: number;
+  concurrency: number;
+  rate: number;
+  budgets: Budgets;
+  transport: TransportMode;
+  /** File path, or "-" for stdout. */
+  output: string;
+  resumePath?: string;
+  /** ip → name for targets given as hostnames. */
+  hostnames?: Map<string, string>;
+  /** Called about 4 times a second while the scan runs. */
+  onProgress?: (p: ScanProgress) => void;
+  /** Stop after this long (ms), like zmap's --max-runtime: in-flight probes still finish. */
+  maxRuntimeMs?: number;
+  checkpointMs?: number;
+}
+
+export interface ScanProgress {
+  total: bigint;
+  done: number;
+  inFlight: number;
+  elapsedMs: number;
+  counts: Record<string, number>;
+}
+
+export interface ScanSummary {
+  scanId: string;
+  seed: string;
+  shard: string;
+  total: bigint;
+  done: number;
+  counts: Record<string, number>;
+  elapsedMs: number;
+  skipped: { reserved: bigint; excluded: bigint };
+  resumed: boolean;
+  alreadyComplete: boolean;
+  interrupted: boolean;
+}
+
+/** Thrown for problems the user must fix; the CLI prints the message on one line, exits 2. */
+export class ScanConfigError extends Error {}
+
+export function newScanId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export function randomSeed(): bigint {
+  return randomBytes(8).readBigUInt64BE() >> 1n;
+}
+
+export class Scan {
+  private engine: ScanEngine<ProbeResult> | undefined;
+  private interrupted = false;
+
+  constructor(private readonly cfg: ScanConfig) {}
+
+  /** Ask the scan to stop: no new targets, in-flight ones finish, the checkpoint is written. */
+  interrupt(): void {
+    this.interrupted = true;
+    this.engine?.stop();
+  }
+
+  async run(): Promise<ScanSummary> {
+    const cfg = this.cfg;
+    const space: TargetSpace = buildTargetSpace(cfg.input, cfg.ports, {
+      allowReserved: cfg.allowReserved,
+      exclude: cfg.exclude,
+    });
+    const shardLabel = cfg.shard ? `${cfg.shard.index}/${cfg.shard.count}` : "0/1";
+    const fingerprint = `${space.fingerprint}|shard=${shardLabel}`;
+
+    let prior: ResumeState | undefined;
+    if (cfg.resumePath) {
+      if (cfg.output === "-") {
+        throw new ScanConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
+      }
+      prior = loadResumeState(cfg.resumePath);
+      if (prior && prior.fingerprint !== fingerprint) {
+        throw new ScanConfigError(
+          `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
+        );
+      }
+      if (prior && cfg.seed !== undefined && BigInt(prior.seed) !== cfg.seed) {
+        throw new ScanConfigError(
+          `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
+        );
+      }
+      if (prior && prior.output.path !== cfg.output) {
+        throw new ScanConfigError(
+          `resume file ${cfg.resumePath} wrote to ${prior.output.path}; pass -o ${prior.output.path}`,
+        );
+      }
+    }
+    const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
+    const scanId = prior?.scanId ?? newScanId();
+    const counts: Record<string, number> = { ...(prior?.counts ?? {}) };
+    const startedAt = prior?.startedAt ?? new Date().toISOString();
+    const summaryBase = {
+      scanId,
+      seed: seed.toString(),
+      shard: shardLabel,
+      total: space.size,
+      skipped: space.skipped,
+      resumed: prior !== undefined,
+    };
+    if (prior?.complete) {
+      return {
+        ...summaryBase,
+        done: sum(counts),
+        counts,
+        elapsedMs: 0,
+        alreadyComplete: true,
+        interrupted: false,
+      };
+    }
+
+    // What a killed run finished after its last checkpoint: in the output, not in the state.
+    const skipSteps = new Set(prior?.doneAbove ?? []);
+    const skipKeys = new Set<string>();
+    let sink: ResultSink;
+    if (cfg.output === "-") {
+      sink = new JsonlStreamSink(process.stdout);
+    } else {
+      if (prior) {
+        truncateToLastNewline(cfg.output);
+        for (const r of readJsonlFrom(cfg.output, prior.output.bytes)) {
+          skipKeys.add(`${r.ip}|${r.port}`);
+          const st = String(r.state);
+          counts[st] = (counts[st] ?? 0) + 1;
+        }
+      }
+      sink = new JsonlFileSink(cfg.output, prior !== undefined);
+    }
+
+    const perm = prior
+      ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
+      : new CyclicPermutation(space.size, seed, cfg.shard);
+    const tracker = new CompletionTracker();
+    const names = cfg.hostnames;
+    let issued = 0;
+    let walked = false;
+
+    const source = (): EngineTarget | undefined => {
+      for (;;) {
+        if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
+        const index = perm.next();
+        if (index === undefined) {
+          walked = true;
+          return undefined;
+        }
+        const step = perm.position - 1;
+        // Already finished before the kill: retire it so the watermark can pass it.
+        if (skipSteps.delete(step)) {
+          tracker.issue(step);
+          tracker.complete(step);
+          continue;
+        }
+        const t = space.at(index);
+        if (skipKeys.size > 0 && skipKeys.delete(`${t.ip}|${t.port}`)) {
+          tracker.issue(step);
+          tracker.complete(step);
+          continue;
+        }
+        tracker.issue(step);
+        issued++;
+        const target: EngineTarget = { ip: t.ip, port: t.port, seq: step };
+        const name = names?.get(t.ip);
+        if (name) target.hostname = name;
+        return target;
+      }
+    };
+
+    const probe = new RedisProbe({
+      maxReplyBytes: cfg.budgets.maxBytesPerHost,
+      scanId,
+      shard: shardLabel,
+    });
+    let done = 0;
+    const onResult = (target: EngineTarget, result: ProbeResult): void => {
+      sink.write(result);
+      counts[result.state] = (counts[result.state] ?? 0) + 1;
+      tracker.complete(target.seq);
+      done++;
+    };
+    const engine = new ScanEngine(
+      probe,
+      {
+        concurrency: cfg.concurrency,
+        rate: cfg.rate,
+        budgets: cfg.budgets,
+        transport: cfg.transport,
+      },
+      source,
+      onResult,
+      () => sink.congested,
+    );
+    this.engine = engine;
+    if (this.interrupted) engine.stop();
+
+    const checkpoint = (complete: boolean): void => {
+      sink.flushSync();
+      if (!cfg.resumePath) return;
+      saveResumeState(cfg.resumePath, {
+        version: RESUME_VERSION,
+        fingerprint,
+        seed: seed.toString(),
+        shard: shardLabel,
+        scanId,
+        startedAt,
+        watermark: tracker.watermark(perm.position),
+        doneAbove: tracker.doneAbove(),
+        output: { path: cfg.output, bytes: sink.bytesWritten },
+        counts,
+        complete,
+      });
+    };
+
+    const t0 = performance.now();
+    const progress = (): void =>
+      cfg.onProgress?.({
+        total: space.size,
+        done,
+        inFlight: engine.stats.inFlight,
+        elapsedMs: performance.now() - t0,
+        counts,
+      });
+    const ticker = setInterval(progress, 250);
+    const saver = setInterval(() => checkpoint(false), cfg.checkpointMs ?? 1000);
+    const stopper =
+      cfg.maxRuntimeMs !== undefined
+        ? setTimeout(() => engine.stop(), cfg.maxRuntimeMs)
+        : undefined;
+    try {
+      checkpoint(false);
+      await engine.run();
+    } finally {
+      clearInterval(ticker);
+      clearInterval(saver);
+      if (stopper) clearTimeout(stopper);
+    }
+    progress();
+    // Complete only when the whole permutation was walked, not when stopped or capped.
+    checkpoint(walked);
+    await sink.close();
+    return {
+      ...summaryBase,
+      done: sum(counts),
+      counts,
+      elapsedMs: performance.now() - t0,
+      alreadyComplete: false,
+      interrupted: this.interrupted,
+    };
+  }
+}
+
+function sum(counts: Record<string, number>): number {
+  let n = 0;
+  for (const v of Object.values(counts)) n += v;
+  return n;
+}
+
+export type { State };

@@ -1,0 +1,76 @@
+/** Run the built CLI as a user would, as a child process. */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ProbeResult } from "../../src/classify/result.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const BIN = path.resolve(here, "../../src/cli/bin.js");
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function runCli(
+  args: string[],
+  opts: {
+    stdin?: string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    onSpawn?: (pid: number) => void;
+  } = {},
+): Promise<CliRun> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    if (p.pid !== undefined) opts.onSpawn?.(p.pid);
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    p.on("error", reject);
+    p.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+    p.stdin.end(opts.stdin ?? "");
+  });
+}
+
+export function parseJsonl(text: string): ProbeResult[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ProbeResult);
+}
+
+/** Peak resident memory of a running process, sampled from /proc until it exits. */
+export function watchRss(pid: number, everyMs = 50): { stop(): number } {
+  let peak = 0;
+  const read = (): void => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const m = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // exited
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * `redscope scan` as a user runs it: bad input, target forms, sharding, resume after kill -9.
+ * Targets are loopback addresses only; unanswered ones are refused (closed) by the kernel.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { BIN, parseJsonl, runCli } from "./helpers/cli.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-cli-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe("bad input: one line on stderr, exit 2, nothing written", () => {
+  const existing = path.join(tmp, "keep.jsonl");
+  before(() => fs.writeFileSync(existing, '{"precious":true}\n'));
+
+  const cases: Array<[string, string[], RegExp]> = [
+    ["unknown flag", ["scan", "127.0.0.1", "--frobnicate"], /unknown option '--frobnicate'/],
+    ["malformed CIDR", ["scan", "10.0.0.0/33"], /10\.0\.0\.0\/33/],
+    ["unreadable file", ["scan", "-iL", "/nonexistent/targets.txt"], /\/nonexistent\/targets\.txt/],
+    ["port 0", ["scan", "127.0.0.1", "-p", "0"], /port/],
+    ["port 70000", ["scan", "127.0.0.1", "-p", "70000"], /70000/],
+    ["shard 5/4", ["scan", "127.0.0.1", "--shard", "5/4"], /shard/],
+    ["reserved target", ["scan", "127.0.0.1"], /127\.0\.0\.0\/8.*--allow-reserved/],
+    ["no targets", ["scan"], /no targets/],
+    ["bad duration", ["scan", "127.0.0.1", "--read-timeout", "soon"], /--read-timeout/],
+    ["tls and tls-auto", ["scan", "127.0.0.1", "--tls", "--tls-auto"], /exclude/],
+    ["unknown command", ["frobnicate"], /unknown command/],
+  ];
+  for (const [name, args, re] of cases) {
+    test(name, async () => {
+      const r = await runCli(
+        [...args, "-o", existing].slice(0, args[0] === "scan" ? undefined : args.length),
+      );
+      assert.equal(r.code, 2, `exit status for ${name}: ${r.stderr}`);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+      assert.match(lines[0]!, /^redscope: /);
+      assert.match(lines[0]!, re);
+      assert.equal(r.stdout, "");
+      assert.equal(
+        fs.readFileSync(existing, "utf8"),
+        '{"precious":true}\n',
+        "output file untouched",
+      );
+    });
+  }
+});
+
+describe("targets and output", () => {
+  let server: net.Server;
+  let port = 0;
+  before(async () => {
+    server = net.createServer((s) => {
+      s.on("error", () => {});
+      s.on("data", () => s.end("-NOAUTH Authentication required.\r\n"));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => server.close());
+
+  test("stdin with zmap CSV, masscan -oL, ranges and ip:port; one result per target", async () => {
+    const stdin = ["saddr,sport", "127.3.0.1,6379", "127.3.0.2,6379"].join("\n");
+    const listFile = path.join(tmp, "masscan.txt");
+    fs.writeFileSync(
+      listFile,
+      `#masscan\nopen tcp ${port} 127.0.0.1 1700000000\nopen tcp 6379 127.3.0.9 1700000000\n# end\n`,
+    );
+    const r = await runCli(
+      [
+        "scan",
+        "127.3.1.1-127.3.1.4",
+        "127.3.2.0/30",
+        "-iL",
+        "-",
+        "-iL",
+        listFile,
+        "-p",
+        String(port),
+        "--allow-reserved",
+        "-o",
+        "-",
+        "-q",
+        "--connect-timeout",
+        "1s",
+      ],
+      { stdin },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = parseJsonl(r.stdout);
+    const keys = res.map((x) => `${x.ip}:${x.port}`).sort();
+    assert.equal(new Set(keys).size, keys.length, "no duplicates");
+    // 4 range + 4 CIDR + 2 zmap addresses, on -p; plus 2 masscan pairs with their own ports.
+    assert.equal(res.length, 12);
+    const auth = res.find((x) => x.ip === "127.0.0.1" && x.port === port);
+    assert.equal(auth?.state, "auth_required");
+    assert.ok(res.some((x) => x.ip === "127.3.0.9" && x.port === 6379));
+    assert.match(
+      r.stderr,
+      /auth_required\s+1\b/,
+      "summary table on stderr when results go to stdout",
+    );
+    for (const x of res) {
+      assert.ok(x.scan_id && x.time && x.transport === "tcp");
+    }
+  });
+
+  test("hostnames resolve and are kept on the result", async () => {
+    const r = await runCli([
+      "scan",
+      "localhost",
+      "-p",
+      String(port),
+      "--allow-reserved",
+      "-o",
+      "-",
+      "-q",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = parseJsonl(r.stdout);
+    const v4 = res.find((x) => x.ip === "127.0.0.1");
+    assert.equal(v4?.hostname, "localhost");
+    assert.equal(v4?.state, "auth_required");
+  });
+
+  test("without -o the results are kept in a file and the summary printed", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "noout-"));
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn(
+        process.execPath,
+        [BIN, "scan", `127.0.0.1:${port}`, "--allow-reserved", "-q"],
+        { cwd },
+      );
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.on("close", (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0);
+    assert.match(r.out, /auth_required\s+1\s+100\.00%\s+Requires authentication/);
+    const files = fs.readdirSync(cwd).filter((f) => f.endsWith(".jsonl"));
+    assert.equal(files.length, 1);
+    assert.equal(parseJsonl(fs.readFileSync(path.join(cwd, files[0]!), "utf8")).length, 1);
+  });
+});
+
+describe("order, shards and resume", () => {
+  const base = [
+    "127.4.0.0/22",
+    "-p",
+    "1,2",
+    "--allow-reserved",
+    "-q",
+    "--seed",
+    "42",
+    "--connect-timeout",
+    "1s",
+  ];
+  const key = (x: { ip: string; port: number }) => `${x.ip}:${x.port}`;
+
+  test("same seed, same order; the union of 4 shards is exactly the full scan", async () => {
+    const full = await runCli(["scan", ...base, "-o", "-", "--concurrency", "1", "--rate", "0"]);
+    assert.equal(full.code, 0, full.stderr);
+    const fullKeys = parseJsonl(full.stdout).map(key);
+    assert.equal(fullKeys.length, 2048);
+    assert.equal(new Set(fullKeys).size, 2048);
+    const again = await runCli(["scan", ...base, "-o", "-", "--concurrency", "1", "--rate", "0"]);
+    assert.deepEqual(parseJsonl(again.stdout).map(key), fullKeys, "same seed → same order");
+
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const part = await runCli(["scan", ...base, "-o", "-", "--shard", `${i}/4`, "--rate", "0"]);
+      assert.equal(part.code, 0, part.stderr);
+      const keys = parseJsonl(part.stdout).map(key);
+      assert.ok(
+        keys.length > 300 && keys.length < 700,
+        `shard ${i} holds about a quarter (${keys.length})`,
+      );
+      for (const k of keys) {
+        assert.ok(!seen.has(k), `${k} in two shards`);
+        seen.add(k);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...fullKeys].sort());
+  });
+
+  test("JOB_COMPLETION_INDEX picks the shard", async () => {
+    const a = await runCli(["scan", ...base, "-o", "-", "--shard", "?/4"], {
+      env: { JOB_COMPLETION_INDEX: "2" },
+    });
+    const b = await runCli(["scan", ...base, "-o", "-", "--shard", "2/4"]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.deepEqual(parseJsonl(a.stdout).map(key).sort(), parseJsonl(b.stdout).map(key).sort());
+  });
+
+  test("kill -9 mid-scan, resume: every target exactly once", async () => {
+    const out = path.join(tmp, "resume.jsonl");
+    const state = path.join(tmp, "resume.state");
+    const slow = ["--rate", "400", "--concurrency", "50"];
+    const args = ["scan", ...base, "-o", out, "--resume", state, ...slow];
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const partial = fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length;
+    assert.ok(partial > 100 && partial < 2048, `killed mid-scan (${partial} lines written)`);
+
+    const resumed = await runCli(["scan", ...base, "-o", out, "--resume", state, "--rate", "0"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const keys = parseJsonl(fs.readFileSync(out, "utf8")).map(key);
+    assert.equal(new Set(keys).size, keys.length, "no target twice");
+    assert.equal(keys.length, 2048, "no target lost");
+    assert.match(resumed.stdout, /total\s+2048/);
+
+    const done = await runCli(["scan", ...base, "-o", out, "--resume", state]);
+    assert.equal(done.code, 0);
+    assert.match(done.stdout, /already complete/);
+  });
+
+  test("a resume file of another scan is refused", async () => {
+    const out = path.join(tmp, "other.jsonl");
+    const state = path.join(tmp, "other.state");
+    const first = await runCli([
+      "scan",
+      "127.5.0.0/30",
+      "--allow-reserved",
+      "-q",
+      "-o",
+      out,
+      "--resume",
+      state,
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const r = await runCli([
+      "scan",
+      "127.5.0.0/29",
+      "--allow-reserved",
+      "-q",
+      "-o",
+      out,
+      "--resume",
+      state,
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /different scan/);
+  });
+});
