@@ -94,7 +94,7 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       `Scanning: redscope scan ${cidr} -p ${port} --allow-reserved -o ${out}\n\n`,
     );
     const input = emptyTargetInput();
-    parseTargetToken(cidr, input, "demo");
+    parseTargetToken(cidr, input, "");
     const summary = await new Scan({
       input,
       ports: [port],

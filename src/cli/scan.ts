@@ -102,7 +102,7 @@ export function registerScan(program: Command): void {
 
 async function readInput(targets: string[], flags: ScanFlags): Promise<TargetInput> {
   const input = emptyTargetInput();
-  for (const t of targets) parseTargetToken(t, input, "command line");
+  for (const t of targets) parseTargetToken(t, input, "");
   for (const file of flags.inputList ?? []) {
     const text = file === "-" ? await readStdin() : readFileOrFail(file, "-iL");
     parseTargetText(text, input, file === "-" ? "stdin" : file);
@@ -145,10 +145,11 @@ async function resolveHostnames(input: TargetInput): Promise<Map<string, string>
       const ip = parseIp(a.address);
       if (!ip) continue;
       names.set(a.address, h.name);
+      const source = `${h.name} (${a.address})`;
       if (h.port !== undefined) {
-        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source: h.name });
+        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source });
       } else {
-        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source: h.name });
+        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source });
       }
     }
   }

@@ -1,0 +1,41 @@
+/**
+ * The target engine: what to scan (specs, files, zmap/masscan output), what never to scan
+ * (default blocklist, exclude files), the indexable target space, and the order (a seeded,
+ * shardable, resumable cyclic-group permutation). See DESIGN.md "Target engine".
+ */
+export { DEFAULT_BLOCKLIST, parseExcludeText, type ReservedRange } from "./blocklist.js";
+export {
+  CyclicPermutation,
+  parseSeed,
+  parseShard,
+  randomSeed,
+  SEED_DERIVATION_VERSION,
+  type Shard,
+} from "./cyclic.js";
+export { TargetSpecError } from "./errors.js";
+export {
+  formatIp,
+  formatIpv4,
+  formatIpv6,
+  type IpFamily,
+  type IpValue,
+  parseIp,
+  parseIpv4,
+  parseIpv6,
+} from "./ip.js";
+export { parsePort, parsePorts } from "./ports.js";
+export {
+  buildTargetSpace,
+  type Target,
+  type TargetSpace,
+  type TargetSpaceOptions,
+} from "./space.js";
+export {
+  type AddressRange,
+  emptyTargetInput,
+  parseTargetText,
+  parseTargetToken,
+  type TargetHostname,
+  type TargetInput,
+  type TargetPair,
+} from "./spec.js";

@@ -1,0 +1,196 @@
+/**
+ * IP address text ⇄ integer. IPv4 values are numbers on the hot path (formatIpv4) and bigints in
+ * the general API; IPv6 values are bigints.
+ *
+ * Parsing is strict on purpose: target lists decide which hosts on the internet get a
+ * connection, so anything that inet_aton would read in a surprising way is refused rather than
+ * guessed. IPv4 must be four decimal octets without leading zeros ("01.2.3.4" could be octal to
+ * one tool and decimal to another; "1.2.3" and "16909060" are inet_aton short forms). IPv6
+ * accepts every RFC 4291 text form (`::` once, 1–4 hex digits a group, any case, a trailing
+ * dotted quad) but no zone id ("fe80::1%eth0": a zone names a local interface, which has no
+ * meaning in a scan list).
+ */
+
+export type IpFamily = 4 | 6;
+
+export interface IpValue {
+  family: IpFamily;
+  value: bigint;
+}
+
+export const IPV4_MAX = 0xffff_ffffn;
+export const IPV6_MAX = (1n << 128n) - 1n;
+
+/** The largest value of a family (2^32 − 1 or 2^128 − 1). */
+export function familyMax(family: IpFamily): bigint {
+  return family === 4 ? IPV4_MAX : IPV6_MAX;
+}
+
+/** Bits in an address of the family. */
+export function familyBits(family: IpFamily): number {
+  return family === 4 ? 32 : 128;
+}
+
+/** Strict dotted quad → 32-bit unsigned number, or undefined. */
+export function parseIpv4(s: string): number | undefined {
+  const n = s.length;
+  if (n < 7 || n > 15) return undefined;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let leadingZero = false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (leadingZero) return undefined; // "01", "00"
+      if (digits === 0 && c === 48) leadingZero = true;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      leadingZero = false;
+    } else {
+      return undefined;
+    }
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
+}
+
+/** One group of 1–4 hex digits, or -1. */
+function parseHexGroup(s: string): number {
+  const n = s.length;
+  if (n < 1 || n > 4) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * Groups of one side of a "::" (or of a whole address without one), appended to `out`. A dotted
+ * quad is allowed only as the last piece of the address (`last`). False on any error.
+ */
+function parseGroups(s: string, out: number[], last: boolean): boolean {
+  if (s === "") return true;
+  const parts = s.split(":");
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (last && i === parts.length - 1 && part.includes(".")) {
+      const v4 = parseIpv4(part);
+      if (v4 === undefined) return false;
+      out.push(Math.floor(v4 / 65536), v4 & 0xffff);
+      return true;
+    }
+    const g = parseHexGroup(part);
+    if (g < 0) return false;
+    out.push(g);
+  }
+  return true;
+}
+
+/** RFC 4291 text → 128-bit bigint, or undefined. */
+export function parseIpv6(s: string): bigint | undefined {
+  if (s.length < 2 || s.length > 45) return undefined;
+  const gap = s.indexOf("::");
+  const head: number[] = [];
+  const tail: number[] = [];
+  if (gap < 0) {
+    if (!parseGroups(s, head, true) || head.length !== 8) return undefined;
+  } else {
+    if (s.indexOf("::", gap + 1) >= 0) return undefined; // two "::", or ":::"
+    if (!parseGroups(s.slice(0, gap), head, false)) return undefined;
+    if (!parseGroups(s.slice(gap + 2), tail, true)) return undefined;
+    if (head.length + tail.length > 7) return undefined;
+  }
+  const groups = head.concat(new Array<number>(8 - head.length - tail.length).fill(0), tail);
+  // Assemble in 32-bit words: four bigint operations instead of eight.
+  let value = 0n;
+  for (let i = 0; i < 8; i += 2) {
+    value = (value << 32n) | BigInt(groups[i]! * 65536 + groups[i + 1]!);
+  }
+  return value;
+}
+
+/** Either family; undefined when `s` is neither a strict IPv4 nor an IPv6 address. */
+export function parseIp(s: string): IpValue | undefined {
+  if (s.includes(":")) {
+    const v6 = parseIpv6(s);
+    return v6 === undefined ? undefined : { family: 6, value: v6 };
+  }
+  const v4 = parseIpv4(s);
+  return v4 === undefined ? undefined : { family: 4, value: BigInt(v4) };
+}
+
+const OCTET: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** 32-bit unsigned number → dotted quad. The per-probe path: no bigint, no allocation but the string. */
+export function formatIpv4(n: number): string {
+  return (
+    OCTET[n >>> 24]! +
+    "." +
+    OCTET[(n >>> 16) & 255]! +
+    "." +
+    OCTET[(n >>> 8) & 255]! +
+    "." +
+    OCTET[n & 255]!
+  );
+}
+
+/**
+ * 128-bit bigint → RFC 5952 canonical text: lower-case hex, no leading zeros, the longest run
+ * (first if tied) of two or more zero groups written as "::", and IPv4-mapped addresses
+ * (::ffff:0:0/96) with a dotted quad (RFC 5952 section 5).
+ */
+export function formatIpv6(value: bigint): string {
+  const g = new Array<number>(8);
+  for (let i = 0; i < 4; i++) {
+    const word = Number(BigInt.asUintN(32, value >> BigInt(96 - 32 * i)));
+    g[2 * i] = word >>> 16;
+    g[2 * i + 1] = word & 0xffff;
+  }
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return "::ffff:" + formatIpv4(g[6]! * 65536 + g[7]!);
+  }
+  let bestStart = -1;
+  let bestLen = 1; // a single zero group is never compressed
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(":");
+  if (bestStart < 0) return hex(0, 8);
+  return hex(0, bestStart) + "::" + hex(bestStart + bestLen, 8);
+}
+
+/** Address value → canonical text. Throws RangeError for a value outside the family. */
+export function formatIp(family: IpFamily, value: bigint): string {
+  if (value < 0n || value > familyMax(family)) {
+    throw new RangeError(`not an IPv${family} address value: ${value}`);
+  }
+  return family === 4 ? formatIpv4(Number(value)) : formatIpv6(value);
+}
