@@ -249,3 +249,101 @@ describe("order, shards and resume", () => {
     assert.match(r.stderr, /different scan/);
   });
 });
+
+describe("--stream: zmap | redscope", () => {
+  test("targets are probed while stdin is still open, bad and reserved lines skipped", async () => {
+    const p = spawn(
+      process.execPath,
+      [BIN, "scan", "-iL", "-", "--stream", "-o", "-", "-q", "-p", "1"],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    // Without --allow-reserved a loopback line is skipped, never connected to.
+    p.stdin.write("127.0.0.1\n");
+    p.stdin.write("not/a/target\n");
+    const closed = new Promise<number | null>((r) => p.on("close", r));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(out, "", "nothing probed");
+    p.stdin.end();
+    assert.equal(await closed, 0);
+    assert.match(err, /127\.0\.0\.0\/8/);
+    assert.match(err, /skipped input lines: 2/);
+  });
+
+  test("results arrive before the input ends", async () => {
+    const p = spawn(
+      process.execPath,
+      [BIN, "scan", "-iL", "-", "--stream", "--allow-reserved", "-o", "-", "-q", "-p", "1,2"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    const closed = new Promise<number | null>((r) => p.on("close", r));
+    p.stdin.write("saddr\n127.6.0.1\n127.6.0.2\n");
+    const deadline = Date.now() + 5000;
+    while (out.split("\n").filter(Boolean).length < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(parseJsonl(out).length, 4, "both ports of both addresses, stdin still open");
+    p.stdin.write("127.6.0.3\n");
+    p.stdin.end();
+    assert.equal(await closed, 0);
+    const res = parseJsonl(out);
+    assert.equal(res.length, 6);
+    assert.ok(res.every((x) => x.state === "closed"));
+  });
+
+  test("--stream refuses what needs a permutation", async () => {
+    const r = await runCli([
+      "scan",
+      "-iL",
+      "-",
+      "--stream",
+      "--resume",
+      "x.state",
+      "-o",
+      "x.jsonl",
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--resume does not apply/);
+  });
+});
+
+describe("IPv6", () => {
+  test("[::1]:port is scanned over IPv6", async () => {
+    const server = net.createServer((s) =>
+      s.end(
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user.\r\n",
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, "::1", () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const r = await runCli([
+        "scan",
+        `[::1]:${port}`,
+        "::1",
+        "-p",
+        "1",
+        "--allow-reserved",
+        "-o",
+        "-",
+        "-q",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJsonl(r.stdout);
+      assert.equal(res.length, 2);
+      const hit = res.find((x) => x.port === port);
+      assert.equal(hit?.ip, "::1");
+      assert.equal(hit?.state, "protected");
+      assert.equal(hit?.server?.version_hint, ">=7.0");
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -63,6 +63,7 @@ export function summaryTable(s: ScanSummary): string {
       `skipped addresses: ${s.skipped.reserved} reserved (default blocklist), ${s.skipped.excluded} excluded`,
     );
   }
+  if (s.skippedLines) lines.push(`skipped input lines: ${s.skippedLines} (malformed or reserved)`);
   if (s.interrupted) lines.push("interrupted: the scan stopped before the end (see --resume)");
   return lines.join("\n");
 }

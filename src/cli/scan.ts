@@ -49,7 +49,11 @@ interface ScanFlags {
   maxTargets?: string;
   maxRuntime?: string;
   quiet?: boolean;
+  stream?: boolean;
 }
+
+/** Skipped stream lines reported one by one before only being counted. */
+const MAX_WARNINGS = 20;
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -93,6 +97,7 @@ export function registerScan(program: Command): void {
     )
     .option("-n, --max-targets <n>", "stop after this many targets")
     .option("--max-runtime <t>", "stop starting new probes after this long")
+    .option("--stream", "with -iL -: probe targets as they arrive (zmap | redscope), in arrival order")
     .option("-q, --quiet", "no status line")
     .action(async (targets: string[], flags: ScanFlags) => {
       const code = await runScanCommand(targets, flags);
@@ -191,9 +196,23 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   for (const f of flags.exclude ?? []) {
     exclude.ranges.push(...parseExcludeText(readFileOrFail(f, "--exclude"), f));
   }
-  const input = await readInput(targets, flags);
-  const hostnames = await resolveHostnames(input);
-  if (input.ranges.length + input.pairs.length === 0) fail("no target could be resolved");
+  if (flags.stream) {
+    if (targets.length > 0 || flags.inputList?.length !== 1 || flags.inputList[0] !== "-") {
+      fail("--stream reads targets from stdin only: use -iL - and no other targets");
+    }
+    for (const [flag, given] of [
+      ["--shard", flags.shard],
+      ["--resume", flags.resume],
+      ["--seed", flags.seed],
+    ] as const) {
+      if (given !== undefined) fail(`--stream probes in arrival order: ${flag} does not apply`);
+    }
+  }
+  const input = flags.stream ? emptyTargetInput() : await readInput(targets, flags);
+  const hostnames = flags.stream ? new Map<string, string>() : await resolveHostnames(input);
+  if (!flags.stream && input.ranges.length + input.pairs.length === 0) {
+    fail("no target could be resolved");
+  }
 
   let output = flags.output;
   if (output === undefined) {
@@ -219,6 +238,16 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
   if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
   if (flags.resume) cfg.resumePath = flags.resume;
+  if (flags.stream) {
+    cfg.stream = process.stdin;
+    let warned = 0;
+    cfg.onWarning = (message) => {
+      if (++warned <= MAX_WARNINGS) process.stderr.write(`redscope: skipped: ${message}\n`);
+      if (warned === MAX_WARNINGS) {
+        process.stderr.write("redscope: further skipped lines are only counted (see the summary)\n");
+      }
+    };
+  }
   let total = 0n;
   if (showStatus) {
     cfg.onProgress = (p) => {

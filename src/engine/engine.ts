@@ -89,8 +89,11 @@ export interface EngineStats {
   inFlight: number;
 }
 
-/** Pulls targets lazily; returns undefined when there are no more. */
-export type TargetSource = () => EngineTarget | undefined;
+/** Returned by a source that has no target right now but will have more (call wake()). */
+export const WAIT = Symbol("wait");
+
+/** Pulls targets lazily; returns undefined when there are no more, WAIT when not yet. */
+export type TargetSource = () => EngineTarget | undefined | typeof WAIT;
 
 /**
  * Backpressure from the sink: while it returns true the engine starts no new connection
@@ -106,6 +109,8 @@ export class ScanEngine<R> {
   private stopping = false;
   private tokens = 0;
   private lastRefill = 0;
+  /** The source said WAIT: nothing is scheduled until wake(). */
+  private waiting = false;
   /** A pump is scheduled (timer or immediate); at most one at a time. */
   private pumpPending = false;
   private resolveDone: (() => void) | undefined;
@@ -135,6 +140,13 @@ export class ScanEngine<R> {
     });
   }
 
+  /** The source has targets again (or has ended): resume pulling. */
+  wake(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.schedule(0);
+  }
+
   /** Stop starting new connections; in-flight ones finish and run() resolves. */
   stop(): void {
     this.stopping = true;
@@ -161,6 +173,10 @@ export class ScanEngine<R> {
       if (rate > 0 && this.tokens < 1) break;
       if (this.blocked()) break;
       const target = this.source();
+      if (target === WAIT) {
+        this.waiting = true;
+        return;
+      }
       if (target === undefined) {
         this.exhausted = true;
         break;
@@ -210,7 +226,7 @@ export class ScanEngine<R> {
     if (this.exhausted || this.stopping) this.maybeDone();
     // A slot opened: refill off this stack. If a timer is already pending it is waiting for a
     // rate token or for backpressure to clear, and starting earlier would be wrong.
-    else this.schedule(0);
+    else if (!this.waiting) this.schedule(0);
   }
 
   get moduleRef(): ProbeModule<R> {

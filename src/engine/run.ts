@@ -3,6 +3,7 @@
  * checkpoints for resume and counts for the summary. The CLI parses and prints; this runs.
  */
 import { randomBytes } from "node:crypto";
+import readline from "node:readline";
 import type { ProbeResult, State } from "../classify/result.js";
 import { RedisProbe } from "../probe/redis.js";
 import {
@@ -25,7 +26,15 @@ import {
   type ResumeState,
   saveResumeState,
 } from "../targets/resume.js";
-import { type Budgets, type EngineTarget, ScanEngine, type TransportMode } from "./engine.js";
+import { StreamTargets } from "../targets/stream.js";
+import {
+  type Budgets,
+  type EngineTarget,
+  ScanEngine,
+  type TargetSource,
+  type TransportMode,
+  WAIT,
+} from "./engine.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -50,6 +59,11 @@ export interface ScanConfig {
   /** Stop after this long (ms), like zmap's --max-runtime: in-flight probes still finish. */
   maxRuntimeMs?: number;
   checkpointMs?: number;
+  /** Read targets from this stream while scanning, in arrival order (`--stream`). */
+  stream?: NodeJS.ReadableStream;
+  streamName?: string;
+  /** Non-fatal problems (a skipped stream line), one line each. */
+  onWarning?: (message: string) => void;
 }
 
 export interface ScanProgress {
@@ -72,6 +86,8 @@ export interface ScanSummary {
   resumed: boolean;
   alreadyComplete: boolean;
   interrupted: boolean;
+  /** Stream lines that were skipped (malformed or reserved). */
+  skippedLines?: number;
 }
 
 /** Thrown for problems the user must fix; the CLI prints the message on one line, exits 2. */
@@ -99,6 +115,7 @@ export class Scan {
 
   async run(): Promise<ScanSummary> {
     const cfg = this.cfg;
+    if (cfg.stream) return this.runStream(cfg.stream);
     const space: TargetSpace = buildTargetSpace(cfg.input, cfg.ports, {
       allowReserved: cfg.allowReserved,
       exclude: cfg.exclude,
@@ -154,20 +171,15 @@ export class Scan {
     // What a killed run finished after its last checkpoint: in the output, not in the state.
     const skipSteps = new Set(prior?.doneAbove ?? []);
     const skipKeys = new Set<string>();
-    let sink: ResultSink;
-    if (cfg.output === "-") {
-      sink = new JsonlStreamSink(process.stdout);
-    } else {
-      if (prior) {
-        truncateToLastNewline(cfg.output);
-        for (const r of readJsonlFrom(cfg.output, prior.output.bytes)) {
-          skipKeys.add(`${r.ip}|${r.port}`);
-          const st = String(r.state);
-          counts[st] = (counts[st] ?? 0) + 1;
-        }
+    if (cfg.output !== "-" && prior) {
+      truncateToLastNewline(cfg.output);
+      for (const r of readJsonlFrom(cfg.output, prior.output.bytes)) {
+        skipKeys.add(`${r.ip}|${r.port}`);
+        const st = String(r.state);
+        counts[st] = (counts[st] ?? 0) + 1;
       }
-      sink = new JsonlFileSink(cfg.output, prior !== undefined);
     }
+    const sink = openSink(cfg.output, prior !== undefined);
 
     const perm = prior
       ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
@@ -207,33 +219,6 @@ export class Scan {
       }
     };
 
-    const probe = new RedisProbe({
-      maxReplyBytes: cfg.budgets.maxBytesPerHost,
-      scanId,
-      shard: shardLabel,
-    });
-    let done = 0;
-    const onResult = (target: EngineTarget, result: ProbeResult): void => {
-      sink.write(result);
-      counts[result.state] = (counts[result.state] ?? 0) + 1;
-      tracker.complete(target.seq);
-      done++;
-    };
-    const engine = new ScanEngine(
-      probe,
-      {
-        concurrency: cfg.concurrency,
-        rate: cfg.rate,
-        budgets: cfg.budgets,
-        transport: cfg.transport,
-      },
-      source,
-      onResult,
-      () => sink.congested,
-    );
-    this.engine = engine;
-    if (this.interrupted) engine.stop();
-
     const checkpoint = (complete: boolean): void => {
       sink.flushSync();
       if (!cfg.resumePath) return;
@@ -251,31 +236,16 @@ export class Scan {
         complete,
       });
     };
-
-    const t0 = performance.now();
-    const progress = (): void =>
-      cfg.onProgress?.({
-        total: space.size,
-        done,
-        inFlight: engine.stats.inFlight,
-        elapsedMs: performance.now() - t0,
-        counts,
-      });
-    const ticker = setInterval(progress, 250);
-    const saver = setInterval(() => checkpoint(false), cfg.checkpointMs ?? 1000);
-    const stopper =
-      cfg.maxRuntimeMs !== undefined
-        ? setTimeout(() => engine.stop(), cfg.maxRuntimeMs)
-        : undefined;
-    try {
-      checkpoint(false);
-      await engine.run();
-    } finally {
-      clearInterval(ticker);
-      clearInterval(saver);
-      if (stopper) clearTimeout(stopper);
-    }
-    progress();
+    const { elapsedMs } = await this.execute({
+      source,
+      sink,
+      scanId,
+      shardLabel,
+      counts,
+      total: () => space.size,
+      onResult: (target) => tracker.complete(target.seq),
+      checkpoint,
+    });
     // Complete only when the whole permutation was walked, not when stopped or capped.
     checkpoint(walked);
     await sink.close();
@@ -283,11 +253,165 @@ export class Scan {
       ...summaryBase,
       done: sum(counts),
       counts,
-      elapsedMs: performance.now() - t0,
+      elapsedMs,
       alreadyComplete: false,
       interrupted: this.interrupted,
     };
   }
+
+  /**
+   * Targets from a stream, probed in arrival order while it is still being written (zmap's
+   * output is random already). No permutation, so no shard, seed or resume.
+   */
+  private async runStream(input: NodeJS.ReadableStream): Promise<ScanSummary> {
+    const cfg = this.cfg;
+    const scanId = newScanId();
+    const counts: Record<string, number> = {};
+    const sink = openSink(cfg.output, false);
+    let skippedReserved = 0n;
+    const targets = new StreamTargets({
+      ports: cfg.ports,
+      allowReserved: cfg.allowReserved,
+      exclude: cfg.exclude,
+      sourceName: cfg.streamName ?? "stdin",
+      onSkip: (message) => {
+        if (/--allow-reserved/.test(message)) skippedReserved++;
+        cfg.onWarning?.(message);
+      },
+    });
+    const lines = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let paused = false;
+    let engine: ScanEngine<ProbeResult> | undefined;
+    lines.on("line", (line) => {
+      targets.addLine(line);
+      // Hold the producer back rather than queueing without bound.
+      if (!paused && targets.backlog > STREAM_BACKLOG) {
+        paused = true;
+        lines.pause();
+      }
+      engine?.wake();
+    });
+    lines.on("close", () => {
+      targets.ended = true;
+      engine?.wake();
+    });
+    let issued = 0;
+    const source = (): EngineTarget | undefined | typeof WAIT => {
+      if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
+      const t = targets.next();
+      if (paused && targets.backlog < STREAM_BACKLOG / 4) {
+        paused = false;
+        lines.resume();
+      }
+      if (t === undefined) return targets.ended ? undefined : WAIT;
+      issued++;
+      return { ip: t.ip, port: t.port, seq: issued };
+    };
+    const { elapsedMs } = await this.execute({
+      source,
+      sink,
+      scanId,
+      shardLabel: "0/1",
+      counts,
+      // Unknown until the stream ends: what is done, running and queued so far.
+      total: () => BigInt(sum(counts)) + BigInt(engine?.stats.inFlight ?? 0) + targets.backlog,
+      checkpoint: () => sink.flushSync(),
+      onEngine: (e) => {
+        engine = e;
+      },
+    });
+    lines.close();
+    await sink.close();
+    return {
+      scanId,
+      seed: "stream",
+      shard: "0/1",
+      total: BigInt(sum(counts)),
+      skipped: { reserved: skippedReserved, excluded: 0n },
+      resumed: false,
+      done: sum(counts),
+      counts,
+      elapsedMs,
+      alreadyComplete: false,
+      interrupted: this.interrupted,
+      skippedLines: targets.skippedLines,
+    };
+  }
+
+  /** Drive the engine over a source into a sink, with progress, checkpoints and a deadline. */
+  private async execute(run: {
+    source: TargetSource;
+    sink: ResultSink;
+    scanId: string;
+    shardLabel: string;
+    counts: Record<string, number>;
+    total: () => bigint;
+    checkpoint: (complete: boolean) => void;
+    onResult?: (target: EngineTarget) => void;
+    onEngine?: (engine: ScanEngine<ProbeResult>) => void;
+  }): Promise<{ elapsedMs: number }> {
+    const cfg = this.cfg;
+    const { sink, counts } = run;
+    const probe = new RedisProbe({
+      maxReplyBytes: cfg.budgets.maxBytesPerHost,
+      scanId: run.scanId,
+      shard: run.shardLabel,
+    });
+    let done = 0;
+    const engine = new ScanEngine(
+      probe,
+      {
+        concurrency: cfg.concurrency,
+        rate: cfg.rate,
+        budgets: cfg.budgets,
+        transport: cfg.transport,
+      },
+      run.source,
+      (target, result) => {
+        sink.write(result);
+        counts[result.state] = (counts[result.state] ?? 0) + 1;
+        run.onResult?.(target);
+        done++;
+      },
+      () => sink.congested,
+    );
+    this.engine = engine;
+    run.onEngine?.(engine);
+    if (this.interrupted) engine.stop();
+
+    const t0 = performance.now();
+    const progress = (): void =>
+      cfg.onProgress?.({
+        total: run.total(),
+        done,
+        inFlight: engine.stats.inFlight,
+        elapsedMs: performance.now() - t0,
+        counts,
+      });
+    const ticker = setInterval(progress, 250);
+    const saver = setInterval(() => run.checkpoint(false), cfg.checkpointMs ?? 1000);
+    const stopper =
+      cfg.maxRuntimeMs !== undefined
+        ? setTimeout(() => engine.stop(), cfg.maxRuntimeMs)
+        : undefined;
+    try {
+      run.checkpoint(false);
+      await engine.run();
+    } finally {
+      clearInterval(ticker);
+      clearInterval(saver);
+      if (stopper) clearTimeout(stopper);
+    }
+    progress();
+    return { elapsedMs: performance.now() - t0 };
+  }
+}
+
+/** Targets queued from a stream before its reading is paused. */
+const STREAM_BACKLOG = 10_000;
+
+function openSink(output: string, append: boolean): ResultSink {
+  return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
 }
 
 function sum(counts: Record<string, number>): number {

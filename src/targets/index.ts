@@ -37,5 +37,6 @@ export {
   parseTargetToken,
   type TargetHostname,
   type TargetInput,
+  TargetLineParser,
   type TargetPair,
 } from "./spec.js";

@@ -391,30 +391,43 @@ function parseMasscanLine(fields: string[], into: TargetInput, where: string): b
 }
 
 /**
+ * Lines of one file or stream, in order: remembers a zmap CSV header across lines. Used whole by
+ * parseTargetText and line by line by streaming input (`scan --stream`).
+ */
+export class TargetLineParser {
+  private csv: CsvLayout | undefined;
+
+  constructor(private readonly sourceName: string) {}
+
+  /** One line (1-based `lineNo`) into `into`; throws TargetSpecError naming the line. */
+  line(raw: string, lineNo: number, into: TargetInput): void {
+    const where = `${this.sourceName}:${lineNo}`;
+    let line = raw;
+    const hash = line.indexOf("#");
+    if (hash >= 0) line = line.slice(0, hash);
+    line = line.trim();
+    if (line === "") return;
+    const header = csvHeader(line);
+    if (header !== undefined) {
+      this.csv = header;
+      return;
+    }
+    if (this.csv !== undefined) {
+      parseCsvRow(line, this.csv, into, where);
+      return;
+    }
+    const fields = line.split(/[\s,]+/).filter((f) => f !== "");
+    if (parseMasscanLine(fields, into, where)) return;
+    for (const field of fields) parseTargetToken(field, into, where);
+  }
+}
+
+/**
  * A whole file or stdin (its text) into `into`, line by line; `sourceName` is used in messages
  * with the line number ("targets.txt:12: invalid CIDR …"). See the module comment for formats.
  */
 export function parseTargetText(text: string, into: TargetInput, sourceName: string): void {
+  const parser = new TargetLineParser(sourceName);
   const lines = text.split("\n");
-  let csv: CsvLayout | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const where = `${sourceName}:${i + 1}`;
-    let line = lines[i]!;
-    const hash = line.indexOf("#");
-    if (hash >= 0) line = line.slice(0, hash);
-    line = line.trim();
-    if (line === "") continue;
-    const header = csvHeader(line);
-    if (header !== undefined) {
-      csv = header;
-      continue;
-    }
-    if (csv !== undefined) {
-      parseCsvRow(line, csv, into, where);
-      continue;
-    }
-    const fields = line.split(/[\s,]+/).filter((f) => f !== "");
-    if (parseMasscanLine(fields, into, where)) continue;
-    for (const field of fields) parseTargetToken(field, into, where);
-  }
+  for (let i = 0; i < lines.length; i++) parser.line(lines[i]!, i + 1, into);
 }
