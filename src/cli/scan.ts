@@ -97,7 +97,10 @@ export function registerScan(program: Command): void {
     )
     .option("-n, --max-targets <n>", "stop after this many targets")
     .option("--max-runtime <t>", "stop starting new probes after this long")
-    .option("--stream", "with -iL -: probe targets as they arrive (zmap | redscope), in arrival order")
+    .option(
+      "--stream",
+      "with -iL -: probe targets as they arrive (zmap | redscope), in arrival order",
+    )
     .option("-q, --quiet", "no status line")
     .action(async (targets: string[], flags: ScanFlags) => {
       const code = await runScanCommand(targets, flags);
@@ -244,7 +247,9 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     cfg.onWarning = (message) => {
       if (++warned <= MAX_WARNINGS) process.stderr.write(`redscope: skipped: ${message}\n`);
       if (warned === MAX_WARNINGS) {
-        process.stderr.write("redscope: further skipped lines are only counted (see the summary)\n");
+        process.stderr.write(
+          "redscope: further skipped lines are only counted (see the summary)\n",
+        );
       }
     };
   }
