@@ -21,7 +21,7 @@ import {
   versionHint,
 } from "../src/classify/index.js";
 import { repliesDir } from "../src/lab/replay.js";
-import { ReplyDecoder, RespProtocolError } from "../src/resp/index.js";
+import { encodeValue, ReplyDecoder, RespProtocolError } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
 
 const FIXTURES = repliesDir();
@@ -1076,6 +1076,22 @@ const STATE_CASES: StateCase[] = [
     state: "error",
     detail: "PROTOCOL",
     nicer: "Encountered error",
+  },
+  {
+    name: "open: INFO answered, then the stream broke (INFO wins, breakage noted)",
+    ex: fromBytes(
+      Buffer.concat([
+        Buffer.from("+PONG\r\n-ERR unknown command 'HELLO'\r\n"),
+        encodeValue(
+          bulk("# Server\r\nredis_version:2.8.24\r\nredis_mode:standalone\r\nrole:master\r\n"),
+          2,
+        ),
+        Buffer.from("\x00garbage", "latin1"),
+      ]),
+    ),
+    state: "open",
+    detail: "PROTOCOL",
+    nicer: "Returned version",
   },
   {
     name: "error: reset after connect with no bytes",

@@ -24,8 +24,9 @@
  *       MAXCLIENTS / LOADING / BUSY / MASTERDOWN → busy. LOADING still lets INFO and HELLO
  *                                          through, BUSY lets HELLO through (7.x): their facts
  *                                          are kept.
+ *       INFO parsed                     → open (nicer "Returned version" when a version is known;
+ *                                          detail PROTOCOL if the stream broke after it)
  *       protocol breakage after a valid reply → error / PROTOCOL
- *       INFO parsed                     → open (nicer "Returned version" when a version is known)
  *       PONG or a HELLO map, INFO not usable → open, detail INFO_RENAMED (INFO unknown command),
  *                                          NOPERM (ACL-restricted default user), another code,
  *                                          INFO_UNPARSED, INFO_TRUNCATED (byte budget) or NO_INFO.
@@ -338,12 +339,18 @@ export function classifyExchange(ex: Exchange): Classification {
     state = "error";
     detail = "tls_plaintext";
     decisive = errors[0];
+  } else if (infoOk) {
+    // INFO answered without authentication: that is the fact that matters, even if the
+    // stream broke afterwards (noted in detail).
+    state = "open";
+    if (ex.protocolError !== undefined) {
+      detail = "PROTOCOL";
+      errorText = `protocol error ${ex.protocolError.code} at byte ${ex.protocolError.offset}`;
+    }
   } else if (ex.protocolError !== undefined) {
     state = "error";
     detail = "PROTOCOL";
     errorText = `protocol error ${ex.protocolError.code} at byte ${ex.protocolError.offset}`;
-  } else if (infoOk) {
-    state = "open";
   } else if (pong || hello !== undefined) {
     state = "open";
     if (infoError !== undefined) {
