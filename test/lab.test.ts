@@ -18,7 +18,7 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { parseJsonl, runCli } from "./helpers/cli.js";
+import { scanJson } from "./helpers/cli.js";
 import { canMakeNetns, createTestHost, dropTcpPort, type TestHost } from "./helpers/netns.js";
 import { freePort } from "./helpers/ports.js";
 
@@ -32,14 +32,10 @@ function skipUnless(ok: boolean, why: string): string | false {
   return why;
 }
 
-const FAST = ["--connect-timeout", "1500ms", "--read-timeout", "2s", "--host-timeout", "6s", "-q"];
+const FAST = ["--connect-timeout", "1500ms", "--read-timeout", "2s", "--host-timeout", "6s"];
 
 async function scan(targets: string[], extra: string[] = []): Promise<Map<string, ProbeResult>> {
-  const r = await runCli(["scan", ...targets, "--allow-reserved", "-o", "-", ...FAST, ...extra]);
-  assert.equal(r.code, 0, `scan failed: ${r.stderr}`);
-  const byTarget = new Map<string, ProbeResult>();
-  for (const res of parseJsonl(r.stdout)) byTarget.set(`${res.ip}:${res.port}`, res);
-  return byTarget;
+  return (await scanJson(targets, [...FAST, ...extra])).byTarget;
 }
 
 function makeCert(dir: string): { cert: string; key: string } {

@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, parseJsonl, runCli } from "./helpers/cli.js";
+import { BIN, parseJsonl, runCli, scanJson } from "./helpers/cli.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-cli-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -111,18 +111,7 @@ describe("targets and output", () => {
   });
 
   test("hostnames resolve and are kept on the result", async () => {
-    const r = await runCli([
-      "scan",
-      "localhost",
-      "-p",
-      String(port),
-      "--allow-reserved",
-      "-o",
-      "-",
-      "-q",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const res = parseJsonl(r.stdout);
+    const { results: res } = await scanJson(["localhost"], ["-p", String(port)]);
     const v4 = res.find((x) => x.ip === "127.0.0.1");
     assert.equal(v4?.hostname, "localhost");
     assert.equal(v4?.state, "auth_required");
@@ -324,19 +313,7 @@ describe("IPv6", () => {
     await new Promise<void>((r) => server.listen(0, "::1", () => r()));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      const r = await runCli([
-        "scan",
-        `[::1]:${port}`,
-        "::1",
-        "-p",
-        "1",
-        "--allow-reserved",
-        "-o",
-        "-",
-        "-q",
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      const res = parseJsonl(r.stdout);
+      const { results: res } = await scanJson([`[::1]:${port}`, "::1"], ["-p", "1"]);
       assert.equal(res.length, 2);
       const hit = res.find((x) => x.port === port);
       assert.equal(hit?.ip, "::1");

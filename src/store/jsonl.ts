@@ -17,21 +17,15 @@ export interface ResultSink {
   readonly bytesWritten: number;
 }
 
-export class JsonlFileSink implements ResultSink {
+/** Lines are collected and handed on in batches of about BATCH_BYTES. */
+abstract class BatchingSink implements ResultSink {
   private parts: string[] = [];
   private partBytes = 0;
-  private written: number;
-  private readonly fd: number;
+  protected written = 0;
 
-  /** `append` keeps what the file holds (resume); otherwise it is truncated. */
-  constructor(path: string, append: boolean) {
-    this.fd = fs.openSync(path, append ? "a" : "w");
-    this.written = append ? fs.fstatSync(this.fd).size : 0;
-  }
-
-  get congested(): boolean {
-    return false;
-  }
+  abstract get congested(): boolean;
+  protected abstract writeBatch(batch: string): void;
+  abstract close(): Promise<void>;
 
   get bytesWritten(): number {
     return this.written;
@@ -46,9 +40,30 @@ export class JsonlFileSink implements ResultSink {
 
   flushSync(): void {
     if (this.parts.length === 0) return;
-    const buf = Buffer.from(this.parts.join(""), "utf8");
+    const batch = this.parts.join("");
     this.parts = [];
     this.partBytes = 0;
+    this.writeBatch(batch);
+  }
+}
+
+export class JsonlFileSink extends BatchingSink {
+  private readonly fd: number;
+
+  /** `append` keeps what the file holds (resume); otherwise it is truncated. */
+  constructor(path: string, append: boolean) {
+    super();
+    this.fd = fs.openSync(path, append ? "a" : "w");
+    this.written = append ? fs.fstatSync(this.fd).size : 0;
+  }
+
+  get congested(): boolean {
+    return false;
+  }
+
+  /** Synchronous on purpose: when it returns, the kernel has the bytes (resume offsets). */
+  protected writeBatch(batch: string): void {
+    const buf = Buffer.from(batch, "utf8");
     let off = 0;
     while (off < buf.length) off += fs.writeSync(this.fd, buf, off);
     this.written += buf.length;
@@ -60,36 +75,19 @@ export class JsonlFileSink implements ResultSink {
   }
 }
 
-export class JsonlStreamSink implements ResultSink {
-  private parts: string[] = [];
-  private partBytes = 0;
-  private written = 0;
-
-  constructor(private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {}
+export class JsonlStreamSink extends BatchingSink {
+  constructor(private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {
+    super();
+  }
 
   get congested(): boolean {
     return this.stream.writableNeedDrain === true;
   }
 
-  get bytesWritten(): number {
-    return this.written;
-  }
-
-  write(record: object): void {
-    const line = `${JSON.stringify(record)}\n`;
-    this.parts.push(line);
-    this.partBytes += line.length;
-    if (this.partBytes >= BATCH_BYTES) this.flushSync();
-  }
-
-  /** Hands the batch to the stream; the stream itself may still buffer it (see congested). */
-  flushSync(): void {
-    if (this.parts.length === 0) return;
-    const chunk = this.parts.join("");
-    this.parts = [];
-    this.partBytes = 0;
-    this.written += Buffer.byteLength(chunk);
-    this.stream.write(chunk);
+  /** The stream may still buffer the batch: `congested` tells the engine to hold back. */
+  protected writeBatch(batch: string): void {
+    this.written += Buffer.byteLength(batch);
+    this.stream.write(batch);
   }
 
   close(): Promise<void> {

@@ -221,7 +221,7 @@ class IntervalTargetSpace implements TargetSpace {
       return true;
     }
     if (family === 4) return sortedIncludes(this.pairs4, Number(value) * 65536 + port);
-    return sortedIncludesBig(this.pairs6, (value << 16n) | BigInt(port));
+    return sortedIncludes(this.pairs6, (value << 16n) | BigInt(port));
   }
 
   private computeFingerprint(): string {
@@ -240,20 +240,8 @@ class IntervalTargetSpace implements TargetSpace {
   }
 }
 
-function sortedIncludes(keys: Float64Array, key: number): boolean {
-  let lo = 0;
-  let hi = keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = keys[mid]!;
-    if (k < key) lo = mid + 1;
-    else if (k > key) hi = mid - 1;
-    else return true;
-  }
-  return false;
-}
-
-function sortedIncludesBig(keys: readonly bigint[], key: bigint): boolean {
+/** Binary search in ascending keys (numbers or bigints compare alike). */
+function sortedIncludes<K extends number | bigint>(keys: ArrayLike<K>, key: K): boolean {
   let lo = 0;
   let hi = keys.length - 1;
   while (lo <= hi) {

@@ -74,3 +74,17 @@ export function watchRss(pid: number, everyMs = 50): { stop(): number } {
     },
   };
 }
+
+/** `redscope scan TARGETS --allow-reserved -o - -q EXTRA…`; asserts exit 0; results by ip:port. */
+export async function scanJson(
+  targets: string[],
+  extra: string[] = [],
+): Promise<{ results: ProbeResult[]; byTarget: Map<string, ProbeResult>; run: CliRun }> {
+  const run = await runCli(["scan", ...targets, "--allow-reserved", "-o", "-", "-q", ...extra]);
+  if (run.code !== 0) throw new Error(`scan exited ${run.code}: ${run.stderr}`);
+  const results = parseJsonl(run.stdout);
+  const byTarget = new Map<string, ProbeResult>();
+  for (const r of results)
+    byTarget.set(r.ip.includes(":") ? `[${r.ip}]:${r.port}` : `${r.ip}:${r.port}`, r);
+  return { results, byTarget, run };
+}
