@@ -40,7 +40,13 @@
  */
 
 import type { RespValue } from "../resp/types.js";
-import { factsFromHello, helloFields, looksLikeInfo, serverFactsFromInfo } from "./facts.js";
+import {
+  FACT_KEYS,
+  factsFromHello,
+  helloFields,
+  looksLikeInfo,
+  serverFactsFromInfo,
+} from "./facts.js";
 import { type ErrorKind, errorKind, hintFromErrors } from "./hints.js";
 import { parseInfo } from "./info.js";
 import { NICER_ROW, type ServerFacts, type State } from "./result.js";
@@ -298,12 +304,12 @@ export function classifyExchange(ex: Exchange): Classification {
     }
   }
 
-  let parsed = infoText === undefined ? undefined : parseInfo(infoText);
+  let parsed = infoText === undefined ? undefined : parseInfo(infoText, FACT_KEYS);
   let infoOk = parsed !== undefined && looksLikeInfo(parsed);
   if (!infoOk) {
     // Misaligned stream (extra or missing replies): any bulk that reads as INFO will do.
     for (const t of candidates) {
-      const p = parseInfo(t);
+      const p = parseInfo(t, FACT_KEYS);
       if (looksLikeInfo(p)) {
         parsed = p;
         infoOk = true;

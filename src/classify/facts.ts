@@ -48,6 +48,39 @@ const OTHER_PRODUCT_KEYS = [
 
 const KEYDB_KEYS = ["mvcc_depth", "storage_provider", "availability_zone"];
 
+/**
+ * Every INFO key read by identifyFromInfo, serverFactsFromInfo and looksLikeInfo (besides the
+ * structured slaveN/dbN/module/masterN/listenerN lines): the scanner parses INFO with this
+ * filter. A key read below must be listed here (a test checks the facts match a full parse).
+ */
+export const FACT_KEYS: ReadonlySet<string> = new Set([
+  "server_name",
+  "redis_version",
+  "valkey_version",
+  "dragonfly_version",
+  "garnet_version",
+  "features",
+  ...KEYDB_KEYS,
+  ...OTHER_PRODUCT_KEYS,
+  "os",
+  "multiplexing_api",
+  "redis_mode",
+  "server_mode",
+  "arch_bits",
+  "role",
+  "run_id",
+  "tcp_port",
+  "uptime_in_seconds",
+  "connected_clients",
+  "used_memory",
+  "maxmemory",
+  "master_host",
+  "master_port",
+  "config_file",
+  "executable",
+  "mem_allocator",
+]);
+
 export interface ProductId {
   product?: Product;
   version?: string;

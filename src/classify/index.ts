@@ -12,6 +12,7 @@ export {
   versionHint,
 } from "./exchange.js";
 export {
+  FACT_KEYS,
   FACT_LIMITS,
   factsFromHello,
   helloFields,

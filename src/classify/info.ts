@@ -25,7 +25,11 @@ export interface InfoEntry {
   section: string | undefined;
   key: string;
   value: string;
-  /** `k=v,…` sub-fields, present when the value looks like such a list. Keys may repeat. */
+  /**
+   * `k=v,…` sub-fields, for the keys read structurally (slaveN, dbN, module, masterN, listenerN
+   * and others starting with those letters) when the value looks like such a list. Keys may
+   * repeat. Other lines: call parseSubfields(value).
+   */
   sub?: SubFields;
 }
 
@@ -128,12 +132,55 @@ export function subGet(sub: SubFields, key: string): string | undefined {
   return undefined;
 }
 
+/** First letters of the keys `structured()` reads: slaveN, dbN, module, masterN, listenerN. */
+const STRUCTURED_FIRST = new Set([..."sdml"].map((c) => c.charCodeAt(0)));
 const SLAVE_KEY = /^slave(\d+)$/;
 const DB_KEY = /^db(\d+)$/;
 const LISTENER_KEY = /^listener(\d+)$/;
 const SENTINEL_MASTER_KEY = /^master(\d+)$/;
 
-export function parseInfo(input: string): ParsedInfo {
+/** Prefixes of the keys `structured()` reads; always kept by a filtered parse. */
+const STRUCTURED_PREFIXES = ["slave", "db", "module", "master", "listener"];
+
+/** A key filter compiled for matching inside the text, without slicing each key out. */
+interface KeyFilter {
+  byLength: Map<number, string[]>;
+}
+const compiled = new WeakMap<ReadonlySet<string>, KeyFilter>();
+
+function compile(only: ReadonlySet<string>): KeyFilter {
+  let f = compiled.get(only);
+  if (f === undefined) {
+    const byLength = new Map<number, string[]>();
+    for (const k of only) {
+      const list = byLength.get(k.length);
+      if (list) list.push(k);
+      else byLength.set(k.length, [k]);
+    }
+    f = { byLength };
+    compiled.set(only, f);
+  }
+  return f;
+}
+
+function wanted(f: KeyFilter, text: string, start: number, colon: number): boolean {
+  const candidates = f.byLength.get(colon - start);
+  if (candidates !== undefined) {
+    for (const k of candidates) if (text.startsWith(k, start)) return true;
+  }
+  if (STRUCTURED_FIRST.has(text.charCodeAt(start))) {
+    for (const p of STRUCTURED_PREFIXES) if (text.startsWith(p, start)) return true;
+  }
+  return false;
+}
+
+/**
+ * Parse an INFO text. With `only`, lines whose key is neither in it nor one of the structured
+ * keys (slaveN, dbN, module, masterN, listenerN) are passed over without being copied: the
+ * scanner reads a few dozen facts from ~200 lines per server, and this is its hot path.
+ */
+export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo {
+  const filter = only === undefined ? undefined : compile(only);
   let text = input;
   let truncated = false;
   if (text.length > MAX_INFO_CHARS) {
@@ -154,6 +201,7 @@ export function parseInfo(input: string): ParsedInfo {
     skipped: 0,
     truncated,
   };
+  let nextColon = -1;
   let section: string | undefined;
   let sectionFields: Map<string, string> | undefined;
   let pos = 0;
@@ -163,13 +211,28 @@ export function parseInfo(input: string): ParsedInfo {
     if (nl < 0) nl = text.length;
     let end = nl;
     if (end > pos && text.charCodeAt(end - 1) === 13 /* \r */) end--;
-    const line = text.slice(pos, end);
+    const start = pos;
     pos = nl + 1;
     if (++lines > MAX_INFO_LINES) {
       info.truncated = true;
       break;
     }
-    if (line.length === 0 || line.trim().length === 0) continue;
+    if (filter !== undefined && end > start) {
+      const c0 = text.charCodeAt(start);
+      if (c0 !== 35 /* # */ && c0 > 32) {
+        // The next colon is found natively and remembered: it only moves forward, so lines
+        // without a colon cannot make the pass quadratic.
+        if (nextColon < start) {
+          nextColon = text.indexOf(":", start);
+          if (nextColon < 0) nextColon = text.length;
+        }
+        if (nextColon < end && !wanted(filter, text, start, nextColon)) continue;
+      }
+    }
+    const line = text.slice(start, end);
+    if (line.length === 0) continue;
+    // Only lines that start with white space can be blank; trimming every line would allocate.
+    if (line.charCodeAt(0) <= 32 && line.trim().length === 0) continue;
     if (line.charCodeAt(0) === 35 /* # */) {
       section = line.slice(1).trim();
       info.sectionless = false;
@@ -185,14 +248,18 @@ export function parseInfo(input: string): ParsedInfo {
       info.skipped++;
       continue;
     }
-    const key = line.slice(0, colon).trim();
+    let key = line.slice(0, colon);
+    if (key.charCodeAt(0) <= 32 || key.charCodeAt(key.length - 1) <= 32) key = key.trim();
     const value = line.slice(colon + 1);
     if (key.length === 0) {
       info.skipped++;
       continue;
     }
     const entry: InfoEntry = { section, key, value };
-    if (KV_START.test(value)) entry.sub = parseSubfields(value);
+    // Sub-fields are split only for the keys whose structure we read (most lines are scalars).
+    if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
+      entry.sub = parseSubfields(value);
+    }
     info.entries.push(entry);
     addField(info, key, value);
     if (sectionFields !== undefined && !sectionFields.has(key)) sectionFields.set(key, value);

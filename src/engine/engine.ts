@@ -50,8 +50,10 @@ export interface TransportOutcome {
 export type Verdict =
   /** Keep reading. */
   | "more"
-  /** The exchange is complete: close the connection. */
-  | "done";
+  /** The exchange is complete: the server may close first (it does after QUIT). */
+  | "done"
+  /** Stop now: what comes is not worth reading (a protocol error, a hostile stream). */
+  | "abort";
 
 export interface ProbeSession {
   /** Bytes to write once the (TLS) connection is up. */
@@ -238,14 +240,60 @@ export class ScanEngine<R> {
   }
 }
 
+/** The attempt a socket belongs to: listeners are shared functions, not per-socket closures. */
+const ATTEMPT = Symbol("attempt");
+/** What the shared listeners and timers call on an attempt. */
+interface AttemptEvents {
+  ready(): void;
+  tcpConnected(): void;
+  data(chunk: Buffer): void;
+  peerEnded(): void;
+  error(err: NodeJS.ErrnoException): void;
+  closed(): void;
+  phaseExpired(): void;
+  hostExpired(): void;
+}
+type TaggedSocket = net.Socket & { [ATTEMPT]: AttemptEvents };
+
+function socketReady(this: TaggedSocket): void {
+  this[ATTEMPT].ready();
+}
+function socketTcpConnect(this: TaggedSocket): void {
+  this[ATTEMPT].tcpConnected();
+}
+function socketData(this: TaggedSocket, chunk: Buffer): void {
+  this[ATTEMPT].data(chunk);
+}
+function socketEnd(this: TaggedSocket): void {
+  this[ATTEMPT].peerEnded();
+}
+function socketError(this: TaggedSocket, err: NodeJS.ErrnoException): void {
+  this[ATTEMPT].error(err);
+}
+function socketClose(this: TaggedSocket): void {
+  this[ATTEMPT].closed();
+}
+function phaseTimeout(a: AttemptEvents): void {
+  a.phaseExpired();
+}
+function hostTimeout(a: AttemptEvents): void {
+  a.hostExpired();
+}
+
+/** After the last reply, how long to wait for the server to close (QUIT) before we do. */
+const LINGER_MS = 250;
+
+type Phase = "connecting" | "handshake" | "reading" | "lingering";
+
 /** One connection attempt to one target over one transport. */
-class Attempt<R> {
-  private socket: net.Socket | undefined;
+class Attempt<R> implements AttemptEvents {
+  private socket: TaggedSocket | undefined;
   private session: ProbeSession | undefined;
+  /** Connect, then read (refreshed per chunk), then linger: one timer, re-armed per phase. */
   private timer: NodeJS.Timeout | undefined;
   private hostTimer: NodeJS.Timeout | undefined;
+  private phase: Phase = "connecting";
   private finished = false;
-  private connected = false;
   private bytes = 0;
   private closedByPeer = false;
   private reset = false;
@@ -265,10 +313,14 @@ class Attempt<R> {
     private readonly hostStart: number,
   ) {}
 
+  private get connected(): boolean {
+    return this.phase !== "connecting";
+  }
+
   start(): void {
     const b = this.engine.budgets;
     const remaining = b.hostTimeoutMs - (performance.now() - this.hostStart);
-    this.hostTimer = setTimeout(this.onHostTimeout, Math.max(1, remaining));
+    this.hostTimer = setTimeout(hostTimeout, Math.max(1, remaining), this);
     const t = this.target;
     let socket: net.Socket;
     if (this.transport === "tls") {
@@ -280,28 +332,29 @@ class Attempt<R> {
         // We observe certificates, we do not trust them: self-signed is a fact to record.
         rejectUnauthorized: false,
       });
-      socket.once("secureConnect", this.onReady);
-      socket.once("connect", this.onTcpConnect);
+      socket.once("secureConnect", socketReady);
+      socket.once("connect", socketTcpConnect);
     } else {
       socket = net.connect({ host: t.ip, port: t.port, noDelay: true });
-      socket.once("connect", this.onReady);
+      socket.once("connect", socketReady);
     }
-    this.socket = socket;
-    this.timer = setTimeout(this.onConnectTimeout, b.connectTimeoutMs);
-    socket.on("data", this.onData);
-    socket.on("end", this.onEnd);
-    socket.on("error", this.onError);
-    socket.on("close", this.onClose);
+    const tagged = socket as TaggedSocket;
+    tagged[ATTEMPT] = this;
+    this.socket = tagged;
+    this.timer = setTimeout(phaseTimeout, b.connectTimeoutMs, this);
+    socket.on("data", socketData);
+    socket.on("end", socketEnd);
+    socket.on("error", socketError);
+    socket.on("close", socketClose);
   }
 
   /** TLS: TCP is up; the handshake now runs under the read budget. */
-  private onTcpConnect = (): void => {
-    this.connected = true;
-    this.armReadTimer();
-  };
+  tcpConnected(): void {
+    this.phase = "handshake";
+    this.rearm(this.engine.budgets.readTimeoutMs);
+  }
 
-  private onReady = (): void => {
-    this.connected = true;
+  ready(): void {
     const s = this.socket;
     if (s instanceof tls.TLSSocket) {
       const cert = safe(() => s.getPeerCertificate(false));
@@ -311,77 +364,86 @@ class Attempt<R> {
       const cipher = safe(() => s.getCipher());
       if (cipher) this.tlsFacts.tlsCipher = cipher.name;
     }
+    const wasHandshake = this.phase === "handshake";
+    this.phase = "reading";
     this.session = this.engine.moduleRef.open(this.target, this.transport);
-    this.armReadTimer();
-    this.socket?.write(this.session.request());
-  };
-
-  private armReadTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(this.onReadTimeout, this.engine.budgets.readTimeoutMs);
+    // The read budget runs from here; over TLS the handshake timer already has that length.
+    if (wasHandshake) this.timer?.refresh();
+    else this.rearm(this.engine.budgets.readTimeoutMs);
+    s?.write(this.session.request());
   }
 
-  private onData = (chunk: Buffer): void => {
-    if (this.finished) return;
+  private rearm(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(phaseTimeout, ms, this);
+  }
+
+  data(input: Buffer): void {
+    if (this.finished || this.phase === "lingering") return;
+    let chunk = input;
     const max = this.engine.budgets.maxBytesPerHost;
     if (this.bytes + chunk.length > max) {
       chunk = chunk.subarray(0, max - this.bytes);
       this.budgetExceeded = "bytes";
     }
     this.bytes += chunk.length;
-    // A session exists once the request was written; bytes before that (a server that talks
-    // first, e.g. DENIED on accept while TLS is still negotiating) cannot happen on plain TCP
-    // because 'connect' precedes 'data'.
+    // A session exists once the request was written; on plain TCP 'connect' precedes 'data'.
     const verdict = this.session ? this.session.onData(chunk) : "more";
-    if (verdict === "done" || this.budgetExceeded) {
+    if (this.budgetExceeded || verdict === "abort") {
       this.end();
-      return;
+    } else if (verdict === "done") {
+      // Let the server close first (it does after QUIT): cheaper for both ends than our
+      // closing, and polite. If it does not, we close after a short linger.
+      if (this.closedByPeer) this.end();
+      else {
+        this.phase = "lingering";
+        this.rearm(Math.min(LINGER_MS, this.engine.budgets.readTimeoutMs));
+      }
+    } else {
+      this.timer?.refresh();
     }
-    this.armReadTimer();
-  };
+  }
 
-  private onEnd = (): void => {
+  peerEnded(): void {
     this.closedByPeer = true;
-  };
+  }
 
-  private onError = (err: NodeJS.ErrnoException): void => {
+  error(err: NodeJS.ErrnoException): void {
     const code = err.code ?? err.message;
     if (!this.connected) this.connectError = code;
-    else if (code === "ECONNRESET" || code === "EPIPE") this.reset = true;
-    else if (this.transport === "tls" && this.session === undefined) this.tlsError = tlsReason(err);
-    else if (this.transport === "tls" && /alert|SSL|TLS/i.test(err.message))
+    else if (code === "ECONNRESET" || code === "EPIPE") {
+      // A reset after the exchange was complete is the peer's way of closing, not an error.
+      if (this.phase !== "lingering") this.reset = true;
+    } else if (this.transport === "tls" && this.session === undefined) {
       this.tlsError = tlsReason(err);
-    else this.reset = true;
-  };
+    } else if (this.transport === "tls" && /alert|SSL|TLS/i.test(err.message)) {
+      this.tlsError = tlsReason(err);
+    } else if (this.phase !== "lingering") this.reset = true;
+  }
 
-  private onConnectTimeout = (): void => {
-    if (this.connected) return;
-    this.connectError = "ETIMEDOUT";
+  phaseExpired(): void {
+    if (this.phase === "connecting") this.connectError = "ETIMEDOUT";
+    else if (this.phase !== "lingering") this.readTimedOut = true;
     this.end();
-  };
+  }
 
-  private onReadTimeout = (): void => {
-    this.readTimedOut = true;
-    this.end();
-  };
-
-  private onHostTimeout = (): void => {
+  hostExpired(): void {
     if (!this.connected) this.connectError = "ETIMEDOUT";
-    else this.budgetExceeded = "time";
+    else if (this.phase !== "lingering") this.budgetExceeded = "time";
     this.end();
-  };
+  }
 
   /** We are done with this connection: tear it down; 'close' completes the attempt. */
   private end(): void {
     const s = this.socket;
     if (!s || s.destroyed) {
-      this.onClose();
+      this.closed();
       return;
     }
     s.destroy();
   }
 
-  private onClose = (): void => {
+  closed(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
@@ -399,23 +461,27 @@ class Attempt<R> {
     if (this.tlsError) outcome.tlsError = this.tlsError;
     if (this.budgetExceeded) outcome.budgetExceeded = this.budgetExceeded;
     Object.assign(outcome, this.tlsFacts);
-    s?.removeAllListeners();
-    // Late errors from a destroyed socket must not crash the process.
-    s?.on("error", noop);
+    if (s) {
+      s.removeAllListeners();
+      // Late errors from a destroyed socket must not crash the process.
+      s.on("error", noop);
+      if (!s.destroyed) s.destroy();
+    }
     const session = this.session ?? this.engine.moduleRef.open(this.target, this.transport);
     const timeLeft = this.engine.budgets.hostTimeoutMs - (performance.now() - this.hostStart) > 50;
+    const mayRetry = this.canRetryTls && this.transport === "tcp" && timeLeft;
     const { result, retryTls } = this.engine.moduleRef.finish(
       this.target,
       session,
       outcome,
-      this.canRetryTls && this.transport === "tcp" && timeLeft,
+      mayRetry,
     );
-    if (retryTls && this.canRetryTls && this.transport === "tcp" && timeLeft) {
+    if (retryTls && mayRetry) {
       new Attempt(this.engine, this.target, "tls", false, this.hostStart).start();
       return;
     }
     this.engine.release(this.target, result);
-  };
+  }
 }
 
 function tlsReason(err: NodeJS.ErrnoException): string {

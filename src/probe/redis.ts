@@ -67,14 +67,14 @@ class RedisSession implements ProbeSession {
     if (this.head.length < HEAD_BYTES) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
     }
-    if (this.protocolError) return "done";
+    if (this.protocolError) return "abort";
     let values: RespValue[];
     try {
       values = this.decoder.push(chunk);
     } catch (e) {
       if (e instanceof RespProtocolError) {
         this.protocolError = { code: e.code, offset: e.offset };
-        return "done";
+        return "abort";
       }
       throw e;
     }
