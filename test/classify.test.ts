@@ -13,6 +13,7 @@ import {
   classifyExchange,
   type Exchange,
   errorKind,
+  FACT_KEYS,
   parseInfo,
   parseSubfields,
   peerKind,
@@ -590,8 +591,36 @@ const REDIS8 = info(
 );
 
 function facts(text: string) {
-  return serverFactsFromInfo(parseInfo(text));
+  const full = serverFactsFromInfo(parseInfo(text));
+  // The scanner parses with FACT_KEYS: it must learn exactly what a full parse learns.
+  assert.deepEqual(serverFactsFromInfo(parseInfo(text, FACT_KEYS)), full);
+  return full;
 }
+
+describe("filtered INFO parse (the scanner's hot path)", () => {
+  it("gives the same facts as a full parse for every recorded server", () => {
+    let n = 0;
+    for (const file of readdirSync(FIXTURES)) {
+      const fx = JSON.parse(readFileSync(path.join(FIXTURES, file), "utf8")) as {
+        probes: Array<{ probe: string; reply_text: string }>;
+      };
+      const info = fx.probes.find((p) => p.probe === "info")?.reply_text ?? "";
+      if (!info.startsWith("$")) continue;
+      const text = info.slice(info.indexOf("\r\n") + 2);
+      const f = facts(text);
+      assert.ok(f.version, file);
+      n++;
+    }
+    assert.ok(n >= 6);
+  });
+
+  it("stays linear on lines without colons", () => {
+    const text = `${"x".repeat(40)}\n`.repeat(100_000) + "redis_version:7.0.0\n";
+    const p = parseInfo(text, FACT_KEYS);
+    assert.equal(p.fields.get("redis_version"), "7.0.0");
+    assert.equal(p.skipped, 100_000);
+  });
+});
 
 describe("INFO samples: product, version and facts", () => {
   it("Valkey 8: product valkey, version = valkey_version, server_mode", () => {
