@@ -88,11 +88,18 @@ export interface ProductId {
 
 /** The HELLO 3 reply as key → value (map, or a flat RESP2 array of pairs). */
 export function helloFields(hello: RespValue | undefined): Map<string, RespValue> | undefined {
-  if (hello === undefined) return undefined;
+  if (hello === undefined || (hello.type !== "map" && hello.type !== "array")) return undefined;
+  // The classifier asks once to recognise the reply and again to read it: build the map once.
+  const memo = helloMemo.get(hello);
+  if (memo !== undefined) return memo ?? undefined;
   const out = pairs(hello);
   // A HELLO map names the server and its version; anything else is not a HELLO reply.
-  return out !== undefined && (out.has("server") || out.has("version")) ? out : undefined;
+  const fields = out !== undefined && (out.has("server") || out.has("version")) ? out : undefined;
+  helloMemo.set(hello, fields ?? null);
+  return fields;
 }
+
+const helloMemo = new WeakMap<RespValue, Map<string, RespValue> | null>();
 
 /** Key → value of a map, or of a flat array of pairs; first occurrence of a key wins. */
 function pairs(v: RespValue): Map<string, RespValue> | undefined {

@@ -142,45 +142,31 @@ const SENTINEL_MASTER_KEY = /^master(\d+)$/;
 /** Prefixes of the keys `structured()` reads; always kept by a filtered parse. */
 const STRUCTURED_PREFIXES = ["slave", "db", "module", "master", "listener"];
 
-/** A key filter compiled for matching inside the text, without slicing each key out. */
-interface KeyFilter {
-  byLength: Map<number, string[]>;
-}
-const compiled = new WeakMap<ReadonlySet<string>, KeyFilter>();
+/**
+ * For a filtered parse: a regex that finds, natively, only the lines worth reading — section
+ * headers, lines whose key is wanted or structured, and lines led by white space (the slow path
+ * decides those). Other lines are never copied out of the text.
+ */
+const selectors = new WeakMap<ReadonlySet<string>, RegExp>();
 
-function compile(only: ReadonlySet<string>): KeyFilter {
-  let f = compiled.get(only);
-  if (f === undefined) {
-    const byLength = new Map<number, string[]>();
-    for (const k of only) {
-      const list = byLength.get(k.length);
-      if (list) list.push(k);
-      else byLength.set(k.length, [k]);
-    }
-    f = { byLength };
-    compiled.set(only, f);
+function selector(only: ReadonlySet<string>): RegExp {
+  let re = selectors.get(only);
+  if (re === undefined) {
+    const keys = [...only].map((k) => k.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)).join("|");
+    const prefixes = STRUCTURED_PREFIXES.join("|");
+    re = new RegExp(`^(?:#|[\\t ]|(?:${keys}):|(?:${prefixes})[^:\\n]*:)[^\\n]*`, "gm");
+    selectors.set(only, re);
   }
-  return f;
-}
-
-function wanted(f: KeyFilter, text: string, start: number, colon: number): boolean {
-  const candidates = f.byLength.get(colon - start);
-  if (candidates !== undefined) {
-    for (const k of candidates) if (text.startsWith(k, start)) return true;
-  }
-  if (STRUCTURED_FIRST.has(text.charCodeAt(start))) {
-    for (const p of STRUCTURED_PREFIXES) if (text.startsWith(p, start)) return true;
-  }
-  return false;
+  return re;
 }
 
 /**
  * Parse an INFO text. With `only`, lines whose key is neither in it nor one of the structured
- * keys (slaveN, dbN, module, masterN, listenerN) are passed over without being copied: the
- * scanner reads a few dozen facts from ~200 lines per server, and this is its hot path.
+ * keys (slaveN, dbN, module, masterN, listenerN) are passed over without being copied, and
+ * `sections` tells which sections exist but not their keys (use `fields`): the scanner reads a
+ * few dozen facts from ~200 lines per server, and this is its hot path.
  */
 export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo {
-  const filter = only === undefined ? undefined : compile(only);
   let text = input;
   let truncated = false;
   if (text.length > MAX_INFO_CHARS) {
@@ -201,11 +187,32 @@ export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo
     skipped: 0,
     truncated,
   };
-  let nextColon = -1;
-  let section: string | undefined;
-  let sectionFields: Map<string, string> | undefined;
-  let pos = 0;
+  const state: LineState = { section: undefined, sectionFields: undefined, filtered: false };
   let lines = 0;
+  if (only !== undefined) {
+    const re = selector(only);
+    re.lastIndex = 0;
+    state.filtered = true;
+    // test(), not exec(): no match array per line. A match starts at a line start and spans no
+    // line break, so its start is just after the last "\n" before its end.
+    while (re.test(text)) {
+      if (++lines > MAX_INFO_LINES) {
+        info.truncated = true;
+        break;
+      }
+      let end = re.lastIndex;
+      const start = text.lastIndexOf("\n", end - 1) + 1;
+      // Every alternative consumes a byte, so an empty match cannot loop; guard anyway.
+      if (end === start) {
+        re.lastIndex++;
+        continue;
+      }
+      if (text.charCodeAt(end - 1) === 13 /* \r */) end--;
+      takeLine(info, state, text.slice(start, end));
+    }
+    return info;
+  }
+  let pos = 0;
   while (pos < text.length) {
     let nl = text.indexOf("\n", pos);
     if (nl < 0) nl = text.length;
@@ -217,55 +224,59 @@ export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo
       info.truncated = true;
       break;
     }
-    if (filter !== undefined && end > start) {
-      const c0 = text.charCodeAt(start);
-      if (c0 !== 35 /* # */ && c0 > 32) {
-        // The next colon is found natively and remembered: it only moves forward, so lines
-        // without a colon cannot make the pass quadratic.
-        if (nextColon < start) {
-          nextColon = text.indexOf(":", start);
-          if (nextColon < 0) nextColon = text.length;
-        }
-        if (nextColon < end && !wanted(filter, text, start, nextColon)) continue;
-      }
-    }
-    const line = text.slice(start, end);
-    if (line.length === 0) continue;
-    // Only lines that start with white space can be blank; trimming every line would allocate.
-    if (line.charCodeAt(0) <= 32 && line.trim().length === 0) continue;
-    if (line.charCodeAt(0) === 35 /* # */) {
-      section = line.slice(1).trim();
-      info.sectionless = false;
-      sectionFields = info.sections.get(section);
-      if (sectionFields === undefined) {
-        sectionFields = new Map();
-        info.sections.set(section, sectionFields);
-      }
-      continue;
-    }
-    const colon = line.indexOf(":");
-    if (colon <= 0) {
-      info.skipped++;
-      continue;
-    }
-    let key = line.slice(0, colon);
-    if (key.charCodeAt(0) <= 32 || key.charCodeAt(key.length - 1) <= 32) key = key.trim();
-    const value = line.slice(colon + 1);
-    if (key.length === 0) {
-      info.skipped++;
-      continue;
-    }
-    const entry: InfoEntry = { section, key, value };
-    // Sub-fields are split only for the keys whose structure we read (most lines are scalars).
-    if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
-      entry.sub = parseSubfields(value);
-    }
-    info.entries.push(entry);
-    addField(info, key, value);
-    if (sectionFields !== undefined && !sectionFields.has(key)) sectionFields.set(key, value);
-    structured(info, entry);
+    takeLine(info, state, text.slice(start, end));
   }
   return info;
+}
+
+interface LineState {
+  section: string | undefined;
+  sectionFields: Map<string, string> | undefined;
+  /** A filtered parse records which sections exist, not their keys (see parseInfo). */
+  filtered: boolean;
+}
+
+/** The per-section map of a filtered parse: never written to. */
+const NO_FIELDS: Map<string, string> = new Map();
+
+/** One INFO line (without its line break) into `info`. */
+function takeLine(info: ParsedInfo, state: LineState, line: string): void {
+  if (line.length === 0) return;
+  // Only lines that start with white space can be blank; trimming every line would allocate.
+  if (line.charCodeAt(0) <= 32 && line.trim().length === 0) return;
+  if (line.charCodeAt(0) === 35 /* # */) {
+    state.section = line.slice(1).trim();
+    info.sectionless = false;
+    state.sectionFields = info.sections.get(state.section);
+    if (state.sectionFields === undefined) {
+      state.sectionFields = state.filtered ? NO_FIELDS : new Map();
+      info.sections.set(state.section, state.sectionFields);
+    }
+    return;
+  }
+  const colon = line.indexOf(":");
+  if (colon <= 0) {
+    info.skipped++;
+    return;
+  }
+  let key = line.slice(0, colon);
+  if (key.charCodeAt(0) <= 32 || key.charCodeAt(key.length - 1) <= 32) key = key.trim();
+  const value = line.slice(colon + 1);
+  if (key.length === 0) {
+    info.skipped++;
+    return;
+  }
+  const entry: InfoEntry = { section: state.section, key, value };
+  // Sub-fields are split only for the keys whose structure we read (most lines are scalars).
+  if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
+    entry.sub = parseSubfields(value);
+  }
+  info.entries.push(entry);
+  addField(info, key, value);
+  if (state.sectionFields !== undefined && !state.filtered && !state.sectionFields.has(key)) {
+    state.sectionFields.set(key, value);
+  }
+  structured(info, entry);
 }
 
 function addField(info: ParsedInfo, key: string, value: string): void {

@@ -29,6 +29,11 @@ function isUnsafe(cp: number): boolean {
   );
 }
 
+/** Matches any code point isUnsafe() rejects (kept in step with it; a test checks). */
+const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]|\p{Cs}/u;
+
 function escapeCodePoint(cp: number): string {
   return cp <= 0xff
     ? "\\x" + cp.toString(16).padStart(2, "0")
@@ -40,6 +45,15 @@ function escapeCodePoint(cp: number): string {
  * An escape is never cut in half. Cost is bounded by `max`, not by `s.length`.
  */
 export function safeText(s: string, max = MAX_ERROR_CHARS): string {
+  // Almost every string is plain printable text: return it (or its head) without rebuilding
+  // it a character at a time. The class is isUnsafe's set; with `u`, \p{Cs} matches only lone
+  // surrogates, as the loop below does.
+  if (s.length <= max ? !UNSAFE.test(s) : !UNSAFE.test(s.slice(0, max + 1))) {
+    if (s.length <= max) return s;
+    // Do not cut a surrogate pair in half.
+    const cut = s.charCodeAt(max - 1) >= 0xd800 && s.charCodeAt(max - 1) <= 0xdbff ? max - 1 : max;
+    return s.slice(0, cut);
+  }
   let out = "";
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0;

@@ -64,7 +64,10 @@ class RedisSession implements ProbeSession {
   }
 
   onData(chunk: Buffer): Verdict {
-    if (this.head.length < HEAD_BYTES) {
+    if (this.head.length === 0) {
+      // Usually the first chunk holds all of it: keep a view, copy only when it does not.
+      this.head = chunk.subarray(0, HEAD_BYTES);
+    } else if (this.head.length < HEAD_BYTES) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
     }
     if (this.protocolError) return "abort";
