@@ -900,3 +900,28 @@ describe("real server replies (data/replies)", () => {
     assert.equal(asked("big_unauth_multibulk")[0]!.length, 11);
   });
 });
+
+describe("values completed before a protocol error", () => {
+  test("are handed over on the error, whatever the chunking", () => {
+    const wire = b("+OK\r\n-DENIED protected\r\nHTTP/1.1 400\r\n");
+    for (const size of [1, 3, wire.length]) {
+      const dec = new ReplyDecoder();
+      const got: RespValue[] = [];
+      let error: RespProtocolError | undefined;
+      for (let i = 0; i < wire.length && !error; i += size) {
+        try {
+          got.push(...dec.push(wire.subarray(i, i + size)));
+        } catch (e) {
+          assert.ok(e instanceof RespProtocolError);
+          error = e;
+          got.push(...(e.partial as RespValue[]));
+        }
+      }
+      assert.equal(error?.code, "invalid_type");
+      assert.deepEqual(got, [
+        { type: "simple", value: "OK" },
+        { type: "error", value: "DENIED protected" },
+      ]);
+    }
+  });
+});

@@ -76,6 +76,8 @@ class RedisSession implements ProbeSession {
       values = this.decoder.push(chunk);
     } catch (e) {
       if (e instanceof RespProtocolError) {
+        // Values completed before the bad bytes still count (a DENIED before garbage).
+        for (const v of e.partial as RespValue[]) this.replies.push(v);
         this.protocolError = { code: e.code, offset: e.offset };
         return "abort";
       }

@@ -69,6 +69,11 @@ export abstract class ChunkDecoder<T> {
     } catch (error) {
       this.dead = error;
       this.release();
+      // The values this push completed before the bad bytes are not lost: whether a stream
+      // arrives in one chunk or many, the caller learns the same values.
+      if (error instanceof RespProtocolError && out.length > 0) {
+        throw new RespProtocolError(error.code, error.message, error.offset, out);
+      }
       throw error;
     }
     this.pos += chunk.length;

@@ -57,6 +57,8 @@ export class RespProtocolError extends Error {
     message: string,
     /** Byte offset in the stream where the problem was seen. */
     readonly offset: number,
+    /** Values the failing push completed before the problem (empty on later pushes). */
+    readonly partial: readonly unknown[] = [],
   ) {
     super(message);
     this.name = "RespProtocolError";
