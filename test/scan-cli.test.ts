@@ -324,3 +324,32 @@ describe("IPv6", () => {
     }
   });
 });
+
+describe("output", () => {
+  test("a reader that goes away (| head) ends the scan quietly", async () => {
+    const p = spawn(
+      process.execPath,
+      [
+        BIN,
+        "scan",
+        "127.7.0.0/22",
+        "-p",
+        "1",
+        "--allow-reserved",
+        "-o",
+        "-",
+        "-q",
+        "--rate",
+        "200",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    await new Promise<void>((resolve) => p.stdout.once("data", () => resolve()));
+    p.stdout.destroy();
+    const code = await new Promise<number | null>((r) => p.on("close", r));
+    assert.equal(code, 0);
+    assert.doesNotMatch(err, /EPIPE|Error/);
+  });
+});

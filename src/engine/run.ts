@@ -16,6 +16,7 @@ import {
 import {
   buildTargetSpace,
   CyclicPermutation,
+  randomSeed,
   type TargetInput,
   type TargetSpace,
 } from "../targets/index.js";
@@ -95,10 +96,6 @@ export class ScanConfigError extends Error {}
 
 export function newScanId(): string {
   return randomBytes(8).toString("hex");
-}
-
-export function randomSeed(): bigint {
-  return randomBytes(8).readBigUInt64BE() >> 1n;
 }
 
 export class Scan {
