@@ -147,14 +147,20 @@ const STRUCTURED_PREFIXES = ["slave", "db", "module", "master", "listener"];
  * headers, lines whose key is wanted or structured, and lines led by white space (the slow path
  * decides those). Other lines are never copied out of the text.
  */
-const selectors = new WeakMap<ReadonlySet<string>, RegExp>();
+const selectors = new WeakMap<ReadonlySet<string>, { first: RegExp; next: RegExp }>();
 
-function selector(only: ReadonlySet<string>): RegExp {
+/**
+ * Two forms of one pattern: `first` (sticky) for the line at offset 0, `next` for every later
+ * line, anchored on its "\n". A literal first character lets the regex engine skip ahead to
+ * line breaks; `^` with the `m` flag made it try every position (measured: about twice as slow).
+ */
+function selector(only: ReadonlySet<string>): { first: RegExp; next: RegExp } {
   let re = selectors.get(only);
   if (re === undefined) {
     const keys = [...only].map((k) => k.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)).join("|");
     const prefixes = STRUCTURED_PREFIXES.join("|");
-    re = new RegExp(`^(?:#|[\\t ]|(?:${keys}):|(?:${prefixes})[^:\\n]*:)[^\\n]*`, "gm");
+    const line = `(?:#|[\\t ]|(?:${keys}):|(?:${prefixes})[^:\\n]*:)[^\\n]*`;
+    re = { first: new RegExp(line, "y"), next: new RegExp(`\\n${line}`, "g") };
     selectors.set(only, re);
   }
   return re;
@@ -190,25 +196,25 @@ export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo
   const state: LineState = { section: undefined, sectionFields: undefined, filtered: false };
   let lines = 0;
   if (only !== undefined) {
-    const re = selector(only);
-    re.lastIndex = 0;
+    const { first, next } = selector(only);
     state.filtered = true;
-    // test(), not exec(): no match array per line. A match starts at a line start and spans no
-    // line break, so its start is just after the last "\n" before its end.
-    while (re.test(text)) {
+    // test(), not exec(): no match array per line. A match spans one line (after the "\n" that
+    // `next` starts with), so the line starts after the last "\n" before the match's end.
+    first.lastIndex = 0;
+    next.lastIndex = 0;
+    const take = (end: number): void => {
+      const start = text.lastIndexOf("\n", end - 1) + 1;
+      let stop = end;
+      if (stop > start && text.charCodeAt(stop - 1) === 13 /* \r */) stop--;
+      takeLine(info, state, text.slice(start, stop));
+    };
+    if (first.test(text)) take(first.lastIndex);
+    while (next.test(text)) {
       if (++lines > MAX_INFO_LINES) {
         info.truncated = true;
         break;
       }
-      let end = re.lastIndex;
-      const start = text.lastIndexOf("\n", end - 1) + 1;
-      // Every alternative consumes a byte, so an empty match cannot loop; guard anyway.
-      if (end === start) {
-        re.lastIndex++;
-        continue;
-      }
-      if (text.charCodeAt(end - 1) === 13 /* \r */) end--;
-      takeLine(info, state, text.slice(start, end));
+      take(next.lastIndex);
     }
     return info;
   }
