@@ -213,27 +213,11 @@ describe("order, shards and resume", () => {
   test("a resume file of another scan is refused", async () => {
     const out = path.join(tmp, "other.jsonl");
     const state = path.join(tmp, "other.state");
-    const first = await runCli([
-      "scan",
-      "127.5.0.0/30",
-      "--allow-reserved",
-      "-q",
-      "-o",
-      out,
-      "--resume",
-      state,
-    ]);
+    const withResume = (cidr: string) =>
+      runCli(["scan", cidr, "--allow-reserved", "-q", "-o", out, "--resume", state]);
+    const first = await withResume("127.5.0.0/30");
     assert.equal(first.code, 0, first.stderr);
-    const r = await runCli([
-      "scan",
-      "127.5.0.0/29",
-      "--allow-reserved",
-      "-q",
-      "-o",
-      out,
-      "--resume",
-      state,
-    ]);
+    const r = await withResume("127.5.0.0/29");
     assert.equal(r.code, 2);
     assert.match(r.stderr, /different scan/);
   });

@@ -48,4 +48,4 @@ export {
   subGet,
 } from "./info.js";
 export * from "./result.js";
-export { errorCode, MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";
+export { errorCode, isUnsafe, MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";

@@ -15,7 +15,7 @@ export const MAX_ERROR_CHARS = 256;
  * LF, TAB), DEL, C1 controls, line/paragraph separators, bidi embedding/override/isolate marks
  * (Trojan Source), zero-width no-break space, and lone surrogates.
  */
-function isUnsafe(cp: number): boolean {
+export function isUnsafe(cp: number): boolean {
   return (
     cp < 0x20 ||
     (cp >= 0x7f && cp <= 0x9f) ||
