@@ -333,11 +333,13 @@ class Attempt<R> implements AttemptEvents {
         // We observe certificates, we do not trust them: self-signed is a fact to record.
         rejectUnauthorized: false,
       });
-      socket.once("secureConnect", socketReady);
-      socket.once("connect", socketTcpConnect);
+      // on(), not once(): these fire once per socket anyway, and once() wraps every listener
+      // in a fresh bound function.
+      socket.on("secureConnect", socketReady);
+      socket.on("connect", socketTcpConnect);
     } else {
       socket = net.connect({ host: t.ip, port: t.port, noDelay: true });
-      socket.once("connect", socketReady);
+      socket.on("connect", socketReady);
     }
     const tagged = socket as TaggedSocket;
     tagged[ATTEMPT] = this;
