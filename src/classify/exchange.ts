@@ -330,17 +330,23 @@ export function classifyExchange(ex: Exchange): Classification {
   }
 
   // ---- State, most restrictive evidence first ----
-  const find = (...kinds: ErrorKind[]): SeenError | undefined =>
-    errors.find((e) => kinds.includes(e.kind));
   let state: State;
   let detail: string | undefined;
   let decisive: SeenError | undefined;
   let errorText: string | undefined;
 
-  const restrictive = RESTRICTIVE.find(([, kinds]) => find(...kinds) !== undefined);
+  let restrictive: State | undefined;
+  // An open server sent no error at all: the common case skips the search.
+  for (let i = 0; errors.length > 0 && i < RESTRICTIVE.length; i++) {
+    const [st, kinds] = RESTRICTIVE[i]!;
+    decisive = errors.find((e) => kinds.includes(e.kind));
+    if (decisive !== undefined) {
+      restrictive = st;
+      break;
+    }
+  }
   if (restrictive !== undefined) {
-    state = restrictive[0];
-    decisive = find(...restrictive[1]);
+    state = restrictive;
   } else if (ex.tlsError !== undefined && fromHead) {
     state = "error";
     detail = "tls_plaintext";

@@ -76,7 +76,7 @@ export interface InfoSentinelMaster {
 }
 
 export interface ParsedInfo {
-  /** Every `key:value` line, in order. */
+  /** Every `key:value` line, in order (empty after a filtered parse). */
   entries: InfoEntry[];
   /** First value of each key. */
   fields: Map<string, string>;
@@ -299,7 +299,8 @@ function takeLine(info: ParsedInfo, state: LineState, line: string): void {
   if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
     entry.sub = parseSubfields(value);
   }
-  info.entries.push(entry);
+  // A filtered parse is read through `fields` and the structured lists only.
+  if (!state.filtered) info.entries.push(entry);
   addField(info, key, value);
   if (state.sectionFields !== undefined && !state.filtered && !state.sectionFields.has(key)) {
     state.sectionFields.set(key, value);
