@@ -263,6 +263,14 @@ function socketTcpConnect(this: TaggedSocket): void {
 function socketData(this: TaggedSocket, chunk: Buffer): void {
   this[ATTEMPT].data(chunk);
 }
+/** Shared by every plain TCP socket: a read is handed on (copied) before the next one lands. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+function socketRead(this: TaggedSocket, nread: number, buf: Uint8Array): boolean {
+  const chunk = Buffer.allocUnsafe(nread);
+  chunk.set(buf.subarray(0, nread));
+  this[ATTEMPT].data(chunk);
+  return true;
+}
 function socketEnd(this: TaggedSocket): void {
   this[ATTEMPT].peerEnded();
 }
@@ -338,14 +346,21 @@ class Attempt<R> implements AttemptEvents {
       socket.on("secureConnect", socketReady);
       socket.on("connect", socketTcpConnect);
     } else {
-      socket = net.connect({ host: t.ip, port: t.port, noDelay: true });
+      // Reads land in one shared buffer and reach us through a plain callback: no buffer
+      // allocated per read by the stream machinery. What the session keeps is copied out.
+      socket = net.connect({
+        host: t.ip,
+        port: t.port,
+        noDelay: true,
+        onread: { buffer: READ_BUFFER, callback: socketRead },
+      });
       socket.on("connect", socketReady);
     }
     const tagged = socket as TaggedSocket;
     tagged[ATTEMPT] = this;
     this.socket = tagged;
     this.arm(b.connectTimeoutMs);
-    socket.on("data", socketData);
+    if (this.transport === "tls") socket.on("data", socketData);
     socket.on("end", socketEnd);
     socket.on("error", socketError);
     socket.on("close", socketClose);
