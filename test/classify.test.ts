@@ -1132,6 +1132,13 @@ const STATE_CASES: StateCase[] = [
     nicer: "Encountered error",
   },
   {
+    name: "auth_required: TLS server demands a client certificate",
+    ex: empty({ tlsError: "certificate_required", closedByPeer: true }),
+    state: "auth_required",
+    detail: "TLS_CLIENT_CERT",
+    nicer: "Requires authentication",
+  },
+  {
     name: "error: TLS handshake failed",
     ex: empty({ tlsError: "wrong version number", closedByPeer: true }),
     state: "error",

@@ -229,6 +229,9 @@ export function versionHint(ex: Exchange): string | undefined {
   return hintFromErrors(errorLines(ex)).hint;
 }
 
+/** TLS alerts a server sends when the client presented no (acceptable) certificate. */
+const CLIENT_CERT_ALERT = /certificate_required|handshake_failure|bad_certificate/;
+
 export function classifyExchange(ex: Exchange): Classification {
   if (ex.connectError !== undefined) return connectClassification(ex.connectError);
 
@@ -236,6 +239,14 @@ export function classifyExchange(ex: Exchange): Classification {
   const nothing = replies.length === 0 && ex.head.length === 0 && ex.bytesReceived === 0;
   if (nothing) {
     if (ex.tlsError !== undefined) {
+      // A TLS server that demands a client certificate requires authentication (mutual TLS).
+      if (CLIENT_CERT_ALERT.test(ex.tlsError)) {
+        return withNicer({
+          state: "auth_required",
+          detail: "TLS_CLIENT_CERT",
+          error: safeText(`tls alert ${ex.tlsError}`),
+        });
+      }
       return ex.readTimedOut || ex.budgetExceeded === "time"
         ? { state: "silent", detail: "tls_timeout", error: safeText(ex.tlsError) }
         : withNicer({ state: "error", detail: "tls_handshake", error: safeText(ex.tlsError) });

@@ -6,6 +6,7 @@ import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import {
   emptyTargetInput,
   parseExcludeText,
+  parseIp,
   parsePorts,
   parseSeed,
   parseShard,
@@ -138,7 +139,6 @@ async function readStdin(): Promise<string> {
 /** Hostnames become addresses here, so the target space is only ever addresses. */
 async function resolveHostnames(input: TargetInput): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  const { parseIp } = await import("../targets/index.js");
   for (const h of input.hostnames) {
     let addrs: { address: string }[];
     try {

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import readline from "node:readline";
 import v8 from "node:v8";
-import type { ProbeResult, State } from "../classify/result.js";
+import type { ProbeResult } from "../classify/result.js";
 import { RedisProbe } from "../probe/redis.js";
 import {
   JsonlFileSink,
@@ -434,5 +434,3 @@ function sum(counts: Record<string, number>): number {
   for (const v of Object.values(counts)) n += v;
   return n;
 }
-
-export type { State };

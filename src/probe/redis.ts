@@ -6,8 +6,8 @@
  * password-protected one answers NOAUTH to PING and INFO while HELLO's error wording dates it.
  */
 import type tls from "node:tls";
-import { type Classification, classifyExchange, type Exchange } from "../classify/index.js";
-import { NICER_ROW, type ProbeResult, type TlsFacts } from "../classify/result.js";
+import { classifyExchange, type Exchange } from "../classify/index.js";
+import type { ProbeResult, TlsFacts } from "../classify/result.js";
 import type {
   EngineTarget,
   ProbeModule,
@@ -47,7 +47,6 @@ class RedisSession implements ProbeSession {
     private readonly req: Buffer,
     private readonly expected: number,
     maxReplyBytes: number,
-    readonly startedAt: number,
   ) {
     // Our four replies hold a few dozen values and lines of ~1 KiB (DENIED); anything far
     // beyond is hostile and is cut before it costs memory (objects cost ~20× their wire bytes).
@@ -101,7 +100,7 @@ export class RedisProbe implements ProbeModule<ProbeResult> {
   }
 
   open(_target: EngineTarget): ProbeSession {
-    return new RedisSession(this.request, this.sent.length, this.opts.maxReplyBytes, Date.now());
+    return new RedisSession(this.request, this.sent.length, this.opts.maxReplyBytes);
   }
 
   finish(
@@ -124,7 +123,7 @@ export class RedisProbe implements ProbeModule<ProbeResult> {
     if (outcome.budgetExceeded) exchange.budgetExceeded = outcome.budgetExceeded;
     if (outcome.connectError) exchange.connectError = outcome.connectError;
     if (outcome.tlsError) exchange.tlsError = outcome.tlsError;
-    const c = classifyTransport(exchange, outcome);
+    const c = classifyExchange(exchange);
 
     const startMs = Date.now() - outcome.elapsedMs;
     const result: ProbeResult = {
@@ -148,27 +147,6 @@ export class RedisProbe implements ProbeModule<ProbeResult> {
 
     return { result, retryTls: canRetryTls && looksLikeTls(exchange) };
   }
-}
-
-/**
- * Transport facts the classifier does not see: a TLS server that demands a client certificate
- * is a server that requires authentication (mutual TLS), not an error.
- */
-function classifyTransport(ex: Exchange, outcome: TransportOutcome): Classification {
-  if (
-    outcome.transport === "tls" &&
-    ex.replies.length === 0 &&
-    outcome.tlsError &&
-    /certificate_required|handshake_failure|bad_certificate/.test(outcome.tlsError)
-  ) {
-    return {
-      state: "auth_required",
-      nicer: NICER_ROW.auth_required,
-      detail: "TLS_CLIENT_CERT",
-      error: `tls alert ${outcome.tlsError}`,
-    };
-  }
-  return classifyExchange(ex);
 }
 
 /**
