@@ -23,6 +23,7 @@ import {
   serverFactsFromInfo,
   versionHint,
 } from "../src/classify/index.js";
+import { trieSource } from "../src/classify/info.js";
 import { repliesDir } from "../src/lab/replay.js";
 import { encodeValue, ReplyDecoder, RespProtocolError } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
@@ -614,6 +615,30 @@ describe("filtered INFO parse (the scanner's hot path)", () => {
       n++;
     }
     assert.ok(n >= 6);
+  });
+
+  it("selects keys through a prefix tree: prefixes, \\d+ slots, no partial matches", () => {
+    const re = new RegExp(`^${trieSource(["ab", "abc", "a", "b\0", "x.y"])}$`);
+    for (const w of ["a", "ab", "abc", "b7", "b123", "x.y"]) assert.ok(re.test(w), w);
+    for (const w of ["b", "abcd", "ba", "xzy", "", "bx1"]) assert.ok(!re.test(w), w);
+  });
+
+  it("keeps structured keys and skips look-alikes (slave_read_only, master_replid)", () => {
+    const text = info(
+      "# Replication",
+      "role:master",
+      "slave_read_only:1",
+      "master_replid:abc",
+      "slave0:ip=10.0.0.2,port=6380,state=online,offset=1,lag=0",
+      "# Keyspace",
+      "db0:keys=3,expires=0,avg_ttl=0",
+    );
+    const p = parseInfo(text, FACT_KEYS);
+    assert.equal(p.fields.get("slave_read_only"), undefined);
+    assert.equal(p.fields.get("master_replid"), undefined);
+    assert.equal(p.replicas.length, 1);
+    assert.equal(p.keyspace.get("db0")?.keys, 3);
+    assert.equal(facts(text).role, "master");
   });
 
   it("stays linear on lines without colons", () => {

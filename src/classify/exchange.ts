@@ -211,10 +211,12 @@ const RESTRICTIVE: Array<[State, ErrorKind[]]> = [
   ["busy", ["MAXCLIENTS", "LOADING", "BUSY", "MASTERDOWN"]],
 ];
 
+/** Sets `nicer` on a classification built by the caller (it is not shared, so no copy). */
 function withNicer(c: Classification): Classification {
   const known = c.state !== "open" || c.server?.version !== undefined;
   const nicer = NICER_ROW[c.state];
-  return nicer !== undefined && known ? { ...c, nicer } : c;
+  if (nicer !== undefined && known) c.nicer = nicer;
+  return c;
 }
 
 /** All error lines from what was received, for the version hints. */
@@ -286,7 +288,7 @@ export function classifyExchange(ex: Exchange): Classification {
   const aligned = align(replies, ex.sent);
   const errors: SeenError[] = [];
   let pong = false;
-  let hello: RespValue | undefined;
+  let hello: Map<string, RespValue> | undefined;
   let helloError: SeenError | undefined;
   let infoError: SeenError | undefined;
   let infoText: string | undefined;
@@ -300,9 +302,9 @@ export function classifyExchange(ex: Exchange): Classification {
       if (cmd === "HELLO" && helloError === undefined) helloError = e;
       continue;
     }
-    if (hello === undefined && helloFields(v) !== undefined) {
-      hello = v;
-      continue;
+    if (hello === undefined) {
+      hello = helloFields(v);
+      if (hello !== undefined) continue;
     }
     const text = respText(v);
     if (text === undefined) continue;

@@ -89,17 +89,17 @@ export interface ProductId {
 /** The HELLO 3 reply as key → value (map, or a flat RESP2 array of pairs). */
 export function helloFields(hello: RespValue | undefined): Map<string, RespValue> | undefined {
   if (hello === undefined || (hello.type !== "map" && hello.type !== "array")) return undefined;
-  // The classifier asks once to recognise the reply and again to read it: build the map once.
-  const memo = helloMemo.get(hello);
-  if (memo !== undefined) return memo ?? undefined;
   const out = pairs(hello);
   // A HELLO map names the server and its version; anything else is not a HELLO reply.
-  const fields = out !== undefined && (out.has("server") || out.has("version")) ? out : undefined;
-  helloMemo.set(hello, fields ?? null);
-  return fields;
+  return out !== undefined && (out.has("server") || out.has("version")) ? out : undefined;
 }
 
-const helloMemo = new WeakMap<RespValue, Map<string, RespValue> | null>();
+/** The HELLO reply, or the map helloFields() already made of it. */
+export type Hello = RespValue | Map<string, RespValue>;
+
+function helloMap(hello: Hello | undefined): Map<string, RespValue> | undefined {
+  return hello instanceof Map ? hello : helloFields(hello);
+}
 
 /** Key → value of a map, or of a flat array of pairs; first occurrence of a key wins. */
 function pairs(v: RespValue): Map<string, RespValue> | undefined {
@@ -227,8 +227,8 @@ function helloModules(v: RespValue | undefined): ModuleFact[] | undefined {
 }
 
 /** ServerFacts from the HELLO map alone (INFO renamed, refused or missing). */
-export function factsFromHello(hello: RespValue): ServerFacts {
-  const h = helloFields(hello);
+export function factsFromHello(hello: Hello): ServerFacts {
+  const h = helloMap(hello);
   if (h === undefined) return {};
   const facts: ServerFacts = {};
   const id = identifyFromHello(h);
@@ -261,9 +261,9 @@ function applyHello(facts: ServerFacts, h: Map<string, RespValue>): void {
  * are omitted. Numbers are kept only when exact (safe integers), so 8 GiB of used_memory stays
  * 8589934592 and an absurd 2^60 is dropped rather than rounded.
  */
-export function serverFactsFromInfo(info: ParsedInfo, hello?: RespValue): ServerFacts {
+export function serverFactsFromInfo(info: ParsedInfo, hello?: Hello): ServerFacts {
   const f = info.fields;
-  const h = helloFields(hello);
+  const h = helloMap(hello);
   const facts: ServerFacts = {};
 
   let id = identifyFromInfo(info);

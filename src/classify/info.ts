@@ -154,8 +154,28 @@ const FACTLESS_SECTIONS = new Set([
   "Keysizes",
 ]);
 
-/** Prefixes of the keys `structured()` reads; always kept by a filtered parse. */
-const STRUCTURED_PREFIXES = ["slave", "db", "module", "master", "listener"];
+/** The keys `structured()` reads: slaveN, dbN, masterN, listenerN (the \d+ is added) and module. */
+const STRUCTURED_KEYS = ["slave\0", "db\0", "master\0", "listener\0", "module"];
+
+/**
+ * Alternatives as a prefix tree (`s(?:erver_name|lave\d+)`), so the regex engine rejects a line
+ * on its first characters instead of trying every key in turn. A NUL in a key stands for `\d+`.
+ */
+export function trieSource(words: string[]): string {
+  const groups = new Map<string, string[]>();
+  let empty = false;
+  for (const w of words) {
+    if (w.length === 0) empty = true;
+    else groups.set(w[0]!, [...(groups.get(w[0]!) ?? []), w.slice(1)]);
+  }
+  const alts = [...groups].map(([c, rest]) => {
+    const head = c === "\0" ? "\\d+" : c.replace(/[^A-Za-z0-9_]/g, (x) => `\\${x}`);
+    return head + trieSource(rest);
+  });
+  if (alts.length === 0) return "";
+  if (empty) return `(?:${alts.join("|")})?`;
+  return alts.length === 1 ? alts[0]! : `(?:${alts.join("|")})`;
+}
 
 /**
  * For a filtered parse: a regex that finds, natively, only the lines worth reading — section
@@ -172,9 +192,8 @@ const selectors = new WeakMap<ReadonlySet<string>, { first: RegExp; next: RegExp
 function selector(only: ReadonlySet<string>): { first: RegExp; next: RegExp } {
   let re = selectors.get(only);
   if (re === undefined) {
-    const keys = [...only].map((k) => k.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`)).join("|");
-    const prefixes = STRUCTURED_PREFIXES.join("|");
-    const line = `(?:#|[\\t ]|(?:${keys}):|(?:${prefixes})[^:\\n]*:)[^\\n]*`;
+    const keys = trieSource([...only, ...STRUCTURED_KEYS]);
+    const line = `(?:#|[\\t ]|${keys}:)[^\\n]*`;
     re = { first: new RegExp(line, "y"), next: new RegExp(`\\n${line}`, "g") };
     selectors.set(only, re);
   }
@@ -221,7 +240,18 @@ export function parseInfo(input: string, only?: ReadonlySet<string>): ParsedInfo
       const start = text.lastIndexOf("\n", end - 1) + 1;
       let stop = end;
       if (stop > start && text.charCodeAt(stop - 1) === 13 /* \r */) stop--;
-      takeLine(info, state, text.slice(start, stop));
+      const c = text.charCodeAt(start);
+      const colon = c === 35 /* # */ || c <= 32 ? -1 : text.indexOf(":", start);
+      if (colon < 0 || colon >= stop) {
+        takeLine(info, state, text.slice(start, stop));
+        return;
+      }
+      // The selector matched `key:` at the line start: a plain fact line. Only the structured
+      // keys need the entry object and the sub-field split; the rest are one Map entry.
+      const key = text.slice(start, colon);
+      const value = text.slice(colon + 1, stop);
+      addField(info, key, value);
+      if (STRUCTURED_FIRST.has(c)) structured(info, entryOf(state, key, value));
     };
     if (first.test(text)) take(first.lastIndex);
     while (next.test(text)) {
@@ -294,11 +324,7 @@ function takeLine(info: ParsedInfo, state: LineState, line: string): void {
     info.skipped++;
     return;
   }
-  const entry: InfoEntry = { section: state.section, key, value };
-  // Sub-fields are split only for the keys whose structure we read (most lines are scalars).
-  if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
-    entry.sub = parseSubfields(value);
-  }
+  const entry = entryOf(state, key, value);
   // A filtered parse is read through `fields` and the structured lists only.
   if (!state.filtered) info.entries.push(entry);
   addField(info, key, value);
@@ -306,6 +332,15 @@ function takeLine(info: ParsedInfo, state: LineState, line: string): void {
     state.sectionFields.set(key, value);
   }
   structured(info, entry);
+}
+
+function entryOf(state: LineState, key: string, value: string): InfoEntry {
+  const entry: InfoEntry = { section: state.section, key, value };
+  // Sub-fields are split only for the keys whose structure we read (most lines are scalars).
+  if (STRUCTURED_FIRST.has(key.charCodeAt(0)) && KV_START.test(value)) {
+    entry.sub = parseSubfields(value);
+  }
+  return entry;
 }
 
 function addField(info: ParsedInfo, key: string, value: string): void {
