@@ -9,6 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { SqliteStore } from "../src/store/index.js";
 import { BIN, parseJsonl, runCli, scanJson } from "./helpers/cli.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-cli-"));
@@ -117,23 +118,43 @@ describe("targets and output", () => {
     assert.equal(v4?.state, "auth_required");
   });
 
-  test("without -o the results are kept in a file and the summary printed", async () => {
+  test("without -o the results go to the store and the summary is printed", async () => {
     const cwd = fs.mkdtempSync(path.join(tmp, "noout-"));
-    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const p = spawn(
-        process.execPath,
-        [BIN, "scan", `127.0.0.1:${port}`, "--allow-reserved", "-q"],
-        { cwd },
-      );
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.on("close", (code) => resolve({ code, out }));
+    const db = path.join(cwd, "store", "rs.db");
+    const r = await runCli(["scan", `127.0.0.1:${port}`, "--allow-reserved", "-q"], {
+      env: { REDSCOPE_DB: db },
+      cwd,
     });
-    assert.equal(r.code, 0);
-    assert.match(r.out, /auth_required\s+1\s+100\.00%\s+Requires authentication/);
-    const files = fs.readdirSync(cwd).filter((f) => f.endsWith(".jsonl"));
-    assert.equal(files.length, 1);
-    assert.equal(parseJsonl(fs.readFileSync(path.join(cwd, files[0]!), "utf8")).length, 1);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /auth_required\s+1\s+100\.00%\s+Requires authentication/);
+    assert.match(r.stdout, /stored: 1 new rows for scan [0-9a-f]{16} in /);
+    assert.deepEqual(
+      fs.readdirSync(cwd).filter((f) => f.endsWith(".jsonl")),
+      [],
+      "no JSONL file without -o",
+    );
+    const store = SqliteStore.open(db);
+    try {
+      const [scan] = await store.listScans();
+      assert.ok(scan?.finishedAt, "the scan is marked finished");
+      assert.deepEqual(scan?.counts, { auth_required: 1 });
+      const rows = [];
+      for await (const x of store.results({ scanId: scan.id })) rows.push(x);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]?.state, "auth_required");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("--no-db without -o is refused before anything is written", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "nodb-"));
+    const r = await runCli(["scan", "127.0.0.1", "--allow-reserved", "--no-db"], {
+      env: { REDSCOPE_DB: path.join(cwd, "rs.db") },
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^redscope: --no-db needs -o/);
+    assert.deepEqual(fs.readdirSync(cwd), []);
   });
 });
 

@@ -5,8 +5,7 @@ import { TargetSpecError } from "../targets/index.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
 import { registerScan } from "./scan.js";
-
-const VERSION = "0.1.0";
+import { VERSION } from "./version.js";
 
 /** nmap's `-iL` is two letters after one dash, which no option parser takes as a short flag. */
 export function normaliseArgv(argv: string[]): string[] {

@@ -4,6 +4,14 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import {
+  defaultDbPath,
+  openStore,
+  type Store,
+  StoreConflictError,
+  StoreOpenError,
+} from "../store/index.js";
+import { StoreWriteError } from "../store/sink.js";
+import {
   emptyTargetInput,
   parseExcludeText,
   parseIp,
@@ -18,6 +26,7 @@ import {
 import { fail } from "./errors.js";
 import { statusLine, summaryTable } from "./format.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
+import { VERSION } from "./version.js";
 
 /** Defaults meant to be polite on the internet; documented in the README. */
 export const SCAN_DEFAULTS = {
@@ -51,7 +60,12 @@ interface ScanFlags {
   maxRuntime?: string;
   quiet?: boolean;
   stream?: boolean;
+  db?: string | false;
+  scanId?: string;
 }
+
+/** Scan ids go into file names, URLs and SQL: a small safe alphabet. */
+const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Skipped stream lines reported one by one before only being counted. */
 const MAX_WARNINGS = 20;
@@ -73,7 +87,16 @@ export function registerScan(program: Command): void {
       "read targets from a file ('-' = stdin); zmap and masscan -oL output accepted; repeatable",
       collect,
     )
-    .option("-o, --output <file>", "write results as JSONL ('-' = stdout)")
+    .option("-o, --output <file>", "also write results as JSONL ('-' = stdout)")
+    .option(
+      "--db <path|url>",
+      "results store: SQLite file or postgres://… URL (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
+    )
+    .option("--no-db", "do not use the store (needs -o)")
+    .option(
+      "--scan-id <id>",
+      "scan id, shared by the workers of one sharded scan (default $REDSCOPE_SCAN_ID, else random)",
+    )
     .option("--seed <n>", "seed of the target permutation (reproducible order)")
     .option(
       "--shard <i/N>",
@@ -217,10 +240,13 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     fail("no target could be resolved");
   }
 
-  let output = flags.output;
-  if (output === undefined) {
-    // Until the results store exists, results are never thrown away: a JSONL file is kept.
-    output = `redscope-scan-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+  const output = flags.output;
+  if (flags.db === false && output === undefined) {
+    fail("--no-db needs -o FILE (or -o - for stdout): the results must go somewhere");
+  }
+  const scanId = flags.scanId ?? process.env.REDSCOPE_SCAN_ID;
+  if (scanId !== undefined && !SCAN_ID.test(scanId)) {
+    fail(`--scan-id ${JSON.stringify(scanId)}: use 1-64 letters, digits, '.', '_' or '-'`);
   }
   const toStdout = output === "-";
   const showStatus = !flags.quiet && process.stderr.isTTY === true;
@@ -233,9 +259,25 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     rate,
     budgets,
     transport: flags.tls ? "tls" : flags.tlsAuto ? "auto" : "tcp",
-    output,
     hostnames,
+    record: {
+      targets: [...targets, ...(flags.inputList ?? []).map((f) => `-iL ${f}`)].join(" "),
+      ports: flags.ports,
+      options: {
+        rate,
+        concurrency,
+        ...budgets,
+        transport: flags.tls ? "tls" : flags.tlsAuto ? "auto" : "tcp",
+        allowReserved: flags.allowReserved === true,
+        exclude: flags.exclude ?? [],
+        maxTargets,
+        maxRuntimeMs,
+      },
+      toolVersion: VERSION,
+    },
   };
+  if (output !== undefined) cfg.output = output;
+  if (scanId !== undefined) cfg.scanId = scanId;
   if (seed !== undefined) cfg.seed = seed;
   if (shard) cfg.shard = shard;
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
@@ -261,6 +303,18 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     };
   }
 
+  // Opened last: every flag was checked first, so bad input never creates a database.
+  let store: Store | undefined;
+  if (flags.db !== false) {
+    try {
+      store = await openStore(typeof flags.db === "string" ? flags.db : defaultDbPath());
+    } catch (e) {
+      if (e instanceof StoreOpenError) fail(e.message);
+      throw e;
+    }
+    cfg.store = store;
+  }
+
   const scan = new Scan(cfg);
   let signals = 0;
   const onSignal = (): void => {
@@ -278,9 +332,15 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   try {
     summary = await scan.run();
   } catch (e) {
-    if (e instanceof TargetSpecError) fail(e.message);
+    if (e instanceof TargetSpecError || e instanceof StoreConflictError) fail(e.message);
+    if (e instanceof StoreWriteError) {
+      // Not the user's input: exit 1. The resume file covers only what was stored.
+      process.stderr.write(`redscope: ${e.message}\n`);
+      return 1;
+    }
     throw e;
   } finally {
+    await store?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     if (showStatus) process.stderr.write("\r\x1b[2K");
@@ -290,7 +350,12 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     out.write(`scan ${summary.scanId} is already complete (resume file ${flags.resume})\n`);
   }
   out.write(`${summaryTable(summary)}\n`);
-  if (!toStdout) out.write(`results: ${output}\n`);
+  if (output !== undefined && !toStdout) out.write(`results: ${output}\n`);
+  if (store) {
+    out.write(
+      `stored: ${summary.stored ?? 0} new rows for scan ${summary.scanId} in ${store.location}\n`,
+    );
+  }
   return summary.interrupted ? 130 : 0;
 }
 

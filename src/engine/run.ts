@@ -3,10 +3,12 @@
  * checkpoints for resume and counts for the summary. The CLI parses and prints; this runs.
  */
 import { randomBytes } from "node:crypto";
+import os from "node:os";
 import readline from "node:readline";
 import v8 from "node:v8";
 import type { ProbeResult } from "../classify/result.js";
 import { RedisProbe } from "../probe/redis.js";
+import type { ScanInfo, Store } from "../store/index.js";
 import {
   JsonlFileSink,
   JsonlStreamSink,
@@ -14,6 +16,7 @@ import {
   readJsonlFrom,
   truncateToLastNewline,
 } from "../store/jsonl.js";
+import { StoreSink } from "../store/sink.js";
 import {
   buildTargetSpace,
   CyclicPermutation,
@@ -51,8 +54,14 @@ export interface ScanConfig {
   rate: number;
   budgets: Budgets;
   transport: TransportMode;
-  /** File path, or "-" for stdout. */
-  output: string;
+  /** JSONL file path, or "-" for stdout; none: results go to the store only. */
+  output?: string;
+  /** The results store (SQLite or PostgreSQL); the scan's rows go there as they come. */
+  store?: Store;
+  /** Shared by every worker of a sharded scan; random when absent. */
+  scanId?: string;
+  /** How the scan is recorded in the store's `scans` table. */
+  record?: Pick<ScanInfo, "targets" | "ports" | "options" | "toolVersion">;
   resumePath?: string;
   /** ip → name for targets given as hostnames. */
   hostnames?: Map<string, string>;
@@ -90,6 +99,8 @@ export interface ScanSummary {
   interrupted: boolean;
   /** Stream lines that were skipped (malformed or reserved). */
   skippedLines?: number;
+  /** Rows the store took in this run (targets it already held are not counted). */
+  stored?: number;
 }
 
 /** Thrown for problems the user must fix; the CLI prints the message on one line, exits 2. */
@@ -126,6 +137,9 @@ export class Scan {
       if (cfg.output === "-") {
         throw new ScanConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
       }
+      if (cfg.output === undefined && cfg.store === undefined) {
+        throw new ScanConfigError("--resume needs -o FILE or the store: nothing would be kept");
+      }
       prior = loadResumeState(cfg.resumePath);
       if (prior && prior.fingerprint !== fingerprint) {
         throw new ScanConfigError(
@@ -137,14 +151,19 @@ export class Scan {
           `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
         );
       }
-      if (prior && prior.output.path !== cfg.output) {
+      if (prior && prior.output.path !== (cfg.output ?? "")) {
         throw new ScanConfigError(
           `resume file ${cfg.resumePath} wrote to ${prior.output.path}; pass -o ${prior.output.path}`,
         );
       }
     }
     const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
-    const scanId = prior?.scanId ?? newScanId();
+    if (prior && cfg.scanId !== undefined && prior.scanId !== cfg.scanId) {
+      throw new ScanConfigError(
+        `resume file ${cfg.resumePath} is for scan ${prior.scanId}, not --scan-id ${cfg.scanId}`,
+      );
+    }
+    const scanId = prior?.scanId ?? cfg.scanId ?? newScanId();
     const counts: Record<string, number> = { ...(prior?.counts ?? {}) };
     const startedAt = prior?.startedAt ?? new Date().toISOString();
     const summaryBase = {
@@ -169,7 +188,7 @@ export class Scan {
     // What a killed run finished after its last checkpoint: in the output, not in the state.
     const skipSteps = new Set(prior?.doneAbove ?? []);
     const skipKeys = new Set<string>();
-    if (cfg.output !== "-" && prior) {
+    if (cfg.output !== undefined && cfg.output !== "-" && prior) {
       truncateToLastNewline(cfg.output);
       for (const r of readJsonlFrom(cfg.output, prior.output.bytes)) {
         skipKeys.add(`${r.ip}|${r.port}`);
@@ -177,6 +196,7 @@ export class Scan {
         counts[st] = (counts[st] ?? 0) + 1;
       }
     }
+    const store = await this.openStoreSink(scanId, startedAt, seed.toString(), shardLabel);
     const sink = openSink(cfg.output, prior !== undefined);
 
     const perm = prior
@@ -217,8 +237,10 @@ export class Scan {
       }
     };
 
-    const checkpoint = (complete: boolean): void => {
-      sink.flushSync();
+    const checkpoint = async (complete: boolean): Promise<void> => {
+      sink?.flushSync();
+      // Only what the store holds may count as done in the resume file.
+      await store?.flush();
       if (!cfg.resumePath) return;
       saveResumeState(cfg.resumePath, {
         version: RESUME_VERSION,
@@ -229,7 +251,7 @@ export class Scan {
         startedAt,
         watermark: tracker.watermark(perm.position),
         doneAbove: tracker.doneAbove(),
-        output: { path: cfg.output, bytes: sink.bytesWritten },
+        output: { path: cfg.output ?? "", bytes: sink?.bytesWritten ?? 0 },
         counts,
         complete,
       });
@@ -237,6 +259,7 @@ export class Scan {
     const { elapsedMs } = await this.execute({
       source,
       sink,
+      store,
       scanId,
       shardLabel,
       counts,
@@ -245,8 +268,9 @@ export class Scan {
       checkpoint,
     });
     // Complete only when the whole permutation was walked, not when stopped or capped.
-    checkpoint(walked);
-    await sink.close();
+    await checkpoint(walked);
+    await sink?.close();
+    const stored = await this.closeStoreSink(store, scanId, shardLabel, walked, counts);
     return {
       ...summaryBase,
       done: sum(counts),
@@ -254,6 +278,7 @@ export class Scan {
       elapsedMs,
       alreadyComplete: false,
       interrupted: this.interrupted,
+      ...stored,
     };
   }
 
@@ -263,8 +288,9 @@ export class Scan {
    */
   private async runStream(input: NodeJS.ReadableStream): Promise<ScanSummary> {
     const cfg = this.cfg;
-    const scanId = newScanId();
+    const scanId = cfg.scanId ?? newScanId();
     const counts: Record<string, number> = {};
+    const store = await this.openStoreSink(scanId, new Date().toISOString(), undefined, "0/1");
     const sink = openSink(cfg.output, false);
     let skippedReserved = 0n;
     const targets = new StreamTargets({
@@ -308,18 +334,23 @@ export class Scan {
     const { elapsedMs } = await this.execute({
       source,
       sink,
+      store,
       scanId,
       shardLabel: "0/1",
       counts,
       // Unknown until the stream ends: what is done, running and queued so far.
       total: () => BigInt(sum(counts)) + BigInt(engine?.stats.inFlight ?? 0) + targets.backlog,
-      checkpoint: () => sink.flushSync(),
+      checkpoint: async () => {
+        sink?.flushSync();
+        await store?.flush();
+      },
       onEngine: (e) => {
         engine = e;
       },
     });
     lines.close();
-    await sink.close();
+    await sink?.close();
+    const stored = await this.closeStoreSink(store, scanId, "0/1", !this.interrupted, counts);
     return {
       scanId,
       seed: "stream",
@@ -333,23 +364,71 @@ export class Scan {
       alreadyComplete: false,
       interrupted: this.interrupted,
       skippedLines: targets.skippedLines,
+      ...stored,
     };
+  }
+
+  /** Record the scan and this shard in the store, and a sink for the results. */
+  private async openStoreSink(
+    scanId: string,
+    startedAt: string,
+    seed: string | undefined,
+    shardLabel: string,
+  ): Promise<StoreSink | undefined> {
+    const cfg = this.cfg;
+    if (!cfg.store) return undefined;
+    const info: ScanInfo = {
+      id: scanId,
+      source: "scan",
+      startedAt,
+      targets: cfg.record?.targets ?? "",
+      ports: cfg.record?.ports ?? cfg.ports.join(","),
+      shardCount: cfg.shard?.count ?? 1,
+      options: cfg.record?.options ?? {},
+      toolVersion: cfg.record?.toolVersion ?? "",
+    };
+    if (seed !== undefined) info.seed = seed;
+    await cfg.store.beginScan(info);
+    await cfg.store.beginShard({ scanId, shard: shardLabel, host: os.hostname(), startedAt });
+    return new StoreSink(cfg.store, scanId);
+  }
+
+  /**
+   * Flush the last rows; a shard that ran to its end is marked finished. The counts become the
+   * store's own (exact even when a resumed run probed a target twice).
+   */
+  private async closeStoreSink(
+    sink: StoreSink | undefined,
+    scanId: string,
+    shardLabel: string,
+    complete: boolean,
+    counts: Record<string, number>,
+  ): Promise<{ stored?: number }> {
+    const store = this.cfg.store;
+    if (!sink || !store) return {};
+    await sink.flush();
+    const exact = await store.stateCounts(scanId, shardLabel);
+    for (const k of Object.keys(counts)) delete counts[k];
+    Object.assign(counts, exact);
+    if (complete) await store.finishShard(scanId, shardLabel, exact);
+    return { stored: sink.inserted };
   }
 
   /** Drive the engine over a source into a sink, with progress, checkpoints and a deadline. */
   private async execute(run: {
     source: TargetSource;
-    sink: ResultSink;
+    sink: ResultSink | undefined;
+    store: StoreSink | undefined;
     scanId: string;
     shardLabel: string;
     counts: Record<string, number>;
     total: () => bigint;
-    checkpoint: (complete: boolean) => void;
+    checkpoint: (complete: boolean) => Promise<void>;
     onResult?: (target: EngineTarget) => void;
     onEngine?: (engine: ScanEngine<ProbeResult>) => void;
   }): Promise<{ elapsedMs: number }> {
     const cfg = this.cfg;
-    const { sink, counts } = run;
+    const { sink, store, counts } = run;
     boundHeapGrowth(cfg.concurrency);
     const probe = new RedisProbe({
       maxReplyBytes: cfg.budgets.maxBytesPerHost,
@@ -367,12 +446,13 @@ export class Scan {
       },
       run.source,
       (target, result) => {
-        sink.write(result);
+        sink?.write(result);
+        store?.write(result);
         counts[result.state] = (counts[result.state] ?? 0) + 1;
         run.onResult?.(target);
         done++;
       },
-      () => sink.congested,
+      () => (sink?.congested ?? false) || (store?.congested ?? false),
     );
     this.engine = engine;
     run.onEngine?.(engine);
@@ -388,13 +468,24 @@ export class Scan {
         counts,
       });
     const ticker = setInterval(progress, 250);
-    const saver = setInterval(() => run.checkpoint(false), cfg.checkpointMs ?? 1000);
+    // One checkpoint at a time; a store that fails stops the scan (the error is thrown below).
+    let saving = false;
+    const saver = setInterval(() => {
+      if (saving) return;
+      saving = true;
+      run.checkpoint(false).then(
+        () => {
+          saving = false;
+        },
+        () => engine.stop(),
+      );
+    }, cfg.checkpointMs ?? 1000);
     const stopper =
       cfg.maxRuntimeMs !== undefined
         ? setTimeout(() => engine.stop(), cfg.maxRuntimeMs)
         : undefined;
     try {
-      run.checkpoint(false);
+      await run.checkpoint(false);
       await engine.run();
     } finally {
       clearInterval(ticker);
@@ -425,7 +516,8 @@ function boundHeapGrowth(concurrency: number): void {
 /** Targets queued from a stream before its reading is paused. */
 const STREAM_BACKLOG = 10_000;
 
-function openSink(output: string, append: boolean): ResultSink {
+function openSink(output: string | undefined, append: boolean): ResultSink | undefined {
+  if (output === undefined) return undefined;
   return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
 }
 

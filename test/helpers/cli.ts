@@ -1,12 +1,23 @@
 /** Run the built CLI as a user would, as a child process. */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ProbeResult } from "../../src/classify/result.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BIN = path.resolve(here, "../../src/cli/bin.js");
+
+/**
+ * Scans write to the store by default: tests never touch the user's own database. Each test
+ * process gets a throwaway one unless a test names its own.
+ */
+const scratch = mkdtempSync(path.join(os.tmpdir(), "redscope-cli-"));
+process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+export const SCRATCH_DB = path.join(scratch, "redscope.db");
+// Children spawned any other way inherit it too.
+process.env.REDSCOPE_DB = SCRATCH_DB;
 
 export interface CliRun {
   code: number | null;
@@ -22,6 +33,7 @@ export function runCli(
     stdin?: string;
     timeoutMs?: number;
     env?: NodeJS.ProcessEnv;
+    cwd?: string;
     onSpawn?: (pid: number) => void;
   } = {},
 ): Promise<CliRun> {
@@ -29,6 +41,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
     if (p.pid !== undefined) opts.onSpawn?.(p.pid);

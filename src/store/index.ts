@@ -1,0 +1,11 @@
+export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
+export { PostgresStore, redactUrl } from "./postgres.js";
+export { SqliteStore } from "./sqlite.js";
+export {
+  type ResultQuery,
+  type ScanInfo,
+  type ShardInfo,
+  type Store,
+  StoreConflictError,
+  StoreOpenError,
+} from "./store.js";

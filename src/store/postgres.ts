@@ -1,0 +1,318 @@
+/**
+ * PostgreSQL backend (pg): the same tables as SQLite, for many scan workers and sensors writing
+ * together. A batch of results is one INSERT … SELECT FROM unnest(column arrays): one round
+ * trip and one plan per batch, whatever its size.
+ */
+import os from "node:os";
+import pg from "pg";
+import type { ProbeResult } from "../classify/result.js";
+import { MIGRATIONS, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import {
+  conflictMessage,
+  type ResultQuery,
+  type RowDecoder,
+  type ScanInfo,
+  type ShardInfo,
+  type Store,
+  StoreConflictError,
+  StoreOpenError,
+  sameScan,
+  scanFromRow,
+  shardFromRow,
+} from "./store.js";
+
+/** SQL types of RESULT_COLUMNS, for the unnest() arrays. */
+const COLUMN_TYPES: Record<(typeof RESULT_COLUMNS)[number], string> = {
+  scan_id: "text",
+  ip: "text",
+  port: "int",
+  transport: "text",
+  time: "timestamptz",
+  state: "text",
+  nicer: "text",
+  detail: "text",
+  product: "text",
+  version: "text",
+  redis_version: "text",
+  role: "text",
+  mode: "text",
+  os: "text",
+  country: "text",
+  asn: "bigint",
+  as_org: "text",
+  cloud_provider: "text",
+  cloud_region: "text",
+  cloud_service: "text",
+  cve_count: "int",
+  max_cvss: "float8",
+  shard: "text",
+  record: "jsonb",
+};
+
+const INSERT_SQL = `INSERT INTO results (${RESULT_COLUMNS.join(", ")})
+  SELECT * FROM unnest(${RESULT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(", ")})
+  ON CONFLICT (scan_id, ip, port) DO NOTHING`;
+
+/** Rows fetched per round trip when reading results back. */
+const PAGE_ROWS = 5000;
+/** Any constant: serialises migrations between workers that start together. */
+const MIGRATION_LOCK = 0x7265_6473;
+
+type Row = Record<string, unknown>;
+
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+  ) {}
+
+  static async open(url: string): Promise<PostgresStore> {
+    const location = redactUrl(url);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      application_name: `redscope@${os.hostname()}`.slice(0, 63),
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle client that errors (server restart) must not crash the process; the next query fails.
+    pool.on("error", () => {});
+    try {
+      await migrate(pool);
+    } catch (e) {
+      await pool.end().catch(() => {});
+      if (e instanceof StoreOpenError) throw e;
+      throw new StoreOpenError(`cannot open PostgreSQL store ${location}: ${(e as Error).message}`);
+    }
+    return new PostgresStore(pool, location);
+  }
+
+  async beginScan(scan: ScanInfo): Promise<void> {
+    // Workers of one sharded scan start together: the first insert wins, the others join it.
+    await this.pool.query(
+      `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+      [
+        scan.id,
+        scan.source,
+        scan.startedAt,
+        scan.targets,
+        scan.ports,
+        scan.seed ?? null,
+        scan.shardCount,
+        JSON.stringify(scan.options),
+        scan.toolVersion,
+      ],
+    );
+    const existing = await this.getScan(scan.id);
+    const differs = existing ? sameScan(existing, scan) : undefined;
+    if (differs) throw new StoreConflictError(conflictMessage(scan.id, differs));
+  }
+
+  async beginShard(s: ShardInfo): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO scan_shards (scan_id, shard, host, started_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (scan_id, shard) DO UPDATE SET host = excluded.host, finished_at = NULL`,
+      [s.scanId, s.shard, s.host ?? null, s.startedAt],
+    );
+  }
+
+  async insertResults(scanId: string, results: ProbeResult[]): Promise<number> {
+    if (results.length === 0) return 0;
+    const columns: unknown[][] = RESULT_COLUMNS.map(() => new Array(results.length));
+    const recordIndex = RESULT_COLUMNS.length - 1;
+    for (let i = 0; i < results.length; i++) {
+      const row = resultRow(scanId, results[i]!);
+      for (let c = 0; c < row.length; c++) columns[c]![i] = row[c];
+      columns[recordIndex]![i] = jsonbSafe(row[recordIndex] as string);
+    }
+    const res = await this.pool.query(INSERT_SQL, columns);
+    return res.rowCount ?? 0;
+  }
+
+  async finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query(
+        "UPDATE scan_shards SET finished_at = now(), counts = $1 WHERE scan_id = $2 AND shard = $3",
+        [JSON.stringify(counts), scanId, shard],
+      );
+      // Lock the scan row: two shards finishing together must not both miss the last one.
+      const scan = await c.query("SELECT shard_count FROM scans WHERE id = $1 FOR UPDATE", [
+        scanId,
+      ]);
+      const done = await c.query(
+        "SELECT count(*)::int AS n FROM scan_shards WHERE scan_id = $1 AND finished_at IS NOT NULL",
+        [scanId],
+      );
+      const need = Number(scan.rows[0]?.shard_count ?? Number.POSITIVE_INFINITY);
+      if (Number(done.rows[0]?.n ?? 0) >= need) {
+        const total = await countsOf(c, scanId);
+        await c.query("UPDATE scans SET finished_at = now(), counts = $1 WHERE id = $2", [
+          JSON.stringify(total),
+          scanId,
+        ]);
+      }
+    });
+  }
+
+  async stateCounts(scanId: string, shard?: string): Promise<Record<string, number>> {
+    return countsOf(this.pool, scanId, shard);
+  }
+
+  async getScan(id: string): Promise<ScanInfo | undefined> {
+    const res = await this.pool.query("SELECT * FROM scans WHERE id = $1", [id]);
+    const row = res.rows[0] as Row | undefined;
+    return row ? scanFromRow(row, DECODE) : undefined;
+  }
+
+  async listScans(): Promise<ScanInfo[]> {
+    const res = await this.pool.query("SELECT * FROM scans ORDER BY started_at, id");
+    return (res.rows as Row[]).map((r) => scanFromRow(r, DECODE));
+  }
+
+  async listShards(scanId: string): Promise<ShardInfo[]> {
+    const res = await this.pool.query(
+      "SELECT * FROM scan_shards WHERE scan_id = $1 ORDER BY shard",
+      [scanId],
+    );
+    return (res.rows as Row[]).map((r) => shardFromRow(r, DECODE));
+  }
+
+  /** Keyset pages on the primary key: constant memory however many rows the scan has. */
+  async *results(q: ResultQuery): AsyncIterable<ProbeResult> {
+    let after: [string, number] | undefined;
+    let left = q.limit ?? Number.POSITIVE_INFINITY;
+    while (left > 0) {
+      const where = ["scan_id = $1"];
+      const args: unknown[] = [q.scanId];
+      if (q.state !== undefined) {
+        args.push(q.state);
+        where.push(`state = $${args.length}`);
+      }
+      if (q.shard !== undefined) {
+        args.push(q.shard);
+        where.push(`shard = $${args.length}`);
+      }
+      if (after) {
+        args.push(after[0], after[1]);
+        where.push(`(ip COLLATE "C", port) > ($${args.length - 1}, $${args.length})`);
+      }
+      const page = Math.min(PAGE_ROWS, left);
+      args.push(page);
+      const res = await this.pool.query(
+        `SELECT ip, port, record FROM results WHERE ${where.join(" AND ")}
+         ORDER BY ip COLLATE "C", port LIMIT $${args.length}`,
+        args,
+      );
+      for (const row of res.rows as Array<{ ip: string; port: number; record: ProbeResult }>) {
+        yield row.record;
+      }
+      if (res.rows.length < page) return;
+      const last = res.rows[res.rows.length - 1] as { ip: string; port: number };
+      after = [last.ip, last.port];
+      left -= res.rows.length;
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    const res = await this.pool.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
+    return Number(res.rows[0]?.v ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, f);
+  }
+}
+
+async function inTransaction<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    const out = await f(c);
+    await c.query("COMMIT");
+    return out;
+  } catch (e) {
+    await c.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
+    );
+    const res = await c.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
+    const at = Number(res.rows[0]?.v ?? 0);
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (at > latest) {
+      throw new StoreOpenError(
+        `the store is at schema version ${at}, newer than this redscope knows (${latest}): upgrade redscope`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= at) continue;
+      for (const stmt of m.sql.postgres) await c.query(stmt);
+      await c.query(
+        `INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES ($1, $2, now())`,
+        [m.version, m.name],
+      );
+    }
+  });
+}
+
+async function countsOf(
+  q: pg.Pool | pg.PoolClient,
+  scanId: string,
+  shard?: string,
+): Promise<Record<string, number>> {
+  const res =
+    shard === undefined
+      ? await q.query(
+          "SELECT state, count(*)::int AS n FROM results WHERE scan_id = $1 GROUP BY state",
+          [scanId],
+        )
+      : await q.query(
+          "SELECT state, count(*)::int AS n FROM results WHERE scan_id = $1 AND shard = $2 GROUP BY state",
+          [scanId, shard],
+        );
+  const out: Record<string, number> = {};
+  for (const r of res.rows as Array<{ state: string; n: number }>) out[r.state] = r.n;
+  return out;
+}
+
+/**
+ * jsonb refuses the escape \u0000 (and text columns refuse NUL). Classified strings never hold
+ * one, but imported data might: such a record is rewritten with NUL shown as the text `\x00`.
+ */
+function jsonbSafe(json: string): string {
+  if (!json.includes("\\u0000")) return json;
+  return JSON.stringify(JSON.parse(json), (_k, v: unknown) =>
+    typeof v === "string" ? v.replaceAll("\u0000", "\\x00") : v,
+  );
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
+/** pg returns timestamptz as Date and jsonb already parsed. */
+const DECODE: RowDecoder = {
+  time: (v) => (v instanceof Date ? v.toISOString() : String(v)),
+  json: <T>(v: unknown) =>
+    v == null ? undefined : ((typeof v === "string" ? JSON.parse(v) : v) as T),
+};

@@ -1,0 +1,152 @@
+/**
+ * The store's tables, the same in SQLite and PostgreSQL, and their versioned migrations.
+ *
+ * `results` holds the schema-1 record whole (`record`, JSON) plus, as columns, the fields that
+ * reports filter and group on. One row per (scan, ip, port): a resumed or re-run shard inserts
+ * a target again and the row already there wins, so a scan never holds a target twice.
+ */
+import type { ProbeResult } from "../classify/result.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: Record<Dialect, string[]>;
+}
+
+/** Timestamps: ISO text in SQLite (sorts as time), timestamptz in PostgreSQL. */
+const TIME: Record<Dialect, string> = { sqlite: "TEXT", postgres: "TIMESTAMPTZ" };
+const JSON_TYPE: Record<Dialect, string> = { sqlite: "TEXT", postgres: "JSONB" };
+const REAL: Record<Dialect, string> = { sqlite: "REAL", postgres: "DOUBLE PRECISION" };
+const BIGINT: Record<Dialect, string> = { sqlite: "INTEGER", postgres: "BIGINT" };
+
+function v1(d: Dialect): string[] {
+  return [
+    `CREATE TABLE scans (
+      id TEXT PRIMARY KEY,
+      source TEXT NOT NULL,
+      started_at ${TIME[d]} NOT NULL,
+      finished_at ${TIME[d]},
+      targets TEXT NOT NULL,
+      ports TEXT NOT NULL,
+      seed TEXT,
+      shard_count INTEGER NOT NULL DEFAULT 1,
+      options ${JSON_TYPE[d]} NOT NULL,
+      counts ${JSON_TYPE[d]},
+      tool_version TEXT NOT NULL
+    )`,
+    `CREATE TABLE scan_shards (
+      scan_id TEXT NOT NULL REFERENCES scans(id),
+      shard TEXT NOT NULL,
+      host TEXT,
+      started_at ${TIME[d]} NOT NULL,
+      finished_at ${TIME[d]},
+      counts ${JSON_TYPE[d]},
+      PRIMARY KEY (scan_id, shard)
+    )`,
+    `CREATE TABLE results (
+      scan_id TEXT NOT NULL REFERENCES scans(id),
+      ip TEXT NOT NULL,
+      port INTEGER NOT NULL,
+      transport TEXT NOT NULL,
+      time ${TIME[d]} NOT NULL,
+      state TEXT NOT NULL,
+      nicer TEXT,
+      detail TEXT,
+      product TEXT,
+      version TEXT,
+      redis_version TEXT,
+      role TEXT,
+      mode TEXT,
+      os TEXT,
+      country TEXT,
+      asn ${BIGINT[d]},
+      as_org TEXT,
+      cloud_provider TEXT,
+      cloud_region TEXT,
+      cloud_service TEXT,
+      cve_count INTEGER,
+      max_cvss ${REAL[d]},
+      shard TEXT,
+      record ${JSON_TYPE[d]} NOT NULL,
+      PRIMARY KEY (scan_id, ip, port)
+    )`,
+    "CREATE INDEX results_scan_state ON results (scan_id, state)",
+    "CREATE INDEX results_scan_product ON results (scan_id, product, version)",
+  ];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "scans, shards and results",
+    sql: { sqlite: v1("sqlite"), postgres: v1("postgres") },
+  },
+];
+
+export const SCHEMA_TABLE = "schema_migrations";
+
+/** Columns of `results` in insert order; `resultRow` gives the values in the same order. */
+export const RESULT_COLUMNS = [
+  "scan_id",
+  "ip",
+  "port",
+  "transport",
+  "time",
+  "state",
+  "nicer",
+  "detail",
+  "product",
+  "version",
+  "redis_version",
+  "role",
+  "mode",
+  "os",
+  "country",
+  "asn",
+  "as_org",
+  "cloud_provider",
+  "cloud_region",
+  "cloud_service",
+  "cve_count",
+  "max_cvss",
+  "shard",
+  "record",
+] as const;
+
+export type ResultRow = Array<string | number | null>;
+
+/** A result as the row values of RESULT_COLUMNS (the record itself as JSON text). */
+export function resultRow(scanId: string, r: ProbeResult): ResultRow {
+  const s = r.server;
+  let maxCvss: number | null = null;
+  for (const c of r.cves ?? [])
+    if (c.cvss !== undefined && (maxCvss ?? -1) < c.cvss) maxCvss = c.cvss;
+  return [
+    scanId,
+    r.ip,
+    r.port,
+    r.transport,
+    r.time,
+    r.state,
+    r.nicer ?? null,
+    r.detail ?? null,
+    s?.product ?? null,
+    s?.version ?? null,
+    s?.redis_version ?? null,
+    s?.role ?? null,
+    s?.mode ?? null,
+    s?.os ?? null,
+    r.country ?? null,
+    r.asn ?? null,
+    r.as_org ?? null,
+    r.cloud?.provider ?? null,
+    r.cloud?.region ?? null,
+    r.cloud?.service ?? null,
+    r.cves ? r.cves.length : null,
+    maxCvss,
+    r.shard ?? null,
+    JSON.stringify(r.scan_id === scanId ? r : { ...r, scan_id: scanId }),
+  ];
+}

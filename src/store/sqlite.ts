@@ -1,0 +1,247 @@
+/**
+ * SQLite backend (better-sqlite3): one file in WAL mode, so a scan, the honeypot and the
+ * dashboard can use it at once (one writer at a time, readers never blocked). Inserts go in one
+ * transaction per batch: a prepared statement per row inside it is the fastest path SQLite has.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { ProbeResult } from "../classify/result.js";
+import { MIGRATIONS, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import {
+  conflictMessage,
+  type ResultQuery,
+  type RowDecoder,
+  type ScanInfo,
+  type ShardInfo,
+  type Store,
+  StoreConflictError,
+  StoreOpenError,
+  sameScan,
+  scanFromRow,
+  shardFromRow,
+} from "./store.js";
+
+/** How long a writer waits for another process's transaction before giving up. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  private readonly insert: Database.Statement;
+  private readonly insertMany: Database.Transaction<
+    (scanId: string, results: ProbeResult[]) => number
+  >;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly location: string,
+  ) {
+    const cols = RESULT_COLUMNS.join(", ");
+    const params = RESULT_COLUMNS.map(() => "?").join(", ");
+    this.insert = db.prepare(
+      `INSERT INTO results (${cols}) VALUES (${params}) ON CONFLICT (scan_id, ip, port) DO NOTHING`,
+    );
+    this.insertMany = db.transaction((scanId: string, results: ProbeResult[]) => {
+      let n = 0;
+      for (const r of results) n += this.insert.run(resultRow(scanId, r)).changes;
+      return n;
+    });
+  }
+
+  static open(file: string): SqliteStore {
+    try {
+      if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+      db.pragma("journal_mode = WAL");
+      // WAL + NORMAL: a power cut may lose the last transactions, never corrupt the file.
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return new SqliteStore(db, file);
+    } catch (e) {
+      if (e instanceof StoreOpenError) throw e;
+      throw new StoreOpenError(`cannot open SQLite store ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  async beginScan(scan: ScanInfo): Promise<void> {
+    this.db
+      .transaction(() => {
+        const existing = this.scanRow(scan.id);
+        if (existing) {
+          const differs = sameScan(existing, scan);
+          if (differs) throw new StoreConflictError(conflictMessage(scan.id, differs));
+          return;
+        }
+        this.db
+          .prepare(
+            `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            scan.id,
+            scan.source,
+            scan.startedAt,
+            scan.targets,
+            scan.ports,
+            scan.seed ?? null,
+            scan.shardCount,
+            JSON.stringify(scan.options),
+            scan.toolVersion,
+          );
+      })
+      .immediate();
+  }
+
+  async beginShard(s: ShardInfo): Promise<void> {
+    // A re-run shard starts over: it is not finished until it says so again.
+    this.db
+      .prepare(
+        `INSERT INTO scan_shards (scan_id, shard, host, started_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scan_id, shard) DO UPDATE SET host = excluded.host, finished_at = NULL`,
+      )
+      .run(s.scanId, s.shard, s.host ?? null, s.startedAt);
+  }
+
+  async insertResults(scanId: string, results: ProbeResult[]): Promise<number> {
+    if (results.length === 0) return 0;
+    return this.insertMany.immediate(scanId, results);
+  }
+
+  async finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void> {
+    const now = new Date().toISOString();
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            "UPDATE scan_shards SET finished_at = ?, counts = ? WHERE scan_id = ? AND shard = ?",
+          )
+          .run(now, JSON.stringify(counts), scanId, shard);
+        const scan = this.scanRow(scanId);
+        if (!scan) return;
+        const done = this.db
+          .prepare(
+            "SELECT count(*) AS n FROM scan_shards WHERE scan_id = ? AND finished_at IS NOT NULL",
+          )
+          .get(scanId) as { n: number };
+        if (done.n >= scan.shardCount) {
+          const total = this.countsSync(scanId);
+          this.db
+            .prepare("UPDATE scans SET finished_at = ?, counts = ? WHERE id = ?")
+            .run(now, JSON.stringify(total), scanId);
+        }
+      })
+      .immediate();
+  }
+
+  async stateCounts(scanId: string, shard?: string): Promise<Record<string, number>> {
+    return this.countsSync(scanId, shard);
+  }
+
+  private countsSync(scanId: string, shard?: string): Record<string, number> {
+    const rows = (
+      shard === undefined
+        ? this.db
+            .prepare("SELECT state, count(*) AS n FROM results WHERE scan_id = ? GROUP BY state")
+            .all(scanId)
+        : this.db
+            .prepare(
+              "SELECT state, count(*) AS n FROM results WHERE scan_id = ? AND shard = ? GROUP BY state",
+            )
+            .all(scanId, shard)
+    ) as Array<{ state: string; n: number }>;
+    const out: Record<string, number> = {};
+    for (const r of rows) out[r.state] = r.n;
+    return out;
+  }
+
+  async getScan(id: string): Promise<ScanInfo | undefined> {
+    return this.scanRow(id);
+  }
+
+  private scanRow(id: string): ScanInfo | undefined {
+    const row = this.db.prepare("SELECT * FROM scans WHERE id = ?").get(id) as Row | undefined;
+    return row ? scanFromRow(row, DECODE) : undefined;
+  }
+
+  async listScans(): Promise<ScanInfo[]> {
+    const rows = this.db.prepare("SELECT * FROM scans ORDER BY started_at, id").all() as Row[];
+    return rows.map((r) => scanFromRow(r, DECODE));
+  }
+
+  async listShards(scanId: string): Promise<ShardInfo[]> {
+    const rows = this.db
+      .prepare("SELECT * FROM scan_shards WHERE scan_id = ? ORDER BY shard")
+      .all(scanId) as Row[];
+    return rows.map((r) => shardFromRow(r, DECODE));
+  }
+
+  async *results(q: ResultQuery): AsyncIterable<ProbeResult> {
+    const where = ["scan_id = ?"];
+    const args: unknown[] = [q.scanId];
+    if (q.state !== undefined) {
+      where.push("state = ?");
+      args.push(q.state);
+    }
+    if (q.shard !== undefined) {
+      where.push("shard = ?");
+      args.push(q.shard);
+    }
+    let sql = `SELECT record FROM results WHERE ${where.join(" AND ")} ORDER BY ip, port`;
+    if (q.limit !== undefined) {
+      sql += " LIMIT ?";
+      args.push(q.limit);
+    }
+    for (const row of this.db.prepare(sql).iterate(...args) as Iterable<{ record: string }>) {
+      yield JSON.parse(row.record) as ProbeResult;
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return currentVersion(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  const row = db.prepare(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`).get() as {
+    v: number | null;
+  };
+  return row.v ?? 0;
+}
+
+/** Apply pending migrations in one write transaction: concurrent openers wait, then see them. */
+function migrate(db: Database.Database): void {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  );
+  db.transaction(() => {
+    const at = currentVersion(db);
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (at > latest) {
+      throw new StoreOpenError(
+        `the store is at schema version ${at}, newer than this redscope knows (${latest}): upgrade redscope`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= at) continue;
+      for (const stmt of m.sql.sqlite) db.exec(stmt);
+      db.prepare(`INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    }
+  }).immediate();
+}
+
+/** SQLite keeps timestamps as ISO text and JSON as text. */
+const DECODE: RowDecoder = {
+  time: (v) => String(v),
+  json: <T>(v: unknown) => (typeof v === "string" ? (JSON.parse(v) as T) : undefined),
+};

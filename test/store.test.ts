@@ -1,0 +1,292 @@
+/**
+ * One suite, both backends: a SQLite file and a real PostgreSQL server started here. Whatever
+ * a report or the dashboard reads must come back the same from either.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import pg from "pg";
+import type { ProbeResult } from "../src/classify/result.js";
+import {
+  openStore,
+  type ScanInfo,
+  type Store,
+  StoreConflictError,
+  StoreOpenError,
+} from "../src/store/index.js";
+import { type PgServer, startPostgres } from "./helpers/postgres.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-store-"));
+let server: PgServer;
+
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function scanInfo(id: string, over: Partial<ScanInfo> = {}): ScanInfo {
+  return {
+    id,
+    source: "scan",
+    startedAt: "2026-11-21T10:00:00.000Z",
+    targets: "127.4.0.0/22",
+    ports: "6379",
+    seed: "42",
+    shardCount: 1,
+    options: { rate: 1000 },
+    toolVersion: "0.1.0",
+    ...over,
+  };
+}
+
+function result(i: number, over: Partial<ProbeResult> = {}): ProbeResult {
+  const r: ProbeResult = {
+    ip: `10.0.${i >> 8}.${i & 255}`,
+    port: 6379,
+    transport: "tcp",
+    time: "2026-11-21T10:00:01.000Z",
+    state: i % 3 === 0 ? "open" : i % 3 === 1 ? "auth_required" : "timeout",
+    shard: "0/1",
+    ...over,
+  };
+  if (r.state === "open" && !over.server) {
+    r.nicer = "Returned version";
+    r.server = { product: "redis", version: "7.0.15", redis_version: "7.0.15", role: "master" };
+    r.cves = [
+      { id: "CVE-2025-49844", cvss: 10, fixed_in: "7.2.11" },
+      { id: "CVE-2024-31449", cvss: 7, fixed_in: "7.2.6" },
+    ];
+    r.cloud = { provider: "aws", region: "eu-west-1", service: "EC2" };
+    r.asn = 16509;
+    r.as_org = "AMAZON-02";
+    r.country = "IE";
+  }
+  return r;
+}
+
+async function all(store: Store, q: Parameters<Store["results"]>[0]): Promise<ProbeResult[]> {
+  const out: ProbeResult[] = [];
+  for await (const r of store.results(q)) out.push(r);
+  return out;
+}
+
+const backends: Array<[string, (name: string) => Promise<string>]> = [
+  ["sqlite", async (name) => path.join(tmp, `${name}.db`)],
+  ["postgres", (name) => server.database(name)],
+];
+
+for (const [kind, location] of backends) {
+  describe(`store: ${kind}`, () => {
+    test("migrates a new database once; reopening keeps it", async () => {
+      const where = await location("migrate");
+      const a = await openStore(where);
+      assert.equal(a.kind, kind);
+      assert.equal(await a.schemaVersion(), 1);
+      await a.close();
+      const b = await openStore(where);
+      assert.equal(await b.schemaVersion(), 1);
+      assert.deepEqual(await b.listScans(), []);
+      await b.close();
+    });
+
+    test("a database from a newer redscope is refused with a clear message", async () => {
+      const where = await location("newer");
+      await (await openStore(where)).close();
+      if (kind === "sqlite") {
+        const db = new Database(where);
+        db.prepare("INSERT INTO schema_migrations VALUES (99, 'future', 'x')").run();
+        db.close();
+      } else {
+        const c = new pg.Client({ connectionString: where });
+        await c.connect();
+        await c.query("INSERT INTO schema_migrations VALUES (99, 'future', now())");
+        await c.end();
+      }
+      await assert.rejects(openStore(where), (e: Error) => {
+        assert.ok(e instanceof StoreOpenError);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(1\)/);
+        return true;
+      });
+    });
+
+    test("results round-trip whole; a target is stored once; counts come from the rows", async () => {
+      const store = await openStore(await location("roundtrip"));
+      try {
+        await store.beginScan(scanInfo("s1"));
+        await store.beginShard({ scanId: "s1", shard: "0/1", startedAt: "2026-11-21T10:00:00Z" });
+        const rows = Array.from({ length: 30 }, (_, i) => result(i));
+        assert.equal(await store.insertResults("s1", rows.slice(0, 20)), 20);
+        // A resumed run sends some targets again: the first row stays, the rest go in.
+        const again = rows.slice(10).map((r) => ({ ...r, state: "error" as const }));
+        assert.equal(await store.insertResults("s1", again), 10);
+        const back = await all(store, { scanId: "s1" });
+        assert.equal(back.length, 30);
+        const byIp = new Map(back.map((r) => [r.ip, r]));
+        // Rows 10–19 were there already and stay as first written; 20–29 came with the re-run.
+        for (const r of [...rows.slice(0, 20), ...again.slice(10)]) {
+          assert.deepEqual(byIp.get(r.ip), { ...r, scan_id: "s1" }, r.ip);
+        }
+        assert.deepEqual(await store.stateCounts("s1"), {
+          open: 7,
+          auth_required: 7,
+          timeout: 6,
+          error: 10,
+        });
+        assert.equal((await all(store, { scanId: "s1", state: "open" })).length, 7);
+        assert.equal((await all(store, { scanId: "s1", limit: 7 })).length, 7);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("hostile strings are data, never SQL", async () => {
+      const store = await openStore(await location("hostile"));
+      try {
+        await store.beginScan(scanInfo("h'; DROP TABLE results; --"));
+        const evil: ProbeResult = {
+          ip: "10.9.9.9",
+          port: 6379,
+          transport: "tcp",
+          time: "2026-11-21T10:00:01.000Z",
+          state: "error",
+          error: "'); DROP TABLE scans; -- \" <script>alert(1)</script> \u202e ünï 💥",
+          server: { product: "unknown", os: "Robert'); DROP TABLE students;--" },
+        };
+        assert.equal(await store.insertResults("h'; DROP TABLE results; --", [evil]), 1);
+        const [back] = await all(store, { scanId: "h'; DROP TABLE results; --" });
+        assert.equal(back?.error, evil.error);
+        assert.equal(back?.server?.os, evil.server?.os);
+        assert.equal((await store.listScans()).length, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("NUL in an imported string is kept as text, not refused", async () => {
+      const store = await openStore(await location("nul"));
+      try {
+        await store.beginScan(scanInfo("n1"));
+        const r = result(1, { error: "a\u0000b" });
+        assert.equal(await store.insertResults("n1", [r]), 1);
+        const [back] = await all(store, { scanId: "n1" });
+        assert.ok(back?.error === "a\u0000b" || back?.error === "a\\x00b", back?.error);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a scan id in use with other targets is refused; the same scan is joined", async () => {
+      const store = await openStore(await location("conflict"));
+      try {
+        await store.beginScan(scanInfo("c1"));
+        await store.beginScan(scanInfo("c1")); // another worker of the same scan
+        for (const [field, over] of [
+          ["ports", { ports: "6380" }],
+          ["seed", { seed: "7" }],
+          ["targets", { targets: "127.5.0.0/22" }],
+          ["shard count", { shardCount: 4 }],
+        ] as const) {
+          await assert.rejects(store.beginScan(scanInfo("c1", over)), (e: Error) => {
+            assert.ok(e instanceof StoreConflictError);
+            assert.match(e.message, new RegExp(`different ${field}; choose another --scan-id`));
+            return true;
+          });
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a sharded scan is finished when its last shard is", async () => {
+      const store = await openStore(await location("shards"));
+      try {
+        await store.beginScan(scanInfo("m1", { shardCount: 2 }));
+        for (const shard of ["0/2", "1/2"]) {
+          await store.beginShard({
+            scanId: "m1",
+            shard,
+            host: "w",
+            startedAt: "2026-11-21T10:00:00Z",
+          });
+        }
+        await store.insertResults("m1", [result(0, { shard: "0/2" }), result(1, { shard: "1/2" })]);
+        await store.finishShard("m1", "0/2", { open: 1 });
+        assert.equal((await store.getScan("m1"))?.finishedAt, undefined);
+        await store.finishShard("m1", "1/2", { auth_required: 1 });
+        const scan = await store.getScan("m1");
+        assert.ok(scan?.finishedAt);
+        assert.deepEqual(scan?.counts, { open: 1, auth_required: 1 });
+        assert.deepEqual(await store.stateCounts("m1", "1/2"), { auth_required: 1 });
+        const shards = await store.listShards("m1");
+        assert.deepEqual(
+          shards.map((s) => [s.shard, s.host, Boolean(s.finishedAt)]),
+          [
+            ["0/2", "w", true],
+            ["1/2", "w", true],
+          ],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("many rows read back in (ip, port) order, page after page", async () => {
+      const store = await openStore(await location("paging"));
+      try {
+        await store.beginScan(scanInfo("p1"));
+        const n = 12_345;
+        const rows = Array.from({ length: n }, (_, i) => result(i, { port: 6379 + (i % 2) }));
+        for (let i = 0; i < n; i += 2000) {
+          await store.insertResults("p1", rows.slice(i, i + 2000));
+        }
+        const back = await all(store, { scanId: "p1" });
+        assert.equal(back.length, n);
+        const keys = back.map((r) => `${r.ip}|${r.port}`);
+        assert.equal(new Set(keys).size, n);
+        const sorted = [...back].sort((a, b) =>
+          a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port,
+        );
+        assert.deepEqual(
+          keys,
+          sorted.map((r) => `${r.ip}|${r.port}`),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("two writers at once (two processes' worth of connections) both land", async () => {
+      const where = await location("writers");
+      const a = await openStore(where);
+      const b = await openStore(where);
+      try {
+        await Promise.all([a.beginScan(scanInfo("w1")), b.beginScan(scanInfo("w1"))]);
+        const rows = Array.from({ length: 4000 }, (_, i) => result(i));
+        await Promise.all([
+          a.insertResults(
+            "w1",
+            rows.filter((_, i) => i % 2 === 0),
+          ),
+          b.insertResults(
+            "w1",
+            rows.filter((_, i) => i % 2 === 1),
+          ),
+        ]);
+        const counts = await a.stateCounts("w1");
+        assert.equal(
+          Object.values(counts).reduce((x, y) => x + y, 0),
+          4000,
+        );
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+}
