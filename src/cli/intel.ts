@@ -1,0 +1,165 @@
+/** `redscope intel`: download the cloud providers' IP range files, show what is loaded, look up. */
+import path from "node:path";
+import type { Command } from "commander";
+import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
+import { defaultIntelDir } from "../intel/dirs.js";
+import { updateIntel } from "../intel/update.js";
+import { parseIp } from "../targets/index.js";
+import { fail } from "./errors.js";
+import { renderTable } from "./format.js";
+import { parseDuration } from "./units.js";
+
+export interface IntelFlags {
+  intelDir?: string;
+  timeout?: string;
+  mirror?: string;
+}
+
+/** Where the subcommands print; tests pass their own. */
+export interface IntelOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: IntelOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+const INTEL_DIR_HELP =
+  "intel directory (default: $REDSCOPE_INTEL_DIR, else $XDG_DATA_HOME/redscope/intel, else ~/.local/share/redscope/intel)";
+
+export function registerIntelCommand(program: Command, io: IntelOutput = STDIO): void {
+  const intel = program
+    .command("intel")
+    .description("cloud provider IP ranges, from the providers' own published files");
+  intel
+    .command("update")
+    .description("download each provider's IP ranges file; a failed download keeps the old file")
+    .option("--intel-dir <dir>", INTEL_DIR_HELP)
+    .option("--timeout <t>", "budget of each download", "60s")
+    .option("--mirror <url>", "download from a mirror serving the intel directory's file names")
+    .action(async (flags: IntelFlags) => {
+      process.exitCode = await runIntelUpdate(flags, io);
+    });
+  intel
+    .command("show")
+    .description("what is loaded: sources, prefix counts, dates")
+    .option("--intel-dir <dir>", INTEL_DIR_HELP)
+    .action(async (flags: IntelFlags) => {
+      process.exitCode = await runIntelShow(flags, io);
+    });
+  intel
+    .command("lookup")
+    .description("the cloud provider, region and service of each address")
+    .argument("<ip...>", "IPv4 or IPv6 addresses")
+    .option("--intel-dir <dir>", INTEL_DIR_HELP)
+    .action(async (ips: string[], flags: IntelFlags) => {
+      process.exitCode = await runIntelLookup(ips, flags, io);
+    });
+}
+
+function intelDir(flags: IntelFlags): string {
+  return flags.intelDir !== undefined ? path.resolve(flags.intelDir) : defaultIntelDir();
+}
+
+/** One line per source; exit status 1 when any source failed (its old file, if any, is kept). */
+export async function runIntelUpdate(flags: IntelFlags, io: IntelOutput = STDIO): Promise<number> {
+  const dir = intelDir(flags);
+  const timeoutMs = parseDuration("--timeout", flags.timeout ?? "60s");
+  if (flags.mirror !== undefined && !/^https?:\/\/[^\s]+$/.test(flags.mirror)) {
+    fail(`invalid --mirror "${flags.mirror}": expected an http:// or https:// URL`);
+  }
+  let results: Awaited<ReturnType<typeof updateIntel>>;
+  try {
+    results = await updateIntel(dir, {
+      timeoutMs,
+      ...(flags.mirror !== undefined ? { baseUrl: flags.mirror } : {}),
+    });
+  } catch (e) {
+    fail(`cannot create intel directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const width = Math.max(...results.map((r) => r.source.length));
+  for (const r of results) {
+    const name = r.source.padEnd(width);
+    if (r.ok) {
+      const skipped = r.skipped > 0 ? `, ${count(r.skipped)} malformed skipped` : "";
+      io.out(`${name}  ok      ${count(r.prefixes)} prefixes, ${size(r.bytes)}${skipped}\n`);
+    } else {
+      io.out(`${name}  failed  ${r.reason}\n`);
+    }
+  }
+  io.out(`intel directory: ${dir}\n`);
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+export async function runIntelShow(flags: IntelFlags, io: IntelOutput = STDIO): Promise<number> {
+  const dir = intelDir(flags);
+  const { index, sources } = await loadCloudIndex(dir);
+  const rows = [["source", "state", "prefixes", "skipped", "date", "date from", "file"]];
+  for (const s of sources) {
+    rows.push([
+      s.id,
+      s.state,
+      s.state === "loaded" ? count(s.loaded) : "",
+      s.state === "loaded" ? count(s.skipped) : "",
+      s.date ? s.date.toISOString().slice(0, 10) : "",
+      s.dateFrom ?? "",
+      path.relative(dir, s.path),
+    ]);
+  }
+  io.out(`${renderTable(rows, [false, false, true, true, false, false, false])}\n`);
+  for (const s of sources) {
+    const note = sourceNote(s);
+    if (note) io.out(`${s.id}: ${note}\n`);
+  }
+  const { v4, v6 } = index.intervals;
+  io.out(
+    `intel directory: ${dir}\n` +
+      `index: ${count(index.prefixCount)} prefixes in ${count(v4)} IPv4 and ${count(v6)} IPv6 intervals\n`,
+  );
+  if (index.prefixCount === 0) io.out('no cloud ranges loaded: run "redscope intel update"\n');
+  return 0;
+}
+
+function sourceNote(s: CloudSourceStatus): string | undefined {
+  if (s.state === "error") return s.error;
+  if (s.skipped > 0) {
+    const examples = s.skippedSamples.map((x) => JSON.stringify(x)).join(", ");
+    return `${count(s.skipped)} malformed entries skipped, e.g. ${examples}`;
+  }
+  return undefined;
+}
+
+/** A table of address, provider, region, service; "-" where the files say nothing. */
+export async function runIntelLookup(
+  ips: string[],
+  flags: IntelFlags,
+  io: IntelOutput = STDIO,
+): Promise<number> {
+  for (const ip of ips) {
+    if (parseIp(ip) === undefined) fail(`not an IP address: ${JSON.stringify(ip).slice(0, 60)}`);
+  }
+  const dir = intelDir(flags);
+  const { index } = await loadCloudIndex(dir);
+  if (index.prefixCount === 0) {
+    io.err(`redscope: warning: no cloud ranges in ${dir}: run "redscope intel update"\n`);
+  }
+  const rows = [["address", "provider", "region", "service"]];
+  for (const ip of ips) {
+    const m = index.lookup(ip);
+    rows.push([ip, m?.provider ?? "-", m?.region ?? "-", m?.service ?? "-"]);
+  }
+  io.out(`${renderTable(rows, [false, false, false, false])}\n`);
+  return 0;
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 * 1024
+    ? `${Math.ceil(bytes / 1024)} KiB`
+    : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

@@ -1,0 +1,19 @@
+/** Where downloaded intelligence (cloud ranges, geo databases, …) lives on this machine. */
+import os from "node:os";
+import path from "node:path";
+
+/**
+ * `$REDSCOPE_INTEL_DIR`, else `$XDG_DATA_HOME/redscope/intel`, else
+ * `~/.local/share/redscope/intel`. An empty or relative XDG_DATA_HOME is ignored, as the XDG Base
+ * Directory spec asks; REDSCOPE_INTEL_DIR is taken as given (relative to the working directory).
+ */
+export function defaultIntelDir(
+  env: NodeJS.ProcessEnv = process.env,
+  home: string = os.homedir(),
+): string {
+  const own = env["REDSCOPE_INTEL_DIR"];
+  if (own) return path.resolve(own);
+  const xdg = env["XDG_DATA_HOME"];
+  const dataHome = xdg && path.isAbsolute(xdg) ? xdg : path.join(home, ".local", "share");
+  return path.join(dataHome, "redscope", "intel");
+}
