@@ -3,6 +3,8 @@ import dns from "node:dns/promises";
 import fs from "node:fs";
 import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
+import { defaultIntelDir } from "../intel/dirs.js";
+import { Enricher, type IntelStatus } from "../intel/enrich.js";
 import {
   defaultDbPath,
   openStore,
@@ -61,6 +63,8 @@ interface ScanFlags {
   quiet?: boolean;
   stream?: boolean;
   db?: string | false;
+  intelDir?: string;
+  intel?: boolean;
   scanId?: string;
 }
 
@@ -93,6 +97,11 @@ export function registerScan(program: Command): void {
       "results store: SQLite file or postgres://… URL (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
     )
     .option("--no-db", "do not use the store (needs -o)")
+    .option(
+      "--intel-dir <dir>",
+      "CVE table, cloud ranges and MaxMind DBs (default $REDSCOPE_INTEL_DIR or ~/.local/share/redscope/intel)",
+    )
+    .option("--no-intel", "no enrichment (CVEs, cloud, ASN/geo)")
     .option(
       "--scan-id <id>",
       "scan id, shared by the workers of one sharded scan (default $REDSCOPE_SCAN_ID, else random)",
@@ -303,6 +312,16 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     };
   }
 
+  let enricher: Enricher | undefined;
+  if (flags.intel !== false) {
+    try {
+      enricher = await Enricher.load(flags.intelDir ?? defaultIntelDir());
+    } catch (e) {
+      fail(`intel: ${(e as Error).message}`);
+    }
+    cfg.enricher = enricher;
+  }
+
   // Opened last: every flag was checked first, so bad input never creates a database.
   let store: Store | undefined;
   if (flags.db !== false) {
@@ -351,12 +370,26 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   }
   out.write(`${summaryTable(summary)}\n`);
   if (output !== undefined && !toStdout) out.write(`results: ${output}\n`);
+  if (enricher) out.write(`${intelLine(enricher.status)}\n`);
   if (store) {
     out.write(
       `stored: ${summary.stored ?? 0} new rows for scan ${summary.scanId} in ${store.location}\n`,
     );
   }
   return summary.interrupted ? 130 : 0;
+}
+
+/** What the results were enriched with, in one line. */
+function intelLine(s: IntelStatus): string {
+  const clouds = s.clouds.filter((c) => c.state === "loaded").map((c) => c.id);
+  const geo = s.geo.map((g) => g.role);
+  return [
+    `intel: CVE table of ${s.cveTable.updated} (${s.cveTable.entries} CVEs)`,
+    clouds.length > 0
+      ? `clouds ${clouds.join(", ")} (${s.cloudPrefixes} prefixes)`
+      : "no cloud ranges",
+    geo.length > 0 ? `MaxMind ${geo.join(", ")}` : "no ASN/geo DB",
+  ].join("; ");
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {

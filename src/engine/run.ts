@@ -7,6 +7,7 @@ import os from "node:os";
 import readline from "node:readline";
 import v8 from "node:v8";
 import type { ProbeResult } from "../classify/result.js";
+import type { Enricher } from "../intel/enrich.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ScanInfo, Store } from "../store/index.js";
 import {
@@ -58,6 +59,8 @@ export interface ScanConfig {
   output?: string;
   /** The results store (SQLite or PostgreSQL); the scan's rows go there as they come. */
   store?: Store;
+  /** CVEs, cloud and ASN/geo added to each result before it is written. */
+  enricher?: Enricher;
   /** Shared by every worker of a sharded scan; random when absent. */
   scanId?: string;
   /** How the scan is recorded in the store's `scans` table. */
@@ -446,6 +449,7 @@ export class Scan {
       },
       run.source,
       (target, result) => {
+        cfg.enricher?.enrich(result);
         sink?.write(result);
         store?.write(result);
         counts[result.state] = (counts[result.state] ?? 0) + 1;

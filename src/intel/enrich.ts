@@ -1,0 +1,70 @@
+/**
+ * Enrichment of results, offline, from data files the user can refresh: known CVEs per product
+ * and version (the bundled table, or `cves.json` in the intel directory when there is one),
+ * cloud provider / region / service from the providers' range files, and ASN, AS organisation
+ * and country from MaxMind-format databases. A source whose files are missing adds nothing.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ProbeResult, State } from "../classify/result.js";
+import { type CloudSourceStatus, loadCloudIndex } from "./clouds.js";
+import { CveMatcher, defaultCveTablePath, loadCveTable } from "./cves.js";
+import { findGeoDbs, type GeoDbInfo, GeoIndex } from "./geo.js";
+
+/** Results that only say nothing answered: no server to place, nothing to look up. */
+const UNANSWERED: ReadonlySet<State> = new Set(["closed", "timeout"]);
+
+export interface IntelStatus {
+  cveTable: { path: string; updated: string; entries: number };
+  clouds: readonly CloudSourceStatus[];
+  cloudPrefixes: number;
+  geo: readonly GeoDbInfo[];
+}
+
+export class Enricher {
+  private constructor(
+    private readonly cves: CveMatcher,
+    private readonly clouds: { lookup(ip: string): ProbeResult["cloud"] } | undefined,
+    private readonly geo: GeoIndex | undefined,
+    readonly status: IntelStatus,
+  ) {}
+
+  /** Everything found in `dir` (which may not exist: then only the bundled CVE table). */
+  static async load(dir: string): Promise<Enricher> {
+    const local = path.join(dir, "cves.json");
+    const cvePath = fs.existsSync(local) ? local : defaultCveTablePath();
+    const table = loadCveTable(cvePath);
+    const { index, sources } = await loadCloudIndex(dir);
+    const geo = await GeoIndex.open(await findGeoDbs(dir));
+    const status: IntelStatus = {
+      cveTable: { path: cvePath, updated: table.updated, entries: table.cves.length },
+      clouds: sources,
+      cloudPrefixes: index.prefixCount,
+      geo: geo.describe(),
+    };
+    return new Enricher(
+      new CveMatcher(table),
+      index.prefixCount > 0 ? index : undefined,
+      status.geo.length > 0 ? geo : undefined,
+      status,
+    );
+  }
+
+  /** Adds `cves`, `cloud`, `asn`, `as_org` and `country` to a result, where known. */
+  enrich(r: ProbeResult): void {
+    if (UNANSWERED.has(r.state)) return;
+    if (r.server?.version !== undefined) {
+      const m = this.cves.match(r.server);
+      // A judged version carries its list, empty when clean; an unjudged one carries none.
+      if (m.basis !== "none") r.cves = m.cves.map((c) => ({ ...c }));
+    }
+    const cloud = this.clouds?.lookup(r.ip);
+    if (cloud) r.cloud = { ...cloud };
+    if (this.geo) {
+      const g = this.geo.lookup(r.ip);
+      if (g.asn !== undefined) r.asn = g.asn;
+      if (g.as_org !== undefined) r.as_org = g.as_org;
+      if (g.country !== undefined) r.country = g.country;
+    }
+  }
+}
