@@ -358,3 +358,33 @@ describe("output", () => {
     assert.doesNotMatch(err, /EPIPE|Error/);
   });
 });
+
+describe("redscope demo (the README's first command)", () => {
+  test("scans its lab, enriches with the bundled CVE table, stores into its own SQLite", async () => {
+    const userDb = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "redscope-demo-db-")), "x.db");
+    const r = await runCli(["demo", "--net", "127.78.0.0"], {
+      timeoutMs: 60_000,
+      env: { REDSCOPE_DB: userDb },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /127\.78\.0\.1:\d+\s+open\s+redis\s+7\.4\.1\s+\d+, max CVSS 10/);
+    assert.match(r.stdout, /127\.78\.0\.3:\d+\s+protected\s+~>=7\.0\s+DENIED/);
+    const stored = /stored: (\d+) rows for scan (\w+) in (\S+redscope\.db) \(SQLite\)/.exec(
+      r.stdout,
+    );
+    assert.ok(stored, r.stdout);
+    assert.equal(Number(stored[1]), 16);
+    const store = SqliteStore.open(stored[3]!);
+    try {
+      const counts = await store.stateCounts(stored[2]!);
+      assert.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        16,
+      );
+      assert.ok((counts.open ?? 0) >= 3);
+    } finally {
+      await store.close();
+    }
+    assert.ok(!fs.existsSync(userDb), "the demo never touches the user's store");
+  });
+});

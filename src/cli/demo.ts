@@ -9,12 +9,15 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { ProbeResult } from "../classify/result.js";
 import { Scan } from "../engine/run.js";
+import { Enricher } from "../intel/enrich.js";
 import { type RedisProcess, redisServerPath, startRedis } from "../lab/redis.js";
 import { DEMO_CAST, type LabServer, startLabServer } from "../lab/replay.js";
+import { SqliteStore } from "../store/index.js";
 import { emptyTargetInput, parseTargetToken } from "../targets/index.js";
 import { fail } from "./errors.js";
 import { renderTable, resultsTable, summaryTable } from "./format.js";
 import { parseIntIn } from "./units.js";
+import { VERSION } from "./version.js";
 
 interface DemoFlags {
   net: string;
@@ -79,9 +82,13 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       );
     }
   }
-  const out =
-    flags.output ??
-    path.join(fs.mkdtempSync(path.join(os.tmpdir(), "redscope-demo-")), "results.jsonl");
+  // Everything the demo writes stays in its own directory: never the user's store.
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-demo-"));
+  const out = flags.output ?? path.join(workDir, "results.jsonl");
+  const dbPath = path.join(workDir, "redscope.db");
+  // The bundled CVE table only (an empty intel directory): the demo needs no download.
+  const enricher = await Enricher.load(path.join(workDir, "intel"));
+  const store = SqliteStore.open(dbPath);
   const cidr = `${flags.net}/28`;
   try {
     const rows = lab.map((s) => [`${s.host}:${s.port}`, s.name]);
@@ -111,6 +118,9 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       transport: "tcp",
       output: out,
       seed: 1n,
+      enricher,
+      store,
+      record: { targets: cidr, ports: String(port), options: { demo: true }, toolVersion: VERSION },
     }).run();
     const results = fs
       .readFileSync(out, "utf8")
@@ -118,9 +128,13 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as ProbeResult)
       .sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip));
-    process.stdout.write(`${resultsTable(results)}\n\n${summaryTable(summary)}\nresults: ${out}\n`);
+    process.stdout.write(
+      `${resultsTable(results)}\n\n${summaryTable(summary)}\nresults: ${out}\n` +
+        `stored: ${summary.stored ?? 0} rows for scan ${summary.scanId} in ${dbPath} (SQLite)\n`,
+    );
     return 0;
   } finally {
+    await store.close();
     await Promise.all([...lab.map((s) => s.close()), ...real.map((r) => r.stop())]);
   }
 }

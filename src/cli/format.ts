@@ -70,7 +70,7 @@ export function summaryTable(s: ScanSummary): string {
 
 /** One row per result: what the demo prints. Strings from servers are already bounded. */
 export function resultsTable(results: ProbeResult[]): string {
-  const rows: string[][] = [["target", "state", "product", "version", "detail"]];
+  const rows: string[][] = [["target", "state", "product", "version", "detail", "known CVEs"]];
   for (const r of results) {
     const host = r.ip.includes(":") ? `[${r.ip}]:${r.port}` : `${r.ip}:${r.port}`;
     const v = r.server?.version ?? (r.server?.version_hint ? `~${r.server.version_hint}` : "");
@@ -80,9 +80,20 @@ export function resultsTable(results: ProbeResult[]): string {
       r.server?.product ?? "",
       v,
       printable(r.detail ?? ""),
+      cveCell(r),
     ]);
   }
-  return renderTable(rows, [false, false, false, false, false]);
+  return renderTable(rows, [false, false, false, false, false, false]);
+}
+
+/** `14, max CVSS 10` for a judged version; empty when there was no version to judge. */
+function cveCell(r: ProbeResult): string {
+  if (r.cves === undefined) return "";
+  if (r.cves.length === 0) return "none";
+  let max: number | undefined;
+  for (const c of r.cves)
+    if (c.cvss !== undefined && (max === undefined || c.cvss > max)) max = c.cvss;
+  return max === undefined ? String(r.cves.length) : `${r.cves.length}, max CVSS ${max}`;
 }
 
 function pct(n: number, total: number): string {
