@@ -137,6 +137,25 @@ describe("scan --intel-dir", () => {
     }
   });
 
+  test("intel show and intel lookup see the same data", async () => {
+    const show = await runCli(["intel", "show", "--intel-dir", intel]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /CVE table: \d+ CVEs, updated \d{4}-\d\d-\d\d/);
+    assert.match(show.stdout, /MaxMind asn: GeoLite2-ASN, built \d{4}-\d\d-\d\d, IPv6/);
+    assert.match(show.stdout, /MaxMind country: GeoLite2-Country/);
+    const look = await runCli(["intel", "lookup", "127.88.0.1", "::1", "--intel-dir", intel]);
+    assert.equal(look.code, 0, look.stderr);
+    const rows = look.stdout
+      .trim()
+      .split("\n")
+      .slice(2)
+      .map((r) => r.split(/\s{2,}/));
+    assert.deepEqual(rows, [
+      ["127.88.0.1", "labcloud", "loopback-1", "redis", "64512", "LAB-AS", "NL"],
+      ["::1", "-", "-", "-", "-", "-", "-"],
+    ]);
+  });
+
   test("--no-intel adds nothing", async () => {
     const r = await runCli(
       ["scan", `127.88.0.1:${port}`, "--allow-reserved", "-q", "-o", "-", "--no-intel", "--no-db"],

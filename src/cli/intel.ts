@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
 import { defaultIntelDir } from "../intel/dirs.js";
+import { Enricher } from "../intel/enrich.js";
 import { updateIntel } from "../intel/update.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
@@ -51,7 +52,7 @@ export function registerIntelCommand(program: Command, io: IntelOutput = STDIO):
     });
   intel
     .command("lookup")
-    .description("the cloud provider, region and service of each address")
+    .description("the cloud provider, region, service, ASN and country of each address")
     .argument("<ip...>", "IPv4 or IPv6 addresses")
     .option("--intel-dir <dir>", INTEL_DIR_HELP)
     .action(async (ips: string[], flags: IntelFlags) => {
@@ -119,6 +120,17 @@ export async function runIntelShow(flags: IntelFlags, io: IntelOutput = STDIO): 
       `index: ${count(index.prefixCount)} prefixes in ${count(v4)} IPv4 and ${count(v6)} IPv6 intervals\n`,
   );
   if (index.prefixCount === 0) io.out('no cloud ranges loaded: run "redscope intel update"\n');
+  const { status } = await Enricher.load(dir);
+  const t = status.cveTable;
+  io.out(`CVE table: ${count(t.entries)} CVEs, updated ${t.updated} (${t.path})\n`);
+  for (const g of status.geo) {
+    io.out(
+      `MaxMind ${g.role}: ${g.databaseType}, built ${g.buildDate?.slice(0, 10) ?? "?"}, IPv${g.ipVersion}, ${count(g.nodeCount)} nodes (${path.relative(dir, g.file)})\n`,
+    );
+  }
+  if (status.geo.length === 0) {
+    io.out("no MaxMind DB (GeoLite2-ASN.mmdb, GeoLite2-Country.mmdb …): no ASN or country\n");
+  }
   return 0;
 }
 
@@ -141,16 +153,24 @@ export async function runIntelLookup(
     if (parseIp(ip) === undefined) fail(`not an IP address: ${JSON.stringify(ip).slice(0, 60)}`);
   }
   const dir = intelDir(flags);
-  const { index } = await loadCloudIndex(dir);
-  if (index.prefixCount === 0) {
+  const enricher = await Enricher.load(dir);
+  if (enricher.status.cloudPrefixes === 0) {
     io.err(`redscope: warning: no cloud ranges in ${dir}: run "redscope intel update"\n`);
   }
-  const rows = [["address", "provider", "region", "service"]];
+  const rows = [["address", "provider", "region", "service", "asn", "as_org", "country"]];
   for (const ip of ips) {
-    const m = index.lookup(ip);
-    rows.push([ip, m?.provider ?? "-", m?.region ?? "-", m?.service ?? "-"]);
+    const p = enricher.place(ip);
+    rows.push([
+      ip,
+      p.cloud?.provider ?? "-",
+      p.cloud?.region ?? "-",
+      p.cloud?.service ?? "-",
+      p.asn !== undefined ? String(p.asn) : "-",
+      p.as_org ?? "-",
+      p.country ?? "-",
+    ]);
   }
-  io.out(`${renderTable(rows, [false, false, false, false])}\n`);
+  io.out(`${renderTable(rows, [false, false, false, false, true, false, false])}\n`);
   return 0;
 }
 

@@ -58,13 +58,20 @@ export class Enricher {
       // A judged version carries its list, empty when clean; an unjudged one carries none.
       if (m.basis !== "none") r.cves = m.cves.map((c) => ({ ...c }));
     }
-    const cloud = this.clouds?.lookup(r.ip);
-    if (cloud) r.cloud = { ...cloud };
+    Object.assign(r, this.place(r.ip));
+  }
+
+  /** Cloud, ASN, AS organisation and country of an address: only what the data knows. */
+  place(ip: string): Pick<ProbeResult, "cloud" | "asn" | "as_org" | "country"> {
+    const out: Pick<ProbeResult, "cloud" | "asn" | "as_org" | "country"> = {};
+    const cloud = this.clouds?.lookup(ip);
+    if (cloud) out.cloud = { ...cloud };
     if (this.geo) {
-      const g = this.geo.lookup(r.ip);
-      if (g.asn !== undefined) r.asn = g.asn;
-      if (g.as_org !== undefined) r.as_org = g.as_org;
-      if (g.country !== undefined) r.country = g.country;
+      const g = this.geo.lookup(ip);
+      if (g.asn !== undefined) out.asn = g.asn;
+      if (g.as_org !== undefined) out.as_org = g.as_org;
+      if (g.country !== undefined) out.country = g.country;
     }
+    return out;
   }
 }
