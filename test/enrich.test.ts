@@ -156,6 +156,20 @@ describe("scan --intel-dir", () => {
     ]);
   });
 
+  test("intel cves says what a version alone cannot tell", async () => {
+    const r = await runCli(["intel", "cves", "redis", "5.0.7", "--intel-dir", intel]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^redis 5\.0\.7: basis version/);
+    assert.match(r.stdout, /CVE-2021-32675\s+7\.5\s+5\.0\.14\n/);
+    assert.match(r.stdout, /CVE-2022-0543\s+10\s+\S+\s+possible/);
+    assert.match(r.stdout, /note: CVE-2022-0543: only Debian\/Ubuntu/);
+    const v = await runCli(["intel", "cves", "valkey", "8.0.1", "--intel-dir", intel]);
+    assert.match(v.stdout, /basis none\nnot judged/);
+    const bad = await runCli(["intel", "cves", "nosuch", "1.0.0"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^redscope: unknown product "nosuch"/);
+  });
+
   test("--no-intel adds nothing", async () => {
     const r = await runCli(
       ["scan", `127.88.0.1:${port}`, "--allow-reserved", "-q", "-o", "-", "--no-intel", "--no-db"],

@@ -1,7 +1,10 @@
 /** `redscope intel`: download the cloud providers' IP range files, show what is loaded, look up. */
+import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import type { Product } from "../classify/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
+import { CveMatcher, type CveTable, defaultCveTablePath, loadCveTable } from "../intel/cves.js";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
 import { updateIntel } from "../intel/update.js";
@@ -51,6 +54,15 @@ export function registerIntelCommand(program: Command, io: IntelOutput = STDIO):
       process.exitCode = await runIntelShow(flags, io);
     });
   intel
+    .command("cves")
+    .description("known CVEs of a product version, with what a version alone cannot tell")
+    .argument("<product>", "redis, valkey, keydb, dragonfly, garnet, msopentech, elasticache")
+    .argument("<version>", "as INFO reports it, e.g. 7.0.15 or 3.0.504")
+    .option("--intel-dir <dir>", INTEL_DIR_HELP)
+    .action(async (product: string, version: string, flags: IntelFlags) => {
+      process.exitCode = await runIntelCves(product, version, flags, io);
+    });
+  intel
     .command("lookup")
     .description("the cloud provider, region, service, ASN and country of each address")
     .argument("<ip...>", "IPv4 or IPv6 addresses")
@@ -59,6 +71,53 @@ export function registerIntelCommand(program: Command, io: IntelOutput = STDIO):
       process.exitCode = await runIntelLookup(ips, flags, io);
     });
 }
+
+/**
+ * The CVE verdict for one product and version, with what a version alone cannot tell
+ * (distro packaging, build options): the notes a result record has no field for.
+ */
+export async function runIntelCves(
+  product: string,
+  version: string,
+  flags: IntelFlags,
+  io: IntelOutput = STDIO,
+): Promise<number> {
+  if (!(PRODUCTS as readonly string[]).includes(product)) {
+    fail(
+      `unknown product ${JSON.stringify(product).slice(0, 40)}: use one of ${PRODUCTS.join(", ")}`,
+    );
+  }
+  const dir = intelDir(flags);
+  const local = path.join(dir, "cves.json");
+  let table: CveTable;
+  try {
+    table = loadCveTable(fs.existsSync(local) ? local : defaultCveTablePath());
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const m = new CveMatcher(table).match({ product: product as Product, version });
+  const rows = [["cve", "cvss", "fixed in", ""]];
+  for (const c of m.cves) rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", ""]);
+  for (const c of m.possible ?? []) {
+    rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", "possible"]);
+  }
+  io.out(`${product} ${version}: basis ${m.basis}${m.judged ? `, judged as ${m.judged}` : ""}\n`);
+  if (rows.length > 1) io.out(`${renderTable(rows, [false, true, false, false])}\n`);
+  else io.out(m.basis === "none" ? "not judged (see the note)\n" : "no known CVE applies\n");
+  for (const n of m.notes ?? []) io.out(`note: ${n}\n`);
+  return 0;
+}
+
+const PRODUCTS = [
+  "redis",
+  "valkey",
+  "keydb",
+  "dragonfly",
+  "garnet",
+  "msopentech",
+  "elasticache",
+  "unknown",
+] as const satisfies readonly Product[];
 
 function intelDir(flags: IntelFlags): string {
   return flags.intelDir !== undefined ? path.resolve(flags.intelDir) : defaultIntelDir();
