@@ -1,6 +1,7 @@
-/** Terminal output for scans: the live status line and the end-of-scan table. */
+/** Terminal output for scans and imports: the live status line and the end-of-run tables. */
 import { NICER_ROW, type ProbeResult, STATES } from "../classify/result.js";
 import type { ScanProgress, ScanSummary } from "../engine/run.js";
+import type { IntelStatus } from "../intel/enrich.js";
 
 const SHORT: Record<string, string> = {
   open: "open",
@@ -43,17 +44,23 @@ export function statusLine(p: ScanProgress, total: bigint): string {
 }
 
 /** The NICER-style table: one row per state, counts and percentages of all probed targets. */
-export function summaryTable(s: ScanSummary): string {
-  const total = s.done;
+export function stateTable(counts: Record<string, number>): string {
+  let total = 0;
+  for (const st of STATES) total += counts[st] ?? 0;
   const rows: string[][] = [["state", "count", "percent", "NICER row"]];
   for (const st of STATES) {
-    const n = s.counts[st] ?? 0;
+    const n = counts[st] ?? 0;
     if (n === 0) continue;
     rows.push([st, String(n), pct(n, total), NICER_ROW[st] ?? "—"]);
   }
   rows.push(["total", String(total), total ? "100.00%" : "0.00%", ""]);
+  return renderTable(rows, [false, true, true, false]);
+}
+
+/** The state table and the scan's line: what a scan prints at its end. */
+export function summaryTable(s: ScanSummary): string {
   const redis = STATES.filter((st) => NICER_ROW[st]).reduce((a, st) => a + (s.counts[st] ?? 0), 0);
-  const lines = [renderTable(rows, [false, true, true, false])];
+  const lines = [stateTable(s.counts)];
   lines.push(
     `Redis-protocol servers found: ${redis}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
       `${(s.elapsedMs / 1000).toFixed(1)} s${s.elapsedMs > 0 ? `, ${Math.round((s.done * 1000) / s.elapsedMs)}/s` : ""}`,
@@ -120,4 +127,17 @@ export function renderTable(rows: string[][], rightAlign: boolean[]): string {
       return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
     })
     .join("\n");
+}
+
+/** What results were enriched with, in one line. */
+export function intelLine(s: IntelStatus): string {
+  const clouds = s.clouds.filter((c) => c.state === "loaded").map((c) => c.id);
+  const geo = s.geo.map((g) => g.role);
+  return [
+    `intel: CVE table of ${s.cveTable.updated} (${s.cveTable.entries} CVEs)`,
+    clouds.length > 0
+      ? `clouds ${clouds.join(", ")} (${s.cloudPrefixes} prefixes)`
+      : "no cloud ranges",
+    geo.length > 0 ? `MaxMind ${geo.join(", ")}` : "no ASN/geo DB",
+  ].join("; ");
 }

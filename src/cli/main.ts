@@ -4,6 +4,7 @@ import { ScanConfigError } from "../engine/run.js";
 import { TargetSpecError } from "../targets/index.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
+import { registerImport } from "./import.js";
 import { registerIntelCommand } from "./intel.js";
 import { registerScan } from "./scan.js";
 import { VERSION } from "./version.js";
@@ -27,6 +28,7 @@ function program(): Command {
     });
   registerScan(p);
   registerDemo(p);
+  registerImport(p);
   registerIntelCommand(p);
   for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
   return p;

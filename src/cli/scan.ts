@@ -4,7 +4,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import { defaultIntelDir } from "../intel/dirs.js";
-import { Enricher, type IntelStatus } from "../intel/enrich.js";
+import { Enricher } from "../intel/enrich.js";
 import {
   defaultDbPath,
   openStore,
@@ -25,8 +25,8 @@ import {
   type TargetInput,
   TargetSpecError,
 } from "../targets/index.js";
-import { fail } from "./errors.js";
-import { statusLine, summaryTable } from "./format.js";
+import { checkScanId, fail } from "./errors.js";
+import { intelLine, statusLine, summaryTable } from "./format.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -67,9 +67,6 @@ interface ScanFlags {
   intel?: boolean;
   scanId?: string;
 }
-
-/** Scan ids go into file names, URLs and SQL: a small safe alphabet. */
-const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Skipped stream lines reported one by one before only being counted. */
 const MAX_WARNINGS = 20;
@@ -254,9 +251,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     fail("--no-db needs -o FILE (or -o - for stdout): the results must go somewhere");
   }
   const scanId = flags.scanId ?? process.env.REDSCOPE_SCAN_ID;
-  if (scanId !== undefined && !SCAN_ID.test(scanId)) {
-    fail(`--scan-id ${JSON.stringify(scanId)}: use 1-64 letters, digits, '.', '_' or '-'`);
-  }
+  if (scanId !== undefined) checkScanId(scanId);
   const toStdout = output === "-";
   const showStatus = !flags.quiet && process.stderr.isTTY === true;
   const cfg: ScanConfig = {
@@ -377,19 +372,6 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     );
   }
   return summary.interrupted ? 130 : 0;
-}
-
-/** What the results were enriched with, in one line. */
-function intelLine(s: IntelStatus): string {
-  const clouds = s.clouds.filter((c) => c.state === "loaded").map((c) => c.id);
-  const geo = s.geo.map((g) => g.role);
-  return [
-    `intel: CVE table of ${s.cveTable.updated} (${s.cveTable.entries} CVEs)`,
-    clouds.length > 0
-      ? `clouds ${clouds.join(", ")} (${s.cloudPrefixes} prefixes)`
-      : "no cloud ranges",
-    geo.length > 0 ? `MaxMind ${geo.join(", ")}` : "no ASN/geo DB",
-  ].join("; ");
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {
