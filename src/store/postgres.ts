@@ -6,7 +6,7 @@
 import os from "node:os";
 import pg from "pg";
 import type { ProbeResult } from "../classify/result.js";
-import { MIGRATIONS, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
   conflictMessage,
   type ResultQuery,
@@ -252,14 +252,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     );
     const res = await c.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
     const at = Number(res.rows[0]?.v ?? 0);
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (at > latest) {
-      throw new StoreOpenError(
-        `the store is at schema version ${at}, newer than this redscope knows (${latest}): upgrade redscope`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= at) continue;
+    for (const m of pendingMigrations(at)) {
       for (const stmt of m.sql.postgres) await c.query(stmt);
       await c.query(
         `INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES ($1, $2, now())`,

@@ -6,6 +6,7 @@
  * a target again and the row already there wins, so a scan never holds a target twice.
  */
 import type { ProbeResult } from "../classify/result.js";
+import { StoreOpenError } from "./store.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -86,6 +87,17 @@ export const MIGRATIONS: Migration[] = [
 ];
 
 export const SCHEMA_TABLE = "schema_migrations";
+
+/** The migrations a database at version `at` still needs; a newer database is refused. */
+export function pendingMigrations(at: number): Migration[] {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (at > latest) {
+    throw new StoreOpenError(
+      `the store is at schema version ${at}, newer than this redscope knows (${latest}): upgrade redscope`,
+    );
+  }
+  return MIGRATIONS.filter((m) => m.version > at);
+}
 
 /** Columns of `results` in insert order; `resultRow` gives the values in the same order. */
 export const RESULT_COLUMNS = [

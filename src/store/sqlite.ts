@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { ProbeResult } from "../classify/result.js";
-import { MIGRATIONS, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
   conflictMessage,
   type ResultQuery,
@@ -222,14 +222,7 @@ function migrate(db: Database.Database): void {
   );
   db.transaction(() => {
     const at = currentVersion(db);
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (at > latest) {
-      throw new StoreOpenError(
-        `the store is at schema version ${at}, newer than this redscope knows (${latest}): upgrade redscope`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= at) continue;
+    for (const m of pendingMigrations(at)) {
       for (const stmt of m.sql.sqlite) db.exec(stmt);
       db.prepare(`INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
         m.version,
