@@ -261,6 +261,79 @@ for (const [kind, location] of backends) {
       }
     });
 
+    test("group counts, filters and the diff of two scans", async () => {
+      const store = await openStore(await location("aggregate"));
+      try {
+        await store.beginScan(scanInfo("g1"));
+        await store.beginScan(scanInfo("g2", { seed: "43" }));
+        const first = Array.from({ length: 30 }, (_, i) => result(i));
+        await store.insertResults("g1", first);
+        // The second scan: target 0 remediated (open → auth), 1 newly open, 3 upgraded, 29 gone,
+        // 30 new; the rest unchanged.
+        const second = first.slice(0, 29).map((r, i) => {
+          if (i === 0)
+            return result(0, { state: "auth_required", server: { version_hint: ">=7.2" } });
+          if (i === 1)
+            return result(1, { state: "open", server: { product: "redis", version: "7.4.1" } });
+          if (i === 3) return result(3, { server: { product: "redis", version: "7.2.4" } });
+          return r;
+        });
+        second.push(result(30, { state: "timeout" }));
+        await store.insertResults("g2", second);
+
+        const byState = await store.groupCounts("g1", ["state"]);
+        assert.deepEqual(
+          byState.map((g) => [g.key[0], g.n]),
+          [
+            ["auth_required", 10],
+            ["open", 10],
+            ["timeout", 10],
+          ],
+          "largest first, ties in key order",
+        );
+        const versions = await store.groupCounts("g1", ["product", "version", "state"]);
+        assert.deepEqual(
+          versions.find((g) => g.key[0] === "redis"),
+          { key: ["redis", "7.0.15", "open"], n: 10 },
+        );
+        const asns = await store.groupCounts("g1", ["asn", "country"]);
+        assert.ok(
+          asns.some((g) => g.key[0] === 16509 && g.key[1] === "IE" && g.n === 10),
+          JSON.stringify(asns),
+        );
+        await assert.rejects(
+          store.groupCounts("g1", ["record" as never]),
+          /not a group column: record/,
+        );
+
+        assert.equal((await all(store, { scanId: "g1", states: ["open", "timeout"] })).length, 20);
+        assert.equal((await all(store, { scanId: "g1", withCves: true })).length, 10);
+        assert.equal((await all(store, { scanId: "g1", states: [] })).length, 0);
+
+        const diff = [];
+        for await (const d of store.diff("g1", "g2")) diff.push(d);
+        const ip = (i: number) => result(i).ip;
+        assert.deepEqual(
+          diff.map((d) => [
+            d.ip,
+            d.a?.state ?? null,
+            d.b?.state ?? null,
+            d.a?.version ?? null,
+            d.b?.version ?? null,
+          ]),
+          [
+            [ip(0), "open", "auth_required", "7.0.15", null],
+            [ip(1), "auth_required", "open", null, "7.4.1"],
+            [ip(29), "timeout", null, null, null],
+            [ip(3), "open", "open", "7.0.15", "7.2.4"],
+            [ip(30), null, "timeout", null, null],
+          ].sort((x, y) => (String(x[0]) < String(y[0]) ? -1 : 1)),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
     test("two writers at once (two processes' worth of connections) both land", async () => {
       const where = await location("writers");
       const a = await openStore(where);

@@ -2,6 +2,10 @@ export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export {
+  type DiffRow,
+  GROUP_COLUMNS,
+  type GroupColumn,
+  type GroupCount,
   type ResultQuery,
   type ScanInfo,
   type ShardInfo,

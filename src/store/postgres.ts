@@ -8,9 +8,16 @@ import pg from "pg";
 import type { ProbeResult } from "../classify/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
+  checkGroupColumns,
   conflictMessage,
+  type DiffRow,
+  diffRow,
+  diffSql,
+  type GroupColumn,
+  type GroupCount,
   type ResultQuery,
   type RowDecoder,
+  resultFilter,
   type ScanInfo,
   type ShardInfo,
   type Store,
@@ -184,16 +191,7 @@ export class PostgresStore implements Store {
     let after: [string, number] | undefined;
     let left = q.limit ?? Number.POSITIVE_INFINITY;
     while (left > 0) {
-      const where = ["scan_id = $1"];
-      const args: unknown[] = [q.scanId];
-      if (q.state !== undefined) {
-        args.push(q.state);
-        where.push(`state = $${args.length}`);
-      }
-      if (q.shard !== undefined) {
-        args.push(q.shard);
-        where.push(`shard = $${args.length}`);
-      }
+      const { where, args } = resultFilter(q, (n) => `$${n}`);
       if (after) {
         args.push(after[0], after[1]);
         where.push(`(ip COLLATE "C", port) > ($${args.length - 1}, $${args.length})`);
@@ -213,6 +211,30 @@ export class PostgresStore implements Store {
       after = [last.ip, last.port];
       left -= res.rows.length;
     }
+  }
+
+  async groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]> {
+    checkGroupColumns(by);
+    const cols = by.join(", ");
+    const res = await this.pool.query({
+      text: `SELECT ${cols}, count(*)::bigint AS n FROM results WHERE scan_id = $1 GROUP BY ${cols} ORDER BY n DESC, ${cols}`,
+      values: [scanId],
+      rowMode: "array",
+    });
+    return (res.rows as Array<Array<string | number | null>>).map((r) => ({
+      // bigint columns (asn) arrive as strings: make them numbers like SQLite's.
+      key: r.slice(0, by.length).map((v, i) => (by[i] === "asn" && v !== null ? Number(v) : v)),
+      n: Number(r[by.length]),
+    }));
+  }
+
+  async *diff(a: string, b: string): AsyncIterable<DiffRow> {
+    // Differences between two scans are a small share of them: one query, read whole.
+    const res = await this.pool.query(diffSql("$1", "$2", "IS DISTINCT FROM", ' COLLATE "C"'), [
+      a,
+      b,
+    ]);
+    for (const r of res.rows as Array<Record<string, unknown>>) yield diffRow(r);
   }
 
   async schemaVersion(): Promise<number> {

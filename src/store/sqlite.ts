@@ -9,9 +9,16 @@ import Database from "better-sqlite3";
 import type { ProbeResult } from "../classify/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
+  checkGroupColumns,
   conflictMessage,
+  type DiffRow,
+  diffRow,
+  diffSql,
+  type GroupColumn,
+  type GroupCount,
   type ResultQuery,
   type RowDecoder,
+  resultFilter,
   type ScanInfo,
   type ShardInfo,
   type Store,
@@ -179,16 +186,7 @@ export class SqliteStore implements Store {
   }
 
   async *results(q: ResultQuery): AsyncIterable<ProbeResult> {
-    const where = ["scan_id = ?"];
-    const args: unknown[] = [q.scanId];
-    if (q.state !== undefined) {
-      where.push("state = ?");
-      args.push(q.state);
-    }
-    if (q.shard !== undefined) {
-      where.push("shard = ?");
-      args.push(q.shard);
-    }
+    const { where, args } = resultFilter(q, () => "?");
     let sql = `SELECT record FROM results WHERE ${where.join(" AND ")} ORDER BY ip, port`;
     if (q.limit !== undefined) {
       sql += " LIMIT ?";
@@ -197,6 +195,23 @@ export class SqliteStore implements Store {
     for (const row of this.db.prepare(sql).iterate(...args) as Iterable<{ record: string }>) {
       yield JSON.parse(row.record) as ProbeResult;
     }
+  }
+
+  async groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]> {
+    checkGroupColumns(by);
+    const cols = by.join(", ");
+    const rows = this.db
+      .prepare(
+        `SELECT ${cols}, count(*) AS n FROM results WHERE scan_id = ? GROUP BY ${cols} ORDER BY n DESC, ${cols}`,
+      )
+      .raw()
+      .all(scanId) as Array<Array<string | number | null>>;
+    return rows.map((r) => ({ key: r.slice(0, by.length), n: Number(r[by.length]) }));
+  }
+
+  async *diff(a: string, b: string): AsyncIterable<DiffRow> {
+    const stmt = this.db.prepare(diffSql("?", "?", "IS NOT", ""));
+    for (const r of stmt.iterate(a, b) as Iterable<Record<string, unknown>>) yield diffRow(r);
   }
 
   async schemaVersion(): Promise<number> {

@@ -36,9 +36,48 @@ export interface ShardInfo {
 export interface ResultQuery {
   scanId: string;
   state?: string;
+  /** Any of these states (with `state`, both must hold). */
+  states?: readonly string[];
+  /** Only results that carry at least one CVE. */
+  withCves?: boolean;
   shard?: string;
   /** At most this many rows (all when absent). */
   limit?: number;
+}
+
+/** Columns a report may group on: the indexed facts of `results`, never free SQL. */
+export const GROUP_COLUMNS = [
+  "state",
+  "nicer",
+  "detail",
+  "transport",
+  "product",
+  "version",
+  "redis_version",
+  "role",
+  "mode",
+  "country",
+  "asn",
+  "as_org",
+  "cloud_provider",
+  "cloud_region",
+  "cloud_service",
+  "max_cvss",
+] as const;
+export type GroupColumn = (typeof GROUP_COLUMNS)[number];
+
+export interface GroupCount {
+  /** The values of the grouped columns, in the order asked; null where a row has none. */
+  key: Array<string | number | null>;
+  n: number;
+}
+
+/** A target whose row differs between two scans (missing on one side, or another state/version). */
+export interface DiffRow {
+  ip: string;
+  port: number;
+  a?: { state: string; product?: string; version?: string };
+  b?: { state: string; product?: string; version?: string };
 }
 
 export interface Store {
@@ -62,6 +101,10 @@ export interface Store {
   listShards(scanId: string): Promise<ShardInfo[]>;
   /** The records, in (ip, port) order. */
   results(query: ResultQuery): AsyncIterable<ProbeResult>;
+  /** Row counts grouped by the given columns, largest first. */
+  groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]>;
+  /** Targets whose state or version differ between scans a and b, in (ip, port) order. */
+  diff(a: string, b: string): AsyncIterable<DiffRow>;
   /** The migration version the database is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
@@ -124,4 +167,68 @@ export function shardFromRow(row: Row, d: RowDecoder): ShardInfo {
   const counts = d.json<Record<string, number>>(row.counts);
   if (counts) s.counts = counts;
   return s;
+}
+
+/** Both backends build the same WHERE clause; only the placeholder syntax differs. */
+export function resultFilter(
+  q: ResultQuery,
+  placeholder: (n: number) => string,
+): { where: string[]; args: unknown[] } {
+  const args: unknown[] = [q.scanId];
+  const where = [`scan_id = ${placeholder(1)}`];
+  const add = (sql: (p: string) => string, v: unknown): void => {
+    args.push(v);
+    where.push(sql(placeholder(args.length)));
+  };
+  if (q.state !== undefined) add((p) => `state = ${p}`, q.state);
+  if (q.shard !== undefined) add((p) => `shard = ${p}`, q.shard);
+  if (q.states !== undefined) {
+    const ps = q.states.map((st) => {
+      args.push(st);
+      return placeholder(args.length);
+    });
+    where.push(ps.length > 0 ? `state IN (${ps.join(", ")})` : "FALSE");
+  }
+  if (q.withCves) where.push("cve_count > 0");
+  return { where, args };
+}
+
+export function checkGroupColumns(by: readonly GroupColumn[]): void {
+  for (const c of by) {
+    if (!(GROUP_COLUMNS as readonly string[]).includes(c))
+      throw new Error(`not a group column: ${c}`);
+  }
+}
+
+/** DiffRow from the joined columns (a_state, a_product, …), as both backends select them. */
+export function diffRow(r: Record<string, unknown>): DiffRow {
+  const side = (p: "a" | "b"): DiffRow["a"] => {
+    const state = r[`${p}_state`];
+    if (state == null) return undefined;
+    const out: NonNullable<DiffRow["a"]> = { state: String(state) };
+    if (r[`${p}_product`] != null) out.product = String(r[`${p}_product`]);
+    if (r[`${p}_version`] != null) out.version = String(r[`${p}_version`]);
+    return out;
+  };
+  const row: DiffRow = { ip: String(r.ip), port: Number(r.port) };
+  const a = side("a");
+  const b = side("b");
+  if (a) row.a = a;
+  if (b) row.b = b;
+  return row;
+}
+
+/**
+ * The diff as one FULL OUTER JOIN of the two scans' rows; `distinct` is the dialect's
+ * null-safe inequality (SQLite `IS NOT`, PostgreSQL `IS DISTINCT FROM`).
+ */
+export function diffSql(p1: string, p2: string, distinct: string, collate: string): string {
+  const side = (alias: string, param: string): string =>
+    `(SELECT ip, port, state, product, version FROM results WHERE scan_id = ${param}) ${alias}`;
+  return `SELECT coalesce(a.ip, b.ip) AS ip, coalesce(a.port, b.port) AS port,
+      a.state AS a_state, a.product AS a_product, a.version AS a_version,
+      b.state AS b_state, b.product AS b_product, b.version AS b_version
+    FROM ${side("a", p1)} FULL OUTER JOIN ${side("b", p2)} ON a.ip = b.ip AND a.port = b.port
+    WHERE a.ip IS NULL OR b.ip IS NULL OR a.state ${distinct} b.state OR a.version ${distinct} b.version
+    ORDER BY coalesce(a.ip, b.ip)${collate}, coalesce(a.port, b.port)`;
 }
