@@ -2,6 +2,9 @@
 import { NICER_ROW, type ProbeResult, STATES } from "../classify/result.js";
 import type { ScanProgress, ScanSummary } from "../engine/run.js";
 import type { IntelStatus } from "../intel/enrich.js";
+import { renderTable } from "../report/render.js";
+
+export { renderTable };
 
 const SHORT: Record<string, string> = {
   open: "open",
@@ -111,22 +114,6 @@ function pct(n: number, total: number): string {
 function printable(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 60);
-}
-
-export function renderTable(rows: string[][], rightAlign: boolean[]): string {
-  const widths: number[] = [];
-  for (const r of rows) {
-    for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
-  }
-  return rows
-    .map((r, ri) => {
-      const line = r
-        .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-        .join("  ")
-        .trimEnd();
-      return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-    })
-    .join("\n");
 }
 
 /** What results were enriched with, in one line. */

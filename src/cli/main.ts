@@ -6,6 +6,7 @@ import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
 import { registerImport } from "./import.js";
 import { registerIntelCommand } from "./intel.js";
+import { registerReport } from "./report.js";
 import { registerScan } from "./scan.js";
 import { VERSION } from "./version.js";
 
@@ -30,6 +31,7 @@ function program(): Command {
   registerDemo(p);
   registerImport(p);
   registerIntelCommand(p);
+  registerReport(p);
   for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
   return p;
 }

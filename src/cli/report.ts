@@ -1,0 +1,159 @@
+/** `redscope report`: stored scans as tables, Markdown, CSV, JSON or one self-contained HTML file. */
+import fs from "node:fs";
+import { type Command, Option } from "commander";
+import { buildDiff, buildReport, type Report } from "../report/build.js";
+import {
+  renderCsv,
+  renderJson,
+  renderMarkdown,
+  renderTable,
+  renderText,
+  renderTextTables,
+} from "../report/render.js";
+import { diffTables } from "../report/tables.js";
+import {
+  defaultDbPath,
+  openStore,
+  type ScanInfo,
+  type Store,
+  StoreOpenError,
+} from "../store/index.js";
+import { fail } from "./errors.js";
+import { parseIntIn } from "./units.js";
+
+const FORMATS = ["text", "md", "csv", "json"] as const;
+type Format = (typeof FORMATS)[number];
+
+interface ReportFlags {
+  db?: string;
+  format: Format;
+  output?: string;
+  coverage: string;
+  top: string;
+  diff?: string[];
+  list?: boolean;
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command("report")
+    .description("the NICER tables, versions, clouds, exposure, trends and diffs of stored scans")
+    .argument("[scan-id]", "the scan to report on (default: the newest in the store)")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices(FORMATS).default("text"),
+    )
+    .option("-o, --output <file>", "write the report to a file (default: stdout)")
+    .option(
+      "--db <path|url>",
+      "results store: SQLite file or postgres://… URL (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
+    )
+    .option("--coverage <percent>", "cut the version table at this cumulative share", "90")
+    .option("--top <n>", "rows in the cloud, ASN, country, CVE and replication tables", "20")
+    .option("--diff <scans...>", "compare two scans: --diff SCAN_A SCAN_B")
+    .option("--list", "list the scans in the store")
+    .action(async (scanId: string | undefined, flags: ReportFlags) => {
+      process.exitCode = await runReport(scanId, flags);
+    });
+}
+
+export async function runReport(scanId: string | undefined, flags: ReportFlags): Promise<number> {
+  const coverage = parseIntIn("--coverage", flags.coverage, 1, 100);
+  const top = parseIntIn("--top", flags.top, 1, 100_000);
+  if (flags.diff !== undefined && flags.diff.length !== 2) {
+    fail(`--diff takes two scan ids (before, after), not ${flags.diff.length}`);
+  }
+  if (flags.diff && scanId !== undefined) fail("give either a scan id or --diff A B, not both");
+  const dbSpec = flags.db ?? defaultDbPath();
+  if (!/^postgres(ql)?:\/\//i.test(dbSpec) && !fs.existsSync(dbSpec.replace(/^sqlite:/, ""))) {
+    fail(`no store at ${dbSpec}: run a scan first, or pass --db`);
+  }
+  let store: Store;
+  try {
+    store = await openStore(dbSpec);
+  } catch (e) {
+    if (e instanceof StoreOpenError) fail(e.message);
+    throw e;
+  }
+  try {
+    if (flags.list) {
+      write(flags.output, scanList(await store.listScans()));
+      return 0;
+    }
+    let report: Report;
+    if (flags.diff) {
+      const [a, b] = flags.diff as [string, string];
+      const before = await scanOrFail(store, a);
+      const after = await scanOrFail(store, b);
+      report = await buildReport(store, after, { coverage, top });
+      report.diff = await buildDiff(store, before.id, after.id);
+    } else {
+      const scan = scanId !== undefined ? await scanOrFail(store, scanId) : await newestScan(store);
+      report = await buildReport(store, scan, { coverage, top });
+    }
+    write(flags.output, render(report, flags.format, flags.diff !== undefined));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function render(r: Report, format: Format, diffOnly: boolean): string {
+  switch (format) {
+    case "md":
+      return renderMarkdown(r);
+    case "csv":
+      return renderCsv(r);
+    case "json":
+      return renderJson(r);
+    default:
+      // On a terminal a diff is what was asked for: its two tables, not the whole report.
+      if (diffOnly && r.diff) return renderTextTables(diffTables(r.diff));
+      return renderText(r);
+  }
+}
+
+async function scanOrFail(store: Store, id: string): Promise<ScanInfo> {
+  const scan = await store.getScan(id);
+  if (!scan) fail(`no scan ${JSON.stringify(id).slice(0, 80)} in ${store.location} (see --list)`);
+  return scan;
+}
+
+async function newestScan(store: Store): Promise<ScanInfo> {
+  const scans = await store.listScans();
+  const newest = scans[scans.length - 1];
+  if (!newest) fail(`no scan in ${store.location} yet: run redscope scan or redscope import`);
+  return newest;
+}
+
+function scanList(scans: ScanInfo[]): string {
+  const rows = [["scan", "source", "started", "finished", "targets", "ports", "results"]];
+  for (const s of scans) {
+    const n = Object.values(s.counts ?? {}).reduce((a, b) => a + b, 0);
+    rows.push([
+      s.id,
+      s.source,
+      s.startedAt.slice(0, 19),
+      s.finishedAt?.slice(0, 19) ?? "-",
+      s.targets.length > 40 ? `${s.targets.slice(0, 39)}…` : s.targets,
+      s.ports,
+      s.counts ? String(n) : "-",
+    ]);
+  }
+  return `${renderTable(rows, [false, false, false, false, false, false, true])}\n`;
+}
+
+/** A report file is written whole or not at all: a temp file renamed over the target. */
+function write(output: string | undefined, text: string): void {
+  if (output === undefined || output === "-") {
+    process.stdout.write(text);
+    return;
+  }
+  const tmp = `${output}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, output);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    fail(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * What a report says, computed from the store: the NICER state table and redscope's finer one,
+ * the version table cut at a coverage threshold, clouds / ASNs / countries per state, exposure
+ * facts (roles, replication pointing elsewhere, CVEs, end-of-life branches), trends across scans
+ * of the same targets, and the diff of two scans. Renderers only format this; they compute
+ * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
+ * are read whole.
+ */
+import { NICER_ROW, type ProbeResult, STATES, type State } from "../classify/result.js";
+import type { DiffRow, GroupColumn, ScanInfo, Store } from "../store/index.js";
+import { eolBranch } from "./eol.js";
+
+export interface ReportOptions {
+  /** Cut the version table where the cumulative share reaches this percentage. */
+  coverage: number;
+  /** Rows kept in the cloud, ASN, country, CVE and leak tables. */
+  top: number;
+}
+
+export const DEFAULT_REPORT_OPTIONS: ReportOptions = { coverage: 90, top: 20 };
+
+export interface StateRow {
+  state: string;
+  /** The NICER report's name for it, when it has one. */
+  nicer?: string;
+  count: number;
+  percent: number;
+}
+
+export interface VersionRow {
+  version: string;
+  count: number;
+  percent: number;
+  cumulative: number;
+}
+
+export interface ProductVersions {
+  product: string;
+  /** Servers of this product with a known version. */
+  total: number;
+  rows: VersionRow[];
+  /** What the coverage cut left out. */
+  omitted: { versions: number; count: number };
+}
+
+export interface PlaceRow {
+  /** provider / region / service, or ASN and organisation, or country. */
+  key: string[];
+  total: number;
+  byState: Partial<Record<State, number>>;
+}
+
+export interface ReplicationLeak {
+  ip: string;
+  port: number;
+  role: string;
+  /** Addresses the server names as its replicas or its master. */
+  pointsTo: string[];
+}
+
+export interface Exposure {
+  openByRole: Array<{ role: string; count: number }>;
+  replication: { count: number; examples: ReplicationLeak[] };
+  cves: Array<{ id: string; cvss?: number; servers: number }>;
+  worstCvss: Array<{ band: string; servers: number }>;
+  eol: Array<{ product: string; branch: string; lastRelease: string; servers: number }>;
+}
+
+export interface TrendPoint {
+  scanId: string;
+  startedAt: string;
+  counts: Record<string, number>;
+}
+
+export interface DiffReport {
+  a: string;
+  b: string;
+  summary: {
+    newlyOpen: number;
+    remediated: number;
+    changedState: number;
+    changedVersion: number;
+    appeared: number;
+    disappeared: number;
+  };
+  /** The first rows, in (ip, port) order; `truncated` when there were more. */
+  rows: Array<DiffRow & { change: DiffChange }>;
+  truncated: boolean;
+}
+
+export type DiffChange =
+  | "newly_open"
+  | "remediated"
+  | "changed_state"
+  | "changed_version"
+  | "appeared"
+  | "disappeared";
+
+export interface Report {
+  generatedAt: string;
+  scan: ScanInfo;
+  total: number;
+  nicer: StateRow[];
+  states: StateRow[];
+  versions: { coverage: number; products: ProductVersions[] };
+  clouds: PlaceRow[];
+  asns: PlaceRow[];
+  countries: PlaceRow[];
+  exposure: Exposure;
+  trends: TrendPoint[];
+  diff?: DiffReport;
+}
+
+const pct = (n: number, total: number): number => (total > 0 ? (100 * n) / total : 0);
+
+export async function buildReport(
+  store: Store,
+  scan: ScanInfo,
+  opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
+): Promise<Report> {
+  const id = scan.id;
+  const byState = await store.groupCounts(id, ["state"]);
+  const total = byState.reduce((a, g) => a + g.n, 0);
+  const states: StateRow[] = [];
+  for (const st of STATES) {
+    const n = byState.find((g) => g.key[0] === st)?.n ?? 0;
+    if (n === 0) continue;
+    const row: StateRow = { state: st, count: n, percent: pct(n, total) };
+    const nicer = NICER_ROW[st];
+    if (nicer) row.nicer = nicer;
+    states.push(row);
+  }
+  // The NICER rows as the study counted them: `nicer` is set on exactly the records it counted.
+  const nicerGroups = await store.groupCounts(id, ["nicer"]);
+  const nicer: StateRow[] = [];
+  for (const [st, name] of Object.entries(NICER_ROW)) {
+    const n = nicerGroups.find((g) => g.key[0] === name)?.n ?? 0;
+    if (n > 0) nicer.push({ state: st, nicer: name, count: n, percent: pct(n, total) });
+  }
+  nicer.sort((x, y) => y.count - x.count);
+
+  return {
+    generatedAt: new Date().toISOString(),
+    scan,
+    total,
+    nicer,
+    states,
+    versions: { coverage: opts.coverage, products: await versionTable(store, id, opts.coverage) },
+    clouds: await places(store, id, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),
+    asns: await places(store, id, ["asn", "as_org"], opts.top),
+    countries: await places(store, id, ["country"], opts.top),
+    exposure: await exposure(store, id, opts.top),
+    trends: await trends(store, scan),
+  };
+}
+
+async function versionTable(
+  store: Store,
+  scanId: string,
+  coverage: number,
+): Promise<ProductVersions[]> {
+  const groups = await store.groupCounts(scanId, ["product", "version"]);
+  const byProduct = new Map<string, Array<{ version: string; count: number }>>();
+  for (const g of groups) {
+    const [product, version] = g.key;
+    if (product == null || version == null) continue;
+    const list = byProduct.get(String(product)) ?? [];
+    list.push({ version: String(version), count: g.n });
+    byProduct.set(String(product), list);
+  }
+  const out: ProductVersions[] = [];
+  for (const [product, list] of byProduct) {
+    list.sort((a, b) => b.count - a.count || compareVersions(b.version, a.version));
+    const total = list.reduce((a, v) => a + v.count, 0);
+    const rows: VersionRow[] = [];
+    let running = 0;
+    for (const v of list) {
+      // Cut after the row that reaches the threshold: "thirty of them cover 90%".
+      if (rows.length > 0 && pct(running, total) >= coverage) break;
+      running += v.count;
+      rows.push({
+        version: v.version,
+        count: v.count,
+        percent: pct(v.count, total),
+        cumulative: pct(running, total),
+      });
+    }
+    out.push({
+      product,
+      total,
+      rows,
+      omitted: { versions: list.length - rows.length, count: total - running },
+    });
+  }
+  return out.sort((a, b) => b.total - a.total);
+}
+
+/** Numeric-aware comparison of dotted versions, for stable tie order. */
+function compareVersions(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+async function places(
+  store: Store,
+  scanId: string,
+  columns: GroupColumn[],
+  top: number,
+): Promise<PlaceRow[]> {
+  const groups = await store.groupCounts(scanId, [...columns, "state"]);
+  const rows = new Map<string, PlaceRow>();
+  for (const g of groups) {
+    const key = g.key.slice(0, columns.length);
+    // Rows with none of the place columns are addresses the intel knows nothing about.
+    if (key[0] == null) continue;
+    const label = key.map((k) => (k == null ? "" : String(k)));
+    const k = JSON.stringify(label);
+    const row = rows.get(k) ?? { key: label, total: 0, byState: {} };
+    const st = String(g.key[columns.length]) as State;
+    row.byState[st] = (row.byState[st] ?? 0) + g.n;
+    row.total += g.n;
+    rows.set(k, row);
+  }
+  return [...rows.values()].sort((a, b) => b.total - a.total).slice(0, top);
+}
+
+const CVSS_BANDS: Array<[string, number]> = [
+  ["critical (9.0–10)", 9],
+  ["high (7.0–8.9)", 7],
+  ["medium (4.0–6.9)", 4],
+  ["low (0.1–3.9)", 0.1],
+];
+
+async function exposure(store: Store, scanId: string, top: number): Promise<Exposure> {
+  const roles = await store.groupCounts(scanId, ["state", "role"]);
+  const openByRole = roles
+    .filter((g) => g.key[0] === "open")
+    .map((g) => ({ role: g.key[1] == null ? "unknown" : String(g.key[1]), count: g.n }));
+
+  const leaks: ReplicationLeak[] = [];
+  let leakCount = 0;
+  for await (const r of store.results({ scanId, states: ["open"] })) {
+    const leak = replicationLeak(r);
+    if (!leak) continue;
+    leakCount++;
+    if (leaks.length < top) leaks.push(leak);
+  }
+
+  const cves = new Map<string, { id: string; cvss?: number; servers: number }>();
+  for await (const r of store.results({ scanId, withCves: true })) {
+    for (const c of r.cves ?? []) {
+      const e = cves.get(c.id) ?? { id: c.id, servers: 0 };
+      if (c.cvss !== undefined) e.cvss = c.cvss;
+      e.servers++;
+      cves.set(c.id, e);
+    }
+  }
+
+  const worst = await store.groupCounts(scanId, ["max_cvss"]);
+  const worstCvss = CVSS_BANDS.map(([band, floor], i) => {
+    const ceiling = i === 0 ? Number.POSITIVE_INFINITY : (CVSS_BANDS[i - 1]?.[1] ?? 0);
+    let servers = 0;
+    for (const g of worst) {
+      const v = g.key[0];
+      if (typeof v === "number" && v >= floor && v < ceiling) servers += g.n;
+    }
+    return { band, servers };
+  }).filter((b) => b.servers > 0);
+
+  const versions = await store.groupCounts(scanId, ["product", "version"]);
+  const eol = new Map<string, Exposure["eol"][number]>();
+  for (const g of versions) {
+    const [product, version] = g.key;
+    if (product == null || version == null) continue;
+    const branch = eolBranch(String(product), String(version));
+    if (!branch) continue;
+    const k = `${product} ${branch.branch}`;
+    const e = eol.get(k) ?? {
+      product: String(product),
+      branch: branch.branch,
+      lastRelease: branch.lastRelease,
+      servers: 0,
+    };
+    e.servers += g.n;
+    eol.set(k, e);
+  }
+
+  return {
+    openByRole,
+    replication: { count: leakCount, examples: leaks },
+    cves: [...cves.values()]
+      .sort(
+        (a, b) => b.servers - a.servers || (b.cvss ?? 0) - (a.cvss ?? 0) || (a.id < b.id ? -1 : 1),
+      )
+      .slice(0, top),
+    worstCvss,
+    eol: [...eol.values()].sort((a, b) => b.servers - a.servers),
+  };
+}
+
+/**
+ * An open server that names other machines: a master listing replicas, or a replica naming its
+ * master (the NICER anecdote: replication carries the data to wherever those addresses are).
+ */
+export function replicationLeak(r: ProbeResult): ReplicationLeak | undefined {
+  const s = r.server;
+  if (!s) return undefined;
+  const others = new Set<string>();
+  for (const rep of s.replicas ?? []) {
+    const addr = rep.port !== undefined ? `${rep.ip}:${rep.port}` : rep.ip;
+    if (rep.ip && rep.ip !== r.ip) others.add(addr);
+  }
+  if (s.master_host && s.master_host !== r.ip) {
+    others.add(s.master_port !== undefined ? `${s.master_host}:${s.master_port}` : s.master_host);
+  }
+  if (others.size === 0) return undefined;
+  return { ip: r.ip, port: r.port, role: s.role ?? "unknown", pointsTo: [...others] };
+}
+
+/** Every scan of the same targets and ports, oldest first: the series the trend chart draws. */
+async function trends(store: Store, scan: ScanInfo): Promise<TrendPoint[]> {
+  const same = (await store.listScans()).filter(
+    (s) => s.targets === scan.targets && s.ports === scan.ports && s.source === scan.source,
+  );
+  const out: TrendPoint[] = [];
+  for (const s of same) {
+    out.push({
+      scanId: s.id,
+      startedAt: s.startedAt,
+      counts: s.counts ?? (await store.stateCounts(s.id)),
+    });
+  }
+  return out.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
+}
+
+/** Rows listed in a diff report; the summary counts all of them. */
+const MAX_DIFF_ROWS = 1000;
+
+export async function buildDiff(store: Store, a: string, b: string): Promise<DiffReport> {
+  const summary = {
+    newlyOpen: 0,
+    remediated: 0,
+    changedState: 0,
+    changedVersion: 0,
+    appeared: 0,
+    disappeared: 0,
+  };
+  const rows: DiffReport["rows"] = [];
+  let truncated = false;
+  for await (const d of store.diff(a, b)) {
+    const change = classifyChange(d);
+    summary[CHANGE_KEY[change]]++;
+    if (rows.length < MAX_DIFF_ROWS) rows.push({ ...d, change });
+    else truncated = true;
+  }
+  return { a, b, summary, rows, truncated };
+}
+
+const CHANGE_KEY: Record<DiffChange, keyof DiffReport["summary"]> = {
+  newly_open: "newlyOpen",
+  remediated: "remediated",
+  changed_state: "changedState",
+  changed_version: "changedVersion",
+  appeared: "appeared",
+  disappeared: "disappeared",
+};
+
+/**
+ * Open is the exposure that matters: becoming open, or ceasing to be, comes before any other
+ * change. A target only one scan probed says nothing about the other: appeared / disappeared.
+ */
+export function classifyChange(d: DiffRow): DiffChange {
+  if (!d.a) return "appeared";
+  if (!d.b) return "disappeared";
+  const wasOpen = d.a.state === "open";
+  const isOpen = d.b.state === "open";
+  if (isOpen && !wasOpen) return "newly_open";
+  if (wasOpen && !isOpen) return "remediated";
+  if (d.a.state !== d.b.state) return "changed_state";
+  return "changed_version";
+}

@@ -1,0 +1,114 @@
+/**
+ * Report formats from the one table layout: terminal text, Markdown, CSV (one tidy file: a
+ * `section` column names the table) and JSON (the Report itself). Cells that came from scanned
+ * servers are attacker-controlled: each format neutralises what would be live in it (terminal
+ * escapes, Markdown pipes and markup, CSV formulas).
+ */
+import type { Report } from "./build.js";
+import { type Cell, reportTables, type Table } from "./tables.js";
+
+/** Columns padded to their widest cell, a dashed rule under the header. */
+export function renderTable(rows: string[][], rightAlign: boolean[]): string {
+  const widths: number[] = [];
+  for (const r of rows) {
+    for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  }
+  return rows
+    .map((r, ri) => {
+      const line = r
+        .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd();
+      return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
+}
+
+/** Control characters (ESC, CR, LF, …) and bidi marks: never written raw to a terminal. */
+const CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** No control character reaches a terminal; long cells are cut (lines of prose are not). */
+function terminalCell(c: Cell, max = 80): string {
+  const clean = String(c).replace(CONTROL, "?");
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+const line = (s: string): string => terminalCell(s, 1000);
+
+function header(r: Report): string[] {
+  const s = r.scan;
+  return [
+    `redscope report: scan ${s.id} (${s.source}), started ${s.startedAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ", not finished"}`,
+    `targets ${s.targets || "-"}; ports ${s.ports || "-"}; ${r.total} results`,
+  ];
+}
+
+export function renderText(r: Report): string {
+  return `${header(r).map(line).join("\n")}\n\n${renderTextTables(reportTables(r))}`;
+}
+
+/** Titled tables for a terminal; an empty one shows "(none)" when it has a note to explain. */
+export function renderTextTables(tables: Table[]): string {
+  const parts: string[] = [];
+  for (const t of tables) {
+    if (t.rows.length === 0 && t.note === undefined) continue;
+    const rows = [t.columns, ...t.rows.map((row) => row.map((c) => terminalCell(c)))];
+    let block = `${t.title}\n\n${rows.length > 1 ? renderTable(rows, t.numeric) : "(none)"}`;
+    if (t.note) block += `\n${line(t.note)}`;
+    parts.push(block);
+  }
+  return `${parts.join("\n\n")}\n`;
+}
+
+/** Markdown: pipes and backslashes escaped, and markup characters too (GitHub renders HTML). */
+function mdCell(c: Cell): string {
+  return terminalCell(c, 1000).replace(/[\\|`*_[\]<>#&]/g, (x) => `\\${x}`);
+}
+
+export function renderMarkdown(r: Report): string {
+  const s = r.scan;
+  const parts = [
+    `# redscope report: scan ${mdCell(s.id)}`,
+    header(r).slice(1).map(mdCell).join("\n") +
+      `\n\nSource ${mdCell(s.source)}, started ${mdCell(s.startedAt)}${s.finishedAt ? `, finished ${mdCell(s.finishedAt)}` : ", not finished"}.`,
+  ];
+  for (const t of reportTables(r)) {
+    if (t.rows.length === 0 && t.note === undefined) continue;
+    let block = `## ${mdCell(t.title)}\n\n`;
+    if (t.rows.length > 0) {
+      block += `| ${t.columns.map((c) => mdCell(c)).join(" | ")} |\n`;
+      block += `|${t.numeric.map((n) => (n ? "---:" : "---")).join("|")}|\n`;
+      block += t.rows.map((row) => `| ${row.map((c) => mdCell(c)).join(" | ")} |`).join("\n");
+    } else block += "(none)";
+    if (t.note) block += `\n\n${mdCell(t.note)}`;
+    parts.push(block);
+  }
+  return `${parts.join("\n\n")}\n`;
+}
+
+/**
+ * RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @, tab, CR) gets a
+ * leading apostrophe (OWASP's CSV injection advice). Numbers stay numbers.
+ */
+function csvCell(c: Cell): string {
+  if (typeof c === "number") return String(c);
+  const s = c.length > 1 && /^[=+\-@\t\r]/.test(c) ? `'${c}` : c;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** One tidy CSV: `section,column,…` rows, the column names repeated per section as a header row. */
+export function renderCsv(r: Report): string {
+  const lines: string[] = [];
+  const tables: Table[] = reportTables(r);
+  for (const t of tables) {
+    lines.push(["section", ...t.columns].map(csvCell).join(","));
+    for (const row of t.rows) lines.push([t.id, ...row].map(csvCell).join(","));
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+export function renderJson(r: Report): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}

@@ -1,0 +1,241 @@
+/**
+ * A report as titled tables: the one layout every format renders (terminal, Markdown, CSV,
+ * HTML). Cells are plain strings or numbers; escaping is each renderer's job, because a cell
+ * may hold what a scanned server wrote.
+ */
+import { STATES } from "../classify/result.js";
+import type { DiffReport, PlaceRow, Report } from "./build.js";
+
+export type Cell = string | number;
+
+export interface Table {
+  /** Machine name (CSV `section`, HTML id). */
+  id: string;
+  title: string;
+  columns: string[];
+  /** Columns holding numbers: right-aligned. */
+  numeric: boolean[];
+  rows: Cell[][];
+  /** One line under the table (what was cut, what it means). */
+  note?: string;
+}
+
+const p1 = (x: number): string => `${x.toFixed(1)}%`;
+const p2 = (x: number): string => `${x.toFixed(2)}%`;
+
+function table(
+  id: string,
+  title: string,
+  columns: Array<[string, boolean]>,
+  rows: Cell[][],
+  note?: string,
+): Table {
+  const t: Table = {
+    id,
+    title,
+    columns: columns.map((c) => c[0]),
+    numeric: columns.map((c) => c[1]),
+    rows,
+  };
+  if (note !== undefined) t.note = note;
+  return t;
+}
+
+/** States that occur in any of the rows, in taxonomy order: the columns of a per-state table. */
+function statesIn(rows: PlaceRow[]): string[] {
+  return STATES.filter((s) => rows.some((r) => (r.byState[s] ?? 0) > 0));
+}
+
+function placeTable(id: string, title: string, keyColumns: string[], rows: PlaceRow[]): Table {
+  const states = statesIn(rows);
+  return table(
+    id,
+    title,
+    [
+      ...keyColumns.map((k) => [k, false] as [string, boolean]),
+      ["total", true],
+      ...states.map((s) => [s, true] as [string, boolean]),
+    ],
+    rows.map((r) => [
+      ...r.key.map((k) => k || "-"),
+      r.total,
+      ...states.map((s) => r.byState[s as keyof PlaceRow["byState"]] ?? 0),
+    ]),
+    rows.length === 0 ? "no data: see `redscope intel show`" : undefined,
+  );
+}
+
+export function reportTables(r: Report): Table[] {
+  const out: Table[] = [];
+  out.push(
+    table(
+      "nicer",
+      "Security state, as the NICER study counted it",
+      [
+        ["NICER row", false],
+        ["count", true],
+        ["percent", true],
+      ],
+      r.nicer.map((s) => [s.nicer ?? s.state, s.count, p2(s.percent)]),
+      `of ${r.total} targets probed; an open server counts as "Returned version" once its version was read`,
+    ),
+  );
+  out.push(
+    table(
+      "states",
+      "Security state (redscope's taxonomy)",
+      [
+        ["state", false],
+        ["count", true],
+        ["percent", true],
+        ["NICER row", false],
+      ],
+      [
+        ...r.states.map((s) => [s.state, s.count, p2(s.percent), s.nicer ?? "-"]),
+        ["total", r.total, r.total > 0 ? "100.00%" : "0.00%", ""],
+      ],
+    ),
+  );
+  for (const p of r.versions.products) {
+    const omitted =
+      p.omitted.versions > 0
+        ? `${p.rows.length} versions cover ${p1(p.rows[p.rows.length - 1]?.cumulative ?? 0)}; ${p.omitted.versions} more versions (${p.omitted.count} servers) below the ${r.versions.coverage}% cut`
+        : `all ${p.rows.length} versions listed`;
+    out.push(
+      table(
+        `versions-${p.product}`,
+        `Versions: ${p.product} (${p.total} servers with a known version)`,
+        [
+          ["version", false],
+          ["count", true],
+          ["percent", true],
+          ["cumulative", true],
+        ],
+        p.rows.map((v) => [v.version, v.count, p2(v.percent), p2(v.cumulative)]),
+        omitted,
+      ),
+    );
+  }
+  out.push(placeTable("clouds", "Clouds", ["provider", "region", "service"], r.clouds));
+  out.push(placeTable("asns", "Autonomous systems", ["asn", "organisation"], r.asns));
+  out.push(placeTable("countries", "Countries", ["country"], r.countries));
+
+  const e = r.exposure;
+  out.push(
+    table(
+      "roles",
+      "Open servers by role",
+      [
+        ["role", false],
+        ["count", true],
+      ],
+      e.openByRole.map((x) => [x.role, x.count]),
+    ),
+  );
+  out.push(
+    table(
+      "replication",
+      "Open servers that name other machines (replicas, or their master)",
+      [
+        ["server", false],
+        ["role", false],
+        ["points to", false],
+      ],
+      e.replication.examples.map((x) => [`${x.ip}:${x.port}`, x.role, x.pointsTo.join(" ")]),
+      `${e.replication.count} servers in all: replication copies their data to those addresses`,
+    ),
+  );
+  out.push(
+    table(
+      "cves",
+      "Known CVEs: servers affected",
+      [
+        ["CVE", false],
+        ["CVSS", true],
+        ["servers", true],
+      ],
+      e.cves.map((c) => [c.id, c.cvss ?? "-", c.servers]),
+      "by version alone: distro backports and build options are not visible (see `redscope intel cves`)",
+    ),
+  );
+  out.push(
+    table(
+      "worst-cvss",
+      "Servers by their worst CVE",
+      [
+        ["worst CVSS", false],
+        ["servers", true],
+      ],
+      e.worstCvss.map((b) => [b.band, b.servers]),
+    ),
+  );
+  out.push(
+    table(
+      "eol",
+      "End-of-life branches (no more fixes)",
+      [
+        ["product", false],
+        ["branch", false],
+        ["last release", false],
+        ["servers", true],
+      ],
+      e.eol.map((x) => [x.product, x.branch, x.lastRelease, x.servers]),
+    ),
+  );
+  if (r.trends.length > 1) out.push(trendTable(r));
+  if (r.diff) out.push(...diffTables(r.diff));
+  return out;
+}
+
+function trendTable(r: Report): Table {
+  const states = STATES.filter((s) => r.trends.some((t) => (t.counts[s] ?? 0) > 0));
+  return table(
+    "trends",
+    `Trend: ${r.trends.length} scans of the same targets`,
+    [["scan", false], ["date", false], ...states.map((s) => [s, true] as [string, boolean])],
+    r.trends.map((t) => [
+      t.scanId,
+      t.startedAt.slice(0, 10),
+      ...states.map((s) => t.counts[s] ?? 0),
+    ]),
+  );
+}
+
+export function diffTables(d: DiffReport): Table[] {
+  const s = d.summary;
+  return [
+    table(
+      "diff-summary",
+      `Changes from scan ${d.a} to scan ${d.b}`,
+      [
+        ["change", false],
+        ["targets", true],
+      ],
+      [
+        ["newly open", s.newlyOpen],
+        ["remediated (open before, not now)", s.remediated],
+        ["other state change", s.changedState],
+        ["version changed", s.changedVersion],
+        ["only in the second scan", s.appeared],
+        ["only in the first scan", s.disappeared],
+      ],
+    ),
+    table(
+      "diff",
+      "Changed targets",
+      [
+        ["target", false],
+        ["change", false],
+        ["before", false],
+        ["after", false],
+      ],
+      d.rows.map((x) => [`${x.ip}:${x.port}`, x.change.replace("_", " "), side(x.a), side(x.b)]),
+      d.truncated ? `the first ${d.rows.length} changes are listed` : undefined,
+    ),
+  ];
+}
+
+function side(s: { state: string; product?: string; version?: string } | undefined): string {
+  if (!s) return "-";
+  return [s.state, s.product, s.version].filter((x) => x !== undefined).join(" ");
+}
