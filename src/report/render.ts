@@ -89,12 +89,14 @@ export function renderMarkdown(r: Report): string {
 }
 
 /**
- * RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @, tab, CR) gets a
+ * RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @) gets a
  * leading apostrophe (OWASP's CSV injection advice). Numbers stay numbers.
  */
 function csvCell(c: Cell): string {
   if (typeof c === "number") return String(c);
-  const s = c.length > 1 && /^[=+\-@\t\r]/.test(c) ? `'${c}` : c;
+  // Control characters go too: a CSV is also read with cat and less.
+  const clean = c.replace(CONTROL, "?");
+  const s = clean.length > 1 && /^[=+\-@]/.test(clean) ? `'${clean}` : clean;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

@@ -1,0 +1,361 @@
+/**
+ * `redscope report`: the tables are right (coverage cut, NICER rows, places per state, exposure,
+ * trends, diff), the same from SQLite and PostgreSQL, and every format keeps hostile strings
+ * inert.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { ProbeResult } from "../src/classify/result.js";
+import { buildDiff, buildReport, classifyChange } from "../src/report/build.js";
+import { renderCsv, renderMarkdown, renderText } from "../src/report/render.js";
+import { openStore, type ScanInfo, type Store } from "../src/store/index.js";
+import { runCli } from "./helpers/cli.js";
+import { type PgServer, startPostgres } from "./helpers/postgres.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-report-"));
+const DB = path.join(tmp, "report.db");
+let pg: PgServer;
+let pgUrl = "";
+
+function scan(id: string, startedAt: string): ScanInfo {
+  return {
+    id,
+    source: "scan",
+    startedAt,
+    targets: "192.0.2.0/24",
+    ports: "6379",
+    seed: "1",
+    shardCount: 1,
+    options: {},
+    toolVersion: "test",
+  };
+}
+
+const HOSTILE = "\u001b[31m<script>alert(1)</script>|=cmd|' /C calc'!A0";
+
+/**
+ * 100 targets: 40 open (versions 7.0.15 ×20, 6.2.6 ×10, 5.0.7 ×5, 4.0.14 ×3, 3.2.12 ×1, plus one
+ * Valkey 8.0.1), 30 auth, 10 protected, 20 timeouts.
+ */
+function results(): ProbeResult[] {
+  const out: ProbeResult[] = [];
+  const versions = [
+    ...Array(20).fill("7.0.15"),
+    ...Array(10).fill("6.2.6"),
+    ...Array(5).fill("5.0.7"),
+    ...Array(3).fill("4.0.14"),
+    "3.2.12",
+  ] as string[];
+  for (let i = 0; i < 100; i++) {
+    const base = {
+      ip: `192.0.2.${i}`,
+      port: 6379,
+      transport: "tcp" as const,
+      time: "2026-11-21T10:00:00.000Z",
+      shard: "0/1",
+    };
+    if (i < 39) {
+      const r: ProbeResult = {
+        ...base,
+        state: "open",
+        nicer: "Returned version",
+        server: { product: "redis", version: versions[i], role: i < 35 ? "master" : "slave" },
+        cloud: {
+          provider: "aws",
+          // One region name a spreadsheet would run as a formula.
+          region: i < 30 ? "us-east-1" : i === 38 ? '=HYPERLINK("http://x")' : "eu-west-1",
+          service: "EC2",
+        },
+        asn: 16509,
+        as_org: "AMAZON-02",
+        country: "US",
+      };
+      if (versions[i] === "7.0.15") {
+        r.cves = [{ id: "CVE-2025-49844", cvss: 10, fixed_in: "7.2.11" }];
+      }
+      if (i === 0) r.server!.replicas = [{ ip: "10.1.2.3", port: 6379, state: "online" }];
+      if (i === 36) {
+        r.server!.master_host = "10.9.9.9";
+        r.server!.master_port = 6379;
+      }
+      out.push(r);
+    } else if (i === 39) {
+      out.push({
+        ...base,
+        state: "open",
+        nicer: "Returned version",
+        server: { product: "valkey", version: "8.0.1", redis_version: "7.2.4", role: "master" },
+        as_org: HOSTILE,
+        asn: 64512,
+        country: "NL",
+      });
+    } else if (i < 70) {
+      out.push({
+        ...base,
+        state: "auth_required",
+        nicer: "Requires authentication",
+        detail: "NOAUTH",
+      });
+    } else if (i < 80) {
+      out.push({ ...base, state: "protected", nicer: "Running protected", detail: "DENIED" });
+    } else {
+      out.push({ ...base, state: "timeout", detail: "connect_timeout" });
+    }
+  }
+  return out;
+}
+
+async function seed(store: Store): Promise<void> {
+  await store.beginScan(scan("older", "2026-10-01T00:00:00.000Z"));
+  // The older scan: ten fewer open servers (they were auth-protected then), one still open that
+  // is now remediated, one at another version.
+  const old = results().map((r, i): ProbeResult => {
+    if (i >= 29 && i < 39)
+      return { ...r, state: "auth_required" as const, server: undefined, cves: undefined };
+    if (i === 40)
+      return { ...r, state: "open" as const, server: { product: "redis", version: "6.0.9" } };
+    if (i === 1) return { ...r, server: { ...r.server!, version: "6.2.6" }, cves: undefined };
+    return r;
+  });
+  await store.insertResults("older", old);
+  await store.finishShard("older", "0/1", await store.stateCounts("older"));
+  await store.beginScan(scan("newer", "2026-11-21T00:00:00.000Z"));
+  await store.insertResults("newer", results());
+  await store.finishShard("newer", "0/1", await store.stateCounts("newer"));
+}
+
+before(async () => {
+  const store = await openStore(DB);
+  await seed(store);
+  await store.close();
+  pg = await startPostgres();
+  pgUrl = await pg.database("report");
+  const p = await openStore(pgUrl);
+  await seed(p);
+  await p.close();
+});
+
+after(async () => {
+  await pg?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function reportOf(where: string, coverage = 90) {
+  const store = await openStore(where);
+  try {
+    const s = await store.getScan("newer");
+    return await buildReport(store, s!, { coverage, top: 20 });
+  } finally {
+    await store.close();
+  }
+}
+
+describe("report: the tables", () => {
+  test("state tables: the NICER rows and the finer states, with percentages", async () => {
+    const r = await reportOf(DB);
+    assert.equal(r.total, 100);
+    assert.deepEqual(
+      r.nicer.map((s) => [s.nicer, s.count]),
+      [
+        ["Returned version", 40],
+        ["Requires authentication", 30],
+        ["Running protected", 10],
+      ],
+    );
+    assert.deepEqual(
+      r.states.map((s) => [s.state, s.count, s.percent]),
+      [
+        ["open", 40, 40],
+        ["auth_required", 30, 30],
+        ["protected", 10, 10],
+        ["timeout", 20, 20],
+      ],
+    );
+  });
+
+  test("version table: per product, by count, cut where the cumulative share reaches --coverage", async () => {
+    const r = await reportOf(DB, 90);
+    const redis = r.versions.products.find((p) => p.product === "redis")!;
+    assert.equal(redis.total, 39);
+    // 20 + 10 + 5 = 35 of 39 = 89.7% < 90: the cut comes after 4.0.14 (38 = 97.4%).
+    assert.deepEqual(
+      redis.rows.map((v) => [v.version, v.count, Number(v.cumulative.toFixed(1))]),
+      [
+        ["7.0.15", 20, 51.3],
+        ["6.2.6", 10, 76.9],
+        ["5.0.7", 5, 89.7],
+        ["4.0.14", 3, 97.4],
+      ],
+    );
+    assert.deepEqual(redis.omitted, { versions: 1, count: 1 });
+    const valkey = r.versions.products.find((p) => p.product === "valkey")!;
+    assert.deepEqual(
+      valkey.rows.map((v) => v.version),
+      ["8.0.1"],
+      "forks apart, by their own version",
+    );
+    const half = await reportOf(DB, 50);
+    assert.deepEqual(
+      half.versions.products.find((p) => p.product === "redis")!.rows.map((v) => v.version),
+      ["7.0.15"],
+    );
+  });
+
+  test("clouds, ASNs and countries per state", async () => {
+    const r = await reportOf(DB);
+    assert.deepEqual(r.clouds[0], {
+      key: ["aws", "us-east-1", "EC2"],
+      total: 30,
+      byState: { open: 30 },
+    });
+    assert.deepEqual(r.asns[0]?.key, ["16509", "AMAZON-02"]);
+    assert.deepEqual(
+      r.countries.map((c) => [c.key[0], c.total]),
+      [
+        ["US", 39],
+        ["NL", 1],
+      ],
+    );
+  });
+
+  test("exposure: roles, replication pointing elsewhere, CVEs, worst CVSS, end of life", async () => {
+    const e = (await reportOf(DB)).exposure;
+    assert.deepEqual(e.openByRole, [
+      { role: "master", count: 36 },
+      { role: "slave", count: 4 },
+    ]);
+    assert.equal(e.replication.count, 2);
+    assert.deepEqual(
+      e.replication.examples.map((x) => [x.ip, x.pointsTo]),
+      [
+        ["192.0.2.0", ["10.1.2.3:6379"]],
+        ["192.0.2.36", ["10.9.9.9:6379"]],
+      ],
+    );
+    assert.deepEqual(e.cves, [{ id: "CVE-2025-49844", cvss: 10, servers: 20 }]);
+    assert.deepEqual(e.worstCvss, [{ band: "critical (9.0–10)", servers: 20 }]);
+    assert.deepEqual(
+      e.eol.map((x) => [x.branch, x.servers]),
+      [
+        ["7.0", 20],
+        ["5.0", 5],
+        ["4.0", 3],
+        ["3.2", 1],
+      ],
+    );
+  });
+
+  test("trends: every scan of the same targets, oldest first", async () => {
+    const r = await reportOf(DB);
+    assert.deepEqual(
+      r.trends.map((t) => [t.scanId, t.counts.open]),
+      [
+        ["older", 31],
+        ["newer", 40],
+      ],
+    );
+  });
+
+  test("diff: newly open, remediated, changed state and version", async () => {
+    const store = await openStore(DB);
+    try {
+      const d = await buildDiff(store, "older", "newer");
+      assert.deepEqual(d.summary, {
+        newlyOpen: 10,
+        remediated: 1,
+        changedState: 0,
+        changedVersion: 1,
+        appeared: 0,
+        disappeared: 0,
+      });
+      assert.equal(d.rows.find((x) => x.ip === "192.0.2.40")?.change, "remediated");
+      assert.equal(d.rows.find((x) => x.ip === "192.0.2.1")?.change, "changed_version");
+    } finally {
+      await store.close();
+    }
+    assert.equal(classifyChange({ ip: "x", port: 1, b: { state: "open" } }), "appeared");
+    assert.equal(classifyChange({ ip: "x", port: 1, a: { state: "open" } }), "disappeared");
+    assert.equal(
+      classifyChange({ ip: "x", port: 1, a: { state: "timeout" }, b: { state: "protected" } }),
+      "changed_state",
+    );
+  });
+
+  test("PostgreSQL gives the same report as SQLite", async () => {
+    const a = await reportOf(DB);
+    const b = await reportOf(pgUrl);
+    const strip = (r: typeof a) => ({ ...r, generatedAt: "", scan: { ...r.scan, finishedAt: "" } });
+    assert.deepEqual(strip(b), strip(a));
+  });
+});
+
+describe("report: formats keep hostile strings inert", () => {
+  test("terminal: no escape sequence reaches the screen", async () => {
+    const text = renderText(await reportOf(DB));
+    assert.ok(!text.includes("\u001b"), "ESC removed");
+    assert.match(text, /\?\[31m<script>/);
+  });
+
+  test("Markdown: pipes and markup escaped", async () => {
+    const md = renderMarkdown(await reportOf(DB));
+    assert.ok(!md.includes("<script>"));
+    assert.match(md, /\\<script\\>alert\(1\)\\<\/script\\>\\\|=cmd\\\|/);
+  });
+
+  test("CSV: quoted, and no cell starts a formula", async () => {
+    const csv = renderCsv(await reportOf(DB));
+    const asn = csv.split("\r\n").find((l) => l.startsWith("asns,64512"));
+    assert.equal(asn, "asns,64512,?[31m<script>alert(1)</script>|=cmd|' /C calc'!A0,1,1");
+    assert.ok(csv.includes(`clouds,aws,"'=HYPERLINK(""http://x"")",EC2,1,1`), csv);
+    for (const line of csv.split("\r\n")) {
+      for (const cell of line.split(",")) assert.ok(!/^"?[=+@]/.test(cell), cell);
+    }
+  });
+});
+
+describe("redscope report (CLI)", () => {
+  test("text by default for the newest scan; --list; every format to a file", async () => {
+    const r = await runCli(["report", "--db", DB]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^redscope report: scan newer \(scan\)/);
+    assert.match(r.stdout, /Versions: redis \(39 servers with a known version\)/);
+    assert.match(r.stdout, /Trend: 2 scans of the same targets/);
+    const list = await runCli(["report", "--list", "--db", DB]);
+    assert.match(list.stdout, /older\s+scan\s+2026-10-01/);
+    for (const format of ["md", "csv", "json"]) {
+      const file = path.join(tmp, `r.${format}`);
+      const w = await runCli(["report", "older", "--db", DB, "-f", format, "-o", file]);
+      assert.equal(w.code, 0, w.stderr);
+      assert.ok(fs.statSync(file).size > 500, format);
+    }
+    const json = JSON.parse(fs.readFileSync(path.join(tmp, "r.json"), "utf8"));
+    assert.equal(json.scan.id, "older");
+  });
+
+  test("--diff A B prints the changes", async () => {
+    const r = await runCli(["report", "--db", DB, "--diff", "older", "newer"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /newly open\s+10/);
+    assert.match(r.stdout, /192\.0\.2\.40:6379\s+remediated\s+open redis 6\.0\.9\s+auth_required/);
+  });
+
+  test("bad input: one line, exit 2", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["report", "nosuch", "--db", DB], /no scan "nosuch" in /],
+      [["report", "--db", DB, "--diff", "older"], /--diff takes two scan ids/],
+      [["report", "--db", DB, "--coverage", "0"], /--coverage/],
+      [["report", "--db", DB, "-f", "pdf"], /argument 'pdf' is invalid/],
+      [["report", "--db", path.join(tmp, "none.db")], /no store at .*none\.db: run a scan first/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, "none.db")), "a report never creates a store");
+  });
+});
