@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
+import { renderHtml } from "../report/html.js";
 import {
   renderCsv,
   renderJson,
@@ -21,7 +22,7 @@ import {
 import { fail } from "./errors.js";
 import { parseIntIn } from "./units.js";
 
-const FORMATS = ["text", "md", "csv", "json"] as const;
+const FORMATS = ["text", "md", "csv", "json", "html"] as const;
 type Format = (typeof FORMATS)[number];
 
 interface ReportFlags {
@@ -105,6 +106,8 @@ function render(r: Report, format: Format, diffOnly: boolean): string {
       return renderCsv(r);
     case "json":
       return renderJson(r);
+    case "html":
+      return renderHtml(r);
     default:
       // On a terminal a diff is what was asked for: its two tables, not the whole report.
       if (diffOnly && r.diff) return renderTextTables(diffTables(r.diff));

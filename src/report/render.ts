@@ -25,7 +25,7 @@ export function renderTable(rows: string[][], rightAlign: boolean[]): string {
 }
 
 /** Control characters (ESC, CR, LF, …) and bidi marks: never written raw to a terminal. */
-const CONTROL =
+export const CONTROL =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
   /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 

@@ -1,0 +1,485 @@
+/**
+ * The report as one self-contained HTML file a security team can forward: the tables of
+ * reportTables as HTML tables, charts as inline SVG drawn here by Apache ECharts (server-side
+ * rendering), one inline stylesheet, and no script at all. A Content-Security-Policy forbids
+ * loading or running anything, so even an escaping bug could not turn what a scanned server
+ * wrote into a request or a script.
+ */
+import { createRequire } from "node:module";
+import type * as Echarts from "echarts";
+import type { BarSeriesOption, EChartsOption } from "echarts";
+import { STATES, type State } from "../classify/result.js";
+import type { Report } from "./build.js";
+import { CONTROL } from "./render.js";
+import { type Cell, reportTables, type Table } from "./tables.js";
+
+/**
+ * Every redscope command imports the report module, and ECharts' ES module tree takes some
+ * 350 ms to load: its CommonJS bundle loads in a fifth of that, and only when a page is drawn.
+ */
+let echartsModule: typeof Echarts | undefined;
+function echarts(): typeof Echarts {
+  if (!echartsModule) {
+    echartsModule = createRequire(import.meta.url)("echarts") as typeof Echarts;
+    echartsModule.setPlatformAPI({ measureText: measureText });
+  }
+  return echartsModule;
+}
+
+/**
+ * Layout happens here, text is drawn by the reader's browser in whatever sans-serif it has.
+ * Without a canvas ECharts measures text with Arial's widths; DejaVu Sans (Linux's default) is
+ * some 15% wider, and axis labels and legends then overlap or run off the edge. Measuring with
+ * DejaVu-like widths leaves a little slack under Arial and fits everywhere.
+ */
+function measureText(s: string, font?: string): { width: number } {
+  const size = Number(/(\d+(?:\.\d+)?)px/.exec(font ?? "")?.[1] ?? 12);
+  let em = 0;
+  for (const ch of s) {
+    if (/[0-9a-z]/.test(ch)) em += 0.64;
+    else if (/[A-Z]/.test(ch)) em += 0.74;
+    else if (ch === " ") em += 0.32;
+    // CJK and the rest of the wide scripts: a full em.
+    else if ((ch.codePointAt(0) ?? 0) >= 0x2e80) em += 1;
+    else em += 0.62;
+  }
+  return { width: em * size };
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** For text and for attribute values (always double-quoted) alike. */
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/**
+ * What a scanned server wrote, made plain: no control character or bidi override to reorder
+ * what the reader sees, and no cell long enough to bury the page (the JSON format keeps it whole).
+ */
+function plain(s: string, max: number): string {
+  const clean = s.replace(CONTROL, "?");
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+const text = (s: string, max = 300): string => escapeHtml(plain(s, max));
+
+const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+
+function cellHtml(c: Cell): string {
+  return typeof c === "number" ? NUMBER.format(c) : text(c);
+}
+
+/** One colour per state, the same in every chart: red for open, green and blue for the guarded. */
+const STATE_COLOUR: Record<State, string> = {
+  open: "#c62828",
+  auth_required: "#2e7d32",
+  protected: "#1565c0",
+  ip_restricted: "#6a1b9a",
+  busy: "#ef6c00",
+  error: "#8d6e63",
+  not_redis: "#00838f",
+  silent: "#9e9e9e",
+  closed: "#c5cbd3",
+  timeout: "#78909c",
+};
+
+const PRODUCT_COLOURS = ["#1565c0", "#00838f", "#6a1b9a", "#ef6c00", "#5d4037", "#455a64"];
+
+const INK = "#1f2328";
+const MUTED = "#59636e";
+const RULE = "#e3e6ea";
+const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
+
+const CHART_WIDTH = 880;
+/** Height of one bar's row in the horizontal bar charts. */
+const BAR_ROW = 24;
+/** Axis labels longer than this are cut: a chart is for the shape, the table has the rest. */
+const LABEL_MAX = 32;
+
+/**
+ * A chart label from data. ECharts writes text content through its own encodeHTML (& < > " ')
+ * — verified in the SVG it renders, and the test checks hostile labels come out escaped — so
+ * labels go in plain, not pre-escaped (which would show `&lt;` to the reader).
+ */
+const label = (s: string): string => plain(s, LABEL_MAX);
+
+/**
+ * ECharts does not escape attribute values. Labels only ever become text (no aria description,
+ * links or rich-text styles from data), and should a later ECharts put one in an attribute, a
+ * tag holding an event handler, a script, a link or a URL (other than `url(#…)`, a clip path
+ * in the same SVG) fails the report rather than ship. The namespace URIs go: inline SVG in HTML
+ * needs none, and the page then holds no URL at all.
+ */
+function inertSvg(svg: string): string {
+  const out = svg.replace(/ xmlns(?::xlink)?="[^"]*"/g, "");
+  for (const tag of out.match(/<[^>]*>/g) ?? []) {
+    if (
+      /^<\/?(script|foreignobject|image|use|a)\b|\son[a-z]+\s*=|href|url\((?!#)|\/\//i.test(tag)
+    ) {
+      throw new Error(`chart SVG holds an active element or reference: ${tag.slice(0, 80)}`);
+    }
+  }
+  return out;
+}
+
+function renderChart(height: number, option: EChartsOption): string {
+  const chart = echarts().init(null, null, {
+    renderer: "svg",
+    ssr: true,
+    width: CHART_WIDTH,
+    height,
+  });
+  try {
+    chart.setOption({
+      animation: false,
+      textStyle: { fontFamily: FONT, color: INK },
+      ...option,
+    });
+    return inertSvg(chart.renderToSVGString());
+  } finally {
+    chart.dispose();
+  }
+}
+
+interface Bar {
+  label: string;
+  value: number;
+  colour: string;
+}
+
+const barLabel = { show: true, position: "right", color: INK, fontSize: 12 } as const;
+const categoryAxis = {
+  type: "category",
+  inverse: true,
+  axisTick: { show: false },
+  axisLine: { lineStyle: { color: RULE } },
+  axisLabel: { color: INK, fontSize: 12 },
+} as const;
+const valueAxis = {
+  type: "value",
+  axisLabel: { show: false },
+  splitLine: { lineStyle: { color: RULE } },
+} as const;
+
+/** Horizontal bars, one per row, the largest on top; `silent`: there is nothing to hover. */
+function barSeries(bars: Bar[], index: number): BarSeriesOption {
+  return {
+    type: "bar",
+    silent: true,
+    xAxisIndex: index,
+    yAxisIndex: index,
+    barMaxWidth: 16,
+    label: { ...barLabel, formatter: (p: { value: unknown }) => NUMBER.format(Number(p.value)) },
+    data: bars.map((b) => ({ value: b.value, itemStyle: { color: b.colour } })),
+  };
+}
+
+const titleStyle = { fontSize: 14, fontWeight: 600, color: INK } as const;
+
+/** The NICER rows beside redscope's finer states, coloured by state. */
+function statesChart(r: Report): string {
+  const panels: Array<[string, Bar[]]> = [
+    [
+      "NICER rows",
+      r.nicer.map((s) => ({
+        label: s.nicer ?? s.state,
+        value: s.count,
+        colour: STATE_COLOUR[s.state as State] ?? MUTED,
+      })),
+    ],
+    [
+      "redscope states",
+      r.states.map((s) => ({
+        label: s.state,
+        value: s.count,
+        colour: STATE_COLOUR[s.state as State] ?? MUTED,
+      })),
+    ],
+  ];
+  const rows = Math.max(1, ...panels.map(([, bars]) => bars.length));
+  // Each panel holds its axis labels; the gap between them is room for the left one's counts.
+  const grids = [
+    { left: 0, right: "56%" },
+    { left: "52%", right: 40 },
+  ];
+  return renderChart(rows * BAR_ROW + 48, {
+    title: panels.map(([title], i) => ({
+      text: title,
+      left: grids[i]?.left,
+      top: 0,
+      textStyle: titleStyle,
+    })),
+    grid: grids.map((g) => ({
+      ...g,
+      top: 32,
+      bottom: 8,
+      outerBoundsMode: "same",
+      outerBoundsContain: "axisLabel",
+    })),
+    xAxis: panels.map((_, i) => ({ ...valueAxis, gridIndex: i })),
+    yAxis: panels.map(([, bars], i) => ({
+      ...categoryAxis,
+      gridIndex: i,
+      data: bars.map((b) => label(b.label)),
+    })),
+    series: panels.map(([, bars], i) => barSeries(bars, i)),
+  });
+}
+
+/** The version table as bars: the most common versions of each product, largest first. */
+const VERSIONS_PER_PRODUCT = 12;
+
+function versionsChart(r: Report): string | undefined {
+  const products = r.versions.products;
+  if (products.length === 0) return undefined;
+  const several = products.length > 1;
+  const bars: Bar[] = products.flatMap((p, i) =>
+    p.rows.slice(0, VERSIONS_PER_PRODUCT).map((v) => ({
+      // Each bar says its product when there are several.
+      label: several ? `${p.product} ${v.version}` : v.version,
+      value: v.count,
+      colour: PRODUCT_COLOURS[i % PRODUCT_COLOURS.length] ?? MUTED,
+    })),
+  );
+  const shown = several ? "per product" : `of ${products[0]?.product}`;
+  return renderChart(bars.length * BAR_ROW + 48, {
+    title: { text: `Most common versions ${label(shown)}`, left: 0, top: 0, textStyle: titleStyle },
+    grid: { left: 0, right: 48, top: 32, bottom: 8 },
+    xAxis: valueAxis,
+    yAxis: { ...categoryAxis, data: bars.map((b) => label(b.label)) },
+    series: barSeries(bars, 0),
+  });
+}
+
+/** Servers per cloud place, stacked by state: where the open ones are. */
+function cloudsChart(r: Report): string | undefined {
+  if (r.clouds.length === 0) return undefined;
+  const states = STATES.filter((s) => r.clouds.some((c) => (c.byState[s] ?? 0) > 0));
+  return renderChart(r.clouds.length * BAR_ROW + 72, {
+    title: { text: "Servers per cloud, by state", left: 0, top: 0, textStyle: titleStyle },
+    legend: { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } },
+    grid: { left: 0, right: 48, top: 60, bottom: 8 },
+    xAxis: valueAxis,
+    yAxis: {
+      ...categoryAxis,
+      data: r.clouds.map((c) => label(c.key.filter((k) => k !== "").join(" "))),
+    },
+    series: states.map((s) => ({
+      type: "bar",
+      name: s,
+      stack: "state",
+      silent: true,
+      barMaxWidth: 16,
+      itemStyle: { color: STATE_COLOUR[s] },
+      data: r.clouds.map((c) => c.byState[s] ?? 0),
+    })),
+  });
+}
+
+/** Counts per state across scans of the same targets, oldest first. */
+function trendChart(r: Report): string | undefined {
+  if (r.trends.length < 2) return undefined;
+  const states = STATES.filter((s) => r.trends.some((t) => (t.counts[s] ?? 0) > 0));
+  return renderChart(340, {
+    title: { text: "Servers per state, scan by scan", left: 0, top: 0, textStyle: titleStyle },
+    legend: { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } },
+    grid: { left: 0, right: 24, top: 64, bottom: 8 },
+    xAxis: {
+      type: "category",
+      boundaryGap: false,
+      axisLine: { lineStyle: { color: RULE } },
+      axisLabel: { color: INK },
+      data: r.trends.map((t) => label(t.startedAt.slice(0, 16).replace("T", " "))),
+    },
+    yAxis: {
+      type: "value",
+      minInterval: 1,
+      axisLabel: { color: MUTED },
+      splitLine: { lineStyle: { color: RULE } },
+    },
+    series: states.map((s) => ({
+      type: "line",
+      name: s,
+      silent: true,
+      symbolSize: 7,
+      lineStyle: { width: 2.5, color: STATE_COLOUR[s] },
+      itemStyle: { color: STATE_COLOUR[s] },
+      data: r.trends.map((t) => t.counts[s] ?? 0),
+    })),
+  });
+}
+
+function tableHtml(t: Table): string {
+  const align = (i: number): string => (t.numeric[i] ? ' class="num"' : "");
+  const head = t.columns.map((c, i) => `<th${align(i)}>${text(c)}</th>`).join("");
+  const body = t.rows
+    .map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${cellHtml(c)}</td>`).join("")}</tr>`)
+    .join("\n");
+  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+function sectionHtml(t: Table, chart: string | undefined): string {
+  const parts = [`<section id="${text(t.id)}">`, `<h2>${text(t.title)}</h2>`];
+  if (chart) parts.push(`<figure class="chart">${chart}</figure>`);
+  parts.push(t.rows.length > 0 ? tableHtml(t) : '<p class="none">(none)</p>');
+  if (t.note) parts.push(`<p class="note">${text(t.note, 1000)}</p>`);
+  parts.push("</section>");
+  return parts.join("\n");
+}
+
+function headerHtml(r: Report): string {
+  const s = r.scan;
+  const facts: Array<[string, string]> = [
+    ["Scan", s.id],
+    ["Source", s.source],
+    ["Targets", s.targets || "-"],
+    ["Ports", s.ports || "-"],
+    ["Started", s.startedAt],
+    ["Finished", s.finishedAt ?? "not finished"],
+    ["Report generated", r.generatedAt],
+  ];
+  return [
+    "<header>",
+    `<p class="kicker">redscope report</p>`,
+    `<h1>Redis exposure: scan ${text(s.id, 80)}</h1>`,
+    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${text(v)}</dd></div>`).join("")}</dl>`,
+    "</header>",
+  ].join("\n");
+}
+
+/** The numbers a reader looks for first: how many answered, how many of them are open. */
+function summaryHtml(r: Report): string {
+  const count = (st: State): number => r.states.find((s) => s.state === st)?.count ?? 0;
+  const share = (n: number): string =>
+    r.total > 0 ? `${((100 * n) / r.total).toFixed(1)}% of targets` : "";
+  const tiles: Array<[string, number, string, string]> = [
+    ["Targets probed", r.total, "", "total"],
+    ["Open (no authentication)", count("open"), share(count("open")), "open"],
+    ["Authentication required", count("auth_required"), share(count("auth_required")), "auth"],
+    ["Protected mode", count("protected"), share(count("protected")), "protected"],
+  ];
+  const tileHtml = tiles
+    .map(
+      ([name, n, sub, kind]) =>
+        `<div class="tile ${kind}"><div class="n">${NUMBER.format(n)}</div><div class="k">${name}</div>${sub ? `<div class="sub">${sub}</div>` : ""}</div>`,
+    )
+    .join("\n");
+  const bands = r.exposure.worstCvss;
+  const cvss =
+    bands.length > 0
+      ? `<ul class="bands">${bands.map((b) => `<li class="band ${text(b.band.split(" ")[0] ?? "")}"><span class="n">${NUMBER.format(b.servers)}</span> ${text(b.band)}</li>`).join("")}</ul>`
+      : '<p class="none">no server with a known CVE</p>';
+  return [
+    '<section class="summary" aria-label="summary">',
+    `<div class="tiles">${tileHtml}</div>`,
+    `<div class="cvss"><h3>Servers by their worst CVE (by version alone)</h3>${cvss}</div>`,
+    "</section>",
+  ].join("\n");
+}
+
+/** Charts by the id of the table they stand above. */
+function chartsByTable(r: Report): Map<string, string> {
+  const charts = new Map<string, string>();
+  charts.set("nicer", statesChart(r));
+  const firstProduct = r.versions.products[0];
+  const versions = versionsChart(r);
+  if (firstProduct && versions) charts.set(`versions-${firstProduct.product}`, versions);
+  const clouds = cloudsChart(r);
+  if (clouds) charts.set("clouds", clouds);
+  const trends = trendChart(r);
+  if (trends) charts.set("trends", trends);
+  return charts;
+}
+
+const STYLE = `
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f6f7f9; color: ${INK}; font: 14px/1.5 ${FONT}; }
+.page { max-width: 960px; margin: 0 auto; padding: 32px 24px 48px; }
+header { border-bottom: 3px solid ${INK}; padding-bottom: 16px; margin-bottom: 24px; }
+.kicker { margin: 0; color: ${MUTED}; text-transform: uppercase; letter-spacing: .08em; font-size: 12px; font-weight: 600; }
+h1 { margin: 4px 0 16px; font-size: 26px; line-height: 1.25; overflow-wrap: anywhere; }
+h2 { margin: 0 0 12px; font-size: 18px; overflow-wrap: anywhere; }
+h3 { margin: 0 0 8px; font-size: 14px; }
+.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 8px 24px; margin: 0; }
+.facts dt { color: ${MUTED}; font-size: 12px; }
+.facts dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.summary { background: #fff; border: 1px solid ${RULE}; border-radius: 8px; padding: 20px; margin-bottom: 24px; }
+.tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; margin-bottom: 16px; }
+.tile { border-left: 4px solid ${MUTED}; padding: 4px 12px; }
+.tile .n { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
+.tile .k { font-weight: 600; }
+.tile .sub { color: ${MUTED}; font-size: 12px; }
+.tile.open { border-color: ${STATE_COLOUR.open}; }
+.tile.open .n { color: ${STATE_COLOUR.open}; }
+.tile.auth { border-color: ${STATE_COLOUR.auth_required}; }
+.tile.protected { border-color: ${STATE_COLOUR.protected}; }
+.bands { display: flex; flex-wrap: wrap; gap: 8px; list-style: none; margin: 0; padding: 0; }
+.band { border-radius: 4px; padding: 4px 10px; background: #eef0f3; }
+.band .n { font-weight: 700; font-variant-numeric: tabular-nums; }
+.band.critical { background: #fde8e8; color: #8e1b1b; }
+.band.high { background: #fff0e0; color: #8a3d00; }
+.band.medium { background: #fff8d6; color: #6b5400; }
+section { background: #fff; border: 1px solid ${RULE}; border-radius: 8px; padding: 20px; margin-bottom: 16px; }
+.chart { margin: 0 0 16px; }
+.chart svg { display: block; width: 100%; height: auto; }
+table { min-width: 60%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 12px; border-bottom: 1px solid ${RULE}; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
+th { border-bottom: 2px solid #c9ced4; font-size: 12px; color: ${MUTED}; font-weight: 600; white-space: nowrap; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+.num { text-align: right; white-space: nowrap; }
+.note, .none { color: ${MUTED}; font-size: 13px; margin: 8px 0 0; }
+footer { color: ${MUTED}; font-size: 12px; margin-top: 24px; }
+@media (max-width: 700px) { .tiles { grid-template-columns: repeat(2, 1fr); } }
+@media print {
+  @page { margin: 14mm; }
+  body { background: #fff; font-size: 11px; }
+  .page { max-width: none; padding: 0; }
+  section, .summary { border: none; padding: 0; margin-bottom: 18px; }
+  .chart, .summary, tr { break-inside: avoid; }
+  h2 { break-after: avoid; }
+}
+`;
+
+/**
+ * `default-src 'none'` with inline styles and data: images only: nothing can be fetched,
+ * framed, submitted or run. base-uri and form-action are not covered by default-src.
+ */
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+export function renderHtml(r: Report): string {
+  const charts = chartsByTable(r);
+  const sections = reportTables(r)
+    .filter((t) => t.rows.length > 0 || t.note !== undefined)
+    .map((t) => sectionHtml(t, charts.get(t.id)));
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>redscope report: scan ${text(r.scan.id, 80)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<div class="page">
+${headerHtml(r)}
+${summaryHtml(r)}
+<main>
+${sections.join("\n")}
+</main>
+<footer>Generated by redscope on ${text(r.generatedAt)}. Labels and versions are what the scanned servers reported and may be false; CVEs are matched by version alone.</footer>
+</div>
+</body>
+</html>
+`;
+}
