@@ -13,8 +13,9 @@ import { chromium } from "playwright-core";
 import type { ProbeResult, Product } from "../src/classify/result.js";
 import { buildReport } from "../src/report/build.js";
 import { renderHtml } from "../src/report/html.js";
-import { openStore, type ScanInfo } from "../src/store/index.js";
+import { openStore } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
+import { testScan } from "./helpers/scans.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // In CI the browser check must run: a missing Chromium is a failure, not a skip.
@@ -41,20 +42,6 @@ const HOSTILE = {
   template: "{{7*7}}",
   bidi: "\u202eexe.txt\u001b[31m",
 };
-
-function scanInfo(id: string, startedAt: string): ScanInfo {
-  return {
-    id,
-    source: "scan",
-    startedAt,
-    targets: "192.0.2.0/24",
-    ports: "6379",
-    seed: "7",
-    shardCount: 1,
-    options: {},
-    toolVersion: "test",
-  };
-}
 
 const OPEN_VERSIONS: Array<[Product, string, number]> = [
   ["redis", "7.2.4", 10],
@@ -156,7 +143,7 @@ before(async () => {
       ["older", "2026-10-01T10:00:00.000Z", 8],
       ["newer", "2026-11-21T10:00:00.000Z", 0],
     ] as const) {
-      await store.beginScan(scanInfo(id, startedAt));
+      await store.beginScan(testScan(id, startedAt));
       await store.beginShard({ scanId: id, shard: "0/1", startedAt });
       await store.insertResults(id, results(opened));
       await store.finishShard(id, "0/1", await store.stateCounts(id));
@@ -244,7 +231,7 @@ describe("report --format html: the file", () => {
       const report = await buildReport(store, scan);
       const page = renderHtml({ ...report, trends: report.trends.slice(-1) });
       assert.equal(page.match(/<svg/g)?.length, 3);
-      await store.beginScan({ ...scanInfo("empty", "2026-11-22T10:00:00.000Z"), targets: "-" });
+      await store.beginScan({ ...testScan("empty", "2026-11-22T10:00:00.000Z"), targets: "-" });
       const empty = renderHtml(await buildReport(store, (await store.getScan("empty"))!));
       assert.equal(empty.match(/<svg/g)?.length, 1, "the states chart alone");
       assert.match(empty, /no server with a known CVE/);

@@ -11,28 +11,15 @@ import { after, before, describe, test } from "node:test";
 import type { ProbeResult } from "../src/classify/result.js";
 import { buildDiff, buildReport, classifyChange } from "../src/report/build.js";
 import { renderCsv, renderMarkdown, renderText } from "../src/report/render.js";
-import { openStore, type ScanInfo, type Store } from "../src/store/index.js";
+import { openStore, type Store } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
 import { type PgServer, startPostgres } from "./helpers/postgres.js";
+import { testScan } from "./helpers/scans.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-report-"));
 const DB = path.join(tmp, "report.db");
 let pg: PgServer;
 let pgUrl = "";
-
-function scan(id: string, startedAt: string): ScanInfo {
-  return {
-    id,
-    source: "scan",
-    startedAt,
-    targets: "192.0.2.0/24",
-    ports: "6379",
-    seed: "1",
-    shardCount: 1,
-    options: {},
-    toolVersion: "test",
-  };
-}
 
 const HOSTILE = "\u001b[31m<script>alert(1)</script>|=cmd|' /C calc'!A0";
 
@@ -109,7 +96,7 @@ function results(): ProbeResult[] {
 }
 
 async function seed(store: Store): Promise<void> {
-  await store.beginScan(scan("older", "2026-10-01T00:00:00.000Z"));
+  await store.beginScan(testScan("older", "2026-10-01T00:00:00.000Z"));
   // The older scan: ten fewer open servers (they were auth-protected then), one still open that
   // is now remediated, one at another version.
   const old = results().map((r, i): ProbeResult => {
@@ -122,7 +109,7 @@ async function seed(store: Store): Promise<void> {
   });
   await store.insertResults("older", old);
   await store.finishShard("older", "0/1", await store.stateCounts("older"));
-  await store.beginScan(scan("newer", "2026-11-21T00:00:00.000Z"));
+  await store.beginScan(testScan("newer", "2026-11-21T00:00:00.000Z"));
   await store.insertResults("newer", results());
   await store.finishShard("newer", "0/1", await store.stateCounts("newer"));
 }
