@@ -318,6 +318,10 @@ describe("redscope report (CLI)", () => {
       assert.equal(w.code, 0, w.stderr);
       assert.ok(fs.statSync(file).size > 500, format);
     }
+    // Not a regular file: written to, never replaced.
+    const devnull = await runCli(["report", "--db", DB, "-f", "json", "-o", "/dev/null"]);
+    assert.equal(devnull.code, 0, devnull.stderr);
+    assert.ok(fs.statSync("/dev/null").isCharacterDevice(), "/dev/null is still a device");
     const json = JSON.parse(fs.readFileSync(path.join(tmp, "r.json"), "utf8"));
     assert.equal(json.scan.id, "older");
   });

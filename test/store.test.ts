@@ -76,6 +76,35 @@ async function all(store: Store, q: Parameters<Store["results"]>[0]): Promise<Pr
   return out;
 }
 
+/** Statements run behind the store's back; the rows of the last one are returned. */
+async function rawSql(where: string, statements: string[]): Promise<unknown[]> {
+  let rows: unknown[] = [];
+  if (!where.startsWith("postgres://")) {
+    const db = new Database(where);
+    try {
+      for (const sql of statements) {
+        const st = db.prepare(sql);
+        if (st.reader) rows = st.all();
+        else {
+          st.run();
+          rows = [];
+        }
+      }
+    } finally {
+      db.close();
+    }
+    return rows;
+  }
+  const c = new pg.Client({ connectionString: where });
+  await c.connect();
+  try {
+    for (const sql of statements) rows = (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+  return rows;
+}
+
 const backends: Array<[string, (name: string) => Promise<string>]> = [
   ["sqlite", async (name) => path.join(tmp, `${name}.db`)],
   ["postgres", (name) => server.database(name)],
@@ -87,30 +116,36 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 1);
+      assert.equal(await a.schemaVersion(), 2);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 1);
+      assert.equal(await b.schemaVersion(), 2);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
+      // A store made by version 1 of the schema is brought up to date when opened.
+      await rawSql(where, [
+        "DROP INDEX results_scan_cves",
+        "DELETE FROM schema_migrations WHERE version = 2",
+      ]);
+      const c = await openStore(where);
+      assert.equal(await c.schemaVersion(), 2);
+      await c.close();
+      assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
+        { n: 2 },
+      ]);
     });
 
     test("a database from a newer redscope is refused with a clear message", async () => {
       const where = await location("newer");
       await (await openStore(where)).close();
-      if (kind === "sqlite") {
-        const db = new Database(where);
-        db.prepare("INSERT INTO schema_migrations VALUES (99, 'future', 'x')").run();
-        db.close();
-      } else {
-        const c = new pg.Client({ connectionString: where });
-        await c.connect();
-        await c.query("INSERT INTO schema_migrations VALUES (99, 'future', now())");
-        await c.end();
-      }
+      await rawSql(where, [
+        kind === "sqlite"
+          ? "INSERT INTO schema_migrations VALUES (99, 'future', 'x')"
+          : "INSERT INTO schema_migrations VALUES (99, 'future', now())",
+      ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(1\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(2\)/);
         return true;
       });
     });

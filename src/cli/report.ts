@@ -145,10 +145,22 @@ function scanList(scans: ScanInfo[]): string {
   return `${renderTable(rows, [false, false, false, false, false, false, true])}\n`;
 }
 
-/** A report file is written whole or not at all: a temp file renamed over the target. */
+/**
+ * A report file is written whole or not at all: a temp file renamed over the target. Not so
+ * for what is not a regular file (/dev/null, a FIFO): renaming over it would replace it.
+ */
 function write(output: string | undefined, text: string): void {
   if (output === undefined || output === "-") {
     process.stdout.write(text);
+    return;
+  }
+  const existing = fs.statSync(output, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) {
+    try {
+      fs.writeFileSync(output, text);
+    } catch (e) {
+      fail(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
     return;
   }
   const tmp = `${output}.tmp-${process.pid}`;

@@ -7,7 +7,7 @@
  * are read whole.
  */
 import { NICER_ROW, type ProbeResult, STATES, type State } from "../classify/result.js";
-import type { DiffRow, GroupColumn, ScanInfo, Store } from "../store/index.js";
+import type { DiffRow, GroupColumn, GroupCount, ScanInfo, Store } from "../store/index.js";
 import { eolBranch } from "./eol.js";
 
 export interface ReportOptions {
@@ -119,11 +119,14 @@ export async function buildReport(
   opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
 ): Promise<Report> {
   const id = scan.id;
-  const byState = await store.groupCounts(id, ["state"]);
-  const total = byState.reduce((a, g) => a + g.n, 0);
+  // One pass over the scan's rows for every table that counts: each further GROUP BY would
+  // read the whole scan again (measured on 1 M results: 6 queries 6.2 s, one 2.5 s).
+  const facts = new Facts(await store.groupCounts(id, FACT_COLUMNS));
+  const byState = facts.sum(["state"]);
+  const total = facts.total;
   const states: StateRow[] = [];
   for (const st of STATES) {
-    const n = byState.find((g) => g.key[0] === st)?.n ?? 0;
+    const n = byState.get(key([st])) ?? 0;
     if (n === 0) continue;
     const row: StateRow = { state: st, count: n, percent: pct(n, total) };
     const nicer = NICER_ROW[st];
@@ -131,10 +134,10 @@ export async function buildReport(
     states.push(row);
   }
   // The NICER rows as the study counted them: `nicer` is set on exactly the records it counted.
-  const nicerGroups = await store.groupCounts(id, ["nicer"]);
+  const nicerCounts = facts.sum(["nicer"]);
   const nicer: StateRow[] = [];
   for (const [st, name] of Object.entries(NICER_ROW)) {
-    const n = nicerGroups.find((g) => g.key[0] === name)?.n ?? 0;
+    const n = nicerCounts.get(key([name])) ?? 0;
     if (n > 0) nicer.push({ state: st, nicer: name, count: n, percent: pct(n, total) });
   }
   nicer.sort((x, y) => y.count - x.count);
@@ -145,28 +148,61 @@ export async function buildReport(
     total,
     nicer,
     states,
-    versions: { coverage: opts.coverage, products: await versionTable(store, id, opts.coverage) },
-    clouds: await places(store, id, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),
-    asns: await places(store, id, ["asn", "as_org"], opts.top),
-    countries: await places(store, id, ["country"], opts.top),
-    exposure: await exposure(store, id, opts.top),
+    versions: { coverage: opts.coverage, products: versionTable(facts, opts.coverage) },
+    clouds: places(facts, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),
+    asns: places(facts, ["asn", "as_org"], opts.top),
+    countries: places(facts, ["country"], opts.top),
+    exposure: await exposure(store, id, facts, opts.top),
     trends: await trends(store, scan),
   };
 }
 
-async function versionTable(
-  store: Store,
-  scanId: string,
-  coverage: number,
-): Promise<ProductVersions[]> {
-  const groups = await store.groupCounts(scanId, ["product", "version"]);
+/** Every column a report counts by, grouped once. */
+const FACT_COLUMNS: GroupColumn[] = [
+  "state",
+  "nicer",
+  "role",
+  "max_cvss",
+  "product",
+  "version",
+  "country",
+  "asn",
+  "as_org",
+  "cloud_provider",
+  "cloud_region",
+  "cloud_service",
+];
+
+type Key = string;
+const key = (values: ReadonlyArray<string | number | null>): Key => JSON.stringify(values);
+
+/** The fact groups, summed down to any subset of their columns. */
+class Facts {
+  readonly total: number;
+  constructor(private readonly groups: GroupCount[]) {
+    this.total = groups.reduce((a, g) => a + g.n, 0);
+  }
+
+  /** Counts per distinct value of `columns` (a JSON key of the values, nulls included). */
+  sum(columns: readonly GroupColumn[]): Map<Key, number> {
+    const idx = columns.map((c) => FACT_COLUMNS.indexOf(c));
+    const out = new Map<Key, number>();
+    for (const g of this.groups) {
+      const k = key(idx.map((i) => g.key[i] ?? null));
+      out.set(k, (out.get(k) ?? 0) + g.n);
+    }
+    return out;
+  }
+}
+
+function versionTable(facts: Facts, coverage: number): ProductVersions[] {
   const byProduct = new Map<string, Array<{ version: string; count: number }>>();
-  for (const g of groups) {
-    const [product, version] = g.key;
+  for (const [k, n] of facts.sum(["product", "version"])) {
+    const [product, version] = JSON.parse(k) as Array<string | null>;
     if (product == null || version == null) continue;
-    const list = byProduct.get(String(product)) ?? [];
-    list.push({ version: String(version), count: g.n });
-    byProduct.set(String(product), list);
+    const list = byProduct.get(product) ?? [];
+    list.push({ version, count: n });
+    byProduct.set(product, list);
   }
   const out: ProductVersions[] = [];
   for (const [product, list] of byProduct) {
@@ -200,25 +236,20 @@ function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, "en", { numeric: true });
 }
 
-async function places(
-  store: Store,
-  scanId: string,
-  columns: GroupColumn[],
-  top: number,
-): Promise<PlaceRow[]> {
-  const groups = await store.groupCounts(scanId, [...columns, "state"]);
+function places(facts: Facts, columns: GroupColumn[], top: number): PlaceRow[] {
   const rows = new Map<string, PlaceRow>();
-  for (const g of groups) {
-    const key = g.key.slice(0, columns.length);
+  for (const [k, n] of facts.sum([...columns, "state"])) {
+    const values = JSON.parse(k) as Array<string | number | null>;
+    const placeKey = values.slice(0, columns.length);
     // Rows with none of the place columns are addresses the intel knows nothing about.
-    if (key[0] == null) continue;
-    const label = key.map((k) => (k == null ? "" : String(k)));
-    const k = JSON.stringify(label);
-    const row = rows.get(k) ?? { key: label, total: 0, byState: {} };
-    const st = String(g.key[columns.length]) as State;
-    row.byState[st] = (row.byState[st] ?? 0) + g.n;
-    row.total += g.n;
-    rows.set(k, row);
+    if (placeKey[0] == null) continue;
+    const label = placeKey.map((v) => (v == null ? "" : String(v)));
+    const id = JSON.stringify(label);
+    const row = rows.get(id) ?? { key: label, total: 0, byState: {} };
+    const st = String(values[columns.length]) as State;
+    row.byState[st] = (row.byState[st] ?? 0) + n;
+    row.total += n;
+    rows.set(id, row);
   }
   return [...rows.values()].sort((a, b) => b.total - a.total).slice(0, top);
 }
@@ -230,23 +261,29 @@ const CVSS_BANDS: Array<[string, number]> = [
   ["low (0.1–3.9)", 0.1],
 ];
 
-async function exposure(store: Store, scanId: string, top: number): Promise<Exposure> {
-  const roles = await store.groupCounts(scanId, ["state", "role"]);
-  const openByRole = roles
-    .filter((g) => g.key[0] === "open")
-    .map((g) => ({ role: g.key[1] == null ? "unknown" : String(g.key[1]), count: g.n }));
-
-  const leaks: ReplicationLeak[] = [];
-  let leakCount = 0;
-  for await (const r of store.results({ scanId, states: ["open"] })) {
-    const leak = replicationLeak(r);
-    if (!leak) continue;
-    leakCount++;
-    if (leaks.length < top) leaks.push(leak);
+async function exposure(
+  store: Store,
+  scanId: string,
+  facts: Facts,
+  top: number,
+): Promise<Exposure> {
+  const openByRole: Exposure["openByRole"] = [];
+  for (const [k, n] of facts.sum(["state", "role"])) {
+    const [state, role] = JSON.parse(k) as Array<string | null>;
+    if (state === "open") openByRole.push({ role: role ?? "unknown", count: n });
   }
+  openByRole.sort((a, b) => b.count - a.count || (a.role < b.role ? -1 : 1));
+
+  // Unordered reads: the state index and the CVE index find the rows; order is set below.
+  const leaks: ReplicationLeak[] = [];
+  for await (const r of store.results({ scanId, states: ["open"], ordered: false })) {
+    const leak = replicationLeak(r);
+    if (leak) leaks.push(leak);
+  }
+  leaks.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 
   const cves = new Map<string, { id: string; cvss?: number; servers: number }>();
-  for await (const r of store.results({ scanId, withCves: true })) {
+  for await (const r of store.results({ scanId, withCves: true, ordered: false })) {
     for (const c of r.cves ?? []) {
       const e = cves.get(c.id) ?? { id: c.id, servers: 0 };
       if (c.cvss !== undefined) e.cvss = c.cvss;
@@ -255,38 +292,37 @@ async function exposure(store: Store, scanId: string, top: number): Promise<Expo
     }
   }
 
-  const worst = await store.groupCounts(scanId, ["max_cvss"]);
+  const worst = facts.sum(["max_cvss"]);
   const worstCvss = CVSS_BANDS.map(([band, floor], i) => {
     const ceiling = i === 0 ? Number.POSITIVE_INFINITY : (CVSS_BANDS[i - 1]?.[1] ?? 0);
     let servers = 0;
-    for (const g of worst) {
-      const v = g.key[0];
-      if (typeof v === "number" && v >= floor && v < ceiling) servers += g.n;
+    for (const [k, n] of worst) {
+      const [v] = JSON.parse(k) as Array<number | null>;
+      if (typeof v === "number" && v >= floor && v < ceiling) servers += n;
     }
     return { band, servers };
   }).filter((b) => b.servers > 0);
 
-  const versions = await store.groupCounts(scanId, ["product", "version"]);
   const eol = new Map<string, Exposure["eol"][number]>();
-  for (const g of versions) {
-    const [product, version] = g.key;
+  for (const [k, n] of facts.sum(["product", "version"])) {
+    const [product, version] = JSON.parse(k) as Array<string | null>;
     if (product == null || version == null) continue;
-    const branch = eolBranch(String(product), String(version));
+    const branch = eolBranch(product, version);
     if (!branch) continue;
-    const k = `${product} ${branch.branch}`;
-    const e = eol.get(k) ?? {
-      product: String(product),
+    const id = `${product} ${branch.branch}`;
+    const e = eol.get(id) ?? {
+      product,
       branch: branch.branch,
       lastRelease: branch.lastRelease,
       servers: 0,
     };
-    e.servers += g.n;
-    eol.set(k, e);
+    e.servers += n;
+    eol.set(id, e);
   }
 
   return {
     openByRole,
-    replication: { count: leakCount, examples: leaks },
+    replication: { count: leaks.length, examples: leaks.slice(0, top) },
     cves: [...cves.values()]
       .sort(
         (a, b) => b.servers - a.servers || (b.cvss ?? 0) - (a.cvss ?? 0) || (a.id < b.id ? -1 : 1),

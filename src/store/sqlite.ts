@@ -187,7 +187,8 @@ export class SqliteStore implements Store {
 
   async *results(q: ResultQuery): AsyncIterable<ProbeResult> {
     const { where, args } = resultFilter(q, () => "?");
-    let sql = `SELECT record FROM results WHERE ${where.join(" AND ")} ORDER BY ip, port`;
+    let sql = `SELECT record FROM results WHERE ${where.join(" AND ")}`;
+    if (q.ordered !== false) sql += " ORDER BY ip, port";
     if (q.limit !== undefined) {
       sql += " LIMIT ?";
       args.push(q.limit);

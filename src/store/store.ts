@@ -43,6 +43,11 @@ export interface ResultQuery {
   shard?: string;
   /** At most this many rows (all when absent). */
   limit?: number;
+  /**
+   * false: rows in whatever order the database finds cheapest (an aggregation does not care),
+   * so a filter on an indexed column does not turn into a walk of the whole scan in ip order.
+   */
+  ordered?: boolean;
 }
 
 /** Columns a report may group on: the indexed facts of `results`, never free SQL. */
