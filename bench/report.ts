@@ -30,7 +30,7 @@ import {
   type ServerFacts,
 } from "../src/classify/result.js";
 import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
-import { buildReport, type Report } from "../src/report/build.js";
+import { buildReport, FACT_COLUMNS, type Report } from "../src/report/build.js";
 import { renderJson, renderText } from "../src/report/render.js";
 import {
   type GroupColumn,
@@ -563,22 +563,6 @@ interface Step {
   sql: string;
 }
 
-/** The columns buildReport groups by, in its order (FACT_COLUMNS in src/report/build.ts). */
-const FACTS = [
-  "state",
-  "nicer",
-  "role",
-  "max_cvss",
-  "product",
-  "version",
-  "country",
-  "asn",
-  "as_org",
-  "cloud_provider",
-  "cloud_region",
-  "cloud_service",
-];
-
 function steps(scanId: string): Step[] {
   const where = `WHERE scan_id = '${scanId}'`;
   const group = (cols: string): string =>
@@ -588,8 +572,8 @@ function steps(scanId: string): Step[] {
       // One GROUP BY over every column a table counts by; redscope sums it down in JS to the
       // state, NICER, version, cloud, ASN, country, role and worst-CVSS tables.
       name: "fact counts (states … worst CVSS)",
-      calls: [`groupCounts(${FACTS.join(",")})`],
-      sql: group(FACTS.join(", ")),
+      calls: [`groupCounts(${FACT_COLUMNS.join(",")})`],
+      sql: group(FACT_COLUMNS.join(", ")),
     },
     {
       // replicationLeak in SQL: a replica or master address other than the server's own. The

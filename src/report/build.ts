@@ -158,7 +158,7 @@ export async function buildReport(
 }
 
 /** Every column a report counts by, grouped once. */
-const FACT_COLUMNS: GroupColumn[] = [
+export const FACT_COLUMNS: GroupColumn[] = [
   "state",
   "nicer",
   "role",
