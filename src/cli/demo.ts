@@ -130,7 +130,8 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       .sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip));
     process.stdout.write(
       `${resultsTable(results)}\n\n${summaryTable(summary)}\nresults: ${out}\n` +
-        `stored: ${summary.stored ?? 0} rows for scan ${summary.scanId} in ${dbPath} (SQLite)\n`,
+        `stored: ${summary.stored ?? 0} rows for scan ${summary.scanId} in ${dbPath} (SQLite)\n` +
+        `next: redscope report --db ${dbPath} [-f html -o report.html]\n`,
     );
     return 0;
   } finally {
