@@ -1,0 +1,91 @@
+/**
+ * The honeypot's seams. The network server (server.ts) owns sockets, limits and recording; a
+ * session (session.ts) owns the persona's replies and the per-session keyspace; the attack
+ * classifier (attacks.ts) reads what was recorded. Nothing here executes what it receives.
+ */
+
+export type AuthMode = "open" | "password" | "protected";
+
+/** What the server does with one request, as the persona's real server would. */
+export interface SessionReply {
+  /** Bytes to write back (absent: nothing, as for a subscribe-less QUIT race or a silent close). */
+  reply?: Buffer;
+  /** Close the connection after writing (QUIT, protocol errors, POST / Host:, DENIED). */
+  close?: boolean;
+  /**
+   * What the command did to the honeypot's make-believe state, for the recorder: e.g. AUTH
+   * with the password tried, CONFIG SET dir, SLAVEOF host/port, MODULE LOAD path.
+   */
+  effect?: SessionEffect;
+}
+
+export type SessionEffect =
+  | { kind: "auth"; username?: string; password: string; ok: boolean }
+  | { kind: "config_set"; key: string; value: string }
+  | { kind: "save"; dir: string; dbfilename: string }
+  | { kind: "replicaof"; host: string; port: number }
+  | { kind: "module_load"; path: string }
+  | { kind: "script"; sha1: string }
+  | { kind: "flush" };
+
+/** One connection's conversation with a persona. */
+export interface HoneypotSessionHandler {
+  /** On accept, before any byte is read: a DENIED for protected mode, else nothing. */
+  greet(): SessionReply;
+  /** One decoded request: the command and its arguments, raw bytes. */
+  command(args: Buffer[], inline: boolean): SessionReply;
+  /** The request stream broke the protocol: the persona's error text, then close. */
+  protocolError(message: string): SessionReply;
+}
+
+/** A command as recorded: bounded, so a 1 GB argument costs a prefix and a hash. */
+export interface RecordedCommand {
+  /** Milliseconds since the session started. */
+  t: number;
+  /** Command name, upper-case, as sent (bounded to 64 bytes). */
+  name: string;
+  /** Arguments as latin1 text, each cut to a bounded prefix. */
+  args: string[];
+  /** Full byte length of each argument. */
+  argLengths: number[];
+  /** SHA-256 (hex) of arguments that were cut; null for the ones kept whole. */
+  argHashes: Array<string | null>;
+  inline: boolean;
+}
+
+/** MITRE ATT&CK technique ids the honeypot's classes map to, where a mapping exists. */
+export type AttackClass =
+  | "scan"
+  | "bruteforce"
+  | "file_write_ssh"
+  | "file_write_cron"
+  | "file_write_webshell"
+  | "file_write"
+  | "rogue_replication"
+  | "module_load"
+  | "lua_exploit"
+  | "destructive"
+  | "ransom"
+  | "http_cross_protocol"
+  | "exfiltration"
+  | "dropper";
+
+export interface AttackFinding {
+  class: AttackClass;
+  /** ATT&CK technique ids, e.g. T1053.003; empty where no source maps the class. */
+  attack: string[];
+  /** Why: the commands or tokens that decided it (bounded). */
+  evidence: string[];
+}
+
+export interface Indicators {
+  urls: string[];
+  ips: string[];
+  domains: string[];
+  ssh_keys: string[];
+  cron_lines: string[];
+  file_paths: string[];
+  modules: string[];
+  lua_tokens: string[];
+  passwords: string[];
+}
