@@ -116,22 +116,24 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 2);
+      assert.equal(await a.schemaVersion(), 3);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 2);
+      assert.equal(await b.schemaVersion(), 3);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
       await rawSql(where, [
         "DROP INDEX results_scan_cves",
-        "DELETE FROM schema_migrations WHERE version = 2",
+        "DROP TABLE honeypot_events",
+        "DROP TABLE honeypot_sessions",
+        "DELETE FROM schema_migrations WHERE version >= 2",
       ]);
       const c = await openStore(where);
-      assert.equal(await c.schemaVersion(), 2);
+      assert.equal(await c.schemaVersion(), 3);
       await c.close();
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
-        { n: 2 },
+        { n: 3 },
       ]);
     });
 
@@ -145,7 +147,7 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(2\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(3\)/);
         return true;
       });
     });
@@ -363,6 +365,75 @@ for (const [kind, location] of backends) {
             [ip(3), "open", "open", "7.0.15", "7.2.4"],
             [ip(30), null, "timeout", null, null],
           ].sort((x, y) => (String(x[0]) < String(y[0]) ? -1 : 1)),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("honeypot sessions (upserted as they end) and events (each stored once)", async () => {
+      const store = await openStore(await location("honeypot"));
+      try {
+        const session = {
+          id: "s-1",
+          sensor: "sensor-a",
+          listener: "0.0.0.0:6379",
+          persona: "redis-7.0-open",
+          srcIp: "198.51.100.7",
+          srcPort: 40000,
+          startedAt: "2026-11-21T10:00:00.000Z",
+          bytesIn: 0,
+          bytesOut: 0,
+          commands: 0,
+          classes: "",
+          record: {},
+        };
+        await store.upsertHoneypotSessions([session]);
+        await store.upsertHoneypotSessions([
+          {
+            ...session,
+            endedAt: "2026-11-21T10:00:05.000Z",
+            bytesIn: 120,
+            bytesOut: 900,
+            commands: 3,
+            classes: "file_write_ssh,scan",
+            record: { passwords: ["'; DROP TABLE x; --"], note: "a\u0000b" },
+          },
+          { ...session, id: "s-2", startedAt: "2026-11-22T00:00:00.000Z" },
+        ]);
+        const events = [0, 1, 2].map((seq) => ({
+          sessionId: "s-1",
+          seq,
+          time: "2026-11-21T10:00:01.000Z",
+          kind: seq === 0 ? "connect" : "command",
+          ...(seq > 0 ? { name: "CONFIG" } : {}),
+          record: { args: ["SET", "dir", "/root/.ssh"] },
+        }));
+        assert.equal(await store.insertHoneypotEvents(events), 3);
+        assert.equal(await store.insertHoneypotEvents(events), 0, "a replayed batch adds nothing");
+        const all = [];
+        for await (const x of store.honeypotSessions()) all.push(x);
+        assert.deepEqual(
+          all.map((x) => [x.id, x.commands, x.classes, x.endedAt ?? null]),
+          [
+            ["s-1", 3, "file_write_ssh,scan", "2026-11-21T10:00:05.000Z"],
+            ["s-2", 0, "", null],
+          ],
+        );
+        assert.deepEqual(all[0]?.record.passwords, ["'; DROP TABLE x; --"]);
+        const day = [];
+        for await (const x of store.honeypotSessions({ from: "2026-11-22T00:00:00.000Z" })) {
+          day.push(x.id);
+        }
+        assert.deepEqual(day, ["s-2"]);
+        const back = await store.honeypotEvents("s-1");
+        assert.deepEqual(
+          back.map((e) => [e.seq, e.kind, e.name ?? null, e.record.args]),
+          [
+            [0, "connect", null, ["SET", "dir", "/root/.ssh"]],
+            [1, "command", "CONFIG", ["SET", "dir", "/root/.ssh"]],
+            [2, "command", "CONFIG", ["SET", "dir", "/root/.ssh"]],
+          ],
         );
       } finally {
         await store.close();

@@ -6,6 +6,8 @@ export {
   GROUP_COLUMNS,
   type GroupColumn,
   type GroupCount,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
   type ResultQuery,
   type ScanInfo,
   type ShardInfo,

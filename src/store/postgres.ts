@@ -15,6 +15,12 @@ import {
   diffSql,
   type GroupColumn,
   type GroupCount,
+  HONEYPOT_SESSION_COLUMNS,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+  honeypotEventFromRow,
+  honeypotSessionFromRow,
+  honeypotSessionValues,
   type ResultQuery,
   type RowDecoder,
   resultFilter,
@@ -237,6 +243,69 @@ export class PostgresStore implements Store {
       b,
     ]);
     for (const r of res.rows as Array<Record<string, unknown>>) yield diffRow(r);
+  }
+
+  async upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const cols = HONEYPOT_SESSION_COLUMNS;
+    const sql = `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})
+       ON CONFLICT (id) DO UPDATE SET ${cols
+         .filter((c) => c !== "id")
+         .map((c) => `${c} = excluded.${c}`)
+         .join(", ")}`;
+    await this.transaction(async (c) => {
+      for (const r of rows) {
+        const v = honeypotSessionValues(r);
+        v[v.length - 1] = jsonbSafe(v[v.length - 1] as string);
+        await c.query(sql, v);
+      }
+    });
+  }
+
+  async insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const res = await this.pool.query(
+      `INSERT INTO honeypot_events (session_id, seq, time, kind, name, record)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::jsonb[])
+       ON CONFLICT (session_id, seq) DO NOTHING`,
+      [
+        rows.map((e) => e.sessionId),
+        rows.map((e) => e.seq),
+        rows.map((e) => e.time),
+        rows.map((e) => e.kind),
+        rows.map((e) => e.name ?? null),
+        rows.map((e) => jsonbSafe(JSON.stringify(e.record))),
+      ],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  async *honeypotSessions(
+    range: { from?: string; to?: string } = {},
+  ): AsyncIterable<HoneypotSessionRow> {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (range.from !== undefined) {
+      args.push(range.from);
+      where.push(`started_at >= $${args.length}`);
+    }
+    if (range.to !== undefined) {
+      args.push(range.to);
+      where.push(`started_at < $${args.length}`);
+    }
+    const res = await this.pool.query(
+      `SELECT * FROM honeypot_sessions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at, id`,
+      args,
+    );
+    for (const row of res.rows as Row[]) yield honeypotSessionFromRow(row, DECODE);
+  }
+
+  async honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]> {
+    const res = await this.pool.query(
+      "SELECT * FROM honeypot_events WHERE session_id = $1 ORDER BY seq",
+      [sessionId],
+    );
+    return (res.rows as Row[]).map((r) => honeypotEventFromRow(r, DECODE));
   }
 
   async schemaVersion(): Promise<number> {

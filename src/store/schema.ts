@@ -85,6 +85,42 @@ function v1(d: Dialect): string[] {
  */
 const v2 = ["CREATE INDEX results_scan_cves ON results (scan_id, ip, port) WHERE cve_count > 0"];
 
+/**
+ * The honeypot's tables: one row per session (the classification and indicators whole in
+ * `record`, the columns reports group on beside it) and one per event (connect, command,
+ * close), so many sensors can write into one PostgreSQL.
+ */
+function v3(d: Dialect): string[] {
+  return [
+    `CREATE TABLE honeypot_sessions (
+      id TEXT PRIMARY KEY,
+      sensor TEXT NOT NULL,
+      listener TEXT NOT NULL,
+      persona TEXT NOT NULL,
+      src_ip TEXT NOT NULL,
+      src_port INTEGER NOT NULL,
+      started_at ${TIME[d]} NOT NULL,
+      ended_at ${TIME[d]},
+      bytes_in ${BIGINT[d]} NOT NULL,
+      bytes_out ${BIGINT[d]} NOT NULL,
+      commands INTEGER NOT NULL,
+      classes TEXT NOT NULL,
+      record ${JSON_TYPE[d]} NOT NULL
+    )`,
+    "CREATE INDEX honeypot_sessions_started ON honeypot_sessions (started_at)",
+    "CREATE INDEX honeypot_sessions_src ON honeypot_sessions (src_ip)",
+    `CREATE TABLE honeypot_events (
+      session_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      time ${TIME[d]} NOT NULL,
+      kind TEXT NOT NULL,
+      name TEXT,
+      record ${JSON_TYPE[d]} NOT NULL,
+      PRIMARY KEY (session_id, seq)
+    )`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -92,6 +128,11 @@ export const MIGRATIONS: Migration[] = [
     sql: { sqlite: v1("sqlite"), postgres: v1("postgres") },
   },
   { version: 2, name: "index of results with CVEs", sql: { sqlite: v2, postgres: v2 } },
+  {
+    version: 3,
+    name: "honeypot sessions and events",
+    sql: { sqlite: v3("sqlite"), postgres: v3("postgres") },
+  },
 ];
 
 export const SCHEMA_TABLE = "schema_migrations";

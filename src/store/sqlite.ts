@@ -16,6 +16,12 @@ import {
   diffSql,
   type GroupColumn,
   type GroupCount,
+  HONEYPOT_SESSION_COLUMNS,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+  honeypotEventFromRow,
+  honeypotSessionFromRow,
+  honeypotSessionValues,
   type ResultQuery,
   type RowDecoder,
   resultFilter,
@@ -213,6 +219,73 @@ export class SqliteStore implements Store {
   async *diff(a: string, b: string): AsyncIterable<DiffRow> {
     const stmt = this.db.prepare(diffSql("?", "?", "IS NOT", ""));
     for (const r of stmt.iterate(a, b) as Iterable<Record<string, unknown>>) yield diffRow(r);
+  }
+
+  async upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const cols = HONEYPOT_SESSION_COLUMNS;
+    const stmt = this.db.prepare(
+      `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})
+       ON CONFLICT (id) DO UPDATE SET ${cols
+         .filter((c) => c !== "id")
+         .map((c) => `${c} = excluded.${c}`)
+         .join(", ")}`,
+    );
+    this.db
+      .transaction(() => {
+        for (const r of rows) stmt.run(honeypotSessionValues(r));
+      })
+      .immediate();
+  }
+
+  async insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const stmt = this.db.prepare(
+      `INSERT INTO honeypot_events (session_id, seq, time, kind, name, record) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (session_id, seq) DO NOTHING`,
+    );
+    return this.db
+      .transaction(() => {
+        let n = 0;
+        for (const e of rows) {
+          n += stmt.run(
+            e.sessionId,
+            e.seq,
+            e.time,
+            e.kind,
+            e.name ?? null,
+            JSON.stringify(e.record),
+          ).changes;
+        }
+        return n;
+      })
+      .immediate();
+  }
+
+  async *honeypotSessions(
+    range: { from?: string; to?: string } = {},
+  ): AsyncIterable<HoneypotSessionRow> {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (range.from !== undefined) {
+      where.push("started_at >= ?");
+      args.push(range.from);
+    }
+    if (range.to !== undefined) {
+      where.push("started_at < ?");
+      args.push(range.to);
+    }
+    const sql = `SELECT * FROM honeypot_sessions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at, id`;
+    for (const row of this.db.prepare(sql).iterate(...args) as Iterable<Row>) {
+      yield honeypotSessionFromRow(row, DECODE);
+    }
+  }
+
+  async honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]> {
+    const rows = this.db
+      .prepare("SELECT * FROM honeypot_events WHERE session_id = ? ORDER BY seq")
+      .all(sessionId) as Row[];
+    return rows.map((r) => honeypotEventFromRow(r, DECODE));
   }
 
   async schemaVersion(): Promise<number> {

@@ -85,6 +85,35 @@ export interface DiffRow {
   b?: { state: string; product?: string; version?: string };
 }
 
+/** One honeypot session as stored: the columns, and the whole record (JSON). */
+export interface HoneypotSessionRow {
+  id: string;
+  sensor: string;
+  /** `addr:port` the attacker connected to. */
+  listener: string;
+  persona: string;
+  srcIp: string;
+  srcPort: number;
+  startedAt: string;
+  endedAt?: string;
+  bytesIn: number;
+  bytesOut: number;
+  commands: number;
+  /** Attack classes, comma-separated, most severe first ("" when none). */
+  classes: string;
+  record: Record<string, unknown>;
+}
+
+/** One honeypot event: connect, command, effect or close. */
+export interface HoneypotEventRow {
+  sessionId: string;
+  seq: number;
+  time: string;
+  kind: string;
+  name?: string;
+  record: Record<string, unknown>;
+}
+
 export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** Path, or the URL without its password: safe to print. */
@@ -110,6 +139,14 @@ export interface Store {
   groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]>;
   /** Targets whose state or version differ between scans a and b, in (ip, port) order. */
   diff(a: string, b: string): AsyncIterable<DiffRow>;
+  /** Honeypot sessions: inserted when they start, replaced when they end (same id). */
+  upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void>;
+  /** Honeypot events; an event already stored (same session and seq) is kept. */
+  insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
+  /** Sessions that started in [from, to) (ISO times), oldest first. */
+  honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
+  /** A session's events in order. */
+  honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]>;
   /** The migration version the database is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
@@ -236,4 +273,75 @@ export function diffSql(p1: string, p2: string, distinct: string, collate: strin
     FROM ${side("a", p1)} FULL OUTER JOIN ${side("b", p2)} ON a.ip = b.ip AND a.port = b.port
     WHERE a.ip IS NULL OR b.ip IS NULL OR a.state ${distinct} b.state OR a.version ${distinct} b.version
     ORDER BY coalesce(a.ip, b.ip)${collate}, coalesce(a.port, b.port)`;
+}
+
+export const HONEYPOT_SESSION_COLUMNS = [
+  "id",
+  "sensor",
+  "listener",
+  "persona",
+  "src_ip",
+  "src_port",
+  "started_at",
+  "ended_at",
+  "bytes_in",
+  "bytes_out",
+  "commands",
+  "classes",
+  "record",
+] as const;
+
+export function honeypotSessionValues(r: HoneypotSessionRow): unknown[] {
+  return [
+    r.id,
+    r.sensor,
+    r.listener,
+    r.persona,
+    r.srcIp,
+    r.srcPort,
+    r.startedAt,
+    r.endedAt ?? null,
+    r.bytesIn,
+    r.bytesOut,
+    r.commands,
+    r.classes,
+    JSON.stringify(r.record),
+  ];
+}
+
+export function honeypotSessionFromRow(
+  row: Record<string, unknown>,
+  d: RowDecoder,
+): HoneypotSessionRow {
+  const out: HoneypotSessionRow = {
+    id: String(row.id),
+    sensor: String(row.sensor),
+    listener: String(row.listener),
+    persona: String(row.persona),
+    srcIp: String(row.src_ip),
+    srcPort: Number(row.src_port),
+    startedAt: d.time(row.started_at),
+    bytesIn: Number(row.bytes_in),
+    bytesOut: Number(row.bytes_out),
+    commands: Number(row.commands),
+    classes: String(row.classes),
+    record: d.json<Record<string, unknown>>(row.record) ?? {},
+  };
+  if (row.ended_at != null) out.endedAt = d.time(row.ended_at);
+  return out;
+}
+
+export function honeypotEventFromRow(
+  row: Record<string, unknown>,
+  d: RowDecoder,
+): HoneypotEventRow {
+  const out: HoneypotEventRow = {
+    sessionId: String(row.session_id),
+    seq: Number(row.seq),
+    time: d.time(row.time),
+    kind: String(row.kind),
+    record: d.json<Record<string, unknown>>(row.record) ?? {},
+  };
+  if (row.name != null) out.name = String(row.name);
+  return out;
 }
