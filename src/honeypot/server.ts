@@ -1,0 +1,344 @@
+/**
+ * The honeypot's network side: listeners (TCP or TLS), each with a persona; per connection a
+ * bounded request reader, a session that answers as the persona's real server would, and a
+ * record of everything (connect, every command, effects, close), classified when it ends.
+ *
+ * Bounds, so that a flood cannot take the sensor down: concurrent sessions in all and per
+ * source, idle and total time per session, input bytes per session, argument prefixes
+ * (wire.ts), commands kept for classification, events queued for writing (recorder.ts), and
+ * socket backpressure (a client that does not read its replies stops being read).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import net from "node:net";
+import os from "node:os";
+import tls from "node:tls";
+import type { HoneypotSessionRow } from "../store/index.js";
+import { classifySession } from "./attacks.js";
+import { extractIndicators } from "./indicators.js";
+import type { HoneypotRecorder } from "./recorder.js";
+import type {
+  HoneypotSessionHandler,
+  RecordedCommand,
+  SessionEffect,
+  SessionReply,
+} from "./types.js";
+import { DEFAULT_WIRE_LIMITS, RequestStream, type WireCommand, WireProtocolError } from "./wire.js";
+
+export interface SessionContext {
+  clientId: number;
+  peer: { ip: string; port: number };
+  listenerPort: number;
+}
+
+export interface ListenerConfig {
+  host: string;
+  port: number;
+  persona: string;
+  makeSession: (ctx: SessionContext) => HoneypotSessionHandler;
+  /** TLS key and certificate: the listener speaks TLS (Redis 6+ `tls-port`). */
+  tls?: tls.SecureContextOptions;
+}
+
+export interface HoneypotLimits {
+  maxSessions: number;
+  maxSessionsPerSource: number;
+  idleTimeoutMs: number;
+  maxSessionMs: number;
+  /** Input bytes a session may send; past it the connection is closed (and recorded). */
+  maxBytesPerSession: number;
+  /** Commands recorded as events per session; later ones are counted only. */
+  maxEventsPerSession: number;
+  /** Commands kept in memory per session for the classifier. */
+  maxClassifiedCommands: number;
+  /** Bytes of each argument an event keeps (the whole length and hash are always kept). */
+  eventArgBytes: number;
+  /** Arguments an event keeps. */
+  eventArgs: number;
+}
+
+export const DEFAULT_LIMITS: HoneypotLimits = {
+  maxSessions: 2048,
+  maxSessionsPerSource: 32,
+  idleTimeoutMs: 5 * 60_000,
+  maxSessionMs: 30 * 60_000,
+  maxBytesPerSession: 2 * 1024 * 1024 * 1024,
+  maxEventsPerSession: 100_000,
+  maxClassifiedCommands: 5000,
+  eventArgBytes: 1024,
+  eventArgs: 32,
+};
+
+export interface HoneypotStats {
+  sessions: number;
+  active: number;
+  refused: number;
+  commands: number;
+  bytesIn: number;
+}
+
+/** A session's running record: what the session row and the classifier are built from. */
+interface Tracked {
+  row: HoneypotSessionRow;
+  t0: number;
+  seq: number;
+  commands: RecordedCommand[];
+  effects: SessionEffect[];
+  counts: Map<string, number>;
+  closing: boolean;
+}
+
+export class HoneypotServer {
+  private servers: net.Server[] = [];
+  private readonly perSource = new Map<string, number>();
+  private readonly sockets = new Set<net.Socket>();
+  private clientIds = 0;
+  readonly stats: HoneypotStats = { sessions: 0, active: 0, refused: 0, commands: 0, bytesIn: 0 };
+  private readonly sensor = os.hostname();
+
+  constructor(
+    private readonly listeners: ListenerConfig[],
+    private readonly recorder: HoneypotRecorder,
+    private readonly limits: HoneypotLimits = DEFAULT_LIMITS,
+  ) {}
+
+  /** Listen on every listener; returns the bound addresses (port 0 → the kernel's choice). */
+  async start(): Promise<Array<{ host: string; port: number; persona: string }>> {
+    const bound: Array<{ host: string; port: number; persona: string }> = [];
+    for (const l of this.listeners) {
+      const onConn = (sock: net.Socket): void => this.accept(sock, l);
+      const server = l.tls
+        ? tls.createServer({ ...l.tls }, onConn)
+        : net.createServer({ noDelay: true }, onConn);
+      // A TLS handshake that fails is a connection too (scanners probing TLS): count it.
+      server.on("tlsClientError", () => this.stats.refused++);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host: l.host, port: l.port }, () => resolve());
+      });
+      server.on("error", () => {});
+      const addr = server.address() as net.AddressInfo;
+      bound.push({ host: l.host, port: addr.port, persona: l.persona });
+      this.servers.push(server);
+    }
+    return bound;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
+    await this.recorder.flush();
+  }
+
+  private accept(sock: net.Socket, l: ListenerConfig): void {
+    const ip = normaliseIp(sock.remoteAddress ?? "");
+    const port = sock.remotePort ?? 0;
+    const fromSource = this.perSource.get(ip) ?? 0;
+    if (
+      this.stats.active >= this.limits.maxSessions ||
+      fromSource >= this.limits.maxSessionsPerSource
+    ) {
+      this.stats.refused++;
+      sock.destroy();
+      return;
+    }
+    this.perSource.set(ip, fromSource + 1);
+    this.stats.active++;
+    this.stats.sessions++;
+    this.sockets.add(sock);
+    const clientId = ++this.clientIds;
+    const started = Date.now();
+    const tr: Tracked = {
+      row: {
+        id: randomBytes(8).toString("hex"),
+        sensor: this.sensor,
+        listener: `${l.host}:${sock.localPort ?? l.port}`,
+        persona: l.persona,
+        srcIp: ip,
+        srcPort: port,
+        startedAt: new Date(started).toISOString(),
+        bytesIn: 0,
+        bytesOut: 0,
+        commands: 0,
+        classes: "",
+        record: {},
+      },
+      t0: started,
+      seq: 0,
+      commands: [],
+      effects: [],
+      counts: new Map(),
+      closing: false,
+    };
+    this.recorder.session({ ...tr.row });
+    this.event(tr, "connect", undefined, { transport: l.tls ? "tls" : "tcp" });
+
+    const session = l.makeSession({
+      clientId,
+      peer: { ip, port },
+      listenerPort: sock.localPort ?? l.port,
+    });
+    const stream = new RequestStream(DEFAULT_WIRE_LIMITS);
+    const write = (r: SessionReply): void => {
+      if (r.effect) {
+        if (tr.effects.length < this.limits.maxClassifiedCommands) tr.effects.push(r.effect);
+        this.event(tr, "effect", r.effect.kind, { effect: r.effect });
+      }
+      if (r.reply && r.reply.length > 0 && !sock.destroyed) {
+        tr.row.bytesOut += r.reply.length;
+        // A client that does not read its replies is not read either: memory stays bounded.
+        if (!sock.write(r.reply)) sock.pause();
+      }
+      if (r.close) {
+        tr.closing = true;
+        sock.end();
+      }
+    };
+    sock.on("drain", () => {
+      if (!tr.closing) sock.resume();
+    });
+    sock.setTimeout(this.limits.idleTimeoutMs, () => sock.destroy());
+    const lifetime = setTimeout(() => sock.destroy(), this.limits.maxSessionMs);
+    lifetime.unref();
+
+    write(session.greet());
+    const commands: WireCommand[] = [];
+    sock.on("data", (chunk: Buffer) => {
+      if (tr.closing) return;
+      tr.row.bytesIn += chunk.length;
+      this.stats.bytesIn += chunk.length;
+      if (tr.row.bytesIn > this.limits.maxBytesPerSession) {
+        this.event(tr, "limit", undefined, { limit: "bytes", bytes: tr.row.bytesIn });
+        sock.destroy();
+        return;
+      }
+      commands.length = 0;
+      try {
+        stream.push(chunk, commands);
+      } catch (e) {
+        this.run(tr, commands, session, write);
+        if (e instanceof WireProtocolError) {
+          this.event(tr, "protocol_error", undefined, { message: e.message });
+          write(session.protocolError(e.message));
+          tr.closing = true;
+          sock.end();
+          return;
+        }
+        throw e;
+      }
+      this.run(tr, commands, session, write);
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      clearTimeout(lifetime);
+      this.sockets.delete(sock);
+      this.stats.active--;
+      const left = (this.perSource.get(ip) ?? 1) - 1;
+      if (left > 0) this.perSource.set(ip, left);
+      else this.perSource.delete(ip);
+      this.finish(tr);
+    });
+  }
+
+  private run(
+    tr: Tracked,
+    commands: WireCommand[],
+    session: HoneypotSessionHandler,
+    write: (r: SessionReply) => void,
+  ): void {
+    for (const cmd of commands) {
+      if (tr.closing) return;
+      tr.row.commands++;
+      this.stats.commands++;
+      const recorded = this.recordCommand(tr, cmd);
+      tr.counts.set(recorded.name, (tr.counts.get(recorded.name) ?? 0) + 1);
+      if (tr.commands.length < this.limits.maxClassifiedCommands) tr.commands.push(recorded);
+      if (tr.row.commands <= this.limits.maxEventsPerSession) {
+        this.event(tr, "command", recorded.name, {
+          args: recorded.args,
+          lengths: recorded.argLengths,
+          sha256: recorded.argHashes,
+          inline: recorded.inline,
+          ...(cmd.args.length > recorded.args.length ? { argc: cmd.args.length } : {}),
+        });
+      }
+      write(
+        session.command(
+          cmd.args.map((a) => a.prefix),
+          cmd.inline,
+        ),
+      );
+    }
+  }
+
+  /** The bounded form of a command: what events keep and the classifier reads. */
+  private recordCommand(tr: Tracked, cmd: WireCommand): RecordedCommand {
+    const keep = cmd.args.slice(0, this.limits.eventArgs);
+    const first = keep[0]?.prefix.subarray(0, 64).toString("latin1") ?? "";
+    return {
+      t: Date.now() - tr.t0,
+      name: first.toUpperCase(),
+      args: keep
+        .slice(1)
+        .map((a) => a.prefix.subarray(0, this.limits.eventArgBytes).toString("latin1")),
+      argLengths: keep.slice(1).map((a) => a.length),
+      argHashes: keep
+        .slice(1)
+        .map(
+          (a) =>
+            a.sha256 ??
+            (a.length > this.limits.eventArgBytes
+              ? createHash("sha256").update(a.prefix).digest("hex")
+              : null),
+        ),
+      inline: cmd.inline,
+    };
+  }
+
+  private event(
+    tr: Tracked,
+    kind: string,
+    name: string | undefined,
+    record: Record<string, unknown>,
+  ): void {
+    const row = {
+      sessionId: tr.row.id,
+      seq: tr.seq++,
+      time: new Date().toISOString(),
+      kind,
+      record,
+      ...(name !== undefined ? { name } : {}),
+    };
+    this.recorder.event(row);
+  }
+
+  /** The session ends: classify what it did, extract indicators, write its final row. */
+  private finish(tr: Tracked): void {
+    const findings = classifySession(tr.commands, tr.effects, {
+      bytesIn: tr.row.bytesIn,
+      sentNothing: tr.row.commands === 0,
+    });
+    const indicators = extractIndicators(tr.commands, tr.effects);
+    this.event(tr, "close", undefined, { commands: tr.row.commands, bytes_in: tr.row.bytesIn });
+    this.recorder.session({
+      ...tr.row,
+      endedAt: new Date().toISOString(),
+      classes: findings.map((f) => f.class).join(","),
+      record: {
+        findings,
+        indicators,
+        command_counts: Object.fromEntries(tr.counts),
+        ...(tr.row.commands > tr.commands.length
+          ? { classified_commands: tr.commands.length }
+          : {}),
+        ...(tr.row.commands > this.limits.maxEventsPerSession
+          ? { events_recorded: this.limits.maxEventsPerSession }
+          : {}),
+      },
+    });
+  }
+}
+
+/** `::ffff:1.2.3.4` (a dual-stack socket's view of IPv4) as `1.2.3.4`. */
+function normaliseIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
