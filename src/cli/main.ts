@@ -4,6 +4,7 @@ import { ScanConfigError } from "../engine/run.js";
 import { TargetSpecError } from "../targets/index.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
+import { registerHoneypot } from "./honeypot.js";
 import { registerImport } from "./import.js";
 import { registerIntelCommand } from "./intel.js";
 import { registerReport } from "./report.js";
@@ -32,6 +33,7 @@ function program(): Command {
   registerImport(p);
   registerIntelCommand(p);
   registerReport(p);
+  registerHoneypot(p);
   for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
   return p;
 }

@@ -28,6 +28,8 @@ export interface SessionContext {
   clientId: number;
   peer: { ip: string; port: number };
   listenerPort: number;
+  /** The address the connection came in on (CLIENT LIST laddr). */
+  local?: { ip: string; port: number };
 }
 
 export interface ListenerConfig {
@@ -99,6 +101,8 @@ export class HoneypotServer {
     private readonly listeners: ListenerConfig[],
     private readonly recorder: HoneypotRecorder,
     private readonly limits: HoneypotLimits = DEFAULT_LIMITS,
+    /** Told of every session when it ends (the CLI prints a line). */
+    private readonly onSessionEnd?: (row: HoneypotSessionRow) => void,
   ) {}
 
   /** Listen on every listener; returns the bound addresses (port 0 → the kernel's choice). */
@@ -176,6 +180,7 @@ export class HoneypotServer {
       clientId,
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
+      local: { ip: normaliseIp(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
     });
     const stream = new RequestStream(DEFAULT_WIRE_LIMITS);
     const write = (r: SessionReply): void => {
@@ -230,6 +235,8 @@ export class HoneypotServer {
     sock.on("error", () => {});
     sock.on("close", () => {
       clearTimeout(lifetime);
+      // The persona counts live sessions (INFO connected_clients).
+      session.end?.();
       this.sockets.delete(sock);
       this.stats.active--;
       const left = (this.perSource.get(ip) ?? 1) - 1;
@@ -245,8 +252,17 @@ export class HoneypotServer {
     session: HoneypotSessionHandler,
     write: (r: SessionReply) => void,
   ): void {
+    // Replies to one read go out in one write, as Redis flushes a client's output once per
+    // event-loop turn; a reply that says so discards what that read produced before it
+    // (6.0+ closes on `Host:` without writing the GET's error that came in the same packet).
+    const pending: Buffer[] = [];
+    const flush = (close: boolean): void => {
+      if (pending.length > 0) write({ reply: Buffer.concat(pending) });
+      pending.length = 0;
+      if (close) write({ close: true });
+    };
     for (const cmd of commands) {
-      if (tr.closing) return;
+      if (tr.closing) break;
       tr.row.commands++;
       this.stats.commands++;
       const recorded = this.recordCommand(tr, cmd);
@@ -258,16 +274,22 @@ export class HoneypotServer {
           lengths: recorded.argLengths,
           sha256: recorded.argHashes,
           inline: recorded.inline,
-          ...(cmd.args.length > recorded.args.length ? { argc: cmd.args.length } : {}),
+          ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
         });
       }
-      write(
-        session.command(
-          cmd.args.map((a) => a.prefix),
-          cmd.inline,
-        ),
+      const r: SessionReply & { discardPending?: boolean } = session.command(
+        cmd.args.map((a) => a.prefix),
+        cmd.inline,
       );
+      if (r.effect) write({ effect: r.effect });
+      if (r.discardPending) pending.length = 0;
+      if (r.reply) pending.push(r.reply);
+      if (r.close) {
+        flush(true);
+        return;
+      }
     }
+    flush(false);
   }
 
   /** The bounded form of a command: what events keep and the classifier reads. */
@@ -319,7 +341,7 @@ export class HoneypotServer {
     });
     const indicators = extractIndicators(tr.commands, tr.effects);
     this.event(tr, "close", undefined, { commands: tr.row.commands, bytes_in: tr.row.bytesIn });
-    this.recorder.session({
+    const final: HoneypotSessionRow = {
       ...tr.row,
       endedAt: new Date().toISOString(),
       classes: findings.map((f) => f.class).join(","),
@@ -334,7 +356,9 @@ export class HoneypotServer {
           ? { events_recorded: this.limits.maxEventsPerSession }
           : {}),
       },
-    });
+    };
+    this.recorder.session(final);
+    this.onSessionEnd?.(final);
   }
 }
 

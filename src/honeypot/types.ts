@@ -36,6 +36,8 @@ export interface HoneypotSessionHandler {
   command(args: Buffer[], inline: boolean): SessionReply;
   /** The request stream broke the protocol: the persona's error text, then close. */
   protocolError(message: string): SessionReply;
+  /** The connection is gone. */
+  end?(): void;
 }
 
 /** A command as recorded: bounded, so a 1 GB argument costs a prefix and a hash. */

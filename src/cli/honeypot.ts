@@ -1,0 +1,212 @@
+/** `redscope honeypot`: listeners with personas, recording and classifying every session. */
+import fs from "node:fs";
+import type { Command } from "commander";
+import { PERSONAS, persona } from "../honeypot/personas/index.js";
+import {
+  type HoneypotRecorder,
+  JsonlRecorder,
+  StoreRecorder,
+  TeeRecorder,
+} from "../honeypot/recorder.js";
+import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
+import { Session } from "../honeypot/session.js";
+import { defaultDbPath, openStore, type Store, StoreOpenError } from "../store/index.js";
+import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
+import { parseIp } from "../targets/index.js";
+import { fail } from "./errors.js";
+import { parseDuration, parseIntIn } from "./units.js";
+
+interface HoneypotFlags {
+  persona: string;
+  listen?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  db?: string | false;
+  output?: string;
+  acceptPassword?: string;
+  maxSessions: string;
+  maxPerSource: string;
+  idleTimeout: string;
+  duration?: string;
+  listPersonas?: boolean;
+  quiet?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export function registerHoneypot(program: Command): void {
+  program
+    .command("honeypot")
+    .description("a faithful Redis impostor: records and classifies what visitors do")
+    .option(
+      "--persona <name>",
+      "persona of listeners that name none (see --list-personas)",
+      "redis-7.0-open",
+    )
+    .option(
+      "--listen <spec>",
+      "[tls:]ADDR:PORT[/PERSONA], e.g. 0.0.0.0:6379/redis-5.0-open; repeatable (default 127.0.0.1:6379)",
+      collect,
+    )
+    .option("--tls-cert <file>", "certificate (PEM) for tls: listeners")
+    .option("--tls-key <file>", "private key (PEM) for tls: listeners")
+    .option(
+      "--db <path|url>",
+      "store: SQLite file or postgres://… (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
+    )
+    .option("--no-db", "do not use the store (then -o is required)")
+    .option("-o, --output <file>", "also write sessions and events as JSONL ('-' = stdout)")
+    .option(
+      "--accept-password <pw>",
+      "password personas: this password succeeds (attack chains proceed); default: none does",
+    )
+    .option("--max-sessions <n>", "sessions open at once", String(DEFAULT_LIMITS.maxSessions))
+    .option(
+      "--max-per-source <n>",
+      "sessions open at once from one address",
+      String(DEFAULT_LIMITS.maxSessionsPerSource),
+    )
+    .option("--idle-timeout <t>", "close a session silent this long", "5m")
+    .option("--duration <t>", "stop after this long (default: until SIGINT/SIGTERM)")
+    .option("--list-personas", "list the personas and exit")
+    .option("-q, --quiet", "no line per session")
+    .action(async (flags: HoneypotFlags) => {
+      process.exitCode = await runHoneypot(flags);
+    });
+}
+
+interface ListenSpec {
+  tls: boolean;
+  host: string;
+  port: number;
+  persona: string;
+}
+
+export function parseListen(spec: string, defaultPersona: string): ListenSpec {
+  const m = /^(tls:)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})(?:\/([a-z0-9.-]+))?$/.exec(spec);
+  if (!m) fail(`--listen ${JSON.stringify(spec).slice(0, 80)}: expected [tls:]ADDR:PORT[/PERSONA]`);
+  const host = m[2]!.replace(/^\[|\]$/g, "");
+  if (parseIp(host) === undefined && host !== "localhost") {
+    fail(`--listen ${spec}: ${host} is not an IP address`);
+  }
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) fail(`--listen ${spec}: port must be 1-65535`);
+  const name = m[4] ?? defaultPersona;
+  if (!PERSONAS.includes(name)) fail(`unknown persona ${name} (see --list-personas)`);
+  return { tls: m[1] !== undefined, host, port, persona: name };
+}
+
+export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
+  if (flags.listPersonas) {
+    process.stdout.write(`${PERSONAS.join("\n")}\n`);
+    return 0;
+  }
+  if (!PERSONAS.includes(flags.persona))
+    fail(`unknown persona ${flags.persona} (see --list-personas)`);
+  const specs = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
+  const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
+  const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
+  const idleTimeoutMs = parseDuration("--idle-timeout", flags.idleTimeout);
+  const durationMs =
+    flags.duration !== undefined ? parseDuration("--duration", flags.duration) : undefined;
+  let tlsOptions: { cert: Buffer; key: Buffer } | undefined;
+  if (specs.some((s) => s.tls)) {
+    if (!flags.tlsCert || !flags.tlsKey) fail("tls: listeners need --tls-cert and --tls-key");
+    tlsOptions = {
+      cert: readOrFail(flags.tlsCert, "--tls-cert"),
+      key: readOrFail(flags.tlsKey, "--tls-key"),
+    };
+  }
+  if (flags.db === false && flags.output === undefined) {
+    fail("--no-db needs -o FILE (or -o - for stdout): sessions must be recorded somewhere");
+  }
+
+  const recorders: HoneypotRecorder[] = [];
+  let store: Store | undefined;
+  if (flags.db !== false) {
+    try {
+      store = await openStore(typeof flags.db === "string" ? flags.db : defaultDbPath());
+    } catch (e) {
+      if (e instanceof StoreOpenError) fail(e.message);
+      throw e;
+    }
+    recorders.push(new StoreRecorder(store));
+  }
+  if (flags.output !== undefined) {
+    recorders.push(
+      new JsonlRecorder(
+        flags.output === "-"
+          ? new JsonlStreamSink(process.stdout)
+          : new JsonlFileSink(flags.output, true),
+      ),
+    );
+  }
+  const recorder = recorders.length === 1 ? recorders[0]! : new TeeRecorder(recorders);
+
+  // One persona instance per listener: its identity (run_id, uptime) is stable across sessions.
+  const listeners: ListenerConfig[] = specs.map((s) => {
+    const opts = flags.acceptPassword !== undefined ? { acceptPassword: flags.acceptPassword } : {};
+    const p = persona(s.persona, opts);
+    const l: ListenerConfig = {
+      host: s.host,
+      port: s.port,
+      persona: s.persona,
+      makeSession: (ctx) => new Session(p, ctx),
+    };
+    if (s.tls && tlsOptions) l.tls = tlsOptions;
+    return l;
+  });
+  const log = flags.output === "-" ? process.stderr : process.stdout;
+  const server = new HoneypotServer(
+    listeners,
+    recorder,
+    { ...DEFAULT_LIMITS, maxSessions, maxSessionsPerSource: maxPerSource, idleTimeoutMs },
+    flags.quiet
+      ? undefined
+      : (row) =>
+          log.write(
+            `${row.endedAt} ${row.srcIp}:${row.srcPort} -> ${row.listener} ${row.persona}: ` +
+              `${row.commands} commands, ${row.bytesIn} bytes${row.classes ? `, ${row.classes}` : ""}\n`,
+          ),
+  );
+  let bound: Awaited<ReturnType<HoneypotServer["start"]>>;
+  try {
+    bound = await server.start();
+  } catch (e) {
+    await recorder.close();
+    await store?.close();
+    const err = e as NodeJS.ErrnoException;
+    fail(
+      `cannot listen: ${err.code ?? err.message}${err.code === "EADDRINUSE" ? " (port in use)" : ""}`,
+    );
+  }
+  for (const b of bound) {
+    const tlsNote = specs.find((s) => s.port === b.port || s.port === 0)?.tls ? " (TLS)" : "";
+    log.write(`listening on ${b.host}:${b.port} as ${b.persona}${tlsNote}\n`);
+  }
+  if (store) log.write(`recording to ${store.location}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    if (durationMs !== undefined) setTimeout(stop, durationMs).unref();
+  });
+  await server.stop();
+  await recorder.close();
+  await store?.close();
+  const s = server.stats;
+  log.write(
+    `stopped: ${s.sessions} sessions, ${s.commands} commands, ${s.refused} refused over limits` +
+      `${recorder.dropped > 0 ? `, ${recorder.dropped} event details dropped under load` : ""}\n`,
+  );
+  return 0;
+}
+
+function readOrFail(file: string, flag: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    fail(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}

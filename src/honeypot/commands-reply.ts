@@ -1,0 +1,69 @@
+/**
+ * Replies as the session builds them: the project's RESP values (written by encodeValue in the
+ * client's protocol), plus raw bytes for what encodeValue would change — errors, whose text may
+ * echo a client's bytes (kept byte for byte as latin1, CR/LF mapped to spaces as Redis does),
+ * and RESP2/RESP3 shapes that differ beyond what encodeValue's downgrade does.
+ */
+import { arr, bulk, encodeValue, int, map, nil, simple } from "../resp/index.js";
+import type { RespValue } from "../resp/types.js";
+
+export type Reply = RespValue | { type: "raw"; bytes: Buffer };
+
+export function encodeReply(reply: Reply, proto: 2 | 3): Buffer {
+  return reply.type === "raw" ? reply.bytes : encodeValue(reply, proto);
+}
+
+/** `-<text>\r\n`, text as latin1 bytes; CR and LF become spaces (addReplyError's sdsmapchars). */
+export function errorReply(text: string): Reply {
+  return { type: "raw", bytes: Buffer.from(`-${text.replace(/[\r\n]/g, " ")}\r\n`, "latin1") };
+}
+
+export function isError(reply: Reply): boolean {
+  return reply.type === "error" || (reply.type === "raw" && reply.bytes[0] === 0x2d);
+}
+
+/** The error code (first word) of an error reply, for INFO errorstats. */
+export function errorCode(reply: Reply): string | undefined {
+  if (reply.type === "error") return reply.value.split(" ", 1)[0];
+  if (reply.type === "raw" && reply.bytes[0] === 0x2d) {
+    const text = reply.bytes.toString("latin1", 1, Math.min(reply.bytes.length, 64));
+    return /^[^ \r]+/.exec(text)?.[0];
+  }
+  return undefined;
+}
+
+export const OK = simple("OK");
+export const EMPTY_ARRAY = arr([]);
+
+/** A bulk string of latin1 text (keys and members, kept as one character per byte). */
+export function bulkText(text: string): RespValue {
+  return bulk(Buffer.from(text, "latin1"));
+}
+
+/** Null bulk: `$-1` in RESP2, `_` in RESP3. */
+export function nullBulk(): RespValue {
+  return nil();
+}
+
+/** Null array: `*-1` in RESP2, `_` in RESP3 (LPOP key count on a missing key). */
+export function nullArray(proto: 2 | 3): RespValue {
+  return proto === 3 ? nil() : arr(null);
+}
+
+export function integer(n: number): RespValue {
+  return int(n);
+}
+
+export function textArray(items: readonly string[]): RespValue {
+  return arr(items.map(bulkText));
+}
+
+/** A map in RESP3 (`%`), a flat array in RESP2. */
+export function pairsMap(pairs: ReadonlyArray<[string, RespValue]>): RespValue {
+  return map(pairs.map(([k, v]): [RespValue, RespValue] => [bulkText(k), v]));
+}
+
+/** Status lines as one array of `+` replies (the HELP subcommands). */
+export function statusLines(lines: readonly string[]): RespValue {
+  return arr(lines.map((l) => simple(l)));
+}

@@ -1,0 +1,122 @@
+/**
+ * The shape of a command as the session dispatches it (name, arity per version, flags,
+ * subcommands) and the context its handler runs in. Handlers live in commands-keys.ts and
+ * commands-server.ts; commands.ts puts the table together per version.
+ */
+
+import type { Reply } from "./commands-reply.js";
+import type { Keyspace } from "./keyspace.js";
+import type { ConfigValues } from "./personas/config.js";
+import type { Era } from "./personas/era.js";
+import type { Persona, ReplicationState } from "./personas/index.js";
+import type { SessionEffect } from "./types.js";
+
+/** What one connection has changed about its make-believe server. */
+export interface SessionState {
+  proto: 2 | 3;
+  db: number;
+  authenticated: boolean;
+  /** CLIENT SETNAME / HELLO SETNAME. */
+  name: string;
+  channels: Set<string>;
+  patterns: Set<string>;
+  config: ConfigValues;
+  /** Writes since the last SAVE (INFO rdb_changes_since_last_save). */
+  dirty: number;
+  lastSave?: number;
+  saves: number;
+  replication: ReplicationState;
+  /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the session's script cap). */
+  scripts: Map<string, string>;
+  /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
+  createdAt: number;
+  lastCommandAt: number;
+}
+
+export interface ClientInfo {
+  id: number;
+  peer: { ip: string; port: number };
+  listenerPort: number;
+  local?: { ip: string; port: number };
+}
+
+/** Everything a handler may read or change for one command. */
+export interface CommandContext {
+  /** The command and its arguments, as received. */
+  readonly args: Buffer[];
+  readonly persona: Persona;
+  readonly era: Era;
+  readonly state: SessionState;
+  readonly keyspace: Keyspace;
+  readonly client: ClientInfo;
+  /** The command's full name as errors show it (`config|set` from 7.0, else `config`). */
+  readonly fullName: string;
+  now(): number;
+  /** Argument i as latin1 text (one character per byte). */
+  arg(i: number): string;
+  /** INFO text for these (lower-case) section names. */
+  info(sections: string[]): string;
+  /** Set by a handler: what the command did, for the recorder. */
+  effect?: SessionEffect;
+  /** Set by a handler: close after this reply (QUIT), silently if there is none. */
+  close?: boolean;
+}
+
+export type Handler = (c: CommandContext) => Reply;
+
+/** Arity as Redis writes it (n: exactly n words, -n: at least n), possibly changing by version. */
+export type Arity = number | ReadonlyArray<readonly [since: string, arity: number]>;
+
+export type CommandFlag =
+  /** Runs before authentication (AUTH, HELLO, QUIT, RESET). */
+  | "noauth"
+  /** Allowed while a RESP2 client is subscribed. */
+  | "pubsub"
+  /** Changes data: refused with -READONLY while the session replicates (after SLAVEOF). */
+  | "write"
+  /** May grow data: refused with -OOM when the session is at its cap. */
+  | "denyoom";
+
+export interface SubcommandSpec {
+  /** 7.0+ arity, counted from the container's name (`CONFIG GET x` is 3 words). */
+  arity: number;
+  /** The words it took before 7.0, where that differed (CONFIG GET took exactly one pattern). */
+  arityBefore7?: number;
+  since?: string;
+  /** 7.0+ refuses it unless enabled in the config file (MODULE LOAD). */
+  gated?: "MODULE";
+  handler: Handler;
+}
+
+export interface CommandSpec {
+  /** Lower-case, as the command table names it. */
+  name: string;
+  arity: Arity;
+  since?: string;
+  flags?: CommandFlag[];
+  /** 7.0+ refuses the whole command unless enabled in the config file (DEBUG). */
+  gated?: "DEBUG";
+  handler?: Handler;
+  /** A container (CONFIG, CLIENT …): subcommands by lower-case name. */
+  subcommands?: Record<string, SubcommandSpec>;
+  /**
+   * Before 5.0 each container worded its own errors; these give them (unknown subcommand,
+   * wrong arguments). Absent: the 5.0 wording is used for 4.0 too.
+   */
+  legacyErrors?: {
+    unknown: (sub: string, era: Era) => string;
+    arity: (sub: string, era: Era) => string;
+  };
+}
+
+export function arityAt(arity: Arity, era: Era): number {
+  if (typeof arity === "number") return arity;
+  let current = arity[0]![1];
+  for (const [since, n] of arity) if (era.at(since)) current = n;
+  return current;
+}
+
+/** Does a command of this arity accept `argc` words (name included)? */
+export function arityOk(arity: number, argc: number): boolean {
+  return arity > 0 ? argc === arity : argc >= -arity;
+}

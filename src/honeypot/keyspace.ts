@@ -1,0 +1,554 @@
+/**
+ * One session's make-believe data: 16 databases of strings, lists, hashes and sets with TTLs,
+ * so that attack chains (SET a payload, CONFIG SET, SAVE; FLUSHALL then write a ransom note)
+ * see their own writes. Bounded: a cap on keys and on bytes per session, checked before every
+ * write, so the honeypot's memory per visitor is fixed however hard it is flooded. Over the cap
+ * a write fails the way a server at maxmemory does (the caller replies -OOM).
+ *
+ * Keys, hash fields and set members are kept as latin1 strings: one character per byte, so
+ * any byte string round-trips and Map/Set give exact-byte equality.
+ */
+
+export type RedisValue =
+  /**
+   * `raw`: the bytes Redis would have allocated for a string grown in place (APPEND), which it
+   * keeps raw-encoded with spare room.
+   */
+  | { type: "string"; value: Buffer; raw?: number }
+  | { type: "list"; value: Buffer[] }
+  | { type: "hash"; value: Map<string, Buffer> }
+  | { type: "set"; value: Set<string> };
+
+export type ValueType = RedisValue["type"];
+
+interface Entry {
+  data: RedisValue;
+  /** Absolute expiry in ms, if the key has a TTL. */
+  expiresAt?: number;
+  /** Bytes charged to the session for this key (see entryBytes). */
+  bytes: number;
+}
+
+export interface KeyspaceLimits {
+  maxKeys: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_KEYSPACE_LIMITS: Readonly<KeyspaceLimits> = Object.freeze({
+  maxKeys: 10_000,
+  maxBytes: 8 * 1024 * 1024,
+});
+
+export const DATABASES = 16;
+
+/** The key holds another type than the command works on. */
+export const WRONG_TYPE = Symbol("WRONGTYPE");
+/** The write would take the session over its cap. */
+export const OUT_OF_MEMORY = Symbol("OOM");
+
+/** Per-key and per-element overheads: rough sizes of Redis's own structures. */
+const KEY_OVERHEAD = 56;
+const ELEMENT_OVERHEAD = 16;
+
+function elementBytes(data: RedisValue): number {
+  switch (data.type) {
+    case "string":
+      return data.value.length;
+    case "list": {
+      let n = 0;
+      for (const item of data.value) n += item.length + ELEMENT_OVERHEAD;
+      return n;
+    }
+    case "hash": {
+      let n = 0;
+      for (const [field, value] of data.value) n += field.length + value.length + ELEMENT_OVERHEAD;
+      return n;
+    }
+    case "set": {
+      let n = 0;
+      for (const member of data.value) n += member.length + ELEMENT_OVERHEAD;
+      return n;
+    }
+  }
+}
+
+function entryBytes(key: string, data: RedisValue): number {
+  return KEY_OVERHEAD + key.length + elementBytes(data);
+}
+
+/**
+ * Redis's stringmatchlen: `*`, `?`, `[abc]`, `[^a-z]`, `\x`. Iterative, backtracking only to
+ * the last `*`, so a hostile pattern costs at most pattern × string steps.
+ */
+export function globMatch(pattern: string, s: string): boolean {
+  let p = 0;
+  let i = 0;
+  let starP = -1;
+  let starI = 0;
+  while (i < s.length) {
+    if (p < pattern.length) {
+      const c = pattern[p]!;
+      if (c === "*") {
+        while (pattern[p] === "*") p++;
+        if (p === pattern.length) return true;
+        starP = p;
+        starI = i;
+        continue;
+      }
+      const step = matchOne(pattern, p, s[i]!);
+      if (step > 0) {
+        p += step;
+        i++;
+        continue;
+      }
+    }
+    if (starP < 0) return false;
+    p = starP;
+    i = ++starI;
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
+}
+
+/**
+ * Does the single-character token at pattern[p] match ch? Returns the token's length in the
+ * pattern, or 0 for no match.
+ */
+function matchOne(pattern: string, p: number, ch: string): number {
+  const c = pattern[p]!;
+  if (c === "?") return 1;
+  if (c === "\\" && p + 1 < pattern.length) return pattern[p + 1] === ch ? 2 : 0;
+  if (c !== "[") return c === ch ? 1 : 0;
+  let q = p + 1;
+  const negate = pattern[q] === "^";
+  if (negate) q++;
+  let matched = false;
+  while (q < pattern.length && pattern[q] !== "]") {
+    if (pattern[q] === "\\" && q + 1 < pattern.length) {
+      if (pattern[q + 1] === ch) matched = true;
+      q += 2;
+    } else if (pattern[q + 1] === "-" && q + 2 < pattern.length && pattern[q + 2] !== "]") {
+      let lo = pattern[q]!;
+      let hi = pattern[q + 2]!;
+      if (lo > hi) [lo, hi] = [hi, lo];
+      if (ch >= lo && ch <= hi) matched = true;
+      q += 3;
+    } else {
+      if (pattern[q] === ch) matched = true;
+      q++;
+    }
+  }
+  // An unterminated class ends at the pattern's end, as in stringmatchlen.
+  const length = q - p + (q < pattern.length ? 1 : 0);
+  return matched !== negate ? length : 0;
+}
+
+export interface DbStats {
+  db: number;
+  keys: number;
+  expires: number;
+  avgTtl: number;
+}
+
+export class Keyspace {
+  private readonly dbs: Array<Map<string, Entry>> = [];
+  private keyCount = 0;
+  private byteCount = 0;
+
+  constructor(
+    private readonly limits: KeyspaceLimits,
+    private readonly now: () => number,
+    /** Told how many keys expired (INFO expired_keys). */
+    private readonly onExpire: (n: number) => void = () => {},
+  ) {
+    for (let i = 0; i < DATABASES; i++) this.dbs.push(new Map());
+  }
+
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  /** The entry, after dropping it if its TTL passed. */
+  private entry(db: number, key: string): Entry | undefined {
+    const map = this.dbs[db]!;
+    const e = map.get(key);
+    if (e !== undefined && e.expiresAt !== undefined && e.expiresAt <= this.now()) {
+      this.remove(map, key, e);
+      this.onExpire(1);
+      return undefined;
+    }
+    return e;
+  }
+
+  private remove(map: Map<string, Entry>, key: string, e: Entry): void {
+    map.delete(key);
+    this.keyCount--;
+    this.byteCount -= e.bytes;
+  }
+
+  /** Would `extraBytes` more (and a new key, if `newKey`) fit under the caps? */
+  private fits(extraBytes: number, newKey: boolean): boolean {
+    if (newKey && this.keyCount >= this.limits.maxKeys) return false;
+    return this.byteCount + extraBytes <= this.limits.maxBytes;
+  }
+
+  /** Store `data` under key (replacing any value), charging its size; false when over the cap. */
+  private store(db: number, key: string, data: RedisValue, expiresAt: number | undefined): boolean {
+    const map = this.dbs[db]!;
+    const old = this.entry(db, key);
+    const bytes = entryBytes(key, data);
+    if (!this.fits(bytes - (old?.bytes ?? 0), old === undefined)) return false;
+    if (old !== undefined) this.remove(map, key, old);
+    const e: Entry = { data, bytes };
+    if (expiresAt !== undefined) e.expiresAt = expiresAt;
+    map.set(key, e);
+    this.keyCount++;
+    this.byteCount += bytes;
+    return true;
+  }
+
+  /** Grow an existing entry's charge by `delta` bytes (after an in-place change). */
+  private charge(e: Entry, delta: number): void {
+    e.bytes += delta;
+    this.byteCount += delta;
+  }
+
+  lookup(db: number, key: string): RedisValue | undefined {
+    return this.entry(db, key)?.data;
+  }
+
+  typeOf(db: number, key: string): ValueType | "none" {
+    return this.entry(db, key)?.data.type ?? "none";
+  }
+
+  exists(db: number, key: string): boolean {
+    return this.entry(db, key) !== undefined;
+  }
+
+  delete(db: number, key: string): boolean {
+    const e = this.entry(db, key);
+    if (e === undefined) return false;
+    this.remove(this.dbs[db]!, key, e);
+    return true;
+  }
+
+  /**
+   * RENAME: moves the value and its TTL, replacing whatever `to` held. Not capped: the value's
+   * bytes were already charged, only the key's length changes.
+   */
+  rename(db: number, from: string, to: string): void {
+    const e = this.entry(db, from);
+    if (e === undefined || from === to) return;
+    const map = this.dbs[db]!;
+    const target = this.entry(db, to);
+    if (target !== undefined) this.remove(map, to, target);
+    this.remove(map, from, e);
+    const moved: Entry = { data: e.data, bytes: e.bytes - from.length + to.length };
+    if (e.expiresAt !== undefined) moved.expiresAt = e.expiresAt;
+    map.set(to, moved);
+    this.keyCount++;
+    this.byteCount += moved.bytes;
+  }
+
+  // ---- strings ----
+
+  getString(db: number, key: string): Buffer | undefined | typeof WRONG_TYPE {
+    const data = this.entry(db, key)?.data;
+    if (data === undefined) return undefined;
+    return data.type === "string" ? data.value : WRONG_TYPE;
+  }
+
+  /** SET: replaces any value; the TTL is dropped unless `keepTtl`. */
+  setString(
+    db: number,
+    key: string,
+    value: Buffer,
+    opts: { expiresAt?: number; keepTtl?: boolean; raw?: number } = {},
+  ): boolean {
+    const old = this.entry(db, key);
+    const expiresAt = opts.keepTtl ? old?.expiresAt : opts.expiresAt;
+    const data: RedisValue = { type: "string", value };
+    if (opts.raw !== undefined) data.raw = opts.raw;
+    return this.store(db, key, data, expiresAt);
+  }
+
+  // ---- lists ----
+
+  private typed<T extends ValueType>(
+    db: number,
+    key: string,
+    type: T,
+  ): Extract<RedisValue, { type: T }> | undefined | typeof WRONG_TYPE {
+    const data = this.entry(db, key)?.data;
+    if (data === undefined) return undefined;
+    return data.type === type ? (data as Extract<RedisValue, { type: T }>) : WRONG_TYPE;
+  }
+
+  getList(db: number, key: string): Buffer[] | undefined | typeof WRONG_TYPE {
+    const list = this.typed(db, key, "list");
+    return list === undefined || list === WRONG_TYPE ? list : list.value;
+  }
+
+  /** LPUSH/RPUSH: the new length. */
+  listPush(
+    db: number,
+    key: string,
+    items: Buffer[],
+    left: boolean,
+  ): number | typeof WRONG_TYPE | typeof OUT_OF_MEMORY {
+    const list = this.typed(db, key, "list");
+    if (list === WRONG_TYPE) return WRONG_TYPE;
+    let added = 0;
+    for (const item of items) added += item.length + ELEMENT_OVERHEAD;
+    if (list === undefined) {
+      const value = left ? [...items].reverse() : [...items];
+      return this.store(db, key, { type: "list", value }, undefined) ? value.length : OUT_OF_MEMORY;
+    }
+    if (!this.fits(added, false)) return OUT_OF_MEMORY;
+    if (left) for (const item of items) list.value.unshift(item);
+    else list.value.push(...items);
+    this.charge(this.entry(db, key)!, added);
+    return list.value.length;
+  }
+
+  /** LPOP/RPOP: up to `count` elements; the key goes when the list empties. */
+  listPop(
+    db: number,
+    key: string,
+    count: number,
+    left: boolean,
+  ): Buffer[] | undefined | typeof WRONG_TYPE {
+    const list = this.typed(db, key, "list");
+    if (list === undefined || list === WRONG_TYPE) return list;
+    const taken = left ? list.value.splice(0, count) : list.value.splice(-count).reverse();
+    let freed = 0;
+    for (const item of taken) freed += item.length + ELEMENT_OVERHEAD;
+    const e = this.entry(db, key)!;
+    this.charge(e, -freed);
+    if (list.value.length === 0) this.remove(this.dbs[db]!, key, e);
+    return taken;
+  }
+
+  // ---- hashes ----
+
+  getHash(db: number, key: string): Map<string, Buffer> | undefined | typeof WRONG_TYPE {
+    const hash = this.typed(db, key, "hash");
+    return hash === undefined || hash === WRONG_TYPE ? hash : hash.value;
+  }
+
+  /** HSET: how many fields were new. */
+  hashSet(
+    db: number,
+    key: string,
+    pairs: Array<[string, Buffer]>,
+  ): number | typeof WRONG_TYPE | typeof OUT_OF_MEMORY {
+    const hash = this.typed(db, key, "hash");
+    if (hash === WRONG_TYPE) return WRONG_TYPE;
+    if (hash === undefined) {
+      const value = new Map(pairs);
+      return this.store(db, key, { type: "hash", value }, undefined) ? value.size : OUT_OF_MEMORY;
+    }
+    let delta = 0;
+    for (const [field, value] of pairs) {
+      const old = hash.value.get(field);
+      delta +=
+        old === undefined
+          ? field.length + value.length + ELEMENT_OVERHEAD
+          : value.length - old.length;
+    }
+    if (!this.fits(delta, false)) return OUT_OF_MEMORY;
+    let added = 0;
+    for (const [field, value] of pairs) {
+      if (!hash.value.has(field)) added++;
+      hash.value.set(field, value);
+    }
+    this.charge(this.entry(db, key)!, delta);
+    return added;
+  }
+
+  /** HDEL: how many fields went; the key goes when the hash empties. */
+  hashDelete(db: number, key: string, fields: string[]): number | typeof WRONG_TYPE {
+    const hash = this.typed(db, key, "hash");
+    if (hash === undefined) return 0;
+    if (hash === WRONG_TYPE) return WRONG_TYPE;
+    let removed = 0;
+    let freed = 0;
+    for (const field of fields) {
+      const old = hash.value.get(field);
+      if (old === undefined) continue;
+      hash.value.delete(field);
+      removed++;
+      freed += field.length + old.length + ELEMENT_OVERHEAD;
+    }
+    const e = this.entry(db, key)!;
+    this.charge(e, -freed);
+    if (hash.value.size === 0) this.remove(this.dbs[db]!, key, e);
+    return removed;
+  }
+
+  // ---- sets ----
+
+  getSet(db: number, key: string): Set<string> | undefined | typeof WRONG_TYPE {
+    const set = this.typed(db, key, "set");
+    return set === undefined || set === WRONG_TYPE ? set : set.value;
+  }
+
+  /** SADD: how many members were new. */
+  setAdd(
+    db: number,
+    key: string,
+    members: string[],
+  ): number | typeof WRONG_TYPE | typeof OUT_OF_MEMORY {
+    const set = this.typed(db, key, "set");
+    if (set === WRONG_TYPE) return WRONG_TYPE;
+    if (set === undefined) {
+      const value = new Set(members);
+      return this.store(db, key, { type: "set", value }, undefined) ? value.size : OUT_OF_MEMORY;
+    }
+    const fresh = [...new Set(members)].filter((m) => !set.value.has(m));
+    let delta = 0;
+    for (const m of fresh) delta += m.length + ELEMENT_OVERHEAD;
+    if (!this.fits(delta, false)) return OUT_OF_MEMORY;
+    for (const m of fresh) set.value.add(m);
+    this.charge(this.entry(db, key)!, delta);
+    return fresh.length;
+  }
+
+  /** SREM: how many members went; the key goes when the set empties. */
+  setRemove(db: number, key: string, members: string[]): number | typeof WRONG_TYPE {
+    const set = this.typed(db, key, "set");
+    if (set === undefined) return 0;
+    if (set === WRONG_TYPE) return WRONG_TYPE;
+    let removed = 0;
+    let freed = 0;
+    for (const m of members) {
+      if (set.value.delete(m)) {
+        removed++;
+        freed += m.length + ELEMENT_OVERHEAD;
+      }
+    }
+    const e = this.entry(db, key)!;
+    this.charge(e, -freed);
+    if (set.value.size === 0) this.remove(this.dbs[db]!, key, e);
+    return removed;
+  }
+
+  // ---- TTLs ----
+
+  /** Set (or with undefined, remove) a key's expiry; false if there is no such key. */
+  setExpiry(db: number, key: string, expiresAt: number | undefined): boolean {
+    const e = this.entry(db, key);
+    if (e === undefined) return false;
+    if (expiresAt !== undefined && expiresAt <= this.now()) {
+      // An expiry in the past deletes the key at once, as EXPIRE with a negative TTL does.
+      this.remove(this.dbs[db]!, key, e);
+      return true;
+    }
+    if (expiresAt === undefined) delete e.expiresAt;
+    else e.expiresAt = expiresAt;
+    return true;
+  }
+
+  /** Remaining TTL in ms: -2 no key, -1 no expiry. */
+  ttlMs(db: number, key: string): number {
+    const e = this.entry(db, key);
+    if (e === undefined) return -2;
+    if (e.expiresAt === undefined) return -1;
+    return Math.max(0, e.expiresAt - this.now());
+  }
+
+  hasExpiry(db: number, key: string): boolean {
+    return this.entry(db, key)?.expiresAt !== undefined;
+  }
+
+  // ---- whole databases ----
+
+  /** Drops every expired key of a database (before listing or counting it). */
+  private purge(db: number): void {
+    const map = this.dbs[db]!;
+    const now = this.now();
+    let n = 0;
+    for (const [key, e] of map) {
+      if (e.expiresAt !== undefined && e.expiresAt <= now) {
+        this.remove(map, key, e);
+        n++;
+      }
+    }
+    if (n > 0) this.onExpire(n);
+  }
+
+  keys(db: number, pattern: string): string[] {
+    this.purge(db);
+    const out: string[] = [];
+    const all = pattern === "*";
+    for (const key of this.dbs[db]!.keys()) if (all || globMatch(pattern, key)) out.push(key);
+    return out;
+  }
+
+  /**
+   * One SCAN step: `count` keys from position `cursor` in the database's order, filtered;
+   * the next cursor is 0 once the end is reached.
+   */
+  scan(
+    db: number,
+    cursor: number,
+    count: number,
+    pattern: string | undefined,
+    type: string | undefined,
+  ): { next: number; keys: string[] } {
+    this.purge(db);
+    const all = [...this.dbs[db]!.keys()];
+    const slice = all.slice(cursor, cursor + count);
+    const next = cursor + count >= all.length ? 0 : cursor + count;
+    const keys = slice.filter(
+      (key) =>
+        (pattern === undefined || globMatch(pattern, key)) &&
+        (type === undefined || this.typeOf(db, key) === type),
+    );
+    return { next, keys };
+  }
+
+  size(db: number): number {
+    this.purge(db);
+    return this.dbs[db]!.size;
+  }
+
+  randomKey(db: number, random: () => number): string | undefined {
+    const all = this.keys(db, "*");
+    return all.length === 0 ? undefined : all[Math.floor(random() * all.length)];
+  }
+
+  flush(db: number | "all"): void {
+    const targets = db === "all" ? this.dbs.map((_, i) => i) : [db];
+    for (const i of targets) {
+      const map = this.dbs[i]!;
+      for (const [key, e] of map) this.remove(map, key, e);
+    }
+  }
+
+  /** INFO keyspace: non-empty databases with key and TTL counts. */
+  stats(): DbStats[] {
+    const out: DbStats[] = [];
+    const now = this.now();
+    for (let db = 0; db < DATABASES; db++) {
+      this.purge(db);
+      const map = this.dbs[db]!;
+      if (map.size === 0) continue;
+      let expires = 0;
+      let ttlSum = 0;
+      for (const e of map.values()) {
+        if (e.expiresAt !== undefined) {
+          expires++;
+          ttlSum += e.expiresAt - now;
+        }
+      }
+      out.push({
+        db,
+        keys: map.size,
+        expires,
+        avgTtl: expires > 0 ? Math.round(ttlSum / expires) : 0,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * One connection to a persona: the medium-interaction engine. It answers each decoded request
+ * the way the persona's real server would, in the order real Redis checks things
+ * (processCommand): the cross-protocol guard, command lookup, arity, 7.0's gated admin
+ * commands, authentication, the subscribed context, read-only replicas, the memory cap — then
+ * the command, against a keyspace of its own. Nothing is executed or contacted; every effect
+ * an attacker aims for (files, replication, modules, scripts) is only reported.
+ */
+
+import { commandTable } from "./commands.js";
+import { encodeReply, errorCode, errorReply, isError, type Reply } from "./commands-reply.js";
+import {
+  arityAt,
+  arityOk,
+  type ClientInfo,
+  type CommandContext,
+  type CommandSpec,
+  type Handler,
+  type SessionState,
+} from "./commands-table.js";
+import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
+import type { Persona, SessionView } from "./personas/index.js";
+import {
+  arityText,
+  deniedText,
+  expectedDollarText,
+  gatedCommandText,
+  NOAUTH,
+  OOM,
+  PROTOCOL_ERRORS,
+  subcommandSyntaxText,
+  subscribedContextText,
+  unknownCommandText,
+  unknownSubcommandText,
+} from "./personas/texts.js";
+import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
+
+/**
+ * A SessionReply with one more instruction for the server: drop replies to earlier requests of
+ * the same read that are not written yet. Redis 6.0+ never writes the pending output of a
+ * client it is closing for a POST / Host: line, so `GET / HTTP/1.1` + `Host:` in one packet
+ * gets nothing back, where 3.2–5.0 still wrote the GET's arity error.
+ */
+export interface PersonaReply extends SessionReply {
+  discardPending?: boolean;
+}
+
+export interface SessionLimits extends KeyspaceLimits {
+  /** Most arguments in one command; more is answered as an invalid multibulk length. */
+  maxArgs: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  ...DEFAULT_KEYSPACE_LIMITS,
+  maxArgs: 65_536,
+});
+
+export interface SessionContext {
+  /** The client id CLIENT ID, CLIENT LIST and HELLO show (the server assigns them). */
+  clientId: number;
+  peer: { ip: string; port: number };
+  /** The listener's port (INFO tcp_port, CONFIG GET port). */
+  listenerPort: number;
+  /** The local address of the connection, if the server knows it (CLIENT LIST laddr). */
+  local?: { ip: string; port: number };
+  now?: () => number;
+  limits?: Partial<SessionLimits>;
+}
+
+/** Redis 6.2.6+ limits before authentication (CVE-2021-32675). */
+const UNAUTHENTICATED_MAX_ARGS = 10;
+const UNAUTHENTICATED_MAX_BULK = 16_384;
+
+export class Session implements HoneypotSessionHandler {
+  readonly persona: Persona;
+  readonly state: SessionState;
+  readonly keyspace: Keyspace;
+  private readonly client: ClientInfo;
+  private readonly now: () => number;
+  private readonly limits: SessionLimits;
+  private closed = false;
+
+  constructor(persona: Persona, ctx: SessionContext) {
+    this.persona = persona;
+    this.now = ctx.now ?? persona.now;
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...ctx.limits };
+    this.client = { id: ctx.clientId, peer: ctx.peer, listenerPort: ctx.listenerPort };
+    if (ctx.local !== undefined) this.client.local = ctx.local;
+    const now = this.now();
+    this.state = {
+      proto: 2,
+      db: 0,
+      authenticated: persona.auth !== "password",
+      name: "",
+      channels: new Set(),
+      patterns: new Set(),
+      config: persona.config(ctx.listenerPort),
+      dirty: 0,
+      saves: 0,
+      replication: { replid: persona.masterReplid, replid2: "0".repeat(40), secondReplOffset: -1 },
+      scripts: new Map(),
+      createdAt: now,
+      lastCommandAt: now,
+    };
+    this.keyspace = new Keyspace(this.limits, this.now, (n) => persona.countExpired(n));
+    persona.attach(this);
+  }
+
+  /**
+   * Protected mode answers before reading anything, then closes — to every peer: a honeypot
+   * faces the internet, and its own loopback is not where visitors come from.
+   */
+  greet(): PersonaReply {
+    if (this.persona.auth !== "protected") return {};
+    return this.finish({
+      reply: encodeReply(errorReply(deniedText(this.persona.era)), 2),
+      close: true,
+    });
+  }
+
+  command(args: Buffer[], inline: boolean): PersonaReply {
+    if (this.closed || args.length === 0) return {};
+    const reply = this.dispatch(args, inline);
+    let inBytes = 0;
+    for (const a of args) inBytes += a.length + 8;
+    this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
+    return reply.close ? this.finish(reply) : reply;
+  }
+
+  /** The request stream broke the protocol: the era's text for what broke, then close. */
+  protocolError(message: string): PersonaReply {
+    if (this.closed) return {};
+    return this.closeWith(protocolErrorText(message));
+  }
+
+  /** The connection is gone (the server calls this on close): it stops counting as a client. */
+  end(): void {
+    this.closed = true;
+    this.persona.detach(this);
+  }
+
+  private finish(reply: PersonaReply): PersonaReply {
+    this.end();
+    return reply;
+  }
+
+  private closeWith(text: string): PersonaReply {
+    this.countError(text);
+    return this.finish({ reply: encodeReply(errorReply(text), this.state.proto), close: true });
+  }
+
+  private error(text: string, rejected?: string): PersonaReply {
+    this.countError(text);
+    if (rejected !== undefined) this.persona.countRejected(rejected);
+    return { reply: encodeReply(errorReply(text), this.state.proto) };
+  }
+
+  private countError(text: string): void {
+    this.persona.countError(text.split(" ", 1)[0]!);
+  }
+
+  private dispatch(args: Buffer[], inline: boolean): PersonaReply {
+    const persona = this.persona;
+    const era = persona.era;
+    const state = this.state;
+    const needsAuth = persona.auth === "password" && !state.authenticated;
+    state.lastCommandAt = this.now();
+    persona.touch(this);
+
+    if (args.length > this.limits.maxArgs) return this.closeWith(PROTOCOL_ERRORS.multibulkLength);
+    // Before authentication 6.2.6+ refuses big requests while parsing them (only multibulk).
+    if (!inline && needsAuth && era.unauthenticatedLimits) {
+      if (args.length > UNAUTHENTICATED_MAX_ARGS) {
+        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedMultibulk);
+      }
+      if (args.some((a) => a.length > UNAUTHENTICATED_MAX_BULK)) {
+        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedBulk);
+      }
+    }
+
+    const name = args[0]!.toString("latin1");
+    const lower = name.toLowerCase();
+    // Cross-protocol scripting guard: HTTP's POST and Host: end the connection without a word.
+    if (era.crossProtocolGuard && (lower === "post" || lower === "host:")) {
+      if (era.crossProtocolBeforeAuth || !needsAuth) {
+        return this.finish({ close: true, discardPending: era.dropsPendingOnAbort });
+      }
+      return this.error(NOAUTH);
+    }
+
+    const spec = commandTable(era).get(lower);
+    if (spec === undefined) {
+      return this.error(
+        unknownCommandText(
+          era,
+          name,
+          args.slice(1).map((a) => a.toString("latin1")),
+        ),
+      );
+    }
+    if (!arityOk(arityAt(spec.arity, era), args.length)) {
+      return this.error(arityText(spec.name), spec.name);
+    }
+
+    const resolved = this.resolveSubcommand(spec, args);
+    if ("error" in resolved) return this.error(resolved.error, spec.name);
+    const { handler, fullName, gated } = resolved;
+
+    if (gated !== undefined && era.gatedAdminCommands) {
+      const reply = this.error(gatedCommandText(gated), fullName);
+      if (gated === "MODULE" && args.length >= 3 && /^load/i.test(args[1]!.toString("latin1"))) {
+        reply.effect = boundEffect({ kind: "module_load", path: args[2]!.toString("latin1") });
+      }
+      return reply;
+    }
+    if (needsAuth && !spec.flags?.includes("noauth")) return this.error(NOAUTH, fullName);
+    const subscribed = state.channels.size + state.patterns.size > 0;
+    if (subscribed && state.proto === 2 && !spec.flags?.includes("pubsub")) {
+      return this.error(subscribedContextText(era, fullName), fullName);
+    }
+    if (state.replication.master !== undefined && spec.flags?.includes("write")) {
+      const who = era.at("5.0") ? "replica" : "slave";
+      return this.error(`READONLY You can't write against a read only ${who}.`, fullName);
+    }
+    if (spec.flags?.includes("denyoom") && this.atCap()) return this.error(OOM, fullName);
+
+    return this.run(handler, args, fullName);
+  }
+
+  /** The handler for a container's subcommand (CONFIG GET …), or the error a real server gives. */
+  private resolveSubcommand(
+    spec: CommandSpec,
+    args: Buffer[],
+  ): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } | { error: string } {
+    const era = this.persona.era;
+    const plain = (): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } => {
+      const out: { handler: Handler; fullName: string; gated?: "DEBUG" } = {
+        handler: spec.handler!,
+        fullName: spec.name,
+      };
+      if (spec.gated !== undefined) out.gated = spec.gated;
+      return out;
+    };
+    if (spec.subcommands === undefined) return plain();
+    if (args.length === 1 && spec.handler !== undefined) return plain();
+    const subName = args[1]!.toString("latin1");
+    const sub = spec.subcommands[subName.toLowerCase()];
+    const fullName = era.subcommandTable ? `${spec.name}|${subName.toLowerCase()}` : spec.name;
+    if (era.subcommandTable) {
+      if (sub === undefined) return { error: unknownSubcommandText(era, spec.name, subName) };
+      if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName) };
+    } else {
+      const arity = sub?.arityBefore7 ?? sub?.arity;
+      if (sub === undefined || !arityOk(arity!, args.length)) {
+        if (spec.legacyErrors !== undefined && era.before("5.0")) {
+          const legacy = sub === undefined ? spec.legacyErrors.unknown : spec.legacyErrors.arity;
+          return { error: legacy(subName, era) };
+        }
+        return {
+          error:
+            sub === undefined
+              ? unknownSubcommandText(era, spec.name, subName)
+              : subcommandSyntaxText(era, spec.name, subName),
+        };
+      }
+    }
+    const out: { handler: Handler; fullName: string; gated?: "MODULE" } = {
+      handler: sub.handler,
+      fullName,
+    };
+    if (sub.gated !== undefined) out.gated = sub.gated;
+    return out;
+  }
+
+  private atCap(): boolean {
+    return this.keyspace.bytes >= this.limits.maxBytes;
+  }
+
+  private run(handler: Handler, args: Buffer[], fullName: string): PersonaReply {
+    const started = process.hrtime.bigint();
+    const ctx: CommandContext = {
+      args,
+      persona: this.persona,
+      era: this.persona.era,
+      state: this.state,
+      keyspace: this.keyspace,
+      client: this.client,
+      fullName,
+      now: this.now,
+      arg: (i) => args[i]?.toString("latin1") ?? "",
+      info: (sections) => this.persona.info(this.view(), { names: sections }),
+    };
+    const reply: Reply = handler(ctx);
+    const usec = Number((process.hrtime.bigint() - started) / 1000n);
+    const failed = isError(reply);
+    this.persona.countCommand(fullName, Math.max(1, usec), failed);
+    if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
+    const out: PersonaReply = { reply: encodeReply(reply, this.state.proto) };
+    if (ctx.close) out.close = true;
+    if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
+    return out;
+  }
+
+  /** What INFO shows of this session's world. */
+  private view(): SessionView {
+    const s = this.state;
+    const view: SessionView = {
+      now: this.now(),
+      port: this.client.listenerPort,
+      datasetBytes: this.keyspace.bytes,
+      keyspace: this.keyspace.stats(),
+      dirty: s.dirty,
+      saves: s.saves,
+      channels: s.channels.size,
+      patterns: s.patterns.size,
+      config: s.config,
+      replication: s.replication,
+    };
+    if (s.lastSave !== undefined) view.lastSave = s.lastSave;
+    return view;
+  }
+}
+
+/** Longest text an effect carries (a password, a path, a host): as much as a recorder keeps. */
+const EFFECT_TEXT_CHARS = 1024;
+
+/** The effect with every text field cut to EFFECT_TEXT_CHARS. */
+function boundEffect(effect: SessionEffect): SessionEffect {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(effect)) {
+    out[k] = typeof v === "string" ? v.slice(0, EFFECT_TEXT_CHARS) : v;
+  }
+  return out as SessionEffect;
+}
+
+/**
+ * The Redis text for a reader's failure: a message already in Redis's words (wire.ts), or a
+ * RespProtocolError's message or code from the project's RequestDecoder, mapped to the text
+ * Redis gives for the same breakage.
+ */
+export function protocolErrorText(message: string): string {
+  // Readers that already word errors as Redis does (honeypot/wire.ts) pass them through.
+  const worded = /^(?:ERR )?(Protocol error: [^\r\n]*)$/.exec(message);
+  if (worded !== null) return `ERR ${worded[1]}`;
+  const m = message.toLowerCase();
+  if (m.includes("unbalanced")) return PROTOCOL_ERRORS.unbalancedQuotes;
+  if (m.includes("inline")) return PROTOCOL_ERRORS.inlineTooBig;
+  const dollar = /expected '\$', got (?:'(.)'|0x([0-9a-f]{2}))/i.exec(message);
+  if (dollar !== null) {
+    const got = dollar[1] ?? String.fromCharCode(Number.parseInt(dollar[2]!, 16));
+    return expectedDollarText(got);
+  }
+  if (m.includes("invalid_type")) return expectedDollarText("?");
+  if (m.includes("line longer") || m.includes("line_too_long"))
+    return PROTOCOL_ERRORS.mbulkCountTooBig;
+  if (/invalid bulk length|bulk of \d+ bytes|bulk_too_large|bad_terminator|not followed/.test(m)) {
+    return PROTOCOL_ERRORS.bulkLength;
+  }
+  return PROTOCOL_ERRORS.multibulkLength;
+}
