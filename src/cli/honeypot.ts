@@ -90,7 +90,7 @@ export function parseListen(spec: string, defaultPersona: string): ListenSpec {
     fail(`--listen ${spec}: ${host} is not an IP address`);
   }
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) fail(`--listen ${spec}: port must be 1-65535`);
+  if (port > 65535) fail(`--listen ${spec}: port must be 0-65535 (0: any free port)`);
   const name = m[4] ?? defaultPersona;
   if (!PERSONAS.includes(name)) fail(`unknown persona ${name} (see --list-personas)`);
   return { tls: m[1] !== undefined, host, port, persona: name };

