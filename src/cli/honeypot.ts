@@ -10,10 +10,11 @@ import {
 } from "../honeypot/recorder.js";
 import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
 import { Session } from "../honeypot/session.js";
-import { defaultDbPath, openStore, type Store, StoreOpenError } from "../store/index.js";
+import type { Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
+import { openStoreOrFail } from "./store.js";
 import { parseDuration, parseIntIn } from "./units.js";
 
 interface HoneypotFlags {
@@ -124,12 +125,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   const recorders: HoneypotRecorder[] = [];
   let store: Store | undefined;
   if (flags.db !== false) {
-    try {
-      store = await openStore(typeof flags.db === "string" ? flags.db : defaultDbPath());
-    } catch (e) {
-      if (e instanceof StoreOpenError) fail(e.message);
-      throw e;
-    }
+    store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
     recorders.push(new StoreRecorder(store));
   }
   if (flags.output !== undefined) {

@@ -15,15 +15,10 @@ import {
   type ImportFormat,
   readImport,
 } from "../store/import.js";
-import {
-  defaultDbPath,
-  openStore,
-  type Store,
-  StoreConflictError,
-  StoreOpenError,
-} from "../store/index.js";
+import { type Store, StoreConflictError } from "../store/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, stateTable } from "./format.js";
+import { openStoreOrFail } from "./store.js";
 import { parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -92,13 +87,7 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
       fail(`intel: ${(e as Error).message}`);
     }
   }
-  let store: Store;
-  try {
-    store = await openStore(flags.db ?? defaultDbPath());
-  } catch (e) {
-    if (e instanceof StoreOpenError) fail(e.message);
-    throw e;
-  }
+  const store = await openStoreOrFail(flags.db);
   try {
     const run = { files, format, scanId, quiet: flags.quiet === true, enricher };
     return await importInto(store, port === undefined ? run : { ...run, port });

@@ -12,14 +12,9 @@ import {
   renderTextTables,
 } from "../report/render.js";
 import { diffTables } from "../report/tables.js";
-import {
-  defaultDbPath,
-  openStore,
-  type ScanInfo,
-  type Store,
-  StoreOpenError,
-} from "../store/index.js";
+import { defaultDbPath, type ScanInfo, type Store } from "../store/index.js";
 import { fail } from "./errors.js";
+import { openStoreOrFail } from "./store.js";
 import { parseIntIn } from "./units.js";
 
 const FORMATS = ["text", "md", "csv", "json", "html"] as const;
@@ -68,13 +63,7 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
   if (!/^postgres(ql)?:\/\//i.test(dbSpec) && !fs.existsSync(dbSpec.replace(/^sqlite:/, ""))) {
     fail(`no store at ${dbSpec}: run a scan first, or pass --db`);
   }
-  let store: Store;
-  try {
-    store = await openStore(dbSpec);
-  } catch (e) {
-    if (e instanceof StoreOpenError) fail(e.message);
-    throw e;
-  }
+  const store = await openStoreOrFail(dbSpec);
   try {
     if (flags.list) {
       write(flags.output, scanList(await store.listScans()));

@@ -5,13 +5,7 @@ import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
-import {
-  defaultDbPath,
-  openStore,
-  type Store,
-  StoreConflictError,
-  StoreOpenError,
-} from "../store/index.js";
+import { type Store, StoreConflictError } from "../store/index.js";
 import { StoreWriteError } from "../store/sink.js";
 import {
   emptyTargetInput,
@@ -27,6 +21,7 @@ import {
 } from "../targets/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, statusLine, summaryTable } from "./format.js";
+import { openStoreOrFail } from "./store.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -320,12 +315,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   // Opened last: every flag was checked first, so bad input never creates a database.
   let store: Store | undefined;
   if (flags.db !== false) {
-    try {
-      store = await openStore(typeof flags.db === "string" ? flags.db : defaultDbPath());
-    } catch (e) {
-      if (e instanceof StoreOpenError) fail(e.message);
-      throw e;
-    }
+    store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
     cfg.store = store;
   }
 
