@@ -213,6 +213,28 @@ describe("redscope honeypot", () => {
     const lines = parseJsonl(fs.readFileSync(jsonl, "utf8")) as unknown as Array<{ type: string }>;
     assert.ok(lines.some((l) => l.type === "session"));
     assert.ok(lines.filter((l) => l.type === "event").length >= 15);
+
+    // The report's honeypot section over the same store.
+    const rep = await runCli(["report", "--honeypot", "--db", db]);
+    assert.equal(rep.code, 0, rep.stderr);
+    // 6 in the chain, 5 AUTHs, and the scanner's PING, HELLO, INFO, QUIT.
+    assert.match(rep.stdout, /3 sessions from 1 addresses, 15 commands/);
+    assert.match(rep.stdout, /file_write_ssh\s+T1098\.004\s+1\s+1/);
+    assert.match(rep.stdout, /bruteforce\s+T1110\.001\s+1\s+1/);
+    assert.match(rep.stdout, /127\.0\.0\.1\s+3\s+15\s/);
+    for (const pw of ["123456", "password", "redis", "admin", "foobared"]) {
+      assert.match(rep.stdout, new RegExp(`\\n${pw}\\s+1\\n`));
+    }
+    assert.match(rep.stdout, /ssh_keys\s+SHA256:/);
+    const json = JSON.parse(
+      (await runCli(["report", "--honeypot", "--db", db, "-f", "json"])).stdout,
+    ) as { sessions: number; classes: Array<{ class: string }> };
+    assert.equal(json.sessions, 3);
+    const later = await runCli(["report", "--honeypot", "--db", db, "--since", "2099-01-01"]);
+    assert.match(later.stdout, /0 sessions from 0 addresses/);
+    const bad = await runCli(["report", "--honeypot", "--db", db, "--since", "yesterday"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^redscope: --since "yesterday": use YYYY-MM-DD/);
   });
 });
 

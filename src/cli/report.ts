@@ -2,11 +2,14 @@
 import fs from "node:fs";
 import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
+import { buildHoneypotReport, type HoneypotReport, honeypotTables } from "../report/honeypot.js";
 import { renderHtml } from "../report/html.js";
 import {
   renderCsv,
+  renderCsvTables,
   renderJson,
   renderMarkdown,
+  renderMarkdownTables,
   renderTable,
   renderText,
   renderTextTables,
@@ -28,6 +31,9 @@ interface ReportFlags {
   top: string;
   diff?: string[];
   list?: boolean;
+  honeypot?: boolean;
+  since?: string;
+  until?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -47,6 +53,9 @@ export function registerReport(program: Command): void {
     .option("--top <n>", "rows in the cloud, ASN, country, CVE and replication tables", "20")
     .option("--diff <scans...>", "compare two scans: --diff SCAN_A SCAN_B")
     .option("--list", "list the scans in the store")
+    .option("--honeypot", "the honeypot's sessions instead of a scan (text, md, csv, json)")
+    .option("--since <date>", "with --honeypot: sessions from this day or time (UTC)")
+    .option("--until <date>", "with --honeypot: sessions before this day or time (UTC)")
     .action(async (scanId: string | undefined, flags: ReportFlags) => {
       process.exitCode = await runReport(scanId, flags);
     });
@@ -59,6 +68,18 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
     fail(`--diff takes two scan ids (before, after), not ${flags.diff.length}`);
   }
   if (flags.diff && scanId !== undefined) fail("give either a scan id or --diff A B, not both");
+  if (!flags.honeypot && (flags.since !== undefined || flags.until !== undefined)) {
+    fail("--since and --until go with --honeypot");
+  }
+  if (flags.honeypot && (scanId !== undefined || flags.diff)) {
+    fail("--honeypot reports the honeypot's sessions: no scan id or --diff with it");
+  }
+  if (flags.honeypot && flags.format === "html") {
+    fail("--honeypot: HTML is not available yet; use text, md, csv or json");
+  }
+  const range: { from?: string; to?: string } = {};
+  if (flags.since !== undefined) range.from = isoDate("--since", flags.since);
+  if (flags.until !== undefined) range.to = isoDate("--until", flags.until);
   const dbSpec = flags.db ?? defaultDbPath();
   if (!/^postgres(ql)?:\/\//i.test(dbSpec) && !fs.existsSync(dbSpec.replace(/^sqlite:/, ""))) {
     fail(`no store at ${dbSpec}: run a scan first, or pass --db`);
@@ -67,6 +88,11 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
   try {
     if (flags.list) {
       write(flags.output, scanList(await store.listScans()));
+      return 0;
+    }
+    if (flags.honeypot) {
+      const h = await buildHoneypotReport(store, range, top);
+      write(flags.output, renderHoneypot(h, flags.format));
       return 0;
     }
     let report: Report;
@@ -102,6 +128,32 @@ function render(r: Report, format: Format, diffOnly: boolean): string {
       if (diffOnly && r.diff) return renderTextTables(diffTables(r.diff));
       return renderText(r);
   }
+}
+
+function renderHoneypot(h: HoneypotReport, format: Format): string {
+  const tables = honeypotTables(h);
+  const span =
+    `sessions ${h.from ? `from ${h.from} ` : ""}${h.to ? `until ${h.to}` : h.from ? "" : "of all time"}`.trim();
+  switch (format) {
+    case "md":
+      return renderMarkdownTables("redscope report: honeypot", [span], tables);
+    case "csv":
+      return renderCsvTables(tables);
+    case "json":
+      return `${JSON.stringify(h, null, 2)}\n`;
+    default:
+      return `redscope report: honeypot, ${span}\n\n${renderTextTables(tables)}`;
+  }
+}
+
+/** A day (YYYY-MM-DD, taken as 00:00 UTC) or a full ISO time, as ISO. */
+function isoDate(flag: string, v: string): string {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00.000Z` : v;
+  const t = Date.parse(day);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) {
+    fail(`${flag} ${JSON.stringify(v).slice(0, 40)}: use YYYY-MM-DD or an ISO 8601 time`);
+  }
+  return new Date(t).toISOString();
 }
 
 async function scanOrFail(store: Store, id: string): Promise<ScanInfo> {

@@ -69,12 +69,20 @@ function mdCell(c: Cell): string {
 
 export function renderMarkdown(r: Report): string {
   const s = r.scan;
-  const parts = [
-    `# redscope report: scan ${mdCell(s.id)}`,
-    header(r).slice(1).map(mdCell).join("\n") +
-      `\n\nSource ${mdCell(s.source)}, started ${mdCell(s.startedAt)}${s.finishedAt ? `, finished ${mdCell(s.finishedAt)}` : ", not finished"}.`,
-  ];
-  for (const t of reportTables(r)) {
+  return renderMarkdownTables(
+    `redscope report: scan ${s.id}`,
+    [
+      ...header(r).slice(1),
+      `Source ${s.source}, started ${s.startedAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ", not finished"}.`,
+    ],
+    reportTables(r),
+  );
+}
+
+/** A titled Markdown document of tables; every cell, title and line escaped. */
+export function renderMarkdownTables(title: string, lines: string[], tables: Table[]): string {
+  const parts = [`# ${mdCell(title)}`, lines.map((l) => mdCell(l)).join("\n\n")];
+  for (const t of tables) {
     if (t.rows.length === 0 && t.note === undefined) continue;
     let block = `## ${mdCell(t.title)}\n\n`;
     if (t.rows.length > 0) {
@@ -102,8 +110,11 @@ function csvCell(c: Cell): string {
 
 /** One tidy CSV: `section,column,…` rows, the column names repeated per section as a header row. */
 export function renderCsv(r: Report): string {
+  return renderCsvTables(reportTables(r));
+}
+
+export function renderCsvTables(tables: Table[]): string {
   const lines: string[] = [];
-  const tables: Table[] = reportTables(r);
   for (const t of tables) {
     lines.push(["section", ...t.columns].map(csvCell).join(","));
     for (const row of t.rows) lines.push([t.id, ...row].map(csvCell).join(","));
