@@ -14,7 +14,7 @@ import type { Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
-import { openStoreOrFail } from "./store.js";
+import { openStoreOrFail } from "./open.js";
 import { parseDuration, parseIntIn } from "./units.js";
 
 interface HoneypotFlags {

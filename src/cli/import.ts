@@ -7,8 +7,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { type Command, Option } from "commander";
 import type { ProbeResult } from "../classify/result.js";
-import { defaultIntelDir } from "../intel/dirs.js";
-import { Enricher } from "../intel/enrich.js";
+import type { Enricher } from "../intel/enrich.js";
 import {
   detectFileFormat,
   IMPORT_FORMATS,
@@ -18,7 +17,7 @@ import {
 import { type Store, StoreConflictError } from "../store/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, stateTable } from "./format.js";
-import { openStoreOrFail } from "./store.js";
+import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -79,14 +78,7 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
     fail(`--port is for zgrab2 files, which carry no port; ${format} records have their own`);
   }
 
-  let enricher: Enricher | undefined;
-  if (flags.intel !== false) {
-    try {
-      enricher = await Enricher.load(flags.intelDir ?? defaultIntelDir());
-    } catch (e) {
-      fail(`intel: ${(e as Error).message}`);
-    }
-  }
+  const enricher = await loadEnricherOrFail(flags);
   const store = await openStoreOrFail(flags.db);
   try {
     const run = { files, format, scanId, quiet: flags.quiet === true, enricher };

@@ -17,7 +17,7 @@ import {
 import { diffTables } from "../report/tables.js";
 import { defaultDbPath, type ScanInfo, type Store } from "../store/index.js";
 import { fail } from "./errors.js";
-import { openStoreOrFail } from "./store.js";
+import { openStoreOrFail } from "./open.js";
 import { parseIntIn } from "./units.js";
 
 const FORMATS = ["text", "md", "csv", "json", "html"] as const;

@@ -3,8 +3,6 @@ import dns from "node:dns/promises";
 import fs from "node:fs";
 import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
-import { defaultIntelDir } from "../intel/dirs.js";
-import { Enricher } from "../intel/enrich.js";
 import { type Store, StoreConflictError } from "../store/index.js";
 import { StoreWriteError } from "../store/sink.js";
 import {
@@ -21,7 +19,7 @@ import {
 } from "../targets/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, statusLine, summaryTable } from "./format.js";
-import { openStoreOrFail } from "./store.js";
+import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -302,15 +300,8 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     };
   }
 
-  let enricher: Enricher | undefined;
-  if (flags.intel !== false) {
-    try {
-      enricher = await Enricher.load(flags.intelDir ?? defaultIntelDir());
-    } catch (e) {
-      fail(`intel: ${(e as Error).message}`);
-    }
-    cfg.enricher = enricher;
-  }
+  const enricher = await loadEnricherOrFail(flags);
+  if (enricher) cfg.enricher = enricher;
 
   // Opened last: every flag was checked first, so bad input never creates a database.
   let store: Store | undefined;

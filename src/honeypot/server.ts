@@ -16,6 +16,7 @@ import type { HoneypotSessionRow } from "../store/index.js";
 import { classifySession } from "./attacks.js";
 import { extractIndicators } from "./indicators.js";
 import type { HoneypotRecorder } from "./recorder.js";
+import type { SessionContext } from "./session.js";
 import type {
   HoneypotSessionHandler,
   RecordedCommand,
@@ -23,14 +24,6 @@ import type {
   SessionReply,
 } from "./types.js";
 import { DEFAULT_WIRE_LIMITS, RequestStream, type WireCommand, WireProtocolError } from "./wire.js";
-
-export interface SessionContext {
-  clientId: number;
-  peer: { ip: string; port: number };
-  listenerPort: number;
-  /** The address the connection came in on (CLIENT LIST laddr). */
-  local?: { ip: string; port: number };
-}
 
 export interface ListenerConfig {
   host: string;

@@ -5,7 +5,7 @@
  * a tally stops taking new keys past MAX_KEYS, counting the rest as "other").
  */
 import type { HoneypotSessionRow, Store } from "../store/index.js";
-import type { Table } from "./tables.js";
+import { type Table, table } from "./tables.js";
 
 export interface HoneypotReport {
   from?: string;
@@ -163,25 +163,8 @@ export async function buildHoneypotReport(
 }
 
 export function honeypotTables(h: HoneypotReport): Table[] {
-  const t = (
-    id: string,
-    title: string,
-    columns: Array<[string, boolean]>,
-    rows: Array<Array<string | number>>,
-    note?: string,
-  ): Table => {
-    const out: Table = {
-      id,
-      title,
-      columns: columns.map((c) => c[0]),
-      numeric: columns.map((c) => c[1]),
-      rows,
-    };
-    if (note !== undefined) out.note = note;
-    return out;
-  };
   return [
-    t(
+    table(
       "hp-days",
       "Honeypot sessions per day",
       [
@@ -192,7 +175,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
       h.perDay.map((d) => [d.day, d.sessions, d.attacks]),
       `${h.sessions} sessions from ${h.sources} addresses, ${h.commands} commands, ${h.bytesIn} bytes received`,
     ),
-    t(
+    table(
       "hp-classes",
       "Attack classes",
       [
@@ -203,7 +186,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
       ],
       h.classes.map((c) => [c.class, c.attack || "-", c.sessions, c.sources]),
     ),
-    t(
+    table(
       "hp-sources",
       "Top sources",
       [
@@ -214,7 +197,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
       ],
       h.topSources.map((s) => [s.ip, s.sessions, s.commands, s.classes || "-"]),
     ),
-    t(
+    table(
       "hp-personas",
       "Sessions per persona",
       [
@@ -223,7 +206,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
       ],
       h.personas.map((p) => [p.persona, p.sessions]),
     ),
-    t(
+    table(
       "hp-passwords",
       "Passwords tried",
       [
@@ -232,7 +215,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
       ],
       h.passwords.map((p) => [p.password, p.tries]),
     ),
-    t(
+    table(
       "hp-indicators",
       "Indicators",
       [

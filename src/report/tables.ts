@@ -23,7 +23,7 @@ export interface Table {
 const p1 = (x: number): string => `${x.toFixed(1)}%`;
 const p2 = (x: number): string => `${x.toFixed(2)}%`;
 
-function table(
+export function table(
   id: string,
   title: string,
   columns: Array<[string, boolean]>,

@@ -1,0 +1,27 @@
+/** What several commands open the same way: the store and the intel, with one-line errors. */
+import { defaultIntelDir } from "../intel/dirs.js";
+import { Enricher } from "../intel/enrich.js";
+import { defaultDbPath, openStore, type Store, StoreOpenError } from "../store/index.js";
+import { fail } from "./errors.js";
+
+export async function openStoreOrFail(db?: string): Promise<Store> {
+  try {
+    return await openStore(db ?? defaultDbPath());
+  } catch (e) {
+    if (e instanceof StoreOpenError) fail(e.message);
+    throw e;
+  }
+}
+
+/** The enrichment data in `--intel-dir` (or the default), or none with `--no-intel`. */
+export async function loadEnricherOrFail(flags: {
+  intel?: boolean;
+  intelDir?: string;
+}): Promise<Enricher | undefined> {
+  if (flags.intel === false) return undefined;
+  try {
+    return await Enricher.load(flags.intelDir ?? defaultIntelDir());
+  } catch (e) {
+    fail(`intel: ${(e as Error).message}`);
+  }
+}
