@@ -75,6 +75,55 @@ describe("honeypot wire: requests", () => {
     );
   });
 
+  test("a request read whole (the one-pass path) reads as one fed byte by byte, even when broken", () => {
+    /** Commands and the error, fed as chunks; a protocol error ends the stream. */
+    const read = (chunks: Buffer[]): { commands: WireCommand[]; error?: string } => {
+      const s = new RequestStream(LIMITS);
+      const commands: WireCommand[] = [];
+      try {
+        for (const c of chunks) s.push(c, commands);
+      } catch (e) {
+        if (!(e instanceof WireProtocolError)) throw e;
+        return { commands, error: e.message };
+      }
+      return { commands };
+    };
+    const plain = (r: { commands: WireCommand[]; error?: string }): unknown => ({
+      error: r.error,
+      commands: r.commands.map((c) => ({
+        inline: c.inline,
+        bytes: c.bytes,
+        args: c.args.map((a) => [a.prefix.toString("hex"), a.length, a.sha256]),
+      })),
+    });
+    // Valid requests with a byte replaced, dropped or inserted here and there: `\r` missing,
+    // `$` wrong, a sign or a space in a count, a length that does not match.
+    const noise = fc.constantFrom(..."*$\r\n-+ 0179aZ".split("").map((c) => c.charCodeAt(0)));
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.uint8Array({ maxLength: 24 }), { minLength: 1, maxLength: 4 }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(2), noise), { maxLength: 3 }),
+        (commands, edits) => {
+          const bytes = [...Buffer.concat(commands.map((c) => resp(c.map((a) => Buffer.from(a)))))];
+          for (const [at, op, b] of edits) {
+            const i = at % (bytes.length + 1);
+            if (op === 0) bytes[i] = b;
+            else if (op === 1) bytes.splice(i, 1);
+            else bytes.splice(i, 0, b);
+          }
+          const stream = Buffer.from(bytes);
+          const whole = read([stream]);
+          const bytewise = read([...stream].map((b) => Buffer.from([b])));
+          assert.deepEqual(plain(whole), plain(bytewise));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   test("a 64 MB argument costs its prefix: nothing else is kept", () => {
     const s = new RequestStream(LIMITS);
     const out: WireCommand[] = [];

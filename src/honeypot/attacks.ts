@@ -72,6 +72,11 @@ export interface SessionMeta {
    * any byte came is read from bytesIn: a TLS hello is no command, and worth telling apart.
    */
   sentNothing?: boolean;
+  /**
+   * Commands counted but not recorded (the server's repetition folding): only plain data
+   * commands whose name the session already showed, so they add to counts, not to evidence.
+   */
+  folded?: ReadonlyMap<string, { count: number; args: number }>;
 }
 
 /**
@@ -454,6 +459,28 @@ class SessionFacts {
     this.payloads(cmd, name);
   }
 
+  /** `count` more `name` commands with `args` arguments in all, seen only as counts. */
+  folded(name: string, count: number, args: number): void {
+    this.commands += count;
+    if (!LIVENESS_COMMANDS.has(name)) this.onlyLiveness = false;
+    if (ACTING_COMMANDS.has(name)) this.acting = true;
+    switch (name) {
+      case "PUBLISH":
+      case "SPUBLISH":
+        this.publishes += count;
+        break;
+      case "DEL":
+      case "UNLINK":
+        this.deletedKeys += args;
+        break;
+      case "MGET":
+        this.keyReads += args;
+        break;
+      default:
+        if (KEY_READS.has(name)) this.keyReads += count;
+    }
+  }
+
   effect(effect: SessionEffect): void {
     switch (effect.kind) {
       case "auth":
@@ -746,6 +773,7 @@ export function classifySession(
 ): AttackFinding[] {
   const facts = new SessionFacts();
   for (const cmd of commands) facts.command(cmd);
+  for (const [name, f] of meta?.folded ?? []) facts.folded(name, f.count, f.args);
   for (const effect of effects) facts.effect(effect);
   return facts.findings(meta);
 }

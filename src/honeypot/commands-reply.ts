@@ -10,8 +10,43 @@ import type { RespValue } from "../resp/types.js";
 export type Reply = RespValue | { type: "raw"; bytes: Buffer };
 
 export function encodeReply(reply: Reply, proto: 2 | 3): Buffer {
-  return reply.type === "raw" ? reply.bytes : encodeValue(reply, proto);
+  switch (reply.type) {
+    case "raw":
+      return reply.bytes;
+    // The replies almost every command ends with, written directly (same bytes in RESP2 and
+    // RESP3): status lines from a small cache, integers, and bulk strings in one allocation.
+    case "simple": {
+      let bytes = SIMPLE_CACHE.get(reply.value);
+      if (bytes === undefined) {
+        bytes = encodeValue(reply, proto);
+        if (SIMPLE_CACHE.size < SIMPLE_CACHE_MAX && reply.value.length <= 32) {
+          SIMPLE_CACHE.set(reply.value, bytes);
+        }
+      }
+      return bytes;
+    }
+    case "integer":
+      return Buffer.from(`:${reply.value}\r\n`, "latin1");
+    case "bulk": {
+      const v = reply.value;
+      if (v === null) break;
+      const head = `$${v.length}\r\n`;
+      const out = Buffer.allocUnsafe(head.length + v.length + 2);
+      out.write(head, 0, "latin1");
+      v.copy(out, head.length);
+      out[out.length - 2] = 0x0d;
+      out[out.length - 1] = 0x0a;
+      return out;
+    }
+    default:
+      break;
+  }
+  return encodeValue(reply, proto);
 }
+
+/** Encoded status lines (`+OK`, `+PONG`, `+QUEUED` …): shared, never written to. */
+const SIMPLE_CACHE = new Map<string, Buffer>();
+const SIMPLE_CACHE_MAX = 64;
 
 /** `-<text>\r\n`, text as latin1 bytes; CR and LF become spaces (addReplyError's sdsmapchars). */
 export function errorReply(text: string): Reply {

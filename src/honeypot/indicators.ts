@@ -506,12 +506,16 @@ class IndicatorCollector {
   }
 }
 
+/** Argument texts remembered as already searched, per session. */
+const MAX_REMEMBERED_TEXTS = 10_000;
+
 export function extractIndicators(
   commands: readonly RecordedCommand[],
   effects: readonly SessionEffect[] = [],
 ): Indicators {
   const budget = new ScanBudget();
   const found = new IndicatorCollector(budget);
+  const searchedTexts = new Set<string>();
   let dir: string | undefined;
   let dbfilename: string | undefined;
 
@@ -549,6 +553,10 @@ export function extractIndicators(
     }
     for (let i = 0; i < args.length; i++) {
       const { text, cut } = argumentText(cmd, i);
+      // The same text finds the same indicators: a flood of one value is searched once.
+      const seenKey = cut ? `\u0000${text}` : text;
+      if (searchedTexts.has(seenKey)) continue;
+      if (searchedTexts.size < MAX_REMEMBERED_TEXTS) searchedTexts.add(seenKey);
       const searched = budget.take(text);
       if (searched === "") continue;
       found.text(searched, cut || searched.length < text.length);

@@ -198,7 +198,11 @@ export class Keyspace {
     const old = this.entry(db, key);
     const bytes = entryBytes(key, data);
     if (!this.fits(bytes - (old?.bytes ?? 0), old === undefined)) return false;
-    if (old !== undefined) this.remove(map, key, old);
+    // Replaced in place (as Redis's dict does): the key keeps its place in KEYS and SCAN.
+    if (old !== undefined) {
+      this.keyCount--;
+      this.byteCount -= old.bytes;
+    }
     const e: Entry = { data, bytes };
     if (expiresAt !== undefined) e.expiresAt = expiresAt;
     map.set(key, e);

@@ -49,6 +49,14 @@ export interface HoneypotLimits {
   eventArgBytes: number;
   /** Arguments an event keeps. */
   eventArgs: number;
+  /**
+   * Repetition folding: once a session has recorded `foldAfterEvents` commands, a plain data
+   * command (FOLDABLE, short arguments of letters, digits and `_:-.` only, nothing an indicator
+   * could hide in) whose name it has already recorded `foldAfterName` times is counted, not
+   * recorded: a flood of SET/GET/PUBLISH costs counters, not rows. 0 turns folding off.
+   */
+  foldAfterEvents: number;
+  foldAfterName: number;
 }
 
 export const DEFAULT_LIMITS: HoneypotLimits = {
@@ -61,7 +69,60 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   maxClassifiedCommands: 5000,
   eventArgBytes: 1024,
   eventArgs: 32,
+  foldAfterEvents: 1000,
+  foldAfterName: 100,
 };
+
+/**
+ * Commands that only move data: past the thresholds, more of them say nothing new. Anything
+ * that configures, saves, replicates, loads, runs scripts, authenticates or flushes is never
+ * folded, and neither is any argument that could carry a payload (see plainArgs).
+ */
+const FOLDABLE = new Set(
+  (
+    "PING ECHO GET SET SETNX SETEX PSETEX GETSET MGET MSET APPEND STRLEN INCR INCRBY DECR DECRBY " +
+    "EXISTS TYPE TTL PTTL EXPIRE PEXPIRE PERSIST DEL UNLINK LPUSH RPUSH LPOP RPOP LRANGE LLEN " +
+    "LINDEX SADD SREM SPOP SMEMBERS SCARD SISMEMBER HSET HGET HMSET HMGET HGETALL HDEL HLEN " +
+    "HINCRBY HEXISTS ZADD ZRANGE ZSCORE ZCARD ZREM PUBLISH SELECT DBSIZE TIME"
+  ).split(" "),
+);
+
+/** Longest argument a folded command may have. */
+const FOLD_ARG_BYTES = 128;
+
+/** Every argument short and made of `[A-Za-z0-9_:.-]`: no path, URL, key, cron line or script. */
+function plainArgs(cmd: WireCommand): boolean {
+  const args = cmd.args;
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.length > FOLD_ARG_BYTES) return false;
+    const b = a.prefix;
+    for (let j = 0; j < b.length; j++) {
+      const c = b[j]!;
+      // 0-9 : ; A-Z _ a-z - .   (no '/', space, '*', quotes, '<', '?', '(' …)
+      if (
+        !(
+          (c >= 0x30 && c <= 0x3a) ||
+          (c >= 0x41 && c <= 0x5a) ||
+          (c >= 0x61 && c <= 0x7a) ||
+          c === 0x5f ||
+          c === 0x2d ||
+          c === 0x2e
+        )
+      ) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** The command's name as the counters and events show it (upper case, at most 64 bytes). */
+function commandName(cmd: WireCommand): string {
+  const first = cmd.args[0]?.prefix;
+  if (first === undefined) return "";
+  return first.toString("latin1", 0, Math.min(64, first.length)).toUpperCase();
+}
 
 export interface HoneypotStats {
   sessions: number;
@@ -79,6 +140,12 @@ interface Tracked {
   commands: RecordedCommand[];
   effects: SessionEffect[];
   counts: Map<string, number>;
+  /** Commands counted but not recorded (repetition folding): name → commands and arguments. */
+  folded: Map<string, { count: number; args: number }>;
+  /** Commands recorded as events. */
+  recorded: number;
+  /** ISO time of the read being handled: every event of one read carries it. */
+  now: string | undefined;
   closing: boolean;
 }
 
@@ -97,6 +164,9 @@ export class HoneypotServer {
     /** Told of every session when it ends (the CLI prints a line). */
     private readonly onSessionEnd?: (row: HoneypotSessionRow) => void,
   ) {}
+
+  /** Called when the last open session has been finished (stop waits for it). */
+  private onDrained: (() => void) | undefined;
 
   /** Listen on every listener; returns the bound addresses (port 0 → the kernel's choice). */
   async start(): Promise<Array<{ host: string; port: number; persona: string }>> {
@@ -121,7 +191,15 @@ export class HoneypotServer {
   }
 
   async stop(): Promise<void> {
+    // Every session's final row is written before the recorder's last flush.
+    const finished =
+      this.sockets.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.onDrained = resolve;
+          });
     for (const s of this.sockets) s.destroy();
+    await finished;
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     await this.recorder.flush();
   }
@@ -164,6 +242,9 @@ export class HoneypotServer {
       commands: [],
       effects: [],
       counts: new Map(),
+      folded: new Map(),
+      recorded: 0,
+      now: undefined,
       closing: false,
     };
     this.recorder.session({ ...tr.row });
@@ -202,6 +283,7 @@ export class HoneypotServer {
     const commands: WireCommand[] = [];
     sock.on("data", (chunk: Buffer) => {
       if (tr.closing) return;
+      tr.now = undefined;
       tr.row.bytesIn += chunk.length;
       this.stats.bytesIn += chunk.length;
       if (tr.row.bytesIn > this.limits.maxBytesPerSession) {
@@ -236,6 +318,7 @@ export class HoneypotServer {
       if (left > 0) this.perSource.set(ip, left);
       else this.perSource.delete(ip);
       this.finish(tr);
+      if (this.sockets.size === 0) this.onDrained?.();
     });
   }
 
@@ -254,21 +337,40 @@ export class HoneypotServer {
       pending.length = 0;
       if (close) write({ close: true });
     };
+    const limits = this.limits;
     for (const cmd of commands) {
       if (tr.closing) break;
       tr.row.commands++;
       this.stats.commands++;
-      const recorded = this.recordCommand(tr, cmd);
-      tr.counts.set(recorded.name, (tr.counts.get(recorded.name) ?? 0) + 1);
-      if (tr.commands.length < this.limits.maxClassifiedCommands) tr.commands.push(recorded);
-      if (tr.row.commands <= this.limits.maxEventsPerSession) {
-        this.event(tr, "command", recorded.name, {
-          args: recorded.args,
-          lengths: recorded.argLengths,
-          sha256: recorded.argHashes,
-          inline: recorded.inline,
-          ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
-        });
+      const name = commandName(cmd);
+      const seen = (tr.counts.get(name) ?? 0) + 1;
+      tr.counts.set(name, seen);
+      if (
+        limits.foldAfterEvents > 0 &&
+        tr.recorded >= limits.foldAfterEvents &&
+        seen > limits.foldAfterName &&
+        FOLDABLE.has(name) &&
+        plainArgs(cmd)
+      ) {
+        const f = tr.folded.get(name);
+        if (f === undefined) tr.folded.set(name, { count: 1, args: cmd.args.length - 1 });
+        else {
+          f.count++;
+          f.args += cmd.args.length - 1;
+        }
+      } else {
+        const recorded = this.recordCommand(tr, cmd, name);
+        if (tr.commands.length < limits.maxClassifiedCommands) tr.commands.push(recorded);
+        if (tr.recorded < limits.maxEventsPerSession) {
+          tr.recorded++;
+          this.event(tr, "command", name, {
+            args: recorded.args,
+            lengths: recorded.argLengths,
+            sha256: recorded.argHashes,
+            inline: recorded.inline,
+            ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
+          });
+        }
       }
       const r: SessionReply & { discardPending?: boolean } = session.command(
         cmd.args.map((a) => a.prefix),
@@ -286,12 +388,11 @@ export class HoneypotServer {
   }
 
   /** The bounded form of a command: what events keep and the classifier reads. */
-  private recordCommand(tr: Tracked, cmd: WireCommand): RecordedCommand {
+  private recordCommand(tr: Tracked, cmd: WireCommand, name: string): RecordedCommand {
     const keep = cmd.args.slice(0, this.limits.eventArgs);
-    const first = keep[0]?.prefix.subarray(0, 64).toString("latin1") ?? "";
     return {
       t: Date.now() - tr.t0,
-      name: first.toUpperCase(),
+      name,
       args: keep
         .slice(1)
         .map((a) => a.prefix.subarray(0, this.limits.eventArgBytes).toString("latin1")),
@@ -315,10 +416,11 @@ export class HoneypotServer {
     name: string | undefined,
     record: Record<string, unknown>,
   ): void {
+    tr.now ??= new Date().toISOString();
     const row = {
       sessionId: tr.row.id,
       seq: tr.seq++,
-      time: new Date().toISOString(),
+      time: tr.now,
       kind,
       record,
       ...(name !== undefined ? { name } : {}),
@@ -331,9 +433,16 @@ export class HoneypotServer {
     const findings = classifySession(tr.commands, tr.effects, {
       bytesIn: tr.row.bytesIn,
       sentNothing: tr.row.commands === 0,
+      folded: tr.folded,
     });
     const indicators = extractIndicators(tr.commands, tr.effects);
-    this.event(tr, "close", undefined, { commands: tr.row.commands, bytes_in: tr.row.bytesIn });
+    tr.now = undefined;
+    const folded = tr.folded.size > 0 ? { folded: Object.fromEntries(tr.folded) } : {};
+    this.event(tr, "close", undefined, {
+      commands: tr.row.commands,
+      bytes_in: tr.row.bytesIn,
+      ...folded,
+    });
     const final: HoneypotSessionRow = {
       ...tr.row,
       endedAt: new Date().toISOString(),
@@ -345,9 +454,8 @@ export class HoneypotServer {
         ...(tr.row.commands > tr.commands.length
           ? { classified_commands: tr.commands.length }
           : {}),
-        ...(tr.row.commands > this.limits.maxEventsPerSession
-          ? { events_recorded: this.limits.maxEventsPerSession }
-          : {}),
+        ...(tr.row.commands > tr.recorded ? { events_recorded: tr.recorded } : {}),
+        ...folded,
       },
     };
     this.recorder.session(final);

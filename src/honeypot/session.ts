@@ -277,7 +277,7 @@ export class Session implements HoneypotSessionHandler {
   }
 
   private run(handler: Handler, args: Buffer[], fullName: string): PersonaReply {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const ctx: CommandContext = {
       args,
       persona: this.persona,
@@ -291,7 +291,7 @@ export class Session implements HoneypotSessionHandler {
       info: (sections) => this.persona.info(this.view(), { names: sections }),
     };
     const reply: Reply = handler(ctx);
-    const usec = Number((process.hrtime.bigint() - started) / 1000n);
+    const usec = Math.round((performance.now() - started) * 1000);
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");

@@ -76,7 +76,14 @@ export class RequestStream {
       while (i < chunk.length) {
         switch (this.state) {
           case "idle": {
-            if (this.lineBytes === 0 && chunk[i] === 0x2a /* * */) this.state = "multibulk";
+            if (this.lineBytes === 0 && chunk[i] === 0x2a /* * */) {
+              const end = this.wholeMultibulk(chunk, i, out);
+              if (end > 0) {
+                i = end;
+                break;
+              }
+              this.state = "multibulk";
+            }
             const end = this.takeLine(chunk, i, this.state === "multibulk" ? "mbulk" : "inline");
             if (end < 0) return out;
             i = end;
@@ -128,6 +135,59 @@ export class RequestStream {
       throw e;
     }
     return out;
+  }
+
+  /**
+   * The common case in one pass: a request wholly inside the chunk, with `\r\n` line ends, plain
+   * decimal counts and arguments short enough to keep whole. Returns the index after it, or -1
+   * (having consumed nothing) for anything else, which the state machine then reads, with its
+   * limits and errors. The request's bytes are copied once and the arguments are views of the
+   * copy, so the chunk is not kept alive by them.
+   */
+  private wholeMultibulk(chunk: Buffer, start: number, out: WireCommand[]): number {
+    const len = chunk.length;
+    let p = start + 1;
+    let n = 0;
+    let digits = 0;
+    for (; p < len && digits < 7; p++, digits++) {
+      const c = chunk[p]!;
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+    }
+    if (digits === 0 || n === 0 || n > FAST_MAX_ARGS || p + 1 >= len) return -1;
+    if (chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
+    p += 2;
+    const offsets = FAST_OFFSETS;
+    const maxArg = this.limits.argPrefixBytes;
+    for (let k = 0; k < n; k++) {
+      if (p >= len || chunk[p] !== 0x24 /* $ */) return -1;
+      p++;
+      let size = 0;
+      let d = 0;
+      for (; p < len && d < 7; p++, d++) {
+        const c = chunk[p]!;
+        if (c < 0x30 || c > 0x39) break;
+        size = size * 10 + (c - 0x30);
+      }
+      if (d === 0 || size > maxArg || size > this.limits.maxBulkBytes || p + 1 >= len) return -1;
+      if (chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
+      p += 2;
+      // The body, then two bytes Redis skips without looking at them.
+      if (p + size + 2 > len) return -1;
+      offsets[2 * k] = p - start;
+      offsets[2 * k + 1] = size;
+      p += size + 2;
+    }
+    const copy = Buffer.allocUnsafe(p - start);
+    chunk.copy(copy, 0, start, p);
+    const args: WireArg[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const at = offsets[2 * k]!;
+      const size = offsets[2 * k + 1]!;
+      args[k] = { prefix: copy.subarray(at, at + size), length: size };
+    }
+    out.push({ args, inline: false, bytes: p - start });
+    return p;
   }
 
   /**
@@ -250,6 +310,11 @@ export class RequestStream {
     };
   }
 }
+
+/** Most arguments a request may have to be read in one pass (wholeMultibulk). */
+const FAST_MAX_ARGS = 1024;
+/** Where each argument of that request starts, and its size. */
+const FAST_OFFSETS = new Int32Array(2 * FAST_MAX_ARGS);
 
 /** Redis's string2ll for headers: optional sign, digits only, no overflow. */
 function parseDecimal(b: Buffer): number | undefined {

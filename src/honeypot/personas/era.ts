@@ -50,9 +50,17 @@ export class Era {
     this.parts = versionParts(this.redisVersion);
   }
 
+  /** Answers of at(), by version asked: the same few thresholds are asked per command. */
+  private readonly answers = new Map<string, boolean>();
+
   /** Redis-space version ≥ v. */
   at(v: string): boolean {
-    return compare(this.parts, versionParts(v)) >= 0;
+    let answer = this.answers.get(v);
+    if (answer === undefined) {
+      answer = compare(this.parts, versionParts(v)) >= 0;
+      this.answers.set(v, answer);
+    }
+    return answer;
   }
 
   /** Redis-space version < v. */
