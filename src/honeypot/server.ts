@@ -8,7 +8,7 @@
  * (wire.ts), commands kept for classification, events queued for writing (recorder.ts), and
  * socket backpressure (a client that does not read its replies stops being read).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomFillSync } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
@@ -165,6 +165,42 @@ export class HoneypotServer {
     private readonly onSessionEnd?: (row: HoneypotSessionRow) => void,
   ) {}
 
+  /**
+   * Replies wait here until every read of this event-loop turn has been answered, then go out
+   * together, in order (null: end the connection after what came before). Redis does the same
+   * (its replies are written before the event loop sleeps), and a client woken once for many
+   * replies costs far less than one woken per reply.
+   */
+  private readonly outSockets: net.Socket[] = [];
+  private readonly outBuffers: Array<Buffer | null> = [];
+  private outScheduled = false;
+
+  private post(sock: net.Socket, reply: Buffer | null): void {
+    this.outSockets.push(sock);
+    this.outBuffers.push(reply);
+    if (!this.outScheduled) {
+      this.outScheduled = true;
+      setImmediate(this.sendPosted);
+    }
+  }
+
+  private readonly sendPosted = (): void => {
+    this.outScheduled = false;
+    const socks = this.outSockets;
+    const bufs = this.outBuffers;
+    for (let i = 0; i < socks.length; i++) {
+      const sock = socks[i]!;
+      const buf = bufs[i]!;
+      if (buf === null) sock.end();
+      else if (!sock.destroyed && !sock.writableEnded) {
+        // A client that does not read its replies is not read either: memory stays bounded.
+        if (!sock.write(buf)) sock.pause();
+      }
+    }
+    socks.length = 0;
+    bufs.length = 0;
+  };
+
   /** Called when the last open session has been finished (stop waits for it). */
   private onDrained: (() => void) | undefined;
 
@@ -224,7 +260,7 @@ export class HoneypotServer {
     const started = Date.now();
     const tr: Tracked = {
       row: {
-        id: randomBytes(8).toString("hex"),
+        id: sessionId(),
         sensor: this.sensor,
         listener: `${l.host}:${sock.localPort ?? l.port}`,
         persona: l.persona,
@@ -264,12 +300,11 @@ export class HoneypotServer {
       }
       if (r.reply && r.reply.length > 0 && !sock.destroyed) {
         tr.row.bytesOut += r.reply.length;
-        // A client that does not read its replies is not read either: memory stays bounded.
-        if (!sock.write(r.reply)) sock.pause();
+        this.post(sock, r.reply);
       }
       if (r.close) {
         tr.closing = true;
-        sock.end();
+        this.post(sock, null);
       }
     };
     sock.on("drain", () => {
@@ -461,6 +496,21 @@ export class HoneypotServer {
     this.recorder.session(final);
     this.onSessionEnd?.(final);
   }
+}
+
+/** Random bytes for session ids, refilled 512 ids at a time. */
+const ID_POOL = Buffer.alloc(4096);
+let idAt = ID_POOL.length;
+
+/** A session id: 16 random hex digits (unique across sensors sharing one database). */
+function sessionId(): string {
+  if (idAt >= ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    idAt = 0;
+  }
+  const id = ID_POOL.toString("hex", idAt, idAt + 8);
+  idAt += 8;
+  return id;
 }
 
 /** `::ffff:1.2.3.4` (a dual-stack socket's view of IPv4) as `1.2.3.4`. */

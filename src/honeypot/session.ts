@@ -7,7 +7,7 @@
  * an attacker aims for (files, replication, modules, scripts) is only reported.
  */
 
-import { commandTable } from "./commands.js";
+import { type CommandTable, commandTable } from "./commands.js";
 import { encodeReply, errorCode, errorReply, isError, type Reply } from "./commands-reply.js";
 import {
   arityAt,
@@ -78,10 +78,12 @@ export class Session implements HoneypotSessionHandler {
   private readonly client: ClientInfo;
   private readonly now: () => number;
   private readonly limits: SessionLimits;
+  private readonly table: CommandTable;
   private closed = false;
 
   constructor(persona: Persona, ctx: SessionContext) {
     this.persona = persona;
+    this.table = commandTable(persona.era);
     this.now = ctx.now ?? persona.now;
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...ctx.limits };
     this.client = { id: ctx.clientId, peer: ctx.peer, listenerPort: ctx.listenerPort };
@@ -188,7 +190,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(NOAUTH);
     }
 
-    const spec = commandTable(era).get(lower);
+    const spec = this.table.get(lower);
     if (spec === undefined) {
       return this.error(
         unknownCommandText(
@@ -233,12 +235,13 @@ export class Session implements HoneypotSessionHandler {
     args: Buffer[],
   ): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } | { error: string } {
     const era = this.persona.era;
-    const plain = (): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } => {
-      const out: { handler: Handler; fullName: string; gated?: "DEBUG" } = {
-        handler: spec.handler!,
-        fullName: spec.name,
-      };
-      if (spec.gated !== undefined) out.gated = spec.gated;
+    const plain = (): Resolved => {
+      let out = PLAIN.get(spec);
+      if (out === undefined) {
+        out = { handler: spec.handler!, fullName: spec.name };
+        if (spec.gated !== undefined) out.gated = spec.gated;
+        PLAIN.set(spec, out);
+      }
       return out;
     };
     if (spec.subcommands === undefined) return plain();
@@ -320,6 +323,11 @@ export class Session implements HoneypotSessionHandler {
     return view;
   }
 }
+
+type Resolved = { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" };
+
+/** A command without subcommands resolves to itself: one shared answer per spec. */
+const PLAIN = new WeakMap<CommandSpec, Resolved>();
 
 /** Longest text an effect carries (a password, a path, a host): as much as a recorder keeps. */
 const EFFECT_TEXT_CHARS = 1024;

@@ -392,15 +392,25 @@ export class Persona {
 
   /** The config a new session starts from. */
   config(port: number): ConfigValues {
-    return defaultConfig(this.era, {
-      paths: this.paths,
-      port,
-      // Open personas are servers someone started with protected mode off; the others keep
-      // the default (on), which a password makes moot.
-      protectedMode: this.auth === "open" ? "no" : "yes",
-      requirepass: this.requirepass,
-    });
+    let base = this.configs.get(port);
+    if (base === undefined) {
+      base = defaultConfig(this.era, {
+        paths: this.paths,
+        port,
+        // Open personas are servers someone started with protected mode off; the others keep
+        // the default (on), which a password makes moot.
+        protectedMode: this.auth === "open" ? "no" : "yes",
+        requirepass: this.requirepass,
+      });
+      // One per listener port; a caller asking for many ports gets them built, not kept.
+      if (this.configs.size < 16) this.configs.set(port, base);
+    }
+    // Each session changes its own copy (CONFIG SET).
+    return new Map(base);
   }
+
+  /** The default config by listener port, built once. */
+  private readonly configs = new Map<number, ConfigValues>();
 
   /** The HELLO reply's fields in order (values as RESP-ready strings and numbers). */
   helloFields(
