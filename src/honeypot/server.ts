@@ -69,7 +69,7 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   maxClassifiedCommands: 5000,
   eventArgBytes: 1024,
   eventArgs: 32,
-  foldAfterEvents: 1000,
+  foldAfterEvents: 256,
   foldAfterName: 100,
 };
 
