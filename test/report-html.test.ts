@@ -134,6 +134,25 @@ const ALLOWED_TAGS = new Set(
   ),
 );
 
+/** The page can load nothing, run nothing and holds no element that could. */
+function assertInert(page: string): void {
+  assert.match(page, /^<!DOCTYPE html>\n/);
+  assert.match(
+    page,
+    /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:[^"]*">/,
+  );
+  assert.doesNotMatch(page, /<script/i);
+  // url(#…) is a chart's clip path: a fragment of the page itself.
+  assert.doesNotMatch(page, /https?:|\/\/|url\((?!#)/i, "no URL anywhere");
+  for (const tag of tags(page)) {
+    if (tag.startsWith("<!") || tag.startsWith("</")) continue;
+    const name = /^<([a-zA-Z][\w-]*)/.exec(tag)?.[1]?.toLowerCase() ?? "";
+    assert.ok(ALLOWED_TAGS.has(name), `unexpected element: ${tag}`);
+    assert.doesNotMatch(tag, /\son[a-z]+\s*=/i, "no event handler attribute");
+    assert.doesNotMatch(tag, /\s(src|href|xlink:href|action|formaction|srcset)\s*=/i, tag);
+  }
+}
+
 let html = "";
 
 before(async () => {
@@ -159,21 +178,7 @@ before(async () => {
 
 describe("report --format html: the file", () => {
   test("no script, no event handler, no URL, no element data could have opened", () => {
-    assert.match(html, /^<!DOCTYPE html>\n/);
-    assert.match(
-      html,
-      /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:[^"]*">/,
-    );
-    assert.doesNotMatch(html, /<script/i);
-    // url(#…) is a chart's clip path: a fragment of the page itself.
-    assert.doesNotMatch(html, /https?:|\/\/|url\((?!#)/i, "no URL anywhere");
-    for (const tag of tags(html)) {
-      if (tag.startsWith("<!") || tag.startsWith("</")) continue;
-      const name = /^<([a-zA-Z][\w-]*)/.exec(tag)?.[1]?.toLowerCase() ?? "";
-      assert.ok(ALLOWED_TAGS.has(name), `unexpected element: ${tag}`);
-      assert.doesNotMatch(tag, /\son[a-z]+\s*=/i, "no event handler attribute");
-      assert.doesNotMatch(tag, /\s(src|href|xlink:href|action|formaction|srcset)\s*=/i, tag);
-    }
+    assertInert(html);
   });
 
   test("hostile strings appear escaped in the tables", () => {
@@ -289,6 +294,119 @@ describe("report --format html: in headless Chromium", {
       fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       assert.ok(fs.statSync(SCREENSHOT).size > 10_000, "screenshot written");
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe("report --honeypot --format html", () => {
+  const db = path.join(tmp, "honeypot.db");
+  const file = path.join(tmp, "honeypot.html");
+  const shot = fileURLToPath(new URL("../../test-output/report-honeypot.png", import.meta.url));
+  let page = "";
+
+  before(async () => {
+    const store = await openStore(db);
+    try {
+      const rows = [];
+      for (let i = 0; i < 30; i++) {
+        const day = `2026-11-${String(18 + (i % 3)).padStart(2, "0")}`;
+        const attack = i % 2 === 0;
+        rows.push({
+          id: `s${i}`,
+          sensor: "sensor-1",
+          listener: "127.0.0.1:6379",
+          persona: i % 3 === 0 ? "redis-5.0-open" : "redis-7.4-password",
+          srcIp: `198.51.100.${i % 5}`,
+          srcPort: 40000 + i,
+          startedAt: `${day}T10:${String(i).padStart(2, "0")}:00.000Z`,
+          endedAt: `${day}T10:${String(i).padStart(2, "0")}:05.000Z`,
+          bytesIn: 100,
+          bytesOut: 50,
+          commands: 4,
+          classes: attack ? "file_write_cron,bruteforce" : "scan",
+          record: {
+            findings: attack
+              ? [
+                  { class: "file_write_cron", attack: ["T1053.003"], evidence: [HOSTILE.img] },
+                  { class: "bruteforce", attack: ["T1110.001"], evidence: [] },
+                ]
+              : [{ class: "scan", attack: ["T1595.001"], evidence: [] }],
+            indicators: {
+              urls: attack ? ["http://evil.example/x.sh", HOSTILE.attr] : [],
+              cron_lines: attack ? [`*/1 * * * * ${HOSTILE.style}`] : [],
+              passwords: attack ? ["123456", HOSTILE.version, HOSTILE.bidi] : [],
+            },
+          },
+        });
+      }
+      await store.upsertHoneypotSessions(rows);
+    } finally {
+      await store.close();
+    }
+    const run = await runCli(["report", "--honeypot", "--db", db, "-f", "html", "-o", file]);
+    assert.equal(run.code, 0, run.stderr);
+    page = fs.readFileSync(file, "utf8");
+  });
+
+  test("the same rules as a scan's page; visitors' strings escaped; two charts", () => {
+    // A visitor's URL is text, never a link: the one URL in the page is escaped data.
+    assertInert(page.replaceAll("http://evil.example/x.sh", "evil.example/x.sh"));
+    for (const escaped of [
+      "7.0.15&lt;script&gt;alert(1)&lt;/script&gt;",
+      "&quot;&gt;&lt;svg onload=alert(1)&gt;",
+      "*/1 * * * * &lt;/style&gt;&lt;script&gt;alert(2)&lt;/script&gt;",
+      "?exe.txt?[31m",
+    ]) {
+      assert.ok(page.includes(`<td>${escaped}</td>`), `table cell ${escaped}`);
+    }
+    for (const title of [
+      "Honeypot sessions per day",
+      "Attack classes",
+      "Top sources",
+      "Passwords tried",
+      "Indicators",
+    ]) {
+      assert.ok(page.includes(`<h2>${title}</h2>`), title);
+    }
+    assert.match(page, /<td>file_write_cron<\/td><td>T1053\.003<\/td><td class="num">15<\/td>/);
+    const svgs = page.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    assert.equal(svgs.length, 2, "sessions per day, attack classes");
+    assert.match(svgs[0]!, /<text[^>]*>2026-11-18<\/text>/);
+    assert.match(svgs[1]!, /<text[^>]*>file_write_cron<\/text>/);
+  });
+
+  test("Chromium: no request, script or dialog; charts drawn; screenshot", async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1024, height: 900 } });
+      const requests: string[] = [];
+      const messages: string[] = [];
+      tab.on("request", (req) => requests.push(req.url()));
+      tab.on("dialog", (d) => {
+        messages.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
+      tab.on("console", (m) => messages.push(`${m.type()}: ${m.text()}`));
+      tab.on("pageerror", (e) => messages.push(`pageerror: ${e.message}`));
+      const url = pathToFileURL(file).href;
+      await tab.goto(url, { waitUntil: "load" });
+      assert.deepEqual(requests, [url]);
+      assert.deepEqual(messages, []);
+      assert.equal(await tab.locator("a, script").count(), 0);
+      const svgs = tab.locator("svg");
+      assert.equal(await svgs.count(), 2);
+      for (let i = 0; i < 2; i++) {
+        const box = await svgs.nth(i).boundingBox();
+        assert.ok(box && box.width > 300 && box.height > 60, `chart ${i} ${JSON.stringify(box)}`);
+        assert.ok((await svgs.nth(i).locator("rect, path").count()) > 3, `chart ${i} draws`);
+      }
+      const body = (await tab.locator("body").textContent()) ?? "";
+      assert.match(body, /7\.0\.15<script>alert\(1\)<\/script>/, "a password, shown as text");
+      fs.mkdirSync(path.dirname(shot), { recursive: true });
+      await tab.screenshot({ path: shot, fullPage: true });
+      assert.ok(fs.statSync(shot).size > 10_000, "screenshot written");
     } finally {
       await browser.close();
     }

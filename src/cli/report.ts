@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport, type HoneypotReport, honeypotTables } from "../report/honeypot.js";
-import { renderHtml } from "../report/html.js";
+import { renderHoneypotHtml, renderHtml } from "../report/html.js";
 import {
   renderCsv,
   renderCsvTables,
@@ -53,7 +53,7 @@ export function registerReport(program: Command): void {
     .option("--top <n>", "rows in the cloud, ASN, country, CVE and replication tables", "20")
     .option("--diff <scans...>", "compare two scans: --diff SCAN_A SCAN_B")
     .option("--list", "list the scans in the store")
-    .option("--honeypot", "the honeypot's sessions instead of a scan (text, md, csv, json)")
+    .option("--honeypot", "the honeypot's sessions instead of a scan")
     .option("--since <date>", "with --honeypot: sessions from this day or time (UTC)")
     .option("--until <date>", "with --honeypot: sessions before this day or time (UTC)")
     .action(async (scanId: string | undefined, flags: ReportFlags) => {
@@ -73,9 +73,6 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
   }
   if (flags.honeypot && (scanId !== undefined || flags.diff)) {
     fail("--honeypot reports the honeypot's sessions: no scan id or --diff with it");
-  }
-  if (flags.honeypot && flags.format === "html") {
-    fail("--honeypot: HTML is not available yet; use text, md, csv or json");
   }
   const range: { from?: string; to?: string } = {};
   if (flags.since !== undefined) range.from = isoDate("--since", flags.since);
@@ -141,6 +138,8 @@ function renderHoneypot(h: HoneypotReport, format: Format): string {
       return renderCsvTables(tables);
     case "json":
       return `${JSON.stringify(h, null, 2)}\n`;
+    case "html":
+      return renderHoneypotHtml(h, span, new Date().toISOString());
     default:
       return `redscope report: honeypot, ${span}\n\n${renderTextTables(tables)}`;
   }
