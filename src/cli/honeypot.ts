@@ -110,6 +110,10 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   if (!PERSONAS.includes(flags.persona))
     fail(`unknown persona ${flags.persona} (see --list-personas)`);
   const specs = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
+  const passworded = (name: string): boolean => name.endsWith("-password");
+  if (flags.acceptPassword !== undefined && !specs.some((s) => passworded(s.persona))) {
+    fail("--accept-password applies to password personas, and none is listening");
+  }
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
   const idleTimeoutMs = parseDuration("--idle-timeout", flags.idleTimeout);
@@ -146,7 +150,11 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
 
   // One persona instance per listener: its identity (run_id, uptime) is stable across sessions.
   const listeners: ListenerConfig[] = specs.map((s) => {
-    const opts = flags.acceptPassword !== undefined ? { acceptPassword: flags.acceptPassword } : {};
+    // Open and protected personas have no password to accept.
+    const opts =
+      flags.acceptPassword !== undefined && passworded(s.persona)
+        ? { acceptPassword: flags.acceptPassword }
+        : {};
     const p = persona(s.persona, opts);
     const l: ListenerConfig = {
       host: s.host,
