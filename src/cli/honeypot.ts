@@ -1,6 +1,7 @@
 /** `redscope honeypot`: listeners with personas, recording and classifying every session. */
 import fs from "node:fs";
 import type { Command } from "commander";
+import { DEFAULT_CAPTURE, ReplicationCapture } from "../honeypot/capture.js";
 import { PERSONAS, persona } from "../honeypot/personas/index.js";
 import {
   type HoneypotRecorder,
@@ -32,6 +33,9 @@ interface HoneypotFlags {
   listPersonas?: boolean;
   quiet?: boolean;
   recordAll?: boolean;
+  captureReplication?: string;
+  captureMaxBytes: string;
+  captureTimeout: string;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -69,6 +73,16 @@ export function registerHoneypot(program: Command): void {
       String(DEFAULT_LIMITS.maxSessionsPerSource),
     )
     .option("--idle-timeout <t>", "close a session silent this long", "5m")
+    .option(
+      "--capture-replication <dir>",
+      "on SLAVEOF/REPLICAOF, connect to the rogue master as a replica and keep its payload in DIR (<sha256>.bin, mode 0600); the only outbound connection the honeypot makes",
+    )
+    .option(
+      "--capture-max-bytes <n>",
+      "payload bytes kept per capture",
+      String(DEFAULT_CAPTURE.maxBytes),
+    )
+    .option("--capture-timeout <t>", "time a capture may take", "30s")
     .option(
       "--record-all",
       `record every command as an event (default: after ${DEFAULT_LIMITS.foldAfterEvents} events a session's repeated plain data commands are only counted)`,
@@ -116,6 +130,8 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   }
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
+  const captureMaxBytes = parseIntIn("--capture-max-bytes", flags.captureMaxBytes, 1, 2 ** 31);
+  const captureTimeoutMs = parseDuration("--capture-timeout", flags.captureTimeout);
   const idleTimeoutMs = parseDuration("--idle-timeout", flags.idleTimeout);
   const durationMs =
     flags.duration !== undefined ? parseDuration("--duration", flags.duration) : undefined;
@@ -166,6 +182,21 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
     return l;
   });
   const log = flags.output === "-" ? process.stderr : process.stdout;
+  let capture: ReplicationCapture | undefined;
+  if (flags.captureReplication !== undefined) {
+    try {
+      capture = new ReplicationCapture({
+        ...DEFAULT_CAPTURE,
+        dir: flags.captureReplication,
+        maxBytes: captureMaxBytes,
+        timeoutMs: captureTimeoutMs,
+      });
+    } catch (e) {
+      await recorder.close();
+      await store?.close();
+      fail(`--capture-replication ${flags.captureReplication}: ${(e as Error).message}`);
+    }
+  }
   const server = new HoneypotServer(
     listeners,
     recorder,
@@ -182,6 +213,15 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
           log.write(
             `${row.endedAt} ${row.srcIp}:${row.srcPort} -> ${row.listener} ${row.persona}: ` +
               `${row.commands} commands, ${row.bytesIn} bytes${row.classes ? `, ${row.classes}` : ""}\n`,
+          ),
+    capture,
+    flags.quiet
+      ? undefined
+      : (row, c) =>
+          log.write(
+            // The host and the master's message are the attacker's words: printable ASCII only.
+            `capture from ${printable(c.host)}:${c.port} (session of ${row.srcIp}): ${c.status}, ` +
+              `${c.bytes} bytes${c.file ? ` -> ${c.file}` : ""}${c.message ? ` (${printable(c.message)})` : ""}\n`,
           ),
   );
   let bound: Awaited<ReturnType<HoneypotServer["start"]>>;
@@ -224,4 +264,9 @@ function readOrFail(file: string, flag: string): Buffer {
   } catch (e) {
     fail(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+}
+
+/** Text a visitor chose, fit for the operator's terminal: printable ASCII, 100 characters. */
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
 }

@@ -14,6 +14,7 @@ import os from "node:os";
 import tls from "node:tls";
 import type { HoneypotSessionRow } from "../store/index.js";
 import { classifySession } from "./attacks.js";
+import type { CaptureResult, ReplicationCapture } from "./capture.js";
 import { extractIndicators } from "./indicators.js";
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
@@ -146,6 +147,8 @@ interface Tracked {
   recorded: number;
   /** ISO time of the read being handled: every event of one read carries it. */
   now: string | undefined;
+  /** A payload capture was started for this session (one at most). */
+  captured: boolean;
   closing: boolean;
 }
 
@@ -163,6 +166,9 @@ export class HoneypotServer {
     private readonly limits: HoneypotLimits = DEFAULT_LIMITS,
     /** Told of every session when it ends (the CLI prints a line). */
     private readonly onSessionEnd?: (row: HoneypotSessionRow) => void,
+    /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
+    private readonly capture?: ReplicationCapture,
+    private readonly onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void,
   ) {}
 
   /**
@@ -201,6 +207,20 @@ export class HoneypotServer {
     bufs.length = 0;
   };
 
+  /** Payload captures running (stop waits for them before the last flush). */
+  private readonly captures = new Set<Promise<void>>();
+
+  /** The operator enabled payload capture: connect to the rogue master, record the outcome. */
+  private startCapture(tr: Tracked, host: string, port: number, listeningPort: number): void {
+    const running = this.capture!.capture(host, port, listeningPort).then((result) => {
+      tr.now = undefined;
+      this.event(tr, "capture", result.status, { capture: result });
+      this.onCapture?.(tr.row, result);
+    });
+    this.captures.add(running);
+    void running.finally(() => this.captures.delete(running));
+  }
+
   /** Called when the last open session has been finished (stop waits for it). */
   private onDrained: (() => void) | undefined;
 
@@ -236,6 +256,7 @@ export class HoneypotServer {
           });
     for (const s of this.sockets) s.destroy();
     await finished;
+    await Promise.all(this.captures);
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     await this.recorder.flush();
   }
@@ -281,6 +302,7 @@ export class HoneypotServer {
       folded: new Map(),
       recorded: 0,
       now: undefined,
+      captured: false,
       closing: false,
     };
     this.recorder.session({ ...tr.row });
@@ -297,6 +319,11 @@ export class HoneypotServer {
       if (r.effect) {
         if (tr.effects.length < this.limits.maxClassifiedCommands) tr.effects.push(r.effect);
         this.event(tr, "effect", r.effect.kind, { effect: r.effect });
+        const e = r.effect;
+        if (e.kind === "replicaof" && e.host !== "NO ONE" && this.capture && !tr.captured) {
+          tr.captured = true;
+          this.startCapture(tr, e.host, e.port, sock.localPort ?? l.port);
+        }
       }
       if (r.reply && r.reply.length > 0 && !sock.destroyed) {
         tr.row.bytesOut += r.reply.length;
