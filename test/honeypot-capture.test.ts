@@ -145,7 +145,18 @@ describe("honeypot --capture-replication", () => {
     const master = await rogueMaster(payload);
     const dir = path.join(tmp, "payloads");
     const jsonl = path.join(tmp, "capture.jsonl");
-    const hp = await honeypot(["--no-db", "-o", jsonl, "--capture-replication", dir]);
+    // Loopback is reserved: allowed here, as an operator would for a lab. The directory may
+    // hold about one payload: a second capture finds it full.
+    const hp = await honeypot([
+      "--no-db",
+      "-o",
+      jsonl,
+      "--capture-replication",
+      dir,
+      "--capture-allow-reserved",
+      "--capture-max-total",
+      "300000",
+    ]);
     try {
       assert.equal(await slaveof(hp.port, "127.0.0.1", master.port), "+OK\r\n");
       const file = path.join(dir, `${sha}.bin`);
@@ -165,6 +176,10 @@ describe("honeypot --capture-replication", () => {
           "PSYNC ? -1",
         ],
       ]);
+      await until("the capture line", () => /: captured, /.test(hp.out()));
+      await slaveof(hp.port, "127.0.0.1", master.port);
+      await until("the second capture line", () => /: full, 0 bytes/.test(hp.out()));
+      assert.equal(master.seen.length, 1, "a full directory contacts no one");
     } finally {
       assert.equal(await hp.stop(), 0);
       await master.close();
@@ -195,6 +210,7 @@ describe("honeypot --capture-replication", () => {
       dir,
       "--capture-max-bytes",
       "100000",
+      "--capture-allow-reserved",
     ]);
     try {
       await slaveof(hp.port, "127.0.0.1", master.port);
@@ -217,7 +233,7 @@ describe("honeypot --capture-replication", () => {
     assert.equal(fs.statSync(String(cut.file)).size, 100_000);
   });
 
-  test("without the flag, or for a name instead of an address, no connection is made", async () => {
+  test("without the flag, for a reserved address, or for a name, no connection is made", async () => {
     const master = await rogueMaster(randomBytes(1000));
     const jsonl = path.join(tmp, "none.jsonl");
     const hp = await honeypot(["--no-db", "-o", jsonl]);
@@ -234,13 +250,19 @@ describe("honeypot --capture-replication", () => {
     const jsonl2 = path.join(tmp, "named.jsonl");
     const hp2 = await honeypot(["--no-db", "-o", jsonl2, "--capture-replication", dir]);
     try {
+      // Without --capture-allow-reserved the sensor's own network is out of reach.
+      await slaveof(hp2.port, "127.0.0.1", master.port);
+      await until("the first capture event", () => hp2.out().includes("capture from 127.0.0.1"));
       await slaveof(hp2.port, "localhost", master.port);
-      await until("the capture event", () => hp2.out().includes("capture from localhost"));
+      await until("the second capture event", () => hp2.out().includes("capture from localhost"));
     } finally {
       assert.equal(await hp2.stop(), 0);
       await master.close();
     }
-    assert.deepEqual(master.seen, [], "names are not resolved or contacted");
-    assert.equal(captureEvents(jsonl2)[0]?.name, "refused");
+    assert.deepEqual(master.seen, [], "reserved addresses and names are not contacted");
+    const [loopback, named] = captureEvents(jsonl2).map((e) => e.record.capture);
+    assert.equal(loopback?.status, "refused");
+    assert.match(String(loopback?.message), /^127\.0\.0\.0\/8 \(.*\) is not contacted/);
+    assert.equal(named?.status, "refused");
   });
 });

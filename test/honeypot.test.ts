@@ -427,6 +427,29 @@ describe("redscope honeypot: repetition folding", () => {
     assert.deepEqual(close.record.folded, session.record.folded);
   });
 
+  test("a visitor inventing command names costs at most 256 counters", async () => {
+    const jsonl = path.join(tmp, "names.jsonl");
+    const hp = await jsonlHoneypot(jsonl);
+    const port = hp.ports.get("redis-6.2-open")!;
+    const requests = Array.from({ length: 300 }, (_, i) => resp(`NOPE${i}`));
+    const replies = await converse(port, [Buffer.concat([...requests, resp("QUIT")])], 1000);
+    assert.equal((replies.match(/^-ERR unknown command/gm) ?? []).length, 300);
+    assert.equal((await hp.stop()).code, 0);
+    type Row = {
+      type: string;
+      commands?: number;
+      record: { command_counts?: Record<string, number> };
+    };
+    const session = readRows<Row>(jsonl)
+      .filter((r) => r.type === "session")
+      .at(-1)!;
+    assert.equal(session.commands, 301);
+    const counts = session.record.command_counts!;
+    assert.equal(Object.keys(counts).length, 257);
+    assert.equal(counts.NOPE0, 1);
+    assert.equal(counts["(other)"], 300 + 1 - 256);
+  });
+
   test("--record-all records every command", async () => {
     const jsonl = path.join(tmp, "all.jsonl");
     const hp = await jsonlHoneypot(jsonl, ["--record-all"]);

@@ -35,7 +35,9 @@ interface HoneypotFlags {
   recordAll?: boolean;
   captureReplication?: string;
   captureMaxBytes: string;
+  captureMaxTotal: string;
   captureTimeout: string;
+  captureAllowReserved?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -83,6 +85,15 @@ export function registerHoneypot(program: Command): void {
       String(DEFAULT_CAPTURE.maxBytes),
     )
     .option("--capture-timeout <t>", "time a capture may take", "30s")
+    .option(
+      "--capture-max-total <n>",
+      "payload bytes the capture directory may hold; then captures stop",
+      String(DEFAULT_CAPTURE.maxTotalBytes),
+    )
+    .option(
+      "--capture-allow-reserved",
+      "let captures contact loopback, private and other reserved addresses (your own lab only)",
+    )
     .option(
       "--record-all",
       `record every command as an event (default: after ${DEFAULT_LIMITS.foldAfterEvents} events a session's repeated plain data commands are only counted)`,
@@ -132,6 +143,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
   const captureMaxBytes = parseIntIn("--capture-max-bytes", flags.captureMaxBytes, 1, 2 ** 31);
   const captureTimeoutMs = parseDuration("--capture-timeout", flags.captureTimeout);
+  const captureMaxTotal = parseIntIn("--capture-max-total", flags.captureMaxTotal, 1, 2 ** 50);
   const idleTimeoutMs = parseDuration("--idle-timeout", flags.idleTimeout);
   const durationMs =
     flags.duration !== undefined ? parseDuration("--duration", flags.duration) : undefined;
@@ -189,7 +201,9 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
         ...DEFAULT_CAPTURE,
         dir: flags.captureReplication,
         maxBytes: captureMaxBytes,
+        maxTotalBytes: captureMaxTotal,
         timeoutMs: captureTimeoutMs,
+        allowReserved: flags.captureAllowReserved === true,
       });
     } catch (e) {
       await recorder.close();

@@ -7,7 +7,10 @@
  * attack that is the module (`exp.so`) the attacker then loads with MODULE LOAD.
  *
  * Bounded: one capture per session, a few at once in all, a byte cap (more is cut and marked
- * truncated), a deadline for the whole exchange, 64 KB for any reply line. The payload is
+ * truncated), a cap on what the directory may hold, a deadline for the whole exchange, 64 KB
+ * for any reply line. Only public addresses are contacted unless the operator allows reserved
+ * ones (the scanner's blocklist): a visitor must not turn the sensor against the network it
+ * stands in (loopback, RFC 1918, link-local, metadata services). The payload is
  * streamed to a private temporary file while hashed, then renamed to `<sha256>.bin` with mode
  * 0600: never executable, never opened, never loaded. Nothing received is interpreted beyond
  * the replication headers.
@@ -16,6 +19,8 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { reservedEntryFor } from "../targets/blocklist.js";
+import { parseIp } from "../targets/ip.js";
 
 export interface CaptureOptions {
   /** Where payloads go (created 0700 if missing). */
@@ -26,12 +31,18 @@ export interface CaptureOptions {
   timeoutMs: number;
   /** Captures running at once; more are refused as "busy". */
   maxConcurrent: number;
+  /** Payload bytes the directory may hold; past it new captures are refused as "full". */
+  maxTotalBytes: number;
+  /** Contact reserved addresses too (loopback, private, link-local …): your own lab only. */
+  allowReserved: boolean;
 }
 
 export const DEFAULT_CAPTURE: Omit<CaptureOptions, "dir"> = {
   maxBytes: 16 * 1024 * 1024,
   timeoutMs: 30_000,
   maxConcurrent: 4,
+  maxTotalBytes: 1024 * 1024 * 1024,
+  allowReserved: false,
 };
 
 export type CaptureStatus =
@@ -41,7 +52,8 @@ export type CaptureStatus =
   | "refused"
   | "timeout"
   | "error"
-  | "busy";
+  | "busy"
+  | "full";
 
 export interface CaptureResult {
   host: string;
@@ -75,9 +87,21 @@ function handshake(listeningPort: number): Buffer[] {
 
 export class ReplicationCapture {
   private active = 0;
+  /** Payload bytes in the directory (what was there at start, plus what this run kept). */
+  private stored = 0;
+  /** Connections to masters now open (abort() closes them). */
+  private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: CaptureOptions) {
     fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    for (const f of fs.readdirSync(opts.dir)) {
+      if (f.endsWith(".bin")) this.stored += fs.statSync(path.join(opts.dir, f)).size;
+    }
+  }
+
+  /** Close every capture now (the sensor is stopping): each ends as what it got so far. */
+  abort(): void {
+    for (const s of this.sockets) s.destroy();
   }
 
   /**
@@ -88,9 +112,18 @@ export class ReplicationCapture {
     if (this.active >= this.opts.maxConcurrent) {
       return { host, port, status: "busy", bytes: 0 };
     }
-    if (net.isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    const ip = parseIp(host);
+    if (ip === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
       // Names are not resolved: a DNS lookup is a connection too, and tells the attacker.
       return { host, port, status: "refused", bytes: 0, message: "not an IP address and port" };
+    }
+    const reserved = this.opts.allowReserved ? undefined : reservedEntryFor(ip.family, ip.value);
+    if (reserved !== undefined) {
+      const message = `${reserved.cidr} (${reserved.name}) is not contacted without --capture-allow-reserved`;
+      return { host, port, status: "refused", bytes: 0, message };
+    }
+    if (this.stored >= this.opts.maxTotalBytes) {
+      return { host, port, status: "full", bytes: 0, message: "the capture directory is full" };
     }
     this.active++;
     try {
@@ -118,6 +151,7 @@ export class ReplicationCapture {
       let settled = false;
 
       const sock = net.connect({ host, port });
+      this.sockets.add(sock);
       const timer = setTimeout(() => finish("timeout"), timeoutMs);
 
       const finish = (status: CaptureStatus, message?: string): void => {
@@ -125,6 +159,7 @@ export class ReplicationCapture {
         settled = true;
         clearTimeout(timer);
         sock.destroy();
+        this.sockets.delete(sock);
         result.status = status;
         if (message !== undefined) result.message = message.slice(0, 200);
         if (fd !== undefined) {
@@ -132,6 +167,8 @@ export class ReplicationCapture {
           if (result.bytes > 0) {
             result.sha256 = hash.digest("hex");
             const file = path.join(dir, `${result.sha256}.bin`);
+            // The same payload again (a campaign reuses its module): one file.
+            if (!fs.existsSync(file)) this.stored += result.bytes;
             fs.renameSync(partial, file);
             fs.chmodSync(file, 0o600);
             result.file = file;

@@ -118,6 +118,21 @@ function plainArgs(cmd: WireCommand): boolean {
   return true;
 }
 
+/** Distinct command names counted per session; the rest are counted under OTHER_NAMES. */
+const MAX_COUNTED_NAMES = 256;
+const OTHER_NAMES = "(other)";
+
+/**
+ * One more `name` in a session's counts; returns its count. A visitor inventing names (a
+ * fuzzer, a flood of junk) costs one counter past MAX_COUNTED_NAMES, not one per name.
+ */
+function countCommand(counts: Map<string, number>, name: string): number {
+  const key = counts.has(name) || counts.size < MAX_COUNTED_NAMES ? name : OTHER_NAMES;
+  const n = (counts.get(key) ?? 0) + 1;
+  counts.set(key, n);
+  return n;
+}
+
 /** The command's name as the counters and events show it (upper case, at most 64 bytes). */
 function commandName(cmd: WireCommand): string {
   const first = cmd.args[0]?.prefix;
@@ -255,6 +270,7 @@ export class HoneypotServer {
             this.onDrained = resolve;
           });
     for (const s of this.sockets) s.destroy();
+    this.capture?.abort();
     await finished;
     await Promise.all(this.captures);
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
@@ -405,8 +421,7 @@ export class HoneypotServer {
       tr.row.commands++;
       this.stats.commands++;
       const name = commandName(cmd);
-      const seen = (tr.counts.get(name) ?? 0) + 1;
-      tr.counts.set(name, seen);
+      const seen = countCommand(tr.counts, name);
       if (
         limits.foldAfterEvents > 0 &&
         tr.recorded >= limits.foldAfterEvents &&
@@ -420,7 +435,10 @@ export class HoneypotServer {
           f.count++;
           f.args += cmd.args.length - 1;
         }
-      } else {
+      } else if (
+        tr.commands.length < limits.maxClassifiedCommands ||
+        tr.recorded < limits.maxEventsPerSession
+      ) {
         const recorded = this.recordCommand(tr, cmd, name);
         if (tr.commands.length < limits.maxClassifiedCommands) tr.commands.push(recorded);
         if (tr.recorded < limits.maxEventsPerSession) {
