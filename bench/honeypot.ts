@@ -10,12 +10,12 @@
  *
  * Goal: at least half of real Redis's figures. Prints a table and one JSON line. Loopback only.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startRedis } from "../src/lab/redis.js";
+import { startHoneypot } from "../test/helpers/honeypot-process.js";
 import { freePort } from "../test/helpers/ports.js";
 
 function flag(name: string, dflt: number): number {
@@ -28,7 +28,6 @@ function flag(name: string, dflt: number): number {
 const REQUESTS = flag("--requests", 100_000);
 const CLIENTS = flag("--clients", 50);
 const REPEAT = flag("--repeat", 3);
-const BIN = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url));
 
 interface Case {
   name: string;
@@ -68,35 +67,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function startHoneypot(port: number, db: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      "honeypot",
-      "--listen",
-      `127.0.0.1:${port}/redis-7.0-open`,
-      "--db",
-      db,
-      "-q",
-      "--max-per-source",
-      "1000",
-      "--max-sessions",
-      "4096",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const deadline = Date.now() + 20_000;
-  while (!out.includes("listening on")) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`honeypot: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
-}
-
 async function main(): Promise<void> {
   if (spawnSync("redis-benchmark", ["--version"]).status !== 0) {
     throw new Error("redis-benchmark not found: apt-get install redis-tools");
@@ -110,7 +80,17 @@ async function main(): Promise<void> {
     config: ["protected-mode no", 'save ""'],
   });
   const db = path.join(dir, "hp.db");
-  const hp = await startHoneypot(hpPort, db);
+  const hp = await startHoneypot([
+    "--listen",
+    `127.0.0.1:${hpPort}/redis-7.0-open`,
+    "--db",
+    db,
+    "-q",
+    "--max-per-source",
+    "1000",
+    "--max-sessions",
+    "4096",
+  ]);
   const rows: Array<{ case: string; redis: number; honeypot: number; ratio: number }> = [];
   try {
     for (const c of CASES) {
@@ -126,9 +106,7 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${c.name}: redis ${real}/s, honeypot ${fake}/s\n`);
     }
   } finally {
-    const closed = new Promise((r) => hp.once("close", r));
-    hp.kill("SIGTERM");
-    await closed;
+    await hp.stop();
     await redis.stop();
   }
   const dbMB = fs.statSync(db).size / 1048576;

@@ -5,14 +5,13 @@
  * replica handshake as redis-rogue-server does.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { BIN } from "./helpers/cli.js";
+import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-hp-capture-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -70,37 +69,10 @@ async function rogueMaster(payload: Buffer, eofMarked = false): Promise<RogueMas
   };
 }
 
-interface Honeypot {
-  child: ChildProcess;
-  port: number;
-  out: () => string;
-  stop(): Promise<number | null>;
-}
-
-async function honeypot(args: string[]): Promise<Honeypot> {
-  const child = spawn(
-    process.execPath,
-    [BIN, "honeypot", "--listen", "127.0.0.1:0/redis-5.0-open", ...args],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const deadline = Date.now() + 20_000;
-  while (!/listening on [\d.]+:\d+/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`honeypot: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    port: Number(/listening on [\d.]+:(\d+)/.exec(out)![1]),
-    out: () => out,
-    stop: async () => {
-      const closed = new Promise<number | null>((r) => child.once("close", r));
-      child.kill("SIGTERM");
-      return closed;
-    },
-  };
+/** The honeypot on one redis-5.0-open listener (SLAVEOF is allowed there). */
+async function honeypot(args: string[]): Promise<RunningHoneypot & { port: number }> {
+  const hp = await startHoneypot(["--listen", "127.0.0.1:0/redis-5.0-open", ...args]);
+  return { ...hp, port: hp.ports.get("redis-5.0-open")! };
 }
 
 /** Send SLAVEOF and wait for its +OK. */
@@ -176,16 +148,16 @@ describe("honeypot --capture-replication", () => {
           "PSYNC ? -1",
         ],
       ]);
-      await until("the capture line", () => /: captured, /.test(hp.out()));
+      await until("the capture line", () => /: captured, /.test(hp.output()));
       await slaveof(hp.port, "127.0.0.1", master.port);
-      await until("the second capture line", () => /: full, 0 bytes/.test(hp.out()));
+      await until("the second capture line", () => /: full, 0 bytes/.test(hp.output()));
       assert.equal(master.seen.length, 1, "a full directory contacts no one");
     } finally {
-      assert.equal(await hp.stop(), 0);
+      assert.equal((await hp.stop()).code, 0);
       await master.close();
     }
     assert.match(
-      hp.out(),
+      hp.output(),
       new RegExp(`capture from 127\\.0\\.0\\.1:${master.port} .*: captured, 300007 bytes`),
     );
     const [ev] = captureEvents(jsonl);
@@ -217,7 +189,7 @@ describe("honeypot --capture-replication", () => {
       await slaveof(hp.port, "127.0.0.1", big.port);
       await until("two payload files", () => fs.readdirSync(dir).length === 2);
     } finally {
-      assert.equal(await hp.stop(), 0);
+      assert.equal((await hp.stop()).code, 0);
       await master.close();
       await big.close();
     }
@@ -242,7 +214,7 @@ describe("honeypot --capture-replication", () => {
       await new Promise((r) => setTimeout(r, 500));
       assert.deepEqual(master.seen, []);
     } finally {
-      assert.equal(await hp.stop(), 0);
+      assert.equal((await hp.stop()).code, 0);
     }
     assert.deepEqual(captureEvents(jsonl), []);
 
@@ -252,11 +224,13 @@ describe("honeypot --capture-replication", () => {
     try {
       // Without --capture-allow-reserved the sensor's own network is out of reach.
       await slaveof(hp2.port, "127.0.0.1", master.port);
-      await until("the first capture event", () => hp2.out().includes("capture from 127.0.0.1"));
+      await until("the first capture event", () => hp2.output().includes("capture from 127.0.0.1"));
       await slaveof(hp2.port, "localhost", master.port);
-      await until("the second capture event", () => hp2.out().includes("capture from localhost"));
+      await until("the second capture event", () =>
+        hp2.output().includes("capture from localhost"),
+      );
     } finally {
-      assert.equal(await hp2.stop(), 0);
+      assert.equal((await hp2.stop()).code, 0);
       await master.close();
     }
     assert.deepEqual(master.seen, [], "reserved addresses and names are not contacted");

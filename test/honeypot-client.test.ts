@@ -6,46 +6,26 @@
  * HELLO, so the client is told to speak RESP2 there, as it must be against real ones.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import { PERSONAS, persona } from "../src/honeypot/personas/index.js";
-import { BIN } from "./helpers/cli.js";
+import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
 
 const PASSWORD = "client-lib-pw";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-hp-client-"));
-const ports = new Map<string, number>();
-let child: ChildProcess;
-let output = "";
+let hp: RunningHoneypot;
 
 before(async () => {
-  const args = ["honeypot", "--no-db", "-o", path.join(tmp, "hp.jsonl"), "-q"];
+  const args = ["--no-db", "-o", path.join(tmp, "hp.jsonl"), "-q"];
   for (const name of PERSONAS) args.push("--listen", `127.0.0.1:0/${name}`);
-  args.push("--accept-password", PASSWORD);
-  child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const deadline = Date.now() + 20_000;
-  while ((output.match(/listening on /g) ?? []).length < PERSONAS.length) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`honeypot did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  for (const m of output.matchAll(/listening on [\d.]+:(\d+) as (\S+)/g)) {
-    ports.set(m[2]!, Number(m[1]));
-  }
+  hp = await startHoneypot([...args, "--accept-password", PASSWORD]);
 });
 
 after(async () => {
-  if (child.exitCode === null) {
-    const closed = new Promise((r) => child.once("close", r));
-    child.kill("SIGTERM");
-    await closed;
-  }
+  await hp.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -53,7 +33,7 @@ describe("clients: node-redis talks to every persona", () => {
   for (const name of PERSONAS) {
     test(name, async () => {
       const p = persona(name);
-      const port = ports.get(name);
+      const port = hp.ports.get(name);
       assert.ok(port, `${name} is listening`);
       const errors: string[] = [];
       const client = createClient({

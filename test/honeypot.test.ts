@@ -4,7 +4,6 @@
  * not take the sensor down.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -12,49 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openStore } from "../src/store/index.js";
-import { BIN, parseJsonl, runCli, watchRss } from "./helpers/cli.js";
+import { parseJsonl, runCli, watchRss } from "./helpers/cli.js";
+import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-honeypot-"));
-
-interface Running {
-  child: ChildProcess;
-  ports: Map<string, number>;
-  output: () => string;
-  stop: () => Promise<{ code: number | null; out: string }>;
-}
-
-/** Start the honeypot on kernel-chosen ports; resolves once every listener is up. */
-async function startHoneypot(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, "honeypot", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const listeners = args.filter((a) => a.includes(":0/")).length;
-  const deadline = Date.now() + 20_000;
-  while ((out.match(/listening on /g) ?? []).length < listeners) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`honeypot did not start: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const ports = new Map<string, number>();
-  for (const m of out.matchAll(/listening on [\d.]+:(\d+) as (\S+)/g))
-    ports.set(m[2]!, Number(m[1]));
-  return {
-    child,
-    ports,
-    output: () => out,
-    stop: async () => {
-      const closed = new Promise<number | null>((r) => child.once("close", r));
-      child.kill("SIGTERM");
-      const code = await closed;
-      return { code, out };
-    },
-  };
-}
 
 /**
  * One connection: send requests, collect everything until the server closes, or `quietMs`
@@ -116,7 +76,7 @@ function sshRsaBlob(): string {
 describe("redscope honeypot", () => {
   const db = path.join(tmp, "hp.db");
   const jsonl = path.join(tmp, "hp.jsonl");
-  let hp: Running;
+  let hp: RunningHoneypot;
 
   before(async () => {
     hp = await startHoneypot([
@@ -343,7 +303,7 @@ describe("redscope honeypot under a flood", () => {
 });
 
 /** A honeypot on one redis-6.2-open listener recording to a JSONL file only. */
-async function jsonlHoneypot(file: string, extra: string[] = []): Promise<Running> {
+async function jsonlHoneypot(file: string, extra: string[] = []): Promise<RunningHoneypot> {
   return startHoneypot(["--listen", "127.0.0.1:0/redis-6.2-open", "--no-db", "-o", file, ...extra]);
 }
 
