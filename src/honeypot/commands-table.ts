@@ -6,7 +6,7 @@
 
 import type { Reply } from "./commands-reply.js";
 import type { Keyspace } from "./keyspace.js";
-import type { ConfigValues } from "./personas/config.js";
+import type { SessionConfig } from "./personas/config.js";
 import type { Era } from "./personas/era.js";
 import type { Persona, ReplicationState } from "./personas/index.js";
 import type { SessionEffect } from "./types.js";
@@ -20,7 +20,7 @@ export interface SessionState {
   name: string;
   channels: Set<string>;
   patterns: Set<string>;
-  config: ConfigValues;
+  config: SessionConfig;
   /** Writes since the last SAVE (INFO rdb_changes_since_last_save). */
   dirty: number;
   lastSave?: number;

@@ -19,6 +19,7 @@ import {
   type SessionState,
 } from "./commands-table.js";
 import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
+import type { Era } from "./personas/era.js";
 import type { Persona, SessionView } from "./personas/index.js";
 import {
   arityText,
@@ -75,8 +76,8 @@ export class Session implements HoneypotSessionHandler {
   readonly persona: Persona;
   readonly state: SessionState;
   readonly keyspace: Keyspace;
-  private readonly client: ClientInfo;
-  private readonly now: () => number;
+  readonly client: ClientInfo;
+  readonly now: () => number;
   private readonly limits: SessionLimits;
   private readonly table: CommandTable;
   private closed = false;
@@ -105,7 +106,7 @@ export class Session implements HoneypotSessionHandler {
       lastCommandAt: now,
     };
     this.keyspace = new Keyspace(this.limits, this.now, (n) => persona.countExpired(n));
-    persona.attach(this);
+    persona.attach(this.state);
   }
 
   /**
@@ -120,9 +121,9 @@ export class Session implements HoneypotSessionHandler {
     });
   }
 
-  command(args: Buffer[], inline: boolean): PersonaReply {
+  command(args: Buffer[], inline: boolean, upper?: string): PersonaReply {
     if (this.closed || args.length === 0) return {};
-    const reply = this.dispatch(args, inline);
+    const reply = this.dispatch(args, inline, upper);
     let inBytes = 0;
     for (const a of args) inBytes += a.length + 8;
     this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
@@ -138,7 +139,7 @@ export class Session implements HoneypotSessionHandler {
   /** The connection is gone (the server calls this on close): it stops counting as a client. */
   end(): void {
     this.closed = true;
-    this.persona.detach(this);
+    this.persona.detach(this.state);
   }
 
   private finish(reply: PersonaReply): PersonaReply {
@@ -161,13 +162,12 @@ export class Session implements HoneypotSessionHandler {
     this.persona.countError(text.split(" ", 1)[0]!);
   }
 
-  private dispatch(args: Buffer[], inline: boolean): PersonaReply {
+  private dispatch(args: Buffer[], inline: boolean, upper: string | undefined): PersonaReply {
     const persona = this.persona;
     const era = persona.era;
     const state = this.state;
     const needsAuth = persona.auth === "password" && !state.authenticated;
     state.lastCommandAt = this.now();
-    persona.touch(this);
 
     if (args.length > this.limits.maxArgs) return this.closeWith(PROTOCOL_ERRORS.multibulkLength);
     // Before authentication 6.2.6+ refuses big requests while parsing them (only multibulk).
@@ -180,8 +180,8 @@ export class Session implements HoneypotSessionHandler {
       }
     }
 
-    const name = args[0]!.toString("latin1");
-    const lower = name.toLowerCase();
+    // The caller's upper-case name lowers to the same table key for every ASCII name.
+    const lower = (upper ?? args[0]!.toString("latin1")).toLowerCase();
     // Cross-protocol scripting guard: HTTP's POST and Host: end the connection without a word.
     if (era.crossProtocolGuard && (lower === "post" || lower === "host:")) {
       if (era.crossProtocolBeforeAuth || !needsAuth) {
@@ -195,7 +195,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(
         unknownCommandText(
           era,
-          name,
+          args[0]!.toString("latin1"),
           args.slice(1).map((a) => a.toString("latin1")),
         ),
       );
@@ -281,18 +281,7 @@ export class Session implements HoneypotSessionHandler {
 
   private run(handler: Handler, args: Buffer[], fullName: string): PersonaReply {
     const started = performance.now();
-    const ctx: CommandContext = {
-      args,
-      persona: this.persona,
-      era: this.persona.era,
-      state: this.state,
-      keyspace: this.keyspace,
-      client: this.client,
-      fullName,
-      now: this.now,
-      arg: (i) => args[i]?.toString("latin1") ?? "",
-      info: (sections) => this.persona.info(this.view(), { names: sections }),
-    };
+    const ctx = new Context(this, args, fullName);
     const reply: Reply = handler(ctx);
     const usec = Math.round((performance.now() - started) * 1000);
     const failed = isError(reply);
@@ -302,6 +291,11 @@ export class Session implements HoneypotSessionHandler {
     if (ctx.close) out.close = true;
     if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
     return out;
+  }
+
+  /** INFO text for these (lower-case) section names, as this session sees the server. */
+  info(sections: string[]): string {
+    return this.persona.info(this.view(), { names: sections });
   }
 
   /** What INFO shows of this session's world. */
@@ -365,4 +359,37 @@ export function protocolErrorText(message: string): string {
     return PROTOCOL_ERRORS.bulkLength;
   }
   return PROTOCOL_ERRORS.multibulkLength;
+}
+
+/** One command's context: a plain object of one shape, no closures. */
+class Context implements CommandContext {
+  readonly persona: Persona;
+  readonly era: Era;
+  readonly state: SessionState;
+  readonly keyspace: Keyspace;
+  readonly client: ClientInfo;
+  readonly now: () => number;
+  effect: SessionEffect | undefined = undefined;
+  close: boolean | undefined = undefined;
+
+  constructor(
+    private readonly session: Session,
+    readonly args: Buffer[],
+    readonly fullName: string,
+  ) {
+    this.persona = session.persona;
+    this.era = session.persona.era;
+    this.state = session.state;
+    this.keyspace = session.keyspace;
+    this.client = session.client;
+    this.now = session.now;
+  }
+
+  arg(i: number): string {
+    return this.args[i]?.toString("latin1") ?? "";
+  }
+
+  info(sections: string[]): string {
+    return this.session.info(sections);
+  }
 }

@@ -33,7 +33,8 @@ export interface HoneypotSessionHandler {
   /** On accept, before any byte is read: a DENIED for protected mode, else nothing. */
   greet(): SessionReply;
   /** One decoded request: the command and its arguments, raw bytes. */
-  command(args: Buffer[], inline: boolean): SessionReply;
+  /** `upper`: the command's name in upper case, when the caller has it already. */
+  command(args: Buffer[], inline: boolean, upper?: string): SessionReply;
   /** The request stream broke the protocol: the persona's error text, then close. */
   protocolError(message: string): SessionReply;
   /** The connection is gone. */

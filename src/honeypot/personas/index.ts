@@ -13,6 +13,7 @@ import {
   type Layout,
   type LayoutPaths,
   layoutPaths,
+  SessionConfig,
 } from "./config.js";
 import { Era, type Product, versionParts } from "./era.js";
 import {
@@ -180,8 +181,14 @@ export interface SessionView {
   saves: number;
   channels: number;
   patterns: number;
-  config: ConfigValues;
+  config: SessionConfig;
   replication: ReplicationState;
+}
+
+/** A connected session as the persona counts it: live while it spoke recently. */
+export interface Liveness {
+  /** When it was accepted or last sent a command (ms). */
+  readonly lastCommandAt: number;
 }
 
 export interface ReplicationState {
@@ -262,7 +269,7 @@ export class Persona {
    * Live sessions (connected_clients) by when they last spoke, and what every session so far
    * has added up to.
    */
-  private readonly live = new Map<object, number>();
+  private readonly live = new Set<Liveness>();
   private connectionsSeen = 0;
   private commandsSeen = 0;
   private netIn = 0;
@@ -327,19 +334,14 @@ export class Persona {
   }
 
   /** A session began (total_connections_received, connected_clients). */
-  attach(session: object): void {
+  attach(session: Liveness): void {
     this.prune();
-    this.live.set(session, this.now());
+    this.live.add(session);
     this.connectionsSeen++;
   }
 
-  /** The session spoke: it still counts as connected. */
-  touch(session: object): void {
-    if (this.live.has(session)) this.live.set(session, this.now());
-  }
-
   /** The session's connection closed. */
-  detach(session: object): void {
+  detach(session: Liveness): void {
     this.live.delete(session);
   }
 
@@ -355,7 +357,7 @@ export class Persona {
 
   private prune(): void {
     const cutoff = this.now() - LIVE_WINDOW_MS;
-    for (const [session, seen] of this.live) if (seen < cutoff) this.live.delete(session);
+    for (const session of this.live) if (session.lastCommandAt < cutoff) this.live.delete(session);
   }
 
   /** Count one executed command (INFO total_commands_processed, commandstats). */
@@ -391,7 +393,7 @@ export class Persona {
   }
 
   /** The config a new session starts from. */
-  config(port: number): ConfigValues {
+  config(port: number): SessionConfig {
     let base = this.configs.get(port);
     if (base === undefined) {
       base = defaultConfig(this.era, {
@@ -405,8 +407,7 @@ export class Persona {
       // One per listener port; a caller asking for many ports gets them built, not kept.
       if (this.configs.size < 16) this.configs.set(port, base);
     }
-    // Each session changes its own copy (CONFIG SET).
-    return new Map(base);
+    return new SessionConfig(base);
   }
 
   /** The default config by listener port, built once. */
