@@ -151,7 +151,10 @@ export interface DbStats {
 }
 
 export class Keyspace {
-  private readonly dbs: Array<Map<string, Entry>> = [];
+  /** The 16 databases, each made when first used (most sessions touch one at most). */
+  private readonly dbs: Array<Map<string, Entry> | undefined> = new Array(DATABASES).fill(
+    undefined,
+  );
   private keyCount = 0;
   private byteCount = 0;
 
@@ -160,8 +163,15 @@ export class Keyspace {
     private readonly now: () => number,
     /** Told how many keys expired (INFO expired_keys). */
     private readonly onExpire: (n: number) => void = () => {},
-  ) {
-    for (let i = 0; i < DATABASES; i++) this.dbs.push(new Map());
+  ) {}
+
+  private db(i: number): Map<string, Entry> {
+    let map = this.dbs[i];
+    if (map === undefined) {
+      map = new Map();
+      this.dbs[i] = map;
+    }
+    return map;
   }
 
   get bytes(): number {
@@ -170,7 +180,7 @@ export class Keyspace {
 
   /** The entry, after dropping it if its TTL passed. */
   private entry(db: number, key: string): Entry | undefined {
-    const map = this.dbs[db]!;
+    const map = this.db(db);
     const e = map.get(key);
     if (e !== undefined && e.expiresAt !== undefined && e.expiresAt <= this.now()) {
       this.remove(map, key, e);
@@ -194,7 +204,7 @@ export class Keyspace {
 
   /** Store `data` under key (replacing any value), charging its size; false when over the cap. */
   private store(db: number, key: string, data: RedisValue, expiresAt: number | undefined): boolean {
-    const map = this.dbs[db]!;
+    const map = this.db(db);
     const old = this.entry(db, key);
     const bytes = entryBytes(key, data);
     if (!this.fits(bytes - (old?.bytes ?? 0), old === undefined)) return false;
@@ -232,7 +242,7 @@ export class Keyspace {
   delete(db: number, key: string): boolean {
     const e = this.entry(db, key);
     if (e === undefined) return false;
-    this.remove(this.dbs[db]!, key, e);
+    this.remove(this.db(db), key, e);
     return true;
   }
 
@@ -243,7 +253,7 @@ export class Keyspace {
   rename(db: number, from: string, to: string): void {
     const e = this.entry(db, from);
     if (e === undefined || from === to) return;
-    const map = this.dbs[db]!;
+    const map = this.db(db);
     const target = this.entry(db, to);
     if (target !== undefined) this.remove(map, to, target);
     this.remove(map, from, e);
@@ -329,7 +339,7 @@ export class Keyspace {
     for (const item of taken) freed += item.length + ELEMENT_OVERHEAD;
     const e = this.entry(db, key)!;
     this.charge(e, -freed);
-    if (list.value.length === 0) this.remove(this.dbs[db]!, key, e);
+    if (list.value.length === 0) this.remove(this.db(db), key, e);
     return taken;
   }
 
@@ -386,7 +396,7 @@ export class Keyspace {
     }
     const e = this.entry(db, key)!;
     this.charge(e, -freed);
-    if (hash.value.size === 0) this.remove(this.dbs[db]!, key, e);
+    if (hash.value.size === 0) this.remove(this.db(db), key, e);
     return removed;
   }
 
@@ -433,7 +443,7 @@ export class Keyspace {
     }
     const e = this.entry(db, key)!;
     this.charge(e, -freed);
-    if (set.value.size === 0) this.remove(this.dbs[db]!, key, e);
+    if (set.value.size === 0) this.remove(this.db(db), key, e);
     return removed;
   }
 
@@ -445,7 +455,7 @@ export class Keyspace {
     if (e === undefined) return false;
     if (expiresAt !== undefined && expiresAt <= this.now()) {
       // An expiry in the past deletes the key at once, as EXPIRE with a negative TTL does.
-      this.remove(this.dbs[db]!, key, e);
+      this.remove(this.db(db), key, e);
       return true;
     }
     if (expiresAt === undefined) delete e.expiresAt;
@@ -469,7 +479,7 @@ export class Keyspace {
 
   /** Drops every expired key of a database (before listing or counting it). */
   private purge(db: number): void {
-    const map = this.dbs[db]!;
+    const map = this.db(db);
     const now = this.now();
     let n = 0;
     for (const [key, e] of map) {
@@ -485,7 +495,7 @@ export class Keyspace {
     this.purge(db);
     const out: string[] = [];
     const all = pattern === "*";
-    for (const key of this.dbs[db]!.keys()) if (all || globMatch(pattern, key)) out.push(key);
+    for (const key of this.db(db).keys()) if (all || globMatch(pattern, key)) out.push(key);
     return out;
   }
 
@@ -501,7 +511,7 @@ export class Keyspace {
     type: string | undefined,
   ): { next: number; keys: string[] } {
     this.purge(db);
-    const all = [...this.dbs[db]!.keys()];
+    const all = [...this.db(db).keys()];
     const slice = all.slice(cursor, cursor + count);
     const next = cursor + count >= all.length ? 0 : cursor + count;
     const keys = slice.filter(
@@ -514,7 +524,7 @@ export class Keyspace {
 
   size(db: number): number {
     this.purge(db);
-    return this.dbs[db]!.size;
+    return this.db(db).size;
   }
 
   randomKey(db: number, random: () => number): string | undefined {
@@ -525,7 +535,7 @@ export class Keyspace {
   flush(db: number | "all"): void {
     const targets = db === "all" ? this.dbs.map((_, i) => i) : [db];
     for (const i of targets) {
-      const map = this.dbs[i]!;
+      const map = this.db(i);
       for (const [key, e] of map) this.remove(map, key, e);
     }
   }
@@ -536,7 +546,7 @@ export class Keyspace {
     const now = this.now();
     for (let db = 0; db < DATABASES; db++) {
       this.purge(db);
-      const map = this.dbs[db]!;
+      const map = this.db(db);
       if (map.size === 0) continue;
       let expires = 0;
       let ttlSum = 0;

@@ -20,6 +20,10 @@ export interface HoneypotRecorder {
 const MAX_QUEUED = 100_000;
 const BATCH = 2000;
 const FLUSH_MS = 500;
+/** Rows written in one transaction before the event loop gets a turn. */
+const SLICE = 250;
+
+const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class StoreRecorder implements HoneypotRecorder {
   private events: HoneypotEventRow[] = [];
@@ -59,8 +63,16 @@ export class StoreRecorder implements HoneypotRecorder {
     this.chain = this.chain.then(async () => {
       try {
         // Sessions first: an event never refers to a session the store has not seen.
-        if (this.failure === undefined) await this.store.upsertHoneypotSessions(sessions);
-        if (this.failure === undefined) await this.store.insertHoneypotEvents(events);
+        // In slices, yielding between them: SQLite writes on this thread, and a 2,000-row
+        // batch in one go would hold back every connection for ~10 ms.
+        for (let i = 0; i < sessions.length && this.failure === undefined; i += SLICE) {
+          await this.store.upsertHoneypotSessions(sessions.slice(i, i + SLICE));
+          await yieldTurn();
+        }
+        for (let i = 0; i < events.length && this.failure === undefined; i += SLICE) {
+          await this.store.insertHoneypotEvents(events.slice(i, i + SLICE));
+          await yieldTurn();
+        }
       } catch (e) {
         this.failure ??= e as Error;
       } finally {

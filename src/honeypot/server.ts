@@ -133,11 +133,29 @@ function countCommand(counts: Map<string, number>, name: string): number {
   return n;
 }
 
-/** The command's name as the counters and events show it (upper case, at most 64 bytes). */
-function commandName(cmd: WireCommand): string {
+/** Longest name commandName remembers between requests (command names are short). */
+const NAME_MEMO_BYTES = 24;
+
+/**
+ * The command's name as the counters and events show it (upper case, at most 64 bytes). A
+ * pipeline repeats one name: the last one's bytes are compared before decoding again.
+ */
+function commandName(cmd: WireCommand, tr: Tracked): string {
   const first = cmd.args[0]?.prefix;
   if (first === undefined) return "";
-  return first.toString("latin1", 0, Math.min(64, first.length)).toUpperCase();
+  const memo = tr.nameBytes;
+  if (memo !== undefined && memo.length === first.length) {
+    let i = 0;
+    while (i < first.length && memo[i] === first[i]) i++;
+    if (i === first.length) return tr.name;
+  }
+  const name = first.toString("latin1", 0, Math.min(64, first.length)).toUpperCase();
+  if (first.length <= NAME_MEMO_BYTES) {
+    // A copy: a view would keep the whole request (and its payload) alive.
+    tr.nameBytes = Buffer.from(first);
+    tr.name = name;
+  }
+  return name;
 }
 
 export interface HoneypotStats {
@@ -165,6 +183,9 @@ interface Tracked {
   /** A payload capture was started for this session (one at most). */
   captured: boolean;
   closing: boolean;
+  /** The last command name's bytes and its decoded form (commandName). */
+  nameBytes: Buffer | undefined;
+  name: string;
 }
 
 export class HoneypotServer {
@@ -320,11 +341,15 @@ export class HoneypotServer {
       now: undefined,
       captured: false,
       closing: false,
+      nameBytes: undefined,
+      name: "",
     };
     this.recorder.session({ ...tr.row });
     this.event(tr, "connect", undefined, { transport: l.tls ? "tls" : "tcp" });
 
+    clockMs = started;
     const session = l.makeSession({
+      now: readClock,
       clientId,
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
@@ -370,6 +395,7 @@ export class HoneypotServer {
         return;
       }
       commands.length = 0;
+      clockMs = Date.now();
       try {
         stream.push(chunk, commands);
       } catch (e) {
@@ -420,7 +446,7 @@ export class HoneypotServer {
       if (tr.closing) break;
       tr.row.commands++;
       this.stats.commands++;
-      const name = commandName(cmd);
+      const name = commandName(cmd, tr);
       const seen = countCommand(tr.counts, name);
       if (
         limits.foldAfterEvents > 0 &&
@@ -544,6 +570,13 @@ export class HoneypotServer {
     this.onSessionEnd?.(final);
   }
 }
+
+/**
+ * The sessions' clock: read once per socket event, as Redis caches the time per event rather
+ * than asking the kernel for each command (TTLs, idle times and INFO see the same instant).
+ */
+let clockMs = Date.now();
+const readClock = (): number => clockMs;
 
 /** Random bytes for session ids, refilled 682 ids at a time. */
 const ID_POOL = Buffer.alloc(4092);
