@@ -27,9 +27,11 @@ export function encodeReply(reply: Reply, proto: 2 | 3): Buffer {
     }
     case "integer":
       return Buffer.from(`:${reply.value}\r\n`, "latin1");
+    case "null":
+      return proto === 3 ? NULL3 : NULL_BULK;
     case "bulk": {
       const v = reply.value;
-      if (v === null) break;
+      if (v === null) return NULL_BULK;
       const head = `$${v.length}\r\n`;
       const out = Buffer.allocUnsafe(head.length + v.length + 2);
       out.write(head, 0, "latin1");
@@ -43,6 +45,10 @@ export function encodeReply(reply: Reply, proto: 2 | 3): Buffer {
   }
   return encodeValue(reply, proto);
 }
+
+/** RESP2's null bulk string and RESP3's null, as encodeValue writes them (shared, read-only). */
+const NULL_BULK = Buffer.from("$-1\r\n");
+const NULL3 = Buffer.from("_\r\n");
 
 /** Encoded status lines (`+OK`, `+PONG`, `+QUEUED` …): shared, never written to. */
 const SIMPLE_CACHE = new Map<string, Buffer>();

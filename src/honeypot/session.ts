@@ -68,6 +68,18 @@ export interface SessionContext {
   limits?: Partial<SessionLimits>;
 }
 
+/**
+ * O(1) commands (Redis's @fast): they take well under a microsecond here as in Redis, so
+ * commandstats is charged 1 µs a call without reading the clock twice.
+ */
+const FAST = new Set(
+  (
+    "get set setnx getset append strlen incr decr incrby decrby exists type ttl pttl expire " +
+    "pexpire persist llen lpush rpush lpop rpop lindex hget hset hsetnx hexists hlen hdel " +
+    "sadd srem scard sismember publish select dbsize time ping echo"
+  ).split(" "),
+);
+
 /** Redis 6.2.6+ limits before authentication (CVE-2021-32675). */
 const UNAUTHENTICATED_MAX_ARGS = 10;
 const UNAUTHENTICATED_MAX_BULK = 16_384;
@@ -280,10 +292,11 @@ export class Session implements HoneypotSessionHandler {
   }
 
   private run(handler: Handler, args: Buffer[], fullName: string): PersonaReply {
-    const started = performance.now();
+    const timed = !FAST.has(fullName);
+    const started = timed ? performance.now() : 0;
     const ctx = new Context(this, args, fullName);
     const reply: Reply = handler(ctx);
-    const usec = Math.round((performance.now() - started) * 1000);
+    const usec = timed ? Math.round((performance.now() - started) * 1000) : 1;
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
