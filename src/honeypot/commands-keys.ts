@@ -116,15 +116,17 @@ function set(c: CommandContext): Reply {
   if ("type" in o) return o;
   const db = c.state.db;
   const key = c.arg(1);
-  const old = c.keyspace.getString(db, key);
-  if (o.get && old === WRONG_TYPE) return wrongType();
-  const exists = c.keyspace.exists(db, key);
-  const previous = o.get
-    ? old === undefined || old === WRONG_TYPE
-      ? nullBulk()
-      : bulk(old)
-    : null;
-  if ((o.nx && exists) || (o.xx && !exists)) return previous ?? nullBulk();
+  // Only GET, NX and XX look at what is there (a plain SET is the hot path).
+  let previous: Reply | null = null;
+  if (o.get) {
+    const old = c.keyspace.getString(db, key);
+    if (old === WRONG_TYPE) return wrongType();
+    previous = old === undefined ? nullBulk() : bulk(old);
+  }
+  if (o.nx || o.xx) {
+    const exists = c.keyspace.exists(db, key);
+    if ((o.nx && exists) || (o.xx && !exists)) return previous ?? nullBulk();
+  }
   const opts: { expiresAt?: number; keepTtl?: boolean } = { keepTtl: o.keepTtl };
   if (o.expiresAt !== undefined) opts.expiresAt = o.expiresAt;
   if (!c.keyspace.setString(db, key, c.args[2]!, opts)) return oom();

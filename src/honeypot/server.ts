@@ -122,15 +122,31 @@ function plainArgs(cmd: WireCommand): boolean {
 const MAX_COUNTED_NAMES = 256;
 const OTHER_NAMES = "(other)";
 
+/** A command name's tally in one session. */
+interface NameCount {
+  count: number;
+  /** The name may be folded (FOLDABLE). */
+  foldable: boolean;
+  /** Commands of this name counted but not recorded, and their arguments. */
+  folded: { count: number; args: number } | undefined;
+}
+
 /**
- * One more `name` in a session's counts; returns its count. A visitor inventing names (a
+ * One more `name` in a session's counts; returns its tally. A visitor inventing names (a
  * fuzzer, a flood of junk) costs one counter past MAX_COUNTED_NAMES, not one per name.
  */
-function countCommand(counts: Map<string, number>, name: string): number {
-  const key = counts.has(name) || counts.size < MAX_COUNTED_NAMES ? name : OTHER_NAMES;
-  const n = (counts.get(key) ?? 0) + 1;
-  counts.set(key, n);
-  return n;
+function countCommand(counts: Map<string, NameCount>, name: string): NameCount {
+  let c = counts.get(name);
+  if (c === undefined) {
+    const key = counts.size < MAX_COUNTED_NAMES ? name : OTHER_NAMES;
+    c = counts.get(key);
+    if (c === undefined) {
+      c = { count: 0, foldable: key === name && FOLDABLE.has(name), folded: undefined };
+      counts.set(key, c);
+    }
+  }
+  c.count++;
+  return c;
 }
 
 /** Longest name commandName remembers between requests (command names are short). */
@@ -173,7 +189,7 @@ interface Tracked {
   seq: number;
   commands: RecordedCommand[];
   effects: SessionEffect[];
-  counts: Map<string, number>;
+  counts: Map<string, NameCount>;
   /** Commands counted but not recorded (repetition folding): name → commands and arguments. */
   folded: Map<string, { count: number; args: number }>;
   /** Commands recorded as events. */
@@ -449,18 +465,20 @@ export class HoneypotServer {
       const name = commandName(cmd, tr);
       const seen = countCommand(tr.counts, name);
       if (
+        seen.foldable &&
         limits.foldAfterEvents > 0 &&
         tr.recorded >= limits.foldAfterEvents &&
-        seen > limits.foldAfterName &&
-        FOLDABLE.has(name) &&
+        seen.count > limits.foldAfterName &&
         plainArgs(cmd)
       ) {
-        const f = tr.folded.get(name);
-        if (f === undefined) tr.folded.set(name, { count: 1, args: cmd.args.length - 1 });
-        else {
-          f.count++;
-          f.args += cmd.args.length - 1;
+        let f = seen.folded;
+        if (f === undefined) {
+          f = { count: 0, args: 0 };
+          seen.folded = f;
+          tr.folded.set(name, f);
         }
+        f.count++;
+        f.args += cmd.args.length - 1;
       } else if (
         tr.commands.length < limits.maxClassifiedCommands ||
         tr.recorded < limits.maxEventsPerSession
@@ -558,7 +576,7 @@ export class HoneypotServer {
       record: {
         findings,
         indicators,
-        command_counts: Object.fromEntries(tr.counts),
+        command_counts: Object.fromEntries(Array.from(tr.counts, ([k, c]) => [k, c.count])),
         ...(tr.row.commands > tr.commands.length
           ? { classified_commands: tr.commands.length }
           : {}),
