@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { SourceBudget } from "../src/honeypot/server.js";
 import { openStore } from "../src/store/index.js";
 import { parseJsonl, runCli, watchRss } from "./helpers/cli.js";
 import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
@@ -422,5 +423,89 @@ describe("redscope honeypot: repetition folding", () => {
     const rows = readRows<{ type: string; kind?: string; record: { folded?: unknown } }>(jsonl);
     assert.equal(rows.filter((r) => r.kind === "command").length, 1501);
     assert.equal(rows.filter((r) => r.type === "session").at(-1)?.record.folded, undefined);
+  });
+});
+
+describe("redscope honeypot: per-source bounds", () => {
+  test("past --max-per-source a visitor gets Redis's max-clients error, unrecorded", async () => {
+    const jsonl = path.join(tmp, "per-source.jsonl");
+    const hp = await jsonlHoneypot(jsonl, ["--max-per-source", "2"]);
+    const port = hp.ports.get("redis-6.2-open")!;
+    const open = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const s = net.connect({ host: "127.0.0.1", port }, () => resolve(s));
+            s.on("error", reject);
+          }),
+      ),
+    );
+    try {
+      // Both are accepted before the third arrives: a PING round trip on each.
+      for (const s of open) {
+        await new Promise<void>((resolve) => {
+          s.once("data", () => resolve());
+          s.write(resp("PING"));
+        });
+      }
+      const third = await converse(port, [resp("PING")], 500);
+      assert.equal(third, "-ERR max number of clients reached\r\n");
+    } finally {
+      for (const s of open) s.destroy();
+    }
+    const stopped = await hp.stop();
+    assert.equal(stopped.code, 0, stopped.out);
+    assert.match(stopped.out, /1 refused over limits/);
+    const sessions = readRows<{ type: string }>(jsonl).filter((r) => r.type === "session");
+    // Two sessions, each written at start and at its end; the refused one left nothing.
+    assert.equal(new Set(sessions.map((r) => (r as unknown as { id: string }).id)).size, 2);
+  });
+
+  test("--source-events: a source past its hourly budget is answered but not recorded, then refused", async () => {
+    const jsonl = path.join(tmp, "budget.jsonl");
+    const hp = await jsonlHoneypot(jsonl, ["--source-events", "5"]);
+    const port = hp.ports.get("redis-6.2-open")!;
+    // The connection costs one event; four PINGs are recorded, the other six only answered.
+    const requests = Array.from({ length: 10 }, () => resp("PING"));
+    const replies = await converse(port, [Buffer.concat([...requests])], 500);
+    assert.equal((replies.match(/\+PONG\r\n/g) ?? []).length, 10);
+    // Its budget is spent: the next connection is turned away as by a full server.
+    assert.equal(
+      await converse(port, [resp("PING")], 500),
+      "-ERR max number of clients reached\r\n",
+    );
+    assert.equal((await hp.stop()).code, 0);
+    type Row = {
+      type: string;
+      kind?: string;
+      commands?: number;
+      record: { over_source_budget?: number; events_recorded?: number };
+    };
+    const rows = readRows<Row>(jsonl);
+    const session = rows.filter((r) => r.type === "session").at(-1)!;
+    assert.equal(session.commands, 10);
+    assert.equal(session.record.over_source_budget, 6);
+    assert.equal(session.record.events_recorded, 4);
+    assert.equal(rows.filter((r) => r.kind === "command").length, 4);
+    assert.equal(rows.filter((r) => r.kind === "connect").length, 1);
+  });
+});
+
+describe("SourceBudget", () => {
+  test("a burst of the hour's allowance, refilled evenly; sources remembered are bounded", () => {
+    const b = new SourceBudget(3600, 4);
+    for (let i = 0; i < 3600; i++) assert.ok(b.take("a", 0), `event ${i}`);
+    assert.equal(b.take("a", 0), false);
+    assert.equal(b.take("a", 500), false, "half a second: half an event back");
+    assert.ok(b.take("a", 1500), "one a second comes back");
+    assert.equal(b.take("a", 1500), false);
+    assert.ok(b.take("b", 0), "other sources have their own allowance");
+    // A fifth source makes room: b, c, d have refilled by then and are forgotten, a is not.
+    for (const ip of ["c", "d"]) b.take(ip, 0);
+    assert.equal(b.size, 4);
+    assert.ok(b.take("e", 1700));
+    assert.equal(b.size, 2);
+    assert.equal(b.take("a", 1700), false, "a's spent budget is still remembered");
+    assert.ok(new SourceBudget(0).take("x", 0), "0: no limit");
   });
 });

@@ -28,6 +28,7 @@ interface HoneypotFlags {
   acceptPassword?: string;
   maxSessions: string;
   maxPerSource: string;
+  sourceEvents: string;
   idleTimeout: string;
   duration?: string;
   listPersonas?: boolean;
@@ -73,6 +74,11 @@ export function registerHoneypot(program: Command): void {
       "--max-per-source <n>",
       "sessions open at once from one address",
       String(DEFAULT_LIMITS.maxSessionsPerSource),
+    )
+    .option(
+      "--source-events <n>",
+      "events one address may cause per hour (a burst of n, refilled evenly); past it its connections get Redis's max-clients error and its commands are counted, not recorded (0 = no limit)",
+      String(DEFAULT_LIMITS.sourceEventsPerHour),
     )
     .option("--idle-timeout <t>", "close a session silent this long", "5m")
     .option(
@@ -141,6 +147,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   }
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
+  const sourceEvents = parseIntIn("--source-events", flags.sourceEvents, 0, 1_000_000_000);
   const captureMaxBytes = parseIntIn("--capture-max-bytes", flags.captureMaxBytes, 1, 2 ** 31);
   const captureTimeoutMs = parseDuration("--capture-timeout", flags.captureTimeout);
   const captureMaxTotal = parseIntIn("--capture-max-total", flags.captureMaxTotal, 1, 2 ** 50);
@@ -218,6 +225,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
       ...DEFAULT_LIMITS,
       maxSessions,
       maxSessionsPerSource: maxPerSource,
+      sourceEventsPerHour: sourceEvents,
       idleTimeoutMs,
       ...(flags.recordAll ? { foldAfterEvents: 0 } : {}),
     },

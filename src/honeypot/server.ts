@@ -58,6 +58,11 @@ export interface HoneypotLimits {
    */
   foldAfterEvents: number;
   foldAfterName: number;
+  /**
+   * Events one source address may cause per hour (SourceBudget): bounds the disk one visitor
+   * can fill however many connections it makes. 0 = no limit.
+   */
+  sourceEventsPerHour: number;
 }
 
 export const DEFAULT_LIMITS: HoneypotLimits = {
@@ -72,7 +77,66 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   eventArgs: 32,
   foldAfterEvents: 256,
   foldAfterName: 100,
+  sourceEventsPerHour: 100_000,
 };
+
+/** What Redis answers a connection over maxclients before closing it (acceptCommonHandler). */
+const MAXCLIENTS_REPLY = Buffer.from("-ERR max number of clients reached\r\n");
+
+/** Sources a SourceBudget remembers; past it, those whose allowance refilled are forgotten. */
+const BUDGET_SOURCES = 65_536;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Events each source address may cause, as a token bucket: a burst of one hour's allowance,
+ * refilled evenly. A connection costs one to be accepted (the visitor whose budget is spent
+ * gets the max-clients error Redis gives a full server, and nothing is recorded) and each
+ * recorded command one more (past it, the session's commands are answered and counted, not
+ * recorded). Memory: at most BUDGET_SOURCES buckets.
+ */
+export class SourceBudget {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(
+    private readonly perHour: number,
+    private readonly maxSources = BUDGET_SOURCES,
+  ) {}
+
+  /** Spend one event of `ip`'s allowance; false when there is none left. */
+  take(ip: string, now: number): boolean {
+    if (this.perHour <= 0) return true;
+    let b = this.buckets.get(ip);
+    if (b === undefined) {
+      if (this.buckets.size >= this.maxSources) this.forget(now);
+      b = { tokens: this.perHour, at: now };
+      this.buckets.set(ip, b);
+    } else if (now > b.at) {
+      b.tokens = Math.min(this.perHour, b.tokens + ((now - b.at) * this.perHour) / HOUR_MS);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+
+  /** Sources remembered (for tests and stats). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Drop the buckets that have refilled (a new one would be the same); then the oldest half. */
+  private forget(now: number): void {
+    const full = HOUR_MS;
+    for (const [ip, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) * this.perHour) / full >= this.perHour) this.buckets.delete(ip);
+    }
+    if (this.buckets.size < this.maxSources) return;
+    let drop = this.buckets.size >> 1;
+    for (const ip of this.buckets.keys()) {
+      if (drop-- <= 0) break;
+      this.buckets.delete(ip);
+    }
+  }
+}
 
 /**
  * Commands that only move data: past the thresholds, more of them say nothing new. Anything
@@ -199,6 +263,8 @@ interface Tracked {
   /** A payload capture was started for this session (one at most). */
   captured: boolean;
   closing: boolean;
+  /** Commands not recorded because the source's budget was spent (SourceBudget). */
+  overBudget: number;
   /** The last command name's bytes and its decoded form (commandName). */
   nameBytes: Buffer | undefined;
   name: string;
@@ -207,6 +273,7 @@ interface Tracked {
 export class HoneypotServer {
   private servers: net.Server[] = [];
   private readonly perSource = new Map<string, number>();
+  private readonly budget: SourceBudget;
   private readonly sockets = new Set<net.Socket>();
   private clientIds = 0;
   readonly stats: HoneypotStats = { sessions: 0, active: 0, refused: 0, commands: 0, bytesIn: 0 };
@@ -221,7 +288,9 @@ export class HoneypotServer {
     /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
     private readonly capture?: ReplicationCapture,
     private readonly onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void,
-  ) {}
+  ) {
+    this.budget = new SourceBudget(limits.sourceEventsPerHour);
+  }
 
   /**
    * Replies wait here until every read of this event-loop turn has been answered, then go out
@@ -318,12 +387,16 @@ export class HoneypotServer {
     const ip = normaliseIp(sock.remoteAddress ?? "");
     const port = sock.remotePort ?? 0;
     const fromSource = this.perSource.get(ip) ?? 0;
+    clockMs = Date.now();
     if (
       this.stats.active >= this.limits.maxSessions ||
-      fromSource >= this.limits.maxSessionsPerSource
+      fromSource >= this.limits.maxSessionsPerSource ||
+      !this.budget.take(ip, clockMs)
     ) {
+      // As Redis at maxclients: the error, then the connection closes. Nothing is recorded.
       this.stats.refused++;
-      sock.destroy();
+      sock.on("error", () => {});
+      sock.end(MAXCLIENTS_REPLY, () => sock.destroy());
       return;
     }
     this.perSource.set(ip, fromSource + 1);
@@ -331,7 +404,7 @@ export class HoneypotServer {
     this.stats.sessions++;
     this.sockets.add(sock);
     const clientId = ++this.clientIds;
-    const started = Date.now();
+    const started = clockMs;
     const tr: Tracked = {
       row: {
         id: sessionId(started),
@@ -357,13 +430,13 @@ export class HoneypotServer {
       now: undefined,
       captured: false,
       closing: false,
+      overBudget: 0,
       nameBytes: undefined,
       name: "",
     };
     this.recorder.session({ ...tr.row });
     this.event(tr, "connect", undefined, { transport: l.tls ? "tls" : "tcp" });
 
-    clockMs = started;
     const session = l.makeSession({
       now: readClock,
       clientId,
@@ -486,14 +559,16 @@ export class HoneypotServer {
         const recorded = this.recordCommand(tr, cmd, name);
         if (tr.commands.length < limits.maxClassifiedCommands) tr.commands.push(recorded);
         if (tr.recorded < limits.maxEventsPerSession) {
-          tr.recorded++;
-          this.event(tr, "command", name, {
-            args: recorded.args,
-            lengths: recorded.argLengths,
-            sha256: recorded.argHashes,
-            inline: recorded.inline,
-            ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
-          });
+          if (this.budget.take(tr.row.srcIp, clockMs)) {
+            tr.recorded++;
+            this.event(tr, "command", name, {
+              args: recorded.args,
+              lengths: recorded.argLengths,
+              sha256: recorded.argHashes,
+              inline: recorded.inline,
+              ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
+            });
+          } else tr.overBudget++;
         }
       }
       const r: SessionReply & { discardPending?: boolean } = session.command(
@@ -581,6 +656,8 @@ export class HoneypotServer {
           ? { classified_commands: tr.commands.length }
           : {}),
         ...(tr.row.commands > tr.recorded ? { events_recorded: tr.recorded } : {}),
+        // The source had spent its hour's budget: these commands were answered, not recorded.
+        ...(tr.overBudget > 0 ? { over_source_budget: tr.overBudget } : {}),
         ...folded,
       },
     };
