@@ -491,6 +491,28 @@ describe("redscope honeypot: per-source bounds", () => {
   });
 });
 
+describe("redscope honeypot: idle timeout", () => {
+  test("a silent visitor is closed after --idle-timeout, and the limit is recorded", async () => {
+    const jsonl = path.join(tmp, "idle.jsonl");
+    const hp = await jsonlHoneypot(jsonl, ["--idle-timeout", "1s"]);
+    const port = hp.ports.get("redis-6.2-open")!;
+    const started = Date.now();
+    // converse returns when the server closes (or after 5 s of silence: the failure case).
+    const got = await converse(port, [resp("PING")], 5000, 5000);
+    const waited = Date.now() - started;
+    assert.equal(got, "+PONG\r\n");
+    assert.ok(waited >= 900 && waited < 4000, `closed after ${waited} ms`);
+    assert.equal((await hp.stop()).code, 0);
+    const limits = readRows<{ kind?: string; record: { limit?: string } }>(jsonl).filter(
+      (r) => r.kind === "limit",
+    );
+    assert.deepEqual(
+      limits.map((r) => r.record.limit),
+      ["idle"],
+    );
+  });
+});
+
 describe("SourceBudget", () => {
   test("a burst of the hour's allowance, refilled evenly; sources remembered are bounded", () => {
     const b = new SourceBudget(3600, 4);

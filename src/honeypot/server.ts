@@ -250,6 +250,8 @@ export interface HoneypotStats {
 interface Tracked {
   row: HoneypotSessionRow;
   t0: number;
+  /** When the visitor last sent something (ms): the idle timeout counts from it. */
+  lastActive: number;
   seq: number;
   commands: RecordedCommand[];
   effects: SessionEffect[];
@@ -274,7 +276,9 @@ export class HoneypotServer {
   private servers: net.Server[] = [];
   private readonly perSource = new Map<string, number>();
   private readonly budget: SourceBudget;
-  private readonly sockets = new Set<net.Socket>();
+  /** Open sessions by socket (the sweep closes idle and overlong ones). */
+  private readonly sockets = new Map<net.Socket, Tracked>();
+  private sweeper: NodeJS.Timeout | undefined;
   private clientIds = 0;
   readonly stats: HoneypotStats = { sessions: 0, active: 0, refused: 0, commands: 0, bytesIn: 0 };
   private readonly sensor = os.hostname();
@@ -364,7 +368,28 @@ export class HoneypotServer {
       bound.push({ host: l.host, port: addr.port, persona: l.persona });
       this.servers.push(server);
     }
+    // One timer for every session's idle and total time, not two per connection.
+    const every = Math.max(50, Math.min(1000, this.limits.idleTimeoutMs / 4));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
     return bound;
+  }
+
+  /** Close sessions silent past the idle timeout or open past the session time limit. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [sock, tr] of this.sockets) {
+      const limit =
+        now - tr.lastActive >= this.limits.idleTimeoutMs
+          ? "idle"
+          : now - tr.t0 >= this.limits.maxSessionMs
+            ? "lifetime"
+            : undefined;
+      if (limit === undefined || sock.destroyed) continue;
+      tr.now = undefined;
+      this.event(tr, "limit", undefined, { limit });
+      sock.destroy();
+    }
   }
 
   async stop(): Promise<void> {
@@ -375,7 +400,8 @@ export class HoneypotServer {
         : new Promise<void>((resolve) => {
             this.onDrained = resolve;
           });
-    for (const s of this.sockets) s.destroy();
+    clearInterval(this.sweeper);
+    for (const s of this.sockets.keys()) s.destroy();
     this.capture?.abort();
     await finished;
     await Promise.all(this.captures);
@@ -402,7 +428,6 @@ export class HoneypotServer {
     this.perSource.set(ip, fromSource + 1);
     this.stats.active++;
     this.stats.sessions++;
-    this.sockets.add(sock);
     const clientId = ++this.clientIds;
     const started = clockMs;
     const tr: Tracked = {
@@ -421,6 +446,7 @@ export class HoneypotServer {
         record: {},
       },
       t0: started,
+      lastActive: started,
       seq: 0,
       commands: [],
       effects: [],
@@ -434,6 +460,7 @@ export class HoneypotServer {
       nameBytes: undefined,
       name: "",
     };
+    this.sockets.set(sock, tr);
     this.recorder.session({ ...tr.row });
     this.event(tr, "connect", undefined, { transport: l.tls ? "tls" : "tcp" });
 
@@ -467,9 +494,6 @@ export class HoneypotServer {
     sock.on("drain", () => {
       if (!tr.closing) sock.resume();
     });
-    sock.setTimeout(this.limits.idleTimeoutMs, () => sock.destroy());
-    const lifetime = setTimeout(() => sock.destroy(), this.limits.maxSessionMs);
-    lifetime.unref();
 
     write(session.greet());
     const commands: WireCommand[] = [];
@@ -485,6 +509,7 @@ export class HoneypotServer {
       }
       commands.length = 0;
       clockMs = Date.now();
+      tr.lastActive = clockMs;
       try {
         stream.push(chunk, commands);
       } catch (e) {
@@ -502,7 +527,6 @@ export class HoneypotServer {
     });
     sock.on("error", () => {});
     sock.on("close", () => {
-      clearTimeout(lifetime);
       // The persona counts live sessions (INFO connected_clients).
       session.end?.();
       this.sockets.delete(sock);
