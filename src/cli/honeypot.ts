@@ -8,6 +8,7 @@ import {
   JsonlRecorder,
   StoreRecorder,
   TeeRecorder,
+  WorkerWriter,
 } from "../honeypot/recorder.js";
 import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
 import { Session } from "../honeypot/session.js";
@@ -170,7 +171,10 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   let store: Store | undefined;
   if (flags.db !== false) {
     store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
-    recorders.push(new StoreRecorder(store));
+    // SQLite is written from a thread of its own; PostgreSQL's client does not block anyway.
+    recorders.push(
+      new StoreRecorder(store.kind === "sqlite" ? new WorkerWriter(store.location) : store),
+    );
   }
   if (flags.output !== undefined) {
     recorders.push(
