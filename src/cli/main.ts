@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ScanConfigError } from "../engine/run.js";
 import { TargetSpecError } from "../targets/index.js";
+import { registerAudit } from "./audit.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
 import { registerHoneypot } from "./honeypot.js";
@@ -34,6 +35,7 @@ function program(): Command {
   registerIntelCommand(p);
   registerReport(p);
   registerHoneypot(p);
+  registerAudit(p);
   for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
   return p;
 }
