@@ -3,7 +3,6 @@
  * non-Redis peers, each scanned by the real CLI and classified as the taxonomy says.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -18,6 +17,7 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
+import { makeCert } from "./helpers/certs.js";
 import { scanJson } from "./helpers/cli.js";
 import { canMakeNetns, createTestHost, dropTcpPort, type TestHost } from "./helpers/netns.js";
 import { freePort } from "./helpers/ports.js";
@@ -36,33 +36,6 @@ const FAST = ["--connect-timeout", "1500ms", "--read-timeout", "2s", "--host-tim
 
 async function scan(targets: string[], extra: string[] = []): Promise<Map<string, ProbeResult>> {
   return (await scanJson(targets, [...FAST, ...extra])).byTarget;
-}
-
-function makeCert(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, "server.crt");
-  const key = path.join(dir, "server.key");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=lab.redscope.test/O=redscope lab",
-      "-addext",
-      "subjectAltName=DNS:lab.redscope.test,IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { stdio: "ignore" },
-  );
-  return { cert, key };
 }
 
 describe("lab of real servers", {

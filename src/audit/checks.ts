@@ -35,6 +35,8 @@ export interface CheckContext {
   cves: CveMatcher | undefined;
   /** Passwords from the built-in list that the server accepted (weak-password check). */
   weakPasswords: string[] | undefined;
+  /** Check ids not to run (--skip). */
+  skip?: ReadonlySet<string>;
 }
 
 interface Check {
@@ -497,6 +499,7 @@ export function runChecks(ctx: CheckContext): AuditReport {
   const findings: Finding[] = [];
   const skipped: NotChecked[] = [];
   for (const check of CHECKS) {
+    if (ctx.skip?.has(check.id)) continue;
     const r = check.run(ctx);
     if (r === undefined) continue;
     if (Array.isArray(r)) findings.push(...r);

@@ -22,17 +22,17 @@ export const DANGEROUS_COMMANDS = [
   "KEYS",
 ] as const;
 
-/** Harmless arguments for ACL DRYRUN, which only asks whether the user may. */
+/** ACL DRYRUN asks about the dangerous form of each command (nothing is run). */
 const DRYRUN_ARGS: Record<string, string[]> = {
-  CONFIG: ["GET", "dir"],
-  MODULE: ["LIST"],
+  CONFIG: ["SET", "dir", "/tmp"],
+  MODULE: ["LOAD", "/tmp/x.so"],
   DEBUG: ["SLEEP", "0"],
   EVAL: ["return 1", "0"],
-  FUNCTION: ["LIST"],
-  SLAVEOF: ["NO", "ONE"],
-  REPLICAOF: ["NO", "ONE"],
+  FUNCTION: ["DELETE", "x"],
+  SLAVEOF: ["127.0.0.1", "6379"],
+  REPLICAOF: ["127.0.0.1", "6379"],
   FLUSHALL: [],
-  KEYS: ["x"],
+  KEYS: ["*"],
 };
 
 /** SCAN stops after this many keys per database (COUNT 1000 a step). */

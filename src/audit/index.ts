@@ -38,6 +38,7 @@ export interface AuditOptions extends ClientOptions {
   cves: CveMatcher | undefined;
   /** Try WEAK_PASSWORDS as AUTH when the server wants a password. */
   tryWeakPasswords: boolean;
+  skip: ReadonlySet<string>;
 }
 
 /** AUTH with each built-in password on its own connection; the ones the server accepted. */
@@ -65,8 +66,17 @@ export async function auditTarget(t: AuditTarget, o: AuditOptions): Promise<Audi
   try {
     const facts = await gather(t, { ...o, wantedKeys: IOC_KEYS });
     const needsPassword = facts.anonymous.ok && /^-NOAUTH/.test(facts.anonymous.value);
-    const weak = o.tryWeakPasswords && needsPassword ? await weakPasswords(t, o) : undefined;
-    return runChecks({ facts, allowPeers: o.allowPeers, cves: o.cves, weakPasswords: weak });
+    const weak =
+      o.tryWeakPasswords && needsPassword && !o.skip.has("RS-AUTH-002")
+        ? await weakPasswords(t, o)
+        : undefined;
+    return runChecks({
+      facts,
+      allowPeers: o.allowPeers,
+      cves: o.cves,
+      weakPasswords: weak,
+      skip: o.skip,
+    });
   } catch (e) {
     return { target: t.label, findings: [], notChecked: [], error: (e as Error).message };
   }

@@ -28,6 +28,7 @@ interface AuditFlags {
   output?: string;
   failOn: string;
   allowPeer?: string[];
+  skip?: string[];
   timeout: string;
   weakPasswords: boolean;
   tlsInsecure?: boolean;
@@ -52,6 +53,7 @@ export function registerAudit(program: Command): void {
       "high",
     )
     .option("--allow-peer <host[:port]>", "an expected replication peer; repeatable", collect)
+    .option("--skip <id>", "a check not to run (e.g. RS-VER-001); repeatable", collect)
     .option("--timeout <t>", "connect and per-command timeout", "5s")
     .option("--no-weak-passwords", "do not try the built-in weak passwords")
     .option("--tls-insecure", "rediss://: do not verify the server's certificate")
@@ -69,6 +71,10 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
     fail(`--fail-on ${JSON.stringify(flags.failOn)}: use one of ${SEVERITIES.join(", ")}`);
   }
   const timeoutMs = parseDuration("--timeout", flags.timeout);
+  const ids = new Set(CHECKS.map((c) => c.id));
+  for (const id of flags.skip ?? []) {
+    if (!ids.has(id)) fail(`--skip ${JSON.stringify(id)}: no such check (${[...ids].join(", ")})`);
+  }
   const fallback = {
     ...(flags.user !== undefined ? { user: flags.user } : {}),
     ...((flags.pass ?? process.env.REDISCLI_AUTH) !== undefined
@@ -118,6 +124,7 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
         allowPeers: new Set(flags.allowPeer ?? []),
         cves,
         tryWeakPasswords: flags.weakPasswords,
+        skip: new Set(flags.skip ?? []),
       }),
     );
   }

