@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseTarget, parseTargetList, TargetError } from "../src/audit/target.js";
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
@@ -110,6 +111,7 @@ describe("redscope audit", {
           "user bob on >bobpass ~* +@all",
           `replicaof ${host.localIp} 1`,
           "replica-read-only no",
+          'rename-command KEYS ""',
         ],
       }),
     );
@@ -196,6 +198,7 @@ describe("redscope audit", {
       "RS-IOC-002",
       "RS-VER-001",
       "RS-PERSIST-001",
+      "RS-CMD-003",
     ]) {
       assert.ok(ids.has(id), `${id} fires: ${JSON.stringify([...ids])}`);
     }
@@ -213,6 +216,12 @@ describe("redscope audit", {
       new RegExp(`replicating from ${host.localIp.replace(/\./g, "\\.")}:1`),
     );
     assert.match(r.findings.find((f) => f.id === "RS-IOC-002")!.evidence, /db0:"backup1"/);
+    // KEYS was renamed away: reported as such, and not as reachable.
+    assert.equal(
+      r.findings.find((f) => f.id === "RS-CMD-003")!.evidence,
+      "not under their names: KEYS",
+    );
+    assert.doesNotMatch(r.findings.find((f) => f.id === "RS-CMD-001")!.evidence, /KEYS/);
     // The expected peer is not a finding.
     const allowed = await audit([bad, "--allow-peer", host.localIp]);
     assert.ok(!allowed.reports[0]!.findings.some((f) => f.id === "RS-REPL-001"));
@@ -299,5 +308,46 @@ describe("redscope audit", {
     ]);
     assert.equal(gone.code, 1);
     assert.match(gone.stdout, /could not audit: .*ECONNREFUSED/);
+  });
+});
+
+describe("audit targets", () => {
+  test("URLs, credentials from the URL or the fallback, IPv6, files; passwords never in labels or errors", () => {
+    const t = parseTarget("rediss://ops:p%40ss@[::1]:6380", { password: "fallback" });
+    assert.deepEqual(
+      {
+        tls: t.tls,
+        host: t.host,
+        port: t.port,
+        user: t.user,
+        password: t.password,
+        label: t.label,
+      },
+      {
+        tls: true,
+        host: "::1",
+        port: 6380,
+        user: "ops",
+        password: "p@ss",
+        label: "rediss://ops@[::1]:6380",
+      },
+    );
+    const f = parseTarget("redis://10.0.0.5", { user: "auditor", password: "s3cret" });
+    assert.equal(f.port, 6379);
+    assert.equal(f.password, "s3cret");
+    assert.equal(f.label, "redis://auditor@10.0.0.5:6379");
+    const list = parseTargetList("# servers\nredis://a:1\n\n  rediss://b:2  \n");
+    assert.deepEqual(
+      list.map((x) => x.label),
+      ["redis://a:1", "rediss://b:2"],
+    );
+    assert.throws(
+      () => parseTargetList("redis://a:1\nhttp://u:topsecret@b:2\n"),
+      (e: Error) => {
+        assert.match(e.message, /^line 2: /);
+        assert.ok(!e.message.includes("topsecret"), e.message);
+        return e instanceof TargetError;
+      },
+    );
   });
 });
