@@ -14,7 +14,7 @@ import { parseTarget, parseTargetList, TargetError } from "../src/audit/target.j
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
-import { makeCert } from "./helpers/certs.js";
+import { makeCert, tlsConfig } from "./helpers/certs.js";
 import { runCli } from "./helpers/cli.js";
 import { canMakeNetns, createTestHost, type TestHost } from "./helpers/netns.js";
 import { freePort } from "./helpers/ports.js";
@@ -140,10 +140,7 @@ describe("redscope audit", {
         port: 0,
         readyPort: tlsPort,
         config: [
-          `tls-port ${tlsPort}`,
-          `tls-cert-file ${certs.cert}`,
-          `tls-key-file ${certs.key}`,
-          `tls-ca-cert-file ${certs.cert}`,
+          ...tlsConfig(tlsPort, certs),
           "tls-auth-clients no",
           "user default off",
           `user app on >${GOOD_SECRET}-app ~app:* &* -@all +@read +@write +@connection -@dangerous`,

@@ -17,7 +17,7 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { makeCert } from "./helpers/certs.js";
+import { makeCert, tlsConfig } from "./helpers/certs.js";
 import { scanJson } from "./helpers/cli.js";
 import { canMakeNetns, createTestHost, dropTcpPort, type TestHost } from "./helpers/netns.js";
 import { freePort } from "./helpers/ports.js";
@@ -62,13 +62,7 @@ describe("lab of real servers", {
             host: h,
             port: 0,
             readyPort: tlsPort,
-            config: [
-              `tls-port ${tlsPort}`,
-              `tls-cert-file ${certs.cert}`,
-              `tls-key-file ${certs.key}`,
-              `tls-ca-cert-file ${certs.cert}`,
-              ...config,
-            ],
+            config: [...tlsConfig(tlsPort, certs), ...config],
           }),
         );
         t[name] = `${h}:${tlsPort}`;

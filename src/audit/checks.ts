@@ -105,8 +105,7 @@ export const CHECKS: Check[] = [
     title: "protected mode off",
     run(c) {
       const m = cfg(c);
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       if (m.get("protected-mode") !== "no") return [];
       const open = c.facts.anonymous.ok && !c.facts.anonymous.value.startsWith("-");
       return [
@@ -125,8 +124,7 @@ export const CHECKS: Check[] = [
     title: "bound to all interfaces",
     run(c) {
       const m = cfg(c);
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       const bind = (m.get("bind") ?? "").trim();
       const words = bind.split(/\s+/).map((w) => w.replace(/^-/, ""));
       const all =
@@ -218,8 +216,7 @@ export const CHECKS: Check[] = [
     title: "TLS off, or a plaintext port beside it",
     run(c) {
       const m = cfg(c);
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       const tlsPort = Number(m.get("tls-port") ?? "0");
       const port = Number(m.get("port") ?? "6379");
       if (tlsPort === 0) {
@@ -289,8 +286,7 @@ export const CHECKS: Check[] = [
     run(c) {
       const m = cfg(c);
       if ((major(c) ?? 0) < 7) return [];
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       const out: Finding[] = [];
       for (const [name, sev] of [
         ["enable-protected-configs", "high"],
@@ -365,8 +361,7 @@ export const CHECKS: Check[] = [
     title: "persistence path points at SSH keys, cron or a web root",
     run(c) {
       const m = cfg(c);
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       const dir = m.get("dir") ?? "";
       const file = m.get("dbfilename") ?? "";
       if (!SUSPICIOUS_DIR.test(dir) && !SUSPICIOUS_DBFILENAME.test(file)) return [];
@@ -435,8 +430,7 @@ export const CHECKS: Check[] = [
     title: "settings that lose data or crash under load",
     run(c) {
       const m = cfg(c);
-      if (!m)
-        return notChecked(this.id, this.title, c.facts.config.ok ? "" : c.facts.config.reason);
+      if (!m) return configUnreadable(this, c);
       const out: Finding[] = [];
       if (m.get("maxmemory") === "0") {
         out.push({
@@ -462,6 +456,10 @@ export const CHECKS: Check[] = [
     },
   },
 ];
+
+function configUnreadable(check: { id: string; title: string }, c: CheckContext): NotChecked {
+  return notChecked(check.id, check.title, c.facts.config.ok ? "" : c.facts.config.reason);
+}
 
 function aclUnreadable(
   check: { id: string; title: string },

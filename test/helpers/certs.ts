@@ -28,3 +28,13 @@ export function makeCert(dir: string): { cert: string; key: string } {
   );
   return { cert, key };
 }
+
+/** redis.conf lines for a TLS listener on `tlsPort` with this certificate (also the CA). */
+export function tlsConfig(tlsPort: number, certs: { cert: string; key: string }): string[] {
+  return [
+    `tls-port ${tlsPort}`,
+    `tls-cert-file ${certs.cert}`,
+    `tls-key-file ${certs.key}`,
+    `tls-ca-cert-file ${certs.cert}`,
+  ];
+}
