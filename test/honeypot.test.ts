@@ -529,5 +529,12 @@ describe("SourceBudget", () => {
     assert.equal(b.size, 2);
     assert.equal(b.take("a", 1700), false, "a's spent budget is still remembered");
     assert.ok(new SourceBudget(0).take("x", 0), "0: no limit");
+    // Nobody has refilled: the oldest are forgotten down to half, once, not per new source.
+    const full = new SourceBudget(10, 4);
+    for (const ip of ["a", "b", "c", "d"]) full.take(ip, 0);
+    assert.ok(full.take("e", 0));
+    assert.equal(full.size, 3, "a and b forgotten, e added");
+    assert.ok(full.take("f", 0));
+    assert.equal(full.size, 4, "room left: no walk over the others");
   });
 });

@@ -123,14 +123,18 @@ export class SourceBudget {
     return this.buckets.size;
   }
 
-  /** Drop the buckets that have refilled (a new one would be the same); then the oldest half. */
+  /**
+   * Drop the buckets that have refilled (a new one would be the same); if that frees less than
+   * a quarter, the oldest down to half, so a walk over all of them happens at most once per
+   * maxSources/4 new sources, not once per connection.
+   */
   private forget(now: number): void {
-    const full = HOUR_MS;
     for (const [ip, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) * this.perHour) / full >= this.perHour) this.buckets.delete(ip);
+      if (b.tokens + ((now - b.at) * this.perHour) / HOUR_MS >= this.perHour)
+        this.buckets.delete(ip);
     }
-    if (this.buckets.size < this.maxSources) return;
-    let drop = this.buckets.size >> 1;
+    if (this.buckets.size <= this.maxSources * 0.75) return;
+    let drop = this.buckets.size - (this.maxSources >> 1);
     for (const ip of this.buckets.keys()) {
       if (drop-- <= 0) break;
       this.buckets.delete(ip);
