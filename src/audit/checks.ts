@@ -50,20 +50,18 @@ const SUSPICIOUS_DIR =
   /(^|\/)\.ssh(\/|$)|\/var\/spool\/cron|\/etc\/cron|\/var\/www|\/usr\/share\/nginx|\/srv\/www|\/etc\/init\.d|\/root(\/|$)/;
 const SUSPICIOUS_DBFILENAME = /^(authorized_keys\d*|root|crontab|.*\.php|.*\.jsp|.*\.sh)$/i;
 
-/** Key names left by known campaigns (cron/SSH droppers, ransom notes). */
+/**
+ * Key names left by known campaigns, each with a source in shared/research: `backup1`…`backup4`
+ * hold the cron lines of droppers (honeypot.md [28][29]); `crackit` holds the SSH key of the
+ * 2015 campaign and tops Shodan's key names (honeypot.md [66], peers.md). Generic names (`x`,
+ * `ssh`) are left out: on a healthy server they would be false alarms.
+ */
 export const IOC_KEYS: ReadonlySet<string> = new Set([
   "backup1",
   "backup2",
   "backup3",
   "backup4",
   "crackit",
-  "crackitt",
-  "warning",
-  "readme",
-  "READ_ME",
-  "ssh",
-  "x",
-  "xx",
 ]);
 
 function notChecked(id: string, title: string, reason: string): NotChecked {
@@ -333,27 +331,27 @@ export const CHECKS: Check[] = [
     run(c) {
       if (!c.facts.info.ok) return notChecked(this.id, this.title, c.facts.info.reason);
       const info = c.facts.info.value;
-      const peers: string[] = [];
+      const peers: Array<{ addr: string; master: boolean }> = [];
       const host = info.fields.get("master_host");
-      const port = info.fields.get("master_port");
-      if (info.fields.get("role") === "slave" && host) peers.push(`${host}:${port ?? "6379"}`);
-      for (const r of info.replicas) if (r.ip) peers.push(`${r.ip}:${r.port ?? "?"}`);
-      const outside = peers.filter(
-        (p) => !c.allowPeers.has(p) && !c.allowPeers.has(p.replace(/:[^:]*$/, "")),
-      );
-      return outside.map((p) => ({
-        id: this.id,
-        severity: "high" as const,
-        title: this.title,
-        evidence:
-          p === peers[0] && info.fields.get("role") === "slave"
-            ? `replicating from ${p}`
-            : `replica ${p}`,
-        remediation:
-          p === peers[0] && info.fields.get("role") === "slave"
+      if (info.fields.get("role") === "slave" && host) {
+        peers.push({ addr: `${host}:${info.fields.get("master_port") ?? "6379"}`, master: true });
+      }
+      for (const r of info.replicas) {
+        if (r.ip) peers.push({ addr: `${r.ip}:${r.port ?? "?"}`, master: false });
+      }
+      const allowed = (addr: string): boolean =>
+        c.allowPeers.has(addr) || c.allowPeers.has(addr.replace(/:[^:]*$/, ""));
+      return peers
+        .filter((p) => !allowed(p.addr))
+        .map((p) => ({
+          id: this.id,
+          severity: "high" as const,
+          title: this.title,
+          evidence: p.master ? `replicating from ${p.addr}` : `replica ${p.addr}`,
+          remediation: p.master
             ? "REPLICAOF NO ONE (if this master is not yours, assume compromise), then find out who set it"
             : "masterauth/requirepass on both sides; bind and firewall so only known replicas connect",
-      }));
+        }));
     },
   },
   {

@@ -35,8 +35,12 @@ const DRYRUN_ARGS: Record<string, string[]> = {
   KEYS: ["*"],
 };
 
-/** SCAN stops after this many keys per database (COUNT 1000 a step). */
+/**
+ * SCAN stops after this many keys, or this many steps, per database (COUNT 1000 a step): a
+ * server whose cursor never comes back to 0 cannot keep the audit going.
+ */
 const MAX_SCANNED_KEYS = 1_000_000;
+const MAX_SCAN_STEPS = 10_000;
 
 export type Answer<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -232,6 +236,7 @@ async function scanKeys(c: AuditClient, f: AuditFacts, wanted: ReadonlySet<strin
     }
     let cursor = "0";
     let seen = 0;
+    let steps = 0;
     do {
       const v = await c.call("SCAN", cursor, "COUNT", "1000");
       if (isError(v)) {
@@ -243,7 +248,7 @@ async function scanKeys(c: AuditClient, f: AuditFacts, wanted: ReadonlySet<strin
       const keys = parts[1] ? replyStrings(parts[1]) : [];
       seen += keys.length;
       for (const k of keys) if (wanted.has(k)) found.push({ db, key: k });
-    } while (cursor !== "0" && seen < MAX_SCANNED_KEYS);
+    } while (cursor !== "0" && seen < MAX_SCANNED_KEYS && ++steps < MAX_SCAN_STEPS);
     f.scanned += seen;
   }
   f.keys = { ok: true, value: found };

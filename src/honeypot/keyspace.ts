@@ -535,8 +535,8 @@ export class Keyspace {
   flush(db: number | "all"): void {
     const targets = db === "all" ? this.dbs.map((_, i) => i) : [db];
     for (const i of targets) {
-      const map = this.db(i);
-      for (const [key, e] of map) this.remove(map, key, e);
+      const map = this.dbs[i];
+      if (map !== undefined) for (const [key, e] of map) this.remove(map, key, e);
     }
   }
 
@@ -545,6 +545,7 @@ export class Keyspace {
     const out: DbStats[] = [];
     const now = this.now();
     for (let db = 0; db < DATABASES; db++) {
+      if (this.dbs[db] === undefined) continue; // never used
       this.purge(db);
       const map = this.db(db);
       if (map.size === 0) continue;
