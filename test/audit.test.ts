@@ -16,6 +16,7 @@ import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
 import { makeCert, tlsConfig } from "./helpers/certs.js";
 import { runCli } from "./helpers/cli.js";
+import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
 import { canMakeNetns, createTestHost, type TestHost } from "./helpers/netns.js";
 import { freePort } from "./helpers/ports.js";
 
@@ -86,6 +87,9 @@ describe("redscope audit", {
   let weak = "";
   let good = "";
   let badPort = 0;
+  let mixedPort = 0;
+  let mixedTls = 0;
+  let replicaPort = 0;
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-audit-"));
@@ -151,6 +155,38 @@ describe("redscope audit", {
       }),
     );
     good = `rediss://auditor:${encodeURIComponent(GOOD_SECRET)}@127.0.0.1:${tlsPort}`;
+
+    // The half-done server: TLS on but the plaintext port still open, a long password, a
+    // cache user with every command on its own keys, and a replica attached on loopback.
+    mixedTls = await freePort();
+    mixedPort = await freePort();
+    procs.push(
+      await startRedis({
+        host: "127.0.0.1",
+        port: mixedPort,
+        config: [
+          ...tlsConfig(mixedTls, certs),
+          "tls-auth-clients no",
+          `requirepass ${GOOD_SECRET}`,
+          `user cache on >${GOOD_SECRET}-cache ~cache:* +@all`,
+          "maxmemory 64mb",
+          "appendonly yes",
+        ],
+      }),
+    );
+    replicaPort = await freePort();
+    procs.push(
+      await startRedis({
+        host: "127.0.0.1",
+        port: replicaPort,
+        config: [`replicaof 127.0.0.1 ${mixedPort}`, `masterauth ${GOOD_SECRET}`],
+      }),
+    );
+    const linked = Date.now() + 10_000;
+    while (!/master_link_status:up/.test(text(await call("127.0.0.1", replicaPort, "INFO")))) {
+      if (Date.now() > linked) throw new Error("the replica did not link to its master");
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   after(async () => {
@@ -263,6 +299,38 @@ describe("redscope audit", {
     }
   });
 
+  test("TLS beside a plaintext port, an attached replica, a user with every command on some keys", async () => {
+    const { code, reports, out } = await audit([`redis://127.0.0.1:${mixedPort}`], {
+      REDISCLI_AUTH: GOOD_SECRET,
+    });
+    assert.equal(code, 1);
+    const r = reports[0]!;
+    const evidence = (id: string): string[] =>
+      r.findings
+        .filter((f) => f.id === id)
+        .map((f) => f.evidence)
+        .sort();
+    assert.deepEqual(
+      [...new Set(r.findings.map((f) => f.id))].sort(),
+      ["RS-ACL-002", "RS-CMD-001", "RS-REPL-001", "RS-TLS-001", "RS-VER-001"],
+      JSON.stringify(r.findings, null, 1),
+    );
+    assert.deepEqual(evidence("RS-TLS-001"), [
+      `tls-port ${mixedTls} and plaintext port ${mixedPort}`,
+    ]);
+    assert.deepEqual(evidence("RS-REPL-001"), [`replica 127.0.0.1:${replicaPort}`]);
+    assert.deepEqual(evidence("RS-ACL-002"), [
+      "user cache: +@all (keys ~cache:*; CONFIG, MODULE and the like take no key)",
+      "user default: +@all ~*",
+    ]);
+    assert.deepEqual(r.notChecked, []);
+    assert.ok(!out.includes(GOOD_SECRET));
+    const allowed = await audit([`redis://127.0.0.1:${mixedPort}`, "--allow-peer", "127.0.0.1"], {
+      REDISCLI_AUTH: GOOD_SECRET,
+    });
+    assert.ok(!allowed.reports[0]!.findings.some((f) => f.id === "RS-REPL-001"));
+  });
+
   test("text and SARIF; bad input is one line and exit 2", async () => {
     const t = await runCli(["audit", bad, "--timeout", "3s"]);
     assert.equal(t.code, 1);
@@ -305,6 +373,63 @@ describe("redscope audit", {
     ]);
     assert.equal(gone.code, 1);
     assert.match(gone.stdout, /could not audit: .*ECONNREFUSED/);
+  });
+});
+
+/**
+ * Debian ships only Redis 7.0, so the version branches of the audit (no ACL before 6.0; no
+ * ACL DRYRUN before 7.0, where the user's rules decide) run against honeypot personas, which
+ * answer INFO with what real 5.0.8 and 6.2.16 servers recorded and refuse what those lacked.
+ */
+describe("audit across versions (honeypot personas of 5.0 and 6.2)", () => {
+  let hp: RunningHoneypot;
+  before(async () => {
+    hp = await startHoneypot([
+      "--no-db",
+      "-o",
+      os.devNull,
+      "--listen",
+      "127.0.0.1:0/redis-5.0-open",
+      "--listen",
+      "127.0.0.1:0/redis-6.2-open",
+    ]);
+  });
+  after(async () => {
+    await hp?.stop();
+  });
+
+  async function auditPersona(name: string): Promise<Report> {
+    const r = await runCli([
+      "audit",
+      "-f",
+      "json",
+      "--timeout",
+      "3s",
+      `redis://127.0.0.1:${hp.ports.get(name)}`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    return (JSON.parse(r.stdout) as { reports: Report[] }).reports[0]!;
+  }
+
+  test("5.0: no ACL, so every existing command is reachable and rename-command is the fix", async () => {
+    const r = await auditPersona("redis-5.0-open");
+    const ids = new Set(r.findings.map((f) => f.id));
+    assert.ok(!ids.has("RS-ACL-001") && !ids.has("RS-ACL-002"), [...ids].join());
+    assert.ok(!ids.has("RS-CMD-002"), "the 7.0 switches do not exist on 5.0");
+    assert.deepEqual(r.notChecked, [], "no ACL is not a missing permission");
+    const cmd = r.findings.find((f) => f.id === "RS-CMD-001")!;
+    assert.match(cmd.evidence, /^CONFIG, MODULE, EVAL, SLAVEOF, REPLICAOF, FLUSHALL, KEYS$/);
+    assert.match(cmd.remediation, /^rename-command CONFIG ""/);
+    assert.ok(ids.has("RS-AUTH-001") && ids.has("RS-VER-001"));
+  });
+
+  test("6.2: no ACL DRYRUN, so the user's ACL rules decide", async () => {
+    const r = await auditPersona("redis-6.2-open");
+    const by = (id: string) => r.findings.find((f) => f.id === id);
+    assert.equal(by("RS-ACL-001")?.evidence, "user default on nopass ~* &* +@all");
+    assert.equal(by("RS-ACL-002")?.evidence, "user default: +@all ~*");
+    assert.match(by("RS-CMD-001")!.remediation, /^ACL SETUSER default -@dangerous/);
+    assert.deepEqual(r.notChecked, []);
   });
 });
 

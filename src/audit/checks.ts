@@ -160,22 +160,25 @@ export const CHECKS: Check[] = [
   },
   {
     id: "RS-ACL-002",
-    title: "ACL users with every command on every key",
+    title: "ACL users without command or key restrictions",
     run(c) {
       if (!c.facts.acl.ok) return aclUnreadable(this, c);
       const out: Finding[] = [];
       for (const line of c.facts.acl.value) {
         const w = line.split(" ");
         if (w[0] !== "user" || !w.includes("on")) continue;
-        const allCommands = w.includes("+@all") || w.includes("allcommands");
-        const allKeys = w.includes("~*") || w.includes("allkeys");
-        if (!allCommands || !allKeys) continue;
+        const keys = w.filter((x) => x.startsWith("~") || x === "allkeys" || x.startsWith("%"));
+        const allKeys = keys.includes("~*") || keys.includes("allkeys");
+        if (!everyCommand(w)) continue;
+        const user = w[1]!;
         out.push({
           id: this.id,
-          severity: w[1] === "default" ? "high" : "medium",
+          severity: user === "default" && allKeys ? "high" : "medium",
           title: this.title,
-          evidence: `user ${w[1]}: +@all ~*`,
-          remediation: `ACL SETUSER ${w[1]} resetkeys ~<prefix>:* -@all +@read +@write -@dangerous (what the application needs), then ACL SAVE`,
+          evidence: allKeys
+            ? `user ${user}: +@all ~*`
+            : `user ${user}: +@all (keys ${keys.join(" ") || "none"}; CONFIG, MODULE and the like take no key)`,
+          remediation: `ACL SETUSER ${user} resetkeys ~<prefix>:* -@all +@read +@write -@dangerous (what the application needs), then ACL SAVE`,
         });
       }
       return out;
@@ -454,6 +457,15 @@ export const CHECKS: Check[] = [
     },
   },
 ];
+
+/**
+ * Every command: +@all (or allcommands) with no removal after it. ACL LIST prints the rules in
+ * the order they apply, so `+@all -@dangerous` is a restricted user and `-debug +@all` is not.
+ */
+function everyCommand(words: string[]): boolean {
+  const i = Math.max(words.lastIndexOf("+@all"), words.lastIndexOf("allcommands"));
+  return i >= 0 && !words.slice(i + 1).some((x) => x.startsWith("-") || x === "nocommands");
+}
 
 function configUnreadable(check: { id: string; title: string }, c: CheckContext): NotChecked {
   return notChecked(check.id, check.title, c.facts.config.ok ? "" : c.facts.config.reason);
