@@ -27,12 +27,7 @@ import type { ProbeResult } from "../src/classify/result.js";
 import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
 import { buildReport, FACT_COLUMNS, type Report } from "../src/report/build.js";
 import { renderJson, renderText } from "../src/report/render.js";
-import {
-  type GroupColumn,
-  openStore,
-  type ResultQuery,
-  type Store,
-} from "../src/store/index.js";
+import { type GroupColumn, openStore, type ResultQuery, type Store } from "../src/store/index.js";
 import { PORTS, Synth, scanInfo, storeScan, TARGETS } from "./synthetic.js";
 
 function flag(name: string): string | undefined {
