@@ -116,10 +116,10 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 3);
+      assert.equal(await a.schemaVersion(), 4);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 3);
+      assert.equal(await b.schemaVersion(), 4);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
@@ -127,13 +127,27 @@ for (const [kind, location] of backends) {
         "DROP INDEX results_scan_cves",
         "DROP TABLE honeypot_events",
         "DROP TABLE honeypot_sessions",
+        "DROP TABLE audits",
+        "DROP INDEX results_scan_country",
+        "DROP INDEX results_scan_asn",
+        "DROP INDEX results_scan_cloud",
+        "DROP INDEX results_ip",
+        "ALTER TABLE scan_shards DROP COLUMN progress",
+        // PostgreSQL's state and product indexes end in seq: they go with it, as in version 1.
+        ...(kind === "postgres"
+          ? [
+              "ALTER TABLE results DROP COLUMN seq",
+              "CREATE INDEX results_scan_state ON results (scan_id, state)",
+              "CREATE INDEX results_scan_product ON results (scan_id, product, version)",
+            ]
+          : []),
         "DELETE FROM schema_migrations WHERE version >= 2",
       ]);
       const c = await openStore(where);
-      assert.equal(await c.schemaVersion(), 3);
+      assert.equal(await c.schemaVersion(), 4);
       await c.close();
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
-        { n: 3 },
+        { n: 4 },
       ]);
     });
 
@@ -147,7 +161,7 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(3\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(4\)/);
         return true;
       });
     });
@@ -435,6 +449,125 @@ for (const [kind, location] of backends) {
             [2, "command", "CONFIG", ["SET", "dir", "/root/.ssh"]],
           ],
         );
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("dashboard reads: search windows and filters, capped counts, one host, progress, audits", async () => {
+      const where = await location("dashboard");
+      const store = await openStore(where);
+      try {
+        await store.beginScan(scanInfo("d1"));
+        await store.beginShard({ scanId: "d1", shard: "0/1", startedAt: "2026-11-21T10:00:00Z" });
+        // Stored in an order that is not the addresses' order: search pages in stored order.
+        const rows = Array.from({ length: 300 }, (_, k) => result((k * 7) % 300));
+        rows[10]!.detail = "100%_sure\\";
+        await store.insertResults("d1", rows.slice(0, 150));
+        await store.insertResults("d1", rows.slice(150));
+        const range = await store.scanSeqRange("d1");
+        assert.ok(range && range.max - range.min === 299, JSON.stringify(range));
+        assert.equal(await store.scanSeqRange("nope"), undefined);
+
+        // Every open row, 40 at a time, in stored order: the pages join up with no gap or repeat.
+        const seen: string[] = [];
+        let after = range!.min - 1;
+        for (;;) {
+          const page = await store.searchResults(
+            "d1",
+            { state: "open" },
+            { after, upTo: range!.max },
+            40,
+          );
+          if (page.length === 0) break;
+          seen.push(...page.map((p) => p.result.ip));
+          after = page[page.length - 1]!.seq;
+        }
+        const open = rows.filter((r) => r.state === "open").map((r) => r.ip);
+        assert.deepEqual(seen, open);
+        // A window holds only its part.
+        const firstHalf = await store.searchResults(
+          "d1",
+          { state: "open" },
+          { after: range!.min - 1, upTo: range!.min + 149 },
+          1000,
+        );
+        assert.deepEqual(
+          firstHalf.map((p) => p.result.ip),
+          rows
+            .slice(0, 150)
+            .filter((r) => r.state === "open")
+            .map((r) => r.ip),
+        );
+        const all = { after: range!.min - 1, upTo: range!.max };
+        const only = async (f: Parameters<Store["searchResults"]>[1]): Promise<number> =>
+          (await store.searchResults("d1", f, all, 1000)).length;
+        assert.equal(await only({ country: "IE", asn: 16509, cloud: "aws" }), 100);
+        assert.equal(await only({ product: "redis", version: "7.0.15" }), 100);
+        assert.equal(await only({ versions: [{ product: "redis", version: "7.0.15" }] }), 100);
+        assert.equal(await only({ versions: [{ product: null, version: null }] }), 200);
+        assert.equal(await only({ versions: [] }), 0);
+        assert.equal(await only({ country: "DE" }), 0);
+        // Text: a substring of the record, case-insensitive, with LIKE's own characters literal.
+        assert.equal(await only({ text: "amazon-02" }), 100);
+        assert.equal(await only({ text: "100%_sure" }), 1);
+        assert.equal(await only({ text: "100%-sure" }), 0);
+        assert.equal(await only({ text: "0%_s" }), 1);
+        assert.equal(await only({ text: "sure\\" }), 1, "a backslash is literal too");
+        assert.equal(await store.countResults("d1", { state: "open" }, 1000), 100);
+        assert.equal(await store.countResults("d1", { state: "open" }, 30), 30);
+        assert.equal(await store.countResults("d1", {}, 10_000), 300);
+
+        // One host across scans, newest first.
+        await store.beginScan(scanInfo("d2", { startedAt: "2026-11-22T10:00:00.000Z" }));
+        await store.insertResults("d2", [result(3, { time: "2026-11-22T10:00:01.000Z" })]);
+        const host = await store.hostResults(result(3).ip, 10);
+        assert.deepEqual(
+          host.map((h) => [h.scan_id ?? "", h.time]),
+          [
+            ["d2", "2026-11-22T10:00:01.000Z"],
+            ["d1", "2026-11-21T10:00:01.000Z"],
+          ],
+        );
+
+        // A running shard's progress, until it finishes.
+        const progress = {
+          done: 150,
+          total: 300,
+          inFlight: 3,
+          elapsedMs: 1200,
+          updatedAt: "2026-11-21T10:00:02.000Z",
+          counts: { open: 50 },
+        };
+        await store.recordShardProgress("d1", "0/1", progress);
+        assert.deepEqual((await store.listShards("d1"))[0]?.progress, progress);
+        await store.finishShard("d1", "0/1", await store.stateCounts("d1", "0/1"));
+        await store.recordShardProgress("d1", "0/1", { ...progress, done: 1 });
+        assert.equal((await store.listShards("d1"))[0]?.progress?.done, 150);
+
+        // Audits, newest first.
+        for (const [id, time] of [
+          ["a1", "2026-11-21T09:00:00.000Z"],
+          ["a2", "2026-11-21T11:00:00.000Z"],
+        ] as const) {
+          await store.saveAudit({
+            id,
+            target: "redis://127.0.0.1:6379",
+            time,
+            worst: "critical",
+            findings: 2,
+            record: { target: "redis://127.0.0.1:6379", findings: [] },
+          });
+        }
+        assert.deepEqual(
+          (await store.listAudits(10)).map((a) => a.id),
+          ["a2", "a1"],
+        );
+        assert.deepEqual((await store.getAudit("a1"))?.record, {
+          target: "redis://127.0.0.1:6379",
+          findings: [],
+        });
+        assert.equal(await store.getAudit("a3"), undefined);
       } finally {
         await store.close();
       }

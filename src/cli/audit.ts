@@ -3,6 +3,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import {
   type AuditReport,
+  auditRow,
   auditTarget,
   CHECKS,
   exitStatus,
@@ -17,6 +18,7 @@ import {
 } from "../audit/index.js";
 import { CveMatcher, loadCveTable } from "../intel/cves.js";
 import { fail } from "./errors.js";
+import { openStoreOrFail } from "./open.js";
 import { parseDuration } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -33,6 +35,7 @@ interface AuditFlags {
   weakPasswords: boolean;
   tlsInsecure?: boolean;
   tlsCa?: string;
+  db?: string | boolean;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -58,6 +61,10 @@ export function registerAudit(program: Command): void {
     .option("--no-weak-passwords", "do not try the built-in weak passwords")
     .option("--tls-insecure", "rediss://: do not verify the server's certificate")
     .option("--tls-ca <file>", "rediss://: CA certificates (PEM) to verify the server with")
+    .option(
+      "--db [path|url]",
+      "also keep the reports in the store, for redscope serve (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
+    )
     .action(async (urls: string[], flags: AuditFlags) => {
       process.exitCode = await runAudit(urls, flags);
     });
@@ -108,6 +115,11 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
       fail(`--tls-ca ${flags.tlsCa}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
+  // Opened before auditing: a store that cannot be opened fails the run before it starts.
+  const store =
+    flags.db === undefined || flags.db === false
+      ? undefined
+      : await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
   let cves: CveMatcher | undefined;
   try {
     cves = new CveMatcher(loadCveTable());
@@ -144,5 +156,12 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
       );
     }
   } else process.stdout.write(text);
+  if (store) {
+    try {
+      for (const r of reports) await store.saveAudit(auditRow(r));
+    } finally {
+      await store.close();
+    }
+  }
   return exitStatus(reports, failOn);
 }

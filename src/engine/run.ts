@@ -477,12 +477,27 @@ export class Scan {
     const saver = setInterval(() => {
       if (saving) return;
       saving = true;
-      run.checkpoint(false).then(
-        () => {
-          saving = false;
-        },
-        () => engine.stop(),
-      );
+      run
+        .checkpoint(false)
+        .then(async () => {
+          // The dashboard's progress bar; a failed write of it does not stop the scan.
+          await cfg.store
+            ?.recordShardProgress(run.scanId, run.shardLabel, {
+              done,
+              total: Number(run.total()),
+              inFlight: engine.stats.inFlight,
+              elapsedMs: Math.round(performance.now() - t0),
+              updatedAt: new Date().toISOString(),
+              counts: { ...counts },
+            })
+            .catch(() => undefined);
+        })
+        .then(
+          () => {
+            saving = false;
+          },
+          () => engine.stop(),
+        );
     }, cfg.checkpointMs ?? 1000);
     const stopper =
       cfg.maxRuntimeMs !== undefined

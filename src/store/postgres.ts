@@ -8,6 +8,8 @@ import pg from "pg";
 import type { ProbeResult } from "../classify/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
+  type AuditRow,
+  auditFromRow,
   checkGroupColumns,
   conflictMessage,
   type DiffRow,
@@ -25,12 +27,16 @@ import {
   type RowDecoder,
   resultFilter,
   type ScanInfo,
+  type SearchDialect,
+  type SearchFilter,
   type ShardInfo,
+  type ShardProgress,
   type Store,
   StoreConflictError,
   StoreOpenError,
   sameScan,
   scanFromRow,
+  searchFilterSql,
   shardFromRow,
 } from "./store.js";
 
@@ -308,6 +314,101 @@ export class PostgresStore implements Store {
     return (res.rows as Row[]).map((r) => honeypotEventFromRow(r, DECODE));
   }
 
+  async recordShardProgress(scanId: string, shard: string, p: ShardProgress): Promise<void> {
+    await this.pool.query(
+      "UPDATE scan_shards SET progress = $1 WHERE scan_id = $2 AND shard = $3 AND finished_at IS NULL",
+      [JSON.stringify(p), scanId, shard],
+    );
+  }
+
+  async scanSeqRange(scanId: string): Promise<{ min: number; max: number } | undefined> {
+    const res = await this.pool.query(
+      "SELECT min(seq) AS min, max(seq) AS max FROM results WHERE scan_id = $1",
+      [scanId],
+    );
+    const r = res.rows[0] as { min: string | null; max: string | null } | undefined;
+    return r?.min == null || r.max == null ? undefined : { min: Number(r.min), max: Number(r.max) };
+  }
+
+  async searchResults(
+    scanId: string,
+    f: SearchFilter,
+    window: { after: number; upTo: number },
+    limit: number,
+  ): Promise<Array<{ seq: number; result: ProbeResult }>> {
+    const { where, args } = searchFilterSql(scanId, f, SEARCH);
+    args.push(window.after, window.upTo, limit);
+    const n = args.length;
+    const res = await this.pool.query(
+      `SELECT seq, record FROM results WHERE ${where.join(" AND ")}
+       AND seq > $${n - 2} AND seq <= $${n - 1} ORDER BY seq LIMIT $${n}`,
+      args,
+    );
+    return (res.rows as Array<{ seq: string; record: ProbeResult }>).map((r) => ({
+      seq: Number(r.seq),
+      result: r.record,
+    }));
+  }
+
+  async countResults(scanId: string, f: SearchFilter, cap: number): Promise<number> {
+    const { where, args } = searchFilterSql(scanId, f, SEARCH);
+    args.push(cap);
+    const res = await this.pool.query(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM results WHERE ${where.join(" AND ")} LIMIT $${args.length}) x`,
+      args,
+    );
+    return Number(res.rows[0]?.n ?? 0);
+  }
+
+  async hostResults(ip: string, limit: number): Promise<ProbeResult[]> {
+    const res = await this.pool.query(
+      "SELECT record FROM results WHERE ip = $1 ORDER BY time DESC LIMIT $2",
+      [ip, limit],
+    );
+    return (res.rows as Array<{ record: ProbeResult }>).map((r) => r.record);
+  }
+
+  async saveAudit(a: AuditRow): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO audits (id, target, time, worst, findings, record) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO NOTHING`,
+      [a.id, a.target, a.time, a.worst ?? null, a.findings, jsonbSafe(JSON.stringify(a.record))],
+    );
+  }
+
+  async listAudits(limit: number): Promise<AuditRow[]> {
+    const res = await this.pool.query("SELECT * FROM audits ORDER BY time DESC, id LIMIT $1", [
+      limit,
+    ]);
+    return (res.rows as Row[]).map((r) => auditFromRow(r, DECODE));
+  }
+
+  async getAudit(id: string): Promise<AuditRow | undefined> {
+    const res = await this.pool.query("SELECT * FROM audits WHERE id = $1", [id]);
+    const row = res.rows[0] as Row | undefined;
+    return row ? auditFromRow(row, DECODE) : undefined;
+  }
+
+  async recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]> {
+    const res =
+      before === undefined
+        ? await this.pool.query(
+            "SELECT * FROM honeypot_sessions ORDER BY started_at DESC, id DESC LIMIT $1",
+            [limit],
+          )
+        : await this.pool.query(
+            "SELECT * FROM honeypot_sessions WHERE started_at < $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+            [before, limit],
+          );
+    return (res.rows as Row[]).map((r) => honeypotSessionFromRow(r, DECODE));
+  }
+
+  async getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined> {
+    const res = await this.pool.query("SELECT * FROM honeypot_sessions WHERE id = $1", [id]);
+    const row = res.rows[0] as Row | undefined;
+    return row ? honeypotSessionFromRow(row, DECODE) : undefined;
+  }
+
   async schemaVersion(): Promise<number> {
     const res = await this.pool.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
     return Number(res.rows[0]?.v ?? 0);
@@ -395,6 +496,11 @@ export function redactUrl(url: string): string {
     return "postgres://(unparsable URL)";
   }
 }
+
+const SEARCH: SearchDialect = {
+  placeholder: (n) => `$${n}`,
+  recordLike: (p) => `record::text ILIKE ${p} ESCAPE '\\'`,
+};
 
 /** pg returns timestamptz as Date and jsonb already parsed. */
 const DECODE: RowDecoder = {

@@ -121,6 +121,42 @@ function v3(d: Dialect): string[] {
   ];
 }
 
+/**
+ * What the dashboard reads: a scan's rows in insertion order (`seq`: SQLite's rowid, a
+ * PostgreSQL identity column), so a search pages through any filter with an index range; the
+ * facts it filters on indexed; one host across scans; a running shard's progress; and audits.
+ * SQLite's secondary indexes end in the rowid already, PostgreSQL's name `seq` last.
+ */
+function v4(d: Dialect): string[] {
+  const seq = d === "sqlite" ? "" : ", seq";
+  return [
+    ...(d === "postgres"
+      ? [
+          "ALTER TABLE results ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",
+          "CREATE INDEX results_scan_seq ON results (scan_id, seq)",
+          "DROP INDEX results_scan_state",
+          "CREATE INDEX results_scan_state ON results (scan_id, state, seq)",
+          "DROP INDEX results_scan_product",
+          "CREATE INDEX results_scan_product ON results (scan_id, product, version, seq)",
+        ]
+      : []),
+    `CREATE INDEX results_scan_country ON results (scan_id, country${seq})`,
+    `CREATE INDEX results_scan_asn ON results (scan_id, asn${seq})`,
+    `CREATE INDEX results_scan_cloud ON results (scan_id, cloud_provider${seq})`,
+    "CREATE INDEX results_ip ON results (ip, port)",
+    `ALTER TABLE scan_shards ADD COLUMN progress ${JSON_TYPE[d]}`,
+    `CREATE TABLE audits (
+      id TEXT PRIMARY KEY,
+      target TEXT NOT NULL,
+      time ${TIME[d]} NOT NULL,
+      worst TEXT,
+      findings INTEGER NOT NULL,
+      record ${JSON_TYPE[d]} NOT NULL
+    )`,
+    "CREATE INDEX audits_time ON audits (time)",
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -132,6 +168,11 @@ export const MIGRATIONS: Migration[] = [
     version: 3,
     name: "honeypot sessions and events",
     sql: { sqlite: v3("sqlite"), postgres: v3("postgres") },
+  },
+  {
+    version: 4,
+    name: "dashboard: search order and indexes, host history, shard progress, audits",
+    sql: { sqlite: v4("sqlite"), postgres: v4("postgres") },
   },
 ];
 

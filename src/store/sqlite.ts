@@ -6,9 +6,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { ProbeResult } from "../classify/result.js";
+import { type ProbeResult, STATES } from "../classify/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
+  type AuditRow,
+  auditFromRow,
   checkGroupColumns,
   conflictMessage,
   type DiffRow,
@@ -26,12 +28,16 @@ import {
   type RowDecoder,
   resultFilter,
   type ScanInfo,
+  type SearchDialect,
+  type SearchFilter,
   type ShardInfo,
+  type ShardProgress,
   type Store,
   StoreConflictError,
   StoreOpenError,
   sameScan,
   scanFromRow,
+  searchFilterSql,
   shardFromRow,
 } from "./store.js";
 
@@ -332,6 +338,108 @@ export class SqliteStore implements Store {
     return rows.map((r) => honeypotEventFromRow(r, DECODE));
   }
 
+  async recordShardProgress(scanId: string, shard: string, p: ShardProgress): Promise<void> {
+    this.db
+      .prepare(
+        "UPDATE scan_shards SET progress = ? WHERE scan_id = ? AND shard = ? AND finished_at IS NULL",
+      )
+      .run(JSON.stringify(p), scanId, shard);
+  }
+
+  async scanSeqRange(scanId: string): Promise<{ min: number; max: number } | undefined> {
+    // Each state's first and last row through the state index (it ends in the rowid): a few
+    // index seeks, where min/max over the scan would read all of its index entries.
+    const parts = STATES.map(
+      () =>
+        "SELECT (SELECT min(rowid) FROM results WHERE scan_id = ? AND state = ?) AS lo, (SELECT max(rowid) FROM results WHERE scan_id = ? AND state = ?) AS hi",
+    );
+    const row = this.db
+      .prepare(`SELECT min(lo) AS min, max(hi) AS max FROM (${parts.join(" UNION ALL ")})`)
+      .get(...STATES.flatMap((st) => [scanId, st, scanId, st])) as {
+      min: number | null;
+      max: number | null;
+    };
+    return row.min === null || row.max === null ? undefined : { min: row.min, max: row.max };
+  }
+
+  async searchResults(
+    scanId: string,
+    f: SearchFilter,
+    window: { after: number; upTo: number },
+    limit: number,
+  ): Promise<Array<{ seq: number; result: ProbeResult }>> {
+    const { where, args } = searchFilterSql(scanId, f, SEARCH);
+    args.push(window.after, window.upTo, limit);
+    const rows = this.db
+      .prepare(
+        `SELECT rowid AS seq, record FROM results WHERE ${where.join(" AND ")}
+         AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
+      )
+      .all(...args) as Array<{ seq: number; record: string }>;
+    return rows.map((r) => ({ seq: r.seq, result: JSON.parse(r.record) as ProbeResult }));
+  }
+
+  async countResults(scanId: string, f: SearchFilter, cap: number): Promise<number> {
+    const { where, args } = searchFilterSql(scanId, f, SEARCH);
+    args.push(cap);
+    const row = this.db
+      .prepare(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM results WHERE ${where.join(" AND ")} LIMIT ?)`,
+      )
+      .get(...args) as { n: number };
+    return row.n;
+  }
+
+  async hostResults(ip: string, limit: number): Promise<ProbeResult[]> {
+    const rows = this.db
+      .prepare("SELECT record FROM results WHERE ip = ? ORDER BY time DESC LIMIT ?")
+      .all(ip, limit) as Array<{ record: string }>;
+    return rows.map((r) => JSON.parse(r.record) as ProbeResult);
+  }
+
+  async saveAudit(a: AuditRow): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO audits (id, target, time, worst, findings, record) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      )
+      .run(a.id, a.target, a.time, a.worst ?? null, a.findings, JSON.stringify(a.record));
+  }
+
+  async listAudits(limit: number): Promise<AuditRow[]> {
+    const rows = this.db
+      .prepare("SELECT * FROM audits ORDER BY time DESC, id LIMIT ?")
+      .all(limit) as Row[];
+    return rows.map((r) => auditFromRow(r, DECODE));
+  }
+
+  async getAudit(id: string): Promise<AuditRow | undefined> {
+    const row = this.db.prepare("SELECT * FROM audits WHERE id = ?").get(id) as Row | undefined;
+    return row ? auditFromRow(row, DECODE) : undefined;
+  }
+
+  async recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]> {
+    const rows = (
+      before === undefined
+        ? this.db
+            .prepare("SELECT * FROM honeypot_sessions ORDER BY started_at DESC, id DESC LIMIT ?")
+            .all(limit)
+        : this.db
+            .prepare(
+              "SELECT * FROM honeypot_sessions WHERE started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?",
+            )
+            .all(before, limit)
+    ) as Row[];
+    return rows.map((r) => honeypotSessionFromRow(r, DECODE));
+  }
+
+  async getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined> {
+    const row = this.db.prepare("SELECT * FROM honeypot_sessions WHERE id = ?").get(id) as
+      | Row
+      | undefined;
+    return row ? honeypotSessionFromRow(row, DECODE) : undefined;
+  }
+
   async schemaVersion(): Promise<number> {
     return currentVersion(this.db);
   }
@@ -365,6 +473,11 @@ function migrate(db: Database.Database): void {
     }
   }).immediate();
 }
+
+const SEARCH: SearchDialect = {
+  placeholder: () => "?",
+  recordLike: (p) => `record LIKE ${p} ESCAPE '\\'`,
+};
 
 /** SQLite keeps timestamps as ISO text and JSON as text. */
 const DECODE: RowDecoder = {

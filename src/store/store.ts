@@ -31,6 +31,46 @@ export interface ShardInfo {
   startedAt: string;
   finishedAt?: string;
   counts?: Record<string, number>;
+  /** A running shard's last report of itself. */
+  progress?: ShardProgress;
+}
+
+/** How far a running shard is, written by the scan about once a second. */
+export interface ShardProgress {
+  /** Targets probed. */
+  done: number;
+  /** Targets in the shard (a streamed scan: known so far). */
+  total: number;
+  inFlight: number;
+  elapsedMs: number;
+  /** When it was written (ISO): a shard that stops writing has died. */
+  updatedAt: string;
+  counts: Record<string, number>;
+}
+
+/** What the dashboard's search filters on; every field must hold (AND). */
+export interface SearchFilter {
+  state?: string;
+  product?: string;
+  version?: string;
+  /** Any of these (product, version) pairs: how a CVE becomes a filter. */
+  versions?: ReadonlyArray<{ product: string | null; version: string | null }>;
+  country?: string;
+  asn?: number;
+  cloud?: string;
+  /** A substring of the record (case-insensitive for ASCII). */
+  text?: string;
+}
+
+/** A stored audit report (`redscope audit`). */
+export interface AuditRow {
+  id: string;
+  target: string;
+  time: string;
+  /** The most severe finding's severity, undefined when there was none. */
+  worst?: string;
+  findings: number;
+  record: Record<string, unknown>;
 }
 
 export interface ResultQuery {
@@ -147,6 +187,28 @@ export interface Store {
   honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
   /** A session's events in order. */
   honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]>;
+  /** A running shard's progress (the scan writes it about once a second). */
+  recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
+  /** The first and last `seq` (insertion order) of a scan's rows; undefined when it has none. */
+  scanSeqRange(scanId: string): Promise<{ min: number; max: number } | undefined>;
+  /** Rows matching `f` with after < seq <= upTo, in seq order, at most `limit`. */
+  searchResults(
+    scanId: string,
+    f: SearchFilter,
+    window: { after: number; upTo: number },
+    limit: number,
+  ): Promise<Array<{ seq: number; result: ProbeResult }>>;
+  /** Rows matching `f`, counted up to `cap` (a count past it reads as "at least cap"). */
+  countResults(scanId: string, f: SearchFilter, cap: number): Promise<number>;
+  /** Every stored result for an address, across scans, newest first (at most `limit`). */
+  hostResults(ip: string, limit: number): Promise<ProbeResult[]>;
+  saveAudit(row: AuditRow): Promise<void>;
+  /** Audits, newest first. */
+  listAudits(limit: number): Promise<AuditRow[]>;
+  getAudit(id: string): Promise<AuditRow | undefined>;
+  /** Honeypot sessions, newest first, started before `before` (ISO) when given. */
+  recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]>;
+  getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined>;
   /** The migration version the database is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
@@ -208,7 +270,65 @@ export function shardFromRow(row: Row, d: RowDecoder): ShardInfo {
   if (row.finished_at != null) s.finishedAt = d.time(row.finished_at);
   const counts = d.json<Record<string, number>>(row.counts);
   if (counts) s.counts = counts;
+  const progress = d.json<ShardProgress>(row.progress);
+  if (progress) s.progress = progress;
   return s;
+}
+
+/** What differs between the backends' search SQL. */
+export interface SearchDialect {
+  placeholder: (n: number) => string;
+  /** A case-insensitive LIKE of the record as text, for a placeholder. */
+  recordLike: (p: string) => string;
+}
+
+/** `%x%` for LIKE, with the pattern characters of x taken literally (ESCAPE '\\'). */
+export function likePattern(x: string): string {
+  return `%${x.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The WHERE clause of a search; `args` start with the scan id. */
+export function searchFilterSql(
+  scanId: string,
+  f: SearchFilter,
+  d: SearchDialect,
+): { where: string[]; args: unknown[] } {
+  const args: unknown[] = [scanId];
+  const where = [`scan_id = ${d.placeholder(1)}`];
+  const p = (v: unknown): string => {
+    args.push(v);
+    return d.placeholder(args.length);
+  };
+  const eq: Array<[string, unknown]> = [
+    ["state", f.state],
+    ["product", f.product],
+    ["version", f.version],
+    ["country", f.country],
+    ["asn", f.asn],
+    ["cloud_provider", f.cloud],
+  ];
+  for (const [col, v] of eq) if (v !== undefined) where.push(`${col} = ${p(v)}`);
+  if (f.versions !== undefined) {
+    const pairs = f.versions.map(
+      (x) =>
+        `(${x.product === null ? "product IS NULL" : `product = ${p(x.product)}`} AND ${x.version === null ? "version IS NULL" : `version = ${p(x.version)}`})`,
+    );
+    where.push(pairs.length > 0 ? `(${pairs.join(" OR ")})` : "FALSE");
+  }
+  if (f.text !== undefined && f.text !== "") where.push(d.recordLike(p(likePattern(f.text))));
+  return { where, args };
+}
+
+export function auditFromRow(row: Row, d: RowDecoder): AuditRow {
+  const out: AuditRow = {
+    id: String(row.id),
+    target: String(row.target),
+    time: d.time(row.time),
+    findings: Number(row.findings),
+    record: d.json<Record<string, unknown>>(row.record) ?? {},
+  };
+  if (row.worst != null) out.worst = String(row.worst);
+  return out;
 }
 
 /** Both backends build the same WHERE clause; only the placeholder syntax differs. */
