@@ -157,7 +157,9 @@ function styleAttrs(_all: string, css: string): string {
  * needs none, and the page then holds no URL at all.
  */
 function inertSvg(svg: string): string {
-  const out = svg.replace(/ xmlns(?::xlink)?="[^"]*"/g, "").replace(/ style="([^"]*)"/g, styleAttrs);
+  const out = svg
+    .replace(/ xmlns(?::xlink)?="[^"]*"/g, "")
+    .replace(/ style="([^"]*)"/g, styleAttrs);
   for (const tag of out.match(/<[^>]*>/g) ?? []) {
     if (
       /^<\/?(script|foreignobject|image|use|a)\b|\son[a-z]+\s*=|href|url\((?!#)|\/\//i.test(tag)

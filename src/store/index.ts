@@ -2,6 +2,7 @@ export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export {
+  type AuditRow,
   type DiffRow,
   GROUP_COLUMNS,
   type GroupColumn,
@@ -10,7 +11,9 @@ export {
   type HoneypotSessionRow,
   type ResultQuery,
   type ScanInfo,
+  type SearchFilter,
   type ShardInfo,
+  type ShardProgress,
   type Store,
   StoreConflictError,
   StoreOpenError,

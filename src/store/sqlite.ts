@@ -24,6 +24,7 @@ import {
   honeypotEventFromRow,
   honeypotSessionFromRow,
   honeypotSessionValues,
+  indexedFilter,
   type ResultQuery,
   type RowDecoder,
   resultFilter,
@@ -369,11 +370,17 @@ export class SqliteStore implements Store {
     limit: number,
   ): Promise<Array<{ seq: number; result: ProbeResult }>> {
     const { where, args } = searchFilterSql(scanId, f, SEARCH);
+    // With no indexed fact to filter on, the window itself is the range to read (`+scan_id`
+    // keeps the planner off an index that would walk the whole scan); with one, its index,
+    // which ends in the rowid, holds the window. The rowids are found and sorted first, and
+    // only the page's records are read.
+    if (!indexedFilter(f)) where[0] = `+${where[0]}`;
     args.push(window.after, window.upTo, limit);
     const rows = this.db
       .prepare(
-        `SELECT rowid AS seq, record FROM results WHERE ${where.join(" AND ")}
-         AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
+        `SELECT rowid AS seq, record FROM results WHERE rowid IN (
+           SELECT rowid FROM results WHERE ${where.join(" AND ")}
+           AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?) ORDER BY rowid`,
       )
       .all(...args) as Array<{ seq: number; record: string }>;
     return rows.map((r) => ({ seq: r.seq, result: JSON.parse(r.record) as ProbeResult }));

@@ -287,6 +287,18 @@ export function likePattern(x: string): string {
   return `%${x.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The filter names a fact the results table has an index for (beside the scan id). */
+export function indexedFilter(f: SearchFilter): boolean {
+  return (
+    f.state !== undefined ||
+    f.product !== undefined ||
+    f.country !== undefined ||
+    f.asn !== undefined ||
+    f.cloud !== undefined ||
+    f.versions !== undefined
+  );
+}
+
 /** The WHERE clause of a search; `args` start with the scan id. */
 export function searchFilterSql(
   scanId: string,
@@ -309,11 +321,25 @@ export function searchFilterSql(
   ];
   for (const [col, v] of eq) if (v !== undefined) where.push(`${col} = ${p(v)}`);
   if (f.versions !== undefined) {
-    const pairs = f.versions.map(
-      (x) =>
-        `(${x.product === null ? "product IS NULL" : `product = ${p(x.product)}`} AND ${x.version === null ? "version IS NULL" : `version = ${p(x.version)}`})`,
-    );
-    where.push(pairs.length > 0 ? `(${pairs.join(" OR ")})` : "FALSE");
+    // One term per product, its versions as an IN list: each term is one range of the
+    // (product, version) index, where a term per pair makes planners give up on it.
+    const byProduct = new Map<string | null, Set<string | null>>();
+    for (const x of f.versions) {
+      const set = byProduct.get(x.product) ?? new Set();
+      set.add(x.version);
+      byProduct.set(x.product, set);
+    }
+    const terms = [...byProduct].map(([product, versions]) => {
+      // Placeholders in the order they appear: the product's first.
+      const productSql = product === null ? "product IS NULL" : `product = ${p(product)}`;
+      const known = [...versions].filter((v): v is string => v !== null);
+      const vs = [
+        ...(known.length > 0 ? [`version IN (${known.map((v) => p(v)).join(", ")})`] : []),
+        ...(versions.has(null) ? ["version IS NULL"] : []),
+      ];
+      return `(${productSql} AND (${vs.join(" OR ")}))`;
+    });
+    where.push(terms.length > 0 ? `(${terms.join(" OR ")})` : "FALSE");
   }
   if (f.text !== undefined && f.text !== "") where.push(d.recordLike(p(likePattern(f.text))));
   return { where, args };

@@ -1,0 +1,176 @@
+/**
+ * The dashboard's guard: who may ask (Host check against DNS rebinding, a token and a session
+ * cookie when it listens beyond loopback), CSRF tokens on every state change, and the response
+ * headers that keep a page from loading or running anything of anyone else's.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import net from "node:net";
+
+/**
+ * `default-src 'none'`: scripts and styles only from this server's own files, no inline code
+ * or style (charts carry presentation attributes instead), requests only back to it, no
+ * framing, forms only to it.
+ */
+export const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  "Content-Security-Policy": CSP,
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Cache-Control": "no-store",
+};
+
+export const SESSION_COOKIE = "redscope_session";
+export const LOGIN_CSRF_COOKIE = "redscope_login";
+/** A session lasts 12 hours from login. */
+const SESSION_MS = 12 * 3600_000;
+/** Sessions held at once; the oldest go first. */
+const MAX_SESSIONS = 1000;
+/** Failed logins one address may make per minute. */
+const LOGIN_FAILURES_PER_MINUTE = 10;
+
+export function isLoopback(host: string): boolean {
+  return (
+    host === "localhost" ||
+    host === "::1" ||
+    (net.isIPv4(host) && host.startsWith("127.")) ||
+    host === "::ffff:127.0.0.1"
+  );
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/** Equal in constant time whatever the lengths (both sides hashed first). */
+export function sameSecret(a: string, b: string): boolean {
+  const h = (s: string): Buffer => createHash("sha256").update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? "").slice(0, 4096).split(";")) {
+    const i = part.indexOf("=");
+    if (i <= 0) continue;
+    out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+export function cookie(name: string, value: string, secure: boolean, maxAgeS?: number): string {
+  return [
+    `${name}=${value}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Strict",
+    ...(secure ? ["Secure"] : []),
+    ...(maxAgeS !== undefined ? [`Max-Age=${maxAgeS}`] : []),
+  ].join("; ");
+}
+
+interface Session {
+  csrf: string;
+  expires: number;
+}
+
+export interface GuardOptions {
+  /** Required to log in; undefined: no login (loopback only). */
+  token: string | undefined;
+  /** Host header values accepted (host:port, lower case). */
+  allowedHosts: ReadonlySet<string>;
+  secure: boolean;
+}
+
+export class Guard {
+  private readonly sessions = new Map<string, Session>();
+  private readonly failures = new Map<string, { n: number; since: number }>();
+  /** One CSRF token for every form when there is no login (loopback without a token). */
+  private readonly openCsrf = newToken();
+
+  constructor(readonly opts: GuardOptions) {}
+
+  get needsLogin(): boolean {
+    return this.opts.token !== undefined;
+  }
+
+  /** The Host header names this server (DNS rebinding sends the attacker's name). */
+  hostAllowed(req: IncomingMessage): boolean {
+    const host = (req.headers.host ?? "").toLowerCase();
+    return this.opts.allowedHosts.has(host);
+  }
+
+  /**
+   * A state-changing request comes from our own pages: Origin (when the browser sends it)
+   * names this server, and the form's CSRF token is the session's.
+   */
+  sameOrigin(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    try {
+      return this.opts.allowedHosts.has(new URL(origin).host.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+
+  /** The session of this request, if it has a live one. */
+  session(req: IncomingMessage): { id: string; csrf: string } | undefined {
+    if (!this.needsLogin) return { id: "", csrf: this.openCsrf };
+    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    if (id === undefined) return undefined;
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    if (s.expires < Date.now()) {
+      this.sessions.delete(id);
+      return undefined;
+    }
+    return { id, csrf: s.csrf };
+  }
+
+  /** Too many failed logins from this address in the last minute. */
+  throttled(ip: string): boolean {
+    const f = this.failures.get(ip);
+    if (!f) return false;
+    if (Date.now() - f.since > 60_000) {
+      this.failures.delete(ip);
+      return false;
+    }
+    return f.n >= LOGIN_FAILURES_PER_MINUTE;
+  }
+
+  /** A new session for the right token; undefined (and counted) for a wrong one. */
+  login(ip: string, token: string): { id: string; maxAgeS: number } | undefined {
+    if (this.opts.token === undefined || !sameSecret(token, this.opts.token)) {
+      const f = this.failures.get(ip) ?? { n: 0, since: Date.now() };
+      f.n++;
+      this.failures.set(ip, f);
+      if (this.failures.size > 10_000) this.failures.clear();
+      return undefined;
+    }
+    if (this.sessions.size >= MAX_SESSIONS) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+    const id = newToken();
+    this.sessions.set(id, { csrf: newToken(), expires: Date.now() + SESSION_MS });
+    return { id, maxAgeS: SESSION_MS / 1000 };
+  }
+
+  logout(id: string): void {
+    this.sessions.delete(id);
+  }
+}
