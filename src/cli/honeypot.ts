@@ -1,5 +1,4 @@
 /** `redscope honeypot`: listeners with personas, recording and classifying every session. */
-import fs from "node:fs";
 import type { Command } from "commander";
 import { DEFAULT_CAPTURE, ReplicationCapture } from "../honeypot/capture.js";
 import { PERSONAS, persona } from "../honeypot/personas/index.js";
@@ -16,7 +15,7 @@ import type { Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
-import { openStoreOrFail } from "./open.js";
+import { openStoreOrFail, readOrFail } from "./open.js";
 import { parseDuration, parseIntIn } from "./units.js";
 
 interface HoneypotFlags {
@@ -282,14 +281,6 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
       `${recorder.dropped > 0 ? `, ${recorder.dropped} event details dropped under load` : ""}\n`,
   );
   return 0;
-}
-
-function readOrFail(file: string, flag: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    fail(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
 }
 
 /** Text a visitor chose, fit for the operator's terminal: printable ASCII, 100 characters. */

@@ -10,6 +10,7 @@ import { registerImport } from "./import.js";
 import { registerIntelCommand } from "./intel.js";
 import { registerReport } from "./report.js";
 import { registerScan } from "./scan.js";
+import { registerServe } from "./serve.js";
 import { VERSION } from "./version.js";
 
 /** nmap's `-iL` is two letters after one dash, which no option parser takes as a short flag. */
@@ -36,6 +37,7 @@ function program(): Command {
   registerReport(p);
   registerHoneypot(p);
   registerAudit(p);
+  registerServe(p);
   for (const c of p.commands) c.exitOverride().configureOutput(p.configureOutput());
   return p;
 }

@@ -1,4 +1,5 @@
-/** What several commands open the same way: the store and the intel, with one-line errors. */
+/** What several commands open the same way: the store, the intel and files, with one-line errors. */
+import fs from "node:fs";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
 import { defaultDbPath, openStore, type Store, StoreOpenError } from "../store/index.js";
@@ -23,5 +24,13 @@ export async function loadEnricherOrFail(flags: {
     return await Enricher.load(flags.intelDir ?? defaultIntelDir());
   } catch (e) {
     fail(`intel: ${(e as Error).message}`);
+  }
+}
+
+export function readOrFail(file: string, flag: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    fail(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }

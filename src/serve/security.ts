@@ -92,6 +92,8 @@ export interface GuardOptions {
   token: string | undefined;
   /** Host header values accepted (host:port, lower case). */
   allowedHosts: ReadonlySet<string>;
+  /** Listening on every address: any name may reach it (the token guards it then). */
+  anyHost: boolean;
   secure: boolean;
 }
 
@@ -110,18 +112,18 @@ export class Guard {
   /** The Host header names this server (DNS rebinding sends the attacker's name). */
   hostAllowed(req: IncomingMessage): boolean {
     const host = (req.headers.host ?? "").toLowerCase();
-    return this.opts.allowedHosts.has(host);
+    return this.opts.allowedHosts.has(host) || (this.opts.anyHost && host !== "");
   }
 
   /**
-   * A state-changing request comes from our own pages: Origin (when the browser sends it)
-   * names this server, and the form's CSRF token is the session's.
+   * A state-changing request comes from our own pages: Origin, when the browser sends it,
+   * names the host the request was sent to (the form's CSRF token is checked beside it).
    */
   sameOrigin(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
     if (origin === undefined) return true;
     try {
-      return this.opts.allowedHosts.has(new URL(origin).host.toLowerCase());
+      return new URL(origin).host.toLowerCase() === (req.headers.host ?? "").toLowerCase();
     } catch {
       return false;
     }

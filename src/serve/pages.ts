@@ -1,0 +1,523 @@
+/**
+ * The dashboard's pages, rendered on the server: the report's own tables and charts (one code
+ * path with `redscope report -f html`), plus the pages a report has no place for (search, one
+ * host, live progress, a honeypot session's transcript, audits). Every string that came from a
+ * scanned server, a honeypot visitor or the store goes through `text` (escaped, control
+ * characters out, cut); the pages hold no inline script or style.
+ */
+
+import type { AuditReport } from "../audit/index.js";
+import { type ProbeResult, STATES } from "../classify/result.js";
+import { escapeHtml, STYLE, sectionHtml, text } from "../report/html.js";
+import type { Table } from "../report/tables.js";
+import type {
+  AuditRow,
+  HoneypotEventRow,
+  HoneypotSessionRow,
+  ScanInfo,
+  ShardInfo,
+  ShardProgress,
+} from "../store/index.js";
+import type { SearchPage, SearchParams } from "./search.js";
+
+const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+
+/** Dashboard styles beside the report's own. */
+export const DASHBOARD_STYLE = `${STYLE}
+.page { max-width: 1200px; }
+nav.top { background: #1f2328; color: #fff; display: flex; gap: 4px; align-items: center; padding: 0 24px; }
+nav.top a, nav.top button { color: #e6e8eb; text-decoration: none; padding: 12px 12px; font: inherit; background: none; border: 0; cursor: pointer; }
+nav.top a.here, nav.top a:hover, nav.top button:hover { color: #fff; background: #3a4048; }
+nav.top .brand { font-weight: 700; margin-right: 16px; }
+nav.top form { margin-left: auto; }
+a { color: #0b5cad; }
+td a { overflow-wrap: anywhere; }
+form.search { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px 12px; align-items: end; }
+form.search label, form.login label { display: flex; flex-direction: column; font-size: 12px; color: #59636e; gap: 2px; }
+input, select, button { font: inherit; padding: 5px 8px; border: 1px solid #c9ced4; border-radius: 4px; background: #fff; color: #1f2328; }
+button.primary { background: #0b5cad; color: #fff; border-color: #0b5cad; cursor: pointer; }
+progress { width: 180px; height: 12px; vertical-align: middle; }
+.muted { color: #59636e; }
+.pager { display: flex; gap: 16px; align-items: center; margin-top: 12px; }
+.state-open { color: #c62828; font-weight: 600; }
+.sev-critical { color: #8e1b1b; font-weight: 700; }
+.sev-high { color: #8a3d00; font-weight: 700; }
+.sev-medium { color: #6b5400; }
+pre.record { background: #f6f7f9; padding: 12px; overflow: auto; max-height: 480px; font-size: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.args { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; overflow-wrap: anywhere; }
+.flash { background: #fde8e8; color: #8e1b1b; padding: 8px 12px; border-radius: 4px; }
+`;
+
+export interface PageContext {
+  /** CSRF token for forms (logout). */
+  csrf: string;
+  /** A login is in use: show the logout button. */
+  login: boolean;
+  /** Which nav entry is this page's. */
+  here: "scans" | "search" | "honeypot" | "audits" | "";
+}
+
+const NAV: Array<[PageContext["here"], string, string]> = [
+  ["scans", "/scans", "Scans"],
+  ["search", "/search", "Search"],
+  ["honeypot", "/honeypot", "Honeypot"],
+  ["audits", "/audits", "Audits"],
+];
+
+/** A query string from fields (undefined and "" left out), escaped for an href. */
+export function href(path: string, q: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== "") params.set(k, String(v));
+  const qs = params.toString();
+  return escapeHtml(qs ? `${path}?${qs}` : path);
+}
+
+export function layout(ctx: PageContext, title: string, body: string[]): string {
+  const nav = NAV.map(
+    ([id, url, name]) => `<a href="${url}"${ctx.here === id ? ' class="here"' : ""}>${name}</a>`,
+  ).join("");
+  const logout = ctx.login
+    ? `<form method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><button type="submit">Log out</button></form>`
+    : "";
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${text(title, 120)} · redscope</title>
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/app.js" defer></script>
+</head>
+<body>
+<nav class="top"><span class="brand">redscope</span>${nav}${logout}</nav>
+<div class="page">
+${body.join("\n")}
+</div>
+</body>
+</html>
+`;
+}
+
+function heading(kicker: string, title: string, facts: Array<[string, string]> = []): string {
+  const dl =
+    facts.length > 0
+      ? `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${text(k)}</dt><dd>${text(v)}</dd></div>`).join("")}</dl>`
+      : "";
+  return `<header><p class="kicker">${text(kicker)}</p><h1>${text(title, 200)}</h1>${dl}</header>`;
+}
+
+function section(title: string, inner: string, id?: string): string {
+  return `<section${id ? ` id="${escapeHtml(id)}"` : ""}><h2>${text(title)}</h2>\n${inner}\n</section>`;
+}
+
+/** A table whose cells are already HTML (links, classes): every value in them was escaped. */
+function htmlTable(columns: string[], rows: string[][], numeric: boolean[] = []): string {
+  if (rows.length === 0) return '<p class="none">(none)</p>';
+  const cls = (i: number): string => (numeric[i] ? ' class="num"' : "");
+  return `<table>\n<thead><tr>${columns.map((c, i) => `<th${cls(i)}>${text(c)}</th>`).join("")}</tr></thead>\n<tbody>\n${rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join("")}</tr>`)
+    .join("\n")}\n</tbody>\n</table>`;
+}
+
+const num = (n: number | undefined): string => (n === undefined ? "" : NUMBER.format(n));
+
+// ---------- scans ----------
+
+export interface ScanListEntry {
+  scan: ScanInfo;
+  /** Summed progress of its unfinished shards (a running scan). */
+  progress?: ShardProgress;
+}
+
+/** done / total with a progress bar the page's script moves (`data-live-scan`). */
+function progressHtml(scanId: string, p: ShardProgress | undefined, reload: boolean): string {
+  const done = p?.done ?? 0;
+  const total = Math.max(p?.total ?? 0, done);
+  return `<span data-live-scan="${escapeHtml(scanId)}"${reload ? ' data-reload="1"' : ""}><progress value="${done}" max="${Math.max(total, 1)}"></progress> <span class="live-text">${NUMBER.format(done)} / ${NUMBER.format(total)}</span></span>`;
+}
+
+export function scansPage(ctx: PageContext, entries: ScanListEntry[]): string {
+  const newestFirst = [...entries].reverse();
+  const rows = newestFirst.map(({ scan, progress }) => {
+    const c = scan.counts ?? progress?.counts ?? {};
+    const total = Object.values(c).reduce((a, b) => a + b, 0);
+    return [
+      `<a href="${href(`/scans/${encodeURIComponent(scan.id)}`, {})}">${text(scan.id, 80)}</a>`,
+      text(scan.source),
+      text(scan.startedAt.slice(0, 19).replace("T", " ")),
+      scan.finishedAt
+        ? `finished ${text(scan.finishedAt.slice(0, 19).replace("T", " "))}`
+        : progressHtml(scan.id, progress, false),
+      text(scan.targets, 80),
+      num(total),
+      num(c.open ?? 0),
+      num(c.auth_required ?? 0),
+      num(c.protected ?? 0),
+    ];
+  });
+  const options = newestFirst
+    .map(
+      (e) =>
+        `<option value="${escapeHtml(e.scan.id)}">${text(e.scan.id, 60)} (${text(e.scan.startedAt.slice(0, 10))})</option>`,
+    )
+    .join("");
+  const diffForm =
+    entries.length >= 2
+      ? section(
+          "Compare two scans",
+          `<form class="search" method="get" action="/diff"><label>before<select name="a">${options}</select></label><label>after<select name="b">${options}</select></label><button class="primary" type="submit">Compare</button></form>`,
+        )
+      : "";
+  return layout(ctx, "Scans", [
+    heading("redscope dashboard", "Scans"),
+    section(
+      `${NUMBER.format(entries.length)} scans and imports, newest first`,
+      htmlTable(
+        [
+          "scan",
+          "source",
+          "started",
+          "status",
+          "targets",
+          "results",
+          "open",
+          "auth required",
+          "protected",
+        ],
+        rows,
+        [false, false, false, false, false, true, true, true, true],
+      ),
+    ),
+    diffForm,
+  ]);
+}
+
+export function scanPage(
+  ctx: PageContext,
+  scan: ScanInfo,
+  shards: ShardInfo[],
+  progress: ShardProgress | undefined,
+  report: { top: string[]; sections: string[] },
+  reportAt: string,
+): string {
+  const stateLinks = STATES.map(
+    (s) => `<a href="${href("/search", { scan: scan.id, state: s })}">${s}</a>`,
+  ).join(" · ");
+  const live = scan.finishedAt
+    ? ""
+    : section(
+        "Running",
+        `<p>${progressHtml(scan.id, progress, true)}</p><p class="muted">The tables below count what was stored by ${text(reportAt)}; the page reloads when the scan finishes.</p>`,
+      );
+  const shardRows = shards.map((s) => [
+    text(s.shard),
+    text(s.host ?? ""),
+    text(s.startedAt.slice(0, 19).replace("T", " ")),
+    s.finishedAt
+      ? text(s.finishedAt.slice(0, 19).replace("T", " "))
+      : progressHtml(scan.id, s.progress, false),
+  ]);
+  return layout(ctx, `Scan ${scan.id}`, [
+    ...report.top,
+    live,
+    section("Look into it", `<p>Search this scan's results by state: ${stateLinks}</p>`),
+    ...report.sections,
+    shards.length > 1
+      ? section("Shards", htmlTable(["shard", "host", "started", "finished"], shardRows))
+      : "",
+  ]);
+}
+
+// ---------- search ----------
+
+export function searchPageHtml(
+  ctx: PageContext,
+  p: SearchParams,
+  scans: ScanInfo[],
+  page: SearchPage | undefined,
+  error: string | undefined,
+): string {
+  const f = p.filter;
+  const field = (
+    name: string,
+    label: string,
+    value: string | number | undefined,
+    hint = "",
+  ): string =>
+    `<label>${text(label)}<input name="${name}" value="${escapeHtml(value === undefined ? "" : String(value))}" placeholder="${escapeHtml(hint)}"></label>`;
+  const scanOptions = [...scans]
+    .reverse()
+    .map(
+      (s) =>
+        `<option value="${escapeHtml(s.id)}"${s.id === p.scan ? " selected" : ""}>${text(s.id, 60)} (${text(s.startedAt.slice(0, 10))})</option>`,
+    )
+    .join("");
+  const stateOptions = ['<option value="">any</option>']
+    .concat(STATES.map((s) => `<option${s === f.state ? " selected" : ""}>${s}</option>`))
+    .join("");
+  const form = `<form class="search" method="get" action="/search">
+<label>scan<select name="scan">${scanOptions}</select></label>
+<label>state<select name="state">${stateOptions}</select></label>
+${field("product", "product", f.product, "redis, valkey…")}
+${field("version", "version", f.version, "7.0.15")}
+${field("cve", "CVE", p.cve, "CVE-2025-49844")}
+${field("cloud", "cloud", f.cloud, "aws, gcp…")}
+${field("asn", "AS number", f.asn, "16509")}
+${field("country", "country", f.country, "DE")}
+${field("q", "text (anywhere in the record)", f.text, "")}
+<button class="primary" type="submit">Search</button>
+</form>`;
+  const body = [heading("redscope dashboard", "Search results"), section("Filters", form)];
+  if (error !== undefined) body.push(`<p class="flash">${text(error)}</p>`);
+  if (page) {
+    const q: Record<string, string | number | undefined> = {
+      scan: p.scan,
+      state: f.state,
+      product: f.product,
+      version: f.version,
+      cve: p.cve,
+      cloud: f.cloud,
+      asn: f.asn,
+      country: f.country,
+      q: f.text,
+    };
+    const rows = page.rows.map(({ result: r }) => [
+      `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${text(r.ip, 64)}</a>`,
+      num(r.port),
+      `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>${r.detail ? ` <span class="muted">${text(r.detail, 40)}</span>` : ""}`,
+      text(
+        [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
+      ),
+      text(r.server?.role ?? ""),
+      text(r.country ?? ""),
+      text(r.asn !== undefined ? `AS${r.asn} ${r.as_org ?? ""}` : "", 60),
+      text([r.cloud?.provider, r.cloud?.region].filter(Boolean).join(" ")),
+      r.cves && r.cves.length > 0
+        ? `${r.cves.length} (max ${Math.max(...r.cves.map((c) => c.cvss ?? 0))})`
+        : "",
+      text(r.time.slice(0, 19).replace("T", " ")),
+    ]);
+    const searched = `searched ${(page.searched * 100).toFixed(page.searched < 0.1 ? 1 : 0)}% of the scan in ${Math.round(page.ms)} ms`;
+    const next =
+      page.next !== undefined
+        ? `<a href="${href("/search", { ...q, after: page.next })}">${page.rows.length < 50 ? "Search further" : "Next page"} →</a>`
+        : '<span class="muted">end of the scan</span>';
+    body.push(
+      section(
+        "Results",
+        `<p class="muted"><span data-count-url="${href("/api/count", q)}">counting…</span> · ${escapeHtml(searched)}</p>
+${htmlTable(["address", "port", "state", "product / version", "role", "country", "AS", "cloud", "CVEs", "probed"], rows, [false, true])}
+<div class="pager"><a href="${href("/search", q)}">First page</a>${next}</div>`,
+      ),
+    );
+  }
+  return layout(ctx, "Search", body);
+}
+
+// ---------- one host ----------
+
+export function hostPage(ctx: PageContext, ip: string, results: ProbeResult[]): string {
+  const rows = results.map((r) => [
+    text(r.time.slice(0, 19).replace("T", " ")),
+    r.scan_id
+      ? `<a href="${href(`/scans/${encodeURIComponent(r.scan_id)}`, {})}">${text(r.scan_id, 60)}</a>`
+      : "",
+    num(r.port),
+    `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>`,
+    text(
+      [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
+    ),
+    text(r.server?.role ?? ""),
+    text(r.error ?? "", 120),
+  ]);
+  const latest = results[0];
+  const record = latest
+    ? section(
+        "Latest record, whole",
+        `<pre class="record">${text(JSON.stringify(latest, null, 2), 20_000)}</pre><p class="note">What the server said about itself: it may lie.</p>`,
+      )
+    : "";
+  return layout(ctx, `Host ${ip}`, [
+    heading("redscope dashboard", `Host ${ip}`, [["Results stored", String(results.length)]]),
+    section(
+      "Across scans, newest first",
+      htmlTable(["probed", "scan", "port", "state", "product / version", "role", "error"], rows),
+    ),
+    record,
+  ]);
+}
+
+// ---------- diff ----------
+
+export function diffPage(ctx: PageContext, a: string, b: string, tables: Table[]): string {
+  return layout(ctx, `Diff ${a} → ${b}`, [
+    heading("redscope dashboard", `Changes from ${a} to ${b}`),
+    ...tables.map((t) => sectionHtml(t, undefined)),
+  ]);
+}
+
+// ---------- honeypot ----------
+
+function sessionCells(s: HoneypotSessionRow): string[] {
+  return [
+    `<a href="${href(`/honeypot/sessions/${encodeURIComponent(s.id)}`, {})}">${text(s.startedAt.slice(0, 19).replace("T", " "))}</a>`,
+    text(s.srcIp, 64),
+    text(s.persona, 40),
+    num(s.commands),
+    text(s.classes || "-", 120),
+    s.endedAt ? "ended" : "open",
+  ];
+}
+
+export const SESSION_COLUMNS = [
+  "started",
+  "source",
+  "persona",
+  "commands",
+  "attack classes",
+  "status",
+];
+
+export function honeypotPage(
+  ctx: PageContext,
+  report: { top: string[]; sections: string[] },
+  recent: HoneypotSessionRow[],
+  older: string | undefined,
+): string {
+  const feed = `<div data-live-honeypot="1">${htmlTable(SESSION_COLUMNS, recent.map(sessionCells), [false, false, false, true])}</div>
+<div class="pager">${older ? `<a href="${href("/honeypot", { before: older })}">Older sessions →</a>` : ""}</div>`;
+  return layout(ctx, "Honeypot", [
+    ...report.top,
+    section("Sessions, newest first (live)", feed, "feed"),
+    ...report.sections,
+  ]);
+}
+
+interface SessionRecord {
+  findings?: Array<{ class: string; attack?: string[]; evidence?: string }>;
+  indicators?: Record<string, string[]>;
+}
+
+export function sessionPage(
+  ctx: PageContext,
+  s: HoneypotSessionRow,
+  events: HoneypotEventRow[],
+): string {
+  const rec = s.record as SessionRecord;
+  const t0 = Date.parse(s.startedAt);
+  const eventRows = events.map((e) => {
+    const r = e.record as {
+      args?: unknown[];
+      effect?: unknown;
+      message?: unknown;
+      limit?: unknown;
+      capture?: unknown;
+    };
+    let detail = "";
+    if (Array.isArray(r.args)) detail = r.args.map((a) => JSON.stringify(String(a))).join(" ");
+    else if (r.effect !== undefined) detail = JSON.stringify(r.effect);
+    else if (r.message !== undefined) detail = String(r.message);
+    else if (r.limit !== undefined) detail = `limit: ${String(r.limit)}`;
+    else if (r.capture !== undefined) detail = JSON.stringify(r.capture);
+    return [
+      num(e.seq),
+      `+${((Date.parse(e.time) - t0) / 1000).toFixed(3)} s`,
+      text(e.kind),
+      text(e.name ?? "", 64),
+      `<span class="args">${text(detail, 2000)}</span>`,
+    ];
+  });
+  const findings = (rec.findings ?? []).map((f) => [
+    text(f.class),
+    text((f.attack ?? []).join(", ")),
+    text(f.evidence ?? "", 300),
+  ]);
+  const indicators = Object.entries(rec.indicators ?? {}).flatMap(([kind, values]) =>
+    (Array.isArray(values) ? values : [])
+      .slice(0, 200)
+      .map((v) => [text(kind), `<span class="args">${text(String(v), 500)}</span>`]),
+  );
+  return layout(ctx, `Session ${s.id}`, [
+    heading("honeypot session", `${s.srcIp} → ${s.persona}`, [
+      ["Session", s.id],
+      ["Source", `${s.srcIp}:${s.srcPort}`],
+      ["Listener", s.listener],
+      ["Sensor", s.sensor],
+      ["Started", s.startedAt],
+      ["Ended", s.endedAt ?? "still open"],
+      ["Commands", String(s.commands)],
+      ["Bytes in / out", `${s.bytesIn} / ${s.bytesOut}`],
+    ]),
+    section("Attack classes", htmlTable(["class", "ATT&CK", "evidence"], findings)),
+    section("Indicators (hostile text, not links)", htmlTable(["kind", "value"], indicators)),
+    section(
+      "Transcript",
+      `${htmlTable(["#", "time", "event", "name", "arguments / detail"], eventRows, [true])}<p class="note">Arguments are shown as JSON strings, cut at the honeypot's recording limits.</p>`,
+    ),
+  ]);
+}
+
+// ---------- audits ----------
+
+export function auditsPage(ctx: PageContext, rows: AuditRow[]): string {
+  const cells = rows.map((a) => [
+    `<a href="${href(`/audits/${encodeURIComponent(a.id)}`, {})}">${text(a.time.slice(0, 19).replace("T", " "))}</a>`,
+    text(a.target, 120),
+    a.worst ? `<span class="sev-${escapeHtml(a.worst)}">${text(a.worst)}</span>` : "none",
+    num(a.findings),
+  ]);
+  return layout(ctx, "Audits", [
+    heading("redscope dashboard", "Audits"),
+    section(
+      "Audit reports, newest first",
+      `${htmlTable(["time", "target", "worst", "findings"], cells, [false, false, false, true])}<p class="note">Reports appear here when audits run with <code>redscope audit --db</code>.</p>`,
+    ),
+  ]);
+}
+
+export function auditPage(ctx: PageContext, a: AuditRow): string {
+  const r = a.record as unknown as AuditReport;
+  const findings = (r.findings ?? []).map((f) => [
+    `<span class="sev-${escapeHtml(f.severity)}">${text(f.severity)}</span>`,
+    text(f.id),
+    text(f.title),
+    text(f.evidence, 500),
+    `<span class="args">${text(f.remediation, 500)}</span>`,
+  ]);
+  const skipped = (r.notChecked ?? []).map((n) => [text(n.id), text(n.title), text(n.reason, 300)]);
+  const server = r.server ?? {};
+  return layout(ctx, `Audit of ${a.target}`, [
+    heading("redscope audit", a.target, [
+      ["Time", a.time],
+      [
+        "Server",
+        [server.product, server.version, server.role, server.mode].filter(Boolean).join(", "),
+      ],
+      ...(r.error !== undefined ? ([["Could not audit", r.error]] as Array<[string, string]>) : []),
+    ]),
+    section("Findings", htmlTable(["severity", "id", "check", "seen", "fix"], findings)),
+    section("Not checked (not passed either)", htmlTable(["id", "check", "why"], skipped)),
+  ]);
+}
+
+// ---------- login and errors ----------
+
+export function loginPage(csrf: string, next: string, error?: string): string {
+  return layout({ csrf, login: false, here: "" }, "Log in", [
+    heading("redscope dashboard", "Log in"),
+    error ? `<p class="flash">${text(error)}</p>` : "",
+    section(
+      "Token",
+      `<form class="login" method="post" action="/login">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+<input type="hidden" name="next" value="${escapeHtml(next)}">
+<label>the token <code>redscope serve</code> printed, or $REDSCOPE_TOKEN<input name="token" type="password" autocomplete="current-password" autofocus></label>
+<p><button class="primary" type="submit">Log in</button></p>
+</form>`,
+    ),
+  ]);
+}
+
+export function errorPage(ctx: PageContext, status: number, message: string): string {
+  return layout(ctx, `${status}`, [heading(`error ${status}`, message)]);
+}
