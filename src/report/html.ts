@@ -159,6 +159,9 @@ function styleAttrs(_all: string, css: string): string {
 function inertSvg(svg: string): string {
   const out = svg
     .replace(/ xmlns(?::xlink)?="[^"]*"/g, "")
+    // ECharts adds <style> blocks for hover effects: the charts are silent (no hover), and a
+    // page whose CSP allows no inline style would report each one.
+    .replace(/<style\b[^>]*>[\s\S]*?<\/style>/g, "")
     .replace(/ style="([^"]*)"/g, styleAttrs);
   for (const tag of out.match(/<[^>]*>/g) ?? []) {
     if (

@@ -393,9 +393,16 @@ export function honeypotPage(
   ]);
 }
 
+/** A stored record's field as text, whatever its shape (records are written by visitors' doing). */
+function str(v: unknown): string {
+  if (Array.isArray(v)) return v.map(str).join("; ");
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
 interface SessionRecord {
-  findings?: Array<{ class: string; attack?: string[]; evidence?: string }>;
-  indicators?: Record<string, string[]>;
+  findings?: Array<{ class?: unknown; attack?: unknown; evidence?: unknown }>;
+  indicators?: Record<string, unknown>;
 }
 
 export function sessionPage(
@@ -427,15 +434,15 @@ export function sessionPage(
       `<span class="args">${text(detail, 2000)}</span>`,
     ];
   });
-  const findings = (rec.findings ?? []).map((f) => [
-    text(f.class),
-    text((f.attack ?? []).join(", ")),
-    text(f.evidence ?? "", 300),
+  const findings = (Array.isArray(rec.findings) ? rec.findings : []).map((f) => [
+    text(str(f.class)),
+    text(str(f.attack)),
+    text(str(f.evidence), 600),
   ]);
   const indicators = Object.entries(rec.indicators ?? {}).flatMap(([kind, values]) =>
     (Array.isArray(values) ? values : [])
       .slice(0, 200)
-      .map((v) => [text(kind), `<span class="args">${text(String(v), 500)}</span>`]),
+      .map((v) => [text(kind), `<span class="args">${text(str(v), 500)}</span>`]),
   );
   return layout(ctx, `Session ${s.id}`, [
     heading("honeypot session", `${s.srcIp} → ${s.persona}`, [
@@ -477,23 +484,32 @@ export function auditsPage(ctx: PageContext, rows: AuditRow[]): string {
 
 export function auditPage(ctx: PageContext, a: AuditRow): string {
   const r = a.record as unknown as AuditReport;
-  const findings = (r.findings ?? []).map((f) => [
-    `<span class="sev-${escapeHtml(f.severity)}">${text(f.severity)}</span>`,
-    text(f.id),
-    text(f.title),
-    text(f.evidence, 500),
-    `<span class="args">${text(f.remediation, 500)}</span>`,
+  const findings = (Array.isArray(r.findings) ? r.findings : []).map((f) => [
+    `<span class="sev-${escapeHtml(str(f.severity))}">${text(str(f.severity))}</span>`,
+    text(str(f.id)),
+    text(str(f.title)),
+    text(str(f.evidence), 500),
+    `<span class="args">${text(str(f.remediation), 500)}</span>`,
   ]);
-  const skipped = (r.notChecked ?? []).map((n) => [text(n.id), text(n.title), text(n.reason, 300)]);
+  const skipped = (Array.isArray(r.notChecked) ? r.notChecked : []).map((n) => [
+    text(str(n.id)),
+    text(str(n.title)),
+    text(str(n.reason), 300),
+  ]);
   const server = r.server ?? {};
   return layout(ctx, `Audit of ${a.target}`, [
     heading("redscope audit", a.target, [
       ["Time", a.time],
       [
         "Server",
-        [server.product, server.version, server.role, server.mode].filter(Boolean).join(", "),
+        [server.product, server.version, server.role, server.mode]
+          .filter(Boolean)
+          .map(str)
+          .join(", "),
       ],
-      ...(r.error !== undefined ? ([["Could not audit", r.error]] as Array<[string, string]>) : []),
+      ...(r.error !== undefined
+        ? ([["Could not audit", str(r.error)]] as Array<[string, string]>)
+        : []),
     ]),
     section("Findings", htmlTable(["severity", "id", "check", "seen", "fix"], findings)),
     section("Not checked (not passed either)", htmlTable(["id", "check", "why"], skipped)),

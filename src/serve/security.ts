@@ -27,7 +27,9 @@ export const SECURITY_HEADERS: Record<string, string> = {
   "Content-Security-Policy": CSP,
   "X-Content-Type-Options": "nosniff",
   "X-Frame-Options": "DENY",
-  "Referrer-Policy": "no-referrer",
+  // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with our own
+  // forms, and the origin check could not tell them from a foreign page's.
+  "Referrer-Policy": "same-origin",
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Resource-Policy": "same-origin",
   "Cache-Control": "no-store",
@@ -116,10 +118,13 @@ export class Guard {
   }
 
   /**
-   * A state-changing request comes from our own pages: Origin, when the browser sends it,
-   * names the host the request was sent to (the form's CSRF token is checked beside it).
+   * A state-changing request comes from our own pages: the browser's Sec-Fetch-Site, when
+   * sent, says same-origin, and Origin, when sent, names the host the request was sent to
+   * (the form's CSRF token is checked beside both).
    */
   sameOrigin(req: IncomingMessage): boolean {
+    const site = req.headers["sec-fetch-site"];
+    if (site !== undefined && site !== "same-origin" && site !== "none") return false;
     const origin = req.headers.origin;
     if (origin === undefined) return true;
     try {

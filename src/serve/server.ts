@@ -247,6 +247,8 @@ export class Dashboard {
     const p = url.pathname;
     const asset = this.assets.get(p);
     if (asset && method !== "POST") return this.send(res, 200, asset.type, asset.body);
+    // There is no icon: say so without an error page (a browser asks on every visit).
+    if (p === "/favicon.ico") return this.send(res, 204, "text/plain", "");
     if (p === "/login") return this.login(req, res, method, url);
 
     const session = guard.session(req);

