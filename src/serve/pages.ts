@@ -31,7 +31,9 @@ nav.top a.here, nav.top a:hover, nav.top button:hover { color: #fff; background:
 nav.top .brand { font-weight: 700; margin-right: 16px; }
 nav.top form { margin-left: auto; }
 a { color: #0b5cad; }
-td a { overflow-wrap: anywhere; }
+table { width: 100%; }
+td { overflow-wrap: break-word; }
+td a, td .state-open { white-space: nowrap; }
 form.search { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px 12px; align-items: end; }
 form.search label, form.login label { display: flex; flex-direction: column; font-size: 12px; color: #59636e; gap: 2px; }
 input, select, button { font: inherit; padding: 5px 8px; border: 1px solid #c9ced4; border-radius: 4px; background: #fff; color: #1f2328; }
@@ -283,7 +285,7 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
     };
     const rows = page.rows.map(({ result: r }) => [
       `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${text(r.ip, 64)}</a>`,
-      num(r.port),
+      String(r.port),
       `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>${r.detail ? ` <span class="muted">${text(r.detail, 40)}</span>` : ""}`,
       text(
         [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
@@ -322,7 +324,7 @@ export function hostPage(ctx: PageContext, ip: string, results: ProbeResult[]): 
     r.scan_id
       ? `<a href="${href(`/scans/${encodeURIComponent(r.scan_id)}`, {})}">${text(r.scan_id, 60)}</a>`
       : "",
-    num(r.port),
+    String(r.port),
     `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>`,
     text(
       [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
