@@ -80,6 +80,13 @@ function webDir(): string {
   throw new Error("data/web not found next to the redscope installation");
 }
 
+/** A scan's report and its HTML (charts drawn once: drawing is most of a page's cost). */
+interface Rendered {
+  at: number;
+  report: Report;
+  parts: { top: string[]; sections: string[] };
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -118,7 +125,7 @@ export class Dashboard {
   private server: http.Server | undefined;
   private guard: Guard | undefined;
   private readonly cache: ScanCache;
-  private readonly reports = new Map<string, { at: number; report: Report }>();
+  private readonly reports = new Map<string, Rendered>();
   private honeypotReport: { at: number; parts: { top: string[]; sections: string[] } } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
@@ -320,18 +327,11 @@ export class Dashboard {
       const scan = await store.getScan(scanId);
       if (!scan) throw new HttpError(404, "no such scan");
       const shards = await store.listShards(scan.id);
-      const report = await this.report(scan);
+      const { report, parts } = await this.report(scan);
       return this.html(
         res,
         200,
-        scanPage(
-          ctx("scans"),
-          scan,
-          shards,
-          sumProgress(shards),
-          reportParts(report),
-          report.generatedAt,
-        ),
+        scanPage(ctx("scans"), scan, shards, sumProgress(shards), parts, report.generatedAt),
       );
     }
     if (p === "/search") return this.search(res, url, ctx("search"));
@@ -428,7 +428,7 @@ export class Dashboard {
   }
 
   /** A scan's report: kept for a finished scan, read again every 15 s for a running one. */
-  private async report(scan: ScanInfo): Promise<Report> {
+  private async report(scan: ScanInfo): Promise<Rendered> {
     const c = this.reports.get(scan.id);
     if (
       c &&
@@ -436,12 +436,13 @@ export class Dashboard {
         ? c.report.scan.finishedAt === scan.finishedAt
         : Date.now() - c.at < RUNNING_REPORT_MS)
     ) {
-      return c.report;
+      return c;
     }
     const report = await buildReport(this.opts.store, scan);
-    this.reports.set(scan.id, { at: Date.now(), report });
+    const rendered = { at: Date.now(), report, parts: reportParts(report) };
+    this.reports.set(scan.id, rendered);
     if (this.reports.size > 32) this.reports.delete(this.reports.keys().next().value!);
-    return report;
+    return rendered;
   }
 
   private async honeypot(): Promise<{ top: string[]; sections: string[] }> {
