@@ -28,16 +28,9 @@ import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
 import { buildReport, FACT_COLUMNS, type Report } from "../src/report/build.js";
 import { renderJson, renderText } from "../src/report/render.js";
 import { type GroupColumn, openStore, type ResultQuery, type Store } from "../src/store/index.js";
-import { PORTS, Synth, scanInfo, storeScan, TARGETS } from "./synthetic.js";
+import { benchSize, PORTS, Synth, scanInfo, storeScan, TARGETS } from "./synthetic.js";
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const ROWS = Number(flag("--rows") ?? 1_000_000);
-if (!Number.isInteger(ROWS) || ROWS < 1000) throw new Error("--rows: an integer of at least 1000");
-const KEEP = flag("--keep");
+const { rows: ROWS, keep: KEEP } = benchSize();
 const RUNS = 3;
 const GOAL_S = 10;
 const BIN = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url));

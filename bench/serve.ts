@@ -22,16 +22,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
 import { openStore } from "../src/store/index.js";
-import { Synth, scanInfo, storeScan } from "./synthetic.js";
+import { benchSize, Synth, scanInfo, storeScan } from "./synthetic.js";
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const ROWS = Number(flag("--rows") ?? 1_000_000);
-if (!Number.isInteger(ROWS) || ROWS < 1000) throw new Error("--rows: an integer of at least 1000");
-const KEEP = flag("--keep");
+const { rows: ROWS, keep: KEEP } = benchSize();
 const ROOT = path.resolve(fileURLToPath(new URL("../../", import.meta.url)));
 const BIN = path.join(ROOT, "dist/src/cli/bin.js");
 const RUNS = 9;

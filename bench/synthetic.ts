@@ -13,6 +13,18 @@ import {
 import type { CveMatcher } from "../src/intel/cves.js";
 import type { ScanInfo, Store } from "../src/store/index.js";
 
+/** `--rows N` (default 1,000,000, at least 1,000) and `--keep DIR` of the large-store benches. */
+export function benchSize(): { rows: number; keep: string | undefined } {
+  const flag = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const rows = Number(flag("--rows") ?? 1_000_000);
+  if (!Number.isInteger(rows) || rows < 1000)
+    throw new Error("--rows: an integer of at least 1000");
+  return { rows, keep: flag("--keep") };
+}
+
 /** Rows per insert, as a scan's store sink batches them. */
 const BATCH = 5000;
 
