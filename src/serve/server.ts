@@ -271,7 +271,13 @@ export class Dashboard {
       here,
     });
     if (method === "POST") {
-      const form = await readForm(req);
+      let form: URLSearchParams;
+      try {
+        form = await readForm(req);
+      } catch (e) {
+        if (e instanceof HttpError) return this.send(res, e.status, "text/plain", `${e.message}\n`);
+        throw e;
+      }
       if (!guard.sameOrigin(req) || !sameSecret(form.get("csrf") ?? "", session.csrf)) {
         return this.html(
           res,
@@ -399,7 +405,13 @@ export class Dashboard {
         "Set-Cookie": cookie(LOGIN_CSRF_COOKIE, csrf, secure),
       });
     }
-    const form = await readForm(req);
+    let form: URLSearchParams;
+    try {
+      form = await readForm(req);
+    } catch (e) {
+      if (e instanceof HttpError) return this.send(res, e.status, "text/plain", `${e.message}\n`);
+      throw e;
+    }
     const expected = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE) ?? "";
     const next = safeNext(form.get("next"));
     const again = (status: number, why: string): void => {
