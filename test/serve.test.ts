@@ -54,7 +54,9 @@ async function serve(args: string[], netns?: string): Promise<Served> {
   child.stderr!.on("data", (d) => (out += d));
   const deadline = Date.now() + 15_000;
   let m: RegExpMatchArray | null = null;
-  while (!(m = /dashboard on (\S+) over/.exec(out))) {
+  for (;;) {
+    m = /dashboard on (\S+) over/.exec(out);
+    if (m) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`serve did not start: ${out}`);
