@@ -131,7 +131,8 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     process.stdout.write(
       `${resultsTable(results)}\n\n${summaryTable(summary)}\nresults: ${out}\n` +
         `stored: ${summary.stored ?? 0} rows for scan ${summary.scanId} in ${dbPath} (SQLite)\n` +
-        `next: redscope report --db ${dbPath} [-f html -o report.html]\n`,
+        `next: redscope report --db ${dbPath} [-f html -o report.html]\n` +
+        `  or: redscope serve --db ${dbPath}   (the dashboard, on http://127.0.0.1:8080/)\n`,
     );
     return 0;
   } finally {
