@@ -238,6 +238,20 @@ export class Dashboard {
     this.send(res, 303, "text/plain", "", { Location: to, ...extra });
   }
 
+  /** The request's form; undefined when it was refused (too large: 413 sent). */
+  private async form(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<URLSearchParams | undefined> {
+    try {
+      return await readForm(req);
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      this.send(res, e.status, "text/plain", `${e.message}\n`);
+      return undefined;
+    }
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const guard = this.guard!;
     if ((req.url ?? "").length > MAX_URL)
@@ -271,13 +285,8 @@ export class Dashboard {
       here,
     });
     if (method === "POST") {
-      let form: URLSearchParams;
-      try {
-        form = await readForm(req);
-      } catch (e) {
-        if (e instanceof HttpError) return this.send(res, e.status, "text/plain", `${e.message}\n`);
-        throw e;
-      }
+      const form = await this.form(req, res);
+      if (!form) return;
       if (!guard.sameOrigin(req) || !sameSecret(form.get("csrf") ?? "", session.csrf)) {
         return this.html(
           res,
@@ -405,13 +414,8 @@ export class Dashboard {
         "Set-Cookie": cookie(LOGIN_CSRF_COOKIE, csrf, secure),
       });
     }
-    let form: URLSearchParams;
-    try {
-      form = await readForm(req);
-    } catch (e) {
-      if (e instanceof HttpError) return this.send(res, e.status, "text/plain", `${e.message}\n`);
-      throw e;
-    }
+    const form = await this.form(req, res);
+    if (!form) return;
     const expected = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE) ?? "";
     const next = safeNext(form.get("next"));
     const again = (status: number, why: string): void => {
