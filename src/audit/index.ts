@@ -2,8 +2,8 @@
  * `redscope audit`: gather what the server says about itself (read-only), try the built-in weak
  * passwords against it alone, run the checks, and render findings as text, JSON or SARIF.
  */
-import { randomBytes } from "node:crypto";
 import type { CveMatcher } from "../intel/cves.js";
+import { timeOrderedId } from "../store/ids.js";
 import type { AuditRow } from "../store/store.js";
 import { type AuditReport, IOC_KEYS, runChecks, type Severity, severityRank } from "./checks.js";
 import { AuditClient, type ClientOptions, replyText } from "./client.js";
@@ -67,7 +67,7 @@ async function weakPasswords(t: AuditTarget, o: ClientOptions): Promise<string[]
 /** A report as the store keeps it: time-prefixed id, the worst severity, the report whole. */
 export function auditRow(r: AuditReport, now = new Date()): AuditRow {
   const row: AuditRow = {
-    id: `${now.getTime().toString(16).padStart(12, "0")}${randomBytes(6).toString("hex")}`,
+    id: timeOrderedId(now.getTime()),
     target: r.target,
     time: now.toISOString(),
     findings: r.findings.length,

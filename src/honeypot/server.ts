@@ -8,10 +8,11 @@
  * (wire.ts), commands kept for classification, events queued for writing (recorder.ts), and
  * socket backpressure (a client that does not read its replies stops being read).
  */
-import { createHash, randomFillSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
+import { timeOrderedId } from "../store/ids.js";
 import type { HoneypotSessionRow } from "../store/index.js";
 import { classifySession } from "./attacks.js";
 import type { CaptureResult, ReplicationCapture } from "./capture.js";
@@ -436,7 +437,7 @@ export class HoneypotServer {
     const started = clockMs;
     const tr: Tracked = {
       row: {
-        id: sessionId(started),
+        id: timeOrderedId(started),
         sensor: this.sensor,
         listener: `${l.host}:${sock.localPort ?? l.port}`,
         persona: l.persona,
@@ -702,25 +703,6 @@ let clockMs = Date.now();
 const readClock = (): number => clockMs;
 
 /** Random bytes for session ids, refilled 682 ids at a time. */
-const ID_POOL = Buffer.alloc(4092);
-let idAt = ID_POOL.length;
-
-/**
- * A session id: the start time in milliseconds (12 hex digits), then 12 random ones (48 bits:
- * unique across sensors sharing one database). Time first, so the store's primary-key indexes
- * grow at their end instead of everywhere: 10k sessions a second then write a few pages per
- * batch, not one per row.
- */
-function sessionId(now: number): string {
-  if (idAt >= ID_POOL.length) {
-    randomFillSync(ID_POOL);
-    idAt = 0;
-  }
-  const id = now.toString(16).padStart(12, "0") + ID_POOL.toString("hex", idAt, idAt + 6);
-  idAt += 6;
-  return id;
-}
-
 /** `::ffff:1.2.3.4` (a dual-stack socket's view of IPv4) as `1.2.3.4`. */
 function normaliseIp(ip: string): string {
   return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
