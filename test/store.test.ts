@@ -440,6 +440,11 @@ for (const [kind, location] of backends) {
           day.push(x.id);
         }
         assert.deepEqual(day, ["s-2"]);
+        // The first events only, when asked: a visitor decides how many a session has.
+        assert.deepEqual(
+          (await store.honeypotEvents("s-1", 2)).map((e) => e.seq),
+          [0, 1],
+        );
         const back = await store.honeypotEvents("s-1");
         assert.deepEqual(
           back.map((e) => [e.seq, e.kind, e.name ?? null, e.record.args]),

@@ -411,10 +411,12 @@ export function sessionPage(
   ctx: PageContext,
   s: HoneypotSessionRow,
   events: HoneypotEventRow[],
+  maxEvents: number,
 ): string {
   const rec = s.record as SessionRecord;
   const t0 = Date.parse(s.startedAt);
-  const eventRows = events.map((e) => {
+  const shown = events.slice(0, maxEvents);
+  const eventRows = shown.map((e) => {
     const r = e.record as {
       args?: unknown[];
       effect?: unknown;
@@ -461,7 +463,7 @@ export function sessionPage(
     section("Indicators (hostile text, not links)", htmlTable(["kind", "value"], indicators)),
     section(
       "Transcript",
-      `${htmlTable(["#", "time", "event", "name", "arguments / detail"], eventRows, [true])}<p class="note">Arguments are shown as JSON strings, cut at the honeypot's recording limits.</p>`,
+      `${htmlTable(["#", "time", "event", "name", "arguments / detail"], eventRows, [true])}<p class="note">Arguments are shown as JSON strings, cut at the honeypot's recording limits.${events.length > maxEvents ? ` Only the first ${maxEvents} events are shown.` : ""}</p>`,
     ),
   ]);
 }

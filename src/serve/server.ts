@@ -66,6 +66,8 @@ const MAX_EVENT_STREAMS = 64;
 const RUNNING_REPORT_MS = 15_000;
 /** The honeypot page's report covers this many days back. */
 const HONEYPOT_DAYS = 7;
+/** Events a transcript page shows: a visitor decides how many a session has. */
+const TRANSCRIPT_EVENTS = 2000;
 /** A shard that has not written its progress for this long has probably died. */
 const STALLED_MS = 30_000;
 
@@ -382,7 +384,16 @@ export class Dashboard {
     if (sessionId !== undefined) {
       const s = await store.getHoneypotSession(sessionId);
       if (!s) throw new HttpError(404, "no such session");
-      return this.html(res, 200, sessionPage(ctx("honeypot"), s, await store.honeypotEvents(s.id)));
+      return this.html(
+        res,
+        200,
+        sessionPage(
+          ctx("honeypot"),
+          s,
+          await store.honeypotEvents(s.id, TRANSCRIPT_EVENTS + 1),
+          TRANSCRIPT_EVENTS,
+        ),
+      );
     }
     if (p === "/audits")
       return this.html(res, 200, auditsPage(ctx("audits"), await store.listAudits(200)));

@@ -306,10 +306,11 @@ export class PostgresStore implements Store {
     for (const row of res.rows as Row[]) yield honeypotSessionFromRow(row, DECODE);
   }
 
-  async honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]> {
+  async honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]> {
+    // LIMIT NULL: no limit.
     const res = await this.pool.query(
-      "SELECT * FROM honeypot_events WHERE session_id = $1 ORDER BY seq",
-      [sessionId],
+      "SELECT * FROM honeypot_events WHERE session_id = $1 ORDER BY seq LIMIT $2",
+      [sessionId, limit ?? null],
     );
     return (res.rows as Row[]).map((r) => honeypotEventFromRow(r, DECODE));
   }

@@ -332,10 +332,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  async honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]> {
+  async honeypotEvents(sessionId: string, limit = -1): Promise<HoneypotEventRow[]> {
+    // LIMIT -1: no limit.
     const rows = this.db
-      .prepare("SELECT * FROM honeypot_events WHERE session_id = ? ORDER BY seq")
-      .all(sessionId) as Row[];
+      .prepare("SELECT * FROM honeypot_events WHERE session_id = ? ORDER BY seq LIMIT ?")
+      .all(sessionId, limit) as Row[];
     return rows.map((r) => honeypotEventFromRow(r, DECODE));
   }
 

@@ -185,8 +185,8 @@ export interface Store {
   insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
   /** Sessions that started in [from, to) (ISO times), oldest first. */
   honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
-  /** A session's events in order. */
-  honeypotEvents(sessionId: string): Promise<HoneypotEventRow[]>;
+  /** A session's events in order; the first `limit` when given (a visitor decides how many). */
+  honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]>;
   /** A running shard's progress (the scan writes it about once a second). */
   recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
   /** The first and last `seq` (insertion order) of a scan's rows; undefined when it has none. */
