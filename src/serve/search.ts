@@ -105,18 +105,24 @@ export class ScanCache {
     return v;
   }
 
-  /** The (product, version) pairs whose stored results carry this CVE. */
-  async cveVersions(
+  /** The store filter of a search: its CVE, if any, as the versions that carry it. */
+  async filter(p: SearchParams): Promise<SearchFilter> {
+    const f: SearchFilter = { ...p.filter };
+    if (p.cve !== undefined) f.versions = (await this.cveIndex(p.scan)).get(p.cve) ?? [];
+    return f;
+  }
+
+  /** Which (product, version) pairs carry each CVE in the scan's stored results. */
+  async cveIndex(
     scan: string,
-    cve: string,
-  ): Promise<Array<{ product: string | null; version: string | null }>> {
+  ): Promise<Map<string, Array<{ product: string | null; version: string | null }>>> {
     let c = this.cves.get(scan);
     if (!c || !(await this.fresh(scan, c.at))) {
       c = { at: Date.now(), v: this.buildCveIndex(scan) };
       this.cves.set(scan, c);
       if (this.cves.size > 16) this.cves.delete(this.cves.keys().next().value!);
     }
-    return (await c.v).get(cve) ?? [];
+    return c.v;
   }
 
   private async buildCveIndex(
@@ -153,8 +159,7 @@ export async function searchPage(
   const t0 = performance.now();
   const range = await cache.range(p.scan);
   if (!range) return { rows: [], searched: 1, ms: performance.now() - t0 };
-  const filter: SearchFilter = { ...p.filter };
-  if (p.cve !== undefined) filter.versions = await cache.cveVersions(p.scan, p.cve);
+  const filter = await cache.filter(p);
   const total = range.max - range.min + 1;
   let after = Math.max(p.after ?? range.min - 1, range.min - 1);
   let window = FIRST_WINDOW;

@@ -200,7 +200,7 @@ export class Dashboard {
       const scan = (await this.opts.store.listScans()).filter((s) => s.finishedAt).at(-1);
       if (!scan) return;
       await this.report(scan);
-      await this.cache.cveVersions(scan.id, "");
+      await this.cache.cveIndex(scan.id);
     } catch {
       // A visitor's request will meet the same error and show it.
     }
@@ -483,12 +483,10 @@ export class Dashboard {
     return parts;
   }
 
-  private async searchParams(url: URL): Promise<SearchParams> {
+  /** The search form's fields; no scan named: the newest of `scans`. */
+  private searchParams(url: URL, scans: ScanInfo[]): SearchParams {
     const p = parseSearch(url.searchParams);
-    if (p.scan === "") {
-      const scans = await this.opts.store.listScans();
-      p.scan = scans[scans.length - 1]?.id ?? "";
-    }
+    if (p.scan === "") p.scan = scans[scans.length - 1]?.id ?? "";
     return p;
   }
 
@@ -496,7 +494,7 @@ export class Dashboard {
     const scans = await this.opts.store.listScans();
     let params: SearchParams = { scan: scans[scans.length - 1]?.id ?? "", filter: {} };
     try {
-      params = await this.searchParams(url);
+      params = this.searchParams(url, scans);
     } catch (e) {
       if (e instanceof SearchInputError) {
         return this.html(res, 400, searchPageHtml(ctx, params, scans, undefined, e.message));
@@ -514,15 +512,13 @@ export class Dashboard {
   private async count(res: http.ServerResponse, url: URL): Promise<void> {
     let params: SearchParams;
     try {
-      params = await this.searchParams(url);
+      params = this.searchParams(url, await this.opts.store.listScans());
     } catch (e) {
       if (e instanceof SearchInputError)
         return this.send(res, 400, "application/json", JSON.stringify({ error: e.message }));
       throw e;
     }
-    const filter = { ...params.filter };
-    if (params.cve !== undefined)
-      filter.versions = await this.cache.cveVersions(params.scan, params.cve);
+    const filter = await this.cache.filter(params);
     // A text filter reads every row: its count stops sooner.
     const cap = filter.text !== undefined ? 10_000 : 1_000_000;
     const n = await this.opts.store.countResults(params.scan, filter, cap);
