@@ -213,11 +213,14 @@ describe("order, shards and resume", () => {
     const slow = ["--rate", "400", "--concurrency", "50"];
     const args = ["scan", ...base, "-o", out, "--resume", state, ...slow];
     const child = spawn(process.execPath, [BIN, ...args], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 2500));
+    const exited = new Promise((r) => child.once("exit", r));
+    // Killed once a checkpoint covers some results (at 400/s the scan lasts 5 s at least).
+    const covered = await waitFor(() => checkpointBytes(state) > 0, exited);
     child.kill("SIGKILL");
-    await new Promise((r) => child.once("exit", r));
+    await exited;
+    assert.ok(covered, "a checkpoint was written before the scan ended");
     const partial = fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length;
-    assert.ok(partial > 100 && partial < 2048, `killed mid-scan (${partial} lines written)`);
+    assert.ok(partial > 0 && partial < 2048, `killed mid-scan (${partial} lines written)`);
 
     const resumed = await runCli(["scan", ...base, "-o", out, "--resume", state, "--rate", "0"]);
     assert.equal(resumed.code, 0, resumed.stderr);
@@ -292,6 +295,35 @@ describe("--stream: zmap | redscope", () => {
     assert.ok(res.every((x) => x.state === "closed"));
   });
 
+  test("a 150 MB line without a newline costs a bounded amount of memory", async () => {
+    const p = spawn(
+      process.execPath,
+      [BIN, "scan", "-iL", "-", "--stream", "--allow-reserved", "-o", "-", "-p", "1"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    const closed = new Promise<number | null>((r) => p.on("close", r));
+    const chunk = Buffer.alloc(1024 * 1024, "7");
+    for (let i = 0; i < 150; i++) {
+      if (!p.stdin.write(chunk)) await new Promise((r) => p.stdin.once("drain", r));
+    }
+    p.stdin.write("\n127.7.0.1\n");
+    // The line after it is still probed: wait for its result, then read the peak.
+    while (!out.includes("127.7.0.1") && p.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const status = fs.readFileSync(`/proc/${p.pid}/status`, "utf8");
+    const peak = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
+    p.stdin.end();
+    assert.equal(await closed, 0, err);
+    assert.equal(parseJsonl(out).length, 1);
+    assert.match(err, /stdin:1: line too long: 157286400 bytes \(at most 4096\); skipped/);
+    assert.ok(peak < 150 * 1024 * 1024, `peak RSS ${Math.round(peak / 2 ** 20)} MB`);
+  });
+
   test("--stream refuses what needs a permutation", async () => {
     const r = await runCli([
       "scan",
@@ -359,6 +391,46 @@ describe("output", () => {
   });
 });
 
+describe("a full disk", { skip: process.getuid?.() === 0 ? false : "needs root (a tmpfs)" }, () => {
+  test("-o on a full disk: one line, exit 1, every line already written whole", async () => {
+    // A 192 KB tmpfs in a mount namespace of the scan's own: it fills long before the scan ends.
+    const dir = fs.mkdtempSync(path.join(tmp, "full-"));
+    const keep = path.join(tmp, "full-copy.jsonl");
+    const keepState = path.join(tmp, "full-copy.state");
+    const scan = [BIN, "scan", "127.8.0.0/20", "-p", "1", "--allow-reserved", "-q", "--no-db"];
+    const script = [
+      'mount -t tmpfs -o size=192k tmpfs "$1" || exit 99',
+      'node "$@" -o "$1/r.jsonl" --resume "$1/r.state"'.replace('"$@"', scan.join(" ")),
+      "code=$?",
+      'cp "$1/r.jsonl" "$2"; cp "$1/r.state" "$3"',
+      "exit $code",
+    ].join("\n");
+    const p = spawn(
+      "unshare",
+      ["-m", "--propagation", "private", "sh", "-c", script, "sh", dir, keep, keepState],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` },
+      },
+    );
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    const code = await new Promise<number | null>((r) => p.on("close", r));
+    assert.equal(code, 1, err);
+    const lines = err.trim().split("\n");
+    assert.equal(lines.length, 1, err);
+    assert.match(
+      lines[0]!,
+      /^redscope: writing \S+r\.jsonl failed: ENOSPC \(no space left on device\); it holds every result written before, whole; once fixed, run the same command to resume$/,
+    );
+    const text = fs.readFileSync(keep, "utf8");
+    assert.ok(text.length > 64 * 1024 && text.endsWith("\n"), `${text.length} bytes, whole lines`);
+    assert.ok(parseJsonl(text).length > 100, "every line parses");
+    const state = JSON.parse(fs.readFileSync(keepState, "utf8")) as { output: { bytes: number } };
+    assert.ok(state.output.bytes <= text.length, "the checkpoint covers only what the file holds");
+  });
+});
+
 describe("redscope demo (the README's first command)", () => {
   test("scans its lab, enriches with the bundled CVE table, stores into its own SQLite", async () => {
     const userDb = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "redscope-demo-db-")), "x.db");
@@ -388,3 +460,26 @@ describe("redscope demo (the README's first command)", () => {
     assert.ok(!fs.existsSync(userDb), "the demo never touches the user's store");
   });
 });
+
+/** The output offset the resume file's checkpoint covers (0 before there is one). */
+function checkpointBytes(state: string): number {
+  try {
+    return (JSON.parse(fs.readFileSync(state, "utf8")) as { output: { bytes: number } }).output
+      .bytes;
+  } catch {
+    return 0;
+  }
+}
+
+/** Poll `cond` until it holds (true) or `end` settles first (false): an event, not a clock. */
+async function waitFor(cond: () => boolean, end: Promise<unknown>): Promise<boolean> {
+  let ended = false;
+  void end.then(() => {
+    ended = true;
+  });
+  while (!ended) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
+}

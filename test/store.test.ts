@@ -116,10 +116,10 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 4);
+      assert.equal(await a.schemaVersion(), 5);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 4);
+      assert.equal(await b.schemaVersion(), 5);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
@@ -133,6 +133,7 @@ for (const [kind, location] of backends) {
         "DROP INDEX results_scan_cloud",
         "DROP INDEX results_ip",
         "ALTER TABLE scan_shards DROP COLUMN progress",
+        "ALTER TABLE results DROP COLUMN step",
         // PostgreSQL's state and product indexes end in seq: they go with it, as in version 1.
         ...(kind === "postgres"
           ? [
@@ -144,10 +145,10 @@ for (const [kind, location] of backends) {
         "DELETE FROM schema_migrations WHERE version >= 2",
       ]);
       const c = await openStore(where);
-      assert.equal(await c.schemaVersion(), 4);
+      assert.equal(await c.schemaVersion(), 5);
       await c.close();
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
-        { n: 4 },
+        { n: 5 },
       ]);
     });
 
@@ -161,7 +162,7 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(4\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(5\)/);
         return true;
       });
     });
@@ -191,6 +192,38 @@ for (const [kind, location] of backends) {
         });
         assert.equal((await all(store, { scanId: "s1", state: "open" })).length, 7);
         assert.equal((await all(store, { scanId: "s1", limit: 7 })).length, 7);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a resumed shard goes back to its checkpoint: rows it does not cover are deleted", async () => {
+      const store = await openStore(await location("rollback"));
+      try {
+        await store.beginScan(scanInfo("r1"));
+        await store.beginShard({ scanId: "r1", shard: "0/1", startedAt: "2026-11-21T10:00:00Z" });
+        const rows = Array.from({ length: 12 }, (_, i) => ({ ...result(i), shard: "0/1" }));
+        // Steps 0–11; and a row of another shard at a high step, and one without a step.
+        assert.equal(
+          await store.insertResults(
+            "r1",
+            rows,
+            rows.map((_, i) => i),
+          ),
+          12,
+        );
+        await store.insertResults("r1", [{ ...result(20), shard: "1/2" }], [9]);
+        await store.insertResults("r1", [{ ...result(21), shard: "0/1" }]);
+        // Covered: every step below 5, and 7 and 10 above it.
+        const deleted = await store.rollbackShard("r1", "0/1", {
+          watermark: 5,
+          doneAbove: [7, 10],
+        });
+        assert.equal(deleted, 5, "steps 5, 6, 8, 9 and 11");
+        const left = (await all(store, { scanId: "r1" })).map((r) => r.ip).sort();
+        const ip = (i: number) => result(i).ip;
+        assert.deepEqual(left, [0, 1, 2, 3, 4, 7, 10, 20, 21].map(ip).sort());
+        assert.equal(await store.rollbackShard("r1", "0/1", { watermark: 0, doneAbove: [] }), 7);
       } finally {
         await store.close();
       }

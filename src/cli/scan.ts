@@ -4,6 +4,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import { type Store, StoreConflictError } from "../store/index.js";
+import { OutputWriteError } from "../store/jsonl.js";
 import { StoreWriteError } from "../store/sink.js";
 import {
   emptyTargetInput,
@@ -280,6 +281,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
   if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
   if (flags.resume) cfg.resumePath = flags.resume;
+  cfg.onNotice = (message) => process.stderr.write(`redscope: ${message}\n`);
   if (flags.stream) {
     cfg.stream = process.stdin;
     let warned = 0;
@@ -328,9 +330,10 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     summary = await scan.run();
   } catch (e) {
     if (e instanceof TargetSpecError || e instanceof StoreConflictError) fail(e.message);
-    if (e instanceof StoreWriteError) {
-      // Not the user's input: exit 1. The resume file covers only what was stored.
-      process.stderr.write(`redscope: ${e.message}\n`);
+    if (e instanceof StoreWriteError || e instanceof OutputWriteError) {
+      // Not the user's input: exit 1. The resume file covers only what both sinks hold.
+      const again = flags.resume ? `; once fixed, run the same command to resume` : "";
+      process.stderr.write(`redscope: ${e.message}${again}\n`);
       return 1;
     }
     throw e;

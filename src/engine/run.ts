@@ -4,19 +4,13 @@
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import readline from "node:readline";
 import v8 from "node:v8";
 import type { ProbeResult } from "../classify/result.js";
 import type { Enricher } from "../intel/enrich.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ScanInfo, Store } from "../store/index.js";
-import {
-  JsonlFileSink,
-  JsonlStreamSink,
-  type ResultSink,
-  readJsonlFrom,
-  truncateToLastNewline,
-} from "../store/jsonl.js";
+import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
+import { splitLines } from "../store/lines.js";
 import { StoreSink } from "../store/sink.js";
 import {
   buildTargetSpace,
@@ -28,7 +22,9 @@ import {
 import {
   CompletionTracker,
   loadResumeState,
+  lockResumeFile,
   RESUME_VERSION,
+  ResumeFileError,
   type ResumeState,
   saveResumeState,
 } from "../targets/resume.js";
@@ -78,6 +74,8 @@ export interface ScanConfig {
   streamName?: string;
   /** Non-fatal problems (a skipped stream line), one line each. */
   onWarning?: (message: string) => void;
+  /** What the user should know about a resume (one line each, printed after `redscope: `). */
+  onNotice?: (message: string) => void;
 }
 
 export interface ScanProgress {
@@ -128,6 +126,24 @@ export class Scan {
   async run(): Promise<ScanSummary> {
     const cfg = this.cfg;
     if (cfg.stream) return this.runStream(cfg.stream);
+    if (!cfg.resumePath) return this.runSpace();
+    let release: () => void;
+    try {
+      release = lockResumeFile(cfg.resumePath);
+    } catch (e) {
+      if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+      throw e;
+    }
+    try {
+      return await this.runSpace();
+    } finally {
+      release();
+    }
+  }
+
+  /** The target space in the permutation's order, with checkpoints when resumable. */
+  private async runSpace(): Promise<ScanSummary> {
+    const cfg = this.cfg;
     const space: TargetSpace = buildTargetSpace(cfg.input, cfg.ports, {
       allowReserved: cfg.allowReserved,
       exclude: cfg.exclude,
@@ -143,7 +159,12 @@ export class Scan {
       if (cfg.output === undefined && cfg.store === undefined) {
         throw new ScanConfigError("--resume needs -o FILE or the store: nothing would be kept");
       }
-      prior = loadResumeState(cfg.resumePath);
+      try {
+        prior = loadResumeState(cfg.resumePath);
+      } catch (e) {
+        if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+        throw e;
+      }
       if (prior && prior.fingerprint !== fingerprint) {
         throw new ScanConfigError(
           `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
@@ -178,6 +199,14 @@ export class Scan {
       resumed: prior !== undefined,
     };
     if (prior?.complete) {
+      // Killed after its last checkpoint but before the store heard the shard was finished:
+      // finish it now (the store already holds every row the checkpoint covers).
+      const shard = (await cfg.store?.listShards(scanId))?.find((x) => x.shard === shardLabel);
+      if (cfg.store && shard) {
+        const exact = await cfg.store.stateCounts(scanId, shardLabel);
+        if (!shard.finishedAt) await cfg.store.finishShard(scanId, shardLabel, exact);
+        replaceCounts(counts, exact);
+      }
       return {
         ...summaryBase,
         done: sum(counts),
@@ -188,24 +217,53 @@ export class Scan {
       };
     }
 
-    // What a killed run finished after its last checkpoint: in the output, not in the state.
-    const skipSteps = new Set(prior?.doneAbove ?? []);
-    const skipKeys = new Set<string>();
-    if (cfg.output !== undefined && cfg.output !== "-" && prior) {
-      truncateToLastNewline(cfg.output);
-      for (const r of readJsonlFrom(cfg.output, prior.output.bytes)) {
-        skipKeys.add(`${r.ip}|${r.port}`);
-        const st = String(r.state);
-        counts[st] = (counts[st] ?? 0) + 1;
-      }
-    }
-    const store = await this.openStoreSink(scanId, startedAt, seed.toString(), shardLabel);
-    const sink = openSink(cfg.output, prior !== undefined);
-
     const perm = prior
       ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
       : new CyclicPermutation(space.size, seed, cfg.shard);
-    const tracker = new CompletionTracker();
+    const tracker = new CompletionTracker(prior?.doneAbove);
+    let sink: ResultSink | undefined;
+    /** This instant's state: watermark, steps done above it, counts and output offset. */
+    const snapshot = (complete: boolean): ResumeState => ({
+      version: RESUME_VERSION,
+      fingerprint,
+      seed: seed.toString(),
+      shard: shardLabel,
+      scanId,
+      startedAt,
+      watermark: tracker.watermark(perm.position),
+      doneAbove: tracker.doneAbove(),
+      output: { path: cfg.output ?? "", bytes: sink?.bytesWritten ?? 0 },
+      counts: { ...counts },
+      complete,
+    });
+    // The scan's identity is kept before anything is written anywhere: a kill from here on
+    // resumes this scan (its id, seed and start), never a second one beside it.
+    if (cfg.resumePath && !prior) saveResumeState(cfg.resumePath, snapshot(false));
+
+    // Back to the checkpoint: what a killed run wrote after it is cut off (the output) and
+    // deleted (the store), and probed again below.
+    if (prior && cfg.output !== undefined) {
+      try {
+        rollbackOutput(cfg.output, prior.output.bytes);
+      } catch (e) {
+        throw new ScanConfigError(`cannot resume into ${cfg.output}: ${(e as Error).message}`);
+      }
+    }
+    const store = await this.openStoreSink(scanId, startedAt, seed.toString(), shardLabel);
+    if (prior && store && cfg.store) {
+      await cfg.store.rollbackShard(scanId, shardLabel, prior);
+      const held = sum(await cfg.store.stateCounts(scanId, shardLabel));
+      const want = sum(counts);
+      if (held < want) {
+        cfg.onNotice?.(
+          `warning: ${cfg.store.location} holds ${held} results of shard ${shardLabel} where the ` +
+            `checkpoint counts ${want}: ${want - held} went missing after they were stored (a ` +
+            "backup restored? a power cut?) and are not probed again; scan without --resume to probe every target",
+        );
+      }
+    }
+    sink = openSink(cfg.output, prior !== undefined);
+
     const names = cfg.hostnames;
     let issued = 0;
     let walked = false;
@@ -219,18 +277,9 @@ export class Scan {
           return undefined;
         }
         const step = perm.position - 1;
-        // Already finished before the kill: retire it so the watermark can pass it.
-        if (skipSteps.delete(step)) {
-          tracker.issue(step);
-          tracker.complete(step);
-          continue;
-        }
+        // Finished before the kill, and covered by the checkpoint: not probed again.
+        if (tracker.finishedBefore(step)) continue;
         const t = space.at(index);
-        if (skipKeys.size > 0 && skipKeys.delete(`${t.ip}|${t.port}`)) {
-          tracker.issue(step);
-          tracker.complete(step);
-          continue;
-        }
         tracker.issue(step);
         issued++;
         const target: EngineTarget = { ip: t.ip, port: t.port, seq: step };
@@ -240,24 +289,16 @@ export class Scan {
       }
     };
 
+    /**
+     * Take a snapshot, then save it once the output and the store hold everything it covers.
+     * Results that arrive while the store is flushed are not in it: the next one takes them.
+     */
     const checkpoint = async (complete: boolean): Promise<void> => {
       sink?.flushSync();
-      // Only what the store holds may count as done in the resume file.
+      const state = snapshot(complete);
+      if (cfg.resumePath) sink?.sync();
       await store?.flush();
-      if (!cfg.resumePath) return;
-      saveResumeState(cfg.resumePath, {
-        version: RESUME_VERSION,
-        fingerprint,
-        seed: seed.toString(),
-        shard: shardLabel,
-        scanId,
-        startedAt,
-        watermark: tracker.watermark(perm.position),
-        doneAbove: tracker.doneAbove(),
-        output: { path: cfg.output ?? "", bytes: sink?.bytesWritten ?? 0 },
-        counts,
-        complete,
-      });
+      if (cfg.resumePath) saveResumeState(cfg.resumePath, state);
     };
     const { elapsedMs } = await this.execute({
       source,
@@ -269,6 +310,7 @@ export class Scan {
       total: () => space.size,
       onResult: (target) => tracker.complete(target.seq),
       checkpoint,
+      steps: true,
     });
     // Complete only when the whole permutation was walked, not when stopped or capped.
     await checkpoint(walked);
@@ -306,29 +348,36 @@ export class Scan {
         cfg.onWarning?.(message);
       },
     });
-    const lines = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    let paused = false;
     let engine: ScanEngine<ProbeResult> | undefined;
-    lines.on("line", (line) => {
-      targets.addLine(line);
-      // Hold the producer back rather than queueing without bound.
-      if (!paused && targets.backlog > STREAM_BACKLOG) {
-        paused = true;
-        lines.pause();
+    // Lines are read as the engine takes targets: past STREAM_BACKLOG queued targets the reader
+    // waits, so neither the queue nor a line (STREAM_LINE_BYTES) grows with the input.
+    let drained: (() => void) | undefined;
+    let stopReading = false;
+    const reading = (async () => {
+      try {
+        for await (const l of splitLines(input as AsyncIterable<Buffer>, STREAM_LINE_BYTES)) {
+          if (l.text !== undefined) targets.addLine(l.text);
+          else targets.skipLine(l.error ?? "unreadable");
+          engine?.wake();
+          while (targets.backlog > STREAM_BACKLOG && !stopReading) {
+            await new Promise<void>((resolve) => {
+              drained = resolve;
+            });
+          }
+          if (stopReading) break;
+        }
+      } finally {
+        targets.ended = true;
+        engine?.wake();
       }
-      engine?.wake();
-    });
-    lines.on("close", () => {
-      targets.ended = true;
-      engine?.wake();
-    });
+    })();
     let issued = 0;
     const source = (): EngineTarget | undefined | typeof WAIT => {
       if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
       const t = targets.next();
-      if (paused && targets.backlog < STREAM_BACKLOG / 4) {
-        paused = false;
-        lines.resume();
+      if (drained && targets.backlog < STREAM_BACKLOG / 4) {
+        drained();
+        drained = undefined;
       }
       if (t === undefined) return targets.ended ? undefined : WAIT;
       issued++;
@@ -351,7 +400,11 @@ export class Scan {
         engine = e;
       },
     });
-    lines.close();
+    // Done (the input ended, or a stop or cap): a reader still waiting on stdin is let go.
+    stopReading = true;
+    drained?.();
+    if (!targets.ended) (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    await reading.catch(() => undefined);
     await sink?.close();
     const stored = await this.closeStoreSink(store, scanId, "0/1", !this.interrupted, counts);
     return {
@@ -411,8 +464,7 @@ export class Scan {
     if (!sink || !store) return {};
     await sink.flush();
     const exact = await store.stateCounts(scanId, shardLabel);
-    for (const k of Object.keys(counts)) delete counts[k];
-    Object.assign(counts, exact);
+    replaceCounts(counts, exact);
     if (complete) await store.finishShard(scanId, shardLabel, exact);
     return { stored: sink.inserted };
   }
@@ -429,6 +481,8 @@ export class Scan {
     checkpoint: (complete: boolean) => Promise<void>;
     onResult?: (target: EngineTarget) => void;
     onEngine?: (engine: ScanEngine<ProbeResult>) => void;
+    /** Targets' `seq` are steps of a permutation: the store keeps them (resume). */
+    steps?: boolean;
   }): Promise<{ elapsedMs: number }> {
     const cfg = this.cfg;
     const { sink, store, counts } = run;
@@ -451,7 +505,9 @@ export class Scan {
       (target, result) => {
         cfg.enricher?.enrich(result);
         sink?.write(result);
-        store?.write(result);
+        // The output failed (a full disk): stop; the last checkpoint throws the error.
+        if (sink?.error) engine.stop();
+        store?.write(result, run.steps ? target.seq : undefined);
         counts[result.state] = (counts[result.state] ?? 0) + 1;
         run.onResult?.(target);
         done++;
@@ -472,12 +528,14 @@ export class Scan {
         counts,
       });
     const ticker = setInterval(progress, 250);
-    // One checkpoint at a time; a store that fails stops the scan (the error is thrown below).
-    let saving = false;
+    // One checkpoint at a time, and none left running when this returns (the caller's last one
+    // must not be overwritten by an older one finishing late). A checkpoint that fails (the
+    // store or the output stopped taking writes) stops the scan; the caller's last checkpoint
+    // throws the error.
+    let saving: Promise<void> | undefined;
     const saver = setInterval(() => {
       if (saving) return;
-      saving = true;
-      run
+      saving = run
         .checkpoint(false)
         .then(async () => {
           // The dashboard's progress bar; a failed write of it does not stop the scan.
@@ -492,12 +550,10 @@ export class Scan {
             })
             .catch(() => undefined);
         })
-        .then(
-          () => {
-            saving = false;
-          },
-          () => engine.stop(),
-        );
+        .catch(() => engine.stop())
+        .finally(() => {
+          saving = undefined;
+        });
     }, cfg.checkpointMs ?? 1000);
     const stopper =
       cfg.maxRuntimeMs !== undefined
@@ -510,6 +566,7 @@ export class Scan {
       clearInterval(ticker);
       clearInterval(saver);
       if (stopper) clearTimeout(stopper);
+      await saving;
     }
     progress();
     return { elapsedMs: performance.now() - t0 };
@@ -534,10 +591,18 @@ function boundHeapGrowth(concurrency: number): void {
 
 /** Targets queued from a stream before its reading is paused. */
 const STREAM_BACKLOG = 10_000;
+/** Longest `--stream` line kept (a target, or a zmap/masscan output line, is far shorter). */
+const STREAM_LINE_BYTES = 4096;
 
 function openSink(output: string | undefined, append: boolean): ResultSink | undefined {
   if (output === undefined) return undefined;
   return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
+}
+
+/** The store's exact counts in place of the running ones (the summary reads `counts`). */
+function replaceCounts(counts: Record<string, number>, exact: Record<string, number>): void {
+  for (const k of Object.keys(counts)) delete counts[k];
+  Object.assign(counts, exact);
 }
 
 function sum(counts: Record<string, number>): number {

@@ -1,20 +1,32 @@
 /**
  * JSONL sink: one result a line, to a file or stdout. Lines are batched; `flushSync` makes every
  * accepted line reach the kernel so a resume checkpoint can record an exact byte offset (a
- * SIGKILL loses nothing the kernel has).
+ * SIGKILL loses nothing the kernel has), and `sync` makes them durable.
  */
 import fs from "node:fs";
 
 const BATCH_BYTES = 64 * 1024;
 
+/**
+ * The output could not be written (a full disk, a quota, an I/O error). The file keeps every
+ * line written before, whole; the message says which file and why, on one line.
+ */
+export class OutputWriteError extends Error {}
+
 export interface ResultSink {
+  /** Never throws: after a failed write, lines are dropped and `error` says why. */
   write(record: object): void;
   /** True while the sink wants the producer to pause (stdout pipe full). */
   readonly congested: boolean;
+  /** Hand every accepted line to the kernel; throws the write error, if there was one. */
   flushSync(): void;
+  /** Make what the kernel has durable (fdatasync; nothing for streams). */
+  sync(): void;
   close(): Promise<void>;
   /** Bytes of complete lines handed to the kernel so far (file sinks), including what was there before. */
   readonly bytesWritten: number;
+  /** The first write error; nothing is written after it. */
+  readonly error: OutputWriteError | undefined;
 }
 
 /** Lines are collected and handed on in batches of about BATCH_BYTES. */
@@ -22,36 +34,69 @@ abstract class BatchingSink implements ResultSink {
   private parts: string[] = [];
   private partBytes = 0;
   protected written = 0;
+  private failure: OutputWriteError | undefined;
 
   abstract get congested(): boolean;
+  /** Write the whole batch, or throw (leaving no partial line behind). */
   protected abstract writeBatch(batch: string): void;
+  /** What the write error means, for the user. */
+  protected abstract describe(e: unknown): string;
   abstract close(): Promise<void>;
 
   get bytesWritten(): number {
     return this.written;
   }
 
+  get error(): OutputWriteError | undefined {
+    return this.failure;
+  }
+
+  sync(): void {}
+
   write(record: object): void {
+    if (this.failure) return;
     const line = `${JSON.stringify(record)}\n`;
     this.parts.push(line);
     this.partBytes += line.length;
-    if (this.partBytes >= BATCH_BYTES) this.flushSync();
+    if (this.partBytes < BATCH_BYTES) return;
+    try {
+      this.flushSync();
+    } catch {
+      // Kept in `error`; the producer looks there (a write from a socket handler must not throw).
+    }
   }
 
   flushSync(): void {
+    if (this.failure) throw this.failure;
     if (this.parts.length === 0) return;
     const batch = this.parts.join("");
     this.parts = [];
     this.partBytes = 0;
-    this.writeBatch(batch);
+    try {
+      this.writeBatch(batch);
+    } catch (e) {
+      this.failure = new OutputWriteError(this.describe(e));
+      throw this.failure;
+    }
   }
+}
+
+/** `ENOSPC (no space left on device)`: the code and what it means, for one line. */
+function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== "string") return String(e);
+  const why = /^[A-Z]+: ([^,]+)/.exec(err.message ?? "")?.[1];
+  return why ? `${err.code} (${why})` : err.code;
 }
 
 export class JsonlFileSink extends BatchingSink {
   private readonly fd: number;
 
   /** `append` keeps what the file holds (resume); otherwise it is truncated. */
-  constructor(path: string, append: boolean) {
+  constructor(
+    private readonly path: string,
+    append: boolean,
+  ) {
     super();
     this.fd = fs.openSync(path, append ? "a" : "w");
     this.written = append ? fs.fstatSync(this.fd).size : 0;
@@ -61,17 +106,47 @@ export class JsonlFileSink extends BatchingSink {
     return false;
   }
 
-  /** Synchronous on purpose: when it returns, the kernel has the bytes (resume offsets). */
+  /**
+   * Synchronous on purpose: when it returns, the kernel has the bytes (resume offsets). A write
+   * that fails part-way (a full disk) is cut back to the last whole line before the error goes
+   * up, so the file never ends in a torn line.
+   */
   protected writeBatch(batch: string): void {
     const buf = Buffer.from(batch, "utf8");
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.fd, buf, off);
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd, buf, off);
+    } catch (e) {
+      try {
+        fs.ftruncateSync(this.fd, this.written);
+      } catch {
+        // The error below says the write failed; the resume offset still marks whole lines.
+      }
+      throw e;
+    }
     this.written += buf.length;
   }
 
+  protected describe(e: unknown): string {
+    return `writing ${this.path} failed: ${errnoText(e)}; it holds every result written before, whole`;
+  }
+
+  override sync(): void {
+    if (this.error) return;
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch {
+      // Durability against a power cut only; a kill loses nothing the kernel has.
+    }
+  }
+
+  /** The lines go out and the file is closed; a write error is thrown after closing. */
   async close(): Promise<void> {
-    this.flushSync();
-    fs.closeSync(this.fd);
+    try {
+      this.flushSync();
+    } finally {
+      fs.closeSync(this.fd);
+    }
   }
 }
 
@@ -90,6 +165,10 @@ export class JsonlStreamSink extends BatchingSink {
     this.stream.write(batch);
   }
 
+  protected describe(e: unknown): string {
+    return `writing the results failed: ${errnoText(e)}`;
+  }
+
   close(): Promise<void> {
     this.flushSync();
     return new Promise((resolve) => {
@@ -100,53 +179,25 @@ export class JsonlStreamSink extends BatchingSink {
   }
 }
 
-/** Counts of lines that did not parse are the caller's business; this only yields good ones. */
-export function* readJsonlFrom(path: string, offset: number): Generator<Record<string, unknown>> {
-  const size = fs.statSync(path).size;
-  if (offset >= size) return;
-  const fd = fs.openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(size - offset);
-    fs.readSync(fd, buf, 0, buf.length, offset);
-    for (const line of buf.toString("utf8").split("\n")) {
-      if (!line) continue;
-      try {
-        yield JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        // A torn last line from a killed process: the caller truncates it away.
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
- * Cut a torn trailing line (the process was killed mid-write) so appends start on a line
- * boundary. Returns the new size.
+ * Take an output file back to a resume checkpoint's offset: the lines written after it are
+ * cut off (their targets are probed again). A file shorter than the checkpoint was changed by
+ * someone else, and is refused rather than guessed at.
  */
-export function truncateToLastNewline(path: string): number {
-  const size = fs.statSync(path).size;
-  if (size === 0) return 0;
-  const fd = fs.openSync(path, "r+");
+export function rollbackOutput(path: string, bytes: number): void {
+  let size: number;
   try {
-    const window = 64 * 1024;
-    let end = size;
-    const buf = Buffer.alloc(window);
-    while (end > 0) {
-      const start = Math.max(0, end - window);
-      const n = fs.readSync(fd, buf, 0, end - start, start);
-      const idx = buf.subarray(0, n).lastIndexOf(0x0a);
-      if (idx >= 0) {
-        const keep = start + idx + 1;
-        if (keep !== size) fs.ftruncateSync(fd, keep);
-        return keep;
-      }
-      end = start;
-    }
-    fs.ftruncateSync(fd, 0);
-    return 0;
-  } finally {
-    fs.closeSync(fd);
+    size = fs.statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && bytes === 0) return;
+    throw new Error(
+      `it is ${errnoText(e)}, where the checkpoint says it held ${bytes} bytes of results`,
+    );
   }
+  if (size < bytes) {
+    throw new Error(
+      `it holds ${size} bytes, fewer than the ${bytes} the checkpoint says were written: it was changed after the scan wrote it`,
+    );
+  }
+  if (size > bytes) fs.truncateSync(path, bytes);
 }

@@ -10,6 +10,7 @@ import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./sc
 import {
   type AuditRow,
   auditFromRow,
+  type CheckpointCover,
   checkGroupColumns,
   conflictMessage,
   type DiffRow,
@@ -65,6 +66,7 @@ const COLUMN_TYPES: Record<(typeof RESULT_COLUMNS)[number], string> = {
   cve_count: "int",
   max_cvss: "float8",
   shard: "text",
+  step: "bigint",
   record: "jsonb",
 };
 
@@ -137,16 +139,29 @@ export class PostgresStore implements Store {
     );
   }
 
-  async insertResults(scanId: string, results: ProbeResult[]): Promise<number> {
+  async insertResults(
+    scanId: string,
+    results: ProbeResult[],
+    steps?: ReadonlyArray<number | undefined>,
+  ): Promise<number> {
     if (results.length === 0) return 0;
     const columns: unknown[][] = RESULT_COLUMNS.map(() => new Array(results.length));
     const recordIndex = RESULT_COLUMNS.length - 1;
     for (let i = 0; i < results.length; i++) {
-      const row = resultRow(scanId, results[i]!);
+      const row = resultRow(scanId, results[i]!, steps?.[i]);
       for (let c = 0; c < row.length; c++) columns[c]![i] = row[c];
       columns[recordIndex]![i] = jsonbSafe(row[recordIndex] as string);
     }
     const res = await this.pool.query(INSERT_SQL, columns);
+    return res.rowCount ?? 0;
+  }
+
+  async rollbackShard(scanId: string, shard: string, cover: CheckpointCover): Promise<number> {
+    const res = await this.pool.query(
+      `DELETE FROM results WHERE scan_id = $1 AND shard = $2 AND step >= $3
+       AND step <> ALL($4::bigint[])`,
+      [scanId, shard, cover.watermark, cover.doneAbove],
+    );
     return res.rowCount ?? 0;
   }
 

@@ -157,6 +157,15 @@ function v4(d: Dialect): string[] {
   ];
 }
 
+/**
+ * Resume: each scan row keeps its step in the scan's permutation, so a resumed shard can drop
+ * exactly the rows its checkpoint does not cover (they are probed again) and the store, the
+ * JSONL file and the checkpoint agree by construction. Imports and streamed scans have none.
+ */
+function v5(d: Dialect): string[] {
+  return [`ALTER TABLE results ADD COLUMN step ${BIGINT[d]}`];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -173,6 +182,11 @@ export const MIGRATIONS: Migration[] = [
     version: 4,
     name: "dashboard: search order and indexes, host history, shard progress, audits",
     sql: { sqlite: v4("sqlite"), postgres: v4("postgres") },
+  },
+  {
+    version: 5,
+    name: "a scan row's step in the permutation (resume)",
+    sql: { sqlite: v5("sqlite"), postgres: v5("postgres") },
   },
 ];
 
@@ -214,13 +228,17 @@ export const RESULT_COLUMNS = [
   "cve_count",
   "max_cvss",
   "shard",
+  "step",
   "record",
 ] as const;
 
 export type ResultRow = Array<string | number | null>;
 
-/** A result as the row values of RESULT_COLUMNS (the record itself as JSON text). */
-export function resultRow(scanId: string, r: ProbeResult): ResultRow {
+/**
+ * A result as the row values of RESULT_COLUMNS (the record itself as JSON text, last); `step`
+ * is its position in the scan's permutation, when it came from one.
+ */
+export function resultRow(scanId: string, r: ProbeResult, step?: number): ResultRow {
   const s = r.server;
   let maxCvss: number | null = null;
   for (const c of r.cves ?? [])
@@ -249,6 +267,7 @@ export function resultRow(scanId: string, r: ProbeResult): ResultRow {
     r.cves ? r.cves.length : null,
     maxCvss,
     r.shard ?? null,
+    step ?? null,
     JSON.stringify(r.scan_id === scanId ? r : { ...r, scan_id: scanId }),
   ];
 }

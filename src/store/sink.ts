@@ -16,6 +16,8 @@ export class StoreWriteError extends Error {}
 
 export class StoreSink {
   private batch: ProbeResult[] = [];
+  /** The batch's steps in the scan's permutation, one per result (undefined: none). */
+  private steps: Array<number | undefined> = [];
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
   private failure: Error | undefined;
@@ -27,8 +29,10 @@ export class StoreSink {
     private readonly scanId: string,
   ) {}
 
-  write(r: ProbeResult): void {
+  /** `step`: the result's position in the scan's permutation (what a checkpoint counts in). */
+  write(r: ProbeResult, step?: number): void {
     this.batch.push(r);
+    this.steps.push(step);
     this.queued++;
     if (this.batch.length >= BATCH_ROWS) this.send();
   }
@@ -45,12 +49,14 @@ export class StoreSink {
   private send(): void {
     if (this.batch.length === 0) return;
     const rows = this.batch;
+    const steps = this.steps;
     this.batch = [];
+    this.steps = [];
     this.chain = this.chain.then(async () => {
       try {
         // After a failure nothing more is written: a checkpoint must not pass lost rows.
         if (this.failure === undefined)
-          this.inserted += await this.store.insertResults(this.scanId, rows);
+          this.inserted += await this.store.insertResults(this.scanId, rows, steps);
       } catch (e) {
         this.failure = new StoreWriteError(
           `writing results to the store failed: ${(e as Error).message}`,
@@ -61,7 +67,11 @@ export class StoreSink {
     });
   }
 
-  /** Everything written so far is stored, or the write error is thrown. */
+  /**
+   * Everything written before this call is stored, or the write error is thrown. Results
+   * written while it waits go into later batches: a checkpoint taken just before calling it
+   * covers exactly what it waits for.
+   */
   async flush(): Promise<void> {
     this.send();
     await this.chain;

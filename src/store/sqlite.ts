@@ -11,6 +11,7 @@ import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./sc
 import {
   type AuditRow,
   auditFromRow,
+  type CheckpointCover,
   checkGroupColumns,
   conflictMessage,
   type DiffRow,
@@ -55,7 +56,7 @@ export class SqliteStore implements Store {
   private readonly blockStatements = new Map<string, Database.Statement>();
   private readonly insert: Database.Statement;
   private readonly insertMany: Database.Transaction<
-    (scanId: string, results: ProbeResult[]) => number
+    (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => number
   >;
 
   private constructor(
@@ -67,11 +68,14 @@ export class SqliteStore implements Store {
     this.insert = db.prepare(
       `INSERT INTO results (${cols}) VALUES (${params}) ON CONFLICT (scan_id, ip, port) DO NOTHING`,
     );
-    this.insertMany = db.transaction((scanId: string, results: ProbeResult[]) => {
-      let n = 0;
-      for (const r of results) n += this.insert.run(resultRow(scanId, r)).changes;
-      return n;
-    });
+    this.insertMany = db.transaction(
+      (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => {
+        let n = 0;
+        for (let i = 0; i < results.length; i++)
+          n += this.insert.run(resultRow(scanId, results[i]!, steps?.[i])).changes;
+        return n;
+      },
+    );
   }
 
   static open(file: string): SqliteStore {
@@ -129,9 +133,22 @@ export class SqliteStore implements Store {
       .run(s.scanId, s.shard, s.host ?? null, s.startedAt);
   }
 
-  async insertResults(scanId: string, results: ProbeResult[]): Promise<number> {
+  async insertResults(
+    scanId: string,
+    results: ProbeResult[],
+    steps?: ReadonlyArray<number | undefined>,
+  ): Promise<number> {
     if (results.length === 0) return 0;
-    return this.insertMany.immediate(scanId, results);
+    return this.insertMany.immediate(scanId, results, steps);
+  }
+
+  async rollbackShard(scanId: string, shard: string, cover: CheckpointCover): Promise<number> {
+    return this.db
+      .prepare(
+        `DELETE FROM results WHERE scan_id = ? AND shard = ? AND step >= ?
+         AND step NOT IN (SELECT value FROM json_each(?))`,
+      )
+      .run(scanId, shard, cover.watermark, JSON.stringify(cover.doneAbove)).changes;
   }
 
   async finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void> {

@@ -48,6 +48,12 @@ export interface ShardProgress {
   counts: Record<string, number>;
 }
 
+/** The steps a resume checkpoint counts as finished: all below `watermark`, and `doneAbove`. */
+export interface CheckpointCover {
+  watermark: number;
+  doneAbove: readonly number[];
+}
+
 /** What the dashboard's search filters on; every field must hold (AND). */
 export interface SearchFilter {
   state?: string;
@@ -164,8 +170,21 @@ export interface Store {
    */
   beginScan(scan: ScanInfo): Promise<void>;
   beginShard(shard: ShardInfo): Promise<void>;
-  /** Insert results; a target the scan already holds keeps its row. Returns rows inserted. */
-  insertResults(scanId: string, results: ProbeResult[]): Promise<number>;
+  /**
+   * Insert results; a target the scan already holds keeps its row. `steps[i]` is results[i]'s
+   * position in the scan's permutation (what a resume checkpoint counts in). Returns rows inserted.
+   */
+  insertResults(
+    scanId: string,
+    results: ProbeResult[],
+    steps?: ReadonlyArray<number | undefined>,
+  ): Promise<number>;
+  /**
+   * Take a resumed shard back to its checkpoint: delete the rows whose step the checkpoint does
+   * not cover (stored after it was taken; the resumed run probes them again). Rows without a
+   * step (imports, streamed scans) are kept. Returns the rows deleted.
+   */
+  rollbackShard(scanId: string, shard: string, cover: CheckpointCover): Promise<number>;
   /** Mark a shard finished; the scan is finished when all of its shards are. */
   finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void>;
   /** Results per state, from the rows themselves (exact after a resume or a re-run). */

@@ -1,11 +1,14 @@
 /**
  * Resume bookkeeping. Targets are issued in permutation order (increasing step numbers) but
- * finish in any order. The checkpoint records a watermark (every step below it is finished)
- * plus the finished steps above it — a set bounded by what can be in flight — and the byte
- * offset of the output at that moment. A scan killed with SIGKILL restarts at the watermark,
- * skips the recorded steps, and skips targets whose lines were written after the checkpoint.
+ * finish in any order. A checkpoint records a watermark (every step below it is finished) plus
+ * the finished steps above it (a set bounded by what can be in flight), the byte offset of the
+ * output and the counts, all taken at one instant; it is saved only once the output and the
+ * store hold everything it covers. The checkpoint is the one truth: a scan killed with SIGKILL
+ * takes its output and its store back to it (what was written after it is cut off and deleted)
+ * and probes again everything it does not cover, so every target ends up in every sink once.
  */
 import fs from "node:fs";
+import os from "node:os";
 
 export const RESUME_VERSION = 1;
 
@@ -34,6 +37,25 @@ export class CompletionTracker {
   private head = 0;
   /** Finished steps still in `issued` behind an unfinished one. */
   private done = new Set<number>();
+  /** Steps an earlier run finished above its watermark, not walked past yet in this run. */
+  private readonly preDone: Set<number>;
+
+  /** `preDone`: the checkpoint's doneAbove, when resuming. */
+  constructor(preDone: readonly number[] = []) {
+    this.preDone = new Set(preDone);
+  }
+
+  /**
+   * The permutation reached `step`: if an earlier run finished it, retire it and say so (it is
+   * not probed again). Until it is reached, it stays in doneAbove(), so a checkpoint taken
+   * before then still covers it.
+   */
+  finishedBefore(step: number): boolean {
+    if (!this.preDone.delete(step)) return false;
+    this.issue(step);
+    this.complete(step);
+    return true;
+  }
 
   issue(step: number): void {
     this.issued.push(step);
@@ -58,28 +80,127 @@ export class CompletionTracker {
   }
 
   doneAbove(): number[] {
-    return [...this.done].sort((a, b) => a - b);
+    return [...this.done, ...this.preDone].sort((a, b) => a - b);
   }
 }
 
+/** A resume file that cannot be used; the message says which and why. */
+export class ResumeFileError extends Error {}
+
 export function loadResumeState(path: string): ResumeState | undefined {
-  if (!fs.existsSync(path)) return undefined;
-  const raw = fs.readFileSync(path, "utf8");
+  let raw: string;
+  try {
+    raw = fs.readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ResumeFileError(
+      `cannot read resume file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
   let state: ResumeState;
   try {
     state = JSON.parse(raw) as ResumeState;
   } catch {
-    throw new Error(`resume file ${path} is not valid JSON`);
+    throw new ResumeFileError(`resume file ${path} is not valid JSON`);
   }
-  if (state.version !== RESUME_VERSION || typeof state.watermark !== "number") {
-    throw new Error(`resume file ${path} is not a redscope resume file (version ${state.version})`);
+  const bad = invalidField(state);
+  if (bad !== undefined) {
+    throw new ResumeFileError(
+      `resume file ${path} is not a redscope resume file of version ${RESUME_VERSION} (${bad})`,
+    );
   }
   return state;
 }
 
-/** Atomic replace: a kill during the write leaves the previous checkpoint intact. */
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The first field that is missing or of the wrong shape, if any. */
+function invalidField(s: ResumeState): string | undefined {
+  if (typeof s !== "object" || s === null) return "not an object";
+  if (s.version !== RESUME_VERSION) return `version ${String(s.version)}`;
+  for (const k of ["fingerprint", "seed", "shard", "scanId", "startedAt"] as const) {
+    if (typeof s[k] !== "string") return k;
+  }
+  if (!isCount(s.watermark)) return "watermark";
+  if (!Array.isArray(s.doneAbove) || !s.doneAbove.every(isCount)) return "doneAbove";
+  if (typeof s.output !== "object" || s.output === null) return "output";
+  if (typeof s.output.path !== "string" || !isCount(s.output.bytes)) return "output";
+  if (typeof s.counts !== "object" || s.counts === null) return "counts";
+  if (!Object.values(s.counts).every(isCount)) return "counts";
+  if (typeof s.complete !== "boolean") return "complete";
+  return undefined;
+}
+
+/**
+ * Atomic and durable replace: a kill (or a power cut) during the write leaves the previous
+ * checkpoint intact.
+ */
 export function saveResumeState(path: string, state: ResumeState): void {
   const tmp = `${path}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state));
+  const fd = fs.openSync(tmp, "w");
+  try {
+    fs.writeSync(fd, JSON.stringify(state));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, path);
+}
+
+/**
+ * Hold a resume file for this process: two runs resuming one scan at once would write the same
+ * output twice. The lock (`FILE.lock`: host and pid) is left behind by a kill; a later run on
+ * the same host finds its process gone and takes it over. Returns the release function.
+ */
+export function lockResumeFile(path: string): () => void {
+  const lock = `${path}.lock`;
+  const me = `${os.hostname()} ${process.pid}\n`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, "wx");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw new ResumeFileError(
+          `cannot lock resume file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      }
+      const holder = readLock(lock);
+      if (holder !== undefined && isRunningHere(holder)) {
+        throw new ResumeFileError(
+          `resume file ${path} is in use by another redscope (${holder.host} pid ${holder.pid}); if none runs, delete ${lock}`,
+        );
+      }
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    fs.writeSync(fd, me);
+    fs.closeSync(fd);
+    return () => {
+      if (readLock(lock)?.pid === process.pid) fs.rmSync(lock, { force: true });
+    };
+  }
+  throw new ResumeFileError(`cannot lock resume file ${path}: ${lock} keeps coming back`);
+}
+
+function readLock(lock: string): { host: string; pid: number } | undefined {
+  try {
+    const [host, pid] = fs.readFileSync(lock, "utf8").trim().split(" ");
+    const n = Number(pid);
+    return host && Number.isSafeInteger(n) && n > 0 ? { host, pid: n } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lock's process may still run: on this host and alive, or on another host (unknowable). */
+function isRunningHere(holder: { host: string; pid: number }): boolean {
+  if (holder.host !== os.hostname()) return true;
+  if (holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -72,6 +72,13 @@ export class StreamTargets {
     }
   }
 
+  /** A line that could not be read (too long): counted and reported like a bad one. */
+  skipLine(reason: string): void {
+    this.lineNo++;
+    this.skippedLines++;
+    this.opts.onSkip(`${this.opts.sourceName}:${this.lineNo}: ${reason}; skipped`);
+  }
+
   private addIpv4(v4: number, text: string): void {
     const value = BigInt(v4);
     if (!this.opts.allowReserved) {

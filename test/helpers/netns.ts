@@ -89,3 +89,28 @@ export function dropTcpPort(host: TestHost, port: number): void {
   ]);
   host.exec("nft", ["add", "rule", "inet", "rsdrop", "in", "tcp", "dport", String(port), "drop"]);
 }
+
+/**
+ * A network namespace with only `lo` (up): whatever runs in it reaches nothing but itself, so
+ * a server there may listen on 0.0.0.0 and a scanner there may walk 127.0.0.0/8 freely.
+ */
+export function createLoopbackNs(tag: string): Pick<TestHost, "ns" | "exec" | "destroy"> {
+  const ns = `rs-${tag}-${process.pid}-${serial++}`.slice(0, 30);
+  ip(["netns", "add", ns]);
+  try {
+    ip(["-n", ns, "link", "set", "lo", "up"]);
+  } catch (e) {
+    ip(["netns", "del", ns]);
+    throw e;
+  }
+  return {
+    ns,
+    exec: (cmd, args) =>
+      execFileSync("ip", ["netns", "exec", ns, cmd, ...args], { encoding: "utf8" }),
+    destroy: () => {
+      try {
+        ip(["netns", "del", ns]);
+      } catch {}
+    },
+  };
+}

@@ -11,8 +11,11 @@ import pg from "pg";
 import { freePort } from "./ports.js";
 
 export interface PgServer {
-  /** A URL for a database of its own: call with a name per test suite. */
-  database(name: string): Promise<string>;
+  /**
+   * A URL for a database of its own: call with a name per test suite. `socket`: through the
+   * server's Unix socket, which a process in another network namespace can reach too.
+   */
+  database(name: string, via?: "tcp" | "socket"): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export async function startPostgres(): Promise<PgServer> {
     }
   }
   return {
-    async database(name: string): Promise<string> {
+    async database(name: string, via: "tcp" | "socket" = "tcp"): Promise<string> {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
       try {
@@ -101,7 +104,9 @@ export async function startPostgres(): Promise<PgServer> {
       } finally {
         await c.end();
       }
-      return `postgres://redscope@127.0.0.1:${port}/${name}`;
+      return via === "socket"
+        ? `postgres://redscope@/${name}?host=${encodeURIComponent(dir)}&port=${port}`
+        : `postgres://redscope@127.0.0.1:${port}/${name}`;
     },
     async stop(): Promise<void> {
       if (child.exitCode === null) {
