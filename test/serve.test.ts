@@ -190,7 +190,12 @@ describe("redscope serve", {
     assert.equal(a.code, 1, a.stderr);
 
     dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    // No name resolves (a page sent to evil.example fails there, without a DNS query); the
+    // dashboard is an address.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+    });
   });
 
   after(async () => {
@@ -351,6 +356,91 @@ describe("redscope serve", {
     await visit(hp.ports.get("redis-7.0-open")!, [["PING"], ["INFO"]]);
     await until(async () => (await page.locator("#feed tbody tr").count()) > rows);
     assert.deepEqual(problems, []);
+  });
+
+  test("login: `next` leads only to this dashboard, as the browser parses it", async () => {
+    // Without a token (loopback), /login sends a visitor straight on to `next`.
+    const open = await serve(["--db", db, "--listen", "127.0.0.1:0"]);
+    const context = await browser.newContext();
+    try {
+      /** Where `next` leads: the login form's field and, after the right token, the Location. */
+      const login = async (next: string): Promise<Record<string, string>> => {
+        const q = `/login?next=${encodeURIComponent(next)}`;
+        const form = await fetch(`${dash.url}${q}`);
+        const cookie = /redscope_login=[^;]+/.exec(form.headers.get("set-cookie") ?? "")![0];
+        const html = await form.text();
+        const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+        const post = await fetch(`${dash.url}/login`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+          body: new URLSearchParams({ csrf, token: TOKEN, next }).toString(),
+        });
+        const straight = await fetch(`${open.url}${q}`, { redirect: "manual" });
+        assert.deepEqual([post.status, straight.status], [303, 303], JSON.stringify(next));
+        return {
+          form: /name="next" value="([^"]*)"/.exec(html)![1]!.replaceAll("&amp;", "&"),
+          login: post.headers.get("location")!,
+          "no login": straight.headers.get("location")!,
+        };
+      };
+      // What the WHATWG URL parser (the browser's) reads as another host: tabs and newlines
+      // are dropped, a backslash is a slash, dot segments can leave "//" in front.
+      for (const next of [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\n/evil.example/",
+        " /\t/evil.example/",
+        "/\\evil.example/",
+        "\\/evil.example/",
+        "//evil.example/",
+        "/.//evil.example/",
+        "/%2e//evil.example/",
+        "/scans/..//evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+      ]) {
+        for (const [where, to] of Object.entries(await login(next))) {
+          const origin = new URL(to, dash.url).origin;
+          assert.equal(
+            origin,
+            dash.url,
+            `${where}: ${JSON.stringify(next)} → ${JSON.stringify(to)}`,
+          );
+        }
+      }
+      // A page of the dashboard is kept, as its parsed path and query (never the raw text).
+      const kept = "/search?scan=new&q=%3Cb%3E";
+      assert.deepEqual(await login("/search?scan=new&q=<b>"), {
+        form: kept,
+        login: kept,
+        "no login": kept,
+      });
+
+      // The real browser, with the issue's `next`: it stays on the dashboard. (Were it sent
+      // elsewhere, its navigation would fail there: no name resolves.)
+      const page = await context.newPage();
+      const away: string[] = [];
+      page.on("request", (r) => {
+        const origin = new URL(r.url()).origin;
+        if (origin !== dash.url && origin !== open.url) away.push(r.url());
+      });
+      const issue = "/login?next=%2F%09%2Fevil.example%2F";
+      await page.goto(`${open.url}${issue}`).catch(() => undefined);
+      assert.deepEqual({ url: page.url(), away }, { url: `${open.url}/scans`, away: [] });
+      // After a correct token (Chromium's CSP form-action 'self' also holds back a form's
+      // redirect to another origin; the Location must not rely on it).
+      await page.goto(`${dash.url}${issue}`);
+      await page.fill("input[name=token]", TOKEN);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname !== "/login").catch(() => undefined),
+        page.click("button[type=submit]"),
+      ]);
+      assert.deepEqual({ url: page.url(), away }, { url: `${dash.url}/scans`, away: [] });
+    } finally {
+      await context.close();
+      await open.stop();
+    }
   });
 
   test("HTTP: headers, Host check, login, CSRF, bad input", async () => {

@@ -44,6 +44,42 @@ const MAX_SESSIONS = 1000;
 /** Failed logins one address may make per minute. */
 const LOGIN_FAILURES_PER_MINUTE = 10;
 
+/**
+ * The origin request URLs are resolved against. Its host is a stand-in: where a path leads does
+ * not depend on the host it is resolved against, only on whether it stays on it.
+ */
+export const OWN_ORIGIN = "http://dashboard.invalid";
+/** Longest `next` kept after login (a search's URL fits); a longer one goes to the scans. */
+const MAX_NEXT = 2048;
+
+/** `s` resolved against this dashboard as a browser would, if it stays here. */
+function resolveHere(s: string): URL | undefined {
+  try {
+    const u = new URL(s, OWN_ORIGIN);
+    return u.origin === OWN_ORIGIN ? u : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where to send a visitor after login: `next` only if it leads to a page of this dashboard as
+ * the browser parses it — the WHATWG URL parser, which drops tabs and newlines, reads `\` as
+ * `/` and resolves `.` and `..` — not by looking at its first characters (`/<TAB>/evil.example/`
+ * starts with one slash and leads to evil.example). The answer is the parsed path and query,
+ * never the raw text, and it is checked again as the Location it becomes: `/.//evil.example`
+ * stays here but its path, `//evil.example`, would not.
+ */
+export function localRedirect(next: string | null | undefined, fallback = "/scans"): string {
+  const u = next ? resolveHere(next) : undefined;
+  if (u === undefined) return fallback;
+  const to = u.pathname + u.search;
+  const again = resolveHere(to);
+  return again !== undefined && again.pathname + again.search === to && to.length <= MAX_NEXT
+    ? to
+    : fallback;
+}
+
 export function isLoopback(host: string): boolean {
   return (
     host === "localhost" ||

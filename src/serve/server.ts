@@ -41,7 +41,9 @@ import {
   Guard,
   isLoopback,
   LOGIN_CSRF_COOKIE,
+  localRedirect,
   newToken,
+  OWN_ORIGIN,
   parseCookies,
   SECURITY_HEADERS,
   SESSION_COOKIE,
@@ -266,7 +268,7 @@ export class Dashboard {
         Allow: "GET, HEAD, POST",
       });
     }
-    const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+    const url = new URL(req.url ?? "/", OWN_ORIGIN);
     const p = url.pathname;
     const asset = this.assets.get(p);
     if (asset && method !== "POST") return this.send(res, 200, asset.type, asset.body);
@@ -416,19 +418,17 @@ export class Dashboard {
   ): Promise<void> {
     const guard = this.guard!;
     const secure = guard.opts.secure;
-    const safeNext = (n: string | null | undefined): string =>
-      n?.startsWith("/") && !n.startsWith("//") && !n.includes("\\") ? n.slice(0, 1000) : "/scans";
-    if (!guard.needsLogin) return this.redirect(res, safeNext(url.searchParams.get("next")));
+    if (!guard.needsLogin) return this.redirect(res, localRedirect(url.searchParams.get("next")));
     if (method !== "POST") {
       const csrf = newToken();
-      return this.html(res, 200, loginPage(csrf, safeNext(url.searchParams.get("next"))), {
+      return this.html(res, 200, loginPage(csrf, localRedirect(url.searchParams.get("next"))), {
         "Set-Cookie": cookie(LOGIN_CSRF_COOKIE, csrf, secure),
       });
     }
     const form = await this.form(req, res);
     if (!form) return;
     const expected = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE) ?? "";
-    const next = safeNext(form.get("next"));
+    const next = localRedirect(form.get("next"));
     const again = (status: number, why: string): void => {
       const csrf = newToken();
       this.html(res, status, loginPage(csrf, next, why), {
