@@ -1,7 +1,7 @@
 /**
- * The dashboard's bounded memory (sessions, failed-login counts): a Map of at most `max` entries
- * that forgets the least recently used one when a new one comes, one at a time — never
- * everything at once, which would also free whom it holds back.
+ * The dashboard's bounded memory (sessions, failed-login counts, made reports, CVE indexes): a
+ * Map of at most `max` entries that forgets the least recently used one when a new one comes,
+ * one at a time — never everything at once, which would also free whom it holds back.
  */
 export class Lru<K, V> {
   private readonly entries = new Map<K, V>();

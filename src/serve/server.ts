@@ -14,6 +14,7 @@ import { buildHoneypotReport } from "../report/honeypot.js";
 import { honeypotParts, reportParts } from "../report/html.js";
 import { diffTables } from "../report/tables.js";
 import type { ScanInfo, ShardInfo, ShardProgress, Store } from "../store/index.js";
+import { Lru } from "./lru.js";
 import {
   auditPage,
   auditsPage,
@@ -129,7 +130,8 @@ export class Dashboard {
   private server: http.Server | undefined;
   private guard: Guard | undefined;
   private readonly cache: ScanCache;
-  private readonly reports = new Map<string, Rendered>();
+  /** Reports made, for the 32 scans last looked at. */
+  private readonly reports = new Lru<string, Rendered>(32);
   private honeypotReport: { at: number; parts: { top: string[]; sections: string[] } } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
@@ -468,7 +470,6 @@ export class Dashboard {
     const report = await buildReport(this.opts.store, scan);
     const rendered = { at: Date.now(), report, parts: reportParts(report) };
     this.reports.set(scan.id, rendered);
-    if (this.reports.size > 32) this.reports.delete(this.reports.keys().next().value!);
     return rendered;
   }
 
