@@ -13,7 +13,13 @@ import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport } from "../report/honeypot.js";
 import { honeypotParts, reportParts } from "../report/html.js";
 import { diffTables } from "../report/tables.js";
-import type { ScanInfo, ShardInfo, ShardProgress, Store } from "../store/index.js";
+import {
+  type ScanInfo,
+  type ShardInfo,
+  type ShardProgress,
+  type Store,
+  StoreDamagedError,
+} from "../store/index.js";
 import { Lru } from "./lru.js";
 import {
   auditPage,
@@ -60,6 +66,8 @@ export interface DashboardOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** More Host header names to accept (a reverse proxy's, a DNS name). */
   allowHosts?: string[];
+  /** The store turned out to be damaged: every page may fail on it, the dashboard should stop. */
+  onStoreDamaged?: (e: StoreDamagedError) => void;
 }
 
 const MAX_URL = 4096;
@@ -156,9 +164,12 @@ export class Dashboard {
   async start(): Promise<string> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) this.send(res, 500, "text/plain", "internal error\n");
-        else res.destroy();
-        process.stderr.write(`redscope serve: ${(e as Error).stack ?? String(e)}\n`);
+        const damaged = this.damaged(e);
+        if (res.headersSent) res.destroy();
+        else if (damaged)
+          this.send(res, 500, "text/plain", "the store is damaged: see the server's log\n");
+        else this.send(res, 500, "text/plain", "internal error\n");
+        if (!damaged) process.stderr.write(`redscope serve: ${(e as Error).stack ?? String(e)}\n`);
       });
     };
     const server = this.opts.tls
@@ -205,9 +216,17 @@ export class Dashboard {
       if (!scan) return;
       await this.report(scan);
       await this.cache.cveIndex(scan.id);
-    } catch {
-      // A visitor's request will meet the same error and show it.
+    } catch (e) {
+      // A visitor's request will meet the same error and show it; a damaged store stops us now.
+      this.damaged(e);
     }
+  }
+
+  /** Whether `e` says the store is damaged; if so, the owner hears it (onStoreDamaged). */
+  private damaged(e: unknown): boolean {
+    if (!(e instanceof StoreDamagedError)) return false;
+    this.opts.onStoreDamaged?.(e);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -555,7 +574,8 @@ export class Dashboard {
         const data = await tick();
         if (data !== undefined) res.write(`data: ${data}\n\n`);
         else if (++beat % 15 === 0) res.write(": keep-alive\n\n");
-      } catch {
+      } catch (e) {
+        this.damaged(e);
         res.destroy();
       } finally {
         busy = false;
