@@ -8,11 +8,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { BIN, type CliRun, runCli } from "./helpers/cli.js";
+import { startHoneypot } from "./helpers/honeypot-process.js";
 
 let tmp = "";
 let made = "";
@@ -160,6 +162,25 @@ describe("a damaged SQLite store", () => {
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     clearTimeout(killer);
     assertDamageLine(code, stderr.replace(/^redscope serve: dashboard on .*\n/m, ""), serveFile);
+  });
+
+  test("honeypot: the same line when its recorder meets the damage, and it exits", async () => {
+    const file = damagedCopy("honeypot.db", (t) => t.startsWith("honeypot_"));
+    const hp = await startHoneypot(["--db", file, "--listen", "127.0.0.1:0/redis-7.0-open", "-q"]);
+    // A visitor: its session is written when it ends, at the latest when the honeypot stops.
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect({ host: "127.0.0.1", port: hp.ports.get("redis-7.0-open")! }, () =>
+        s.end("PING\r\nQUIT\r\n"),
+      );
+      s.on("data", () => undefined);
+      s.on("error", reject);
+      s.on("close", () => resolve());
+    });
+    // Bounded: a honeypot that does not exit after SIGTERM is killed (and fails here).
+    const killer = setTimeout(() => hp.child.kill("SIGKILL"), 30_000);
+    const { code, out } = await hp.stop();
+    clearTimeout(killer);
+    assertDamageLine(code, out.replace(/^listening on .*\n|^recording to .*\n/gm, ""), file);
   });
 
   test("a file that is not SQLite at all: the same line, with SQLite's word for it", async () => {
