@@ -79,6 +79,14 @@ async function serve(args: string[], netns?: string): Promise<Served> {
   };
 }
 
+/** GET /login's answer: its CSRF cookie (as a Cookie header) and the form's token. */
+function loginForm(setCookie: string | null, html: string): { cookie: string; csrf: string } {
+  return {
+    cookie: /redscope_login=[^;]+/.exec(setCookie ?? "")![0],
+    csrf: /name="csrf" value="([^"]+)"/.exec(html)![1]!,
+  };
+}
+
 /** Poll `cond` every 100 ms for up to `ms` (the page's own CSP forbids string evaluation). */
 async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -370,9 +378,8 @@ describe("redscope serve", {
       const login = async (next: string): Promise<Record<string, string>> => {
         const q = `/login?next=${encodeURIComponent(next)}`;
         const form = await fetch(`${dash.url}${q}`);
-        const cookie = /redscope_login=[^;]+/.exec(form.headers.get("set-cookie") ?? "")![0];
         const html = await form.text();
-        const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+        const { cookie, csrf } = loginForm(form.headers.get("set-cookie"), html);
         const post = await fetch(`${dash.url}/login`, {
           method: "POST",
           redirect: "manual",
@@ -653,8 +660,7 @@ describe("login throttle over the network", {
       );
       const login = async (from: string, target: string, tokenTried: string): Promise<number> => {
         const form = await requestFrom(from, `http://${target}:8080/login`);
-        const cookie = /redscope_login=[^;]+/.exec(String(form.headers["set-cookie"]))![0];
-        const csrf = /name="csrf" value="([^"]+)"/.exec(form.body)![1]!;
+        const { cookie, csrf } = loginForm(String(form.headers["set-cookie"]), form.body);
         const r = await requestFrom(from, `http://${target}:8080/login`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded", cookie },

@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
-import { BIN, type CliRun, runCli } from "./helpers/cli.js";
+import { BIN, type CliRun, runCli, scanJson } from "./helpers/cli.js";
 import { startHoneypot } from "./helpers/honeypot-process.js";
 
 let tmp = "";
@@ -23,19 +23,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-damage-"));
   made = path.join(tmp, "made.db");
   // 1,024 closed loopback targets: about 120 pages of results and indexes.
-  const r = await runCli([
-    "scan",
-    "127.9.0.0/22",
-    "-p",
-    "1",
-    "--allow-reserved",
-    "--db",
-    made,
-    "--scan-id",
-    "first",
-    "-q",
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  await scanJson(["127.9.0.0/22"], ["-p", "1", "--db", made, "--scan-id", "first"]);
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -124,18 +112,7 @@ describe("a damaged SQLite store", () => {
 
   test("import and serve: the same line, exit 2", async () => {
     const lines = path.join(tmp, "lines.jsonl");
-    const scanned = await runCli([
-      "scan",
-      "127.9.9.0/30",
-      "-p",
-      "1",
-      "--allow-reserved",
-      "--no-db",
-      "-o",
-      lines,
-      "-q",
-    ]);
-    assert.equal(scanned.code, 0, scanned.stderr);
+    fs.writeFileSync(lines, (await scanJson(["127.9.9.0/30"], ["-p", "1", "--no-db"])).run.stdout);
     const importFile = damagedCopy("import.db", (t) => t === "results");
     const imported = await runCli(["import", lines, "--db", importFile, "-q"]);
     assertDamageLine(imported.code, imported.stderr, importFile);
