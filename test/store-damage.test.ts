@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import { openStore, StoreDamagedError } from "../src/store/index.js";
 import { BIN, type CliRun, runCli, scanJson } from "./helpers/cli.js";
 import { startHoneypot } from "./helpers/honeypot-process.js";
 
@@ -158,6 +159,27 @@ describe("a damaged SQLite store", () => {
     const { code, out } = await hp.stop();
     clearTimeout(killer);
     assertDamageLine(code, out.replace(/^listening on .*\n|^recording to .*\n/gm, ""), file);
+  });
+
+  test("the store itself: a query's promise and an iteration both reject with StoreDamagedError", async () => {
+    const file = damagedCopy("api.db", (t) => t === "results");
+    const store = await openStore(file);
+    try {
+      // Undamaged tables still read.
+      assert.deepEqual(
+        (await store.listScans()).map((s) => s.id),
+        ["first"],
+      );
+      await assert.rejects(store.groupCounts("first", ["state"]), StoreDamagedError);
+      await assert.rejects(
+        async () => {
+          for await (const _ of store.results({ scanId: "first" })) break;
+        },
+        (e: unknown) => e instanceof StoreDamagedError && e.file === file,
+      );
+    } finally {
+      await store.close();
+    }
   });
 
   test("a file that is not SQLite at all: the same line, with SQLite's word for it", async () => {

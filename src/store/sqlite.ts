@@ -481,13 +481,18 @@ function sayingDamage(store: SqliteStore, file: string): SqliteStore {
   const rethrow = (e: unknown): never => {
     throw damage(e, file);
   };
-  async function* following(it: AsyncIterable<unknown>): AsyncIterable<unknown> {
-    try {
-      yield* it;
-    } catch (e) {
-      rethrow(e);
-    }
-  }
+  /** An async iterable whose steps rethrow as damage; no extra generator in between. */
+  const following = (iterable: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
+    const it = iterable[Symbol.asyncIterator]();
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: () => it.next().catch(rethrow),
+      return: async (value?: unknown) =>
+        it.return ? it.return(value).catch(rethrow) : { done: true, value },
+    };
+  };
   return new Proxy(store, {
     get(target, key) {
       const v: unknown = Reflect.get(target, key, target);
