@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +17,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import type { ProbeResult } from "../src/classify/result.js";
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
+import { Lru } from "../src/serve/lru.js";
+import { Guard, LOGIN_SOURCES, loginSource } from "../src/serve/security.js";
 import { openStore } from "../src/store/index.js";
 import { BIN, runCli } from "./helpers/cli.js";
 import { type RunningHoneypot, startHoneypot } from "./helpers/honeypot-process.js";
@@ -73,6 +76,14 @@ async function serve(args: string[], netns?: string): Promise<Served> {
       child.kill("SIGTERM");
       await closed;
     },
+  };
+}
+
+/** GET /login's answer: its CSRF cookie (as a Cookie header) and the form's token. */
+function loginForm(setCookie: string | null, html: string): { cookie: string; csrf: string } {
+  return {
+    cookie: /redscope_login=[^;]+/.exec(setCookie ?? "")![0],
+    csrf: /name="csrf" value="([^"]+)"/.exec(html)![1]!,
   };
 }
 
@@ -190,7 +201,12 @@ describe("redscope serve", {
     assert.equal(a.code, 1, a.stderr);
 
     dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    // No name resolves (a page sent to evil.example fails there, without a DNS query); the
+    // dashboard is an address.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+    });
   });
 
   after(async () => {
@@ -353,6 +369,90 @@ describe("redscope serve", {
     assert.deepEqual(problems, []);
   });
 
+  test("login: `next` leads only to this dashboard, as the browser parses it", async () => {
+    // Without a token (loopback), /login sends a visitor straight on to `next`.
+    const open = await serve(["--db", db, "--listen", "127.0.0.1:0"]);
+    const context = await browser.newContext();
+    try {
+      /** Where `next` leads: the login form's field and, after the right token, the Location. */
+      const login = async (next: string): Promise<Record<string, string>> => {
+        const q = `/login?next=${encodeURIComponent(next)}`;
+        const form = await fetch(`${dash.url}${q}`);
+        const html = await form.text();
+        const { cookie, csrf } = loginForm(form.headers.get("set-cookie"), html);
+        const post = await fetch(`${dash.url}/login`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+          body: new URLSearchParams({ csrf, token: TOKEN, next }).toString(),
+        });
+        const straight = await fetch(`${open.url}${q}`, { redirect: "manual" });
+        assert.deepEqual([post.status, straight.status], [303, 303], JSON.stringify(next));
+        return {
+          form: /name="next" value="([^"]*)"/.exec(html)![1]!.replaceAll("&amp;", "&"),
+          login: post.headers.get("location")!,
+          "no login": straight.headers.get("location")!,
+        };
+      };
+      // What the WHATWG URL parser (the browser's) reads as another host: tabs and newlines
+      // are dropped, a backslash is a slash, dot segments can leave "//" in front.
+      for (const next of [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\n/evil.example/",
+        " /\t/evil.example/",
+        "/\\evil.example/",
+        "\\/evil.example/",
+        "//evil.example/",
+        "/.//evil.example/",
+        "/%2e//evil.example/",
+        "/scans/..//evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+      ]) {
+        for (const [where, to] of Object.entries(await login(next))) {
+          const origin = new URL(to, dash.url).origin;
+          assert.equal(
+            origin,
+            dash.url,
+            `${where}: ${JSON.stringify(next)} → ${JSON.stringify(to)}`,
+          );
+        }
+      }
+      // A page of the dashboard is kept, as its parsed path and query (never the raw text).
+      const kept = "/search?scan=new&q=%3Cb%3E";
+      assert.deepEqual(await login("/search?scan=new&q=<b>"), {
+        form: kept,
+        login: kept,
+        "no login": kept,
+      });
+
+      // The real browser, with the issue's `next`: it stays on the dashboard. (Were it sent
+      // elsewhere, its navigation would fail there: no name resolves.)
+      const page = await context.newPage();
+      const away: string[] = [];
+      page.on("request", (r) => {
+        const origin = new URL(r.url()).origin;
+        if (origin !== dash.url && origin !== open.url) away.push(r.url());
+      });
+      const issue = "/login?next=%2F%09%2Fevil.example%2F";
+      await page.goto(`${open.url}${issue}`).catch(() => undefined);
+      assert.deepEqual({ url: page.url(), away }, { url: `${open.url}/scans`, away: [] });
+      // After a correct token (Chromium's CSP form-action 'self' also holds back a form's
+      // redirect to another origin; the Location must not rely on it).
+      await page.goto(`${dash.url}${issue}`);
+      await page.fill("input[name=token]", TOKEN);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname !== "/login").catch(() => undefined),
+        page.click("button[type=submit]"),
+      ]);
+      assert.deepEqual({ url: page.url(), away }, { url: `${dash.url}/scans`, away: [] });
+    } finally {
+      await context.close();
+      await open.stop();
+    }
+  });
+
   test("HTTP: headers, Host check, login, CSRF, bad input", async () => {
     const r = await fetch(`${dash.url}/scans`, { redirect: "manual" });
     assert.equal(r.status, 303);
@@ -461,6 +561,128 @@ describe("redscope serve beyond loopback", {
       const r = await runCli(["serve", ...args]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, msg);
+    }
+  });
+});
+
+/** One HTTP request from `localAddress` (a source address of the test's own namespace). */
+function requestFrom(
+  localAddress: string,
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      localAddress,
+      method: opts.method ?? "GET",
+      headers: opts.headers,
+    });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.end(opts.body);
+  });
+}
+
+describe("login throttle", () => {
+  const TOKEN_RIGHT = "right-token-0123456789";
+  const guard = (): Guard =>
+    new Guard({ token: TOKEN_RIGHT, allowedHosts: new Set(), anyHost: false, secure: false });
+  const fail = (g: Guard, from: string): void => {
+    assert.equal(g.login(from, "wrong"), undefined);
+  };
+
+  test("counts an IPv6 address by its /64 and an IPv4 address by itself, mapped or not", () => {
+    assert.equal(loginSource("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+    assert.equal(loginSource("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
+    assert.equal(loginSource("fe80::1%eth0"), "fe80::/64");
+    assert.equal(loginSource("::ffff:192.0.2.7"), "192.0.2.7");
+    assert.equal(loginSource("192.0.2.7"), "192.0.2.7");
+
+    const g = guard();
+    // Ten addresses of one /64, one wrong token each: the /64 has had its ten.
+    for (let i = 1; i <= 10; i++) fail(g, `2001:db8:1:2::${i.toString(16)}`);
+    assert.ok(g.throttled("2001:db8:1:2:ffff:ffff:ffff:ffff"), "another address of the /64");
+    assert.ok(!g.throttled("2001:db8:1:3::1"), "the next /64 is someone else");
+    // IPv4: per address, whether the socket says 192.0.2.7 or ::ffff:192.0.2.7.
+    for (let i = 0; i < 5; i++) fail(g, "192.0.2.7");
+    for (let i = 0; i < 5; i++) fail(g, "::ffff:192.0.2.7");
+    assert.ok(g.throttled("192.0.2.7") && g.throttled("::ffff:192.0.2.7"));
+    assert.ok(!g.throttled("192.0.2.8") && !g.throttled("::ffff:192.0.2.8"), "its neighbour");
+    assert.equal(g.login("::ffff:192.0.2.8", TOKEN_RIGHT)?.maxAgeS, 12 * 3600);
+  });
+
+  test("a throttled source stays throttled however many others fail; memory is bounded", () => {
+    const g = guard();
+    for (let i = 0; i < 10; i++) fail(g, "198.51.100.1");
+    // More sources than are kept fail, while the throttled one keeps trying.
+    for (let i = 0; i <= LOGIN_SOURCES; i++) {
+      fail(g, `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::1`);
+      if (i % 1000 === 0) assert.ok(g.throttled("198.51.100.1"), `after ${i} others`);
+    }
+    assert.ok(g.throttled("198.51.100.1"), "held back still");
+    // Forgotten are the least recently seen, one at a time: the first of the others had one
+    // failure, and counts from zero again (nine more would otherwise make its ten).
+    for (let i = 0; i < 9; i++) fail(g, "2001:db8::1");
+    assert.equal(g.throttled("2001:db8::1"), false);
+  });
+
+  test("Lru: get refreshes, set evicts the least recently used, one at a time", () => {
+    const lru = new Lru<string, number>(3);
+    for (const k of ["a", "b", "c"]) lru.set(k, k.charCodeAt(0));
+    assert.equal(lru.get("a"), 97);
+    lru.set("d", 100);
+    assert.deepEqual(
+      ["a", "b", "c", "d"].map((k) => lru.get(k) !== undefined),
+      [true, false, true, true],
+    );
+    assert.equal(lru.size, 3);
+  });
+});
+
+describe("login throttle over the network", {
+  skip: canMakeNetns() ? false : "needs root for a network namespace",
+}, () => {
+  test("wrong tokens from many addresses of one /64 are throttled together", async () => {
+    const host = createTestHost("thr", { ipv6: 12 });
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-serve-thr-"));
+    const token = "right-token-0123456789";
+    let s: Served | undefined;
+    try {
+      // Every address of the namespace, dual-stack: IPv4 peers arrive as ::ffff:a.b.c.d.
+      s = await serve(
+        ["--db", path.join(tmp, "x.db"), "--listen", "[::]:8080", "--token", token],
+        host.ns,
+      );
+      const login = async (from: string, target: string, tokenTried: string): Promise<number> => {
+        const form = await requestFrom(from, `http://${target}:8080/login`);
+        const { cookie, csrf } = loginForm(String(form.headers["set-cookie"]), form.body);
+        const r = await requestFrom(from, `http://${target}:8080/login`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+          body: new URLSearchParams({ csrf, token: tokenTried }).toString(),
+        });
+        return r.status;
+      };
+      const v6 = host.localIps6!;
+      const target6 = `[${host.hostIp6!}]`;
+      // One wrong token from each of ten addresses: each is its /64's, and wrong (401).
+      for (const from of v6.slice(0, 10))
+        assert.equal(await login(from, target6, "wrong"), 401, from);
+      // An eleventh address of the /64 is held back, even with the right token.
+      assert.equal(await login(v6[10]!, target6, "wrong"), 429);
+      assert.equal(await login(v6[11]!, target6, token), 429);
+      // An IPv4 peer is counted by its own address, not with the /64 (::/64 of its mapped form).
+      assert.equal(await login(host.localIp, host.hostIp, "wrong"), 401);
+      assert.equal(await login(host.localIp, host.hostIp, token), 303);
+    } finally {
+      await s?.stop();
+      host.destroy();
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -272,9 +272,12 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
     process.once("SIGTERM", stop);
     if (durationMs !== undefined) setTimeout(stop, durationMs).unref();
   });
-  await server.stop();
-  await recorder.close();
-  await store?.close();
+  // The recorder is closed (its writer thread ended) also when the last flush fails: a thread
+  // left running would keep the process from exiting. That failure is then the error.
+  await server
+    .stop()
+    .finally(() => recorder.close())
+    .finally(() => store?.close());
   const s = server.stats;
   log.write(
     `stopped: ${s.sessions} sessions, ${s.commands} commands, ${s.refused} refused over limits` +

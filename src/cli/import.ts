@@ -14,7 +14,7 @@ import {
   type ImportFormat,
   readImport,
 } from "../store/import.js";
-import { type Store, StoreConflictError } from "../store/index.js";
+import { type Store, StoreConflictError, StoreDamagedError } from "../store/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, stateTable } from "./format.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
@@ -130,12 +130,15 @@ async function detectFormats(files: string[]): Promise<ImportFormat> {
 /** A store operation failed (disk full, server gone): not something the user typed. */
 class StoreFailure extends Error {}
 
-/** The store's answer; its errors become StoreFailure, except a conflict (the user's --scan-id). */
+/**
+ * The store's answer; its errors become StoreFailure, except a conflict (the user's --scan-id)
+ * and a damaged file (said as such).
+ */
 async function viaStore<T>(op: Promise<T>): Promise<T> {
   try {
     return await op;
   } catch (e) {
-    if (e instanceof StoreConflictError) throw e;
+    if (e instanceof StoreConflictError || e instanceof StoreDamagedError) throw e;
     throw new StoreFailure((e as Error).message);
   }
 }

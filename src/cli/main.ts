@@ -1,6 +1,7 @@
 /** The `redscope` command: subcommands, one-line errors, exit status 2 on bad input. */
 import { Command, CommanderError } from "commander";
 import { ScanConfigError } from "../engine/run.js";
+import { StoreDamagedError } from "../store/index.js";
 import { TargetSpecError } from "../targets/index.js";
 import { registerAudit } from "./audit.js";
 import { registerDemo } from "./demo.js";
@@ -52,7 +53,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`redscope: ${e.message.replace(/^error: /, "")}\n`);
       return 2;
     }
-    if (e instanceof UsageError || e instanceof TargetSpecError || e instanceof ScanConfigError) {
+    if (
+      e instanceof UsageError ||
+      e instanceof TargetSpecError ||
+      e instanceof ScanConfigError ||
+      // Whichever command met it (it opens, reads or writes the store): the user's to check.
+      e instanceof StoreDamagedError
+    ) {
       process.stderr.write(`redscope: ${e.message}\n`);
       return 2;
     }

@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import type { Command } from "commander";
 import { isLoopback, newToken } from "../serve/security.js";
 import { Dashboard } from "../serve/server.js";
+import type { StoreDamagedError } from "../store/index.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
 
@@ -77,6 +78,12 @@ async function runServe(flags: ServeFlags): Promise<number> {
         }
       : undefined;
   const store = await openStoreOrFail(flags.db);
+  // Runs until a signal, or until the store turns out to be damaged (then that is the error).
+  let damaged: StoreDamagedError | undefined;
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
   const dash = new Dashboard({
     store,
     host,
@@ -84,6 +91,10 @@ async function runServe(flags: ServeFlags): Promise<number> {
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
     ...(flags.allowHost ? { allowHosts: flags.allowHost } : {}),
+    onStoreDamaged: (e) => {
+      damaged ??= e;
+      stop();
+    },
   });
   let url: string;
   try {
@@ -98,11 +109,13 @@ async function runServe(flags: ServeFlags): Promise<number> {
   } else if (token !== undefined) {
     process.stderr.write("redscope serve: log in with the token you gave\n");
   }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  await stopped;
+  process.off("SIGINT", stop);
+  process.off("SIGTERM", stop);
   await dash.close();
   await store.close();
+  if (damaged) throw damaged;
   return 0;
 }

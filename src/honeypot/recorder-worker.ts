@@ -5,10 +5,15 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../store/index.js";
-import { SqliteStore } from "../store/index.js";
+import { SqliteStore, StoreDamagedError } from "../store/index.js";
 
 export type WriterRequest = { id: number; json: string } | { id: number; close: true };
-export type WriterReply = { id: number; error?: string };
+/** `damaged`: the error was StoreDamagedError (an Error's class does not cross threads). */
+export type WriterReply = {
+  id: number;
+  error?: string;
+  damaged?: { file: string; detail: string };
+};
 
 const port = parentPort!;
 const store = await SqliteStore.open((workerData as { db: string }).db);
@@ -31,6 +36,7 @@ port.on("message", async (m: WriterRequest) => {
     if (batch.events.length > 0) await store.insertHoneypotEvents(batch.events);
   } catch (e) {
     reply.error = (e as Error).message;
+    if (e instanceof StoreDamagedError) reply.damaged = { file: e.file, detail: e.detail };
   }
   port.postMessage(reply);
 });

@@ -5,7 +5,12 @@
  * counted (the session row still says how many commands there were and what they meant).
  */
 import { Worker } from "node:worker_threads";
-import type { HoneypotEventRow, HoneypotSessionRow, Store } from "../store/index.js";
+import {
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+  type Store,
+  StoreDamagedError,
+} from "../store/index.js";
 import type { ResultSink } from "../store/jsonl.js";
 import type { WriterReply } from "./recorder-worker.js";
 
@@ -140,6 +145,7 @@ export class WorkerWriter implements BatchWriter {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       if (m.error === undefined) w?.resolve();
+      else if (m.damaged) w?.reject(new StoreDamagedError(m.damaged.file, m.damaged.detail));
       else w?.reject(new Error(m.error));
     });
     const fail = (e: Error): void => {

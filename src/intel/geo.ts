@@ -11,7 +11,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { open, type Reader, type Response } from "maxmind";
 import { safeText } from "../classify/index.js";
-import { formatIpv4, parseIp } from "../targets/index.js";
+import { formatIpv4, parseIp, unmapIpv4 } from "../targets/index.js";
 
 /** What a lookup found; a field is absent when no database has a valid value for it. */
 export interface GeoInfo {
@@ -184,10 +184,10 @@ function openFailure(e: unknown): string {
 function lookupAddress(ip: string): LookupAddress | undefined {
   const parsed = parseIp(ip);
   if (parsed === undefined) return undefined;
-  if (parsed.family === 6 && parsed.value >> 32n === 0xffffn) {
-    return { family: 4, text: formatIpv4(Number(parsed.value & 0xffff_ffffn)) };
-  }
-  return { family: parsed.family, text: ip };
+  const plain = unmapIpv4(parsed);
+  return plain === parsed
+    ? { family: parsed.family, text: ip }
+    : { family: 4, text: formatIpv4(Number(plain.value)) };
 }
 
 /** The record for `address` in `db`, when there is one and it is a map. */

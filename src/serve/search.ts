@@ -6,6 +6,7 @@
  */
 import { type ProbeResult, STATES } from "../classify/result.js";
 import type { SearchFilter, Store } from "../store/index.js";
+import { Lru } from "./lru.js";
 
 export const PAGE_ROWS = 50;
 /** Time a page may spend looking before it answers with what it found so far. */
@@ -82,13 +83,14 @@ export interface SearchPage {
  */
 export class ScanCache {
   private readonly ranges = new Map<string, { at: number; v?: { min: number; max: number } }>();
-  private readonly cves = new Map<
+  /** The CVE indexes of the 16 scans last searched. */
+  private readonly cves = new Lru<
     string,
     {
       at: number;
       v: Promise<Map<string, Array<{ product: string | null; version: string | null }>>>;
     }
-  >();
+  >(16);
 
   constructor(private readonly store: Store) {}
 
@@ -120,7 +122,6 @@ export class ScanCache {
     if (!c || !(await this.fresh(scan, c.at))) {
       c = { at: Date.now(), v: this.buildCveIndex(scan) };
       this.cves.set(scan, c);
-      if (this.cves.size > 16) this.cves.delete(this.cves.keys().next().value!);
     }
     return c.v;
   }

@@ -6,6 +6,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
+import { formatIpv4, formatIpv6, parseIp, unmapIpv4 } from "../targets/index.js";
+import { Lru } from "./lru.js";
 
 /**
  * `default-src 'none'`: scripts and styles only from this server's own files, no inline code
@@ -39,10 +41,62 @@ export const SESSION_COOKIE = "redscope_session";
 export const LOGIN_CSRF_COOKIE = "redscope_login";
 /** A session lasts 12 hours from login. */
 const SESSION_MS = 12 * 3600_000;
-/** Sessions held at once; the oldest go first. */
+/** Sessions held at once; the least recently used go first. */
 const MAX_SESSIONS = 1000;
-/** Failed logins one address may make per minute. */
+/** Failed logins one source (an IPv4 address, an IPv6 /64) may make per minute. */
 const LOGIN_FAILURES_PER_MINUTE = 10;
+/** Sources whose failed logins are counted at once; the least recently seen go first. */
+export const LOGIN_SOURCES = 10_000;
+
+/**
+ * The origin request URLs are resolved against. Its host is a stand-in: where a path leads does
+ * not depend on the host it is resolved against, only on whether it stays on it.
+ */
+export const OWN_ORIGIN = "http://dashboard.invalid";
+/** Longest `next` kept after login (a search's URL fits); a longer one goes to the scans. */
+const MAX_NEXT = 2048;
+
+/** `s` resolved against this dashboard as a browser would, if it stays here. */
+function resolveHere(s: string): URL | undefined {
+  try {
+    const u = new URL(s, OWN_ORIGIN);
+    return u.origin === OWN_ORIGIN ? u : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where to send a visitor after login: `next` only if it leads to a page of this dashboard as
+ * the browser parses it — the WHATWG URL parser, which drops tabs and newlines, reads `\` as
+ * `/` and resolves `.` and `..` — not by looking at its first characters (`/<TAB>/evil.example/`
+ * starts with one slash and leads to evil.example). The answer is the parsed path and query,
+ * never the raw text, and it is checked again as the Location it becomes: `/.//evil.example`
+ * stays here but its path, `//evil.example`, would not.
+ */
+export function localRedirect(next: string | null | undefined, fallback = "/scans"): string {
+  const u = next ? resolveHere(next) : undefined;
+  if (u === undefined) return fallback;
+  const to = u.pathname + u.search;
+  const again = resolveHere(to);
+  return again !== undefined && again.pathname + again.search === to && to.length <= MAX_NEXT
+    ? to
+    : fallback;
+}
+
+/**
+ * Whom a failed login counts against: an IPv4 address itself (also when a dual-stack socket
+ * reports it as ::ffff:a.b.c.d), an IPv6 address by its /64 — one subscriber's network, in
+ * which a host may take any address it likes.
+ */
+export function loginSource(remoteAddress: string): string {
+  // A link-local peer comes with its zone ("fe80::1%eth0"), which the parser refuses.
+  const ip = parseIp(remoteAddress.split("%", 1)[0]!);
+  if (ip === undefined) return remoteAddress;
+  const plain = unmapIpv4(ip);
+  if (plain.family === 4) return formatIpv4(Number(plain.value));
+  return `${formatIpv6((plain.value >> 64n) << 64n)}/64`;
+}
 
 export function isLoopback(host: string): boolean {
   return (
@@ -100,8 +154,9 @@ export interface GuardOptions {
 }
 
 export class Guard {
-  private readonly sessions = new Map<string, Session>();
-  private readonly failures = new Map<string, { n: number; since: number }>();
+  private readonly sessions = new Lru<string, Session>(MAX_SESSIONS);
+  /** Failed logins per loginSource in the minute since its first. */
+  private readonly failures = new Lru<string, { n: number; since: number }>(LOGIN_SOURCES);
   /** One CSRF token for every form when there is no login (loopback without a token). */
   private readonly openCsrf = newToken();
 
@@ -148,29 +203,29 @@ export class Guard {
     return { id, csrf: s.csrf };
   }
 
-  /** Too many failed logins from this address in the last minute. */
-  throttled(ip: string): boolean {
-    const f = this.failures.get(ip);
-    if (!f) return false;
-    if (Date.now() - f.since > 60_000) {
-      this.failures.delete(ip);
-      return false;
+  /** Too many failed logins from this peer's source (loginSource) in the last minute. */
+  throttled(remoteAddress: string): boolean {
+    return (this.recentFailures(loginSource(remoteAddress))?.n ?? 0) >= LOGIN_FAILURES_PER_MINUTE;
+  }
+
+  /** The source's failed logins, if its first was less than a minute ago. */
+  private recentFailures(source: string): { n: number; since: number } | undefined {
+    const f = this.failures.get(source);
+    if (f !== undefined && Date.now() - f.since > 60_000) {
+      this.failures.delete(source);
+      return undefined;
     }
-    return f.n >= LOGIN_FAILURES_PER_MINUTE;
+    return f;
   }
 
   /** A new session for the right token; undefined (and counted) for a wrong one. */
-  login(ip: string, token: string): { id: string; maxAgeS: number } | undefined {
+  login(remoteAddress: string, token: string): { id: string; maxAgeS: number } | undefined {
     if (this.opts.token === undefined || !sameSecret(token, this.opts.token)) {
-      const f = this.failures.get(ip) ?? { n: 0, since: Date.now() };
+      const source = loginSource(remoteAddress);
+      const f = this.recentFailures(source) ?? { n: 0, since: Date.now() };
       f.n++;
-      this.failures.set(ip, f);
-      if (this.failures.size > 10_000) this.failures.clear();
+      this.failures.set(source, f);
       return undefined;
-    }
-    if (this.sessions.size >= MAX_SESSIONS) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
     }
     const id = newToken();
     this.sessions.set(id, { csrf: newToken(), expires: Date.now() + SESSION_MS });

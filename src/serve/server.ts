@@ -13,7 +13,14 @@ import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport } from "../report/honeypot.js";
 import { honeypotParts, reportParts } from "../report/html.js";
 import { diffTables } from "../report/tables.js";
-import type { ScanInfo, ShardInfo, ShardProgress, Store } from "../store/index.js";
+import {
+  type ScanInfo,
+  type ShardInfo,
+  type ShardProgress,
+  type Store,
+  StoreDamagedError,
+} from "../store/index.js";
+import { Lru } from "./lru.js";
 import {
   auditPage,
   auditsPage,
@@ -41,7 +48,9 @@ import {
   Guard,
   isLoopback,
   LOGIN_CSRF_COOKIE,
+  localRedirect,
   newToken,
+  OWN_ORIGIN,
   parseCookies,
   SECURITY_HEADERS,
   SESSION_COOKIE,
@@ -57,6 +66,8 @@ export interface DashboardOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** More Host header names to accept (a reverse proxy's, a DNS name). */
   allowHosts?: string[];
+  /** The store turned out to be damaged: every page may fail on it, the dashboard should stop. */
+  onStoreDamaged?: (e: StoreDamagedError) => void;
 }
 
 const MAX_URL = 4096;
@@ -127,7 +138,8 @@ export class Dashboard {
   private server: http.Server | undefined;
   private guard: Guard | undefined;
   private readonly cache: ScanCache;
-  private readonly reports = new Map<string, Rendered>();
+  /** Reports made, for the 32 scans last looked at. */
+  private readonly reports = new Lru<string, Rendered>(32);
   private honeypotReport: { at: number; parts: { top: string[]; sections: string[] } } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
@@ -152,9 +164,12 @@ export class Dashboard {
   async start(): Promise<string> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) this.send(res, 500, "text/plain", "internal error\n");
-        else res.destroy();
-        process.stderr.write(`redscope serve: ${(e as Error).stack ?? String(e)}\n`);
+        const damaged = this.damaged(e);
+        if (res.headersSent) res.destroy();
+        else if (damaged)
+          this.send(res, 500, "text/plain", "the store is damaged: see the server's log\n");
+        else this.send(res, 500, "text/plain", "internal error\n");
+        if (!damaged) process.stderr.write(`redscope serve: ${(e as Error).stack ?? String(e)}\n`);
       });
     };
     const server = this.opts.tls
@@ -201,9 +216,17 @@ export class Dashboard {
       if (!scan) return;
       await this.report(scan);
       await this.cache.cveIndex(scan.id);
-    } catch {
-      // A visitor's request will meet the same error and show it.
+    } catch (e) {
+      // A visitor's request will meet the same error and show it; a damaged store stops us now.
+      this.damaged(e);
     }
+  }
+
+  /** Whether `e` says the store is damaged; if so, the owner hears it (onStoreDamaged). */
+  private damaged(e: unknown): boolean {
+    if (!(e instanceof StoreDamagedError)) return false;
+    this.opts.onStoreDamaged?.(e);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -266,7 +289,7 @@ export class Dashboard {
         Allow: "GET, HEAD, POST",
       });
     }
-    const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+    const url = new URL(req.url ?? "/", OWN_ORIGIN);
     const p = url.pathname;
     const asset = this.assets.get(p);
     if (asset && method !== "POST") return this.send(res, 200, asset.type, asset.body);
@@ -416,19 +439,17 @@ export class Dashboard {
   ): Promise<void> {
     const guard = this.guard!;
     const secure = guard.opts.secure;
-    const safeNext = (n: string | null | undefined): string =>
-      n?.startsWith("/") && !n.startsWith("//") && !n.includes("\\") ? n.slice(0, 1000) : "/scans";
-    if (!guard.needsLogin) return this.redirect(res, safeNext(url.searchParams.get("next")));
+    if (!guard.needsLogin) return this.redirect(res, localRedirect(url.searchParams.get("next")));
     if (method !== "POST") {
       const csrf = newToken();
-      return this.html(res, 200, loginPage(csrf, safeNext(url.searchParams.get("next"))), {
+      return this.html(res, 200, loginPage(csrf, localRedirect(url.searchParams.get("next"))), {
         "Set-Cookie": cookie(LOGIN_CSRF_COOKIE, csrf, secure),
       });
     }
     const form = await this.form(req, res);
     if (!form) return;
     const expected = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE) ?? "";
-    const next = safeNext(form.get("next"));
+    const next = localRedirect(form.get("next"));
     const again = (status: number, why: string): void => {
       const csrf = newToken();
       this.html(res, status, loginPage(csrf, next, why), {
@@ -468,7 +489,6 @@ export class Dashboard {
     const report = await buildReport(this.opts.store, scan);
     const rendered = { at: Date.now(), report, parts: reportParts(report) };
     this.reports.set(scan.id, rendered);
-    if (this.reports.size > 32) this.reports.delete(this.reports.keys().next().value!);
     return rendered;
   }
 
@@ -554,7 +574,8 @@ export class Dashboard {
         const data = await tick();
         if (data !== undefined) res.write(`data: ${data}\n\n`);
         else if (++beat % 15 === 0) res.write(": keep-alive\n\n");
-      } catch {
+      } catch (e) {
+        this.damaged(e);
         res.destroy();
       } finally {
         busy = false;

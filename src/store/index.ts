@@ -16,5 +16,6 @@ export {
   type ShardProgress,
   type Store,
   StoreConflictError,
+  StoreDamagedError,
   StoreOpenError,
 } from "./store.js";

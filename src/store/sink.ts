@@ -4,7 +4,7 @@
  * the store, which is what a resume checkpoint waits for.
  */
 import type { ProbeResult } from "../classify/result.js";
-import type { Store } from "./store.js";
+import { type Store, StoreDamagedError } from "./store.js";
 
 /** Rows per insert: large enough to amortise a transaction or a round trip. */
 const BATCH_ROWS = 2000;
@@ -58,9 +58,11 @@ export class StoreSink {
         if (this.failure === undefined)
           this.inserted += await this.store.insertResults(this.scanId, rows, steps);
       } catch (e) {
-        this.failure = new StoreWriteError(
-          `writing results to the store failed: ${(e as Error).message}`,
-        );
+        // A damaged store is said as such (the file, how to check it), not as a failed write.
+        this.failure =
+          e instanceof StoreDamagedError
+            ? e
+            : new StoreWriteError(`writing results to the store failed: ${(e as Error).message}`);
       } finally {
         this.queued -= rows.length;
       }

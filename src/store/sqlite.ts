@@ -36,6 +36,7 @@ import {
   type ShardProgress,
   type Store,
   StoreConflictError,
+  StoreDamagedError,
   StoreOpenError,
   sameScan,
   scanFromRow,
@@ -87,9 +88,11 @@ export class SqliteStore implements Store {
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
       migrate(db);
-      return new SqliteStore(db, file);
+      return sayingDamage(new SqliteStore(db, file), file);
     } catch (e) {
       if (e instanceof StoreOpenError) throw e;
+      const d = damage(e, file);
+      if (d !== e) throw d;
       throw new StoreOpenError(`cannot open SQLite store ${file}: ${(e as Error).message}`);
     }
   }
@@ -472,6 +475,60 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * SQLite's errors for a damaged file (SQLITE_CORRUPT and its extended codes: a page that does
+ * not parse; SQLITE_NOTADB: a header that is not SQLite's) as StoreDamagedError; others as
+ * they are.
+ */
+function damage(e: unknown, file: string): unknown {
+  return e instanceof Database.SqliteError && /^SQLITE_(CORRUPT|NOTADB)/.test(e.code)
+    ? new StoreDamagedError(file, e.message)
+    : e;
+}
+
+/**
+ * The store, with damage said as StoreDamagedError by every method: a damaged page is met
+ * wherever a query first reads it (at open, in a migration, or in the middle of a report, a
+ * search or a scan's inserts), so the translation wraps them all here rather than each method.
+ * Methods return promises or async iterables (read as they are iterated); both are followed.
+ */
+function sayingDamage(store: SqliteStore, file: string): SqliteStore {
+  const rethrow = (e: unknown): never => {
+    throw damage(e, file);
+  };
+  /** An async iterable whose steps rethrow as damage; no extra generator in between. */
+  const following = (iterable: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
+    const it = iterable[Symbol.asyncIterator]();
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: () => it.next().catch(rethrow),
+      return: async (value?: unknown) =>
+        it.return ? it.return(value).catch(rethrow) : { done: true, value },
+    };
+  };
+  return new Proxy(store, {
+    get(target, key) {
+      const v: unknown = Reflect.get(target, key, target);
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]): unknown => {
+        let out: unknown;
+        try {
+          out = v.apply(target, args);
+        } catch (e) {
+          rethrow(e);
+        }
+        if (out instanceof Promise) return out.catch(rethrow);
+        if (out !== null && typeof out === "object" && Symbol.asyncIterator in out) {
+          return following(out as AsyncIterable<unknown>);
+        }
+        return out;
+      };
+    },
+  });
 }
 
 function currentVersion(db: Database.Database): number {

@@ -239,6 +239,26 @@ export class StoreConflictError extends Error {}
 /** Problems opening a store (bad path, unreachable server, newer schema): one line for the user. */
 export class StoreOpenError extends Error {}
 
+/**
+ * The store's file is damaged (SQLite found a page or header it cannot read): the one line names
+ * the file and how to check it. Nothing is deleted or rewritten to get past it.
+ */
+export class StoreDamagedError extends Error {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
+    super(
+      `the SQLite store ${file} is damaged (${detail}): check it with sqlite3 ${shellWord(file)} 'PRAGMA integrity_check'`,
+    );
+  }
+}
+
+/** `s` as one word of a shell command. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
 /** The identity of a scan: two runs may share an id only when these agree. */
 export function sameScan(a: ScanInfo, b: ScanInfo): string | undefined {
   if (a.targets !== b.targets) return "targets";

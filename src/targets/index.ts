@@ -22,6 +22,7 @@ export {
   parseIp,
   parseIpv4,
   parseIpv6,
+  unmapIpv4,
 } from "./ip.js";
 export { parsePort, parsePorts } from "./ports.js";
 export {

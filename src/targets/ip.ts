@@ -133,6 +133,16 @@ export function parseIp(s: string): IpValue | undefined {
   return v4 === undefined ? undefined : { family: 4, value: BigInt(v4) };
 }
 
+/**
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack socket reports for an IPv4
+ * peer) as the IPv4 address it maps; any other address as it is.
+ */
+export function unmapIpv4(ip: IpValue): IpValue {
+  return ip.family === 6 && ip.value >> 32n === 0xffffn
+    ? { family: 4, value: ip.value & IPV4_MAX }
+    : ip;
+}
+
 const OCTET: string[] = Array.from({ length: 256 }, (_, i) => String(i));
 
 /** 32-bit unsigned number → dotted quad. The per-probe path: no bigint, no allocation but the string. */
