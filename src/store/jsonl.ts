@@ -9,6 +9,8 @@ const BATCH_BYTES = 64 * 1024;
 
 export interface ResultSink {
   write(record: object): void;
+  /** One record serialised already (JSON, no line break): written as its line. */
+  writeJson(json: string): void;
   /** True while the sink wants the producer to pause (stdout pipe full). */
   readonly congested: boolean;
   flushSync(): void;
@@ -32,7 +34,11 @@ abstract class BatchingSink implements ResultSink {
   }
 
   write(record: object): void {
-    const line = `${JSON.stringify(record)}\n`;
+    this.writeJson(JSON.stringify(record));
+  }
+
+  writeJson(json: string): void {
+    const line = `${json}\n`;
     this.parts.push(line);
     this.partBytes += line.length;
     if (this.partBytes >= BATCH_BYTES) this.flushSync();
