@@ -8,7 +8,8 @@ import type { HoneypotEventRow, HoneypotSessionRow } from "../store/index.js";
 import { SqliteStore } from "../store/index.js";
 
 export type WriterRequest = { id: number; json: string } | { id: number; close: true };
-export type WriterReply = { id: number; error?: string };
+/** `code`: the store's error code (SQLITE_FULL …), so the recorder can tell what to try again. */
+export type WriterReply = { id: number; error?: string; code?: string };
 
 const port = parentPort!;
 const store = await SqliteStore.open((workerData as { db: string }).db);
@@ -31,6 +32,8 @@ port.on("message", async (m: WriterRequest) => {
     if (batch.events.length > 0) await store.insertHoneypotEvents(batch.events);
   } catch (e) {
     reply.error = (e as Error).message;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") reply.code = code;
   }
   port.postMessage(reply);
 });
