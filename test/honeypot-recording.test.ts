@@ -85,19 +85,19 @@ function endedSessions(pid: number, db: string): number {
 }
 
 /**
- * `redscope honeypot` in a mount namespace of its own, its SQLite store on an 8 MB tmpfs there,
- * with one session written; `disk` is that tmpfs as this process reaches it.
+ * `redscope honeypot` in a mount namespace of its own, recording (`record`: its flags, given
+ * the directory) on an 8 MB tmpfs there; `disk` is that tmpfs as this process reaches it.
  */
-async function onSmallDisk(): Promise<{
+async function onSmallDisk(record: (dir: string) => string[]): Promise<{
   hp: RunningHoneypot;
   port: number;
   pid: number;
-  db: string;
+  dir: string;
   disk: string;
 }> {
   const mount = fs.mkdtempSync(path.join(tmp, "disk-"));
   const hp = await startHoneypot(
-    ["--listen", "127.0.0.1:0/redis-7.0-open", "--db", path.join(mount, "hp.db"), "-q"],
+    ["--listen", "127.0.0.1:0/redis-7.0-open", ...record(mount), "-q"],
     [
       "unshare",
       "--mount",
@@ -110,11 +110,24 @@ async function onSmallDisk(): Promise<{
     ],
   );
   const pid = hp.child.pid!;
-  const port = hp.ports.get("redis-7.0-open")!;
-  const db = path.join(mount, "hp.db");
-  await visit(port);
-  await waitFor(hp, "the first session in the store", () => endedSessions(pid, db) === 1);
-  return { hp, port, pid, db, disk: `/proc/${pid}/root${mount}` };
+  return {
+    hp,
+    port: hp.ports.get("redis-7.0-open")!,
+    pid,
+    dir: mount,
+    disk: `/proc/${pid}/root${mount}`,
+  };
+}
+
+/** onSmallDisk with the SQLite store there, once one session is in it. */
+async function storeOnSmallDisk(): Promise<
+  Awaited<ReturnType<typeof onSmallDisk>> & { db: string }
+> {
+  const on = await onSmallDisk((dir) => ["--db", path.join(dir, "hp.db")]);
+  const db = path.join(on.dir, "hp.db");
+  await visit(on.port);
+  await waitFor(on.hp, "the first session in the store", () => endedSessions(on.pid, db) === 1);
+  return { ...on, db };
 }
 
 describe("honeypot recording on a disk that fills up", {
@@ -123,7 +136,7 @@ describe("honeypot recording on a disk that fills up", {
   test("the sessions of the outage are written once the disk has room again, and stderr says so", {
     timeout: 180_000,
   }, async (t) => {
-    const { hp, port, pid, db, disk } = await onSmallDisk();
+    const { hp, port, pid, db, disk } = await storeOnSmallDisk();
     try {
       const filler = fill(disk);
       for (let i = 0; i < 20; i++) await visit(port);
@@ -150,7 +163,7 @@ describe("honeypot recording on a disk that fills up", {
   test("SIGTERM while the disk is full ends within the deadline, says what is lost, exits 1", {
     timeout: 180_000,
   }, async (t) => {
-    const { hp, port, disk } = await onSmallDisk();
+    const { hp, port, disk } = await storeOnSmallDisk();
     try {
       fill(disk);
       for (let i = 0; i < 5; i++) await visit(port);
@@ -165,6 +178,37 @@ describe("honeypot recording on a disk that fills up", {
       const lost = /(\d+) sessions and (\d+) events could not be written/.exec(stopped.out)!;
       assert.ok(Number(lost[1]) >= 5, stopped.out);
       assert.doesNotMatch(stopped.out, /internal error/);
+    } finally {
+      if (hp.child.exitCode === null) hp.child.kill("SIGKILL");
+    }
+  });
+
+  test("JSONL output on a full disk loses the lines that failed, says so, and resumes", {
+    timeout: 180_000,
+  }, async (t) => {
+    const { hp, port, disk } = await onSmallDisk((dir) => [
+      "--no-db",
+      "-o",
+      path.join(dir, "hp.jsonl"),
+    ]);
+    try {
+      const filler = fill(disk);
+      // More than one 64 KB batch of lines: one must fail.
+      for (let i = 0; i < 100; i++) await visit(port);
+      await waitFor(hp, "a line about the lost lines", () =>
+        /redscope honeypot: \d+ events and \d+ sessions dropped since the last message: cannot write the JSONL output \(ENOSPC/.test(
+          hp.output(),
+        ),
+      );
+      fs.rmSync(filler);
+      const file = path.join(disk, "hp.jsonl");
+      const before = fs.statSync(file).size;
+      for (let i = 0; i < 100; i++) await visit(port);
+      assert.ok(fs.statSync(file).size > before, "written again");
+      const stopped = await hp.stop();
+      for (const line of stopped.out.split("\n")) if (line) t.diagnostic(line);
+      assert.equal(stopped.code, 0, stopped.out);
+      assert.match(stopped.out, /stopped: 200 sessions, .* events and \d+ sessions dropped/);
     } finally {
       if (hp.child.exitCode === null) hp.child.kill("SIGKILL");
     }

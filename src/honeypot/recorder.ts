@@ -221,21 +221,32 @@ export interface RecorderOptions {
 
 interface Batch {
   sessions: string[];
+  /** Their ids: a session is counted once, whether its rows wait here or still queue. */
+  sessionIds: string[];
+  /** Of them, final rows (a lost one is a session lost: sessionsIn). */
+  finals: number;
   events: string[];
   bytes: number;
 }
+
+/**
+ * A session row lost counts as a session lost only when it is the final one: a start row that
+ * never reaches the disk is replaced by the final row anyway.
+ */
+const sessionsIn = (row: HoneypotSessionRow): number => (row.endedAt !== undefined ? 1 : 0);
 
 export class StoreRecorder implements HoneypotRecorder {
   /** Events waiting (JSON), in chunks of at most BATCH rows or BATCH_BYTES (a batch is one). */
   private chunks: string[][] = [];
   private chunkBytes: number[] = [];
   /**
-   * Sessions waiting: the latest state of each (start, then end). A start row usually gives
-   * way to its final row before a batch goes, so it is serialised only if it is written.
+   * Sessions waiting: the latest state of each (start, then end), as JSON, or as the row for
+   * a start row: it usually gives way to its final row before a batch goes, so it is
+   * serialised only if it is written. `final`: sessionsIn.
    */
   private sessions = new Map<
     string,
-    { row: HoneypotSessionRow; json: string | undefined; bytes: number }
+    { row: HoneypotSessionRow | string; bytes: number; final: number }
   >();
   /** The batch being written, or tried again. */
   private batch: Batch | undefined;
@@ -270,11 +281,11 @@ export class StoreRecorder implements HoneypotRecorder {
     const extra = bytes - (this.sessions.get(row.id)?.bytes ?? 0);
     if (extra > 0 && !this.memory.take(extra)) {
       // An older state still waiting is kept: better the start than nothing.
-      this.drop({ sessions: 1, events: 0 }, "the write queue is full");
+      this.drop({ sessions: sessionsIn(row), events: 0 }, "the write queue is full");
       return;
     }
     if (extra < 0) this.memory.give(-extra);
-    this.sessions.set(row.id, { row, json: serialised?.json, bytes });
+    this.sessions.set(row.id, { row: serialised?.json ?? row, bytes, final: sessionsIn(row) });
   }
 
   event(row: HoneypotEventRow, serialised = serialise(row)): void {
@@ -314,7 +325,9 @@ export class StoreRecorder implements HoneypotRecorder {
   private unwrittenCounts(): RowCounts {
     let events = this.batch?.events.length ?? 0;
     for (const c of this.chunks) events += c.length;
-    return { sessions: (this.batch?.sessions.length ?? 0) + this.sessions.size, events };
+    const ids = new Set(this.sessions.keys());
+    for (const id of this.batch?.sessionIds ?? []) ids.add(id);
+    return { sessions: ids.size, events };
   }
 
   /** Start writing what waits, unless a write (or a wait before trying again) is under way. */
@@ -332,13 +345,17 @@ export class StoreRecorder implements HoneypotRecorder {
     const events = this.chunks.shift() ?? [];
     let bytes = this.chunkBytes.shift() ?? 0;
     const sessions: string[] = [];
+    const sessionIds: string[] = [];
+    let finals = 0;
     for (const [id, s] of this.sessions) {
       if (sessions.length >= BATCH || bytes >= 2 * BATCH_BYTES) break;
-      sessions.push(s.json ?? JSON.stringify(s.row));
+      sessions.push(typeof s.row === "string" ? s.row : JSON.stringify(s.row));
+      sessionIds.push(id);
+      finals += s.final;
       bytes += s.bytes;
       this.sessions.delete(id);
     }
-    return { sessions, events, bytes };
+    return { sessions, sessionIds, finals, events, bytes };
   }
 
   /** Write batches until none waits; a failed one is tried again after a wait. */
@@ -355,7 +372,7 @@ export class StoreRecorder implements HoneypotRecorder {
           this.batch = undefined;
           this.memory.give(batch.bytes);
           this.drop(
-            { sessions: batch.sessions.length, events: batch.events.length },
+            { sessions: batch.finals, events: batch.events.length },
             `the store refused a batch (${this.lastFailure})`,
           );
           continue;
@@ -535,7 +552,7 @@ export class JsonlRecorder implements HoneypotRecorder {
   }
 
   session(row: HoneypotSessionRow, serialised = serialise(row)): void {
-    this.pending.sessions++;
+    this.pending.sessions += sessionsIn(row);
     this.write(typed("session", serialised.json));
   }
 
