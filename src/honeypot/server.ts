@@ -62,8 +62,8 @@ export interface HoneypotLimits {
   /** Commands recorded as events per session; later ones are counted only. */
   maxEventsPerSession: number;
   /**
-   * Bytes of commands and effects kept per session for the classifier (drawn from the
-   * session's memory share); later commands are only counted for it, by name.
+   * Bytes of commands kept per session for the classifier (drawn from the session's memory
+   * share); later commands are only counted for it, by name. Effects have 256 KB of their own.
    */
   classifierBytes: number;
   /** Bytes of each argument an event keeps (the whole length and hash are always kept). */
@@ -301,8 +301,10 @@ interface Tracked {
   seq: number;
   commands: RecordedCommand[];
   effects: SessionEffect[];
-  /** Bytes `commands` and `effects` hold (classifierBytes bounds it). */
+  /** Bytes `commands` hold (classifierBytes bounds it). */
   classified: number;
+  /** Bytes `effects` hold (EFFECT_BYTES bounds it). */
+  effectBytes: number;
   /** Commands past classifierBytes, counted by name for the classifier. */
   unclassified: Map<string, { count: number; args: number }>;
   counts: Map<string, NameCount>;
@@ -332,6 +334,9 @@ export interface HoneypotOptions {
   capture?: ReplicationCapture;
   onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void;
 }
+
+/** Bytes of effects kept per session for the classifier (each is at most about 1 KB). */
+const EFFECT_BYTES = 256 * 1024;
 
 /** What a command kept for the classifier costs: its objects and strings (a byte a character). */
 function recordedBytes(r: RecordedCommand): number {
@@ -590,6 +595,7 @@ export class HoneypotServer {
       commands: [],
       effects: [],
       classified: 0,
+      effectBytes: 0,
       unclassified: new Map(),
       counts: new Map(),
       folded: new Map(),
@@ -829,12 +835,16 @@ export class HoneypotServer {
     c.args += args;
   }
 
-  /** An effect for the classifier, while the session's classifierBytes allow. */
+  /**
+   * An effect for the classifier. Effects have a share of their own: they are small and say
+   * what an attack did (the files it saved, the master it followed), so commands padded in
+   * front of them must not crowd them out.
+   */
   private keepEffect(tr: Tracked, effect: SessionEffect): void {
     let bytes = 96;
     for (const v of Object.values(effect)) bytes += typeof v === "string" ? v.length + 24 : 8;
-    if (tr.classified + bytes > this.limits.classifierBytes || !tr.memory.take(bytes)) return;
-    tr.classified += bytes;
+    if (tr.effectBytes + bytes > EFFECT_BYTES || !tr.memory.take(bytes)) return;
+    tr.effectBytes += bytes;
     tr.effects.push(effect);
   }
 
