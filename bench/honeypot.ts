@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     "--max-sessions",
     "4096",
     // Every benchmark client is 127.0.0.1: one source making millions of requests.
-    "--source-events",
+    "--source-bytes",
     "0",
   ]);
   const rows: Array<{ case: string; redis: number; honeypot: number; ratio: number }> = [];

@@ -421,7 +421,7 @@ describe("a full disk", { skip: process.getuid?.() === 0 ? false : "needs root (
     assert.equal(lines.length, 1, err);
     assert.match(
       lines[0]!,
-      /^redscope: writing \S+r\.jsonl failed: ENOSPC \(no space left on device\); it holds every result written before, whole; once fixed, run the same command to resume$/,
+      /^redscope: writing \S+r\.jsonl failed: ENOSPC \(no space left on device\); it holds every line written before, whole; once fixed, run the same command to resume$/,
     );
     const text = fs.readFileSync(keep, "utf8");
     assert.ok(text.length > 64 * 1024 && text.endsWith("\n"), `${text.length} bytes, whole lines`);

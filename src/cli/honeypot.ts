@@ -1,8 +1,10 @@
 /** `redscope honeypot`: listeners with personas, recording and classifying every session. */
 import type { Command } from "commander";
 import { DEFAULT_CAPTURE, ReplicationCapture } from "../honeypot/capture.js";
+import { DEFAULT_MEMORY_BYTES, MemoryBudget, RECORDER_SHARE } from "../honeypot/memory.js";
 import { PERSONAS, persona } from "../honeypot/personas/index.js";
 import {
+  CLOSE_TIMEOUT_MS,
   type HoneypotRecorder,
   JsonlRecorder,
   StoreRecorder,
@@ -16,7 +18,7 @@ import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
-import { parseDuration, parseIntIn } from "./units.js";
+import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 
 interface HoneypotFlags {
   persona: string;
@@ -28,7 +30,9 @@ interface HoneypotFlags {
   acceptPassword?: string;
   maxSessions: string;
   maxPerSource: string;
-  sourceEvents: string;
+  sourcePrefix: string;
+  sourceBytes: string;
+  memory: string;
   idleTimeout: string;
   duration?: string;
   listPersonas?: boolean;
@@ -69,16 +73,30 @@ export function registerHoneypot(program: Command): void {
       "--accept-password <pw>",
       "password personas: this password succeeds (attack chains proceed); default: none does",
     )
-    .option("--max-sessions <n>", "sessions open at once", String(DEFAULT_LIMITS.maxSessions))
+    .option(
+      "--max-sessions <n>",
+      "sessions open at once; when all are taken, a new visitor closes the one idle the longest",
+      String(DEFAULT_LIMITS.maxSessions),
+    )
     .option(
       "--max-per-source <n>",
-      "sessions open at once from one address",
+      "sessions open at once from one source (see --source-prefix)",
       String(DEFAULT_LIMITS.maxSessionsPerSource),
     )
     .option(
-      "--source-events <n>",
-      "events one address may cause per hour (a burst of n, refilled evenly); past it its connections get Redis's max-clients error and its commands are counted, not recorded (0 = no limit)",
-      String(DEFAULT_LIMITS.sourceEventsPerHour),
+      "--source-prefix <v4,v6>",
+      "prefix lengths that make one source for the per-source limits (32,128: each address)",
+      `${DEFAULT_LIMITS.sourcePrefix.v4},${DEFAULT_LIMITS.sourcePrefix.v6}`,
+    )
+    .option(
+      "--source-bytes <size>",
+      "bytes of records (as written) one source may cause per hour (a burst of that, refilled evenly); past it its connections get Redis's max-clients error and its commands are counted, not recorded (0 = no limit)",
+      `${DEFAULT_LIMITS.sourceBytesPerHour / 1024 ** 2}m`,
+    )
+    .option(
+      "--memory <size>",
+      "memory the honeypot may hold for visitors in all (arguments, keyspaces, classifier, replies, write queue); a session may hold 1/8 of it",
+      `${DEFAULT_MEMORY_BYTES / 1024 ** 2}m`,
     )
     .option("--idle-timeout <t>", "close a session silent this long", "5m")
     .option(
@@ -147,7 +165,12 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   }
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
-  const sourceEvents = parseIntIn("--source-events", flags.sourceEvents, 0, 1_000_000_000);
+  const sourcePrefix = parseSourcePrefix(flags.sourcePrefix);
+  const sourceBytes =
+    flags.sourceBytes.trim() === "0"
+      ? 0
+      : parseBytes("--source-bytes", flags.sourceBytes, 1024, 2 ** 40);
+  const memoryBytes = parseBytes("--memory", flags.memory, 16 * 1024 ** 2, 2 ** 40);
   const captureMaxBytes = parseIntIn("--capture-max-bytes", flags.captureMaxBytes, 1, 2 ** 31);
   const captureTimeoutMs = parseDuration("--capture-timeout", flags.captureTimeout);
   const captureMaxTotal = parseIntIn("--capture-max-total", flags.captureMaxTotal, 1, 2 ** 50);
@@ -166,21 +189,34 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
     fail("--no-db needs -o FILE (or -o - for stdout): sessions must be recorded somewhere");
   }
 
+  // Recording problems (a failing store, a full queue) are said on stderr, rate-limited.
+  const warn = (line: string): void => {
+    process.stderr.write(`redscope honeypot: ${line}\n`);
+  };
+  const memory = new MemoryBudget(memoryBytes);
   const recorders: HoneypotRecorder[] = [];
+  /** Ends the wait below (set once the honeypot runs; a no-op until then). */
+  let stopNow = (): void => {};
   let store: Store | undefined;
   if (flags.db !== false) {
     store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
     // SQLite is written from a thread of its own; PostgreSQL's client does not block anyway.
     recorders.push(
-      new StoreRecorder(store.kind === "sqlite" ? new WorkerWriter(store.location) : store),
+      new StoreRecorder(store.kind === "sqlite" ? new WorkerWriter(store.location) : store, {
+        memory: memory.open(memoryBytes * RECORDER_SHARE),
+        warn,
+        // A damaged store cannot record: the honeypot stops, and says so as its last line.
+        onFatal: () => stopNow(),
+      }),
     );
   }
   if (flags.output !== undefined) {
     recorders.push(
       new JsonlRecorder(
         flags.output === "-"
-          ? new JsonlStreamSink(process.stdout)
-          : new JsonlFileSink(flags.output, true),
+          ? new JsonlStreamSink(process.stdout, "drop")
+          : new JsonlFileSink(flags.output, true, "drop"),
+        { warn },
       ),
     );
   }
@@ -221,34 +257,34 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
       fail(`--capture-replication ${flags.captureReplication}: ${(e as Error).message}`);
     }
   }
-  const server = new HoneypotServer(
-    listeners,
-    recorder,
-    {
+  const server = new HoneypotServer(listeners, recorder, {
+    limits: {
       ...DEFAULT_LIMITS,
       maxSessions,
       maxSessionsPerSource: maxPerSource,
-      sourceEventsPerHour: sourceEvents,
+      sourcePrefix,
+      sourceBytesPerHour: sourceBytes,
       idleTimeoutMs,
       ...(flags.recordAll ? { foldAfterEvents: 0 } : {}),
     },
-    flags.quiet
-      ? undefined
-      : (row) =>
-          log.write(
-            `${row.endedAt} ${row.srcIp}:${row.srcPort} -> ${row.listener} ${row.persona}: ` +
-              `${row.commands} commands, ${row.bytesIn} bytes${row.classes ? `, ${row.classes}` : ""}\n`,
-          ),
-    capture,
-    flags.quiet
-      ? undefined
-      : (row, c) =>
-          log.write(
-            // The host and the master's message are the attacker's words: printable ASCII only.
-            `capture from ${printable(c.host)}:${c.port} (session of ${row.srcIp}): ${c.status}, ` +
-              `${c.bytes} bytes${c.file ? ` -> ${c.file}` : ""}${c.message ? ` (${printable(c.message)})` : ""}\n`,
-          ),
-  );
+    memory,
+    ...(capture !== undefined ? { capture } : {}),
+    ...(flags.quiet
+      ? {}
+      : {
+          onSessionEnd: (row) =>
+            log.write(
+              `${row.endedAt} ${row.srcIp}:${row.srcPort} -> ${row.listener} ${row.persona}: ` +
+                `${row.commands} commands, ${row.bytesIn} bytes${row.classes ? `, ${row.classes}` : ""}\n`,
+            ),
+          onCapture: (row, c) =>
+            log.write(
+              // The host and the master's message are the attacker's words: printable ASCII only.
+              `capture from ${printable(c.host)}:${c.port} (session of ${row.srcIp}): ${c.status}, ` +
+                `${c.bytes} bytes${c.file ? ` -> ${c.file}` : ""}${c.message ? ` (${printable(c.message)})` : ""}\n`,
+            ),
+        }),
+  });
   let bound: Awaited<ReturnType<HoneypotServer["start"]>>;
   try {
     bound = await server.start();
@@ -268,22 +304,64 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
+    stopNow = stop;
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     if (durationMs !== undefined) setTimeout(stop, durationMs).unref();
   });
-  // The recorder is closed (its writer thread ended) also when the last flush fails: a thread
-  // left running would keep the process from exiting. That failure is then the error.
-  await server
-    .stop()
-    .finally(() => recorder.close())
-    .finally(() => store?.close());
+  // Shutting down takes a bounded time in every state: sessions end at once, the recorder
+  // tries for CLOSE_TIMEOUT_MS to write what it holds, the store gets a moment to close. Past
+  // that (a store that hangs), or at a second signal, the process ends anyway.
+  const hard = setTimeout(() => {
+    warn("shutdown did not finish in time; exiting with what was not written lost");
+    process.exit(1);
+  }, CLOSE_TIMEOUT_MS + 10_000);
+  hard.unref();
+  const again = (): void => {
+    warn("second signal: exiting now");
+    process.exit(1);
+  };
+  process.once("SIGINT", again);
+  process.once("SIGTERM", again);
+  await server.stop();
+  let unwritten: Awaited<ReturnType<HoneypotRecorder["close"]>>;
+  try {
+    // Throws StoreDamagedError when the store's file is damaged (main prints it: exit 2).
+    unwritten = await recorder.close(CLOSE_TIMEOUT_MS);
+  } finally {
+    if (store !== undefined) await Promise.race([store.close().catch(() => {}), sleep(2000)]);
+  }
   const s = server.stats;
+  const d = recorder.dropped;
   log.write(
     `stopped: ${s.sessions} sessions, ${s.commands} commands, ${s.refused} refused over limits` +
-      `${recorder.dropped > 0 ? `, ${recorder.dropped} event details dropped under load` : ""}\n`,
+      `${s.evicted > 0 ? `, ${s.evicted} idle sessions closed for new visitors` : ""}` +
+      `${d.events + d.sessions > 0 ? `, ${d.events} events and ${d.sessions} sessions dropped (see above)` : ""}\n`,
   );
+  if (unwritten !== undefined) {
+    warn(
+      `${unwritten.sessions} sessions and ${unwritten.events} events could not be written ` +
+        `before exiting (${unwritten.reason || "the store did not answer in time"})`,
+    );
+    return 1;
+  }
   return 0;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** `--source-prefix 24,64`: the IPv4 and IPv6 prefix lengths that make one source. */
+function parseSourcePrefix(s: string): { v4: number; v6: number } {
+  const m = /^(\d{1,2}),(\d{1,3})$/.exec(s.trim());
+  const v4 = Number(m?.[1]);
+  const v6 = Number(m?.[2]);
+  if (!m || v4 < 8 || v4 > 32 || v6 < 16 || v6 > 128) {
+    fail(
+      `invalid --source-prefix "${s}": expected IPv4,IPv6 prefix lengths like 24,64 (8-32, 16-128)`,
+    );
+  }
+  return { v4, v6 };
 }
 
 /** Text a visitor chose, fit for the operator's terminal: printable ASCII, 100 characters. */

@@ -12,14 +12,28 @@ export function parseDuration(flag: string, s: string): number {
   return Math.round(ms);
 }
 
-/** "65536", "64k", "1m" (binary multiples) → bytes. */
-export function parseBytes(flag: string, s: string): number {
+/** "65536", "64k", "1m", "2g" (binary multiples) → bytes, within [min, max]. */
+export function parseBytes(flag: string, s: string, min = 64, max = 1024 ** 3): number {
   const m = /^(\d+)([kmg]i?b?)?$/i.exec(s.trim());
   if (!m) fail(`invalid ${flag} "${s}": use a size like 65536, 64k or 1m`);
   const mult = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "")[0]?.toLowerCase() ?? ""] ?? 1;
   const n = Number(m[1]) * mult;
-  if (n < 64 || n > 1024 ** 3) fail(`invalid ${flag} "${s}": must be between 64 bytes and 1g`);
+  if (n < min || n > max) {
+    fail(`invalid ${flag} "${s}": must be between ${sizeText(min)} and ${sizeText(max)}`);
+  }
   return n;
+}
+
+/** 65536 → "64k", 1073741824 → "1g", 64 → "64 bytes": as parseBytes reads them. */
+function sizeText(n: number): string {
+  for (const [unit, size] of [
+    ["g", 1024 ** 3],
+    ["m", 1024 ** 2],
+    ["k", 1024],
+  ] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return `${n} bytes`;
 }
 
 /** A whole number in [min, max]. */

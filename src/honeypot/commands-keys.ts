@@ -127,7 +127,10 @@ function set(c: CommandContext): Reply {
     const exists = c.keyspace.exists(db, key);
     if ((o.nx && exists) || (o.xx && !exists)) return previous ?? nullBulk();
   }
-  const opts: { expiresAt?: number; keepTtl?: boolean } = { keepTtl: o.keepTtl };
+  const opts: { expiresAt?: number; keepTtl?: boolean; length: number } = {
+    keepTtl: o.keepTtl,
+    length: c.argLength(2),
+  };
   if (o.expiresAt !== undefined) opts.expiresAt = o.expiresAt;
   if (!c.keyspace.setString(db, key, c.args[2]!, opts)) return oom();
   wrote(c);
@@ -136,7 +139,8 @@ function set(c: CommandContext): Reply {
 
 function setnx(c: CommandContext): Reply {
   if (c.keyspace.exists(c.state.db, c.arg(1))) return integer(0);
-  if (!c.keyspace.setString(c.state.db, c.arg(1), c.args[2]!)) return oom();
+  if (!c.keyspace.setString(c.state.db, c.arg(1), c.args[2]!, { length: c.argLength(2) }))
+    return oom();
   wrote(c);
   return integer(1);
 }
@@ -147,7 +151,10 @@ function setWithTtl(unitMs: number, name: string) {
     if (n === undefined) return notInteger();
     if (n <= 0) return errorReply(invalidExpireText(c.era, name));
     if (
-      !c.keyspace.setString(c.state.db, c.arg(1), c.args[3]!, { expiresAt: c.now() + n * unitMs })
+      !c.keyspace.setString(c.state.db, c.arg(1), c.args[3]!, {
+        expiresAt: c.now() + n * unitMs,
+        length: c.argLength(3),
+      })
     ) {
       return oom();
     }
@@ -159,7 +166,8 @@ function setWithTtl(unitMs: number, name: string) {
 function getset(c: CommandContext): Reply {
   const old = c.keyspace.getString(c.state.db, c.arg(1));
   if (old === WRONG_TYPE) return wrongType();
-  if (!c.keyspace.setString(c.state.db, c.arg(1), c.args[2]!)) return oom();
+  if (!c.keyspace.setString(c.state.db, c.arg(1), c.args[2]!, { length: c.argLength(2) }))
+    return oom();
   wrote(c);
   return old === undefined ? nullBulk() : bulk(old);
 }
@@ -175,11 +183,14 @@ function getdel(c: CommandContext): Reply {
 
 function mget(c: CommandContext): Reply {
   const out: RespValue[] = [];
+  // One key asked for 65,536 times: a reply far larger than the request, checked first.
+  let bytes = 0;
   for (let i = 1; i < c.args.length; i++) {
     const v = c.keyspace.getString(c.state.db, c.arg(i));
+    if (v !== undefined && v !== WRONG_TYPE) bytes += v.length + 16;
     out.push(v === undefined || v === WRONG_TYPE ? nullBulk() : bulk(v));
   }
-  return arr(out);
+  return c.replyFits(bytes) ? arr(out) : c.overLimit();
 }
 
 function msetGeneric(nx: boolean) {
@@ -197,7 +208,8 @@ function msetGeneric(nx: boolean) {
       }
     }
     for (let i = 1; i < c.args.length; i += 2) {
-      if (!c.keyspace.setString(c.state.db, c.arg(i), c.args[i + 1]!)) return oom();
+      const length = c.argLength(i + 1);
+      if (!c.keyspace.setString(c.state.db, c.arg(i), c.args[i + 1]!, { length })) return oom();
       wrote(c);
     }
     return nx ? integer(1) : OK;
@@ -209,14 +221,16 @@ function append(c: CommandContext): Reply {
   const key = c.arg(1);
   const old = c.keyspace.lookup(db, key);
   if (old !== undefined && old.type !== "string") return wrongType();
-  let length = c.args[2]!.length;
+  let length = c.argLength(2);
   if (old === undefined) {
-    if (!c.keyspace.setString(db, key, c.args[2]!)) return oom();
+    if (!c.keyspace.setString(db, key, c.args[2]!, { length })) return oom();
   } else {
-    const value = Buffer.concat([old.value, c.args[2]!]);
-    const raw = grownAllocation(old.value.length, old.raw ?? rawAllocation(c, key), value.length);
-    if (!c.keyspace.setString(db, key, value, { keepTtl: true, raw })) return oom();
-    length = value.length;
+    // Past a cut the bytes are unknown: what was kept stays, the length grows all the same.
+    const oldLength = old.length ?? old.value.length;
+    const value = old.length === undefined ? Buffer.concat([old.value, c.args[2]!]) : old.value;
+    length = oldLength + length;
+    const raw = grownAllocation(oldLength, old.raw ?? rawAllocation(c, key), length);
+    if (!c.keyspace.setString(db, key, value, { keepTtl: true, raw, length })) return oom();
   }
   wrote(c);
   return integer(length);
@@ -224,9 +238,9 @@ function append(c: CommandContext): Reply {
 
 /** The sds allocation of a raw-encoded string Redis made for SET (undefined for int/embstr). */
 function rawAllocation(c: CommandContext, key: string): number | undefined {
-  const value = c.keyspace.getString(c.state.db, key);
-  if (value === undefined || value === WRONG_TYPE || encodingOf(c, key) !== "raw") return undefined;
-  return sdsBytes(value.length);
+  const length = c.keyspace.stringLength(c.state.db, key);
+  if (length === WRONG_TYPE || encodingOf(c, key) !== "raw") return undefined;
+  return sdsBytes(length);
 }
 
 /**
@@ -246,9 +260,8 @@ function grownAllocation(
 }
 
 function strlen(c: CommandContext): Reply {
-  const v = c.keyspace.getString(c.state.db, c.arg(1));
-  if (v === WRONG_TYPE) return wrongType();
-  return integer(v?.length ?? 0);
+  const n = c.keyspace.stringLength(c.state.db, c.arg(1));
+  return n === WRONG_TYPE ? wrongType() : integer(n);
 }
 
 function getrange(c: CommandContext): Reply {
@@ -256,9 +269,10 @@ function getrange(c: CommandContext): Reply {
   const end = intArg(c, 3);
   if (start === undefined || end === undefined) return notInteger();
   const v = c.keyspace.getString(c.state.db, c.arg(1));
-  if (v === WRONG_TYPE) return wrongType();
-  if (v === undefined || v.length === 0) return bulk(Buffer.alloc(0));
-  const len = v.length;
+  // The range is taken on the length sent; of a cut value only the kept bytes come back.
+  const len = c.keyspace.stringLength(c.state.db, c.arg(1));
+  if (v === WRONG_TYPE || len === WRONG_TYPE) return wrongType();
+  if (v === undefined || len === 0) return bulk(Buffer.alloc(0));
   if (start < 0 && end < 0 && start > end) return bulk(Buffer.alloc(0));
   let from = start < 0 ? Math.max(0, len + start) : start;
   let to = end < 0 ? len + end : Math.min(end, len - 1);
@@ -560,11 +574,13 @@ function hmget(c: CommandContext): Reply {
   const hash = c.keyspace.getHash(c.state.db, c.arg(1));
   if (hash === WRONG_TYPE) return wrongType();
   const out: RespValue[] = [];
+  let bytes = 0;
   for (let i = 2; i < c.args.length; i++) {
     const v = hash?.get(c.arg(i));
+    if (v !== undefined) bytes += v.length + 16;
     out.push(v === undefined ? nullBulk() : bulk(v));
   }
-  return arr(out);
+  return c.replyFits(bytes) ? arr(out) : c.overLimit();
 }
 
 function hgetall(c: CommandContext): Reply {
@@ -807,7 +823,7 @@ function memoryUsage(c: CommandContext): Reply {
   let bytes = 16;
   switch (value.type) {
     case "string": {
-      const len = value.value.length;
+      const len = value.length ?? value.value.length;
       if (encoding === "embstr") bytes = allocation(16 + 3 + len + 1);
       else if (encoding === "raw") bytes += value.raw ?? sdsBytes(len);
       break;

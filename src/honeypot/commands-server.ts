@@ -156,6 +156,7 @@ function reset(c: CommandContext): Reply {
   s.proto = 2;
   s.db = 0;
   s.name = "";
+  for (const name of [...s.channels, ...s.patterns]) c.release(subscriptionBytes(name));
   s.channels.clear();
   s.patterns.clear();
   s.authenticated = c.persona.auth !== "password";
@@ -470,6 +471,9 @@ function sha1(text: Buffer | string): string {
  */
 const SCRIPT_BYTES = 1024 * 1024;
 
+/** What a script body kept costs the session's memory share. */
+const scriptBytes = (body: string): number => body.length + 120;
+
 function rememberScript(c: CommandContext, body: string): string {
   const digest = sha1(Buffer.from(body, "latin1"));
   const scripts = c.state.scripts;
@@ -479,9 +483,11 @@ function rememberScript(c: CommandContext, body: string): string {
     for (const [sha, kept] of scripts) {
       if (held <= SCRIPT_BYTES) break;
       scripts.delete(sha);
+      c.release(scriptBytes(kept));
       held -= kept.length;
     }
-    scripts.set(digest, body);
+    // Kept while the session's memory share allows (EVALSHA of one not kept: NOSCRIPT).
+    if (c.hold(scriptBytes(body))) scripts.set(digest, body);
   }
   c.effect = { kind: "script", sha1: digest };
   return digest;
@@ -612,12 +618,19 @@ function evalsha(c: CommandContext): Reply {
 /** Most channels and patterns one session holds (the replies still count every request). */
 const MAX_SUBSCRIPTIONS = 10_000;
 
+/** What a channel or pattern name kept costs the session's memory share. */
+const subscriptionBytes = (name: string): number => name.length + 64;
+
 function subscribeGeneric(kind: "subscribe" | "psubscribe") {
   return (c: CommandContext): Reply => {
     const set = kind === "subscribe" ? c.state.channels : c.state.patterns;
     const replies: Buffer[] = [];
     for (let i = 1; i < c.args.length; i++) {
-      if (set.size < MAX_SUBSCRIPTIONS) set.add(c.arg(i));
+      const name = c.arg(i);
+      // Past the count or the session's memory share a name is answered, not kept.
+      if (set.size < MAX_SUBSCRIPTIONS && !set.has(name) && c.hold(subscriptionBytes(name))) {
+        set.add(name);
+      }
       const count = c.state.channels.size + c.state.patterns.size;
       replies.push(pushReply(c, [bulk(kind), bulk(c.args[i]!), int(count)]));
     }
@@ -635,7 +648,7 @@ function unsubscribeGeneric(kind: "unsubscribe" | "punsubscribe") {
       replies.push(pushReply(c, [bulk(kind), nullBulk(), int(count)]));
     }
     for (const name of names) {
-      set.delete(name);
+      if (set.delete(name)) c.release(subscriptionBytes(name));
       const count = c.state.channels.size + c.state.patterns.size;
       replies.push(pushReply(c, [bulk(kind), bulkText(name), int(count)]));
     }
@@ -869,6 +882,7 @@ export const SERVER_COMMANDS: CommandSpec[] = [
       flush: {
         arity: -2,
         handler: (c) => {
+          for (const body of c.state.scripts.values()) c.release(scriptBytes(body));
           c.state.scripts.clear();
           return OK;
         },

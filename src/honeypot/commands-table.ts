@@ -54,12 +54,32 @@ export interface CommandContext {
   now(): number;
   /** Argument i as latin1 text (one character per byte). */
   arg(i: number): string;
+  /**
+   * Argument i's length as the visitor sent it: more than `args[i].length` when the server
+   * kept only its first bytes (a value past the request reader's prefix).
+   */
+  argLength(i: number): number;
   /** INFO text for these (lower-case) section names. */
   info(sections: string[]): string;
   /** Set by a handler: what the command did, for the recorder. */
   effect?: SessionEffect;
   /** Set by a handler: close after this reply (QUIT), silently if there is none. */
   close?: boolean;
+  /**
+   * State a handler keeps beyond the keyspace (subscriptions, scripts) is held in the session's
+   * memory share: false when it does not fit (then it is not kept).
+   */
+  hold(bytes: number): boolean;
+  /** Let go of `bytes` held before. */
+  release(bytes: number): void;
+  /**
+   * Whether a reply of `bytes` fits the session's memory share. When it does not, the handler
+   * calls overLimit() and returns its reply: nothing is sent and the connection closes, as
+   * Redis closes a client past its output buffer limit. Only replies that one command can make
+   * far larger than its request ask (MGET of one big key many times).
+   */
+  replyFits(bytes: number): boolean;
+  overLimit(): Reply;
 }
 
 export type Handler = (c: CommandContext) => Reply;

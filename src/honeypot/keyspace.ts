@@ -7,14 +7,28 @@
  *
  * Keys, hash fields and set members are kept as latin1 strings: one character per byte, so
  * any byte string round-trips and Map/Set give exact-byte equality.
+ *
+ * Two counts of the same data: `bytes`, Redis's own sizes (INFO used_memory, the per-session
+ * cap), and what it costs this process, drawn from the session's memory account (memory.ts)
+ * so that all sessions' keyspaces together stay inside the honeypot's memory budget.
+ *
+ * A string value is kept up to the request reader's prefix (64 KB); a longer one keeps its
+ * first bytes and the length the visitor sent, so STRLEN and APPEND answer as Redis would.
  */
+import type { MemoryAccount } from "./memory.js";
 
 export type RedisValue =
   /**
    * `raw`: the bytes Redis would have allocated for a string grown in place (APPEND), which it
    * keeps raw-encoded with spare room.
    */
-  | { type: "string"; value: Buffer; raw?: number }
+  | {
+      type: "string";
+      value: Buffer;
+      raw?: number;
+      /** The length the visitor sent, when `value` holds only its first bytes. */
+      length?: number;
+    }
   | { type: "list"; value: Buffer[] }
   | { type: "hash"; value: Map<string, Buffer> }
   | { type: "set"; value: Set<string> };
@@ -74,6 +88,33 @@ function elementBytes(data: RedisValue): number {
 
 function entryBytes(key: string, data: RedisValue): number {
   return KEY_OVERHEAD + key.length + elementBytes(data);
+}
+
+/**
+ * What a key and an element cost this process beyond the bytes counted for them (the Map slot,
+ * the Entry and value objects, a Buffer's objects and its own backing store). Measured on
+ * Node 20 (heap and array buffers, 100,000 of each): a key with a 5-byte string value takes
+ * 350 bytes where 69 are counted; a list element or hash field 220–270 where about 20 are; a
+ * set member (a string) 50. The larger figures are used for all.
+ */
+const PROCESS_KEY_BYTES = 288;
+const PROCESS_ELEMENT_BYTES = 256;
+
+/** Elements beside the key: list items, hash fields, set members (a string has none). */
+function elementCount(data: RedisValue): number {
+  return data.type === "string" ? 0 : data.type === "list" ? data.value.length : data.value.size;
+}
+
+/**
+ * The value as memory of its own. A request reader's argument is a view of the whole request
+ * (or of a pooled slab shared with other allocations): keeping the view would keep all of it
+ * while only the value is counted. Copied outside the pool for the same reason.
+ */
+function own(b: Buffer): Buffer {
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return b;
+  const copy = Buffer.allocUnsafeSlow(b.length);
+  b.copy(copy);
+  return copy;
 }
 
 /**
@@ -163,6 +204,8 @@ export class Keyspace {
     private readonly now: () => number,
     /** Told how many keys expired (INFO expired_keys). */
     private readonly onExpire: (n: number) => void = () => {},
+    /** Where the process memory the keys cost is drawn from (none: not counted). */
+    private readonly memory?: MemoryAccount,
   ) {}
 
   private db(i: number): Map<string, Entry> {
@@ -192,14 +235,32 @@ export class Keyspace {
 
   private remove(map: Map<string, Entry>, key: string, e: Entry): void {
     map.delete(key);
-    this.keyCount--;
-    this.byteCount -= e.bytes;
+    this.count(-e.bytes, -elementCount(e.data), -1);
   }
 
-  /** Would `extraBytes` more (and a new key, if `newKey`) fit under the caps? */
-  private fits(extraBytes: number, newKey: boolean): boolean {
-    if (newKey && this.keyCount >= this.limits.maxKeys) return false;
-    return this.byteCount + extraBytes <= this.limits.maxBytes;
+  /**
+   * Count `bytes` more (Redis's sizes), `elements` and `keys` more, and what they cost the
+   * process; false, with nothing counted, when that would go over a cap or the memory account
+   * refuses. Only growth is ever refused.
+   */
+  private grow(bytes: number, elements: number, keys: number): boolean {
+    if (keys > 0 && this.keyCount + keys > this.limits.maxKeys) return false;
+    if (bytes > 0 && this.byteCount + bytes > this.limits.maxBytes) return false;
+    const cost = bytes + elements * PROCESS_ELEMENT_BYTES + keys * PROCESS_KEY_BYTES;
+    if (cost > 0 && this.memory !== undefined && !this.memory.take(cost)) return false;
+    this.byteCount += bytes;
+    this.keyCount += keys;
+    if (cost < 0) this.memory?.give(-cost);
+    return true;
+  }
+
+  /** Count a change that is never refused (shrinking, or a rename). */
+  private count(bytes: number, elements: number, keys: number): void {
+    const cost = bytes + elements * PROCESS_ELEMENT_BYTES + keys * PROCESS_KEY_BYTES;
+    if (cost > 0) this.memory?.force(cost);
+    else if (cost < 0) this.memory?.give(-cost);
+    this.byteCount += bytes;
+    this.keyCount += keys;
   }
 
   /** Store `data` under key (replacing any value), charging its size; false when over the cap. */
@@ -207,24 +268,26 @@ export class Keyspace {
     const map = this.db(db);
     const old = this.entry(db, key);
     const bytes = entryBytes(key, data);
-    if (!this.fits(bytes - (old?.bytes ?? 0), old === undefined)) return false;
+    const elements = elementCount(data) - (old === undefined ? 0 : elementCount(old.data));
+    if (!this.grow(bytes - (old?.bytes ?? 0), elements, old === undefined ? 1 : 0)) return false;
     // Replaced in place (as Redis's dict does): the key keeps its place in KEYS and SCAN.
-    if (old !== undefined) {
-      this.keyCount--;
-      this.byteCount -= old.bytes;
-    }
     const e: Entry = { data, bytes };
     if (expiresAt !== undefined) e.expiresAt = expiresAt;
     map.set(key, e);
-    this.keyCount++;
-    this.byteCount += bytes;
     return true;
   }
 
-  /** Grow an existing entry's charge by `delta` bytes (after an in-place change). */
-  private charge(e: Entry, delta: number): void {
+  /** An existing entry grew in place by `delta` bytes and `elements`; false when refused. */
+  private growEntry(e: Entry, delta: number, elements: number): boolean {
+    if (!this.grow(delta, elements, 0)) return false;
     e.bytes += delta;
-    this.byteCount += delta;
+    return true;
+  }
+
+  /** An existing entry shrank in place by `freed` bytes and `elements`. */
+  private shrinkEntry(e: Entry, freed: number, elements: number): void {
+    e.bytes -= freed;
+    this.count(-freed, -elements, 0);
   }
 
   lookup(db: number, key: string): RedisValue | undefined {
@@ -256,12 +319,11 @@ export class Keyspace {
     const map = this.db(db);
     const target = this.entry(db, to);
     if (target !== undefined) this.remove(map, to, target);
-    this.remove(map, from, e);
+    map.delete(from);
     const moved: Entry = { data: e.data, bytes: e.bytes - from.length + to.length };
     if (e.expiresAt !== undefined) moved.expiresAt = e.expiresAt;
     map.set(to, moved);
-    this.keyCount++;
-    this.byteCount += moved.bytes;
+    this.count(to.length - from.length, 0, 0);
   }
 
   // ---- strings ----
@@ -272,17 +334,28 @@ export class Keyspace {
     return data.type === "string" ? data.value : WRONG_TYPE;
   }
 
-  /** SET: replaces any value; the TTL is dropped unless `keepTtl`. */
+  /** STRLEN: the length the visitor sent (0: no key), however much of it is kept. */
+  stringLength(db: number, key: string): number | typeof WRONG_TYPE {
+    const data = this.entry(db, key)?.data;
+    if (data === undefined) return 0;
+    return data.type === "string" ? (data.length ?? data.value.length) : WRONG_TYPE;
+  }
+
+  /**
+   * SET: replaces any value; the TTL is dropped unless `keepTtl`. `length`: the length the
+   * visitor sent, when `value` is only its first bytes.
+   */
   setString(
     db: number,
     key: string,
     value: Buffer,
-    opts: { expiresAt?: number; keepTtl?: boolean; raw?: number } = {},
+    opts: { expiresAt?: number; keepTtl?: boolean; raw?: number; length?: number } = {},
   ): boolean {
     const old = this.entry(db, key);
     const expiresAt = opts.keepTtl ? old?.expiresAt : opts.expiresAt;
-    const data: RedisValue = { type: "string", value };
+    const data: RedisValue = { type: "string", value: own(value) };
     if (opts.raw !== undefined) data.raw = opts.raw;
+    if (opts.length !== undefined && opts.length > value.length) data.length = opts.length;
     return this.store(db, key, data, expiresAt);
   }
 
@@ -312,16 +385,16 @@ export class Keyspace {
   ): number | typeof WRONG_TYPE | typeof OUT_OF_MEMORY {
     const list = this.typed(db, key, "list");
     if (list === WRONG_TYPE) return WRONG_TYPE;
+    const owned = items.map(own);
     let added = 0;
-    for (const item of items) added += item.length + ELEMENT_OVERHEAD;
+    for (const item of owned) added += item.length + ELEMENT_OVERHEAD;
     if (list === undefined) {
-      const value = left ? [...items].reverse() : [...items];
+      const value = left ? owned.reverse() : owned;
       return this.store(db, key, { type: "list", value }, undefined) ? value.length : OUT_OF_MEMORY;
     }
-    if (!this.fits(added, false)) return OUT_OF_MEMORY;
-    if (left) for (const item of items) list.value.unshift(item);
-    else list.value.push(...items);
-    this.charge(this.entry(db, key)!, added);
+    if (!this.growEntry(this.entry(db, key)!, added, owned.length)) return OUT_OF_MEMORY;
+    if (left) for (const item of owned) list.value.unshift(item);
+    else list.value.push(...owned);
     return list.value.length;
   }
 
@@ -338,7 +411,7 @@ export class Keyspace {
     let freed = 0;
     for (const item of taken) freed += item.length + ELEMENT_OVERHEAD;
     const e = this.entry(db, key)!;
-    this.charge(e, -freed);
+    this.shrinkEntry(e, freed, taken.length);
     if (list.value.length === 0) this.remove(this.db(db), key, e);
     return taken;
   }
@@ -358,25 +431,25 @@ export class Keyspace {
   ): number | typeof WRONG_TYPE | typeof OUT_OF_MEMORY {
     const hash = this.typed(db, key, "hash");
     if (hash === WRONG_TYPE) return WRONG_TYPE;
+    // A field given twice is set once, to its last value (as Redis does).
+    const updates = new Map<string, Buffer>();
+    for (const [field, value] of pairs) updates.set(field, own(value));
     if (hash === undefined) {
-      const value = new Map(pairs);
+      const value = updates;
       return this.store(db, key, { type: "hash", value }, undefined) ? value.size : OUT_OF_MEMORY;
     }
     let delta = 0;
-    for (const [field, value] of pairs) {
+    let added = 0;
+    for (const [field, value] of updates) {
       const old = hash.value.get(field);
+      if (old === undefined) added++;
       delta +=
         old === undefined
           ? field.length + value.length + ELEMENT_OVERHEAD
           : value.length - old.length;
     }
-    if (!this.fits(delta, false)) return OUT_OF_MEMORY;
-    let added = 0;
-    for (const [field, value] of pairs) {
-      if (!hash.value.has(field)) added++;
-      hash.value.set(field, value);
-    }
-    this.charge(this.entry(db, key)!, delta);
+    if (!this.growEntry(this.entry(db, key)!, delta, added)) return OUT_OF_MEMORY;
+    for (const [field, value] of updates) hash.value.set(field, value);
     return added;
   }
 
@@ -395,7 +468,7 @@ export class Keyspace {
       freed += field.length + old.length + ELEMENT_OVERHEAD;
     }
     const e = this.entry(db, key)!;
-    this.charge(e, -freed);
+    this.shrinkEntry(e, freed, removed);
     if (hash.value.size === 0) this.remove(this.db(db), key, e);
     return removed;
   }
@@ -422,9 +495,8 @@ export class Keyspace {
     const fresh = [...new Set(members)].filter((m) => !set.value.has(m));
     let delta = 0;
     for (const m of fresh) delta += m.length + ELEMENT_OVERHEAD;
-    if (!this.fits(delta, false)) return OUT_OF_MEMORY;
+    if (!this.growEntry(this.entry(db, key)!, delta, fresh.length)) return OUT_OF_MEMORY;
     for (const m of fresh) set.value.add(m);
-    this.charge(this.entry(db, key)!, delta);
     return fresh.length;
   }
 
@@ -442,7 +514,7 @@ export class Keyspace {
       }
     }
     const e = this.entry(db, key)!;
-    this.charge(e, -freed);
+    this.shrinkEntry(e, freed, removed);
     if (set.value.size === 0) this.remove(this.db(db), key, e);
     return removed;
   }

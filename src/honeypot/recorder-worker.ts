@@ -8,10 +8,14 @@ import type { HoneypotEventRow, HoneypotSessionRow } from "../store/index.js";
 import { SqliteStore, StoreDamagedError } from "../store/index.js";
 
 export type WriterRequest = { id: number; json: string } | { id: number; close: true };
-/** `damaged`: the error was StoreDamagedError (an Error's class does not cross threads). */
+/**
+ * `code`: the store's error code (SQLITE_FULL …), so the recorder can tell what to try again;
+ * `damaged`: the error was StoreDamagedError (an Error's class does not cross threads).
+ */
 export type WriterReply = {
   id: number;
   error?: string;
+  code?: string;
   damaged?: { file: string; detail: string };
 };
 
@@ -36,6 +40,8 @@ port.on("message", async (m: WriterRequest) => {
     if (batch.events.length > 0) await store.insertHoneypotEvents(batch.events);
   } catch (e) {
     reply.error = (e as Error).message;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") reply.code = code;
     if (e instanceof StoreDamagedError) reply.damaged = { file: e.file, detail: e.detail };
   }
   port.postMessage(reply);

@@ -3,10 +3,18 @@
  * bounded request reader, a session that answers as the persona's real server would, and a
  * record of everything (connect, every command, effects, close), classified when it ends.
  *
- * Bounds, so that a flood cannot take the sensor down: concurrent sessions in all and per
- * source, idle and total time per session, input bytes per session, argument prefixes
- * (wire.ts), commands kept for classification, events queued for writing (recorder.ts), and
- * socket backpressure (a client that does not read its replies stops being read).
+ * Bounds, so that a flood cannot take the sensor down:
+ * - memory: one budget (memory.ts) that every session's held bytes draw from (arguments of a
+ *   command still arriving, its keyspace, what the classifier keeps, replies not yet sent) and
+ *   the recorder's queue too. A session past its share is closed without a reply, as Redis
+ *   closes a client past its query-buffer limit; when the budget is short, the session holding
+ *   the most is closed. Either way a `limit` event says so.
+ * - slots: sessions in all and per source prefix (/24, /64: one IPv6 host has a /64 to spread
+ *   over). When every slot is taken, a new visitor closes the session idle the longest rather
+ *   than being turned away, so a slowloris of many sources cannot shut everyone else out.
+ * - disk: the bytes of events each source prefix may cause per hour (SourceBudget).
+ * - time: idle and total time per session; input bytes per session; argument prefixes
+ *   (wire.ts); socket backpressure (a client that does not read its replies stops being read).
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
@@ -14,10 +22,12 @@ import os from "node:os";
 import tls from "node:tls";
 import { timeOrderedId } from "../store/ids.js";
 import type { HoneypotSessionRow } from "../store/index.js";
+import { addressPrefix } from "../targets/ip.js";
 import { classifySession } from "./attacks.js";
 import type { CaptureResult, ReplicationCapture } from "./capture.js";
 import { extractIndicators } from "./indicators.js";
-import type { HoneypotRecorder } from "./recorder.js";
+import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
+import { type HoneypotRecorder, serialise } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import type {
   HoneypotSessionHandler,
@@ -25,7 +35,13 @@ import type {
   SessionEffect,
   SessionReply,
 } from "./types.js";
-import { DEFAULT_WIRE_LIMITS, RequestStream, type WireCommand, WireProtocolError } from "./wire.js";
+import {
+  DEFAULT_WIRE_LIMITS,
+  RequestStream,
+  type WireCommand,
+  WireLimitError,
+  WireProtocolError,
+} from "./wire.js";
 
 export interface ListenerConfig {
   host: string;
@@ -45,8 +61,11 @@ export interface HoneypotLimits {
   maxBytesPerSession: number;
   /** Commands recorded as events per session; later ones are counted only. */
   maxEventsPerSession: number;
-  /** Commands kept in memory per session for the classifier. */
-  maxClassifiedCommands: number;
+  /**
+   * Bytes of commands kept per session for the classifier (drawn from the session's memory
+   * share); later commands are only counted for it, by name. Effects have 256 KB of their own.
+   */
+  classifierBytes: number;
   /** Bytes of each argument an event keeps (the whole length and hash are always kept). */
   eventArgBytes: number;
   /** Arguments an event keeps. */
@@ -60,10 +79,15 @@ export interface HoneypotLimits {
   foldAfterEvents: number;
   foldAfterName: number;
   /**
-   * Events one source address may cause per hour (SourceBudget): bounds the disk one visitor
-   * can fill however many connections it makes. 0 = no limit.
+   * Bytes of events (as serialised) one source prefix may cause per hour (SourceBudget):
+   * bounds the disk one visitor can fill however many connections it makes. 0 = no limit.
    */
-  sourceEventsPerHour: number;
+  sourceBytesPerHour: number;
+  /**
+   * Prefix lengths that make one source for the per-source limits: an IPv4 /24 is one
+   * network's block, and an IPv6 host is given a /64 whole.
+   */
+  sourcePrefix: { v4: number; v6: number };
 }
 
 export const DEFAULT_LIMITS: HoneypotLimits = {
@@ -73,12 +97,13 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   maxSessionMs: 30 * 60_000,
   maxBytesPerSession: 2 * 1024 * 1024 * 1024,
   maxEventsPerSession: 100_000,
-  maxClassifiedCommands: 5000,
+  classifierBytes: 2 * 1024 * 1024,
   eventArgBytes: 1024,
   eventArgs: 32,
   foldAfterEvents: 256,
   foldAfterName: 100,
-  sourceEventsPerHour: 100_000,
+  sourceBytesPerHour: 32 * 1024 * 1024,
+  sourcePrefix: { v4: 24, v6: 64 },
 };
 
 /** What Redis answers a connection over maxclients before closing it (acceptCommonHandler). */
@@ -89,11 +114,13 @@ const BUDGET_SOURCES = 65_536;
 const HOUR_MS = 3_600_000;
 
 /**
- * Events each source address may cause, as a token bucket: a burst of one hour's allowance,
- * refilled evenly. A connection costs one to be accepted (the visitor whose budget is spent
- * gets the max-clients error Redis gives a full server, and nothing is recorded) and each
- * recorded command one more (past it, the session's commands are answered and counted, not
- * recorded). Memory: at most BUDGET_SOURCES buckets.
+ * Bytes of records each source may cause, as a token bucket: a burst of one hour's allowance,
+ * refilled evenly. What is counted is what goes to disk: each event and session row as
+ * serialised (a command with 32 arguments of 1 KB costs 32 KB, a PING a hundred bytes). A
+ * source with nothing left is turned away with the max-clients error Redis gives a full server
+ * (nothing recorded), and its open sessions' commands are answered and counted, not recorded.
+ * A record is counted whole once begun, so a source overdraws by at most one record. Memory:
+ * at most BUDGET_SOURCES buckets.
  */
 export class SourceBudget {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -102,21 +129,28 @@ export class SourceBudget {
     private readonly maxSources = BUDGET_SOURCES,
   ) {}
 
-  /** Spend one event of `ip`'s allowance; false when there is none left. */
-  take(ip: string, now: number): boolean {
-    if (this.perHour <= 0) return true;
-    let b = this.buckets.get(ip);
+  /** Has `source` any allowance left? */
+  has(source: string, now: number): boolean {
+    return this.perHour <= 0 || this.bucket(source, now).tokens > 0;
+  }
+
+  /** Count `bytes` against `source`'s allowance (it may go below zero: see above). */
+  spend(source: string, now: number, bytes: number): void {
+    if (this.perHour > 0) this.bucket(source, now).tokens -= bytes;
+  }
+
+  /** The source's bucket, refilled up to now. */
+  private bucket(source: string, now: number): { tokens: number; at: number } {
+    let b = this.buckets.get(source);
     if (b === undefined) {
       if (this.buckets.size >= this.maxSources) this.forget(now);
       b = { tokens: this.perHour, at: now };
-      this.buckets.set(ip, b);
+      this.buckets.set(source, b);
     } else if (now > b.at) {
       b.tokens = Math.min(this.perHour, b.tokens + ((now - b.at) * this.perHour) / HOUR_MS);
       b.at = now;
     }
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
+    return b;
   }
 
   /** Sources remembered (for tests and stats). */
@@ -247,6 +281,8 @@ export interface HoneypotStats {
   sessions: number;
   active: number;
   refused: number;
+  /** Sessions closed to give their slot to a new visitor (every slot was taken). */
+  evicted: number;
   commands: number;
   bytesIn: number;
 }
@@ -254,12 +290,23 @@ export interface HoneypotStats {
 /** A session's running record: what the session row and the classifier are built from. */
 interface Tracked {
   row: HoneypotSessionRow;
+  sock: net.Socket;
+  /** The source prefix the per-source limits count it under. */
+  source: string;
+  /** Its share of the memory budget. */
+  memory: MemoryAccount;
   t0: number;
   /** When the visitor last sent something (ms): the idle timeout counts from it. */
   lastActive: number;
   seq: number;
   commands: RecordedCommand[];
   effects: SessionEffect[];
+  /** Bytes `commands` hold (classifierBytes bounds it). */
+  classified: number;
+  /** Bytes `effects` hold (EFFECT_BYTES bounds it). */
+  effectBytes: number;
+  /** Commands past classifierBytes, counted by name for the classifier. */
+  unclassified: Map<string, { count: number; args: number }>;
   counts: Map<string, NameCount>;
   /** Commands counted but not recorded (repetition folding): name → commands and arguments. */
   folded: Map<string, { count: number; args: number }>;
@@ -277,43 +324,99 @@ interface Tracked {
   name: string;
 }
 
+export interface HoneypotOptions {
+  limits?: HoneypotLimits;
+  /** The memory budget, shared with the recorder (default: DEFAULT_MEMORY_BYTES of its own). */
+  memory?: MemoryBudget;
+  /** Told of every session when it ends (the CLI prints a line). */
+  onSessionEnd?: (row: HoneypotSessionRow) => void;
+  /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
+  capture?: ReplicationCapture;
+  onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void;
+}
+
+/** Bytes of effects kept per session for the classifier (each is at most about 1 KB). */
+const EFFECT_BYTES = 256 * 1024;
+
+/** What a command kept for the classifier costs: its objects and strings (a byte a character). */
+function recordedBytes(r: RecordedCommand): number {
+  let n = 160 + r.name.length;
+  for (let i = 0; i < r.args.length; i++) n += 56 + r.args[i]!.length + (r.argHashes[i] ? 80 : 0);
+  return n;
+}
+
+/** Add `from`'s counts into `into` (a copy when both have some). */
+function mergeCounts(
+  into: Map<string, { count: number; args: number }>,
+  from: Map<string, { count: number; args: number }>,
+): Map<string, { count: number; args: number }> {
+  if (from.size === 0) return into;
+  if (into.size === 0) return from;
+  const out = new Map(Array.from(into, ([k, v]) => [k, { ...v }]));
+  for (const [name, f] of from) {
+    const c = out.get(name);
+    if (c === undefined) out.set(name, { ...f });
+    else {
+      c.count += f.count;
+      c.args += f.args;
+    }
+  }
+  return out;
+}
+
 export class HoneypotServer {
   private servers: net.Server[] = [];
+  /** Open sessions per source prefix. */
   private readonly perSource = new Map<string, number>();
   private readonly budget: SourceBudget;
   /** Open sessions by socket (the sweep closes idle and overlong ones). */
   private readonly sockets = new Map<net.Socket, Tracked>();
   private sweeper: NodeJS.Timeout | undefined;
   private clientIds = 0;
-  readonly stats: HoneypotStats = { sessions: 0, active: 0, refused: 0, commands: 0, bytesIn: 0 };
+  readonly stats: HoneypotStats = {
+    sessions: 0,
+    active: 0,
+    refused: 0,
+    evicted: 0,
+    commands: 0,
+    bytesIn: 0,
+  };
   private readonly sensor = os.hostname();
+  private readonly limits: HoneypotLimits;
+  readonly memory: MemoryBudget;
+  private readonly onSessionEnd: HoneypotOptions["onSessionEnd"];
+  private readonly capture: ReplicationCapture | undefined;
+  private readonly onCapture: HoneypotOptions["onCapture"];
 
   constructor(
     private readonly listeners: ListenerConfig[],
     private readonly recorder: HoneypotRecorder,
-    private readonly limits: HoneypotLimits = DEFAULT_LIMITS,
-    /** Told of every session when it ends (the CLI prints a line). */
-    private readonly onSessionEnd?: (row: HoneypotSessionRow) => void,
-    /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
-    private readonly capture?: ReplicationCapture,
-    private readonly onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void,
+    options: HoneypotOptions = {},
   ) {
-    this.budget = new SourceBudget(limits.sourceEventsPerHour);
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.memory = options.memory ?? new MemoryBudget(DEFAULT_MEMORY_BYTES);
+    this.onSessionEnd = options.onSessionEnd;
+    this.capture = options.capture;
+    this.onCapture = options.onCapture;
+    this.budget = new SourceBudget(this.limits.sourceBytesPerHour);
   }
 
   /**
    * Replies wait here until every read of this event-loop turn has been answered, then go out
    * together, in order (null: end the connection after what came before). Redis does the same
    * (its replies are written before the event loop sleeps), and a client woken once for many
-   * replies costs far less than one woken per reply.
+   * replies costs far less than one woken per reply. A reply's bytes stay taken from its
+   * session's memory share until the socket has handed them to the kernel.
    */
   private readonly outSockets: net.Socket[] = [];
   private readonly outBuffers: Array<Buffer | null> = [];
+  private readonly outMemory: Array<MemoryAccount | undefined> = [];
   private outScheduled = false;
 
-  private post(sock: net.Socket, reply: Buffer | null): void {
+  private post(sock: net.Socket, reply: Buffer | null, memory?: MemoryAccount): void {
     this.outSockets.push(sock);
     this.outBuffers.push(reply);
+    this.outMemory.push(memory);
     if (!this.outScheduled) {
       this.outScheduled = true;
       setImmediate(this.sendPosted);
@@ -324,17 +427,21 @@ export class HoneypotServer {
     this.outScheduled = false;
     const socks = this.outSockets;
     const bufs = this.outBuffers;
+    const accounts = this.outMemory;
     for (let i = 0; i < socks.length; i++) {
       const sock = socks[i]!;
       const buf = bufs[i]!;
+      const memory = accounts[i];
       if (buf === null) sock.end();
       else if (!sock.destroyed && !sock.writableEnded) {
+        const given = memory === undefined ? undefined : () => memory.give(buf.length);
         // A client that does not read its replies is not read either: memory stays bounded.
-        if (!sock.write(buf)) sock.pause();
-      }
+        if (!sock.write(buf, given)) sock.pause();
+      } else memory?.give(buf.length);
     }
     socks.length = 0;
     bufs.length = 0;
+    accounts.length = 0;
   };
 
   /** Payload captures running (stop waits for them before the last flush). */
@@ -383,22 +490,50 @@ export class HoneypotServer {
   /** Close sessions silent past the idle timeout or open past the session time limit. */
   private sweep(): void {
     const now = Date.now();
-    for (const [sock, tr] of this.sockets) {
+    for (const tr of this.sockets.values()) {
       const limit =
         now - tr.lastActive >= this.limits.idleTimeoutMs
           ? "idle"
           : now - tr.t0 >= this.limits.maxSessionMs
             ? "lifetime"
             : undefined;
-      if (limit === undefined || sock.destroyed) continue;
-      tr.now = undefined;
-      this.event(tr, "limit", undefined, { limit });
-      sock.destroy();
+      if (limit !== undefined) this.cut(tr, { limit });
     }
   }
 
+  /**
+   * End a session for a limit: the `limit` event says which, and the connection closes without
+   * another word (as Redis frees a client past a limit). Once per session.
+   */
+  private cut(tr: Tracked, record: Record<string, unknown>): void {
+    if (tr.sock.destroyed) return;
+    tr.closing = true;
+    tr.now = undefined;
+    this.event(tr, "limit", undefined, record);
+    tr.sock.destroy();
+  }
+
+  /**
+   * Every slot is taken: the session idle the longest gives its slot up, so that a new visitor
+   * is answered however many sources keep slots busy. False when none can (all are closing).
+   */
+  private evictIdlest(now: number): boolean {
+    let idlest: Tracked | undefined;
+    for (const tr of this.sockets.values()) {
+      if (tr.sock.destroyed) continue;
+      if (idlest === undefined || tr.lastActive < idlest.lastActive) idlest = tr;
+    }
+    if (idlest === undefined) return false;
+    this.stats.evicted++;
+    this.cut(idlest, { limit: "evicted", idle_ms: now - idlest.lastActive });
+    return true;
+  }
+
+  /**
+   * Stop listening and end every session; each session's final row is handed to the recorder.
+   * Writing what the recorder holds is the caller's (recorder.close(), with its deadline).
+   */
   async stop(): Promise<void> {
-    // Every session's final row is written before the recorder's last flush.
     const finished =
       this.sockets.size === 0
         ? Promise.resolve()
@@ -411,18 +546,18 @@ export class HoneypotServer {
     await finished;
     await Promise.all(this.captures);
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
-    await this.recorder.flush();
   }
 
   private accept(sock: net.Socket, l: ListenerConfig): void {
     const ip = normaliseIp(sock.remoteAddress ?? "");
     const port = sock.remotePort ?? 0;
-    const fromSource = this.perSource.get(ip) ?? 0;
+    const source = addressPrefix(ip, this.limits.sourcePrefix.v4, this.limits.sourcePrefix.v6);
+    const fromSource = this.perSource.get(source) ?? 0;
     clockMs = Date.now();
     if (
-      this.stats.active >= this.limits.maxSessions ||
       fromSource >= this.limits.maxSessionsPerSource ||
-      !this.budget.take(ip, clockMs)
+      !this.budget.has(source, clockMs) ||
+      (this.stats.active >= this.limits.maxSessions && !this.evictIdlest(clockMs))
     ) {
       // As Redis at maxclients: the error, then the connection closes. Nothing is recorded.
       this.stats.refused++;
@@ -430,7 +565,7 @@ export class HoneypotServer {
       sock.end(MAXCLIENTS_REPLY, () => sock.destroy());
       return;
     }
-    this.perSource.set(ip, fromSource + 1);
+    this.perSource.set(source, fromSource + 1);
     this.stats.active++;
     this.stats.sessions++;
     const clientId = ++this.clientIds;
@@ -450,11 +585,18 @@ export class HoneypotServer {
         classes: "",
         record: {},
       },
+      sock,
+      source,
+      // Closed to make room when the budget is short and this session holds the most.
+      memory: this.memory.open(this.memory.sessionShare, () => this.cut(tr, { limit: "memory" })),
       t0: started,
       lastActive: started,
       seq: 0,
       commands: [],
       effects: [],
+      classified: 0,
+      effectBytes: 0,
+      unclassified: new Map(),
       counts: new Map(),
       folded: new Map(),
       recorded: 0,
@@ -475,11 +617,12 @@ export class HoneypotServer {
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
       local: { ip: normaliseIp(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
+      memory: tr.memory,
     });
-    const stream = new RequestStream(DEFAULT_WIRE_LIMITS);
-    const write = (r: SessionReply): void => {
+    const stream = new RequestStream(DEFAULT_WIRE_LIMITS, tr.memory);
+    const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
-        if (tr.effects.length < this.limits.maxClassifiedCommands) tr.effects.push(r.effect);
+        this.keepEffect(tr, r.effect);
         this.event(tr, "effect", r.effect.kind, { effect: r.effect });
         const e = r.effect;
         if (e.kind === "replicaof" && e.host !== "NO ONE" && this.capture && !tr.captured) {
@@ -487,9 +630,11 @@ export class HoneypotServer {
           this.startCapture(tr, e.host, e.port, sock.localPort ?? l.port);
         }
       }
-      if (r.reply && r.reply.length > 0 && !sock.destroyed) {
-        tr.row.bytesOut += r.reply.length;
-        this.post(sock, r.reply);
+      if (r.reply && r.reply.length > 0) {
+        if (!sock.destroyed) {
+          tr.row.bytesOut += r.reply.length;
+          this.post(sock, r.reply, charged ? tr.memory : undefined);
+        } else if (charged) tr.memory.give(r.reply.length);
       }
       if (r.close) {
         tr.closing = true;
@@ -508,8 +653,7 @@ export class HoneypotServer {
       tr.row.bytesIn += chunk.length;
       this.stats.bytesIn += chunk.length;
       if (tr.row.bytesIn > this.limits.maxBytesPerSession) {
-        this.event(tr, "limit", undefined, { limit: "bytes", bytes: tr.row.bytesIn });
-        sock.destroy();
+        this.cut(tr, { limit: "bytes", bytes: tr.row.bytesIn });
         return;
       }
       commands.length = 0;
@@ -519,6 +663,13 @@ export class HoneypotServer {
         stream.push(chunk, commands);
       } catch (e) {
         this.run(tr, commands, session, write);
+        stream.release();
+        if (e instanceof WireLimitError) {
+          // Past its share (or the budget is short and it holds the most): closed unanswered.
+          const short = tr.memory.refused === "budget";
+          this.cut(tr, { limit: short ? "memory" : "query_buffer", held: e.held });
+          return;
+        }
         if (e instanceof WireProtocolError) {
           this.event(tr, "protocol_error", undefined, { message: e.message });
           write(session.protocolError(e.message));
@@ -529,6 +680,7 @@ export class HoneypotServer {
         throw e;
       }
       this.run(tr, commands, session, write);
+      stream.release();
     });
     sock.on("error", () => {});
     sock.on("close", () => {
@@ -536,10 +688,11 @@ export class HoneypotServer {
       session.end?.();
       this.sockets.delete(sock);
       this.stats.active--;
-      const left = (this.perSource.get(ip) ?? 1) - 1;
-      if (left > 0) this.perSource.set(ip, left);
-      else this.perSource.delete(ip);
+      const left = (this.perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.perSource.set(source, left);
+      else this.perSource.delete(source);
       this.finish(tr);
+      tr.memory.close();
       if (this.sockets.size === 0) this.onDrained?.();
     });
   }
@@ -548,15 +701,19 @@ export class HoneypotServer {
     tr: Tracked,
     commands: WireCommand[],
     session: HoneypotSessionHandler,
-    write: (r: SessionReply) => void,
+    write: (r: SessionReply, charged?: boolean) => void,
   ): void {
     // Replies to one read go out in one write, as Redis flushes a client's output once per
     // event-loop turn; a reply that says so discards what that read produced before it
     // (6.0+ closes on `Host:` without writing the GET's error that came in the same packet).
+    // What they hold is taken from the session's share as they are made: a read of 9,000
+    // `GET k` of a 64 KB value would otherwise make 576 MB of replies at once.
     const pending: Buffer[] = [];
+    let pendingBytes = 0;
     const flush = (close: boolean): void => {
-      if (pending.length > 0) write({ reply: Buffer.concat(pending) });
+      if (pending.length > 0) write({ reply: Buffer.concat(pending, pendingBytes) }, true);
       pending.length = 0;
+      pendingBytes = 0;
       if (close) write({ close: true });
     };
     const limits = this.limits;
@@ -581,23 +738,12 @@ export class HoneypotServer {
         }
         f.count++;
         f.args += cmd.args.length - 1;
-      } else if (
-        tr.commands.length < limits.maxClassifiedCommands ||
-        tr.recorded < limits.maxEventsPerSession
-      ) {
-        const recorded = this.recordCommand(tr, cmd, name);
-        if (tr.commands.length < limits.maxClassifiedCommands) tr.commands.push(recorded);
-        if (tr.recorded < limits.maxEventsPerSession) {
-          if (this.budget.take(tr.row.srcIp, clockMs)) {
-            tr.recorded++;
-            this.event(tr, "command", name, {
-              args: recorded.args,
-              lengths: recorded.argLengths,
-              sha256: recorded.argHashes,
-              inline: recorded.inline,
-              ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
-            });
-          } else tr.overBudget++;
+      } else this.recordCommand(tr, cmd, name);
+      let lengths: number[] | undefined;
+      for (const a of cmd.args) {
+        if (a.length > a.prefix.length) {
+          lengths = cmd.args.map((x) => x.length);
+          break;
         }
       }
       const r: SessionReply & { discardPending?: boolean } = session.command(
@@ -605,10 +751,30 @@ export class HoneypotServer {
         cmd.inline,
         // commandName cuts at 64 bytes: a longer name is looked up from its bytes.
         name.length < 64 ? name : undefined,
+        lengths,
       );
       if (r.effect) write({ effect: r.effect });
-      if (r.discardPending) pending.length = 0;
-      if (r.reply) pending.push(r.reply);
+      if (r.limit !== undefined) {
+        // The session refused to make a reply past its share: closed unanswered, recorded.
+        tr.memory.give(pendingBytes);
+        this.cut(tr, { limit: r.limit });
+        return;
+      }
+      if (r.discardPending) {
+        tr.memory.give(pendingBytes);
+        pending.length = 0;
+        pendingBytes = 0;
+      }
+      if (r.reply) {
+        if (!tr.memory.take(r.reply.length)) {
+          tr.memory.give(pendingBytes);
+          const short = tr.memory.refused === "budget";
+          this.cut(tr, { limit: short ? "memory" : "output_buffer" });
+          return;
+        }
+        pending.push(r.reply);
+        pendingBytes += r.reply.length;
+      }
       if (r.close) {
         flush(true);
         return;
@@ -617,29 +783,75 @@ export class HoneypotServer {
     flush(false);
   }
 
-  /** The bounded form of a command: what events keep and the classifier reads. */
-  private recordCommand(tr: Tracked, cmd: WireCommand, name: string): RecordedCommand {
-    const keep = cmd.args.slice(0, this.limits.eventArgs);
-    return {
-      t: Date.now() - tr.t0,
-      name,
-      args: keep
-        .slice(1)
-        .map((a) => a.prefix.subarray(0, this.limits.eventArgBytes).toString("latin1")),
-      argLengths: keep.slice(1).map((a) => a.length),
-      argHashes: keep
-        .slice(1)
-        .map(
-          (a) =>
-            a.sha256 ??
-            (a.length > this.limits.eventArgBytes
-              ? createHash("sha256").update(a.prefix).digest("hex")
-              : null),
-        ),
-      inline: cmd.inline,
-    };
+  /**
+   * A command as events and the classifier keep it (bounded: a prefix of each argument, its
+   * length and hash), kept for the classifier while the session's classifierBytes and memory
+   * share allow, else counted by name; recorded as an event while its source has budget.
+   */
+  private recordCommand(tr: Tracked, cmd: WireCommand, name: string): void {
+    const limits = this.limits;
+    const keep = tr.recorded < limits.maxEventsPerSession;
+    const classify = tr.classified < limits.classifierBytes;
+    if (!keep && !classify) {
+      this.countUnclassified(tr, name, cmd.args.length - 1);
+      return;
+    }
+    const recorded = boundCommand(cmd, name, Date.now() - tr.t0, limits);
+    if (classify) {
+      const bytes = recordedBytes(recorded);
+      if (tr.classified + bytes <= limits.classifierBytes && tr.memory.take(bytes)) {
+        tr.classified += bytes;
+        tr.commands.push(recorded);
+      } else {
+        // Past the share nothing more is kept, even a smaller command: one cut-off point.
+        tr.classified = limits.classifierBytes;
+        this.countUnclassified(tr, name, cmd.args.length - 1);
+      }
+    } else this.countUnclassified(tr, name, cmd.args.length - 1);
+    if (!keep) return;
+    if (!this.budget.has(tr.source, clockMs)) {
+      tr.overBudget++;
+      return;
+    }
+    tr.recorded++;
+    this.event(tr, "command", name, {
+      args: recorded.args,
+      lengths: recorded.argLengths,
+      sha256: recorded.argHashes,
+      inline: recorded.inline,
+      ...(cmd.args.length - 1 > recorded.args.length ? { argc: cmd.args.length } : {}),
+    });
   }
 
+  private countUnclassified(tr: Tracked, name: string, args: number): void {
+    let c = tr.unclassified.get(name);
+    if (c === undefined) {
+      // As many names as countCommand keeps apart; the rest under its OTHER_NAMES.
+      const key = tr.unclassified.size < MAX_COUNTED_NAMES ? name : OTHER_NAMES;
+      c = tr.unclassified.get(key) ?? { count: 0, args: 0 };
+      tr.unclassified.set(key, c);
+    }
+    c.count++;
+    c.args += args;
+  }
+
+  /**
+   * An effect for the classifier. Effects have a share of their own: they are small and say
+   * what an attack did (the files it saved, the master it followed), so commands padded in
+   * front of them must not crowd them out.
+   */
+  private keepEffect(tr: Tracked, effect: SessionEffect): void {
+    let bytes = 96;
+    for (const v of Object.values(effect)) bytes += typeof v === "string" ? v.length + 24 : 8;
+    if (tr.effectBytes + bytes > EFFECT_BYTES || !tr.memory.take(bytes)) return;
+    tr.effectBytes += bytes;
+    tr.effects.push(effect);
+  }
+
+  /**
+   * Hand an event to the recorder. Its serialised size is what it will take on disk: that is
+   * what its source's budget is charged, and what the recorder's queue counts.
+   */
   private event(
     tr: Tracked,
     kind: string,
@@ -655,7 +867,9 @@ export class HoneypotServer {
       record,
       ...(name !== undefined ? { name } : {}),
     };
-    this.recorder.event(row);
+    const serialised = serialise(row);
+    this.budget.spend(tr.source, clockMs, serialised.bytes);
+    this.recorder.event(row, serialised);
   }
 
   /** The session ends: classify what it did, extract indicators, write its final row. */
@@ -663,7 +877,8 @@ export class HoneypotServer {
     const findings = classifySession(tr.commands, tr.effects, {
       bytesIn: tr.row.bytesIn,
       sentNothing: tr.row.commands === 0,
-      folded: tr.folded,
+      // What the classifier did not keep still counts, as folded commands do.
+      folded: mergeCounts(tr.folded, tr.unclassified),
     });
     const indicators = extractIndicators(tr.commands, tr.effects);
     tr.now = undefined;
@@ -690,9 +905,35 @@ export class HoneypotServer {
         ...folded,
       },
     };
-    this.recorder.session(final);
+    const serialised = serialise(final);
+    this.budget.spend(tr.source, clockMs, serialised.bytes);
+    this.recorder.session(final, serialised);
     this.onSessionEnd?.(final);
   }
+}
+
+/** The bounded form of a command: what events keep and the classifier reads. */
+function boundCommand(
+  cmd: WireCommand,
+  name: string,
+  t: number,
+  limits: HoneypotLimits,
+): RecordedCommand {
+  const keep = cmd.args.slice(1, limits.eventArgs);
+  return {
+    t,
+    name,
+    args: keep.map((a) => a.prefix.subarray(0, limits.eventArgBytes).toString("latin1")),
+    argLengths: keep.map((a) => a.length),
+    argHashes: keep.map(
+      (a) =>
+        a.sha256 ??
+        (a.length > limits.eventArgBytes
+          ? createHash("sha256").update(a.prefix).digest("hex")
+          : null),
+    ),
+    inline: cmd.inline,
+  };
 }
 
 /**
@@ -702,7 +943,6 @@ export class HoneypotServer {
 let clockMs = Date.now();
 const readClock = (): number => clockMs;
 
-/** Random bytes for session ids, refilled 682 ids at a time. */
 /** `::ffff:1.2.3.4` (a dual-stack socket's view of IPv4) as `1.2.3.4`. */
 function normaliseIp(ip: string): string {
   return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;

@@ -8,7 +8,14 @@
  */
 
 import { type CommandTable, commandTable } from "./commands.js";
-import { encodeReply, errorCode, errorReply, isError, type Reply } from "./commands-reply.js";
+import {
+  encodeReply,
+  errorCode,
+  errorReply,
+  isError,
+  nullBulk,
+  type Reply,
+} from "./commands-reply.js";
 import {
   arityAt,
   arityOk,
@@ -19,6 +26,7 @@ import {
   type SessionState,
 } from "./commands-table.js";
 import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
+import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";
 import type { Persona, SessionView } from "./personas/index.js";
 import {
@@ -66,6 +74,8 @@ export interface SessionContext {
   local?: { ip: string; port: number };
   now?: () => number;
   limits?: Partial<SessionLimits>;
+  /** The connection's share of the honeypot's memory budget: the keyspace draws from it. */
+  memory?: MemoryAccount;
 }
 
 /**
@@ -90,6 +100,8 @@ export class Session implements HoneypotSessionHandler {
   readonly keyspace: Keyspace;
   readonly client: ClientInfo;
   readonly now: () => number;
+  /** The connection's share of the memory budget (none: not counted). */
+  readonly memory: MemoryAccount | undefined;
   private readonly limits: SessionLimits;
   private readonly table: CommandTable;
   private closed = false;
@@ -99,6 +111,7 @@ export class Session implements HoneypotSessionHandler {
     this.table = commandTable(persona.era);
     this.now = ctx.now ?? persona.now;
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...ctx.limits };
+    this.memory = ctx.memory;
     this.client = { id: ctx.clientId, peer: ctx.peer, listenerPort: ctx.listenerPort };
     if (ctx.local !== undefined) this.client.local = ctx.local;
     const now = this.now();
@@ -117,7 +130,7 @@ export class Session implements HoneypotSessionHandler {
       createdAt: now,
       lastCommandAt: now,
     };
-    this.keyspace = new Keyspace(this.limits, this.now, (n) => persona.countExpired(n));
+    this.keyspace = new Keyspace(this.limits, this.now, (n) => persona.countExpired(n), ctx.memory);
     persona.attach(this.state);
   }
 
@@ -133,11 +146,16 @@ export class Session implements HoneypotSessionHandler {
     });
   }
 
-  command(args: Buffer[], inline: boolean, upper?: string): PersonaReply {
+  command(
+    args: Buffer[],
+    inline: boolean,
+    upper?: string,
+    lengths?: readonly number[],
+  ): PersonaReply {
     if (this.closed || args.length === 0) return {};
-    const reply = this.dispatch(args, inline, upper);
+    const reply = this.dispatch(args, inline, upper, lengths);
     let inBytes = 0;
-    for (const a of args) inBytes += a.length + 8;
+    for (let i = 0; i < args.length; i++) inBytes += (lengths?.[i] ?? args[i]!.length) + 8;
     this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
     return reply.close ? this.finish(reply) : reply;
   }
@@ -174,7 +192,12 @@ export class Session implements HoneypotSessionHandler {
     this.persona.countError(text.split(" ", 1)[0]!);
   }
 
-  private dispatch(args: Buffer[], inline: boolean, upper: string | undefined): PersonaReply {
+  private dispatch(
+    args: Buffer[],
+    inline: boolean,
+    upper: string | undefined,
+    lengths: readonly number[] | undefined,
+  ): PersonaReply {
     const persona = this.persona;
     const era = persona.era;
     const state = this.state;
@@ -187,7 +210,7 @@ export class Session implements HoneypotSessionHandler {
       if (args.length > UNAUTHENTICATED_MAX_ARGS) {
         return this.closeWith(PROTOCOL_ERRORS.unauthenticatedMultibulk);
       }
-      if (args.some((a) => a.length > UNAUTHENTICATED_MAX_BULK)) {
+      if (args.some((a, i) => (lengths?.[i] ?? a.length) > UNAUTHENTICATED_MAX_BULK)) {
         return this.closeWith(PROTOCOL_ERRORS.unauthenticatedBulk);
       }
     }
@@ -238,7 +261,7 @@ export class Session implements HoneypotSessionHandler {
     }
     if (spec.flags?.includes("denyoom") && this.atCap()) return this.error(OOM, fullName);
 
-    return this.run(handler, args, fullName);
+    return this.run(handler, args, fullName, lengths);
   }
 
   /** The handler for a container's subcommand (CONFIG GET …), or the error a real server gives. */
@@ -291,11 +314,17 @@ export class Session implements HoneypotSessionHandler {
     return this.keyspace.bytes >= this.limits.maxBytes;
   }
 
-  private run(handler: Handler, args: Buffer[], fullName: string): PersonaReply {
+  private run(
+    handler: Handler,
+    args: Buffer[],
+    fullName: string,
+    lengths: readonly number[] | undefined,
+  ): PersonaReply {
     const timed = !FAST.has(fullName);
     const started = timed ? performance.now() : 0;
-    const ctx = new Context(this, args, fullName);
+    const ctx = new Context(this, args, fullName, lengths);
     const reply: Reply = handler(ctx);
+    if (ctx.limit !== undefined) return this.finish({ close: true, limit: ctx.limit });
     const usec = timed ? Math.round((performance.now() - started) * 1000) : 1;
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
@@ -384,11 +413,15 @@ class Context implements CommandContext {
   readonly now: () => number;
   effect: SessionEffect | undefined = undefined;
   close: boolean | undefined = undefined;
+  /** Set by overLimit(): the connection closes unanswered, recorded as this limit. */
+  limit: string | undefined = undefined;
 
   constructor(
     private readonly session: Session,
     readonly args: Buffer[],
     readonly fullName: string,
+    /** Each argument's length as sent, where the server kept only a prefix of some. */
+    private readonly lengths: readonly number[] | undefined,
   ) {
     this.persona = session.persona;
     this.era = session.persona.era;
@@ -400,6 +433,28 @@ class Context implements CommandContext {
 
   arg(i: number): string {
     return this.args[i]?.toString("latin1") ?? "";
+  }
+
+  argLength(i: number): number {
+    return this.lengths?.[i] ?? this.args[i]?.length ?? 0;
+  }
+
+  hold(bytes: number): boolean {
+    return this.session.memory?.take(bytes) ?? true;
+  }
+
+  release(bytes: number): void {
+    this.session.memory?.give(bytes);
+  }
+
+  replyFits(bytes: number): boolean {
+    const memory = this.session.memory;
+    return memory === undefined || bytes <= memory.room;
+  }
+
+  overLimit(): Reply {
+    this.limit = "output_buffer";
+    return nullBulk();
   }
 
   info(sections: string[]): string {

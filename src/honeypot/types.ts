@@ -17,6 +17,11 @@ export interface SessionReply {
    * with the password tried, CONFIG SET dir, SLAVEOF host/port, MODULE LOAD path.
    */
   effect?: SessionEffect;
+  /**
+   * The session closed for a limit, without a reply (Redis closing a client past its output
+   * buffer limit): the server records it as a `limit` event.
+   */
+  limit?: string;
 }
 
 export type SessionEffect =
@@ -32,9 +37,17 @@ export type SessionEffect =
 export interface HoneypotSessionHandler {
   /** On accept, before any byte is read: a DENIED for protected mode, else nothing. */
   greet(): SessionReply;
-  /** One decoded request: the command and its arguments, raw bytes. */
-  /** `upper`: the command's name in upper case, when the caller has it already. */
-  command(args: Buffer[], inline: boolean, upper?: string): SessionReply;
+  /**
+   * One decoded request: the command and its arguments, raw bytes. `upper`: the command's name
+   * in upper case, when the caller has it already. `lengths`: each argument's length as sent,
+   * when some were cut to a prefix.
+   */
+  command(
+    args: Buffer[],
+    inline: boolean,
+    upper?: string,
+    lengths?: readonly number[],
+  ): SessionReply;
   /** The request stream broke the protocol: the persona's error text, then close. */
   protocolError(message: string): SessionReply;
   /** The connection is gone. */

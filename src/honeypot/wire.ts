@@ -3,9 +3,16 @@
  * limits, same protocol error texts), but an argument is never held whole. Each keeps a bounded
  * prefix; a longer one streams through a SHA-256 and is counted. A 1 GB SET value costs the
  * prefix, the hash state and nothing else, however it is chunked.
+ *
+ * What a request holds while it arrives over several reads (its arguments' prefixes, a header
+ * or inline line not finished yet) is taken from the session's memory account (memory.ts): a
+ * command of 8,192 arguments of 64 KB would otherwise hold 512 MB until its last byte. When the
+ * account refuses, push() throws WireLimitError, and the server closes the connection as Redis
+ * closes a client past client-query-buffer-limit.
  */
 import { createHash, type Hash } from "node:crypto";
 import { splitArgs } from "../resp/inline.js";
+import type { ByteAccount } from "./memory.js";
 
 export interface WireArg {
   /** The first bytes (all of them when `length` ≤ the prefix cap). */
@@ -42,6 +49,24 @@ export const DEFAULT_WIRE_LIMITS: WireLimits = {
 /** Redis's own texts (networking.c): the server replies with one and closes. */
 export class WireProtocolError extends Error {}
 
+/**
+ * The memory account refused what a request in progress needs: the connection is closed
+ * without a reply, as Redis frees a client past its query-buffer limit.
+ */
+export class WireLimitError extends Error {
+  constructor(
+    /** Bytes the request held when it was refused. */
+    readonly held: number,
+  ) {
+    super("query buffer limit");
+  }
+}
+
+/** What an argument costs beside its prefix: its WireArg and Buffer objects. */
+const ARG_BYTES = 96;
+/** A cut argument's SHA-256 as hex text. */
+const SHA_BYTES = 96;
+
 /** Longest `*N` / `$N` header line Redis reads before calling it a protocol error. */
 const MAX_HEADER_BYTES = 64 * 1024;
 
@@ -62,8 +87,37 @@ export class RequestStream {
   private crlfLeft = 0;
   private requestBytes = 0;
   private failed = false;
+  /** Bytes taken from the account for the request in progress. */
+  private held = 0;
+  /** Of those, the bytes of the unfinished line (given back once it is parsed). */
+  private lineHeld = 0;
+  /** Bytes taken for complete requests handed out and not released yet. */
+  private handedOut = 0;
 
-  constructor(private readonly limits: WireLimits = DEFAULT_WIRE_LIMITS) {}
+  constructor(
+    private readonly limits: WireLimits = DEFAULT_WIRE_LIMITS,
+    /** Where the bytes held between reads are taken from (none: not counted). */
+    private readonly account?: ByteAccount,
+  ) {}
+
+  /** The requests push() returned are done with: their bytes go back to the account. */
+  release(): void {
+    if (this.handedOut > 0) this.account?.give(this.handedOut);
+    this.handedOut = 0;
+  }
+
+  /** Take `bytes` for the request in progress, or stop reading: the account is short. */
+  private hold(bytes: number): void {
+    if (this.account === undefined) return;
+    if (!this.account.take(bytes)) throw new WireLimitError(this.held + bytes);
+    this.held += bytes;
+  }
+
+  /** The request in progress is complete: what it holds goes out with it. */
+  private handOut(): void {
+    this.handedOut += this.held;
+    this.held = 0;
+  }
 
   /**
    * Parse what arrived. Returns the complete requests; throws WireProtocolError (once) when the
@@ -131,7 +185,7 @@ export class RequestStream {
         }
       }
     } catch (e) {
-      if (e instanceof WireProtocolError) this.failed = true;
+      if (e instanceof WireProtocolError || e instanceof WireLimitError) this.failed = true;
       throw e;
     }
     return out;
@@ -201,6 +255,11 @@ export class RequestStream {
     this.line.push(part);
     this.lineBytes += part.length;
     this.requestBytes += part.length;
+    // A line finished in the same read is parsed at once; one left waiting holds its bytes.
+    if (nl < 0) {
+      this.hold(part.length);
+      this.lineHeld += part.length;
+    }
     const limit = kind === "inline" ? this.limits.maxInlineBytes : MAX_HEADER_BYTES;
     if (this.lineBytes > limit) {
       throw new WireProtocolError(
@@ -217,6 +276,11 @@ export class RequestStream {
     const whole = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line);
     this.line = [];
     this.lineBytes = 0;
+    if (this.lineHeld > 0) {
+      this.account?.give(this.lineHeld);
+      this.held -= this.lineHeld;
+      this.lineHeld = 0;
+    }
     let end = whole.length;
     if (end > 0 && whole[end - 1] === 0x0a) end--;
     if (end > 0 && whole[end - 1] === 0x0d) end--;
@@ -230,8 +294,12 @@ export class RequestStream {
     const parts = splitArgs(line);
     if (parts === null) throw new WireProtocolError("Protocol error: unbalanced quotes in request");
     // An empty line is skipped, as Redis does (a bare "\r\n" between commands).
-    if (parts.length === 0) return;
+    if (parts.length === 0) {
+      this.handOut();
+      return;
+    }
     out.push({ args: parts.map((p) => this.wholeArg(p)), inline: true, bytes });
+    this.handOut();
   }
 
   private startMultibulk(): void {
@@ -244,6 +312,7 @@ export class RequestStream {
       // `*0` and `*-1` are empty requests: nothing to run.
       this.state = "idle";
       this.requestBytes = 0;
+      this.handOut();
       return;
     }
     this.argsLeft = n;
@@ -276,6 +345,7 @@ export class RequestStream {
     this.hash?.update(part);
     const room = this.limits.argPrefixBytes - this.prefixBytes;
     if (room > 0) {
+      this.hold(Math.min(room, part.length));
       // Copied: the caller's chunk buffer may be reused after push() returns.
       const keep = Buffer.from(part.subarray(0, room));
       this.prefixParts.push(keep);
@@ -284,6 +354,7 @@ export class RequestStream {
   }
 
   private finishBulk(out: WireCommand[]): void {
+    this.hold(ARG_BYTES + (this.hash !== undefined ? SHA_BYTES : 0));
     const prefix =
       this.prefixParts.length === 1 ? this.prefixParts[0]! : Buffer.concat(this.prefixParts);
     const arg: WireArg = { prefix, length: this.bulkLength };
@@ -296,6 +367,7 @@ export class RequestStream {
       return;
     }
     out.push({ args: this.args, inline: false, bytes: this.requestBytes });
+    this.handOut();
     this.args = [];
     this.requestBytes = 0;
     this.state = "idle";

@@ -14,8 +14,13 @@ const BATCH_BYTES = 64 * 1024;
 export class OutputWriteError extends Error {}
 
 export interface ResultSink {
-  /** Never throws: after a failed write, lines are dropped and `error` says why. */
+  /**
+   * After a failed write, lines are dropped; `stop` sinks never throw here (`error` says why),
+   * `drop` sinks throw the error of the batch that failed.
+   */
   write(record: object): void;
+  /** One record serialised already (JSON, no line break): written as its line. */
+  writeJson(json: string): void;
   /** True while the sink wants the producer to pause (stdout pipe full). */
   readonly congested: boolean;
   /** Hand every accepted line to the kernel; throws the write error, if there was one. */
@@ -29,12 +34,22 @@ export interface ResultSink {
   readonly error: OutputWriteError | undefined;
 }
 
+/**
+ * What a failed write does. `stop` (a scan): nothing more is written and `error` keeps it, so a
+ * resume checkpoint's offset stays true. `drop` (the honeypot, which must keep recording): the
+ * failed batch's lines are lost, the error is thrown to the writer that handed over the line
+ * that filled the batch (it counts what was lost), and the next batch is tried as usual.
+ */
+export type OnWriteFailure = "stop" | "drop";
+
 /** Lines are collected and handed on in batches of about BATCH_BYTES. */
 abstract class BatchingSink implements ResultSink {
   private parts: string[] = [];
   private partBytes = 0;
   protected written = 0;
   private failure: OutputWriteError | undefined;
+
+  constructor(private readonly onFailure: OnWriteFailure) {}
 
   abstract get congested(): boolean;
   /** Write the whole batch, or throw (leaving no partial line behind). */
@@ -54,11 +69,19 @@ abstract class BatchingSink implements ResultSink {
   sync(): void {}
 
   write(record: object): void {
+    this.writeJson(JSON.stringify(record));
+  }
+
+  writeJson(json: string): void {
     if (this.failure) return;
-    const line = `${JSON.stringify(record)}\n`;
+    const line = `${json}\n`;
     this.parts.push(line);
     this.partBytes += line.length;
     if (this.partBytes < BATCH_BYTES) return;
+    if (this.onFailure === "drop") {
+      this.flushSync();
+      return;
+    }
     try {
       this.flushSync();
     } catch {
@@ -75,8 +98,9 @@ abstract class BatchingSink implements ResultSink {
     try {
       this.writeBatch(batch);
     } catch (e) {
-      this.failure = new OutputWriteError(this.describe(e));
-      throw this.failure;
+      const error = new OutputWriteError(this.describe(e));
+      if (this.onFailure === "stop") this.failure = error;
+      throw error;
     }
   }
 }
@@ -96,8 +120,9 @@ export class JsonlFileSink extends BatchingSink {
   constructor(
     private readonly path: string,
     append: boolean,
+    onFailure: OnWriteFailure = "stop",
   ) {
-    super();
+    super(onFailure);
     this.fd = fs.openSync(path, append ? "a" : "w");
     this.written = append ? fs.fstatSync(this.fd).size : 0;
   }
@@ -128,7 +153,7 @@ export class JsonlFileSink extends BatchingSink {
   }
 
   protected describe(e: unknown): string {
-    return `writing ${this.path} failed: ${errnoText(e)}; it holds every result written before, whole`;
+    return `writing ${this.path} failed: ${errnoText(e)}; it holds every line written before, whole`;
   }
 
   override sync(): void {
@@ -151,8 +176,11 @@ export class JsonlFileSink extends BatchingSink {
 }
 
 export class JsonlStreamSink extends BatchingSink {
-  constructor(private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {
-    super();
+  constructor(
+    private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean },
+    onFailure: OnWriteFailure = "stop",
+  ) {
+    super(onFailure);
   }
 
   get congested(): boolean {

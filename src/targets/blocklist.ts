@@ -19,8 +19,8 @@
  */
 import { quote, TargetSpecError } from "./errors.js";
 import { findInterval, type Interval, mergeIntervals } from "./intervals.js";
-import { type IpFamily, parseIp } from "./ip.js";
-import { type AddressRange, cidrRange, parseAddressRange } from "./spec.js";
+import { cidrRange, type IpFamily, parseIp } from "./ip.js";
+import { type AddressRange, parseAddressRange } from "./spec.js";
 
 export interface ReservedRange {
   readonly cidr: string;

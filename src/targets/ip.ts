@@ -31,6 +31,18 @@ export function familyBits(family: IpFamily): number {
   return family === 4 ? 32 : 128;
 }
 
+/** The network of `value/prefix` (host bits cleared) as an inclusive range. */
+export function cidrRange(
+  family: IpFamily,
+  value: bigint,
+  prefix: number,
+): { start: bigint; end: bigint } {
+  const hostBits = BigInt(familyBits(family) - prefix);
+  const mask = (1n << hostBits) - 1n;
+  const start = value & ~mask & familyMax(family);
+  return { start, end: start | mask };
+}
+
 /** Strict dotted quad → 32-bit unsigned number, or undefined. */
 export function parseIpv4(s: string): number | undefined {
   const n = s.length;
@@ -203,4 +215,22 @@ export function formatIp(family: IpFamily, value: bigint): string {
     throw new RangeError(`not an IPv${family} address value: ${value}`);
   }
   return family === 4 ? formatIpv4(Number(value)) : formatIpv6(value);
+}
+
+/**
+ * The network an address belongs to at a prefix length per family, as `network/bits` text:
+ * "198.51.100.7" at 24 → "198.51.100.0/24", "2001:db8:1:2::5" at 64 → "2001:db8:1:2::/64".
+ * Counting by it treats a block one party holds as one (an IPv6 host usually has a /64 to
+ * itself). Text that is not an address is returned as it is.
+ */
+export function addressPrefix(text: string, v4Bits: number, v6Bits: number): string {
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) {
+    // Number arithmetic on the per-connection path: no bigint for IPv4.
+    const size = 2 ** (32 - v4Bits);
+    return `${formatIpv4(v4 - (v4 % size))}/${v4Bits}`;
+  }
+  const v6 = text.includes(":") ? parseIpv6(text) : undefined;
+  if (v6 === undefined) return text;
+  return `${formatIpv6(cidrRange(6, v6, v6Bits).start)}/${v6Bits}`;
 }

@@ -19,7 +19,7 @@
  * ports or other protocols are skipped; its "#masscan" / "# end" lines are comments.
  */
 import { quote, TargetSpecError } from "./errors.js";
-import { familyBits, familyMax, type IpFamily, parseIp, parseIpv4 } from "./ip.js";
+import { cidrRange, familyBits, type IpFamily, parseIp, parseIpv4 } from "./ip.js";
 import { parsePort } from "./ports.js";
 
 /** Inclusive address range. `source` names the target in messages: the token as written, with
@@ -58,18 +58,6 @@ export interface TargetInput {
 
 export function emptyTargetInput(): TargetInput {
   return { ranges: [], pairs: [], hostnames: [] };
-}
-
-/** The network of `value/prefix` (host bits cleared) as an inclusive range. */
-export function cidrRange(
-  family: IpFamily,
-  value: bigint,
-  prefix: number,
-): { start: bigint; end: bigint } {
-  const hostBits = BigInt(familyBits(family) - prefix);
-  const mask = (1n << hostBits) - 1n;
-  const start = value & ~mask & familyMax(family);
-  return { start, end: start | mask };
 }
 
 /** Why a dotted string is not a strict IPv4 address (for messages). */
