@@ -18,7 +18,7 @@ import {
   type Store,
   StoreDamagedError,
 } from "../store/index.js";
-import type { ResultSink } from "../store/jsonl.js";
+import { OutputWriteError, type ResultSink } from "../store/jsonl.js";
 import { type ByteAccount, MemoryBudget } from "./memory.js";
 import type { WriterReply } from "./recorder-worker.js";
 
@@ -576,6 +576,10 @@ export class WorkerWriter implements BatchWriter {
   }
 }
 
+/** Why the JSONL output failed, short: the system's reason (`ENOSPC (…)`) when it is known. */
+const outputReason = (e: unknown): string =>
+  e instanceof OutputWriteError ? e.reason : reasonOf(e);
+
 /** `{"type":"event",…}` from a row's JSON: the same line as serialising `{ type, ...row }`. */
 function typed(type: "session" | "event", json: string): string {
   return `{"type":"${type}",${json.slice(1)}`;
@@ -626,7 +630,7 @@ export class JsonlRecorder implements HoneypotRecorder {
     this.pending = { sessions: 0, events: 0 };
     this.dropped.sessions += rows.sessions;
     this.dropped.events += rows.events;
-    this.warnings.drop(rows, `cannot write the JSONL output (${reasonOf(e)})`);
+    this.warnings.drop(rows, `cannot write the JSONL output (${outputReason(e)})`);
   }
 
   async flush(): Promise<Unwritten | undefined> {
@@ -637,7 +641,7 @@ export class JsonlRecorder implements HoneypotRecorder {
       return undefined;
     } catch (e) {
       this.lost(e);
-      return { ...rows, reason: reasonOf(e) };
+      return { ...rows, reason: outputReason(e) };
     }
   }
 

@@ -11,7 +11,15 @@ const BATCH_BYTES = 64 * 1024;
  * The output could not be written (a full disk, a quota, an I/O error). The file keeps every
  * line written before, whole; the message says which file and why, on one line.
  */
-export class OutputWriteError extends Error {}
+export class OutputWriteError extends Error {
+  constructor(
+    message: string,
+    /** The system's reason alone, e.g. `ENOSPC (no space left on device)`. */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ResultSink {
   /**
@@ -98,7 +106,7 @@ abstract class BatchingSink implements ResultSink {
     try {
       this.writeBatch(batch);
     } catch (e) {
-      const error = new OutputWriteError(this.describe(e));
+      const error = new OutputWriteError(this.describe(e), errnoText(e));
       if (this.onFailure === "stop") this.failure = error;
       throw error;
     }
