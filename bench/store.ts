@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { ProbeResult } from "../src/classify/result.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import { openStore, type Store } from "../src/store/index.js";
 import { JsonlFileSink } from "../src/store/jsonl.js";
 import { startPostgres } from "../test/helpers/postgres.js";

@@ -17,7 +17,6 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { ProbeResult } from "../src/classify/result.js";
 import type { TransportOutcome } from "../src/engine/engine.js";
 import {
   PERSONAS,
@@ -36,6 +35,7 @@ import {
 } from "../src/lab/redis.js";
 import { RedisProbe } from "../src/probe/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import {
   exchange,
   type PersonaServer,

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import zlib from "node:zlib";
-import type { ProbeResult } from "../src/classify/result.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import {
   detectFileFormat,
   detectFormat,

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
-import type { ProbeResult } from "../src/classify/result.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import {
   openStore,
   type ScanInfo,

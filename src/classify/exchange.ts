@@ -40,6 +40,7 @@
  */
 
 import type { RespValue } from "../resp/types.js";
+import { NICER_ROW, type ServerFacts, type State } from "../schema/result.js";
 import {
   FACT_KEYS,
   factsFromHello,
@@ -49,7 +50,6 @@ import {
 } from "./facts.js";
 import { type ErrorKind, errorKind, hintFromErrors } from "./hints.js";
 import { parseInfo } from "./info.js";
-import { NICER_ROW, type ServerFacts, type State } from "./result.js";
 import { MAX_ERROR_CHARS, respText, safeText } from "./text.js";
 
 /** What happened on one connection, as the engine saw it. */

@@ -23,8 +23,8 @@
  */
 
 import type { RespValue } from "../resp/types.js";
+import type { ModuleFact, Product, ReplicaFact, ServerFacts } from "../schema/result.js";
 import type { ParsedInfo } from "./info.js";
-import type { ModuleFact, Product, ReplicaFact, ServerFacts } from "./result.js";
 import { MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";
 
 /** Bounds on how much of a (possibly hostile) INFO ends up in one result record. */

@@ -6,8 +6,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { type Command, Option } from "commander";
-import type { ProbeResult } from "../classify/result.js";
 import type { Enricher } from "../intel/enrich.js";
+import type { ProbeResult } from "../schema/result.js";
 import {
   detectFileFormat,
   IMPORT_FORMATS,

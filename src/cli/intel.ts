@@ -2,12 +2,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import type { Product } from "../classify/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
 import { CveMatcher, type CveTable, defaultCveTablePath, loadCveTable } from "../intel/cves.js";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
 import { updateIntel } from "../intel/update.js";
+import type { Product } from "../schema/result.js";
 import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
 import { renderTable } from "./format.js";

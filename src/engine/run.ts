@@ -5,9 +5,9 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import v8 from "node:v8";
-import type { ProbeResult } from "../classify/result.js";
 import type { Enricher } from "../intel/enrich.js";
 import { RedisProbe } from "../probe/redis.js";
+import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
 import { splitLines } from "../store/lines.js";

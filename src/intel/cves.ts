@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { compare, parse, type SemVer } from "semver";
-import type { CveFact, ServerFacts } from "../classify/result.js";
+import type { CveFact, ServerFacts } from "../schema/result.js";
 
 export type CveCondition = "32-bit" | "non-jemalloc" | `module:${string}`;
 

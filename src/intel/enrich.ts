@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ProbeResult, State } from "../classify/result.js";
+import type { ProbeResult, State } from "../schema/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "./clouds.js";
 import { CveMatcher, defaultCveTablePath, loadCveTable } from "./cves.js";
 import { findGeoDbs, type GeoDbInfo, GeoIndex } from "./geo.js";

@@ -6,7 +6,7 @@
  * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
  * are read whole.
  */
-import { NICER_ROW, type ProbeResult, STATES, type State } from "../classify/result.js";
+import { NICER_ROW, type ProbeResult, STATES, type State } from "../schema/result.js";
 import type { DiffRow, GroupColumn, GroupCount, ScanInfo, Store } from "../store/index.js";
 import { eolBranch } from "./eol.js";
 

@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption } from "echarts";
-import { STATES, type State } from "../classify/result.js";
+import { STATES, type State } from "../schema/result.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
 import { honeypotTables } from "./honeypot.js";

@@ -7,9 +7,9 @@
  */
 
 import type { AuditReport } from "../audit/index.js";
-import { type ProbeResult, STATES } from "../classify/result.js";
 import { escapeHtml, STYLE, sectionHtml, text } from "../report/html.js";
 import type { Table } from "../report/tables.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
 import type {
   AuditRow,
   HoneypotEventRow,

@@ -4,7 +4,7 @@
  * query; windows grow until a page is full or the time budget is spent, so every request
  * answers in about the same time however rare the match, and the page says how far it looked.
  */
-import { type ProbeResult, STATES } from "../classify/result.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
 import type { SearchFilter, Store } from "../store/index.js";
 import { Lru } from "./lru.js";
 

@@ -42,9 +42,9 @@ import fs from "node:fs";
 import { pipeline } from "node:stream";
 import zlib from "node:zlib";
 import { type Classification, classifyExchange, type Exchange } from "../classify/exchange.js";
-import { NICER_ROW, type ProbeResult, STATES, type State } from "../classify/result.js";
 import { MAX_ERROR_CHARS, safeText } from "../classify/text.js";
 import type { RespValue } from "../resp/types.js";
+import { NICER_ROW, type ProbeResult, STATES, type State } from "../schema/result.js";
 import { formatIp, parseIp } from "../targets/ip.js";
 import { splitLines } from "./lines.js";
 

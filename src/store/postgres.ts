@@ -5,7 +5,7 @@
  */
 import os from "node:os";
 import pg from "pg";
-import type { ProbeResult } from "../classify/result.js";
+import type { ProbeResult } from "../schema/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
   type AuditRow,

@@ -5,7 +5,7 @@
  * reports filter and group on. One row per (scan, ip, port): a resumed or re-run shard inserts
  * a target again and the row already there wins, so a scan never holds a target twice.
  */
-import type { ProbeResult } from "../classify/result.js";
+import type { ProbeResult } from "../schema/result.js";
 import { StoreOpenError } from "./store.js";
 
 export type Dialect = "sqlite" | "postgres";

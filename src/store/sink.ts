@@ -3,7 +3,7 @@
  * batch at a time, off the probe path. `flush()` resolves when everything written so far is in
  * the store, which is what a resume checkpoint waits for.
  */
-import type { ProbeResult } from "../classify/result.js";
+import type { ProbeResult } from "../schema/result.js";
 import { type Store, StoreDamagedError } from "./store.js";
 
 /** Rows per insert: large enough to amortise a transaction or a round trip. */

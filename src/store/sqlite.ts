@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { type ProbeResult, STATES } from "../classify/result.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
 import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
 import {
   type AuditRow,

@@ -3,7 +3,7 @@
  * machines). Every method is async so the two are interchangeable; SQLite's are synchronous
  * underneath.
  */
-import type { ProbeResult } from "../classify/result.js";
+import type { ProbeResult } from "../schema/result.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
 export interface ScanInfo {
