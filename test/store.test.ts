@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
-import type { ProbeResult } from "../src/schema/result.js";
+import { type ProbeResult, RESULT_COLUMNS } from "../src/schema/result.js";
 import {
   openStore,
   type ScanInfo,
@@ -150,6 +150,19 @@ for (const [kind, location] of backends) {
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
         { n: 5 },
       ]);
+    });
+
+    test("the migrations make exactly the columns the schema's list names", async () => {
+      const where = await location("columns");
+      await (await openStore(where)).close();
+      const rows = (await rawSql(where, [
+        kind === "sqlite"
+          ? "SELECT name FROM pragma_table_info('results')"
+          : "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'results'",
+      ])) as Array<{ name: string }>;
+      // PostgreSQL's insertion order (`seq`) is the store's own, not a fact of the record.
+      const names = rows.map((r) => r.name).filter((n) => n !== "seq");
+      assert.deepEqual(new Set(names), new Set(RESULT_COLUMNS.map((c) => c.name)));
     });
 
     test("a database from a newer redscope is refused with a clear message", async () => {

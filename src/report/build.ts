@@ -6,8 +6,14 @@
  * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
  * are read whole.
  */
-import { NICER_ROW, type ProbeResult, STATES, type State } from "../schema/result.js";
-import type { DiffRow, GroupColumn, GroupCount, ScanInfo, Store } from "../store/index.js";
+import {
+  type GroupColumn,
+  NICER_ROW,
+  type ProbeResult,
+  STATES,
+  type State,
+} from "../schema/result.js";
+import type { DiffRow, GroupCount, ScanInfo, Store } from "../store/index.js";
 import { eolBranch } from "./eol.js";
 
 export interface ReportOptions {

@@ -129,3 +129,95 @@ export interface ProbeResult {
   scan_id?: string;
   shard?: string;
 }
+
+/** The SQL type of a stored column; each store maps it to its own (TEXT/INTEGER…, timestamptz…). */
+export type ColumnType = "text" | "int" | "bigint" | "real" | "time" | "json";
+
+/** One column of a stored record: its name, type and value; the store derives its SQL from these. */
+export interface Column<In> {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** A fact reports may group and count by (an indexed, low-cardinality column). */
+  readonly group?: true;
+  readonly value: (row: In) => string | number | null;
+}
+
+/** What a `results` row is made of: the record, its scan, and its step in the permutation. */
+export interface StoredResult {
+  scanId: string;
+  result: ProbeResult;
+  /** Position in the scan's permutation (resume); absent for imports and streamed scans. */
+  step?: number;
+}
+
+function worstCvss(r: ProbeResult): number | null {
+  let max: number | null = null;
+  for (const c of r.cves ?? []) if (c.cvss !== undefined && (max ?? -1) < c.cvss) max = c.cvss;
+  return max;
+}
+
+/**
+ * The `results` table: the record whole (`record`, JSON, always last) and, as columns, the facts
+ * reports filter and group on. The SQL insert, PostgreSQL's array types and the report's group
+ * columns are all derived from this one list.
+ */
+export const RESULT_COLUMNS = [
+  { name: "scan_id", type: "text", value: (x) => x.scanId },
+  { name: "ip", type: "text", value: (x) => x.result.ip },
+  { name: "port", type: "int", value: (x) => x.result.port },
+  { name: "transport", type: "text", group: true, value: (x) => x.result.transport },
+  { name: "time", type: "time", value: (x) => x.result.time },
+  { name: "state", type: "text", group: true, value: (x) => x.result.state },
+  { name: "nicer", type: "text", group: true, value: (x) => x.result.nicer ?? null },
+  { name: "detail", type: "text", group: true, value: (x) => x.result.detail ?? null },
+  { name: "product", type: "text", group: true, value: (x) => x.result.server?.product ?? null },
+  { name: "version", type: "text", group: true, value: (x) => x.result.server?.version ?? null },
+  {
+    name: "redis_version",
+    type: "text",
+    group: true,
+    value: (x) => x.result.server?.redis_version ?? null,
+  },
+  { name: "role", type: "text", group: true, value: (x) => x.result.server?.role ?? null },
+  { name: "mode", type: "text", group: true, value: (x) => x.result.server?.mode ?? null },
+  { name: "os", type: "text", value: (x) => x.result.server?.os ?? null },
+  { name: "country", type: "text", group: true, value: (x) => x.result.country ?? null },
+  { name: "asn", type: "bigint", group: true, value: (x) => x.result.asn ?? null },
+  { name: "as_org", type: "text", group: true, value: (x) => x.result.as_org ?? null },
+  {
+    name: "cloud_provider",
+    type: "text",
+    group: true,
+    value: (x) => x.result.cloud?.provider ?? null,
+  },
+  { name: "cloud_region", type: "text", group: true, value: (x) => x.result.cloud?.region ?? null },
+  {
+    name: "cloud_service",
+    type: "text",
+    group: true,
+    value: (x) => x.result.cloud?.service ?? null,
+  },
+  { name: "cve_count", type: "int", value: (x) => x.result.cves?.length ?? null },
+  { name: "max_cvss", type: "real", group: true, value: (x) => worstCvss(x.result) },
+  { name: "shard", type: "text", value: (x) => x.result.shard ?? null },
+  { name: "step", type: "bigint", value: (x) => x.step ?? null },
+  {
+    name: "record",
+    type: "json",
+    value: (x) =>
+      JSON.stringify(x.result.scan_id === x.scanId ? x.result : { ...x.result, scan_id: x.scanId }),
+  },
+] as const satisfies readonly Column<StoredResult>[];
+
+export type ResultColumn = (typeof RESULT_COLUMNS)[number]["name"];
+
+/** Columns a report may group on: the indexed facts of `results`, never free SQL. */
+export type GroupColumn = Extract<(typeof RESULT_COLUMNS)[number], { group: true }>["name"];
+export const GROUP_COLUMNS: readonly GroupColumn[] = RESULT_COLUMNS.flatMap((c) =>
+  "group" in c ? [c.name] : [],
+);
+
+/** A result as the row values of RESULT_COLUMNS, in their order (the record as JSON text, last). */
+export function resultRow(row: StoredResult): Array<string | number | null> {
+  return RESULT_COLUMNS.map((c) => c.value(row));
+}

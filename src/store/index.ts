@@ -4,8 +4,6 @@ export { SqliteStore } from "./sqlite.js";
 export {
   type AuditRow,
   type DiffRow,
-  GROUP_COLUMNS,
-  type GroupColumn,
   type GroupCount,
   type HoneypotEventRow,
   type HoneypotSessionRow,

@@ -5,8 +5,14 @@
  */
 import os from "node:os";
 import pg from "pg";
-import type { ProbeResult } from "../schema/result.js";
-import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import {
+  type ColumnType,
+  type GroupColumn,
+  type ProbeResult,
+  RESULT_COLUMNS,
+  resultRow,
+} from "../schema/result.js";
+import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
   type AuditRow,
   auditFromRow,
@@ -16,7 +22,6 @@ import {
   type DiffRow,
   diffRow,
   diffSql,
-  type GroupColumn,
   type GroupCount,
   HONEYPOT_SESSION_COLUMNS,
   type HoneypotEventRow,
@@ -41,37 +46,18 @@ import {
   shardFromRow,
 } from "./store.js";
 
-/** SQL types of RESULT_COLUMNS, for the unnest() arrays. */
-const COLUMN_TYPES: Record<(typeof RESULT_COLUMNS)[number], string> = {
-  scan_id: "text",
-  ip: "text",
-  port: "int",
-  transport: "text",
+/** PostgreSQL's type for each column type, for the unnest() arrays of an insert. */
+const PG_TYPES: Record<ColumnType, string> = {
+  text: "text",
+  int: "int",
+  bigint: "bigint",
+  real: "float8",
   time: "timestamptz",
-  state: "text",
-  nicer: "text",
-  detail: "text",
-  product: "text",
-  version: "text",
-  redis_version: "text",
-  role: "text",
-  mode: "text",
-  os: "text",
-  country: "text",
-  asn: "bigint",
-  as_org: "text",
-  cloud_provider: "text",
-  cloud_region: "text",
-  cloud_service: "text",
-  cve_count: "int",
-  max_cvss: "float8",
-  shard: "text",
-  step: "bigint",
-  record: "jsonb",
+  json: "jsonb",
 };
 
-const INSERT_SQL = `INSERT INTO results (${RESULT_COLUMNS.join(", ")})
-  SELECT * FROM unnest(${RESULT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(", ")})
+const INSERT_SQL = `INSERT INTO results (${RESULT_COLUMNS.map((c) => c.name).join(", ")})
+  SELECT * FROM unnest(${RESULT_COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c.type]}[]`).join(", ")})
   ON CONFLICT (scan_id, ip, port) DO NOTHING`;
 
 /** Rows fetched per round trip when reading results back. */
@@ -148,7 +134,7 @@ export class PostgresStore implements Store {
     const columns: unknown[][] = RESULT_COLUMNS.map(() => new Array(results.length));
     const recordIndex = RESULT_COLUMNS.length - 1;
     for (let i = 0; i < results.length; i++) {
-      const row = resultRow(scanId, results[i]!, steps?.[i]);
+      const row = resultRow({ scanId, result: results[i]!, step: steps?.[i] });
       for (let c = 0; c < row.length; c++) columns[c]![i] = row[c];
       columns[recordIndex]![i] = jsonbSafe(row[recordIndex] as string);
     }

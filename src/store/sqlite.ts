@@ -6,8 +6,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { type ProbeResult, STATES } from "../schema/result.js";
-import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import {
+  type GroupColumn,
+  type ProbeResult,
+  RESULT_COLUMNS,
+  resultRow,
+  STATES,
+} from "../schema/result.js";
+import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
   type AuditRow,
   auditFromRow,
@@ -17,7 +23,6 @@ import {
   type DiffRow,
   diffRow,
   diffSql,
-  type GroupColumn,
   type GroupCount,
   HONEYPOT_SESSION_COLUMNS,
   type HoneypotEventRow,
@@ -64,7 +69,7 @@ export class SqliteStore implements Store {
     private readonly db: Database.Database,
     readonly location: string,
   ) {
-    const cols = RESULT_COLUMNS.join(", ");
+    const cols = RESULT_COLUMNS.map((c) => c.name).join(", ");
     const params = RESULT_COLUMNS.map(() => "?").join(", ");
     this.insert = db.prepare(
       `INSERT INTO results (${cols}) VALUES (${params}) ON CONFLICT (scan_id, ip, port) DO NOTHING`,
@@ -73,7 +78,9 @@ export class SqliteStore implements Store {
       (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => {
         let n = 0;
         for (let i = 0; i < results.length; i++)
-          n += this.insert.run(resultRow(scanId, results[i]!, steps?.[i])).changes;
+          n += this.insert.run(
+            resultRow({ scanId, result: results[i]!, step: steps?.[i] }),
+          ).changes;
         return n;
       },
     );

@@ -3,7 +3,7 @@
  * machines). Every method is async so the two are interchangeable; SQLite's are synchronous
  * underneath.
  */
-import type { ProbeResult } from "../schema/result.js";
+import { GROUP_COLUMNS, type GroupColumn, type ProbeResult } from "../schema/result.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
 export interface ScanInfo {
@@ -95,27 +95,6 @@ export interface ResultQuery {
    */
   ordered?: boolean;
 }
-
-/** Columns a report may group on: the indexed facts of `results`, never free SQL. */
-export const GROUP_COLUMNS = [
-  "state",
-  "nicer",
-  "detail",
-  "transport",
-  "product",
-  "version",
-  "redis_version",
-  "role",
-  "mode",
-  "country",
-  "asn",
-  "as_org",
-  "cloud_provider",
-  "cloud_region",
-  "cloud_service",
-  "max_cvss",
-] as const;
-export type GroupColumn = (typeof GROUP_COLUMNS)[number];
 
 export interface GroupCount {
   /** The values of the grouped columns, in the order asked; null where a row has none. */
