@@ -1,9 +1,9 @@
 /** Terminal output for scans and imports: the live status line and the end-of-run tables. */
 
-import type { ScanProgress, ScanSummary } from "../engine/run.js";
 import type { IntelStatus } from "../intel/enrich.js";
 import { renderTable } from "../report/render.js";
 import { NICER_ROW, type ProbeResult, STATES } from "../schema/result.js";
+import type { ScanProgress, ScanSummary } from "../usecases/scan.js";
 
 export { renderTable };
 

@@ -1,8 +1,8 @@
 /** The `redscope` command: subcommands, one-line errors, exit status 2 on bad input. */
 import { Command, CommanderError } from "commander";
-import { ScanConfigError } from "../engine/run.js";
 import { StoreDamagedError } from "../store/index.js";
 import { TargetSpecError } from "../targets/index.js";
+import { ScanConfigError } from "../usecases/scan.js";
 import { registerAudit } from "./audit.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";

@@ -3,8 +3,17 @@
  * checkpoints for resume and counts for the summary. The CLI parses and prints; this runs.
  */
 import { randomBytes } from "node:crypto";
+import dns from "node:dns/promises";
 import os from "node:os";
 import v8 from "node:v8";
+import {
+  type Budgets,
+  type EngineTarget,
+  ScanEngine,
+  type TargetSource,
+  type TransportMode,
+  WAIT,
+} from "../engine/engine.js";
 import type { Enricher } from "../intel/enrich.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
@@ -15,6 +24,7 @@ import { StoreSink } from "../store/sink.js";
 import {
   buildTargetSpace,
   CyclicPermutation,
+  parseIp,
   randomSeed,
   type TargetInput,
   type TargetSpace,
@@ -29,14 +39,6 @@ import {
   saveResumeState,
 } from "../targets/resume.js";
 import { StreamTargets } from "../targets/stream.js";
-import {
-  type Budgets,
-  type EngineTarget,
-  ScanEngine,
-  type TargetSource,
-  type TransportMode,
-  WAIT,
-} from "./engine.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -62,8 +64,6 @@ export interface ScanConfig {
   /** How the scan is recorded in the store's `scans` table. */
   record?: Pick<ScanInfo, "targets" | "ports" | "options" | "toolVersion">;
   resumePath?: string;
-  /** ip → name for targets given as hostnames. */
-  hostnames?: Map<string, string>;
   /** Called about 4 times a second while the scan runs. */
   onProgress?: (p: ScanProgress) => void;
   /** Stop after this long (ms), like zmap's --max-runtime: in-flight probes still finish. */
@@ -114,6 +114,9 @@ export function newScanId(): string {
 export class Scan {
   private engine: ScanEngine<ProbeResult> | undefined;
   private interrupted = false;
+  /** ip → name for targets given as hostnames. */
+  private names = new Map<string, string>();
+  private space: TargetSpace | undefined;
 
   constructor(private readonly cfg: ScanConfig) {}
 
@@ -123,9 +126,28 @@ export class Scan {
     this.engine?.stop();
   }
 
+  /**
+   * What the user must fix is found here, before a store or a file is opened: names are
+   * resolved (one that does not resolve is skipped, and said) and the target space is built
+   * (a reserved target without allowReserved, a bad exclude). `run` calls it when not called.
+   */
+  async prepare(): Promise<void> {
+    const cfg = this.cfg;
+    if (cfg.stream || this.space) return;
+    this.names = await resolveHostnames(cfg.input, (m) => cfg.onNotice?.(m));
+    if (cfg.input.ranges.length + cfg.input.pairs.length === 0) {
+      throw new ScanConfigError("no target could be resolved");
+    }
+    this.space = buildTargetSpace(cfg.input, cfg.ports, {
+      allowReserved: cfg.allowReserved,
+      exclude: cfg.exclude,
+    });
+  }
+
   async run(): Promise<ScanSummary> {
     const cfg = this.cfg;
     if (cfg.stream) return this.runStream(cfg.stream);
+    await this.prepare();
     if (!cfg.resumePath) return this.runSpace();
     let release: () => void;
     try {
@@ -144,10 +166,7 @@ export class Scan {
   /** The target space in the permutation's order, with checkpoints when resumable. */
   private async runSpace(): Promise<ScanSummary> {
     const cfg = this.cfg;
-    const space: TargetSpace = buildTargetSpace(cfg.input, cfg.ports, {
-      allowReserved: cfg.allowReserved,
-      exclude: cfg.exclude,
-    });
+    const space = this.space!;
     const shardLabel = cfg.shard ? `${cfg.shard.index}/${cfg.shard.count}` : "0/1";
     const fingerprint = `${space.fingerprint}|shard=${shardLabel}`;
 
@@ -264,7 +283,7 @@ export class Scan {
     }
     sink = openSink(cfg.output, prior !== undefined);
 
-    const names = cfg.hostnames;
+    const names = this.names;
     let issued = 0;
     let walked = false;
 
@@ -571,6 +590,40 @@ export class Scan {
     progress();
     return { elapsedMs: performance.now() - t0 };
   }
+}
+
+/**
+ * Hostnames become addresses before the target space is built, so it only ever holds addresses;
+ * each address remembers the name it was given as. A name that does not resolve is skipped, and
+ * said.
+ */
+async function resolveHostnames(
+  input: TargetInput,
+  notice: (message: string) => void,
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const h of input.hostnames) {
+    let addrs: { address: string }[];
+    try {
+      addrs = await dns.lookup(h.name, { all: true, verbatim: true });
+    } catch (e) {
+      notice(`warning: cannot resolve ${h.name} (${(e as NodeJS.ErrnoException).code}); skipped`);
+      continue;
+    }
+    for (const a of addrs) {
+      const ip = parseIp(a.address);
+      if (!ip) continue;
+      names.set(a.address, h.name);
+      const source = `${h.name} (${a.address})`;
+      if (h.port !== undefined) {
+        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source });
+      } else {
+        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source });
+      }
+    }
+  }
+  input.hostnames = [];
+  return names;
 }
 
 /**
