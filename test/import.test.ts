@@ -21,7 +21,7 @@ import {
   type ImportLine,
   type ImportOptions,
   readImport,
-} from "../src/store/import.js";
+} from "../src/sources/import.js";
 import { SqliteStore } from "../src/store/index.js";
 import { type CliRun, runCli } from "./helpers/cli.js";
 

@@ -13,7 +13,7 @@ import {
   IMPORT_FORMATS,
   type ImportFormat,
   readImport,
-} from "../store/import.js";
+} from "../sources/import.js";
 import { type Store, StoreConflictError, StoreDamagedError } from "../store/index.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, stateTable } from "./format.js";
