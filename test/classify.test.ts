@@ -15,11 +15,9 @@ import {
   type Exchange,
   errorKind,
   FACT_KEYS,
-  isUnsafe,
   parseInfo,
   parseSubfields,
   peerKind,
-  safeText,
   serverFactsFromInfo,
   versionHint,
 } from "../src/classify/index.js";
@@ -27,6 +25,7 @@ import { trieSource } from "../src/classify/info.js";
 import { repliesDir } from "../src/lab/replay.js";
 import { encodeValue, ReplyDecoder, RespProtocolError } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
+import { isUnsafe, safeText } from "../src/untrusted/text.js";
 
 const FIXTURES = repliesDir();
 const PROBE = ["PING", "HELLO", "INFO", "QUIT"];

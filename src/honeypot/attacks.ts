@@ -45,7 +45,7 @@
  * - dropper: T1105 Ingress Tool Transfer: a download-and-run line (`curl …|sh`).
  */
 
-import { safeText } from "../classify/text.js";
+import { safeText } from "../untrusted/text.js";
 import {
   addressScope,
   argumentText,

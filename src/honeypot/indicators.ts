@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
-import { safeText } from "../classify/text.js";
+import { safeText } from "../untrusted/text.js";
 import type { Indicators, RecordedCommand, SessionEffect } from "./types.js";
 
 export const MAX_INDICATORS = 100;

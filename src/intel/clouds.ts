@@ -12,9 +12,11 @@
  * typed arrays, each labelled with the most specific prefix covering it, and a lookup is a binary
  * search that allocates nothing but returns a shared, frozen match.
  */
+
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { labelText, terminalText } from "../untrusted/text.js";
 
 /** What an address is, as far as the providers' files say. Shared and frozen: do not copy per use. */
 export interface CloudMatch {
@@ -69,9 +71,6 @@ export const MAX_INTEL_FILE_BYTES = 32 * 1024 * 1024;
 /** Labels (providers, regions, services) longer than this are cut: real ones are under 60. */
 const MAX_LABEL = 100;
 const MAX_SKIPPED_SAMPLES = 3;
-/** Control characters and bidi overrides: a label is printed to terminals. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 // ---------------------------------------------------------------------------------------------
 // Addresses and prefixes. The lookup path parses each address it is given; these parsers take a
@@ -226,11 +225,7 @@ function parseCidr(text: string): Cidr | undefined {
 /** A printable, bounded label, or undefined for anything else (non-strings, empty text). */
 function label(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  const s = v
-    .slice(0, 4 * MAX_LABEL)
-    .replace(UNPRINTABLE, "")
-    .trim()
-    .slice(0, MAX_LABEL);
+  const s = labelText(v, MAX_LABEL);
   return s === "" ? undefined : s;
 }
 
@@ -291,7 +286,7 @@ class PrefixCollector {
     this.skipped++;
     if (this.samples.length < MAX_SKIPPED_SAMPLES) {
       const text = typeof entry === "string" ? entry : (JSON.stringify(entry) ?? String(entry));
-      this.samples.push(text.slice(0, 80).replace(UNPRINTABLE, "?"));
+      this.samples.push(terminalText(text.slice(0, 80), 80));
     }
   }
 
@@ -326,7 +321,7 @@ function jsonRoot(text: string, what: string, opts: ParseOptions): Record<string
   try {
     root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    const why = (e as Error).message.replace(UNPRINTABLE, "?").slice(0, 120);
+    const why = terminalText((e as Error).message.slice(0, 120), 120);
     throw new IntelFormatError(`${what}: not valid JSON (${why})`);
   }
   if (!isObject(root)) throw new IntelFormatError(`${what}: not a JSON object`);

@@ -13,9 +13,9 @@
 import fs from "node:fs";
 import { pipeline } from "node:stream";
 import zlib from "node:zlib";
-import { safeText } from "../classify/text.js";
 import type { ProbeResult } from "../schema/result.js";
-import { splitLines } from "../store/lines.js";
+import { splitLines } from "../untrusted/lines.js";
+import { safeText } from "../untrusted/text.js";
 import { isObj, Unimportable } from "./fields.js";
 import { fromRedscope } from "./redscope.js";
 import { fromShodan } from "./shodan.js";

@@ -1,6 +1,7 @@
 /** Our own JSONL read back: checked field by field, as the file may have been edited. */
-import { MAX_ERROR_CHARS, safeText } from "../classify/text.js";
+
 import { type ProbeResult, STATES, type State } from "../schema/result.js";
+import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import {
   canonicalIp,
   checkPort,

@@ -7,9 +7,9 @@
  * `isp`, else `org`), country and cloud are kept from the banner.
  */
 import { classifyExchange, type Exchange } from "../classify/exchange.js";
-import { safeText } from "../classify/text.js";
 import type { ProbeResult } from "../schema/result.js";
 import { formatIp } from "../targets/ip.js";
+import { safeText } from "../untrusted/text.js";
 import {
   canonicalIp,
   checkPort,

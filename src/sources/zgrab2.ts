@@ -24,9 +24,9 @@
  *
  */
 import { type Classification, classifyExchange, type Exchange } from "../classify/exchange.js";
-import { MAX_ERROR_CHARS, safeText } from "../classify/text.js";
 import type { RespValue } from "../resp/types.js";
 import type { ProbeResult } from "../schema/result.js";
+import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import {
   canonicalIp,
   checkPort,

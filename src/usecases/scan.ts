@@ -19,7 +19,6 @@ import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
-import { splitLines } from "../store/lines.js";
 import { StoreSink } from "../store/sink.js";
 import {
   buildTargetSpace,
@@ -39,6 +38,7 @@ import {
   saveResumeState,
 } from "../targets/resume.js";
 import { StreamTargets } from "../targets/stream.js";
+import { splitLines } from "../untrusted/lines.js";
 
 export interface ScanConfig {
   input: TargetInput;
