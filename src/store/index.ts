@@ -3,6 +3,7 @@ export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export {
   type AuditRow,
+  type CheckpointCover,
   type DiffRow,
   type GroupCount,
   type HoneypotEventRow,

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import dns from "node:dns/promises";
-import os from "node:os";
 import v8 from "node:v8";
 import {
   type Budgets,
@@ -19,7 +18,6 @@ import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
-import { StoreSink } from "../store/sink.js";
 import {
   buildTargetSpace,
   CyclicPermutation,
@@ -39,6 +37,8 @@ import {
 } from "../targets/resume.js";
 import { StreamTargets } from "../targets/stream.js";
 import { splitLines } from "../untrusted/lines.js";
+import { ConfigError } from "./errors.js";
+import { ScanRecord } from "./record.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -104,9 +104,6 @@ export interface ScanSummary {
   stored?: number;
 }
 
-/** Thrown for problems the user must fix; the CLI prints the message on one line, exits 2. */
-export class ScanConfigError extends Error {}
-
 export function newScanId(): string {
   return randomBytes(8).toString("hex");
 }
@@ -136,7 +133,7 @@ export class Scan {
     if (cfg.stream || this.space) return;
     this.names = await resolveHostnames(cfg.input, (m) => cfg.onNotice?.(m));
     if (cfg.input.ranges.length + cfg.input.pairs.length === 0) {
-      throw new ScanConfigError("no target could be resolved");
+      throw new ConfigError("no target could be resolved");
     }
     this.space = buildTargetSpace(cfg.input, cfg.ports, {
       allowReserved: cfg.allowReserved,
@@ -153,7 +150,7 @@ export class Scan {
     try {
       release = lockResumeFile(cfg.resumePath);
     } catch (e) {
-      if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+      if (e instanceof ResumeFileError) throw new ConfigError(e.message);
       throw e;
     }
     try {
@@ -173,36 +170,36 @@ export class Scan {
     let prior: ResumeState | undefined;
     if (cfg.resumePath) {
       if (cfg.output === "-") {
-        throw new ScanConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
+        throw new ConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
       }
       if (cfg.output === undefined && cfg.store === undefined) {
-        throw new ScanConfigError("--resume needs -o FILE or the store: nothing would be kept");
+        throw new ConfigError("--resume needs -o FILE or the store: nothing would be kept");
       }
       try {
         prior = loadResumeState(cfg.resumePath);
       } catch (e) {
-        if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+        if (e instanceof ResumeFileError) throw new ConfigError(e.message);
         throw e;
       }
       if (prior && prior.fingerprint !== fingerprint) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
         );
       }
       if (prior && cfg.seed !== undefined && BigInt(prior.seed) !== cfg.seed) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
         );
       }
       if (prior && prior.output.path !== (cfg.output ?? "")) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} wrote to ${prior.output.path}; pass -o ${prior.output.path}`,
         );
       }
     }
     const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
     if (prior && cfg.scanId !== undefined && prior.scanId !== cfg.scanId) {
-      throw new ScanConfigError(
+      throw new ConfigError(
         `resume file ${cfg.resumePath} is for scan ${prior.scanId}, not --scan-id ${cfg.scanId}`,
       );
     }
@@ -220,12 +217,8 @@ export class Scan {
     if (prior?.complete) {
       // Killed after its last checkpoint but before the store heard the shard was finished:
       // finish it now (the store already holds every row the checkpoint covers).
-      const shard = (await cfg.store?.listShards(scanId))?.find((x) => x.shard === shardLabel);
-      if (cfg.store && shard) {
-        const exact = await cfg.store.stateCounts(scanId, shardLabel);
-        if (!shard.finishedAt) await cfg.store.finishShard(scanId, shardLabel, exact);
-        replaceCounts(counts, exact);
-      }
+      const exact = cfg.store && (await ScanRecord.finishLeftOver(cfg.store, scanId, shardLabel));
+      if (exact) replaceCounts(counts, exact);
       return {
         ...summaryBase,
         done: sum(counts),
@@ -265,17 +258,17 @@ export class Scan {
       try {
         rollbackOutput(cfg.output, prior.output.bytes);
       } catch (e) {
-        throw new ScanConfigError(`cannot resume into ${cfg.output}: ${(e as Error).message}`);
+        throw new ConfigError(`cannot resume into ${cfg.output}: ${(e as Error).message}`);
       }
     }
-    const store = await this.openStoreSink(scanId, startedAt, seed.toString(), shardLabel);
-    if (prior && store && cfg.store) {
-      await cfg.store.rollbackShard(scanId, shardLabel, prior);
-      const held = sum(await cfg.store.stateCounts(scanId, shardLabel));
+    const store = await this.beginRecord(scanId, startedAt, seed.toString(), shardLabel);
+    if (prior && store) {
+      await store.rollback(prior);
+      const held = sum(await store.counts());
       const want = sum(counts);
       if (held < want) {
         cfg.onNotice?.(
-          `warning: ${cfg.store.location} holds ${held} results of shard ${shardLabel} where the ` +
+          `warning: ${store.store.location} holds ${held} results of shard ${shardLabel} where the ` +
             `checkpoint counts ${want}: ${want - held} went missing after they were stored (a ` +
             "backup restored? a power cut?) and are not probed again; scan without --resume to probe every target",
         );
@@ -334,7 +327,7 @@ export class Scan {
     // Complete only when the whole permutation was walked, not when stopped or capped.
     await checkpoint(walked);
     await sink?.close();
-    const stored = await this.closeStoreSink(store, scanId, shardLabel, walked, counts);
+    const stored = await finishRecord(store, walked, counts);
     return {
       ...summaryBase,
       done: sum(counts),
@@ -354,7 +347,7 @@ export class Scan {
     const cfg = this.cfg;
     const scanId = cfg.scanId ?? newScanId();
     const counts: Record<string, number> = {};
-    const store = await this.openStoreSink(scanId, new Date().toISOString(), undefined, "0/1");
+    const store = await this.beginRecord(scanId, new Date().toISOString(), undefined, "0/1");
     const sink = openSink(cfg.output, false);
     let skippedReserved = 0n;
     const targets = new StreamTargets({
@@ -425,7 +418,7 @@ export class Scan {
     if (!targets.ended) (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     await reading.catch(() => undefined);
     await sink?.close();
-    const stored = await this.closeStoreSink(store, scanId, "0/1", !this.interrupted, counts);
+    const stored = await finishRecord(store, !this.interrupted, counts);
     return {
       scanId,
       seed: "stream",
@@ -443,13 +436,13 @@ export class Scan {
     };
   }
 
-  /** Record the scan and this shard in the store, and a sink for the results. */
-  private async openStoreSink(
+  /** The scan and this shard recorded in the store (when there is one), ready for results. */
+  private async beginRecord(
     scanId: string,
     startedAt: string,
     seed: string | undefined,
     shardLabel: string,
-  ): Promise<StoreSink | undefined> {
+  ): Promise<ScanRecord | undefined> {
     const cfg = this.cfg;
     if (!cfg.store) return undefined;
     const info: ScanInfo = {
@@ -463,36 +456,14 @@ export class Scan {
       toolVersion: cfg.record?.toolVersion ?? "",
     };
     if (seed !== undefined) info.seed = seed;
-    await cfg.store.beginScan(info);
-    await cfg.store.beginShard({ scanId, shard: shardLabel, host: os.hostname(), startedAt });
-    return new StoreSink(cfg.store, scanId);
-  }
-
-  /**
-   * Flush the last rows; a shard that ran to its end is marked finished. The counts become the
-   * store's own (exact even when a resumed run probed a target twice).
-   */
-  private async closeStoreSink(
-    sink: StoreSink | undefined,
-    scanId: string,
-    shardLabel: string,
-    complete: boolean,
-    counts: Record<string, number>,
-  ): Promise<{ stored?: number }> {
-    const store = this.cfg.store;
-    if (!sink || !store) return {};
-    await sink.flush();
-    const exact = await store.stateCounts(scanId, shardLabel);
-    replaceCounts(counts, exact);
-    if (complete) await store.finishShard(scanId, shardLabel, exact);
-    return { stored: sink.inserted };
+    return ScanRecord.begin(cfg.store, info, shardLabel);
   }
 
   /** Drive the engine over a source into a sink, with progress, checkpoints and a deadline. */
   private async execute(run: {
     source: TargetSource;
     sink: ResultSink | undefined;
-    store: StoreSink | undefined;
+    store: ScanRecord | undefined;
     scanId: string;
     shardLabel: string;
     counts: Record<string, number>;
@@ -650,6 +621,20 @@ const STREAM_LINE_BYTES = 4096;
 function openSink(output: string | undefined, append: boolean): ResultSink | undefined {
   if (output === undefined) return undefined;
   return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
+}
+
+/**
+ * The last rows stored, and the shard finished when it ran to its end; the counts become the
+ * store's own (exact even when a resumed run probed a target twice).
+ */
+async function finishRecord(
+  record: ScanRecord | undefined,
+  complete: boolean,
+  counts: Record<string, number>,
+): Promise<{ stored?: number }> {
+  if (!record) return {};
+  replaceCounts(counts, await record.finish(complete));
+  return { stored: record.inserted };
 }
 
 /** The store's exact counts in place of the running ones (the summary reads `counts`). */
