@@ -16,7 +16,8 @@ import {
   type Severity,
   TargetError,
 } from "../audit/index.js";
-import { CveMatcher, loadCveTable } from "../intel/cves.js";
+import { CveMatcher, cveTableIn } from "../intel/cves.js";
+import { defaultIntelDir } from "../intel/dirs.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail } from "./open.js";
 import { parseDuration } from "./units.js";
@@ -36,6 +37,7 @@ interface AuditFlags {
   tlsInsecure?: boolean;
   tlsCa?: string;
   db?: string | boolean;
+  intelDir?: string;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -61,6 +63,10 @@ export function registerAudit(program: Command): void {
     .option("--no-weak-passwords", "do not try the built-in weak passwords")
     .option("--tls-insecure", "rediss://: do not verify the server's certificate")
     .option("--tls-ca <file>", "rediss://: CA certificates (PEM) to verify the server with")
+    .option(
+      "--intel-dir <dir>",
+      "the CVE table to judge the version by: its cves.json when refreshed, else the bundled one (default $REDSCOPE_INTEL_DIR or ~/.local/share/redscope/intel)",
+    )
     .option(
       "--db [path|url]",
       "also keep the reports in the store, for redscope serve (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
@@ -122,7 +128,7 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
       : await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
   let cves: CveMatcher | undefined;
   try {
-    cves = new CveMatcher(loadCveTable());
+    cves = new CveMatcher(cveTableIn(flags.intelDir ?? defaultIntelDir()).table);
   } catch {
     cves = undefined; // RS-VER-001 then says "not checked" and why
   }

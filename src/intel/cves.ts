@@ -221,6 +221,16 @@ export function defaultCveTablePath(): string {
   throw new CveTableError("data/intel/cves.json not found next to the redscope installation");
 }
 
+/**
+ * The CVE table an intel directory selects: its own `cves.json` (what `redscope intel update`
+ * refreshed), else the bundled one. Every command that judges versions reads it through here.
+ */
+export function cveTableIn(dir: string): { path: string; table: CveTable } {
+  const local = path.join(dir, "cves.json");
+  const file = fs.existsSync(local) ? local : defaultCveTablePath();
+  return { path: file, table: loadCveTable(file) };
+}
+
 export function loadCveTable(file: string = defaultCveTablePath()): CveTable {
   let json: unknown;
   try {
