@@ -5,9 +5,10 @@
  * release added which field). What changes while a server runs — pids, ids, uptime, memory,
  * counters, the keyspace — is filled in live at every call (see `VOLATILE_INFO_KEYS`).
  */
+
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { installedData } from "../../store/paths.js";
 import type { Era } from "./era.js";
 
 export type InfoFields = Array<[string, string]>;
@@ -44,16 +45,8 @@ function bulkPayload(reply: Buffer): string {
   return text.slice(nl + 2, text.length - 2);
 }
 
-/** data/replies, next to the installation: found from src/ and from dist/src/ alike. */
-function repliesDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 6; up++) {
-    const candidate = path.join(dir, "data", "replies");
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error("data/replies not found above the honeypot personas");
-}
+/** data/replies: the recorded answers of real servers the personas' INFO comes from. */
+const repliesDir = (): string => installedData("replies");
 
 interface FixtureFile {
   probes: Array<{ probe: string; reply_b64: string }>;
