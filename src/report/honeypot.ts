@@ -4,7 +4,7 @@
  * One pass over the session rows; every tally is a bounded map (top-N is taken at the end, and
  * a tally stops taking new keys past MAX_KEYS, counting the rest as "other").
  */
-import type { HoneypotSessionRow, Store } from "../store/index.js";
+import type { HoneypotSessionRow, HoneypotStore } from "../store/index.js";
 import { type Table, table } from "./tables.js";
 
 export interface HoneypotReport {
@@ -61,7 +61,7 @@ const INDICATOR_KINDS = [
 ];
 
 export async function buildHoneypotReport(
-  store: Store,
+  store: HoneypotStore,
   range: { from?: string; to?: string } = {},
   top = 20,
 ): Promise<HoneypotReport> {

@@ -4,7 +4,7 @@
  * the store, which is what a resume checkpoint waits for.
  */
 import type { ProbeResult } from "../schema/result.js";
-import { type Store, StoreDamagedError } from "./store.js";
+import { type ScanWriter, StoreDamagedError } from "./store.js";
 
 /** Rows per insert: large enough to amortise a transaction or a round trip. */
 const BATCH_ROWS = 2000;
@@ -25,7 +25,7 @@ export class StoreSink {
   inserted = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: ScanWriter,
     private readonly scanId: string,
   ) {}
 

@@ -139,10 +139,11 @@ export interface HoneypotEventRow {
   record: Record<string, unknown>;
 }
 
-export interface Store {
-  readonly kind: "sqlite" | "postgres";
-  /** Path, or the URL without its password: safe to print. */
-  readonly location: string;
+/**
+ * What a scan (or an import) writes: its record, its shards, its results in batches, its
+ * progress (the dashboard's bar), and a resumed shard's rollback to its checkpoint.
+ */
+export interface ScanWriter {
   /**
    * Record a scan, or join one that exists (another shard of it, or a re-run). A scan id
    * that exists with other targets, ports, seed or shard count is refused (StoreConflictError).
@@ -168,25 +169,29 @@ export interface Store {
   finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void>;
   /** Results per state, from the rows themselves (exact after a resume or a re-run). */
   stateCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
+  listShards(scanId: string): Promise<ShardInfo[]>;
+  /** A running shard's progress (the scan writes it about once a second). */
+  recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
+}
+
+/** What reports read: scans, their counts grouped by facts, records, and diffs. */
+export interface ReportReader {
   getScan(id: string): Promise<ScanInfo | undefined>;
   listScans(): Promise<ScanInfo[]>;
   listShards(scanId: string): Promise<ShardInfo[]>;
+  /** Results per state, from the rows themselves (exact after a resume or a re-run). */
+  stateCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
   /** The records, in (ip, port) order. */
   results(query: ResultQuery): AsyncIterable<ProbeResult>;
   /** Row counts grouped by the given columns, largest first. */
   groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]>;
   /** Targets whose state or version differ between scans a and b, in (ip, port) order. */
   diff(a: string, b: string): AsyncIterable<DiffRow>;
-  /** Honeypot sessions: inserted when they start, replaced when they end (same id). */
-  upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void>;
-  /** Honeypot events; an event already stored (same session and seq) is kept. */
-  insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
-  /** Sessions that started in [from, to) (ISO times), oldest first. */
-  honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
-  /** A session's events in order; the first `limit` when given (a visitor decides how many). */
-  honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]>;
-  /** A running shard's progress (the scan writes it about once a second). */
-  recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
+}
+
+/** What the dashboard's search reads: a scan's rows in insertion order, filtered and counted. */
+export interface SearchReader {
+  getScan(id: string): Promise<ScanInfo | undefined>;
   /** The first and last `seq` (insertion order) of a scan's rows; undefined when it has none. */
   scanSeqRange(scanId: string): Promise<{ min: number; max: number } | undefined>;
   /** Rows matching `f` with after < seq <= upTo, in seq order, at most `limit`. */
@@ -198,15 +203,43 @@ export interface Store {
   ): Promise<Array<{ seq: number; result: ProbeResult }>>;
   /** Rows matching `f`, counted up to `cap` (a count past it reads as "at least cap"). */
   countResults(scanId: string, f: SearchFilter, cap: number): Promise<number>;
+  /** The records (the versions a CVE's filter is built from). */
+  results(query: ResultQuery): AsyncIterable<ProbeResult>;
   /** Every stored result for an address, across scans, newest first (at most `limit`). */
   hostResults(ip: string, limit: number): Promise<ProbeResult[]>;
+}
+
+/** What the honeypot writes (sensors) and its report and the dashboard read. */
+export interface HoneypotStore {
+  /** Honeypot sessions: inserted when they start, replaced when they end (same id). */
+  upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void>;
+  /** Honeypot events; an event already stored (same session and seq) is kept. */
+  insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
+  /** Sessions that started in [from, to) (ISO times), oldest first. */
+  honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
+  /** A session's events in order; the first `limit` when given (a visitor decides how many). */
+  honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]>;
+  /** Honeypot sessions, newest first, started before `before` (ISO) when given. */
+  recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]>;
+  getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined>;
+}
+
+/** Audit reports (`redscope audit --db`), kept and listed. */
+export interface AuditStore {
   saveAudit(row: AuditRow): Promise<void>;
   /** Audits, newest first. */
   listAudits(limit: number): Promise<AuditRow[]>;
   getAudit(id: string): Promise<AuditRow | undefined>;
-  /** Honeypot sessions, newest first, started before `before` (ISO) when given. */
-  recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]>;
-  getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined>;
+}
+
+/**
+ * The results store: one interface, two backends (SQLite embedded, PostgreSQL for many
+ * machines). Each consumer depends on the part it uses.
+ */
+export interface Store extends ScanWriter, ReportReader, SearchReader, HoneypotStore, AuditStore {
+  readonly kind: "sqlite" | "postgres";
+  /** Path, or the URL without its password: safe to print. */
+  readonly location: string;
   /** The migration version the database is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -6,14 +6,14 @@
  */
 import os from "node:os";
 import type { ProbeResult } from "../schema/result.js";
-import type { CheckpointCover, ScanInfo, Store } from "../store/index.js";
+import type { CheckpointCover, ScanInfo, ScanWriter } from "../store/index.js";
 import { StoreSink } from "../store/sink.js";
 
 export class ScanRecord {
   private readonly sink: StoreSink;
 
   private constructor(
-    readonly store: Store,
+    readonly store: ScanWriter,
     readonly scanId: string,
     readonly shard: string,
   ) {
@@ -25,7 +25,7 @@ export class ScanRecord {
    * other targets, ports, seed or shard count is refused (StoreConflictError). The shard is
    * marked running until `finish(true)`.
    */
-  static async begin(store: Store, scan: ScanInfo, shard: string): Promise<ScanRecord> {
+  static async begin(store: ScanWriter, scan: ScanInfo, shard: string): Promise<ScanRecord> {
     await store.beginScan(scan);
     await store.beginShard({
       scanId: scan.id,
@@ -80,7 +80,7 @@ export class ScanRecord {
 
   /** A shard whose last checkpoint said complete, left unfinished by a kill: finish it now. */
   static async finishLeftOver(
-    store: Store,
+    store: ScanWriter,
     scanId: string,
     shard: string,
   ): Promise<Record<string, number> | undefined> {

@@ -268,7 +268,7 @@ export class Scan {
       const want = sum(counts);
       if (held < want) {
         cfg.onNotice?.(
-          `warning: ${store.store.location} holds ${held} results of shard ${shardLabel} where the ` +
+          `warning: ${cfg.store?.location} holds ${held} results of shard ${shardLabel} where the ` +
             `checkpoint counts ${want}: ${want - held} went missing after they were stored (a ` +
             "backup restored? a power cut?) and are not probed again; scan without --resume to probe every target",
         );
