@@ -607,7 +607,7 @@ for (const [kind, location] of backends) {
             time,
             worst: "critical",
             findings: 2,
-            record: { target: "redis://127.0.0.1:6379", findings: [] },
+            record: { target: "redis://127.0.0.1:6379", findings: [], notChecked: [] },
           });
         }
         assert.deepEqual(
@@ -617,6 +617,7 @@ for (const [kind, location] of backends) {
         assert.deepEqual((await store.getAudit("a1"))?.record, {
           target: "redis://127.0.0.1:6379",
           findings: [],
+          notChecked: [],
         });
         assert.equal(await store.getAudit("a3"), undefined);
       } finally {

@@ -2,7 +2,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import {
-  type AuditReport,
   auditRow,
   auditTarget,
   CHECKS,
@@ -12,12 +11,11 @@ import {
   renderJson,
   renderSarif,
   renderText,
-  SEVERITIES,
-  type Severity,
   TargetError,
 } from "../audit/index.js";
 import { CveMatcher, cveTableIn } from "../intel/cves.js";
 import { defaultIntelDir } from "../intel/dirs.js";
+import { type AuditReport, SEVERITIES, type Severity } from "../schema/audit.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail } from "./open.js";
 import { parseDuration } from "./units.js";

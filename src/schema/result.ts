@@ -1,3 +1,5 @@
+import type { Column } from "./columns.js";
+
 /**
  * The result record, schema version 1 (DESIGN.md "Result record"). Field names are the public
  * contract: JSONL lines, SQL tables, reports and the dashboard read exactly these. Absent facts
@@ -128,18 +130,6 @@ export interface ProbeResult {
   country?: string;
   scan_id?: string;
   shard?: string;
-}
-
-/** The SQL type of a stored column; each store maps it to its own (TEXT/INTEGER…, timestamptz…). */
-export type ColumnType = "text" | "int" | "bigint" | "real" | "time" | "json";
-
-/** One column of a stored record: its name, type and value; the store derives its SQL from these. */
-export interface Column<In> {
-  readonly name: string;
-  readonly type: ColumnType;
-  /** A fact reports may group and count by (an indexed, low-cardinality column). */
-  readonly group?: true;
-  readonly value: (row: In) => string | number | null;
 }
 
 /** What a `results` row is made of: the record, its scan, and its step in the permutation. */

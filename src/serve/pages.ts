@@ -6,12 +6,11 @@
  * characters out, cut); the pages hold no inline script or style.
  */
 
-import type { AuditReport } from "../audit/index.js";
 import { STYLE, sectionHtml } from "../report/html.js";
 import type { Table } from "../report/tables.js";
+import type { AuditReport, AuditRow } from "../schema/audit.js";
 import { type ProbeResult, STATES } from "../schema/result.js";
 import type {
-  AuditRow,
   HoneypotEventRow,
   HoneypotSessionRow,
   ScanInfo,

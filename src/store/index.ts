@@ -2,7 +2,6 @@ export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export {
-  type AuditRow,
   type AuditStore,
   type CheckpointCover,
   type DiffRow,

@@ -3,18 +3,14 @@
  * together. A batch of results is one INSERT … SELECT FROM unnest(column arrays): one round
  * trip and one plan per batch, whatever its size.
  */
+
 import os from "node:os";
 import pg from "pg";
-import {
-  type ColumnType,
-  type GroupColumn,
-  type ProbeResult,
-  RESULT_COLUMNS,
-  resultRow,
-} from "../schema/result.js";
+import { AUDIT_COLUMNS, type AuditRow } from "../schema/audit.js";
+import type { ColumnType } from "../schema/columns.js";
+import { type GroupColumn, type ProbeResult, RESULT_COLUMNS, resultRow } from "../schema/result.js";
 import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
-  type AuditRow,
   auditFromRow,
   type CheckpointCover,
   checkGroupColumns,
@@ -372,9 +368,12 @@ export class PostgresStore implements Store {
 
   async saveAudit(a: AuditRow): Promise<void> {
     await this.pool.query(
-      `INSERT INTO audits (id, target, time, worst, findings, record) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (id) DO NOTHING`,
-      [a.id, a.target, a.time, a.worst ?? null, a.findings, jsonbSafe(JSON.stringify(a.record))],
+      `INSERT INTO audits (${AUDIT_COLUMNS.map((c) => c.name).join(", ")})
+       VALUES (${AUDIT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT (id) DO NOTHING`,
+      AUDIT_COLUMNS.map((c) => {
+        const v = c.value(a);
+        return c.type === "json" ? jsonbSafe(v as string) : v;
+      }),
     );
   }
 

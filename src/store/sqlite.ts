@@ -3,9 +3,11 @@
  * dashboard can use it at once (one writer at a time, readers never blocked). Inserts go in one
  * transaction per batch: a prepared statement per row inside it is the fastest path SQLite has.
  */
+
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { AUDIT_COLUMNS, type AuditRow } from "../schema/audit.js";
 import {
   type GroupColumn,
   type ProbeResult,
@@ -15,7 +17,6 @@ import {
 } from "../schema/result.js";
 import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
-  type AuditRow,
   auditFromRow,
   type CheckpointCover,
   checkGroupColumns,
@@ -435,10 +436,10 @@ export class SqliteStore implements Store {
   async saveAudit(a: AuditRow): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO audits (id, target, time, worst, findings, record) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO audits (${AUDIT_COLUMNS.map((c) => c.name).join(", ")})
+         VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (id) DO NOTHING`,
       )
-      .run(a.id, a.target, a.time, a.worst ?? null, a.findings, JSON.stringify(a.record));
+      .run(AUDIT_COLUMNS.map((c) => c.value(a)));
   }
 
   async listAudits(limit: number): Promise<AuditRow[]> {

@@ -3,6 +3,7 @@
  * machines). Every method is async so the two are interchangeable; SQLite's are synchronous
  * underneath.
  */
+import type { AuditReport, AuditRow } from "../schema/audit.js";
 import { GROUP_COLUMNS, type GroupColumn, type ProbeResult } from "../schema/result.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
@@ -66,17 +67,6 @@ export interface SearchFilter {
   cloud?: string;
   /** A substring of the record (case-insensitive for ASCII). */
   text?: string;
-}
-
-/** A stored audit report (`redscope audit`). */
-export interface AuditRow {
-  id: string;
-  target: string;
-  time: string;
-  /** The most severe finding's severity, undefined when there was none. */
-  worst?: string;
-  findings: number;
-  record: Record<string, unknown>;
 }
 
 export interface ResultQuery {
@@ -402,7 +392,8 @@ export function auditFromRow(row: Row, d: RowDecoder): AuditRow {
     target: String(row.target),
     time: d.time(row.time),
     findings: Number(row.findings),
-    record: d.json<Record<string, unknown>>(row.record) ?? {},
+    // Read back as stored; its readers still check its shape (the strings came from servers).
+    record: d.json<AuditReport>(row.record) ?? { target: "", findings: [], notChecked: [] },
   };
   if (row.worst != null) out.worst = String(row.worst);
   return out;
