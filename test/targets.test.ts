@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { formatIp, formatIpv4, formatIpv6, parseIp, parseIpv4, parseIpv6 } from "../src/net/ip.js";
+import { DEFAULT_BLOCKLIST } from "../src/net/reserved.js";
 import {
   buildTargetSpace,
-  DEFAULT_BLOCKLIST,
   emptyTargetInput,
-  formatIp,
-  formatIpv4,
-  formatIpv6,
   parseExcludeText,
-  parseIp,
-  parseIpv4,
-  parseIpv6,
   parsePorts,
   parseTargetText,
   parseTargetToken,

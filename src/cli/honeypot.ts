@@ -13,9 +13,9 @@ import {
 } from "../honeypot/recorder.js";
 import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
 import { Session } from "../honeypot/session.js";
+import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
 import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
-import { parseIp } from "../targets/index.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
-import { formatIpv4, formatIpv6, parseIp, unmapIpv4 } from "../targets/index.js";
+import { formatIpv4, formatIpv6, parseIp, unmapIpv4 } from "../net/ip.js";
 import { Lru } from "./lru.js";
 
 /**

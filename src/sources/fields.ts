@@ -1,7 +1,7 @@
 /** What every importer checks a field with, and how it builds a record from a classification. */
 import type { Classification, Exchange } from "../classify/exchange.js";
+import { formatIp, parseIp } from "../net/ip.js";
 import { NICER_ROW, type ProbeResult, type State } from "../schema/result.js";
-import { formatIp, parseIp } from "../targets/ip.js";
 import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 
 /** A line that cannot become a record; the message is the reason shown to the user. */

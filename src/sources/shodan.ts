@@ -7,8 +7,8 @@
  * `isp`, else `org`), country and cloud are kept from the banner.
  */
 import { classifyExchange, type Exchange } from "../classify/exchange.js";
+import { formatIp } from "../net/ip.js";
 import type { ProbeResult } from "../schema/result.js";
-import { formatIp } from "../targets/ip.js";
 import { safeText } from "../untrusted/text.js";
 import {
   canonicalIp,

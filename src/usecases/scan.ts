@@ -14,6 +14,7 @@ import {
   WAIT,
 } from "../engine/engine.js";
 import type { Enricher } from "../intel/enrich.js";
+import { parseIp } from "../net/ip.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
@@ -21,7 +22,6 @@ import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from 
 import {
   buildTargetSpace,
   CyclicPermutation,
-  parseIp,
   randomSeed,
   type TargetInput,
   type TargetSpace,
