@@ -343,7 +343,7 @@ describe("report --honeypot --format html", () => {
               cron_lines: attack ? [`*/1 * * * * ${HOSTILE.style}`] : [],
               passwords: attack ? ["123456", HOSTILE.version, HOSTILE.bidi] : [],
             },
-          },
+          } as never,
         });
       }
       await store.upsertHoneypotSessions(rows);

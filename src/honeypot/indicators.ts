@@ -13,8 +13,9 @@
 
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
+import type { Indicators } from "../schema/honeypot.js";
 import { safeText } from "../untrusted/text.js";
-import type { Indicators, RecordedCommand, SessionEffect } from "./types.js";
+import type { RecordedCommand, SessionEffect } from "./types.js";
 
 export const MAX_INDICATORS = 100;
 export const MAX_INDICATOR_CHARS = 512;

@@ -14,3 +14,11 @@ export interface Column<In> {
   readonly group?: true;
   readonly value: (row: In) => string | number | null;
 }
+
+/** A row's values, in the columns' order. */
+export function columnValues<In>(
+  columns: readonly Column<In>[],
+  row: In,
+): Array<string | number | null> {
+  return columns.map((c) => c.value(row));
+}

@@ -402,18 +402,13 @@ function str(v: unknown): string {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-interface SessionRecord {
-  findings?: Array<{ class?: unknown; attack?: unknown; evidence?: unknown }>;
-  indicators?: Record<string, unknown>;
-}
-
 export function sessionPage(
   ctx: PageContext,
   s: HoneypotSessionRow,
   events: HoneypotEventRow[],
   maxEvents: number,
 ): string {
-  const rec = s.record as SessionRecord;
+  const rec = s.record;
   const t0 = Date.parse(s.startedAt);
   const shown = events.slice(0, maxEvents);
   const eventRows = shown.map((e) => {

@@ -1,3 +1,5 @@
+// The honeypot's rows are the schema's; the store hands them on to those who read through it.
+export type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
@@ -6,8 +8,6 @@ export {
   type CheckpointCover,
   type DiffRow,
   type GroupCount,
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
   type HoneypotStore,
   type ReportReader,
   type ResultQuery,

@@ -8,6 +8,13 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AUDIT_COLUMNS, type AuditRow } from "../schema/audit.js";
+import { columnValues } from "../schema/columns.js";
+import {
+  HONEYPOT_EVENT_COLUMNS,
+  HONEYPOT_SESSION_COLUMNS,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+} from "../schema/honeypot.js";
 import {
   type GroupColumn,
   type ProbeResult,
@@ -25,12 +32,8 @@ import {
   diffRow,
   diffSql,
   type GroupCount,
-  HONEYPOT_SESSION_COLUMNS,
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
   honeypotEventFromRow,
   honeypotSessionFromRow,
-  honeypotSessionValues,
   indexedFilter,
   type ResultQuery,
   type RowDecoder,
@@ -262,7 +265,7 @@ export class SqliteStore implements Store {
 
   async upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const cols = HONEYPOT_SESSION_COLUMNS;
+    const cols = HONEYPOT_SESSION_COLUMNS.map((c) => c.name);
     const update = cols
       .filter((c) => c !== "id")
       .map((c) => `${c} = excluded.${c}`)
@@ -275,7 +278,7 @@ export class SqliteStore implements Store {
             `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES ${values}
              ON CONFLICT (id) DO UPDATE SET ${update}`,
           cols.length,
-          rows.map(honeypotSessionValues),
+          rows.map((r) => columnValues(HONEYPOT_SESSION_COLUMNS, r)),
         ),
       )
       .immediate();
@@ -288,17 +291,10 @@ export class SqliteStore implements Store {
         this.insertBlocks(
           "honeypot_events",
           (values) =>
-            `INSERT INTO honeypot_events (session_id, seq, time, kind, name, record) VALUES ${values}
+            `INSERT INTO honeypot_events (${HONEYPOT_EVENT_COLUMNS.map((c) => c.name).join(", ")}) VALUES ${values}
              ON CONFLICT (session_id, seq) DO NOTHING`,
-          6,
-          rows.map((e) => [
-            e.sessionId,
-            e.seq,
-            e.time,
-            e.kind,
-            e.name ?? null,
-            JSON.stringify(e.record),
-          ]),
+          HONEYPOT_EVENT_COLUMNS.length,
+          rows.map((e) => columnValues(HONEYPOT_EVENT_COLUMNS, e)),
         ),
       )
       .immediate();

@@ -3,7 +3,9 @@
  * machines). Every method is async so the two are interchangeable; SQLite's are synchronous
  * underneath.
  */
+
 import type { AuditReport, AuditRow } from "../schema/audit.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { GROUP_COLUMNS, type GroupColumn, type ProbeResult } from "../schema/result.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
@@ -98,35 +100,6 @@ export interface DiffRow {
   port: number;
   a?: { state: string; product?: string; version?: string };
   b?: { state: string; product?: string; version?: string };
-}
-
-/** One honeypot session as stored: the columns, and the whole record (JSON). */
-export interface HoneypotSessionRow {
-  id: string;
-  sensor: string;
-  /** `addr:port` the attacker connected to. */
-  listener: string;
-  persona: string;
-  srcIp: string;
-  srcPort: number;
-  startedAt: string;
-  endedAt?: string;
-  bytesIn: number;
-  bytesOut: number;
-  commands: number;
-  /** Attack classes, comma-separated, most severe first ("" when none). */
-  classes: string;
-  record: Record<string, unknown>;
-}
-
-/** One honeypot event: connect, command, effect or close. */
-export interface HoneypotEventRow {
-  sessionId: string;
-  seq: number;
-  time: string;
-  kind: string;
-  name?: string;
-  record: Record<string, unknown>;
 }
 
 /**
@@ -463,40 +436,6 @@ export function diffSql(p1: string, p2: string, distinct: string, collate: strin
     ORDER BY coalesce(a.ip, b.ip)${collate}, coalesce(a.port, b.port)`;
 }
 
-export const HONEYPOT_SESSION_COLUMNS = [
-  "id",
-  "sensor",
-  "listener",
-  "persona",
-  "src_ip",
-  "src_port",
-  "started_at",
-  "ended_at",
-  "bytes_in",
-  "bytes_out",
-  "commands",
-  "classes",
-  "record",
-] as const;
-
-export function honeypotSessionValues(r: HoneypotSessionRow): unknown[] {
-  return [
-    r.id,
-    r.sensor,
-    r.listener,
-    r.persona,
-    r.srcIp,
-    r.srcPort,
-    r.startedAt,
-    r.endedAt ?? null,
-    r.bytesIn,
-    r.bytesOut,
-    r.commands,
-    r.classes,
-    JSON.stringify(r.record),
-  ];
-}
-
 export function honeypotSessionFromRow(
   row: Record<string, unknown>,
   d: RowDecoder,
@@ -513,7 +452,8 @@ export function honeypotSessionFromRow(
     bytesOut: Number(row.bytes_out),
     commands: Number(row.commands),
     classes: String(row.classes),
-    record: d.json<Record<string, unknown>>(row.record) ?? {},
+    // Read back as stored; its readers still check its shape (the strings came from visitors).
+    record: d.json<HoneypotSessionRow["record"]>(row.record) ?? {},
   };
   if (row.ended_at != null) out.endedAt = d.time(row.ended_at);
   return out;
