@@ -2,8 +2,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import {
-  auditRow,
-  auditTarget,
   CHECKS,
   exitStatus,
   parseTarget,
@@ -13,9 +11,8 @@ import {
   renderText,
   TargetError,
 } from "../audit/index.js";
-import { CveMatcher, cveTableIn } from "../intel/cves.js";
-import { defaultIntelDir } from "../intel/dirs.js";
 import { type AuditReport, SEVERITIES, type Severity } from "../schema/audit.js";
+import { keepReports, runAudits } from "../usecases/audit.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail } from "./open.js";
 import { parseDuration } from "./units.js";
@@ -124,25 +121,23 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
     flags.db === undefined || flags.db === false
       ? undefined
       : await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
-  let cves: CveMatcher | undefined;
+  let reports: AuditReport[];
   try {
-    cves = new CveMatcher(cveTableIn(flags.intelDir ?? defaultIntelDir()).table);
-  } catch {
-    cves = undefined; // RS-VER-001 then says "not checked" and why
-  }
-  const reports: AuditReport[] = [];
-  for (const t of targets) {
-    reports.push(
-      await auditTarget(t, {
+    reports = await runAudits({
+      targets,
+      options: {
         timeoutMs,
         tlsVerify: !flags.tlsInsecure,
         ...(ca ? { ca } : {}),
         allowPeers: new Set(flags.allowPeer ?? []),
-        cves,
         tryWeakPasswords: flags.weakPasswords,
         skip: new Set(flags.skip ?? []),
-      }),
-    );
+      },
+      ...(flags.intelDir !== undefined ? { intelDir: flags.intelDir } : {}),
+    });
+  } catch (e) {
+    await store?.close();
+    throw e;
   }
   const failOn = flags.failOn as Severity;
   const text =
@@ -160,9 +155,10 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
       );
     }
   } else process.stdout.write(text);
+  // Kept after the report is out: a store that fails costs the copy, never the report.
   if (store) {
     try {
-      for (const r of reports) await store.saveAudit(auditRow(r));
+      await keepReports(store, reports);
     } finally {
       await store.close();
     }
