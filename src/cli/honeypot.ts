@@ -9,13 +9,14 @@ import {
   JsonlRecorder,
   StoreRecorder,
   TeeRecorder,
+  type Unwritten,
+  unwrittenOf,
   WorkerWriter,
 } from "../honeypot/recorder.js";
 import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
 import { Session } from "../honeypot/session.js";
 import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
-import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
@@ -213,9 +214,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   if (flags.output !== undefined) {
     recorders.push(
       new JsonlRecorder(
-        flags.output === "-"
-          ? new JsonlStreamSink(process.stdout, "drop")
-          : new JsonlFileSink(flags.output, true, "drop"),
+        flags.output === "-" ? { stream: process.stdout } : { path: flags.output, append: true },
         { warn },
       ),
     );
@@ -324,10 +323,10 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   process.once("SIGINT", again);
   process.once("SIGTERM", again);
   await server.stop();
-  let unwritten: Awaited<ReturnType<HoneypotRecorder["close"]>>;
+  let unwritten: Unwritten | undefined;
   try {
     // Throws StoreDamagedError when the store's file is damaged (main prints it: exit 2).
-    unwritten = await recorder.close(CLOSE_TIMEOUT_MS);
+    unwritten = (await recorder.close(CLOSE_TIMEOUT_MS)) ? undefined : unwrittenOf(recorder);
   } finally {
     if (store !== undefined) await Promise.race([store.close().catch(() => {}), sleep(2000)]);
   }

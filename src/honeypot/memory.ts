@@ -16,13 +16,9 @@
  * them, estimated), not what Redis would allocate for them.
  */
 
-/** What a holder of bytes needs: ask before keeping, say when let go. */
-export interface ByteAccount {
-  /** Keep `bytes` more; false (and nothing kept) when the share or the budget is short. */
-  take(bytes: number): boolean;
-  /** Let go of `bytes` taken before. */
-  give(bytes: number): void;
-}
+import type { ByteAccount } from "../untrusted/account.js";
+
+export type { ByteAccount };
 
 /**
  * The default budget, for a sensor with 1 GB of memory: what Node, SQLite's thread and the

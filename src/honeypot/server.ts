@@ -27,7 +27,7 @@ import { classifySession } from "./attacks.js";
 import type { CaptureResult, ReplicationCapture } from "./capture.js";
 import { extractIndicators } from "./indicators.js";
 import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
-import { type HoneypotRecorder, serialise } from "./recorder.js";
+import { eventRow, type HoneypotRecorder, serialise, sessionRow } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import type {
   HoneypotSessionHandler,
@@ -608,7 +608,7 @@ export class HoneypotServer {
       name: "",
     };
     this.sockets.set(sock, tr);
-    this.recorder.session({ ...tr.row });
+    this.recorder.write(sessionRow({ ...tr.row }));
     this.event(tr, "connect", undefined, { transport: l.tls ? "tls" : "tcp" });
 
     const session = l.makeSession({
@@ -869,7 +869,7 @@ export class HoneypotServer {
     };
     const serialised = serialise(row);
     this.budget.spend(tr.source, clockMs, serialised.bytes);
-    this.recorder.event(row, serialised);
+    this.recorder.write(eventRow(row, serialised));
   }
 
   /** The session ends: classify what it did, extract indicators, write its final row. */
@@ -907,7 +907,7 @@ export class HoneypotServer {
     };
     const serialised = serialise(final);
     this.budget.spend(tr.source, clockMs, serialised.bytes);
-    this.recorder.session(final, serialised);
+    this.recorder.write(sessionRow(final, serialised));
     this.onSessionEnd?.(final);
   }
 }

@@ -47,8 +47,8 @@ export class ScanRecord {
   }
 
   /** Queued and written in batches; `step`: the result's position in the scan's permutation. */
-  write(r: ProbeResult, step?: number): void {
-    this.sink.write(r, step);
+  write(result: ProbeResult, step?: number): void {
+    this.sink.write(step === undefined ? { result } : { result, step });
   }
 
   /** Too many results wait for the store: the producer should hold back (or `flush`). */
@@ -57,8 +57,8 @@ export class ScanRecord {
   }
 
   /** Everything written so far is stored, or the write error (StoreWriteError) is thrown. */
-  flush(): Promise<void> {
-    return this.sink.flush();
+  async flush(): Promise<void> {
+    await this.sink.flush();
   }
 
   /** Rows the store took (a target it already held is not counted). */

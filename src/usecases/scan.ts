@@ -18,7 +18,7 @@ import { parseIp } from "../net/ip.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
-import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
+import { JsonlSink, rollbackOutput } from "../store/jsonl.js";
 import {
   buildTargetSpace,
   CyclicPermutation,
@@ -233,7 +233,7 @@ export class Scan {
       ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
       : new CyclicPermutation(space.size, seed, cfg.shard);
     const tracker = new CompletionTracker(prior?.doneAbove);
-    let sink: ResultSink | undefined;
+    let sink: JsonlSink | undefined;
     /** This instant's state: watermark, steps done above it, counts and output offset. */
     const snapshot = (complete: boolean): ResumeState => ({
       version: RESUME_VERSION,
@@ -462,7 +462,7 @@ export class Scan {
   /** Drive the engine over a source into a sink, with progress, checkpoints and a deadline. */
   private async execute(run: {
     source: TargetSource;
-    sink: ResultSink | undefined;
+    sink: JsonlSink | undefined;
     store: ScanRecord | undefined;
     scanId: string;
     shardLabel: string;
@@ -618,9 +618,10 @@ const STREAM_BACKLOG = 10_000;
 /** Longest `--stream` line kept (a target, or a zmap/masscan output line, is far shorter). */
 const STREAM_LINE_BYTES = 4096;
 
-function openSink(output: string | undefined, append: boolean): ResultSink | undefined {
+function openSink(output: string | undefined, append: boolean): JsonlSink | undefined {
   if (output === undefined) return undefined;
-  return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
+  const target = output === "-" ? { stream: process.stdout } : { path: output, append };
+  return new JsonlSink(target, { onFailure: "stop" });
 }
 
 /**
