@@ -19,7 +19,14 @@ import {
   statusLines,
   textArray,
 } from "./commands-reply.js";
-import type { CommandContext, CommandSpec } from "./commands-table.js";
+import {
+  arityAt,
+  type CommandCategory,
+  type CommandContext,
+  type CommandSpec,
+  inCategory,
+  type KeyPositions,
+} from "./commands-table.js";
 import { globMatch } from "./keyspace.js";
 import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "./personas/config.js";
 import type { Era } from "./personas/era.js";
@@ -677,27 +684,92 @@ function aclUserLine(c: CommandContext): string {
 
 // ---- COMMAND ----
 
-/** Filled by commands.ts once the table is assembled: COMMAND reads the table itself. */
-export interface CommandIntrospection {
-  names(c: CommandContext): string[];
-  info(c: CommandContext, name: string): RespValue | undefined;
+/** The flags and ACL categories COMMAND INFO shows for a command of this kind. */
+function describe(spec: CommandSpec, era: Era): { flags: string[]; categories: string[] } {
+  switch (spec.category) {
+    case "pubsub":
+      return {
+        flags: ["pubsub", "noscript", "loading", "stale"],
+        categories: ["@pubsub", "@slow"],
+      };
+    case "scripting":
+      return { flags: ["noscript", "stale", "skip_monitor"], categories: ["@slow", "@scripting"] };
+    case "connection": {
+      const flags = ["noscript", "loading", "stale", "fast"];
+      if (spec.flags?.includes("noauth") && era.acl)
+        flags.push(era.at("7.0") ? "no_auth" : "no-auth");
+      return { flags, categories: ["@fast", "@connection"] };
+    }
+    case "admin":
+      return {
+        flags: ["admin", "noscript", "loading", "stale"],
+        categories: ["@admin", "@slow", "@dangerous"],
+      };
+    default: {
+      const group = `@${spec.category}`;
+      return spec.flags?.includes("write")
+        ? {
+            flags: spec.flags.includes("denyoom") ? ["write", "denyoom"] : ["write"],
+            categories: ["@write", group, "@slow"],
+          }
+        : { flags: ["readonly", "fast"], categories: ["@read", group, "@fast"] };
+    }
+  }
 }
 
-let introspection: CommandIntrospection | undefined;
+/** Key positions of a command: its own, else one key first for data commands, else none. */
+function keyPositions(spec: CommandSpec): KeyPositions {
+  if (spec.keys !== undefined) return spec.keys;
+  return DATA_CATEGORIES.has(spec.category) ? [1, 1, 1] : [0, 0, 0];
+}
 
-export function setIntrospection(i: CommandIntrospection): void {
-  introspection = i;
+const DATA_CATEGORIES: ReadonlySet<CommandCategory> = new Set([
+  "string",
+  "list",
+  "hash",
+  "set",
+  "keyspace",
+]);
+
+/** One COMMAND INFO entry in the version's shape (6 fields; 7 with ACL categories; 10 in 7.0+). */
+function commandEntry(
+  spec: CommandSpec,
+  era: Era,
+  fullName = spec.name,
+  arity = arityAt(spec.arity, era),
+): RespValue {
+  const { flags, categories } = describe(spec, era);
+  const [first, last, step] = fullName.includes("|") ? [0, 0, 0] : keyPositions(spec);
+  const fields: RespValue[] = [
+    bulk(fullName),
+    int(arity),
+    arr(flags.map((f) => simple(f))),
+    int(first),
+    int(last),
+    int(step),
+  ];
+  if (era.acl) fields.push(arr(categories.map((c) => simple(c))));
+  if (era.at("7.0")) {
+    const subs = fullName.includes("|")
+      ? []
+      : Object.entries(spec.subcommands ?? {}).map(([sub, s]) =>
+          commandEntry(spec, era, `${spec.name}|${sub}`, s.arity),
+        );
+    fields.push(arr([]), arr([]), arr(subs));
+  }
+  return arr(fields);
 }
 
 function commandAll(c: CommandContext): Reply {
-  const i = introspection!;
-  return arr(i.names(c).map((n) => i.info(c, n)!));
+  return arr([...c.commands.values()].map((spec) => commandEntry(spec, c.era)));
 }
 
 function commandInfo(c: CommandContext): Reply {
-  const i = introspection!;
   return arr(
-    c.args.slice(2).map((a) => i.info(c, a.toString("latin1").toLowerCase()) ?? nullBulk()),
+    c.args.slice(2).map((a) => {
+      const spec = c.commands.get(a.toString("latin1").toLowerCase());
+      return spec === undefined ? nullBulk() : commandEntry(spec, c.era);
+    }),
   );
 }
 
@@ -708,12 +780,13 @@ const LATENCY_DOCTOR =
   'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
   "weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
 
-export const SERVER_COMMANDS: CommandSpec[] = [
-  { name: "ping", arity: -1, flags: ["pubsub"], handler: ping },
-  { name: "echo", arity: 2, handler: echo },
-  { name: "quit", arity: -1, flags: ["noauth", "pubsub"], handler: quit },
+export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
+  { name: "ping", arity: -1, category: "connection", flags: ["pubsub"], handler: ping },
+  { name: "echo", arity: 2, category: "connection", handler: echo },
+  { name: "quit", arity: -1, category: "connection", flags: ["noauth", "pubsub"], handler: quit },
   {
     name: "auth",
+    category: "connection",
     arity: [
       ["2.8", 2],
       ["6.0", -2],
@@ -723,6 +796,7 @@ export const SERVER_COMMANDS: CommandSpec[] = [
   },
   {
     name: "hello",
+    category: "connection",
     arity: [
       ["6.0", -2],
       ["6.2", -1],
@@ -731,7 +805,14 @@ export const SERVER_COMMANDS: CommandSpec[] = [
     flags: ["noauth"],
     handler: hello,
   },
-  { name: "reset", arity: 1, since: "6.2", flags: ["noauth", "pubsub"], handler: reset },
+  {
+    name: "reset",
+    arity: 1,
+    since: "6.2",
+    category: "connection",
+    flags: ["noauth", "pubsub"],
+    handler: reset,
+  },
   { name: "info", arity: -1, handler: info },
   {
     name: "config",
@@ -750,6 +831,7 @@ export const SERVER_COMMANDS: CommandSpec[] = [
   },
   {
     name: "client",
+    category: "connection",
     arity: -2,
     subcommands: {
       list: { arity: -2, handler: clientList },
@@ -768,9 +850,9 @@ export const SERVER_COMMANDS: CommandSpec[] = [
     arity: -1,
     handler: commandAll,
     subcommands: {
-      count: { arity: 2, since: "2.8.13", handler: (c) => integer(introspection!.names(c).length) },
+      count: { arity: 2, since: "2.8.13", handler: (c) => integer(c.commands.size) },
       info: { arity: -3, since: "2.8.13", handler: commandInfo },
-      list: { arity: -2, since: "7.0", handler: (c) => textArray(introspection!.names(c)) },
+      list: { arity: -2, since: "7.0", handler: (c) => textArray([...c.commands.keys()]) },
     },
   },
   {
@@ -853,20 +935,40 @@ export const SERVER_COMMANDS: CommandSpec[] = [
       arity: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
     },
   },
-  { name: "publish", arity: 3, handler: () => integer(0) },
-  { name: "subscribe", arity: -2, flags: ["pubsub"], handler: subscribeGeneric("subscribe") },
-  { name: "psubscribe", arity: -2, flags: ["pubsub"], handler: subscribeGeneric("psubscribe") },
-  { name: "unsubscribe", arity: -1, flags: ["pubsub"], handler: unsubscribeGeneric("unsubscribe") },
+  { name: "publish", arity: 3, category: "pubsub", handler: () => integer(0) },
+  {
+    name: "subscribe",
+    arity: -2,
+    category: "pubsub",
+    flags: ["pubsub"],
+    handler: subscribeGeneric("subscribe"),
+  },
+  {
+    name: "psubscribe",
+    arity: -2,
+    category: "pubsub",
+    flags: ["pubsub"],
+    handler: subscribeGeneric("psubscribe"),
+  },
+  {
+    name: "unsubscribe",
+    arity: -1,
+    category: "pubsub",
+    flags: ["pubsub"],
+    handler: unsubscribeGeneric("unsubscribe"),
+  },
   {
     name: "punsubscribe",
+    category: "pubsub",
     arity: -1,
     flags: ["pubsub"],
     handler: unsubscribeGeneric("punsubscribe"),
   },
-  { name: "eval", arity: -3, handler: evalScript },
-  { name: "evalsha", arity: -3, handler: evalsha },
+  { name: "eval", arity: -3, category: "scripting", handler: evalScript },
+  { name: "evalsha", arity: -3, category: "scripting", handler: evalsha },
   {
     name: "script",
+    category: "scripting",
     arity: -2,
     subcommands: {
       load: { arity: 3, handler: (c) => bulk(rememberScript(c, c.arg(2))) },
@@ -904,4 +1006,4 @@ export const SERVER_COMMANDS: CommandSpec[] = [
       list: { arity: 2, handler: (c) => textArray([aclUserLine(c)]) },
     },
   },
-];
+]);

@@ -61,6 +61,8 @@ export interface CommandContext {
   argLength(i: number): number;
   /** INFO text for these (lower-case) section names. */
   info(sections: string[]): string;
+  /** The commands of this version (COMMAND describes them). */
+  readonly commands: CommandTable;
   /** Set by a handler: what the command did, for the recorder. */
   effect?: SessionEffect;
   /** Set by a handler: close after this reply (QUIT), silently if there is none. */
@@ -97,6 +99,24 @@ export type CommandFlag =
   /** May grow data: refused with -OOM when the session is at its cap. */
   | "denyoom";
 
+/**
+ * What kind of command it is, named after its ACL category (@string, @connection, @admin …):
+ * COMMAND INFO's flags and categories follow from it. The five data kinds take keys.
+ */
+export type CommandCategory =
+  | "string"
+  | "list"
+  | "hash"
+  | "set"
+  | "keyspace"
+  | "connection"
+  | "pubsub"
+  | "scripting"
+  | "admin";
+
+/** Where a command's keys are, as COMMAND INFO shows them: first, last (-1: the end), step. */
+export type KeyPositions = readonly [first: number, last: number, step: number];
+
 export interface SubcommandSpec {
   /** 7.0+ arity, counted from the container's name (`CONFIG GET x` is 3 words). */
   arity: number;
@@ -113,6 +133,9 @@ export interface CommandSpec {
   name: string;
   arity: Arity;
   since?: string;
+  category: CommandCategory;
+  /** Absent: one key, the first argument, for the data kinds; none for the others. */
+  keys?: KeyPositions;
   flags?: CommandFlag[];
   /** 7.0+ refuses the whole command unless enabled in the config file (DEBUG). */
   gated?: "DEBUG";
@@ -127,6 +150,17 @@ export interface CommandSpec {
     unknown: (sub: string, era: Era) => string;
     arity: (sub: string, era: Era) => string;
   };
+}
+
+/** The commands of one version, by lower-case name, in the order COMMAND lists them. */
+export type CommandTable = ReadonlyMap<string, CommandSpec>;
+
+/** Commands of one category, except those that name another. */
+export function inCategory(
+  category: CommandCategory,
+  specs: ReadonlyArray<Omit<CommandSpec, "category"> & { category?: CommandCategory }>,
+): CommandSpec[] {
+  return specs.map((spec) => ({ category, ...spec }));
 }
 
 export function arityAt(arity: Arity, era: Era): number {

@@ -7,7 +7,7 @@
  * an attacker aims for (files, replication, modules, scripts) is only reported.
  */
 
-import { type CommandTable, commandTable } from "./commands.js";
+import { commandTable } from "./commands.js";
 import {
   encodeReply,
   errorCode,
@@ -22,6 +22,7 @@ import {
   type ClientInfo,
   type CommandContext,
   type CommandSpec,
+  type CommandTable,
   type Handler,
   type SessionState,
 } from "./commands-table.js";
@@ -103,7 +104,8 @@ export class Session implements HoneypotSessionHandler {
   /** The connection's share of the memory budget (none: not counted). */
   readonly memory: MemoryAccount | undefined;
   private readonly limits: SessionLimits;
-  private readonly table: CommandTable;
+  /** The persona's version's commands. */
+  readonly table: CommandTable;
   private closed = false;
 
   constructor(persona: Persona, ctx: SessionContext) {
@@ -410,6 +412,7 @@ class Context implements CommandContext {
   readonly state: SessionState;
   readonly keyspace: Keyspace;
   readonly client: ClientInfo;
+  readonly commands: CommandTable;
   readonly now: () => number;
   effect: SessionEffect | undefined = undefined;
   close: boolean | undefined = undefined;
@@ -428,6 +431,7 @@ class Context implements CommandContext {
     this.state = session.state;
     this.keyspace = session.keyspace;
     this.client = session.client;
+    this.commands = session.table;
     this.now = session.now;
   }
 
