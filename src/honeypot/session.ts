@@ -7,7 +7,6 @@
  * an attacker aims for (files, replication, modules, scripts) is only reported.
  */
 
-import { commandTable } from "./commands.js";
 import {
   encodeReply,
   errorCode,
@@ -15,7 +14,7 @@ import {
   isError,
   nullBulk,
   type Reply,
-} from "./commands-reply.js";
+} from "./commands/reply.js";
 import {
   arityAt,
   arityOk,
@@ -25,7 +24,8 @@ import {
   type CommandTable,
   type Handler,
   type SessionState,
-} from "./commands-table.js";
+} from "./commands/spec.js";
+import { commandTable } from "./commands/table.js";
 import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";

@@ -4,8 +4,8 @@
  * echo a client's bytes (kept byte for byte as latin1, CR/LF mapped to spaces as Redis does),
  * and RESP2/RESP3 shapes that differ beyond what encodeValue's downgrade does.
  */
-import { arr, bulk, encodeValue, int, map, nil, simple } from "../resp/index.js";
-import type { RespValue } from "../resp/types.js";
+import { arr, bulk, encodeValue, int, map, nil, simple } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
 
 export type Reply = RespValue | { type: "raw"; bytes: Buffer };
 

@@ -4,10 +4,11 @@
  * COMMAND describes this table (a session hands it to handlers as `commands`), so it lists
  * what the honeypot implements, not a full server's ~240 commands.
  */
-import { KEY_COMMANDS } from "./commands-keys.js";
-import { SERVER_COMMANDS } from "./commands-server.js";
-import type { CommandSpec, CommandTable, SubcommandSpec } from "./commands-table.js";
-import type { Era } from "./personas/era.js";
+
+import type { Era } from "../personas/era.js";
+import { KEY_COMMANDS } from "./keys.js";
+import { SERVER_COMMANDS } from "./server.js";
+import type { CommandSpec, CommandTable, SubcommandSpec } from "./spec.js";
 
 const ALL: CommandSpec[] = [...KEY_COMMANDS, ...SERVER_COMMANDS];
 

@@ -3,23 +3,9 @@
  * texts are Redis 7.0's (checked against a real 7.0.15 by the differential test) with the
  * earlier wordings where a version changed them.
  */
-import { arr, bulk, simple } from "../resp/index.js";
-import type { RespValue } from "../resp/types.js";
-import { addLongDouble, formatLongDouble, parseLongDouble } from "./commands-float.js";
-import {
-  bulkText,
-  EMPTY_ARRAY,
-  errorReply,
-  integer,
-  nullArray,
-  nullBulk,
-  OK,
-  pairsMap,
-  type Reply,
-  textArray,
-} from "./commands-reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./commands-table.js";
-import { DATABASES, OUT_OF_MEMORY, WRONG_TYPE } from "./keyspace.js";
+import { arr, bulk, simple } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { DATABASES, OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
 import {
   arityText,
   dbNotIntegerText,
@@ -31,7 +17,21 @@ import {
   OUT_OF_RANGE_POSITIVE,
   SYNTAX_ERROR,
   WRONGTYPE,
-} from "./personas/texts.js";
+} from "../personas/texts.js";
+import { addLongDouble, formatLongDouble, parseLongDouble } from "./long-double.js";
+import {
+  bulkText,
+  EMPTY_ARRAY,
+  errorReply,
+  integer,
+  nullArray,
+  nullBulk,
+  OK,
+  pairsMap,
+  type Reply,
+  textArray,
+} from "./reply.js";
+import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);

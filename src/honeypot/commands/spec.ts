@@ -1,15 +1,15 @@
 /**
  * The shape of a command as the session dispatches it (name, arity per version, flags,
- * subcommands) and the context its handler runs in. Handlers live in commands-keys.ts and
- * commands-server.ts; commands.ts puts the table together per version.
+ * subcommands) and the context its handler runs in. Handlers live in keys.ts and server.ts;
+ * table.ts puts the table together per version.
  */
 
-import type { Reply } from "./commands-reply.js";
-import type { Keyspace } from "./keyspace.js";
-import type { SessionConfig } from "./personas/config.js";
-import type { Era } from "./personas/era.js";
-import type { Persona, ReplicationState } from "./personas/index.js";
-import type { SessionEffect } from "./types.js";
+import type { Keyspace } from "../keyspace.js";
+import type { SessionConfig } from "../personas/config.js";
+import type { Era } from "../personas/era.js";
+import type { Persona, ReplicationState } from "../personas/index.js";
+import type { SessionEffect } from "../types.js";
+import type { Reply } from "./reply.js";
 
 /** What one connection has changed about its make-believe server. */
 export interface SessionState {

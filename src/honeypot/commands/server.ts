@@ -5,8 +5,22 @@
  * Lua. Each reports its effect for the recorder and answers as the persona's version would.
  */
 import { createHash } from "node:crypto";
-import { arr, bulk, encodeValue, int, simple, verbatim } from "../resp/index.js";
-import type { RespValue } from "../resp/types.js";
+import { arr, bulk, encodeValue, int, simple, verbatim } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { globMatch } from "../keyspace.js";
+import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "../personas/config.js";
+import type { Era } from "../personas/era.js";
+import {
+  arityText,
+  CLIENT_NAME_INVALID,
+  helloNoAuthText,
+  MODULE_LOAD_FAILED,
+  NOT_INTEGER,
+  noPasswordSetText,
+  SHUTDOWN_FAILED,
+  SYNTAX_ERROR,
+  wrongPasswordText,
+} from "../personas/texts.js";
 import {
   bulkText,
   EMPTY_ARRAY,
@@ -18,7 +32,7 @@ import {
   type Reply,
   statusLines,
   textArray,
-} from "./commands-reply.js";
+} from "./reply.js";
 import {
   arityAt,
   type CommandCategory,
@@ -26,21 +40,7 @@ import {
   type CommandSpec,
   inCategory,
   type KeyPositions,
-} from "./commands-table.js";
-import { globMatch } from "./keyspace.js";
-import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "./personas/config.js";
-import type { Era } from "./personas/era.js";
-import {
-  arityText,
-  CLIENT_NAME_INVALID,
-  helloNoAuthText,
-  MODULE_LOAD_FAILED,
-  NOT_INTEGER,
-  noPasswordSetText,
-  SHUTDOWN_FAILED,
-  SYNTAX_ERROR,
-  wrongPasswordText,
-} from "./personas/texts.js";
+} from "./spec.js";
 
 const syntax = (): Reply => errorReply(SYNTAX_ERROR);
 
