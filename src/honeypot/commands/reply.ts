@@ -6,6 +6,7 @@
  */
 import { arr, bulk, encodeValue, int, map, nil, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import { SYNTAX_ERROR } from "../personas/texts.js";
 
 export type Reply = RespValue | { type: "raw"; bytes: Buffer };
 
@@ -57,6 +58,11 @@ const SIMPLE_CACHE_MAX = 64;
 /** `-<text>\r\n`, text as latin1 bytes; CR and LF become spaces (addReplyError's sdsmapchars). */
 export function errorReply(text: string): Reply {
   return { type: "raw", bytes: Buffer.from(`-${text.replace(/[\r\n]/g, " ")}\r\n`, "latin1") };
+}
+
+/** `-ERR syntax error`: options a command does not take, or in an order it refuses. */
+export function syntaxError(): Reply {
+  return errorReply(SYNTAX_ERROR);
 }
 
 export function isError(reply: Reply): boolean {

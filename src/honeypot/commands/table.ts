@@ -6,11 +6,29 @@
  */
 
 import type { Era } from "../personas/era.js";
+import { ACL_COMMANDS } from "./acl.js";
+import { CONNECTION_COMMANDS } from "./connection.js";
+import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
+import { MODULE_COMMANDS } from "./module.js";
+import { PUBSUB_COMMANDS } from "./pubsub.js";
+import { REPLICATION_COMMANDS } from "./replication.js";
+import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
 import type { CommandSpec, CommandTable, SubcommandSpec } from "./spec.js";
 
-const ALL: CommandSpec[] = [...KEY_COMMANDS, ...SERVER_COMMANDS];
+/** Every family's commands, in the order COMMAND lists them. */
+const ALL: CommandSpec[] = [
+  ...KEY_COMMANDS,
+  ...SERVER_COMMANDS,
+  ...SCRIPTING_COMMANDS,
+  ...REPLICATION_COMMANDS,
+  ...PUBSUB_COMMANDS,
+  ...CONNECTION_COMMANDS,
+  ...ACL_COMMANDS,
+  ...MODULE_COMMANDS,
+  ...INTROSPECTION_COMMANDS,
+];
 
 const tables = new Map<string, CommandTable>();
 
