@@ -5,15 +5,18 @@
  */
 import { arr, bulk, int, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import { DATABASES } from "../keyspace.js";
 import type { Era } from "../personas/era.js";
 import {
   arityText,
   CLIENT_NAME_INVALID,
+  dbNotIntegerText,
+  dbOutOfRangeText,
   helloNoAuthText,
   noPasswordSetText,
   wrongPasswordText,
 } from "../personas/texts.js";
-import { parseInteger } from "./integers.js";
+import { parseInt64, parseInteger } from "./integers.js";
 import { subscriptionBytes } from "./pubsub.js";
 import {
   bulkText,
@@ -252,6 +255,14 @@ const legacyClientError = (_sub: string, era: Era): string =>
     ? "ERR Syntax error, try CLIENT (LIST | KILL ip:port | GETNAME | SETNAME connection-name)"
     : "ERR Syntax error, try CLIENT (LIST | KILL | GETNAME | SETNAME | PAUSE | REPLY)";
 
+function select(c: CommandContext): Reply {
+  const n = parseInt64(c.arg(1));
+  if (n === undefined) return errorReply(dbNotIntegerText(c.era));
+  if (n < 0n || n >= BigInt(DATABASES)) return errorReply(dbOutOfRangeText(c.era));
+  c.state.db = Number(n);
+  return OK;
+}
+
 export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
   { name: "ping", arity: -1, flags: ["pubsub"], handler: ping },
   { name: "echo", arity: 2, handler: echo },
@@ -276,6 +287,7 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
     handler: hello,
   },
   { name: "reset", arity: 1, since: "6.2", flags: ["noauth", "pubsub"], handler: reset },
+  { name: "select", arity: 2, handler: select },
   {
     name: "client",
     arity: -2,

@@ -6,7 +6,7 @@
  */
 import { arr, bulk, encodeValue, int, map, nil, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
-import { SYNTAX_ERROR } from "../personas/texts.js";
+import { NOT_INTEGER, OOM, SYNTAX_ERROR, WRONGTYPE } from "../personas/texts.js";
 
 export type Reply = RespValue | { type: "raw"; bytes: Buffer };
 
@@ -60,9 +60,25 @@ export function errorReply(text: string): Reply {
   return { type: "raw", bytes: Buffer.from(`-${text.replace(/[\r\n]/g, " ")}\r\n`, "latin1") };
 }
 
-/** `-ERR syntax error`: options a command does not take, or in an order it refuses. */
+// The errors many commands share (texts in personas/texts.ts).
+
+/** Options a command does not take, or in an order it refuses. */
 export function syntaxError(): Reply {
   return errorReply(SYNTAX_ERROR);
+}
+
+/** A key holding another type than the command works on. */
+export function wrongType(): Reply {
+  return errorReply(WRONGTYPE);
+}
+
+export function notInteger(): Reply {
+  return errorReply(NOT_INTEGER);
+}
+
+/** A write that would take the session's keyspace past its cap. */
+export function outOfMemory(): Reply {
+  return errorReply(OOM);
 }
 
 export function isError(reply: Reply): boolean {

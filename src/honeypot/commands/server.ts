@@ -1,26 +1,29 @@
 /**
- * Server commands (Redis's @admin side of server.c, config.c, rdb.c, latency.c, slowlog.c):
- * INFO, CONFIG, SAVE and BGSAVE, LASTSAVE, SHUTDOWN, DEBUG, TIME, LATENCY, SLOWLOG. Nothing
- * is executed: SAVE writes no file and SHUTDOWN stops nothing; CONFIG SET dir and SAVE report
- * their effect for the recorder, as file-write attacks are made of them.
+ * Server commands (Redis's "server" group: server.c, config.c, rdb.c, db.c, object.c, latency.c,
+ * slowlog.c): INFO, CONFIG, SAVE and BGSAVE, LASTSAVE, SHUTDOWN, DEBUG, TIME, LATENCY, SLOWLOG,
+ * and DBSIZE, FLUSHDB, FLUSHALL and MEMORY, which work on the keyspace (their ACL category is
+ * @keyspace). Nothing is executed: SAVE writes no file and SHUTDOWN stops nothing; CONFIG SET
+ * dir and SAVE report their effect for the recorder, as file-write attacks are made of them.
  */
 import { arr, bulk, simple, verbatim } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { globMatch } from "../keyspace.js";
 import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "../personas/config.js";
 import { SHUTDOWN_FAILED } from "../personas/texts.js";
+import { memoryUsage } from "./encoding.js";
 import {
   bulkText,
   EMPTY_ARRAY,
   errorReply,
   integer,
+  nullBulk,
   OK,
   pairsMap,
   type Reply,
   statusLines,
   syntaxError,
 } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
 
 function info(c: CommandContext): Reply {
   if (!c.era.multiSectionInfo && c.args.length > 2) return syntaxError();
@@ -163,6 +166,33 @@ function shutdown(c: CommandContext): Reply {
   return errorReply(SHUTDOWN_FAILED);
 }
 
+function dbsize(c: CommandContext): Reply {
+  return integer(c.keyspace.size(c.state.db));
+}
+
+function flushGeneric(all: boolean) {
+  return (c: CommandContext): Reply => {
+    if (c.args.length > 2) return syntaxError();
+    if (c.args.length === 2) {
+      const mode = c.arg(1).toUpperCase();
+      if (!(mode === "ASYNC" || (mode === "SYNC" && c.era.at("6.2")))) return syntaxError();
+    }
+    c.keyspace.flush(all ? "all" : c.state.db);
+    wrote(c);
+    c.effect = { kind: "flush" };
+    return OK;
+  };
+}
+
+/** MEMORY USAGE key [SAMPLES n]: the estimate of encoding.ts (SAMPLES changes nothing). */
+function memoryUsageCommand(c: CommandContext): Reply {
+  if (c.args.length > 3 && (c.args.length !== 5 || c.arg(3).toUpperCase() !== "SAMPLES")) {
+    return syntaxError();
+  }
+  const bytes = memoryUsage(c, c.arg(2));
+  return bytes === undefined ? nullBulk() : integer(bytes);
+}
+
 const LATENCY_DOCTOR =
   "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You " +
   'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
@@ -234,6 +264,51 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
     legacyErrors: {
       unknown: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
       arity: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
+    },
+  },
+  { name: "dbsize", arity: 1, category: "keyspace", keys: [0, 0, 0], handler: dbsize },
+  {
+    name: "flushdb",
+    arity: [
+      ["2.8", 1],
+      ["4.0", -1],
+    ],
+    category: "keyspace",
+    keys: [0, 0, 0],
+    flags: ["write"],
+    handler: flushGeneric(false),
+  },
+  {
+    name: "flushall",
+    arity: [
+      ["2.8", 1],
+      ["4.0", -1],
+    ],
+    category: "keyspace",
+    keys: [0, 0, 0],
+    flags: ["write"],
+    handler: flushGeneric(true),
+  },
+  {
+    name: "memory",
+    arity: -2,
+    since: "4.0",
+    category: "keyspace",
+    keys: [2, 2, 1],
+    subcommands: {
+      usage: { arity: -3, handler: memoryUsageCommand },
+      doctor: {
+        arity: 2,
+        handler: () =>
+          bulk(
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+          ),
+      },
+      malloc_stats: {
+        arity: 2,
+        handler: () => bulk("Stats not supported for the current allocator"),
+      },
+      purge: { arity: 2, handler: () => OK },
     },
   },
 ]);

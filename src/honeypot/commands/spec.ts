@@ -1,7 +1,7 @@
 /**
  * The shape of a command as the session dispatches it (name, arity per version, flags,
- * subcommands) and the context its handler runs in. Handlers live in keys.ts and server.ts;
- * table.ts puts the table together per version.
+ * subcommands) and the context its handler runs in. Handlers live in one file per family
+ * (strings.ts, lists.ts, keys.ts, server.ts …); table.ts puts the table together per version.
  */
 
 import type { Keyspace } from "../keyspace.js";
@@ -31,6 +31,11 @@ export interface SessionState {
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
+}
+
+/** A successful write: counts toward the next SAVE (INFO rdb_changes_since_last_save). */
+export function wrote(c: CommandContext, n = 1): void {
+  c.state.dirty += n;
 }
 
 export interface ClientInfo {

@@ -1,6 +1,12 @@
 /**
- * The command table of a version: every command the honeypot answers, with the commands and
+ * The command table of a version: every command the honeypot answers, one file per family as
+ * Redis keeps them (t_string.c, t_list.c … here strings.ts, lists.ts …), with the commands and
  * subcommands that version did not have left out (they get the era's "unknown command").
+ * Replies and error texts are Redis 7.0's (checked against a real 7.0.15 by the fidelity
+ * suite's differential test) with the earlier wordings where a version changed them. Nothing a
+ * visitor asks for is executed: files, replication, modules and scripts are only reported, as
+ * each handler's effect for the recorder.
+ *
  * COMMAND describes this table (a session hands it to handlers as `commands`), so it lists
  * what the honeypot implements, not a full server's ~240 commands.
  */
@@ -8,17 +14,25 @@
 import type { Era } from "../personas/era.js";
 import { ACL_COMMANDS } from "./acl.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
+import { HASH_COMMANDS } from "./hashes.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
+import { LIST_COMMANDS } from "./lists.js";
 import { MODULE_COMMANDS } from "./module.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
 import { REPLICATION_COMMANDS } from "./replication.js";
 import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
+import { SET_COMMANDS } from "./sets.js";
 import type { CommandSpec, CommandTable, SubcommandSpec } from "./spec.js";
+import { STRING_COMMANDS } from "./strings.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
+  ...STRING_COMMANDS,
+  ...LIST_COMMANDS,
+  ...HASH_COMMANDS,
+  ...SET_COMMANDS,
   ...KEY_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
