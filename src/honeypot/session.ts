@@ -20,12 +20,11 @@ import {
   arityOk,
   type ClientInfo,
   type CommandContext,
-  type CommandSpec,
   type CommandTable,
   type Handler,
   type SessionState,
 } from "./commands/spec.js";
-import { commandTable } from "./commands/table.js";
+import { commandTable, resolveCommand } from "./commands/table.js";
 import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";
@@ -38,10 +37,8 @@ import {
   NOAUTH,
   OOM,
   PROTOCOL_ERRORS,
-  subcommandSyntaxText,
   subscribedContextText,
   unknownCommandText,
-  unknownSubcommandText,
 } from "./personas/texts.js";
 import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
 
@@ -241,7 +238,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(arityText(spec.name), spec.name);
     }
 
-    const resolved = this.resolveSubcommand(spec, args);
+    const resolved = resolveCommand(spec, args, era);
     if ("error" in resolved) return this.error(resolved.error, spec.name);
     const { handler, fullName, gated } = resolved;
 
@@ -264,52 +261,6 @@ export class Session implements HoneypotSessionHandler {
     if (spec.flags?.includes("denyoom") && this.atCap()) return this.error(OOM, fullName);
 
     return this.run(handler, args, fullName, lengths);
-  }
-
-  /** The handler for a container's subcommand (CONFIG GET …), or the error a real server gives. */
-  private resolveSubcommand(
-    spec: CommandSpec,
-    args: Buffer[],
-  ): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } | { error: string } {
-    const era = this.persona.era;
-    const plain = (): Resolved => {
-      let out = PLAIN.get(spec);
-      if (out === undefined) {
-        out = { handler: spec.handler!, fullName: spec.name };
-        if (spec.gated !== undefined) out.gated = spec.gated;
-        PLAIN.set(spec, out);
-      }
-      return out;
-    };
-    if (spec.subcommands === undefined) return plain();
-    if (args.length === 1 && spec.handler !== undefined) return plain();
-    const subName = args[1]!.toString("latin1");
-    const sub = spec.subcommands[subName.toLowerCase()];
-    const fullName = era.subcommandTable ? `${spec.name}|${subName.toLowerCase()}` : spec.name;
-    if (era.subcommandTable) {
-      if (sub === undefined) return { error: unknownSubcommandText(era, spec.name, subName) };
-      if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName) };
-    } else {
-      const arity = sub?.arityBefore7 ?? sub?.arity;
-      if (sub === undefined || !arityOk(arity!, args.length)) {
-        if (spec.legacyErrors !== undefined && era.before("5.0")) {
-          const legacy = sub === undefined ? spec.legacyErrors.unknown : spec.legacyErrors.arity;
-          return { error: legacy(subName, era) };
-        }
-        return {
-          error:
-            sub === undefined
-              ? unknownSubcommandText(era, spec.name, subName)
-              : subcommandSyntaxText(era, spec.name, subName),
-        };
-      }
-    }
-    const out: { handler: Handler; fullName: string; gated?: "MODULE" } = {
-      handler: sub.handler,
-      fullName,
-    };
-    if (sub.gated !== undefined) out.gated = sub.gated;
-    return out;
   }
 
   private atCap(): boolean {
@@ -361,11 +312,6 @@ export class Session implements HoneypotSessionHandler {
     return view;
   }
 }
-
-type Resolved = { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" };
-
-/** A command without subcommands resolves to itself: one shared answer per spec. */
-const PLAIN = new WeakMap<CommandSpec, Resolved>();
 
 /** Longest text an effect carries (a password, a path, a host): as much as a recorder keeps. */
 const EFFECT_TEXT_CHARS = 1024;

@@ -12,6 +12,7 @@
  */
 
 import type { Era } from "../personas/era.js";
+import { arityText, subcommandSyntaxText, unknownSubcommandText } from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
 import { HASH_COMMANDS } from "./hashes.js";
@@ -24,7 +25,13 @@ import { REPLICATION_COMMANDS } from "./replication.js";
 import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
 import { SET_COMMANDS } from "./sets.js";
-import type { CommandSpec, CommandTable, SubcommandSpec } from "./spec.js";
+import {
+  arityOk,
+  type CommandSpec,
+  type CommandTable,
+  type Handler,
+  type SubcommandSpec,
+} from "./spec.js";
 import { STRING_COMMANDS } from "./strings.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
@@ -68,4 +75,61 @@ export function commandTable(era: Era): CommandTable {
     tables.set(id, table);
   }
   return table;
+}
+
+/** What runs for a request: the handler, the name errors and stats use, and any 7.0+ gate. */
+export interface ResolvedCommand {
+  handler: Handler;
+  /** `config|get` where the version has subcommand names (7.0+), else `config`. */
+  fullName: string;
+  gated?: "MODULE" | "DEBUG";
+}
+
+/** A command without subcommands resolves to itself: one shared answer per spec. */
+const PLAIN = new WeakMap<CommandSpec, ResolvedCommand>();
+
+/**
+ * The handler for a request to `spec` (a container's subcommand: CONFIG GET …), or the error a
+ * real server of this version gives for the subcommand asked.
+ */
+export function resolveCommand(
+  spec: CommandSpec,
+  args: Buffer[],
+  era: Era,
+): ResolvedCommand | { error: string } {
+  const plain = (): ResolvedCommand => {
+    let out = PLAIN.get(spec);
+    if (out === undefined) {
+      out = { handler: spec.handler!, fullName: spec.name };
+      if (spec.gated !== undefined) out.gated = spec.gated;
+      PLAIN.set(spec, out);
+    }
+    return out;
+  };
+  if (spec.subcommands === undefined) return plain();
+  if (args.length === 1 && spec.handler !== undefined) return plain();
+  const subName = args[1]!.toString("latin1");
+  const sub = spec.subcommands[subName.toLowerCase()];
+  const fullName = era.subcommandTable ? `${spec.name}|${subName.toLowerCase()}` : spec.name;
+  if (era.subcommandTable) {
+    if (sub === undefined) return { error: unknownSubcommandText(era, spec.name, subName) };
+    if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName) };
+  } else {
+    const arity = sub?.arityBefore7 ?? sub?.arity;
+    if (sub === undefined || !arityOk(arity!, args.length)) {
+      if (spec.legacyErrors !== undefined && era.before("5.0")) {
+        const legacy = sub === undefined ? spec.legacyErrors.unknown : spec.legacyErrors.arity;
+        return { error: legacy(subName, era) };
+      }
+      return {
+        error:
+          sub === undefined
+            ? unknownSubcommandText(era, spec.name, subName)
+            : subcommandSyntaxText(era, spec.name, subName),
+      };
+    }
+  }
+  const out: ResolvedCommand = { handler: sub.handler, fullName };
+  if (sub.gated !== undefined) out.gated = sub.gated;
+  return out;
 }
