@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { DEFAULT_CAPTURE, ReplicationCapture } from "../honeypot/capture.js";
 import { DEFAULT_MEMORY_BYTES, MemoryBudget, RECORDER_SHARE } from "../honeypot/memory.js";
-import { PERSONAS, persona } from "../honeypot/personas/index.js";
+import { catalogueEntry, PERSONAS, persona } from "../honeypot/personas/index.js";
 import {
   CLOSE_TIMEOUT_MS,
   type HoneypotRecorder,
@@ -160,7 +160,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   if (!PERSONAS.includes(flags.persona))
     fail(`unknown persona ${flags.persona} (see --list-personas)`);
   const specs = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
-  const passworded = (name: string): boolean => name.endsWith("-password");
+  const passworded = (name: string): boolean => catalogueEntry(name).auth === "password";
   if (flags.acceptPassword !== undefined && !specs.some((s) => passworded(s.persona))) {
     fail("--accept-password applies to password personas, and none is listening");
   }

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AuthMode } from "../types.js";
+import { type CatalogueEntry, catalogueEntry, inLine, type PersonaLine } from "./catalogue.js";
 import {
   type ConfigValues,
   defaultConfig,
@@ -15,7 +16,7 @@ import {
   layoutPaths,
   SessionConfig,
 } from "./config.js";
-import { Era, type Product, versionParts } from "./era.js";
+import { Era, type Product } from "./era.js";
 import {
   applyInfoEdit,
   bytesToHuman,
@@ -30,120 +31,9 @@ import {
 } from "./info.js";
 
 export type { AuthMode } from "../types.js";
+export { type CatalogueEntry, catalogueEntry, PERSONAS } from "./catalogue.js";
 export { Era, type Product, versionParts } from "./era.js";
 export { parseInfoText, VOLATILE_INFO_KEYS, VOLATILE_INFO_SECTIONS } from "./info.js";
-
-interface PersonaLine {
-  /** Name prefix: `redis-7.0`, `valkey-8`. */
-  id: string;
-  product: Product;
-  /** Version a persona of this line claims unless told otherwise. */
-  version: string;
-  /** Recorded INFO (fixture name) or a derivation key in DERIVED_INFO. */
-  info: { fixture: string } | { derived: string };
-  /** Where such servers usually come from (paths in INFO and CONFIG). */
-  layout: Layout;
-}
-
-/**
- * The lines, each with the version it claims by default: the recorded version where one was
- * recorded, else the last release of the line (8.2.1, a build still exposed to the 2025 Lua
- * CVEs that attackers probe for; Valkey 8.1.3).
- */
-const LINES: PersonaLine[] = [
-  {
-    id: "redis-2.8",
-    product: "redis",
-    version: "2.8.24",
-    info: { fixture: "redis-2.8.24-default" },
-    layout: "source",
-  },
-  {
-    id: "redis-3.2",
-    product: "redis",
-    version: "3.2.12",
-    info: { fixture: "redis-3.2.12-open" },
-    layout: "debian",
-  },
-  {
-    id: "redis-4.0",
-    product: "redis",
-    version: "4.0.14",
-    info: { derived: "4.0" },
-    layout: "docker",
-  },
-  {
-    id: "redis-5.0",
-    product: "redis",
-    version: "5.0.8",
-    info: { fixture: "redis-5.0.8-open" },
-    layout: "debian",
-  },
-  {
-    id: "redis-6.0",
-    product: "redis",
-    version: "6.0.20",
-    info: { derived: "6.0" },
-    layout: "docker",
-  },
-  {
-    id: "redis-6.2",
-    product: "redis",
-    version: "6.2.16",
-    info: { fixture: "redis-6.2.16-open" },
-    layout: "debian",
-  },
-  {
-    id: "redis-7.0",
-    product: "redis",
-    version: "7.0.15",
-    info: { fixture: "redis-7.0.15-open" },
-    layout: "debian",
-  },
-  {
-    id: "redis-7.2",
-    product: "redis",
-    version: "7.2.4",
-    info: { derived: "7.2" },
-    layout: "docker",
-  },
-  {
-    id: "redis-7.4",
-    product: "redis",
-    version: "7.4.1",
-    info: { fixture: "redis-7.4.1-open" },
-    layout: "docker",
-  },
-  {
-    id: "redis-8.2",
-    product: "redis",
-    version: "8.2.1",
-    info: { derived: "8.2" },
-    layout: "docker",
-  },
-  {
-    id: "valkey-8",
-    product: "valkey",
-    version: "8.1.3",
-    info: { derived: "valkey-8" },
-    layout: "docker",
-  },
-];
-
-const MODES: AuthMode[] = ["open", "password", "protected"];
-
-/** Protected mode arrived in 3.2: a 2.8 server is open or has a password, nothing else. */
-function modesOf(line: PersonaLine): AuthMode[] {
-  return new Era(line.product, line.version).protectedMode ? MODES : ["open", "password"];
-}
-
-/**
- * Every persona name: `<line>-<mode>`, e.g. `redis-7.0-open`, `valkey-8-protected`. There is no
- * `redis-2.8-protected`: that version has no protected mode.
- */
-export const PERSONAS: readonly string[] = LINES.flatMap((l) =>
-  modesOf(l).map((m) => `${l.id}-${m}`),
-);
 
 export interface PersonaOptions {
   /** Exact version to claim, e.g. "7.0.15" (Valkey: its own version). Must be in the line. */
@@ -280,15 +170,16 @@ export class Persona {
   private readonly errors = new Map<string, number>();
   private readonly commandStats = new Map<string, CommandStat>();
 
-  constructor(line: PersonaLine, auth: AuthMode, opts: PersonaOptions) {
+  constructor(entry: CatalogueEntry, opts: PersonaOptions) {
+    const { line, auth } = entry;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
-    this.name = `${line.id}-${auth}`;
+    this.name = entry.name;
     this.auth = auth;
     this.product = line.product;
     this.version = opts.version ?? line.version;
     this.era = new Era(line.product, this.version);
-    if (opts.version !== undefined && !sameLine(line, opts.version)) {
+    if (opts.version !== undefined && !inLine(line, opts.version)) {
       throw new RangeError(`${this.name}: version ${opts.version} is not in the ${line.id} line`);
     }
     if (opts.acceptPassword !== undefined) {
@@ -686,19 +577,7 @@ export class Persona {
   }
 }
 
-/** Is `version` a release of this line (same major.minor; same major for Valkey)? */
-function sameLine(line: PersonaLine, version: string): boolean {
-  const [major, minor] = versionParts(version);
-  const [lineMajor, lineMinor] = versionParts(line.version);
-  return major === lineMajor && (line.product === "valkey" || minor === lineMinor);
-}
-
 /** A persona instance by name (see PERSONAS). */
 export function persona(name: string, opts: PersonaOptions = {}): Persona {
-  for (const line of LINES) {
-    for (const mode of modesOf(line)) {
-      if (name === `${line.id}-${mode}`) return new Persona(line, mode, opts);
-    }
-  }
-  throw new RangeError(`unknown persona ${JSON.stringify(name)}; known: ${PERSONAS.join(", ")}`);
+  return new Persona(catalogueEntry(name), opts);
 }
