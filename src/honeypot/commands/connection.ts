@@ -4,7 +4,6 @@
  * CLIENT shows only this connection, the one client a visitor can see.
  */
 import { arr, bulk, int, simple } from "../../resp/index.js";
-import type { RespValue } from "../../resp/types.js";
 import { DATABASES } from "../keyspace.js";
 import type { Era } from "../personas/era.js";
 import {
@@ -125,17 +124,15 @@ function hello(c: CommandContext): Reply {
     c.state.name = name;
   }
   c.state.proto = proto;
-  const fields = c.persona.helloFields(
-    proto,
-    c.client.id,
-    c.state.replication.master !== undefined,
-  );
-  const pairs: Array<[string, RespValue]> = fields.map(([k, v]) => [
-    k,
-    typeof v === "number" ? int(v) : bulk(v),
+  return pairsMap([
+    ["server", bulk(c.era.valkey ? "valkey" : "redis")],
+    ["version", bulk(c.persona.version)],
+    ["proto", int(proto)],
+    ["id", int(c.client.id)],
+    ["mode", bulk("standalone")],
+    ["role", bulk(c.state.replication.master !== undefined ? "replica" : "master")],
+    ["modules", EMPTY_ARRAY],
   ]);
-  pairs.push(["modules", EMPTY_ARRAY]);
-  return pairsMap(pairs);
 }
 
 /** RESET (6.2+): back to a fresh connection's state, authentication included. */
