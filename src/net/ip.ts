@@ -175,6 +175,20 @@ export function parseIp(s: string): IpValue | undefined {
 }
 
 /**
+ * A socket's address text as the peer's own address: what a dual-stack socket reports for an
+ * IPv4 peer (`::ffff:a.b.c.d`, any case) is `a.b.c.d`; any other text is returned as it is.
+ * The text form of unmapIpv4, for the per-connection path (no parse, no bigint).
+ */
+export function peerAddress(text: string): string {
+  return text.length > 7 &&
+    text.charCodeAt(0) === 58 &&
+    text.slice(0, 7).toLowerCase() === "::ffff:" &&
+    text.includes(".", 7)
+    ? text.slice(7)
+    : text;
+}
+
+/**
  * An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack socket reports for an IPv4
  * peer) as the IPv4 address it maps; any other address as it is.
  */

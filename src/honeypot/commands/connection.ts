@@ -3,6 +3,7 @@
  * CLIENT, as networking.c and acl.c answer them. AUTH and HELLO report the passwords tried;
  * CLIENT shows only this connection, the one client a visitor can see.
  */
+import { peerAddress } from "../../net/ip.js";
 import { arr, bulk, int, simple } from "../../resp/index.js";
 import { DATABASES } from "../keyspace.js";
 import type { Era } from "../personas/era.js";
@@ -153,7 +154,7 @@ function reset(c: CommandContext): Reply {
  * socket (`::ffff:a.b.c.d`) is shown as IPv4: Redis listens on separate v4 and v6 sockets.
  */
 function formatAddr(ip: string, port: number): string {
-  const plain = ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+  const plain = peerAddress(ip);
   return plain.includes(":") ? `[${plain}]:${port}` : `${plain}:${port}`;
 }
 
