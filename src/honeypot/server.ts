@@ -20,9 +20,9 @@ import { createHash } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
-import { addressPrefix } from "../net/ip.js";
+import { addressPrefix, peerAddress } from "../net/ip.js";
+import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import { timeOrderedId } from "../store/ids.js";
-import type { HoneypotSessionRow } from "../store/index.js";
 import { classifySession } from "./attacks.js";
 import type { CaptureResult, ReplicationCapture } from "./capture.js";
 import { extractIndicators } from "./indicators.js";
@@ -549,7 +549,7 @@ export class HoneypotServer {
   }
 
   private accept(sock: net.Socket, l: ListenerConfig): void {
-    const ip = normaliseIp(sock.remoteAddress ?? "");
+    const ip = peerAddress(sock.remoteAddress ?? "");
     const port = sock.remotePort ?? 0;
     const source = addressPrefix(ip, this.limits.sourcePrefix.v4, this.limits.sourcePrefix.v6);
     const fromSource = this.perSource.get(source) ?? 0;
@@ -616,7 +616,7 @@ export class HoneypotServer {
       clientId,
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
-      local: { ip: normaliseIp(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
+      local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
       memory: tr.memory,
     });
     const stream = new RequestStream(DEFAULT_WIRE_LIMITS, tr.memory);
@@ -942,8 +942,3 @@ function boundCommand(
  */
 let clockMs = Date.now();
 const readClock = (): number => clockMs;
-
-/** `::ffff:1.2.3.4` (a dual-stack socket's view of IPv4) as `1.2.3.4`. */
-function normaliseIp(ip: string): string {
-  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
-}

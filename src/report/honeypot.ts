@@ -4,8 +4,8 @@
  * One pass over the session rows; every tally is a bounded map (top-N is taken at the end, and
  * a tally stops taking new keys past MAX_KEYS, counting the rest as "other").
  */
-import type { Indicators } from "../schema/honeypot.js";
-import type { HoneypotSessionRow, HoneypotStore } from "../store/index.js";
+import type { HoneypotSessionRow, Indicators } from "../schema/honeypot.js";
+import type { HoneypotStore } from "../store/index.js";
 import { type Table, table } from "./tables.js";
 
 export interface HoneypotReport {

@@ -9,14 +9,9 @@
 import { STYLE, sectionHtml } from "../report/html.js";
 import type { Table } from "../report/tables.js";
 import type { AuditReport, AuditRow } from "../schema/audit.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { type ProbeResult, STATES } from "../schema/result.js";
-import type {
-  HoneypotEventRow,
-  HoneypotSessionRow,
-  ScanInfo,
-  ShardInfo,
-  ShardProgress,
-} from "../store/index.js";
+import type { ScanInfo, ShardInfo, ShardProgress } from "../store/index.js";
 import { escapeHtml, htmlText } from "../untrusted/text.js";
 import type { SearchPage, SearchParams } from "./search.js";
 

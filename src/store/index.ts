@@ -1,5 +1,3 @@
-// The honeypot's rows are the schema's; the store hands them on to those who read through it.
-export type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
