@@ -5,6 +5,7 @@
 import type { CveMatcher } from "../intel/cves.js";
 import type { AuditReport, AuditRow, Severity } from "../schema/audit.js";
 import { timeOrderedId } from "../store/ids.js";
+import { terminalText } from "../untrusted/text.js";
 import { IOC_KEYS, runChecks, severityRank } from "./checks.js";
 import { AuditClient, type ClientOptions, replyText } from "./client.js";
 import { gather } from "./gather.js";
@@ -110,9 +111,9 @@ export function exitStatus(reports: AuditReport[], failOn: Severity): number {
 
 // ---- renderers ----
 
-/** Printable ASCII only: server-supplied text reaches a terminal. */
+/** Server-supplied text reaches a terminal: the untrusted text policy's terminal form. */
 function clean(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, "?");
+  return terminalText(s, 1000);
 }
 
 export function renderText(reports: AuditReport[], failOn: Severity): string {

@@ -17,6 +17,7 @@ import { type HoneypotStore, StoreDamagedError } from "../store/index.js";
 import { JsonlSink, type JsonlTarget, OutputWriteError } from "../store/jsonl.js";
 import { BatchQueue } from "../store/queue.js";
 import { type Sink, TeeSink } from "../store/sink.js";
+import { logText } from "../untrusted/text.js";
 import { type ByteAccount, MemoryBudget } from "./memory.js";
 import type { WriterReply } from "./recorder-worker.js";
 
@@ -173,7 +174,7 @@ function reasonOf(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const text =
     typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+  return logText(text, 200);
 }
 
 const count = (n: number): string => n.toLocaleString("en-US");
