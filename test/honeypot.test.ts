@@ -10,7 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { SourceBudget } from "../src/honeypot/server.js";
+import { SourceBudget } from "../src/honeypot/session-recorder.js";
 import { openStore } from "../src/store/index.js";
 import { parseJsonl, runCli, watchRss } from "./helpers/cli.js";
 import {

@@ -1,10 +1,10 @@
 /** `redscope honeypot`: listeners with personas, recording and classifying every session. */
 import type { Command } from "commander";
 import { DEFAULT_CAPTURE } from "../honeypot/capture.js";
+import { DEFAULT_LIMITS } from "../honeypot/limits.js";
 import { DEFAULT_MEMORY_BYTES } from "../honeypot/memory.js";
 import { PERSONAS } from "../honeypot/personas/index.js";
 import { CLOSE_TIMEOUT_MS } from "../honeypot/recorder.js";
-import { DEFAULT_LIMITS } from "../honeypot/server.js";
 import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
 import { logText } from "../untrusted/text.js";

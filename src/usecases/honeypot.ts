@@ -10,6 +10,7 @@ import {
   type CaptureResult,
   ReplicationCapture,
 } from "../honeypot/capture.js";
+import type { HoneypotLimits } from "../honeypot/limits.js";
 import { MemoryBudget, RECORDER_SHARE } from "../honeypot/memory.js";
 import { catalogueEntry, PERSONAS, persona } from "../honeypot/personas/index.js";
 import {
@@ -23,12 +24,7 @@ import {
   unwrittenOf,
   WorkerWriter,
 } from "../honeypot/recorder.js";
-import {
-  type HoneypotLimits,
-  HoneypotServer,
-  type HoneypotStats,
-  type ListenerConfig,
-} from "../honeypot/server.js";
+import { HoneypotServer, type HoneypotStats, type ListenerConfig } from "../honeypot/server.js";
 import { Session } from "../honeypot/session.js";
 import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import type { Store } from "../store/index.js";
