@@ -1,5 +1,6 @@
 /**
- * Honeypot fidelity: do the personas answer as the real servers they claim to be?
+ * Honeypot fidelity: do the personas answer as the real servers they claim to be? Everything
+ * goes through the server that ships (HoneypotServer, in process, with an in-memory recorder).
  *  - Replay: every probe recorded from real servers (data/replies) gets the recorded bytes.
  *  - Identification: the project's own scanner probe classifies each persona as its product,
  *    version and state.
@@ -41,7 +42,7 @@ import {
   type PersonaServer,
   RespConnection,
   servePersona,
-} from "./helpers/honeypot-glue.js";
+} from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -668,6 +669,11 @@ const CLOSING: Array<{ label: string; bytes: Buffer; password?: boolean }> = [
   { label: "expected $", bytes: Buffer.from("*1\r\nfoo\r\n") },
   { label: "invalid bulk length", bytes: Buffer.from("*1\r\n$x\r\n") },
   { label: "unbalanced quotes", bytes: Buffer.from('SET "a\r\n') },
+  {
+    label: "PING, then an invalid multibulk length in the same packet",
+    bytes: Buffer.from("PING\r\n*a\r\n"),
+  },
+  { label: "QUIT, then an invalid multibulk length", bytes: Buffer.from("QUIT\r\n*a\r\n") },
   { label: "POST before AUTH", bytes: Buffer.from("POST / HTTP/1.1\r\n\r\n"), password: true },
   {
     label: "11 arguments before AUTH",
@@ -1294,8 +1300,9 @@ describe("eras: what changed between versions", () => {
     const b = persona("redis-7.0-open", { now });
     const fields = (text: string): Map<string, string> =>
       new Map(parseInfoText(infoPayload(Buffer.from(text, "latin1"))).flatMap((s) => s.fields));
-    const srv = await servePersona(a);
-    const other = await servePersona(b);
+    // The sessions read the test's clock, which it moves.
+    const srv = await servePersona(a, { personaClock: true });
+    const other = await servePersona(b, { personaClock: true });
     const c1 = await RespConnection.open(srv.port);
     const c2 = await RespConnection.open(srv.port);
     const c3 = await RespConnection.open(other.port);

@@ -333,6 +333,11 @@ export interface HoneypotOptions {
   /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
   capture?: ReplicationCapture;
   onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void;
+  /**
+   * Told of each read from a visitor (its size), once it has been handled: its replies are
+   * posted. Lets a client be paced by what the server has read (the one-byte tests).
+   */
+  onRead?: (bytes: number) => void;
 }
 
 /** Bytes of effects kept per session for the classifier (each is at most about 1 KB). */
@@ -387,6 +392,7 @@ export class HoneypotServer {
   private readonly onSessionEnd: HoneypotOptions["onSessionEnd"];
   private readonly capture: ReplicationCapture | undefined;
   private readonly onCapture: HoneypotOptions["onCapture"];
+  private readonly onRead: HoneypotOptions["onRead"];
 
   constructor(
     private readonly listeners: ListenerConfig[],
@@ -398,6 +404,7 @@ export class HoneypotServer {
     this.onSessionEnd = options.onSessionEnd;
     this.capture = options.capture;
     this.onCapture = options.onCapture;
+    this.onRead = options.onRead;
     this.budget = new SourceBudget(this.limits.sourceBytesPerHour);
   }
 
@@ -647,7 +654,15 @@ export class HoneypotServer {
 
     write(session.greet());
     const commands: WireCommand[] = [];
+    const onRead = this.onRead;
     sock.on("data", (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } finally {
+        onRead?.(chunk.length);
+      }
+    });
+    const read = (chunk: Buffer): void => {
       if (tr.closing) return;
       tr.now = undefined;
       tr.row.bytesIn += chunk.length;
@@ -672,16 +687,16 @@ export class HoneypotServer {
         }
         if (e instanceof WireProtocolError) {
           this.event(tr, "protocol_error", undefined, { message: e.message });
-          write(session.protocolError(e.message));
-          tr.closing = true;
-          sock.end();
+          // Redis's error goes out after the replies to the commands before it, then the
+          // connection closes; unless one of those commands closed it already (QUIT).
+          if (!tr.closing) write({ ...session.protocolError(e.message), close: true });
           return;
         }
         throw e;
       }
       this.run(tr, commands, session, write);
       stream.release();
-    });
+    };
     sock.on("error", () => {});
     sock.on("close", () => {
       // The persona counts live sessions (INFO connected_clients).
