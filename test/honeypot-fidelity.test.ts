@@ -27,7 +27,7 @@ import {
   VOLATILE_INFO_KEYS,
   VOLATILE_INFO_SECTIONS,
 } from "../src/honeypot/personas/index.js";
-import { protocolErrorText, Session } from "../src/honeypot/session.js";
+import { Session } from "../src/honeypot/session.js";
 import {
   type RedisProcess,
   redisServerPath,
@@ -1348,28 +1348,24 @@ describe("eras: what changed between versions", () => {
     }
   });
 
-  test("protocol errors: Redis's own words from either request reader", () => {
-    // honeypot/wire.ts already words them as Redis; the RESP decoder's are mapped.
-    assert.equal(
-      protocolErrorText("Protocol error: expected '$', got 'f'"),
-      "ERR Protocol error: expected '$', got 'f'",
-    );
-    assert.equal(
-      protocolErrorText("invalid multibulk length (at byte 1)"),
-      "ERR Protocol error: invalid multibulk length",
-    );
-    assert.equal(
-      protocolErrorText("expected '$', got 0x16 (at byte 4)"),
-      "ERR Protocol error: expected '$', got '\x16'",
-    );
-    assert.equal(
-      protocolErrorText("too big inline request (at byte 65536)"),
-      "ERR Protocol error: too big inline request",
-    );
-    assert.equal(
-      protocolErrorText("unbalanced quotes in request (at byte 0)"),
-      "ERR Protocol error: unbalanced quotes in request",
-    );
+  test("protocol errors: Redis's own words in every era, then the connection closes", async () => {
+    for (const name of ["redis-2.8-open", "redis-5.0-open", "redis-7.4-open", "valkey-8-open"]) {
+      const srv = await servePersona(persona(name));
+      try {
+        for (const [request, text] of [
+          ["*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"],
+          ["*a\r\n", "Protocol error: invalid multibulk length"],
+          ["*1\r\n$x\r\n", "Protocol error: invalid bulk length"],
+          ['SET "a\r\n', "Protocol error: unbalanced quotes in request"],
+        ] as const) {
+          const got = await exchange(srv.port, Buffer.from(request));
+          assert.equal(got.reply.toString("latin1"), `-ERR ${text}\r\n`, `${name} ${request}`);
+          assert.ok(got.closed, `${name} ${request}: closed`);
+        }
+      } finally {
+        await srv.close();
+      }
+    }
   });
 
   test("pub/sub: RESP2 subscribe mode and RESP3 pushes", async () => {

@@ -14,13 +14,19 @@
  *   than being turned away, so a slowloris of many sources cannot shut everyone else out.
  * - disk: the bytes of events each source prefix may cause per hour (SourceBudget).
  * - time: idle and total time per session; input bytes per session; argument prefixes
- *   (wire.ts); socket backpressure (a client that does not read its replies stops being read).
+ *   (the request decoder's recording mode); socket backpressure (a client that does not read its replies stops being read).
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
 import { addressPrefix } from "../net/ip.js";
+import {
+  RequestDecoder,
+  RequestLimitError,
+  RequestProtocolError,
+  type RespCommand,
+} from "../resp/index.js";
 import { timeOrderedId } from "../store/ids.js";
 import type { HoneypotSessionRow } from "../store/index.js";
 import { classifySession } from "./attacks.js";
@@ -35,13 +41,6 @@ import type {
   SessionEffect,
   SessionReply,
 } from "./types.js";
-import {
-  DEFAULT_WIRE_LIMITS,
-  RequestStream,
-  type WireCommand,
-  WireLimitError,
-  WireProtocolError,
-} from "./wire.js";
 
 export interface ListenerConfig {
   host: string;
@@ -105,6 +104,13 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   sourceBytesPerHour: 32 * 1024 * 1024,
   sourcePrefix: { v4: 24, v6: 64 },
 };
+
+/**
+ * Bytes of each argument the request decoder keeps (its recording mode); a longer argument is
+ * kept as this prefix, its length and its SHA-256. Commands see the prefix, as Redis's 64 KB
+ * inline limit already bounds the arguments a command reads as text.
+ */
+const ARG_PREFIX_BYTES = 64 * 1024;
 
 /** What Redis answers a connection over maxclients before closing it (acceptCommonHandler). */
 const MAXCLIENTS_REPLY = Buffer.from("-ERR max number of clients reached\r\n");
@@ -195,14 +201,13 @@ const FOLDABLE = new Set(
 const FOLD_ARG_BYTES = 128;
 
 /** Every argument short and made of `[A-Za-z0-9_:.-]`: no path, URL, key, cron line or script. */
-function plainArgs(cmd: WireCommand): boolean {
+function plainArgs(cmd: RespCommand): boolean {
   const args = cmd.args;
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
-    if (a.length > FOLD_ARG_BYTES) return false;
-    const b = a.prefix;
-    for (let j = 0; j < b.length; j++) {
-      const c = b[j]!;
+    if (argLength(cmd, i) > FOLD_ARG_BYTES) return false;
+    for (let j = 0; j < a.length; j++) {
+      const c = a[j]!;
       // 0-9 : ; A-Z _ a-z - .   (no '/', space, '*', quotes, '<', '?', '(' …)
       if (
         !(
@@ -259,8 +264,8 @@ const NAME_MEMO_BYTES = 24;
  * The command's name as the counters and events show it (upper case, at most 64 bytes). A
  * pipeline repeats one name: the last one's bytes are compared before decoding again.
  */
-function commandName(cmd: WireCommand, tr: Tracked): string {
-  const first = cmd.args[0]?.prefix;
+function commandName(cmd: RespCommand, tr: Tracked): string {
+  const first = cmd.args[0];
   if (first === undefined) return "";
   const memo = tr.nameBytes;
   if (memo !== undefined && memo.length === first.length) {
@@ -626,7 +631,7 @@ export class HoneypotServer {
       local: { ip: normaliseIp(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
       memory: tr.memory,
     });
-    const stream = new RequestStream(DEFAULT_WIRE_LIMITS, tr.memory);
+    const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
     const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
         this.keepEffect(tr, r.effect);
@@ -653,7 +658,7 @@ export class HoneypotServer {
     });
 
     write(session.greet());
-    const commands: WireCommand[] = [];
+    const commands: RespCommand[] = [];
     const onRead = this.onRead;
     sock.on("data", (chunk: Buffer) => {
       try {
@@ -679,13 +684,13 @@ export class HoneypotServer {
       } catch (e) {
         this.run(tr, commands, session, write);
         stream.release();
-        if (e instanceof WireLimitError) {
+        if (e instanceof RequestLimitError) {
           // Past its share (or the budget is short and it holds the most): closed unanswered.
           const short = tr.memory.refused === "budget";
           this.cut(tr, { limit: short ? "memory" : "query_buffer", held: e.held });
           return;
         }
-        if (e instanceof WireProtocolError) {
+        if (e instanceof RequestProtocolError) {
           this.event(tr, "protocol_error", undefined, { message: e.message });
           // Redis's error goes out after the replies to the commands before it, then the
           // connection closes; unless one of those commands closed it already (QUIT).
@@ -714,7 +719,7 @@ export class HoneypotServer {
 
   private run(
     tr: Tracked,
-    commands: WireCommand[],
+    commands: RespCommand[],
     session: HoneypotSessionHandler,
     write: (r: SessionReply, charged?: boolean) => void,
   ): void {
@@ -754,19 +759,12 @@ export class HoneypotServer {
         f.count++;
         f.args += cmd.args.length - 1;
       } else this.recordCommand(tr, cmd, name);
-      let lengths: number[] | undefined;
-      for (const a of cmd.args) {
-        if (a.length > a.prefix.length) {
-          lengths = cmd.args.map((x) => x.length);
-          break;
-        }
-      }
       const r: SessionReply & { discardPending?: boolean } = session.command(
-        cmd.args.map((a) => a.prefix),
+        cmd.args,
         cmd.inline,
         // commandName cuts at 64 bytes: a longer name is looked up from its bytes.
         name.length < 64 ? name : undefined,
-        lengths,
+        cmd.cut?.lengths,
       );
       if (r.effect) write({ effect: r.effect });
       if (r.limit !== undefined) {
@@ -803,7 +801,7 @@ export class HoneypotServer {
    * length and hash), kept for the classifier while the session's classifierBytes and memory
    * share allow, else counted by name; recorded as an event while its source has budget.
    */
-  private recordCommand(tr: Tracked, cmd: WireCommand, name: string): void {
+  private recordCommand(tr: Tracked, cmd: RespCommand, name: string): void {
     const limits = this.limits;
     const keep = tr.recorded < limits.maxEventsPerSession;
     const classify = tr.classified < limits.classifierBytes;
@@ -927,28 +925,33 @@ export class HoneypotServer {
   }
 }
 
+/** Argument i's whole length (the decoder kept a prefix of the longer ones). */
+function argLength(cmd: RespCommand, i: number): number {
+  return cmd.cut?.lengths[i] ?? cmd.args[i]!.length;
+}
+
 /** The bounded form of a command: what events keep and the classifier reads. */
 function boundCommand(
-  cmd: WireCommand,
+  cmd: RespCommand,
   name: string,
   t: number,
   limits: HoneypotLimits,
 ): RecordedCommand {
-  const keep = cmd.args.slice(1, limits.eventArgs);
-  return {
-    t,
-    name,
-    args: keep.map((a) => a.prefix.subarray(0, limits.eventArgBytes).toString("latin1")),
-    argLengths: keep.map((a) => a.length),
-    argHashes: keep.map(
-      (a) =>
-        a.sha256 ??
-        (a.length > limits.eventArgBytes
-          ? createHash("sha256").update(a.prefix).digest("hex")
-          : null),
-    ),
-    inline: cmd.inline,
-  };
+  const end = Math.min(cmd.args.length, limits.eventArgs);
+  const args: string[] = [];
+  const argLengths: number[] = [];
+  const argHashes: Array<string | null> = [];
+  for (let i = 1; i < end; i++) {
+    const a = cmd.args[i]!;
+    const length = argLength(cmd, i);
+    args.push(a.subarray(0, limits.eventArgBytes).toString("latin1"));
+    argLengths.push(length);
+    argHashes.push(
+      cmd.cut?.sha256[i] ??
+        (length > limits.eventArgBytes ? createHash("sha256").update(a).digest("hex") : null),
+    );
+  }
+  return { t, name, args, argLengths, argHashes, inline: cmd.inline };
 }
 
 /**
