@@ -40,8 +40,10 @@ import type { ProbeResult } from "../src/schema/result.js";
 import {
   exchange,
   type PersonaServer,
+  ReplyFramer,
   RespConnection,
   servePersona,
+  splitReplies,
 } from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
@@ -130,6 +132,12 @@ function personaFor(fx: Fixture): Persona {
   return persona(`redis-${major}.${minor}-${mode}`, opts);
 }
 
+/** Client ids are the server's to give: the one the recording's HELLO shows, to pin it. */
+function recordedClientId(fx: Fixture): number {
+  const hello = Buffer.from(fx.probes.find((x) => x.probe === "hello3")!.reply_b64, "base64");
+  return Number(/\$2\r\nid\r\n:(\d+)/.exec(hello.toString("latin1"))?.[1] ?? 3);
+}
+
 describe("replay: personas answer the recorded probes of real servers", () => {
   const all = fixtures();
   let matched = 0;
@@ -139,9 +147,7 @@ describe("replay: personas answer the recorded probes of real servers", () => {
   for (const fx of all) {
     test(fx.file, async () => {
       const p = personaFor(fx);
-      // Client ids are the server's to give; pin the one the recording shows.
-      const hello = Buffer.from(fx.probes.find((x) => x.probe === "hello3")!.reply_b64, "base64");
-      const id = Number(/\$2\r\nid\r\n:(\d+)/.exec(hello.toString("latin1"))?.[1] ?? 3);
+      const id = recordedClientId(fx);
       const srv = await servePersona(p, { clientId: () => id });
       try {
         for (const probe of fx.probes) {
@@ -867,6 +873,145 @@ describe("differential: redis-7.0 personas against Debian's redis-server 7.0", {
       assert.equal(got.reply.toString("latin1"), want.reply.toString("latin1"), c.label);
       assert.equal(got.closed, want.closed, `${c.label}: closed`);
       compared++;
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// One byte at a time: the shipped server reads every request fed one byte per read as it reads
+// it whole. Each byte is written once the server has read the one before (its onRead), so no
+// two bytes share a read, whatever the machine's speed.
+
+/** A request the server answers without closing is followed by this one, whose reply ends it. */
+const SENTINEL = encodeCommand(["PING"]);
+
+/**
+ * `request` on a fresh connection to `srv`, whole or one byte per read, then (unless the
+ * server is expected to close) the sentinel; returns the replies before the sentinel's and
+ * whether the server closed. Waits on events only: reads, replies, the close.
+ */
+async function converse(
+  srv: PersonaServer,
+  request: Buffer,
+  bytewise: boolean,
+  expect: { replies: number; closes: boolean },
+): Promise<{ reply: Buffer; closed: boolean }> {
+  const sock = net.connect({ host: "127.0.0.1", port: srv.port });
+  const framer = new ReplyFramer();
+  const replies: Buffer[] = [];
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const closedOrRead = (total: number): Promise<void> =>
+    closed ? Promise.resolve() : Promise.race([srv.read(total), until(() => closed)]);
+  const until = (done: () => boolean): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (done()) resolve();
+        else wake = check;
+      };
+      check();
+    });
+  sock.on("data", (d: Buffer) => {
+    replies.push(...framer.push(d));
+    wake?.();
+  });
+  sock.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  sock.on("error", () => {});
+  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+  const write = (bytes: Buffer): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (closed || sock.destroyed) resolve();
+      else sock.write(bytes, () => resolve());
+    });
+  const base = srv.bytesRead;
+  if (bytewise) {
+    for (let i = 0; i < request.length && !closed; i++) {
+      await write(request.subarray(i, i + 1));
+      await closedOrRead(base + i + 1);
+    }
+  } else {
+    await write(request);
+    await closedOrRead(base + request.length);
+  }
+  if (expect.closes) await until(() => closed);
+  else {
+    await write(SENTINEL);
+    await until(() => closed || replies.length >= expect.replies + 1);
+  }
+  sock.destroy();
+  const before = expect.closes ? replies : replies.slice(0, -1);
+  return { reply: Buffer.concat([...before, ...(expect.closes ? [framer.rest] : [])]), closed };
+}
+
+/**
+ * What one byte per read must answer where Redis itself answers differently: an HTTP request
+ * on a 6.0+ server, which in one read closes at `Host:` before GET's error is written, but one
+ * byte at a time has written GET's error already when `Host:` arrives.
+ */
+function bytewiseReply(request: Buffer, whole: Buffer): Buffer {
+  if (whole.length === 0 && request.includes("\r\nHost:")) {
+    return Buffer.from("-ERR wrong number of arguments for 'get' command\r\n");
+  }
+  return whole;
+}
+
+describe("one byte at a time: the shipped server answers as to the whole request", () => {
+  for (const fx of fixtures()) {
+    test(fx.file, { timeout: 60_000 }, async () => {
+      const srv = await servePersona(personaFor(fx), { clientId: () => recordedClientId(fx) });
+      try {
+        for (const probe of fx.probes) {
+          const request = Buffer.from(probe.request_b64, "base64");
+          const want = Buffer.from(probe.reply_b64, "base64");
+          const label = `${fx.file} ${probe.probe}`;
+          const expect = { replies: splitReplies(want).length, closes: probe.closed_by_server };
+          const whole = await converse(srv, request, false, expect);
+          const one = await converse(srv, request, true, expect);
+          assert.equal(whole.closed, probe.closed_by_server, `${label}: closed`);
+          assert.equal(one.closed, probe.closed_by_server, `${label}: closed, byte by byte`);
+          if (probe.probe.includes("info") && want[0] === 0x24) {
+            assertSameInfo(whole.reply, want, label);
+            assertSameInfo(one.reply, want, `${label}, byte by byte`);
+            assertSameInfo(one.reply, whole.reply, `${label}, byte by byte against whole`);
+          } else {
+            assert.equal(whole.reply.toString("latin1"), want.toString("latin1"), label);
+            assert.equal(
+              one.reply.toString("latin1"),
+              bytewiseReply(request, want).toString("latin1"),
+              `${label}, byte by byte`,
+            );
+          }
+        }
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
+  test(`requests that end the connection (${CLOSING.length} cases)`, {
+    timeout: 60_000,
+  }, async () => {
+    const open = await servePersona(persona("redis-7.0-open"));
+    const pw = await servePersona(persona("redis-7.0-password", { acceptPassword: "s3cret" }));
+    try {
+      for (const c of CLOSING) {
+        const srv = c.password ? pw : open;
+        const expect = { replies: 0, closes: true };
+        const whole = await converse(srv, c.bytes, false, expect);
+        const one = await converse(srv, c.bytes, true, expect);
+        assert.ok(whole.closed && one.closed, `${c.label}: closed`);
+        assert.equal(
+          one.reply.toString("latin1"),
+          bytewiseReply(c.bytes, whole.reply).toString("latin1"),
+          c.label,
+        );
+      }
+    } finally {
+      await open.close();
+      await pw.close();
     }
   });
 });
