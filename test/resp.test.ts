@@ -67,14 +67,19 @@ function requests(
   return { commands: out };
 }
 
-/** The text of the protocol error `run` throws. */
-function protocolError(run: () => unknown): RequestProtocolError {
-  let caught: unknown;
+/** What `run` throws (undefined when it returns). */
+function thrown(run: () => unknown): unknown {
   try {
     run();
   } catch (error) {
-    caught = error;
+    return error;
   }
+  return undefined;
+}
+
+/** The protocol error `run` throws. */
+function protocolError(run: () => unknown): RequestProtocolError {
+  const caught = thrown(run);
   assert.ok(caught instanceof RequestProtocolError, `expected RequestProtocolError, got ${caught}`);
   return caught;
 }
@@ -104,12 +109,7 @@ function assertProtocolError(
   code: RespErrorCode,
   offset?: number,
 ): RespProtocolError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
+  const caught = thrown(run);
   assert.ok(caught instanceof RespProtocolError, `expected RespProtocolError, got ${caught}`);
   assert.equal(caught.code, code, caught.message);
   if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);

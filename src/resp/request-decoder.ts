@@ -169,18 +169,14 @@ export class RequestDecoder {
             else this.startMultibulk();
             break;
           }
-          case "multibulk": {
-            const end = this.takeLine(chunk, i, "mbulk");
-            if (end < 0) return this.done(chunk, out);
-            i = end;
-            this.startMultibulk();
-            break;
-          }
+          case "multibulk":
           case "bulk-header": {
-            const end = this.takeLine(chunk, i, "bulk");
+            const count = this.state === "multibulk";
+            const end = this.takeLine(chunk, i, count ? "mbulk" : "bulk");
             if (end < 0) return this.done(chunk, out);
             i = end;
-            this.startBulk();
+            if (count) this.startMultibulk();
+            else this.startBulk();
             break;
           }
           case "bulk-body": {
@@ -257,32 +253,16 @@ export class RequestDecoder {
    */
   private wholeMultibulk(chunk: Buffer, start: number, out: RespCommand[]): number {
     const len = chunk.length;
-    let p = start + 1;
-    let n = 0;
-    let digits = 0;
-    for (; p < len && digits < 7; p++, digits++) {
-      const c = chunk[p]!;
-      if (c < 0x30 || c > 0x39) break;
-      n = n * 10 + (c - 0x30);
-    }
-    if (digits === 0 || n === 0 || n > FAST_MAX_ARGS || p + 1 >= len) return -1;
-    if (chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
-    p += 2;
+    const n = plainCount(chunk, start + 1);
+    if (n <= 0 || n > FAST_MAX_ARGS) return -1;
+    let p = countEnd;
     const offsets = FAST_OFFSETS;
     const maxArg = Math.min(this.prefixCap, this.limits.maxBulkBytes);
     for (let k = 0; k < n; k++) {
       if (p >= len || chunk[p] !== 0x24 /* $ */) return -1;
-      p++;
-      let size = 0;
-      let d = 0;
-      for (; p < len && d < 7; p++, d++) {
-        const c = chunk[p]!;
-        if (c < 0x30 || c > 0x39) break;
-        size = size * 10 + (c - 0x30);
-      }
-      if (d === 0 || size > maxArg || p + 1 >= len) return -1;
-      if (chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
-      p += 2;
+      const size = plainCount(chunk, p + 1);
+      if (size < 0 || size > maxArg) return -1;
+      p = countEnd;
       // The body, then two bytes Redis skips without looking at them.
       if (p + size + 2 > len) return -1;
       offsets[2 * k] = p - start;
@@ -477,6 +457,27 @@ export class RequestDecoder {
 const FAST_MAX_ARGS = 1024;
 /** Where each argument of that request starts, and its size. */
 const FAST_OFFSETS = new Int32Array(2 * FAST_MAX_ARGS);
+
+/** Where the count plainCount read last ends (after its CRLF). */
+let countEnd = 0;
+
+/**
+ * The fast path's header count at chunk[p]: 1 to 7 decimal digits then CRLF, all in the chunk;
+ * -1 for anything else (the state machine then reads it). Sets countEnd.
+ */
+function plainCount(chunk: Buffer, p: number): number {
+  const len = chunk.length;
+  let n = 0;
+  let digits = 0;
+  for (; p < len && digits < 7; p++, digits++) {
+    const c = chunk[p]!;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  if (digits === 0 || p + 1 >= len || chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
+  countEnd = p + 2;
+  return n;
+}
 
 /** Redis's string2ll for headers: optional sign, digits only, no overflow. */
 function parseDecimal(b: Buffer): number | undefined {
