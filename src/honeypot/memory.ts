@@ -1,6 +1,6 @@
 /**
  * One memory budget for the whole honeypot (`--memory`), which every byte a visitor makes it
- * keep draws from: argument bytes held while a command arrives (wire.ts), a session's keyspace
+ * keep draws from: argument bytes held while a command arrives (the request decoder), a session's keyspace
  * (keyspace.ts), what the classifier keeps of its commands, replies waiting to be sent
  * (server.ts), and events waiting to be written (recorder.ts).
  *

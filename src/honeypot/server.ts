@@ -14,7 +14,7 @@
  *   than being turned away, so a slowloris of many sources cannot shut everyone else out.
  * - disk: the bytes of events each source prefix may cause per hour (SourceBudget).
  * - time: idle and total time per session; input bytes per session; argument prefixes
- *   (wire.ts); socket backpressure (a client that does not read its replies stops being read).
+ *   (the request decoder's recording mode); socket backpressure (a client that does not read its replies stops being read).
  *
  * What is kept of each session (its rows and events, folding, the classifier's share, the
  * source's hourly budget) is the session record's (session-recorder.ts).
@@ -23,6 +23,12 @@ import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
 import { addressPrefix, peerAddress } from "../net/ip.js";
+import {
+  RequestDecoder,
+  RequestLimitError,
+  RequestProtocolError,
+  type RespCommand,
+} from "../resp/index.js";
 import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import { timeOrderedId } from "../store/ids.js";
 import type { CaptureResult, ReplicationCapture } from "./capture.js";
@@ -32,13 +38,6 @@ import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import { SessionRecorder, SourceBudget } from "./session-recorder.js";
 import type { HoneypotSessionHandler, SessionReply } from "./types.js";
-import {
-  DEFAULT_WIRE_LIMITS,
-  RequestStream,
-  type WireCommand,
-  WireLimitError,
-  WireProtocolError,
-} from "./wire.js";
 
 export interface ListenerConfig {
   host: string;
@@ -48,6 +47,13 @@ export interface ListenerConfig {
   /** TLS key and certificate: the listener speaks TLS (Redis 6+ `tls-port`). */
   tls?: tls.SecureContextOptions;
 }
+
+/**
+ * Bytes of each argument the request decoder keeps (its recording mode); a longer argument is
+ * kept as this prefix, its length and its SHA-256. Commands see the prefix, as Redis's 64 KB
+ * inline limit already bounds the arguments a command reads as text.
+ */
+const ARG_PREFIX_BYTES = 64 * 1024;
 
 /** What Redis answers a connection over maxclients before closing it (acceptCommonHandler). */
 const MAXCLIENTS_REPLY = Buffer.from("-ERR max number of clients reached\r\n");
@@ -87,6 +93,11 @@ export interface HoneypotOptions {
   /** With --capture-replication: what SLAVEOF's rogue masters send is kept. */
   capture?: ReplicationCapture;
   onCapture?: (row: HoneypotSessionRow, result: CaptureResult) => void;
+  /**
+   * Told of each read from a visitor (its size), once it has been handled: its replies are
+   * posted. Lets a client be paced by what the server has read (the one-byte tests).
+   */
+  onRead?: (bytes: number) => void;
 }
 
 export class HoneypotServer {
@@ -112,6 +123,7 @@ export class HoneypotServer {
   private readonly onSessionEnd: HoneypotOptions["onSessionEnd"];
   private readonly capture: ReplicationCapture | undefined;
   private readonly onCapture: HoneypotOptions["onCapture"];
+  private readonly onRead: HoneypotOptions["onRead"];
 
   constructor(
     private readonly listeners: ListenerConfig[],
@@ -123,6 +135,7 @@ export class HoneypotServer {
     this.onSessionEnd = options.onSessionEnd;
     this.capture = options.capture;
     this.onCapture = options.onCapture;
+    this.onRead = options.onRead;
     this.budget = new SourceBudget(this.limits.sourceBytesPerHour);
   }
 
@@ -341,7 +354,7 @@ export class HoneypotServer {
       local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
       memory: tr.memory,
     });
-    const stream = new RequestStream(DEFAULT_WIRE_LIMITS, tr.memory);
+    const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
     const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
         tr.record.effect(r.effect);
@@ -367,8 +380,16 @@ export class HoneypotServer {
     });
 
     write(session.greet());
-    const commands: WireCommand[] = [];
+    const commands: RespCommand[] = [];
+    const onRead = this.onRead;
     sock.on("data", (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } finally {
+        onRead?.(chunk.length);
+      }
+    });
+    const read = (chunk: Buffer): void => {
       if (tr.closing) return;
       tr.record.tick();
       tr.record.row.bytesIn += chunk.length;
@@ -385,24 +406,24 @@ export class HoneypotServer {
       } catch (e) {
         this.run(tr, commands, session, write);
         stream.release();
-        if (e instanceof WireLimitError) {
+        if (e instanceof RequestLimitError) {
           // Past its share (or the budget is short and it holds the most): closed unanswered.
           const short = tr.memory.refused === "budget";
           this.cut(tr, { limit: short ? "memory" : "query_buffer", held: e.held });
           return;
         }
-        if (e instanceof WireProtocolError) {
+        if (e instanceof RequestProtocolError) {
           tr.record.event("protocol_error", undefined, { message: e.message });
-          write(session.protocolError(e.message));
-          tr.closing = true;
-          sock.end();
+          // Redis's error goes out after the replies to the commands before it, then the
+          // connection closes; unless one of those commands closed it already (QUIT).
+          if (!tr.closing) write({ ...session.protocolError(e.message), close: true });
           return;
         }
         throw e;
       }
       this.run(tr, commands, session, write);
       stream.release();
-    });
+    };
     sock.on("error", () => {});
     sock.on("close", () => {
       // The persona counts live sessions (INFO connected_clients).
@@ -422,7 +443,7 @@ export class HoneypotServer {
 
   private run(
     tr: Tracked,
-    commands: WireCommand[],
+    commands: RespCommand[],
     session: HoneypotSessionHandler,
     write: (r: SessionReply, charged?: boolean) => void,
   ): void {
@@ -443,19 +464,12 @@ export class HoneypotServer {
       if (tr.closing) break;
       this.stats.commands++;
       const name = tr.record.command(cmd);
-      let lengths: number[] | undefined;
-      for (const a of cmd.args) {
-        if (a.length > a.prefix.length) {
-          lengths = cmd.args.map((x) => x.length);
-          break;
-        }
-      }
       const r: SessionReply & { discardPending?: boolean } = session.command(
-        cmd.args.map((a) => a.prefix),
+        cmd.args,
         cmd.inline,
         // Names are cut at 64 bytes: a longer name is looked up from its bytes.
         name.length < 64 ? name : undefined,
-        lengths,
+        cmd.cut?.lengths,
       );
       if (r.effect) write({ effect: r.effect });
       if (r.limit !== undefined) {

@@ -6,6 +6,7 @@
  * classification and indicators in the final row.
  */
 import { createHash } from "node:crypto";
+import type { RespCommand } from "../resp/index.js";
 import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import { classifySession } from "./attacks.js";
 import { extractIndicators } from "./indicators.js";
@@ -13,7 +14,6 @@ import type { HoneypotLimits } from "./limits.js";
 import type { MemoryAccount } from "./memory.js";
 import { eventRow, type HoneypotRecorder, serialise, sessionRow } from "./recorder.js";
 import type { RecordedCommand, SessionEffect } from "./types.js";
-import type { WireCommand } from "./wire.js";
 
 /** Sources a SourceBudget remembers; past it, those whose allowance refilled are forgotten. */
 const BUDGET_SOURCES = 65_536;
@@ -101,14 +101,13 @@ const FOLDABLE = new Set(
 const FOLD_ARG_BYTES = 128;
 
 /** Every argument short and made of `[A-Za-z0-9_:.-]`: no path, URL, key, cron line or script. */
-function plainArgs(cmd: WireCommand): boolean {
+function plainArgs(cmd: RespCommand): boolean {
   const args = cmd.args;
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
-    if (a.length > FOLD_ARG_BYTES) return false;
-    const b = a.prefix;
-    for (let j = 0; j < b.length; j++) {
-      const c = b[j]!;
+    if (argLength(cmd, i) > FOLD_ARG_BYTES) return false;
+    for (let j = 0; j < a.length; j++) {
+      const c = a[j]!;
       // 0-9 : ; A-Z _ a-z - .   (no '/', space, '*', quotes, '<', '?', '(' …)
       if (
         !(
@@ -261,7 +260,7 @@ export class SessionRecorder {
    * A command arrived: counted, then recorded, or folded into its name's count (a plain data
    * command repeated past the thresholds). Returns its name as the counters show it.
    */
-  command(cmd: WireCommand): string {
+  command(cmd: RespCommand): string {
     const limits = this.limits;
     this.row.commands++;
     const name = this.nameOf(cmd);
@@ -295,8 +294,8 @@ export class SessionRecorder {
    * The command's name as the counters and events show it (upper case, at most 64 bytes). A
    * pipeline repeats one name: the last one's bytes are compared before decoding again.
    */
-  private nameOf(cmd: WireCommand): string {
-    const first = cmd.args[0]?.prefix;
+  private nameOf(cmd: RespCommand): string {
+    const first = cmd.args[0];
     if (first === undefined) return "";
     const memo = this.nameBytes;
     if (memo !== undefined && memo.length === first.length) {
@@ -318,7 +317,7 @@ export class SessionRecorder {
    * length and hash), kept for the classifier while the session's classifierBytes and memory
    * share allow, else counted by name; recorded as an event while its source has budget.
    */
-  private record(cmd: WireCommand, name: string): void {
+  private record(cmd: RespCommand, name: string): void {
     const limits = this.limits;
     const keep = this.recorded < limits.maxEventsPerSession;
     const classify = this.classified < limits.classifierBytes;
@@ -437,26 +436,31 @@ export class SessionRecorder {
   }
 }
 
+/** Argument i's whole length (the decoder kept a prefix of the longer ones). */
+function argLength(cmd: RespCommand, i: number): number {
+  return cmd.cut?.lengths[i] ?? cmd.args[i]!.length;
+}
+
 /** The bounded form of a command: what events keep and the classifier reads. */
 function boundCommand(
-  cmd: WireCommand,
+  cmd: RespCommand,
   name: string,
   t: number,
   limits: HoneypotLimits,
 ): RecordedCommand {
-  const keep = cmd.args.slice(1, limits.eventArgs);
-  return {
-    t,
-    name,
-    args: keep.map((a) => a.prefix.subarray(0, limits.eventArgBytes).toString("latin1")),
-    argLengths: keep.map((a) => a.length),
-    argHashes: keep.map(
-      (a) =>
-        a.sha256 ??
-        (a.length > limits.eventArgBytes
-          ? createHash("sha256").update(a.prefix).digest("hex")
-          : null),
-    ),
-    inline: cmd.inline,
-  };
+  const end = Math.min(cmd.args.length, limits.eventArgs);
+  const args: string[] = [];
+  const argLengths: number[] = [];
+  const argHashes: Array<string | null> = [];
+  for (let i = 1; i < end; i++) {
+    const a = cmd.args[i]!;
+    const length = argLength(cmd, i);
+    args.push(a.subarray(0, limits.eventArgBytes).toString("latin1"));
+    argLengths.push(length);
+    argHashes.push(
+      cmd.cut?.sha256[i] ??
+        (length > limits.eventArgBytes ? createHash("sha256").update(a).digest("hex") : null),
+    );
+  }
+  return { t, name, args, argLengths, argHashes, inline: cmd.inline };
 }

@@ -7,6 +7,7 @@
  * an attacker aims for (files, replication, modules, scripts) is only reported.
  */
 
+import { PROTOCOL_ERRORS } from "../resp/index.js";
 import {
   encodeReply,
   errorCode,
@@ -32,11 +33,9 @@ import type { Persona, SessionView } from "./personas/index.js";
 import {
   arityText,
   deniedText,
-  expectedDollarText,
   gatedCommandText,
   NOAUTH,
   OOM,
-  PROTOCOL_ERRORS,
   subscribedContextText,
   unknownCommandText,
 } from "./personas/texts.js";
@@ -159,10 +158,10 @@ export class Session implements HoneypotSessionHandler {
     return reply.close ? this.finish(reply) : reply;
   }
 
-  /** The request stream broke the protocol: the era's text for what broke, then close. */
-  protocolError(message: string): PersonaReply {
+  /** The request stream broke the protocol: Redis's text for what broke, then close. */
+  protocolError(text: string): PersonaReply {
     if (this.closed) return {};
-    return this.closeWith(protocolErrorText(message));
+    return this.closeWith(`ERR ${text}`);
   }
 
   /** The connection is gone (the server calls this on close): it stops counting as a client. */
@@ -203,14 +202,15 @@ export class Session implements HoneypotSessionHandler {
     const needsAuth = persona.auth === "password" && !state.authenticated;
     state.lastCommandAt = this.now();
 
-    if (args.length > this.limits.maxArgs) return this.closeWith(PROTOCOL_ERRORS.multibulkLength);
+    if (args.length > this.limits.maxArgs)
+      return this.closeWith(`ERR ${PROTOCOL_ERRORS.multibulkLength}`);
     // Before authentication 6.2.6+ refuses big requests while parsing them (only multibulk).
     if (!inline && needsAuth && era.unauthenticatedLimits) {
       if (args.length > UNAUTHENTICATED_MAX_ARGS) {
-        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedMultibulk);
+        return this.closeWith(`ERR ${PROTOCOL_ERRORS.unauthenticatedMultibulk}`);
       }
       if (args.some((a, i) => (lengths?.[i] ?? a.length) > UNAUTHENTICATED_MAX_BULK)) {
-        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedBulk);
+        return this.closeWith(`ERR ${PROTOCOL_ERRORS.unauthenticatedBulk}`);
       }
     }
 
@@ -323,32 +323,6 @@ function boundEffect(effect: SessionEffect): SessionEffect {
     out[k] = typeof v === "string" ? v.slice(0, EFFECT_TEXT_CHARS) : v;
   }
   return out as SessionEffect;
-}
-
-/**
- * The Redis text for a reader's failure: a message already in Redis's words (wire.ts), or a
- * RespProtocolError's message or code from the project's RequestDecoder, mapped to the text
- * Redis gives for the same breakage.
- */
-export function protocolErrorText(message: string): string {
-  // Readers that already word errors as Redis does (honeypot/wire.ts) pass them through.
-  const worded = /^(?:ERR )?(Protocol error: [^\r\n]*)$/.exec(message);
-  if (worded !== null) return `ERR ${worded[1]}`;
-  const m = message.toLowerCase();
-  if (m.includes("unbalanced")) return PROTOCOL_ERRORS.unbalancedQuotes;
-  if (m.includes("inline")) return PROTOCOL_ERRORS.inlineTooBig;
-  const dollar = /expected '\$', got (?:'(.)'|0x([0-9a-f]{2}))/i.exec(message);
-  if (dollar !== null) {
-    const got = dollar[1] ?? String.fromCharCode(Number.parseInt(dollar[2]!, 16));
-    return expectedDollarText(got);
-  }
-  if (m.includes("invalid_type")) return expectedDollarText("?");
-  if (m.includes("line longer") || m.includes("line_too_long"))
-    return PROTOCOL_ERRORS.mbulkCountTooBig;
-  if (/invalid bulk length|bulk of \d+ bytes|bulk_too_large|bad_terminator|not followed/.test(m)) {
-    return PROTOCOL_ERRORS.bulkLength;
-  }
-  return PROTOCOL_ERRORS.multibulkLength;
 }
 
 /** One command's context: a plain object of one shape, no closures. */

@@ -48,8 +48,11 @@ export interface HoneypotSessionHandler {
     upper?: string,
     lengths?: readonly number[],
   ): SessionReply;
-  /** The request stream broke the protocol: the persona's error text, then close. */
-  protocolError(message: string): SessionReply;
+  /**
+   * The request stream broke the protocol: `text` is Redis's words for it (the request
+   * decoder's RequestProtocolError); the persona answers it as an error, then closes.
+   */
+  protocolError(text: string): SessionReply;
   /** The connection is gone. */
   end?(): void;
 }
