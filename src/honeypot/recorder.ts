@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { type HoneypotStore, StoreDamagedError } from "../store/index.js";
 import { JsonlSink, type JsonlTarget, OutputWriteError } from "../store/jsonl.js";
-import { BatchQueue } from "../store/queue.js";
+import { BatchQueue, within } from "../store/queue.js";
 import { type Sink, TeeSink } from "../store/sink.js";
 import { logText } from "../untrusted/text.js";
 import { type ByteAccount, MemoryBudget } from "./memory.js";
@@ -139,19 +139,6 @@ const RELEASE_TIMEOUT_MS = 2000;
 const SLICE = 250;
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** True when `promise` settles within `ms`, false when the time runs out first. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * An error the store gives for what a batch holds rather than for its own state: trying the

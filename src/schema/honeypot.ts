@@ -43,7 +43,7 @@ export interface Indicators {
 }
 
 /** A session's record, made when it ends. */
-export interface SessionRecorder {
+export interface SessionRecord {
   /** Most severe first. */
   findings: AttackFinding[];
   indicators: Indicators;
@@ -76,7 +76,7 @@ export interface HoneypotSessionRow {
   /** Attack classes, comma-separated, most severe first ("" when none). */
   classes: string;
   /** Empty in the row written when the session starts; whole when it ends. */
-  record: Partial<SessionRecorder>;
+  record: Partial<SessionRecord>;
 }
 
 /**
