@@ -12,6 +12,7 @@ import {
 import { repliesDir } from "../../src/lab/replay.js";
 import { ReplyDecoder, RespProtocolError } from "../../src/resp/index.js";
 import type { RespValue } from "../../src/resp/types.js";
+import { emptyExchange } from "../../src/sources/fields.js";
 
 export const FIXTURES = repliesDir();
 export const PROBE = ["PING", "HELLO", "INFO", "QUIT"];
@@ -77,16 +78,7 @@ export function fromReplies(replies: RespValue[], over: Partial<Exchange> = {}):
 }
 
 export function empty(over: Partial<Exchange> = {}): Exchange {
-  return {
-    sent: PROBE,
-    replies: [],
-    head: Buffer.alloc(0),
-    bytesReceived: 0,
-    closedByPeer: false,
-    reset: false,
-    readTimedOut: false,
-    ...over,
-  };
+  return { ...emptyExchange(), sent: PROBE, ...over };
 }
 
 export const err = (value: string): RespValue => ({ type: "error", value });
