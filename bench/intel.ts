@@ -18,7 +18,7 @@ import {
   parseAzureServiceTags,
   parseGcpCloudRanges,
 } from "../src/intel/clouds.js";
-import { formatIpv4, formatIpv6, parseIpv4 } from "../src/targets/index.js";
+import { formatIpv4, formatIpv6, parseIpv4 } from "../src/net/ip.js";
 
 const GOAL_LOOKUPS_PER_S = 1_000_000;
 const QUERY_POOL = 1 << 16;

@@ -23,11 +23,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import type { ProbeResult } from "../src/classify/result.js";
 import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
 import { buildReport, FACT_COLUMNS, type Report } from "../src/report/build.js";
 import { renderJson, renderText } from "../src/report/render.js";
-import { type GroupColumn, openStore, type ResultQuery, type Store } from "../src/store/index.js";
+import type { GroupColumn, ProbeResult } from "../src/schema/result.js";
+import { openStore, type ResultQuery, type Store } from "../src/store/index.js";
 import { benchSize, PORTS, Synth, scanInfo, storeScan, TARGETS } from "./synthetic.js";
 
 const { rows: ROWS, keep: KEEP } = benchSize();

@@ -12,9 +12,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { ProbeResult } from "../src/classify/result.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import { openStore, type Store } from "../src/store/index.js";
-import { JsonlFileSink } from "../src/store/jsonl.js";
+import { JsonlSink } from "../src/store/jsonl.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 
 function arg(name: string, dflt: number): number {
@@ -126,7 +126,10 @@ async function main(): Promise<void> {
   const figures: Array<{ backend: string; seconds: number; perSec: number; note: string }> = [];
   try {
     // Reference: the JSONL sink, the path a scan takes with --no-db.
-    const jsonl = new JsonlFileSink(path.join(dir, "ref.jsonl"), false);
+    const jsonl = new JsonlSink(
+      { path: path.join(dir, "ref.jsonl"), append: false },
+      { onFailure: "stop" },
+    );
     let t0 = performance.now();
     for (const r of rows) jsonl.write(r);
     jsonl.flushSync();

@@ -4,13 +4,14 @@
  * bundled table, 9% protected, 3% errors; cloud / ASN / country on most rows), seeded, so every
  * run stores the same rows. Used by bench/report.ts and bench/serve.ts.
  */
+
+import type { CveMatcher } from "../src/intel/cves.js";
 import {
   NICER_ROW,
   type ProbeResult,
   type Product,
   type ServerFacts,
-} from "../src/classify/result.js";
-import type { CveMatcher } from "../src/intel/cves.js";
+} from "../src/schema/result.js";
 import type { ScanInfo, Store } from "../src/store/index.js";
 
 /** `--rows N` (default 1,000,000, at least 1,000) and `--keep DIR` of the large-store benches. */

@@ -286,6 +286,34 @@ describe("redscope audit", {
     assert.equal(quiet.code, 0);
   });
 
+  test("versions are judged by the intel directory's refreshed CVE table, as scans are", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-audit-intel-"));
+    // A refreshed table that knows one CVE only, made up for this test.
+    const table = JSON.parse(fs.readFileSync("data/intel/cves.json", "utf8")) as {
+      cves: unknown[];
+    };
+    table.cves = [
+      {
+        id: "CVE-2099-0001",
+        summary: "made up by the audit test",
+        unauthenticated: false,
+        client_side: false,
+        cvss: 9.9,
+        affected: [{ branch: "7.0", introduced: "7.0.0" }],
+      },
+    ];
+    fs.writeFileSync(path.join(dir, "cves.json"), JSON.stringify(table));
+    try {
+      const { reports } = await audit([good, "--tls-insecure", "--intel-dir", dir]);
+      const ver = reports[0]!.findings.filter((f) => f.id === "RS-VER-001");
+      assert.equal(ver.length, 1);
+      assert.match(ver[0]!.evidence, /CVE-2099-0001/);
+      assert.doesNotMatch(ver[0]!.evidence, /CVE-2025-49844/, "the bundled table is not read");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a user without the rights is told what was not checked, not that it passed", async () => {
     const app = good.replace(
       `auditor:${encodeURIComponent(GOOD_SECRET)}`,

@@ -22,12 +22,8 @@ import {
   MAX_INDICATOR_CHARS,
   MAX_INDICATORS,
 } from "../src/honeypot/indicators.js";
-import type {
-  AttackClass,
-  AttackFinding,
-  Indicators,
-  RecordedCommand,
-} from "../src/honeypot/types.js";
+import type { RecordedCommand } from "../src/honeypot/types.js";
+import type { AttackClass, AttackFinding, Indicators } from "../src/schema/honeypot.js";
 
 // ---------- helpers ----------
 

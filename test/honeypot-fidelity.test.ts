@@ -1,5 +1,6 @@
 /**
- * Honeypot fidelity: do the personas answer as the real servers they claim to be?
+ * Honeypot fidelity: do the personas answer as the real servers they claim to be? Everything
+ * goes through the server that ships (HoneypotServer, in process, with an in-memory recorder).
  *  - Replay: every probe recorded from real servers (data/replies) gets the recorded bytes.
  *  - Identification: the project's own scanner probe classifies each persona as its product,
  *    version and state.
@@ -17,7 +18,6 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { ProbeResult } from "../src/classify/result.js";
 import type { TransportOutcome } from "../src/engine/engine.js";
 import {
   PERSONAS,
@@ -27,7 +27,7 @@ import {
   VOLATILE_INFO_KEYS,
   VOLATILE_INFO_SECTIONS,
 } from "../src/honeypot/personas/index.js";
-import { protocolErrorText, Session } from "../src/honeypot/session.js";
+import { Session } from "../src/honeypot/session.js";
 import {
   type RedisProcess,
   redisServerPath,
@@ -36,12 +36,15 @@ import {
 } from "../src/lab/redis.js";
 import { RedisProbe } from "../src/probe/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import {
   exchange,
   type PersonaServer,
+  ReplyFramer,
   RespConnection,
   servePersona,
-} from "./helpers/honeypot-glue.js";
+  splitReplies,
+} from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -129,6 +132,12 @@ function personaFor(fx: Fixture): Persona {
   return persona(`redis-${major}.${minor}-${mode}`, opts);
 }
 
+/** Client ids are the server's to give: the one the recording's HELLO shows, to pin it. */
+function recordedClientId(fx: Fixture): number {
+  const hello = Buffer.from(fx.probes.find((x) => x.probe === "hello3")!.reply_b64, "base64");
+  return Number(/\$2\r\nid\r\n:(\d+)/.exec(hello.toString("latin1"))?.[1] ?? 3);
+}
+
 describe("replay: personas answer the recorded probes of real servers", () => {
   const all = fixtures();
   let matched = 0;
@@ -138,9 +147,7 @@ describe("replay: personas answer the recorded probes of real servers", () => {
   for (const fx of all) {
     test(fx.file, async () => {
       const p = personaFor(fx);
-      // Client ids are the server's to give; pin the one the recording shows.
-      const hello = Buffer.from(fx.probes.find((x) => x.probe === "hello3")!.reply_b64, "base64");
-      const id = Number(/\$2\r\nid\r\n:(\d+)/.exec(hello.toString("latin1"))?.[1] ?? 3);
+      const id = recordedClientId(fx);
       const srv = await servePersona(p, { clientId: () => id });
       try {
         for (const probe of fx.probes) {
@@ -668,6 +675,11 @@ const CLOSING: Array<{ label: string; bytes: Buffer; password?: boolean }> = [
   { label: "expected $", bytes: Buffer.from("*1\r\nfoo\r\n") },
   { label: "invalid bulk length", bytes: Buffer.from("*1\r\n$x\r\n") },
   { label: "unbalanced quotes", bytes: Buffer.from('SET "a\r\n') },
+  {
+    label: "PING, then an invalid multibulk length in the same packet",
+    bytes: Buffer.from("PING\r\n*a\r\n"),
+  },
+  { label: "QUIT, then an invalid multibulk length", bytes: Buffer.from("QUIT\r\n*a\r\n") },
   { label: "POST before AUTH", bytes: Buffer.from("POST / HTTP/1.1\r\n\r\n"), password: true },
   {
     label: "11 arguments before AUTH",
@@ -861,6 +873,145 @@ describe("differential: redis-7.0 personas against Debian's redis-server 7.0", {
       assert.equal(got.reply.toString("latin1"), want.reply.toString("latin1"), c.label);
       assert.equal(got.closed, want.closed, `${c.label}: closed`);
       compared++;
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// One byte at a time: the shipped server reads every request fed one byte per read as it reads
+// it whole. Each byte is written once the server has read the one before (its onRead), so no
+// two bytes share a read, whatever the machine's speed.
+
+/** A request the server answers without closing is followed by this one, whose reply ends it. */
+const SENTINEL = encodeCommand(["PING"]);
+
+/**
+ * `request` on a fresh connection to `srv`, whole or one byte per read, then (unless the
+ * server is expected to close) the sentinel; returns the replies before the sentinel's and
+ * whether the server closed. Waits on events only: reads, replies, the close.
+ */
+async function converse(
+  srv: PersonaServer,
+  request: Buffer,
+  bytewise: boolean,
+  expect: { replies: number; closes: boolean },
+): Promise<{ reply: Buffer; closed: boolean }> {
+  const sock = net.connect({ host: "127.0.0.1", port: srv.port });
+  const framer = new ReplyFramer();
+  const replies: Buffer[] = [];
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const closedOrRead = (total: number): Promise<void> =>
+    closed ? Promise.resolve() : Promise.race([srv.read(total), until(() => closed)]);
+  const until = (done: () => boolean): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (done()) resolve();
+        else wake = check;
+      };
+      check();
+    });
+  sock.on("data", (d: Buffer) => {
+    replies.push(...framer.push(d));
+    wake?.();
+  });
+  sock.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  sock.on("error", () => {});
+  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+  const write = (bytes: Buffer): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (closed || sock.destroyed) resolve();
+      else sock.write(bytes, () => resolve());
+    });
+  const base = srv.bytesRead;
+  if (bytewise) {
+    for (let i = 0; i < request.length && !closed; i++) {
+      await write(request.subarray(i, i + 1));
+      await closedOrRead(base + i + 1);
+    }
+  } else {
+    await write(request);
+    await closedOrRead(base + request.length);
+  }
+  if (expect.closes) await until(() => closed);
+  else {
+    await write(SENTINEL);
+    await until(() => closed || replies.length >= expect.replies + 1);
+  }
+  sock.destroy();
+  const before = expect.closes ? replies : replies.slice(0, -1);
+  return { reply: Buffer.concat([...before, ...(expect.closes ? [framer.rest] : [])]), closed };
+}
+
+/**
+ * What one byte per read must answer where Redis itself answers differently: an HTTP request
+ * on a 6.0+ server, which in one read closes at `Host:` before GET's error is written, but one
+ * byte at a time has written GET's error already when `Host:` arrives.
+ */
+function bytewiseReply(request: Buffer, whole: Buffer): Buffer {
+  if (whole.length === 0 && request.includes("\r\nHost:")) {
+    return Buffer.from("-ERR wrong number of arguments for 'get' command\r\n");
+  }
+  return whole;
+}
+
+describe("one byte at a time: the shipped server answers as to the whole request", () => {
+  for (const fx of fixtures()) {
+    test(fx.file, { timeout: 60_000 }, async () => {
+      const srv = await servePersona(personaFor(fx), { clientId: () => recordedClientId(fx) });
+      try {
+        for (const probe of fx.probes) {
+          const request = Buffer.from(probe.request_b64, "base64");
+          const want = Buffer.from(probe.reply_b64, "base64");
+          const label = `${fx.file} ${probe.probe}`;
+          const expect = { replies: splitReplies(want).length, closes: probe.closed_by_server };
+          const whole = await converse(srv, request, false, expect);
+          const one = await converse(srv, request, true, expect);
+          assert.equal(whole.closed, probe.closed_by_server, `${label}: closed`);
+          assert.equal(one.closed, probe.closed_by_server, `${label}: closed, byte by byte`);
+          if (probe.probe.includes("info") && want[0] === 0x24) {
+            assertSameInfo(whole.reply, want, label);
+            assertSameInfo(one.reply, want, `${label}, byte by byte`);
+            assertSameInfo(one.reply, whole.reply, `${label}, byte by byte against whole`);
+          } else {
+            assert.equal(whole.reply.toString("latin1"), want.toString("latin1"), label);
+            assert.equal(
+              one.reply.toString("latin1"),
+              bytewiseReply(request, want).toString("latin1"),
+              `${label}, byte by byte`,
+            );
+          }
+        }
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
+  test(`requests that end the connection (${CLOSING.length} cases)`, {
+    timeout: 60_000,
+  }, async () => {
+    const open = await servePersona(persona("redis-7.0-open"));
+    const pw = await servePersona(persona("redis-7.0-password", { acceptPassword: "s3cret" }));
+    try {
+      for (const c of CLOSING) {
+        const srv = c.password ? pw : open;
+        const expect = { replies: 0, closes: true };
+        const whole = await converse(srv, c.bytes, false, expect);
+        const one = await converse(srv, c.bytes, true, expect);
+        assert.ok(whole.closed && one.closed, `${c.label}: closed`);
+        assert.equal(
+          one.reply.toString("latin1"),
+          bytewiseReply(c.bytes, whole.reply).toString("latin1"),
+          c.label,
+        );
+      }
+    } finally {
+      await open.close();
+      await pw.close();
     }
   });
 });
@@ -1294,8 +1445,9 @@ describe("eras: what changed between versions", () => {
     const b = persona("redis-7.0-open", { now });
     const fields = (text: string): Map<string, string> =>
       new Map(parseInfoText(infoPayload(Buffer.from(text, "latin1"))).flatMap((s) => s.fields));
-    const srv = await servePersona(a);
-    const other = await servePersona(b);
+    // The sessions read the test's clock, which it moves.
+    const srv = await servePersona(a, { personaClock: true });
+    const other = await servePersona(b, { personaClock: true });
     const c1 = await RespConnection.open(srv.port);
     const c2 = await RespConnection.open(srv.port);
     const c3 = await RespConnection.open(other.port);
@@ -1341,28 +1493,24 @@ describe("eras: what changed between versions", () => {
     }
   });
 
-  test("protocol errors: Redis's own words from either request reader", () => {
-    // honeypot/wire.ts already words them as Redis; the RESP decoder's are mapped.
-    assert.equal(
-      protocolErrorText("Protocol error: expected '$', got 'f'"),
-      "ERR Protocol error: expected '$', got 'f'",
-    );
-    assert.equal(
-      protocolErrorText("invalid multibulk length (at byte 1)"),
-      "ERR Protocol error: invalid multibulk length",
-    );
-    assert.equal(
-      protocolErrorText("expected '$', got 0x16 (at byte 4)"),
-      "ERR Protocol error: expected '$', got '\x16'",
-    );
-    assert.equal(
-      protocolErrorText("too big inline request (at byte 65536)"),
-      "ERR Protocol error: too big inline request",
-    );
-    assert.equal(
-      protocolErrorText("unbalanced quotes in request (at byte 0)"),
-      "ERR Protocol error: unbalanced quotes in request",
-    );
+  test("protocol errors: Redis's own words in every era, then the connection closes", async () => {
+    for (const name of ["redis-2.8-open", "redis-5.0-open", "redis-7.4-open", "valkey-8-open"]) {
+      const srv = await servePersona(persona(name));
+      try {
+        for (const [request, text] of [
+          ["*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"],
+          ["*a\r\n", "Protocol error: invalid multibulk length"],
+          ["*1\r\n$x\r\n", "Protocol error: invalid bulk length"],
+          ['SET "a\r\n', "Protocol error: unbalanced quotes in request"],
+        ] as const) {
+          const got = await exchange(srv.port, Buffer.from(request));
+          assert.equal(got.reply.toString("latin1"), `-ERR ${text}\r\n`, `${name} ${request}`);
+          assert.ok(got.closed, `${name} ${request}: closed`);
+        }
+      } finally {
+        await srv.close();
+      }
+    }
   });
 
   test("pub/sub: RESP2 subscribe mode and RESP3 pushes", async () => {

@@ -10,7 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { SourceBudget } from "../src/honeypot/server.js";
+import { SourceBudget } from "../src/honeypot/session-recorder.js";
 import { openStore } from "../src/store/index.js";
 import { parseJsonl, runCli, watchRss } from "./helpers/cli.js";
 import {
@@ -507,5 +507,52 @@ describe("SourceBudget", () => {
     assert.equal(full.size, 3, "a and b forgotten, e added");
     assert.ok(full.has("f", 0));
     assert.equal(full.size, 4, "room left: no walk over the others");
+  });
+});
+
+describe("redscope honeypot: what the operator must fix", () => {
+  test("each is one line on stderr, exit 2, and no store is made for a bad flag", async () => {
+    const db = path.join(tmp, "config-errors.db");
+    const cases: Array<{ args: string[]; says: RegExp }> = [
+      {
+        args: ["--listen", "127.0.0.1:0/no-such-persona"],
+        says: /^redscope: unknown persona no-such-persona \(see --list-personas\)$/,
+      },
+      {
+        args: ["--listen", "127.0.0.1:0/redis-7.0-open", "--accept-password", "pw"],
+        says: /^redscope: --accept-password applies to password personas, and none is listening$/,
+      },
+      {
+        args: ["--listen", "tls:127.0.0.1:0/redis-7.0-open"],
+        says: /^redscope: tls: listeners need --tls-cert and --tls-key$/,
+      },
+    ];
+    for (const c of cases) {
+      const r = await runCli(["honeypot", ...c.args, "--db", db, "--duration", "1s"]);
+      assert.equal(r.code, 2, `${c.args.join(" ")}: ${r.stderr}`);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, c.says);
+      assert.equal(fs.existsSync(db), false, "the store is opened only once the flags hold");
+    }
+  });
+
+  test("a port in use: one line, exit 2, the store closed", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const r = await runCli([
+        "honeypot",
+        "--listen",
+        `127.0.0.1:${port}/redis-7.0-open`,
+        "--db",
+        path.join(tmp, "busy.db"),
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr.trim(), /^redscope: cannot listen: EADDRINUSE \(port in use\)$/);
+    } finally {
+      busy.close();
+    }
   });
 });

@@ -14,14 +14,14 @@ import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import zlib from "node:zlib";
-import type { ProbeResult } from "../src/classify/result.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import {
   detectFileFormat,
   detectFormat,
   type ImportLine,
   type ImportOptions,
   readImport,
-} from "../src/store/import.js";
+} from "../src/sources/import.js";
 import { SqliteStore } from "../src/store/index.js";
 import { type CliRun, runCli } from "./helpers/cli.js";
 

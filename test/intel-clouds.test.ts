@@ -39,7 +39,7 @@ import {
 } from "../src/intel/clouds.js";
 import { defaultIntelDir } from "../src/intel/dirs.js";
 import { AZURE_DOWNLOAD_PAGE, findAzureServiceTagsLink, updateIntel } from "../src/intel/update.js";
-import { formatIpv4, formatIpv6 } from "../src/targets/index.js";
+import { formatIpv4, formatIpv6 } from "../src/net/ip.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, "../../test/fixtures/intel");

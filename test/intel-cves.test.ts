@@ -9,7 +9,6 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { Product } from "../src/classify/result.js";
 import {
   CveMatcher,
   type CveSubject,
@@ -18,6 +17,7 @@ import {
   loadCveTable,
   parseCveTable,
 } from "../src/intel/cves.js";
+import type { Product } from "../src/schema/result.js";
 
 const table = loadCveTable();
 const matcher = new CveMatcher(table);

@@ -11,8 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Reader, type Response } from "maxmind";
-import { isUnsafe } from "../src/classify/index.js";
 import { findGeoDbs, GeoIndex } from "../src/intel/geo.js";
+import { isUnsafe } from "../src/untrusted/text.js";
 import { buildMmdb, type MmdbNetwork, type MmdbValue, uint16, uint64 } from "./helpers/mmdb.js";
 
 const BUILD_EPOCH = Date.UTC(2024, 4, 7, 12) / 1000;

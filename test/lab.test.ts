@@ -9,7 +9,6 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ProbeResult } from "../src/classify/result.js";
 import {
   type RedisProcess,
   redisServerPath,
@@ -17,6 +16,7 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import { makeCert, tlsConfig } from "./helpers/certs.js";
 import { scanJson } from "./helpers/cli.js";
 import { canMakeNetns, createTestHost, dropTcpPort, type TestHost } from "./helpers/netns.js";

@@ -10,9 +10,9 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
-import type { ProbeResult, Product } from "../src/classify/result.js";
 import { buildReport } from "../src/report/build.js";
 import { renderHtml } from "../src/report/html.js";
+import type { ProbeResult, Product } from "../src/schema/result.js";
 import { openStore } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
 import { testScan } from "./helpers/scans.js";
@@ -343,7 +343,7 @@ describe("report --honeypot --format html", () => {
               cron_lines: attack ? [`*/1 * * * * ${HOSTILE.style}`] : [],
               passwords: attack ? ["123456", HOSTILE.version, HOSTILE.bidi] : [],
             },
-          },
+          } as never,
         });
       }
       await store.upsertHoneypotSessions(rows);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -9,7 +10,6 @@ import {
   bool,
   bulk,
   DEFAULT_REPLY_LIMITS,
-  DEFAULT_REQUEST_LIMITS,
   type DecoderLimits,
   double,
   encodeCommand,
@@ -19,8 +19,11 @@ import {
   int,
   map,
   nil,
+  REDIS_REQUEST_LIMITS,
   ReplyDecoder,
   RequestDecoder,
+  type RequestDecoderOptions,
+  RequestProtocolError,
   type RespCommand,
   type RespErrorCode,
   RespProtocolError,
@@ -44,8 +47,41 @@ function decodeChunks(chunks: Buffer[], limits?: Partial<DecoderLimits>): RespVa
   return values;
 }
 
-function commands(bytes: Buffer | string, limits?: Partial<DecoderLimits>): RespCommand[] {
-  return new RequestDecoder(limits).push(typeof bytes === "string" ? b(bytes) : bytes);
+function commands(bytes: Buffer | string, options?: RequestDecoderOptions): RespCommand[] {
+  return new RequestDecoder(options).push(typeof bytes === "string" ? b(bytes) : bytes);
+}
+
+/** Requests and the protocol error's text (if any), the stream fed as `chunks`. */
+function requests(
+  chunks: Buffer[],
+  options?: RequestDecoderOptions,
+): { commands: RespCommand[]; error?: string; offset?: number } {
+  const decoder = new RequestDecoder(options);
+  const out: RespCommand[] = [];
+  try {
+    for (const c of chunks) decoder.push(c, out);
+  } catch (e) {
+    if (!(e instanceof RequestProtocolError)) throw e;
+    return { commands: out, error: e.message, offset: e.offset };
+  }
+  return { commands: out };
+}
+
+/** What `run` throws (undefined when it returns). */
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** The protocol error `run` throws. */
+function protocolError(run: () => unknown): RequestProtocolError {
+  const caught = thrown(run);
+  assert.ok(caught instanceof RequestProtocolError, `expected RequestProtocolError, got ${caught}`);
+  return caught;
 }
 
 /** The args of each command as latin1 text, for readable assertions. */
@@ -73,12 +109,7 @@ function assertProtocolError(
   code: RespErrorCode,
   offset?: number,
 ): RespProtocolError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
+  const caught = thrown(run);
   assert.ok(caught instanceof RespProtocolError, `expected RespProtocolError, got ${caught}`);
   assert.equal(caught.code, code, caught.message);
   if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);
@@ -589,7 +620,8 @@ describe("ReplyDecoder: hostile input", () => {
 
   test("limits are validated", () => {
     assert.throws(() => new ReplyDecoder({ maxDepth: -1 }), RangeError);
-    assert.throws(() => new RequestDecoder({ maxLineBytes: Number.NaN }), RangeError);
+    assert.throws(() => new RequestDecoder({ maxInlineBytes: Number.NaN }), RangeError);
+    assert.throws(() => new RequestDecoder({ argPrefixBytes: -1 }), RangeError);
     assert.deepEqual(decode(b("*1\r\n:1\r\n"), { maxDepth: undefined }), [arr([int(1)])]);
   });
 });
@@ -599,8 +631,12 @@ describe("RequestDecoder", () => {
     const cmds = commands("*2\r\n$4\r\nECHO\r\n$3\r\na b\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n");
     assert.deepEqual(argsOf(cmds), [["ECHO", "a b"], ["PING"], ["QUIT"]]);
     assert.deepEqual(
-      cmds.map((c) => c.inline),
-      [false, true, false],
+      cmds.map((c) => [c.inline, c.bytes]),
+      [
+        [false, 23],
+        [true, 6],
+        [false, 14],
+      ],
     );
   });
 
@@ -612,11 +648,24 @@ describe("RequestDecoder", () => {
     assert.deepEqual(argsOf(commands("*2\r\n$3\r\nGET\r\n$0\r\n\r\n")), [["GET", ""]]);
   });
 
+  test("the two bytes after a bulk are skipped unread, as Redis does", () => {
+    assert.deepEqual(argsOf(commands("*1\r\n$3\r\nabcXY*1\r\n$4\r\nPING\r\n")), [
+      ["abc"],
+      ["PING"],
+    ]);
+  });
+
   test("arguments are copies: reusing a chunk does not change them", () => {
     const chunk = b("*1\r\n$4\r\nPING\r\nECHO x\r\n");
     const cmds = commands(chunk);
     chunk.fill(0x58);
     assert.deepEqual(argsOf(cmds), [["PING"], ["ECHO", "x"]]);
+    // A request cut across chunks, the first chunk reused before the rest arrives.
+    const decoder = new RequestDecoder();
+    const first = b("*2\r\n$4\r\nECHO\r\n$3\r\nab");
+    assert.deepEqual(decoder.push(first), []);
+    first.fill(0x58);
+    assert.deepEqual(argsOf(decoder.push(b("c\r\n"))), [["ECHO", "abc"]]);
   });
 
   const inline: Array<[string, string[][]]> = [
@@ -664,7 +713,9 @@ describe("RequestDecoder", () => {
     "ECHO 'a\\'\r\n",
   ]) {
     test(`unbalanced quotes ${JSON.stringify(wire)}`, () => {
-      assertProtocolError(() => commands(wire), "unbalanced_quotes", 0);
+      const error = protocolError(() => commands(`PING\r\n${wire}`));
+      assert.equal(error.message, "Protocol error: unbalanced quotes in request");
+      assert.equal(error.offset, 6);
     });
   }
 
@@ -674,69 +725,84 @@ describe("RequestDecoder", () => {
     assert.deepEqual(splitArgs(b("   ")), []);
   });
 
-  const errors: Array<[string, RespErrorCode, number]> = [
-    ["*1\r\n*1\r\n", "invalid_type", 4],
-    ["*1\r\n:1\r\n", "invalid_type", 4],
-    ["*2\r\n$1\r\na\r\n+b\r\n", "invalid_type", 11],
-    ["*1\r\n$-1\r\n", "bad_length", 5],
-    ["*1\r\n$\r\n", "bad_length", 5],
-    ["*1x\r\n", "bad_length", 1],
-    ["*\r\n", "bad_length", 1],
-    ["*2000000\r\n", "too_many_elements", 1],
-    ["*99999999999\r\n", "too_many_elements", 1],
-    ["*1\r\n$67108865\r\n", "bulk_too_large", 5],
-    ["*1\r\n$1099511627776\r\n", "bulk_too_large", 5],
-    ["*1\r\n$3\r\nabcXY", "bad_terminator", 11],
-    ["*1\rX", "bad_terminator", 3],
+  /** Redis's own texts (networking.c), the offset of the line that broke the protocol. */
+  const errors: Array<[string, string, number]> = [
+    ["*1\r\n*1\r\n", "Protocol error: expected '$', got '*'", 4],
+    ["*1\r\n:1\r\n", "Protocol error: expected '$', got ':'", 4],
+    ["*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'", 4],
+    ["*2\r\n$1\r\na\r\n+b\r\n", "Protocol error: expected '$', got '+'", 11],
+    ["*1\r\n$-1\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$-5\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$x\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$536870913\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$1099511627776\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1x\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*abc\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*1048577\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*99999999999\r\n", "Protocol error: invalid multibulk length", 0],
+    ["PING\r\n*a\r\n", "Protocol error: invalid multibulk length", 6],
   ];
-  for (const [wire, code, offset] of errors) {
-    test(`${code} ${JSON.stringify(wire)}`, () => {
-      assertProtocolError(() => commands(wire), code, offset);
+  for (const [wire, message, offset] of errors) {
+    test(`${message} ${JSON.stringify(wire)}`, () => {
+      const whole = requests([b(wire)]);
+      assert.equal(whole.error, message);
+      assert.equal(whole.offset, offset);
+      assert.deepEqual(requests(bytewise(b(wire))), whole, "the same, fed byte by byte");
       const decoder = new RequestDecoder();
-      assertProtocolError(
-        () => {
-          for (const chunk of bytewise(b(wire))) decoder.push(chunk);
-        },
-        code,
-        offset,
-      );
-      assert.throws(() => decoder.push(b("PING\r\n")), RespProtocolError, "dead");
+      assert.throws(() => decoder.push(b(wire)), RequestProtocolError);
+      assert.throws(() => decoder.push(b("PING\r\n")), RequestProtocolError, "dead");
     });
   }
 
-  test("an endless inline line fed byte by byte fails at maxLineBytes (too big inline request)", () => {
-    const max = DEFAULT_REQUEST_LIMITS.maxLineBytes;
+  test("the requests before a protocol error are handed out with it", () => {
+    assert.deepEqual(argsOf(requests([b("PING\r\nECHO a\r\n*1\r\n$x\r\n")]).commands), [
+      ["PING"],
+      ["ECHO", "a"],
+    ]);
+  });
+
+  test("an endless inline line fed byte by byte fails past 64 KB (too big inline request)", () => {
+    const max = REDIS_REQUEST_LIMITS.maxInlineBytes;
     const decoder = new RequestDecoder();
     const byte = b("A");
     let fed = 0;
-    const error = assertProtocolError(() => {
+    const error = protocolError(() => {
       for (; fed < 10 * 1024 * 1024; fed++) {
         decoder.push(byte);
         assert.ok(decoder.bufferedBytes <= max + 1);
       }
-    }, "line_too_long");
+    });
     assert.equal(fed, max);
-    assert.equal(error.offset, max);
-    assert.match(error.message, /too big inline request/);
+    assert.equal(error.offset, 0);
+    assert.equal(error.message, "Protocol error: too big inline request");
   });
 
-  test("an inline line at the limit is accepted with either line ending", () => {
+  test("an inline line at the limit is accepted, its line break included", () => {
     const max = 32;
-    const text = "A".repeat(max);
     for (const ending of ["\n", "\r\n"]) {
-      const decoder = new RequestDecoder({ maxLineBytes: max });
+      const text = "A".repeat(max - ending.length);
+      const decoder = new RequestDecoder({ maxInlineBytes: max });
       const cmds = bytewise(b(text + ending)).flatMap((chunk) => decoder.push(chunk));
       assert.deepEqual(argsOf(cmds), [[text]]);
+      assert.equal(
+        protocolError(() => commands(`A${text}${ending}`, { maxInlineBytes: max })).message,
+        "Protocol error: too big inline request",
+      );
     }
-    assertProtocolError(() => commands(`${text}A\n`, { maxLineBytes: max }), "line_too_long");
   });
 
-  test("an endless multibulk count fails at maxLineBytes", () => {
-    const chunk = Buffer.concat([
-      b("*"),
-      Buffer.alloc(DEFAULT_REQUEST_LIMITS.maxLineBytes + 1, 0x31),
-    ]);
-    assertProtocolError(() => commands(chunk), "line_too_long");
+  test("an endless multibulk or bulk count fails past 64 KB", () => {
+    const ones = Buffer.alloc(64 * 1024 + 1, 0x31);
+    assert.equal(
+      protocolError(() => commands(Buffer.concat([b("*"), ones]))).message,
+      "Protocol error: too big mbulk count string",
+    );
+    assert.equal(
+      protocolError(() => commands(Buffer.concat([b("*1\r\n$"), ones]))).message,
+      "Protocol error: too big bulk count string",
+    );
   });
 
   test("a large argument in many chunks, bounded by what arrived", () => {
@@ -754,6 +820,7 @@ describe("RequestDecoder", () => {
     }
     assert.equal(cmds.length, 1);
     assert.equal(cmds[0]!.args[1]!.length, size);
+    assert.equal(cmds[0]!.cut, undefined, "kept whole");
     assert.equal(decoder.bufferedBytes, 0);
   });
 
@@ -780,13 +847,17 @@ describe("RequestDecoder", () => {
       }),
     );
     const command = fc.oneof(
-      fc
-        .array(bytes, { minLength: 1, maxLength: 5 })
-        .map((args) => ({ wire: encodeCommand(args), expected: [{ args, inline: false }] })),
-      fc.array(word, { minLength: 1, maxLength: 5 }).map((args) => ({
-        wire: encodeInline(args),
-        expected: [{ args: args.map((a) => Buffer.from(a)), inline: true }],
-      })),
+      fc.array(bytes, { minLength: 1, maxLength: 5 }).map((args) => {
+        const wire = encodeCommand(args);
+        return { wire, expected: [{ args, inline: false, bytes: wire.length }] };
+      }),
+      fc.array(word, { minLength: 1, maxLength: 5 }).map((args) => {
+        const wire = encodeInline(args);
+        return {
+          wire,
+          expected: [{ args: args.map((a) => Buffer.from(a)), inline: true, bytes: wire.length }],
+        };
+      }),
       fc
         .constantFrom("\r\n", "\n", "  \r\n", "*0\r\n", "*-1\r\n")
         .map((wire) => ({ wire: b(wire), expected: [] as RespCommand[] })),
@@ -812,6 +883,144 @@ describe("RequestDecoder", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  test("a request read in one pass reads as one fed byte by byte, even when broken", () => {
+    const plain = (r: ReturnType<typeof requests>): unknown => ({
+      ...r,
+      commands: r.commands.map((c) => ({ ...c, args: c.args.map((a) => a.toString("hex")) })),
+    });
+    // Valid requests with a byte replaced, dropped or inserted here and there: `\r` missing,
+    // `$` wrong, a sign or a space in a count, a length that does not match.
+    const noise = fc.constantFrom(..."*$\r\n-+ 0179aZ".split("").map((c) => c.charCodeAt(0)));
+    for (const options of [{}, { argPrefixBytes: 16 }]) {
+      fc.assert(
+        fc.property(
+          fc.array(fc.array(fc.uint8Array({ maxLength: 24 }), { minLength: 1, maxLength: 4 }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          fc.array(fc.tuple(fc.nat(), fc.nat(2), noise), { maxLength: 3 }),
+          (cmds, edits) => {
+            const bytes = [...Buffer.concat(cmds.map((c) => encodeCommand(c.map(Buffer.from))))];
+            for (const [at, op, byte] of edits) {
+              const i = at % (bytes.length + 1);
+              if (op === 0) bytes[i] = byte;
+              else if (op === 1) bytes.splice(i, 1);
+              else bytes.splice(i, 0, byte);
+            }
+            const stream = Buffer.from(bytes);
+            assert.deepEqual(
+              plain(requests([stream], options)),
+              plain(requests(bytewise(stream), options)),
+            );
+          },
+        ),
+        { numRuns: 1000 },
+      );
+    }
+  });
+});
+
+describe("RequestDecoder: recording mode (a prefix of each argument, its length and hash)", () => {
+  const sha256 = (a: Buffer): string => createHash("sha256").update(a).digest("hex");
+
+  test("any chunking gives the same commands; long arguments are cut, counted and hashed", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (cmds, cuts) => {
+          const bufs = cmds.map((c) => c.map((a) => Buffer.from(a)));
+          const stream = Buffer.concat(bufs.map((c) => encodeCommand(c)));
+          const decoder = new RequestDecoder({ argPrefixBytes: 16 });
+          const got = splitAt(stream, cuts).flatMap((chunk) => decoder.push(chunk));
+          assert.equal(got.length, bufs.length);
+          for (const [k, cmd] of got.entries()) {
+            const want = bufs[k]!;
+            assert.equal(cmd.inline, false);
+            assert.deepEqual(
+              cmd.args,
+              want.map((w) => w.subarray(0, 16)),
+            );
+            const cut = want.some((w) => w.length > 16);
+            assert.deepEqual(
+              cmd.cut,
+              cut
+                ? {
+                    lengths: want.map((w) => w.length),
+                    sha256: want.map((w) => (w.length > 16 ? sha256(w) : undefined)),
+                  }
+                : undefined,
+            );
+          }
+          assert.equal(
+            got.reduce((n, c) => n + c.bytes, 0),
+            stream.length,
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a 64 MB argument costs its prefix: nothing else is kept", () => {
+    const decoder = new RequestDecoder({ argPrefixBytes: 16 });
+    const out: RespCommand[] = [];
+    const size = 64 * 1024 * 1024;
+    decoder.push(b(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n`), out);
+    const block = Buffer.alloc(1024 * 1024, 0x41);
+    const h = createHash("sha256");
+    for (let i = 0; i < 64; i++) {
+      decoder.push(block, out);
+      h.update(block);
+    }
+    decoder.push(b("\r\n"), out);
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.args[2]!.length, 16);
+    assert.deepEqual(out[0]!.cut, {
+      lengths: [3, 1, size],
+      sha256: [undefined, undefined, h.digest("hex")],
+    });
+  });
+
+  test("inline commands: split as Redis splits them, then cut the same way", () => {
+    const long = "x".repeat(40);
+    const [cmd] = commands(`SET k "a b\\x41${long}"\r\n`, { argPrefixBytes: 16 });
+    assert.deepEqual(argsOf([cmd!]), [["SET", "k", `a bA${long}`.slice(0, 16)]]);
+    assert.deepEqual(cmd!.cut, {
+      lengths: [3, 1, 44],
+      sha256: [undefined, undefined, sha256(b(`a bA${long}`))],
+    });
+  });
+
+  test("what a request holds between reads is drawn from the account, and given back", () => {
+    let held = 0;
+    const account = {
+      take: (n: number) => {
+        if (held + n > 4096) return false;
+        held += n;
+        return true;
+      },
+      give: (n: number) => {
+        held -= n;
+      },
+    };
+    const decoder = new RequestDecoder({ argPrefixBytes: 1024, account });
+    const out = decoder.push(b("*2\r\n$3\r\nSET\r\n$3000\r\n"));
+    decoder.push(Buffer.alloc(3000, 0x61), out);
+    assert.ok(held >= 1024, "the prefix is held while the request arrives");
+    decoder.push(b("\r\n"), out);
+    assert.equal(out.length, 1);
+    decoder.release();
+    assert.equal(held, 0, "released once the request is done with");
+    // A partial line held past the account's room: the decoder stops reading.
+    const greedy = new RequestDecoder({ argPrefixBytes: 1024, account });
+    assert.throws(() => greedy.push(Buffer.alloc(5000, 0x61)), /query buffer limit/);
+    assert.equal(held, 0, "nothing stays held by a dead decoder");
   });
 });
 

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { ProbeResult } from "../src/classify/result.js";
 import { DEMO_CAST, type LabServer, startLabServer } from "../src/lab/replay.js";
+import type { ProbeResult } from "../src/schema/result.js";
 import { openStore } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/ports.js";

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
-import type { ProbeResult } from "../src/classify/result.js";
+import { type ProbeResult, RESULT_COLUMNS } from "../src/schema/result.js";
 import {
   openStore,
   type ScanInfo,
@@ -150,6 +150,19 @@ for (const [kind, location] of backends) {
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
         { n: 5 },
       ]);
+    });
+
+    test("the migrations make exactly the columns the schema's list names", async () => {
+      const where = await location("columns");
+      await (await openStore(where)).close();
+      const rows = (await rawSql(where, [
+        kind === "sqlite"
+          ? "SELECT name FROM pragma_table_info('results')"
+          : "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'results'",
+      ])) as Array<{ name: string }>;
+      // PostgreSQL's insertion order (`seq`) is the store's own, not a fact of the record.
+      const names = rows.map((r) => r.name).filter((n) => n !== "seq");
+      assert.deepEqual(new Set(names), new Set(RESULT_COLUMNS.map((c) => c.name)));
     });
 
     test("a database from a newer redscope is refused with a clear message", async () => {
@@ -444,7 +457,8 @@ for (const [kind, location] of backends) {
             bytesOut: 900,
             commands: 3,
             classes: "file_write_ssh,scan",
-            record: { passwords: ["'; DROP TABLE x; --"], note: "a\u0000b" },
+            // Any shape round-trips (what is stored is read back defensively).
+            record: { passwords: ["'; DROP TABLE x; --"], note: "a\u0000b" } as never,
           },
           { ...session, id: "s-2", startedAt: "2026-11-22T00:00:00.000Z" },
         ]);
@@ -467,7 +481,9 @@ for (const [kind, location] of backends) {
             ["s-2", 0, "", null],
           ],
         );
-        assert.deepEqual(all[0]?.record.passwords, ["'; DROP TABLE x; --"]);
+        assert.deepEqual((all[0]?.record as Record<string, unknown> | undefined)?.passwords, [
+          "'; DROP TABLE x; --",
+        ]);
         const day = [];
         for await (const x of store.honeypotSessions({ from: "2026-11-22T00:00:00.000Z" })) {
           day.push(x.id);
@@ -594,7 +610,7 @@ for (const [kind, location] of backends) {
             time,
             worst: "critical",
             findings: 2,
-            record: { target: "redis://127.0.0.1:6379", findings: [] },
+            record: { target: "redis://127.0.0.1:6379", findings: [], notChecked: [] },
           });
         }
         assert.deepEqual(
@@ -604,6 +620,7 @@ for (const [kind, location] of backends) {
         assert.deepEqual((await store.getAudit("a1"))?.record, {
           target: "redis://127.0.0.1:6379",
           findings: [],
+          notChecked: [],
         });
         assert.equal(await store.getAudit("a3"), undefined);
       } finally {

@@ -2,16 +2,20 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import {
-  buildTargetSpace,
-  DEFAULT_BLOCKLIST,
-  emptyTargetInput,
   formatIp,
   formatIpv4,
   formatIpv6,
-  parseExcludeText,
   parseIp,
   parseIpv4,
   parseIpv6,
+  peerAddress,
+  unmapIpv4,
+} from "../src/net/ip.js";
+import { DEFAULT_BLOCKLIST } from "../src/net/reserved.js";
+import {
+  buildTargetSpace,
+  emptyTargetInput,
+  parseExcludeText,
   parsePorts,
   parseTargetText,
   parseTargetToken,
@@ -167,6 +171,22 @@ describe("ip: parse and format", () => {
     assert.throws(() => formatIp(6, -1n), RangeError);
     assert.equal(formatIp(4, 0xffffffffn), "255.255.255.255");
     assert.equal(formatIp(6, V6_MAX), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+  });
+
+  test("peerAddress: a dual-stack socket's IPv4 peer as IPv4, any other text as it is", () => {
+    for (const [socket, peer] of [
+      ["::ffff:198.51.100.7", "198.51.100.7"],
+      ["::FFFF:127.0.0.1", "127.0.0.1"],
+      ["198.51.100.7", "198.51.100.7"],
+      ["2001:db8::1", "2001:db8::1"],
+      ["::1", "::1"],
+      ["", ""],
+    ] as const) {
+      assert.equal(peerAddress(socket), peer, socket);
+      // The same address as unmapIpv4 gives from the parsed value.
+      const u = unmapIpv4(parseIp(socket) ?? { family: 4, value: 0n });
+      if (socket !== "") assert.equal(formatIp(u.family, u.value), peer, socket);
+    }
   });
 });
 

@@ -5,27 +5,17 @@
  */
 import { serverFactsFromInfo } from "../classify/facts.js";
 import type { CveMatcher } from "../intel/cves.js";
+import {
+  type AuditReport,
+  type Finding,
+  type NotChecked,
+  SEVERITIES,
+  type Severity,
+} from "../schema/audit.js";
 import { type AuditFacts, DANGEROUS_COMMANDS, userRules } from "./gather.js";
-
-export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 export function severityRank(s: Severity): number {
   return SEVERITIES.indexOf(s);
-}
-
-export interface Finding {
-  id: string;
-  severity: Severity;
-  title: string;
-  evidence: string;
-  remediation: string;
-}
-
-export interface NotChecked {
-  id: string;
-  title: string;
-  reason: string;
 }
 
 export interface CheckContext {
@@ -493,14 +483,6 @@ function highestVersion(vs: string[]): string | undefined {
       return 0;
     })
     .at(-1);
-}
-
-export interface AuditReport {
-  target: string;
-  server?: { product?: string; version?: string; role?: string; mode?: string };
-  findings: Finding[];
-  notChecked: NotChecked[];
-  error?: string;
 }
 
 export function runChecks(ctx: CheckContext): AuditReport {

@@ -3,14 +3,15 @@
  * passwords against it alone, run the checks, and render findings as text, JSON or SARIF.
  */
 import type { CveMatcher } from "../intel/cves.js";
+import type { AuditReport, AuditRow, Severity } from "../schema/audit.js";
 import { timeOrderedId } from "../store/ids.js";
-import type { AuditRow } from "../store/store.js";
-import { type AuditReport, IOC_KEYS, runChecks, type Severity, severityRank } from "./checks.js";
+import { terminalText } from "../untrusted/text.js";
+import { IOC_KEYS, runChecks, severityRank } from "./checks.js";
 import { AuditClient, type ClientOptions, replyText } from "./client.js";
 import { gather } from "./gather.js";
 import type { AuditTarget } from "./target.js";
 
-export { type AuditReport, CHECKS, SEVERITIES, type Severity } from "./checks.js";
+export { CHECKS } from "./checks.js";
 export { parseTarget, parseTargetList, TargetError } from "./target.js";
 
 /** Passwords seen in brute-force attempts on honeypots and in leaked configs (tried as AUTH). */
@@ -71,7 +72,7 @@ export function auditRow(r: AuditReport, now = new Date()): AuditRow {
     target: r.target,
     time: now.toISOString(),
     findings: r.findings.length,
-    record: r as unknown as Record<string, unknown>,
+    record: r,
   };
   // Findings are sorted most severe first.
   const worst = r.error !== undefined ? "error" : r.findings[0]?.severity;
@@ -110,9 +111,9 @@ export function exitStatus(reports: AuditReport[], failOn: Severity): number {
 
 // ---- renderers ----
 
-/** Printable ASCII only: server-supplied text reaches a terminal. */
+/** Server-supplied text reaches a terminal: the untrusted text policy's terminal form. */
 function clean(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, "?");
+  return terminalText(s, 1000);
 }
 
 export function renderText(reports: AuditReport[], failOn: Severity): string {

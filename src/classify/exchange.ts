@@ -40,6 +40,8 @@
  */
 
 import type { RespValue } from "../resp/types.js";
+import { NICER_ROW, type ServerFacts, type State } from "../schema/result.js";
+import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import {
   FACT_KEYS,
   factsFromHello,
@@ -49,8 +51,7 @@ import {
 } from "./facts.js";
 import { type ErrorKind, errorKind, hintFromErrors } from "./hints.js";
 import { parseInfo } from "./info.js";
-import { NICER_ROW, type ServerFacts, type State } from "./result.js";
-import { MAX_ERROR_CHARS, respText, safeText } from "./text.js";
+import { respText } from "./text.js";
 
 /** What happened on one connection, as the engine saw it. */
 export interface Exchange {

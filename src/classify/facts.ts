@@ -23,9 +23,10 @@
  */
 
 import type { RespValue } from "../resp/types.js";
+import type { ModuleFact, Product, ReplicaFact, ServerFacts } from "../schema/result.js";
+import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import type { ParsedInfo } from "./info.js";
-import type { ModuleFact, Product, ReplicaFact, ServerFacts } from "./result.js";
-import { MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";
+import { respText, safeInt } from "./text.js";
 
 /** Bounds on how much of a (possibly hostile) INFO ends up in one result record. */
 export const FACT_LIMITS = {

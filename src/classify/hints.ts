@@ -46,7 +46,7 @@
  * open-ended one, the first seen on a tie.
  */
 
-import type { Product } from "./result.js";
+import type { Product } from "../schema/result.js";
 import { errorCode } from "./text.js";
 
 /** How many characters of an error text are inspected for phrases: bounded work per reply. */

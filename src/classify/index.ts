@@ -47,5 +47,4 @@ export {
   type SubFields,
   subGet,
 } from "./info.js";
-export * from "./result.js";
-export { errorCode, isUnsafe, MAX_ERROR_CHARS, respText, safeInt, safeText } from "./text.js";
+export { errorCode, respText, safeInt } from "./text.js";

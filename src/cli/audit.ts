@@ -2,9 +2,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import {
-  type AuditReport,
-  auditRow,
-  auditTarget,
   CHECKS,
   exitStatus,
   parseTarget,
@@ -12,11 +9,10 @@ import {
   renderJson,
   renderSarif,
   renderText,
-  SEVERITIES,
-  type Severity,
   TargetError,
 } from "../audit/index.js";
-import { CveMatcher, loadCveTable } from "../intel/cves.js";
+import { type AuditReport, SEVERITIES, type Severity } from "../schema/audit.js";
+import { keepReports, runAudits } from "../usecases/audit.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail } from "./open.js";
 import { parseDuration } from "./units.js";
@@ -36,6 +32,7 @@ interface AuditFlags {
   tlsInsecure?: boolean;
   tlsCa?: string;
   db?: string | boolean;
+  intelDir?: string;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -61,6 +58,10 @@ export function registerAudit(program: Command): void {
     .option("--no-weak-passwords", "do not try the built-in weak passwords")
     .option("--tls-insecure", "rediss://: do not verify the server's certificate")
     .option("--tls-ca <file>", "rediss://: CA certificates (PEM) to verify the server with")
+    .option(
+      "--intel-dir <dir>",
+      "the CVE table to judge the version by: its cves.json when refreshed, else the bundled one (default $REDSCOPE_INTEL_DIR or ~/.local/share/redscope/intel)",
+    )
     .option(
       "--db [path|url]",
       "also keep the reports in the store, for redscope serve (default $REDSCOPE_DB or ~/.local/share/redscope/redscope.db)",
@@ -120,25 +121,23 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
     flags.db === undefined || flags.db === false
       ? undefined
       : await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
-  let cves: CveMatcher | undefined;
+  let reports: AuditReport[];
   try {
-    cves = new CveMatcher(loadCveTable());
-  } catch {
-    cves = undefined; // RS-VER-001 then says "not checked" and why
-  }
-  const reports: AuditReport[] = [];
-  for (const t of targets) {
-    reports.push(
-      await auditTarget(t, {
+    reports = await runAudits({
+      targets,
+      options: {
         timeoutMs,
         tlsVerify: !flags.tlsInsecure,
         ...(ca ? { ca } : {}),
         allowPeers: new Set(flags.allowPeer ?? []),
-        cves,
         tryWeakPasswords: flags.weakPasswords,
         skip: new Set(flags.skip ?? []),
-      }),
-    );
+      },
+      ...(flags.intelDir !== undefined ? { intelDir: flags.intelDir } : {}),
+    });
+  } catch (e) {
+    await store?.close();
+    throw e;
   }
   const failOn = flags.failOn as Severity;
   const text =
@@ -156,9 +155,10 @@ async function runAudit(urls: string[], flags: AuditFlags): Promise<number> {
       );
     }
   } else process.stdout.write(text);
+  // Kept after the report is out: a store that fails costs the copy, never the report.
   if (store) {
     try {
-      for (const r of reports) await store.saveAudit(auditRow(r));
+      await keepReports(store, reports);
     } finally {
       await store.close();
     }

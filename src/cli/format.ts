@@ -1,8 +1,10 @@
 /** Terminal output for scans and imports: the live status line and the end-of-run tables. */
-import { NICER_ROW, type ProbeResult, STATES } from "../classify/result.js";
-import type { ScanProgress, ScanSummary } from "../engine/run.js";
+
 import type { IntelStatus } from "../intel/enrich.js";
 import { renderTable } from "../report/render.js";
+import { NICER_ROW, type ProbeResult, STATES } from "../schema/result.js";
+import { terminalText } from "../untrusted/text.js";
+import type { ScanProgress, ScanSummary } from "../usecases/scan.js";
 
 export { renderTable };
 
@@ -111,10 +113,7 @@ function pct(n: number, total: number): string {
 }
 
 /** Attacker-controlled text never reaches the terminal raw (no escape sequences). */
-function printable(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 60);
-}
+const printable = (s: string): string => terminalText(s, 60);
 
 /** What results were enriched with, in one line. */
 export function intelLine(s: IntelStatus): string {

@@ -1,21 +1,20 @@
 /** `redscope honeypot`: listeners with personas, recording and classifying every session. */
 import type { Command } from "commander";
-import { DEFAULT_CAPTURE, ReplicationCapture } from "../honeypot/capture.js";
-import { DEFAULT_MEMORY_BYTES, MemoryBudget, RECORDER_SHARE } from "../honeypot/memory.js";
-import { PERSONAS, persona } from "../honeypot/personas/index.js";
-import {
-  CLOSE_TIMEOUT_MS,
-  type HoneypotRecorder,
-  JsonlRecorder,
-  StoreRecorder,
-  TeeRecorder,
-  WorkerWriter,
-} from "../honeypot/recorder.js";
-import { DEFAULT_LIMITS, HoneypotServer, type ListenerConfig } from "../honeypot/server.js";
-import { Session } from "../honeypot/session.js";
+import { DEFAULT_CAPTURE } from "../honeypot/capture.js";
+import { DEFAULT_LIMITS } from "../honeypot/limits.js";
+import { DEFAULT_MEMORY_BYTES } from "../honeypot/memory.js";
+import { PERSONAS } from "../honeypot/personas/index.js";
+import { CLOSE_TIMEOUT_MS } from "../honeypot/recorder.js";
+import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
-import { JsonlFileSink, JsonlStreamSink } from "../store/jsonl.js";
-import { parseIp } from "../targets/index.js";
+import { logText } from "../untrusted/text.js";
+import {
+  type Bound,
+  Honeypot,
+  type HoneypotConfig,
+  type HoneypotSummary,
+  type ListenSpec,
+} from "../usecases/honeypot.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
@@ -130,13 +129,6 @@ export function registerHoneypot(program: Command): void {
     });
 }
 
-interface ListenSpec {
-  tls: boolean;
-  host: string;
-  port: number;
-  persona: string;
-}
-
 export function parseListen(spec: string, defaultPersona: string): ListenSpec {
   const m = /^(tls:)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})(?:\/([a-z0-9.-]+))?$/.exec(spec);
   if (!m) fail(`--listen ${JSON.stringify(spec).slice(0, 80)}: expected [tls:]ADDR:PORT[/PERSONA]`);
@@ -146,9 +138,7 @@ export function parseListen(spec: string, defaultPersona: string): ListenSpec {
   }
   const port = Number(m[3]);
   if (port > 65535) fail(`--listen ${spec}: port must be 0-65535 (0: any free port)`);
-  const name = m[4] ?? defaultPersona;
-  if (!PERSONAS.includes(name)) fail(`unknown persona ${name} (see --list-personas)`);
-  return { tls: m[1] !== undefined, host, port, persona: name };
+  return { tls: m[1] !== undefined, host, port, persona: m[4] ?? defaultPersona };
 }
 
 export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
@@ -156,13 +146,7 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
     process.stdout.write(`${PERSONAS.join("\n")}\n`);
     return 0;
   }
-  if (!PERSONAS.includes(flags.persona))
-    fail(`unknown persona ${flags.persona} (see --list-personas)`);
-  const specs = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
-  const passworded = (name: string): boolean => name.endsWith("-password");
-  if (flags.acceptPassword !== undefined && !specs.some((s) => passworded(s.persona))) {
-    fail("--accept-password applies to password personas, and none is listening");
-  }
+  const listen = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
   const sourcePrefix = parseSourcePrefix(flags.sourcePrefix);
@@ -177,10 +161,9 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   const idleTimeoutMs = parseDuration("--idle-timeout", flags.idleTimeout);
   const durationMs =
     flags.duration !== undefined ? parseDuration("--duration", flags.duration) : undefined;
-  let tlsOptions: { cert: Buffer; key: Buffer } | undefined;
-  if (specs.some((s) => s.tls)) {
-    if (!flags.tlsCert || !flags.tlsKey) fail("tls: listeners need --tls-cert and --tls-key");
-    tlsOptions = {
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (listen.some((s) => s.tls) && flags.tlsCert && flags.tlsKey) {
+    tls = {
       cert: readOrFail(flags.tlsCert, "--tls-cert"),
       key: readOrFail(flags.tlsKey, "--tls-key"),
     };
@@ -188,76 +171,20 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   if (flags.db === false && flags.output === undefined) {
     fail("--no-db needs -o FILE (or -o - for stdout): sessions must be recorded somewhere");
   }
-
   // Recording problems (a failing store, a full queue) are said on stderr, rate-limited.
   const warn = (line: string): void => {
     process.stderr.write(`redscope honeypot: ${line}\n`);
   };
-  const memory = new MemoryBudget(memoryBytes);
-  const recorders: HoneypotRecorder[] = [];
+  const log = flags.output === "-" ? process.stderr : process.stdout;
   /** Ends the wait below (set once the honeypot runs; a no-op until then). */
   let stopNow = (): void => {};
-  let store: Store | undefined;
-  if (flags.db !== false) {
-    store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
-    // SQLite is written from a thread of its own; PostgreSQL's client does not block anyway.
-    recorders.push(
-      new StoreRecorder(store.kind === "sqlite" ? new WorkerWriter(store.location) : store, {
-        memory: memory.open(memoryBytes * RECORDER_SHARE),
-        warn,
-        // A damaged store cannot record: the honeypot stops, and says so as its last line.
-        onFatal: () => stopNow(),
-      }),
-    );
-  }
-  if (flags.output !== undefined) {
-    recorders.push(
-      new JsonlRecorder(
-        flags.output === "-"
-          ? new JsonlStreamSink(process.stdout, "drop")
-          : new JsonlFileSink(flags.output, true, "drop"),
-        { warn },
-      ),
-    );
-  }
-  const recorder = recorders.length === 1 ? recorders[0]! : new TeeRecorder(recorders);
-
-  // One persona instance per listener: its identity (run_id, uptime) is stable across sessions.
-  const listeners: ListenerConfig[] = specs.map((s) => {
-    // Open and protected personas have no password to accept.
-    const opts =
-      flags.acceptPassword !== undefined && passworded(s.persona)
-        ? { acceptPassword: flags.acceptPassword }
-        : {};
-    const p = persona(s.persona, opts);
-    const l: ListenerConfig = {
-      host: s.host,
-      port: s.port,
-      persona: s.persona,
-      makeSession: (ctx) => new Session(p, ctx),
-    };
-    if (s.tls && tlsOptions) l.tls = tlsOptions;
-    return l;
-  });
-  const log = flags.output === "-" ? process.stderr : process.stdout;
-  let capture: ReplicationCapture | undefined;
-  if (flags.captureReplication !== undefined) {
-    try {
-      capture = new ReplicationCapture({
-        ...DEFAULT_CAPTURE,
-        dir: flags.captureReplication,
-        maxBytes: captureMaxBytes,
-        maxTotalBytes: captureMaxTotal,
-        timeoutMs: captureTimeoutMs,
-        allowReserved: flags.captureAllowReserved === true,
-      });
-    } catch (e) {
-      await recorder.close();
-      await store?.close();
-      fail(`--capture-replication ${flags.captureReplication}: ${(e as Error).message}`);
-    }
-  }
-  const server = new HoneypotServer(listeners, recorder, {
+  const config: HoneypotConfig = {
+    listen,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(flags.output !== undefined
+      ? { output: flags.output === "-" ? { stream: process.stdout } : { path: flags.output } }
+      : {}),
+    ...(flags.acceptPassword !== undefined ? { acceptPassword: flags.acceptPassword } : {}),
     limits: {
       ...DEFAULT_LIMITS,
       maxSessions,
@@ -267,8 +194,21 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
       idleTimeoutMs,
       ...(flags.recordAll ? { foldAfterEvents: 0 } : {}),
     },
-    memory,
-    ...(capture !== undefined ? { capture } : {}),
+    memoryBytes,
+    ...(flags.captureReplication !== undefined
+      ? {
+          capture: {
+            ...DEFAULT_CAPTURE,
+            dir: flags.captureReplication,
+            maxBytes: captureMaxBytes,
+            maxTotalBytes: captureMaxTotal,
+            timeoutMs: captureTimeoutMs,
+            allowReserved: flags.captureAllowReserved === true,
+          },
+        }
+      : {}),
+    onWarning: warn,
+    onFatal: () => stopNow(),
     ...(flags.quiet
       ? {}
       : {
@@ -279,26 +219,27 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
             ),
           onCapture: (row, c) =>
             log.write(
-              // The host and the master's message are the attacker's words: printable ASCII only.
-              `capture from ${printable(c.host)}:${c.port} (session of ${row.srcIp}): ${c.status}, ` +
-                `${c.bytes} bytes${c.file ? ` -> ${c.file}` : ""}${c.message ? ` (${printable(c.message)})` : ""}\n`,
+              // The host and the master's message are the attacker's words.
+              `capture from ${logText(c.host)}:${c.port} (session of ${row.srcIp}): ${c.status}, ` +
+                `${c.bytes} bytes${c.file ? ` -> ${c.file}` : ""}${c.message ? ` (${logText(c.message)})` : ""}\n`,
             ),
         }),
-  });
-  let bound: Awaited<ReturnType<HoneypotServer["start"]>>;
+  };
+  // The configuration is checked before the store is opened (a bad flag leaves no file).
+  const honeypot = new Honeypot(config);
+  let store: Store | undefined;
+  if (flags.db !== false) {
+    store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
+  }
+  let bound: Bound[];
   try {
-    bound = await server.start();
+    bound = await honeypot.start(store);
   } catch (e) {
-    await recorder.close();
     await store?.close();
-    const err = e as NodeJS.ErrnoException;
-    fail(
-      `cannot listen: ${err.code ?? err.message}${err.code === "EADDRINUSE" ? " (port in use)" : ""}`,
-    );
+    throw e;
   }
   for (const b of bound) {
-    const tlsNote = specs.find((s) => s.port === b.port || s.port === 0)?.tls ? " (TLS)" : "";
-    log.write(`listening on ${b.host}:${b.port} as ${b.persona}${tlsNote}\n`);
+    log.write(`listening on ${b.host}:${b.port} as ${b.persona}${b.tls ? " (TLS)" : ""}\n`);
   }
   if (store) log.write(`recording to ${store.location}\n`);
 
@@ -323,16 +264,14 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
   };
   process.once("SIGINT", again);
   process.once("SIGTERM", again);
-  await server.stop();
-  let unwritten: Awaited<ReturnType<HoneypotRecorder["close"]>>;
+  let summary: HoneypotSummary;
   try {
     // Throws StoreDamagedError when the store's file is damaged (main prints it: exit 2).
-    unwritten = await recorder.close(CLOSE_TIMEOUT_MS);
+    summary = await honeypot.stop(CLOSE_TIMEOUT_MS);
   } finally {
     if (store !== undefined) await Promise.race([store.close().catch(() => {}), sleep(2000)]);
   }
-  const s = server.stats;
-  const d = recorder.dropped;
+  const { stats: s, dropped: d, unwritten } = summary;
   log.write(
     `stopped: ${s.sessions} sessions, ${s.commands} commands, ${s.refused} refused over limits` +
       `${s.evicted > 0 ? `, ${s.evicted} idle sessions closed for new visitors` : ""}` +
@@ -362,9 +301,4 @@ function parseSourcePrefix(s: string): { v4: number; v6: number } {
     );
   }
   return { v4, v6 };
-}
-
-/** Text a visitor chose, fit for the operator's terminal: printable ASCII, 100 characters. */
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
 }

@@ -1,14 +1,13 @@
 /** `redscope intel`: download the cloud providers' IP range files, show what is loaded, look up. */
-import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import type { Product } from "../classify/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
-import { CveMatcher, type CveTable, defaultCveTablePath, loadCveTable } from "../intel/cves.js";
+import { CveMatcher, type CveTable, cveTableIn } from "../intel/cves.js";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
 import { updateIntel } from "../intel/update.js";
-import { parseIp } from "../targets/index.js";
+import { parseIp } from "../net/ip.js";
+import type { Product } from "../schema/result.js";
 import { fail } from "./errors.js";
 import { renderTable } from "./format.js";
 import { parseDuration } from "./units.js";
@@ -88,10 +87,9 @@ export async function runIntelCves(
     );
   }
   const dir = intelDir(flags);
-  const local = path.join(dir, "cves.json");
   let table: CveTable;
   try {
-    table = loadCveTable(fs.existsSync(local) ? local : defaultCveTablePath());
+    table = cveTableIn(dir).table;
   } catch (e) {
     fail((e as Error).message);
   }

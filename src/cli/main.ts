@@ -1,8 +1,8 @@
 /** The `redscope` command: subcommands, one-line errors, exit status 2 on bad input. */
 import { Command, CommanderError } from "commander";
-import { ScanConfigError } from "../engine/run.js";
 import { StoreDamagedError } from "../store/index.js";
 import { TargetSpecError } from "../targets/index.js";
+import { ConfigError } from "../usecases/errors.js";
 import { registerAudit } from "./audit.js";
 import { registerDemo } from "./demo.js";
 import { UsageError } from "./errors.js";
@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     if (
       e instanceof UsageError ||
       e instanceof TargetSpecError ||
-      e instanceof ScanConfigError ||
+      e instanceof ConfigError ||
       // Whichever command met it (it opens, reads or writes the store): the user's to check.
       e instanceof StoreDamagedError
     ) {

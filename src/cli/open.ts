@@ -1,8 +1,8 @@
 /** What several commands open the same way: the store, the intel and files, with one-line errors. */
 import fs from "node:fs";
-import { defaultIntelDir } from "../intel/dirs.js";
-import { Enricher } from "../intel/enrich.js";
+import type { Enricher } from "../intel/enrich.js";
 import { defaultDbPath, openStore, type Store, StoreOpenError } from "../store/index.js";
+import { loadEnricher } from "../usecases/intel.js";
 import { fail } from "./errors.js";
 
 export async function openStoreOrFail(db?: string): Promise<Store> {
@@ -21,7 +21,7 @@ export async function loadEnricherOrFail(flags: {
 }): Promise<Enricher | undefined> {
   if (flags.intel === false) return undefined;
   try {
-    return await Enricher.load(flags.intelDir ?? defaultIntelDir());
+    return await loadEnricher(flags.intelDir);
   } catch (e) {
     fail(`intel: ${(e as Error).message}`);
   }

@@ -1,15 +1,12 @@
 /** `redscope scan`: parse the command line, run the scan, print status and the summary. */
-import dns from "node:dns/promises";
 import fs from "node:fs";
 import type { Command } from "commander";
-import { Scan, type ScanConfig, type ScanSummary } from "../engine/run.js";
 import { type Store, StoreConflictError } from "../store/index.js";
 import { OutputWriteError } from "../store/jsonl.js";
 import { StoreWriteError } from "../store/sink.js";
 import {
   emptyTargetInput,
   parseExcludeText,
-  parseIp,
   parsePorts,
   parseSeed,
   parseShard,
@@ -18,6 +15,7 @@ import {
   type TargetInput,
   TargetSpecError,
 } from "../targets/index.js";
+import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, statusLine, summaryTable } from "./format.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
@@ -159,35 +157,6 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Hostnames become addresses here, so the target space is only ever addresses. */
-async function resolveHostnames(input: TargetInput): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
-  for (const h of input.hostnames) {
-    let addrs: { address: string }[];
-    try {
-      addrs = await dns.lookup(h.name, { all: true, verbatim: true });
-    } catch (e) {
-      process.stderr.write(
-        `redscope: warning: cannot resolve ${h.name} (${(e as NodeJS.ErrnoException).code}); skipped\n`,
-      );
-      continue;
-    }
-    for (const a of addrs) {
-      const ip = parseIp(a.address);
-      if (!ip) continue;
-      names.set(a.address, h.name);
-      const source = `${h.name} (${a.address})`;
-      if (h.port !== undefined) {
-        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source });
-      } else {
-        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source });
-      }
-    }
-  }
-  input.hostnames = [];
-  return names;
-}
-
 function shardFrom(flag: string | undefined): { index: number; count: number } | undefined {
   if (flag === undefined) return undefined;
   // A Kubernetes Indexed Job gives each pod its index; the manifest says the count.
@@ -235,10 +204,6 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     }
   }
   const input = flags.stream ? emptyTargetInput() : await readInput(targets, flags);
-  const hostnames = flags.stream ? new Map<string, string>() : await resolveHostnames(input);
-  if (!flags.stream && input.ranges.length + input.pairs.length === 0) {
-    fail("no target could be resolved");
-  }
 
   const output = flags.output;
   if (flags.db === false && output === undefined) {
@@ -257,7 +222,6 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     rate,
     budgets,
     transport: flags.tls ? "tls" : flags.tlsAuto ? "auto" : "tcp",
-    hostnames,
     record: {
       targets: [...targets, ...(flags.inputList ?? []).map((f) => `-iL ${f}`)].join(" "),
       ports: flags.ports,
@@ -302,17 +266,18 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     };
   }
 
+  const scan = new Scan(cfg);
+  await prepareOrFail(scan);
   const enricher = await loadEnricherOrFail(flags);
   if (enricher) cfg.enricher = enricher;
 
-  // Opened last: every flag was checked first, so bad input never creates a database.
+  // Opened last: every flag and target was checked first, so bad input never creates a database.
   let store: Store | undefined;
   if (flags.db !== false) {
     store = await openStoreOrFail(typeof flags.db === "string" ? flags.db : undefined);
     cfg.store = store;
   }
 
-  const scan = new Scan(cfg);
   let signals = 0;
   const onSignal = (): void => {
     signals++;
@@ -356,6 +321,15 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     );
   }
   return summary.interrupted ? 130 : 0;
+}
+
+async function prepareOrFail(scan: Scan): Promise<void> {
+  try {
+    await scan.prepare();
+  } catch (e) {
+    if (e instanceof TargetSpecError) fail(e.message);
+    throw e;
+  }
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {

@@ -45,7 +45,8 @@
  * - dropper: T1105 Ingress Tool Transfer: a download-and-run line (`curl …|sh`).
  */
 
-import { safeText } from "../classify/text.js";
+import type { AttackClass, AttackFinding } from "../schema/honeypot.js";
+import { safeText } from "../untrusted/text.js";
 import {
   addressScope,
   argumentText,
@@ -59,7 +60,7 @@ import {
   ScanBudget,
   scriptBody,
 } from "./indicators.js";
-import type { AttackClass, AttackFinding, RecordedCommand, SessionEffect } from "./types.js";
+import type { RecordedCommand, SessionEffect } from "./types.js";
 
 export interface SessionMeta {
   /** Bytes the client sent. */

@@ -19,8 +19,8 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { reservedEntryFor } from "../targets/blocklist.js";
-import { parseIp } from "../targets/ip.js";
+import { parseIp } from "../net/ip.js";
+import { reservedEntryFor } from "../net/reserved.js";
 
 export interface CaptureOptions {
   /** Where payloads go (created 0700 if missing). */

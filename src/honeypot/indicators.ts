@@ -13,8 +13,10 @@
 
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
-import { safeText } from "../classify/text.js";
-import type { Indicators, RecordedCommand, SessionEffect } from "./types.js";
+import { peerAddress } from "../net/ip.js";
+import type { Indicators } from "../schema/honeypot.js";
+import { safeText } from "../untrusted/text.js";
+import type { RecordedCommand, SessionEffect } from "./types.js";
 
 export const MAX_INDICATORS = 100;
 export const MAX_INDICATOR_CHARS = 512;
@@ -155,8 +157,8 @@ export function addressScope(host: string): AddressScope | undefined {
   if (isIPv6(h)) {
     if (h === "::1") return "loopback";
     if (h === "::") return "unspecified";
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-    if (mapped?.[1]) return addressScope(mapped[1]);
+    const plain = peerAddress(h);
+    if (plain !== h) return addressScope(plain);
     if (/^f[cd]/.test(h)) return "private";
     if (/^fe[89ab]/.test(h)) return "link_local";
     return "public";

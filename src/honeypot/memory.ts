@@ -1,6 +1,6 @@
 /**
  * One memory budget for the whole honeypot (`--memory`), which every byte a visitor makes it
- * keep draws from: argument bytes held while a command arrives (wire.ts), a session's keyspace
+ * keep draws from: argument bytes held while a command arrives (the request decoder), a session's keyspace
  * (keyspace.ts), what the classifier keeps of its commands, replies waiting to be sent
  * (server.ts), and events waiting to be written (recorder.ts).
  *
@@ -16,13 +16,9 @@
  * them, estimated), not what Redis would allocate for them.
  */
 
-/** What a holder of bytes needs: ask before keeping, say when let go. */
-export interface ByteAccount {
-  /** Keep `bytes` more; false (and nothing kept) when the share or the budget is short. */
-  take(bytes: number): boolean;
-  /** Let go of `bytes` taken before. */
-  give(bytes: number): void;
-}
+import type { ByteAccount } from "../untrusted/account.js";
+
+export type { ByteAccount };
 
 /**
  * The default budget, for a sensor with 1 GB of memory: what Node, SQLite's thread and the

@@ -4,7 +4,7 @@
  * meanwhile the main thread goes on answering visitors instead of waiting on SQLite.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { HoneypotEventRow, HoneypotSessionRow } from "../store/index.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { SqliteStore, StoreDamagedError } from "../store/index.js";
 
 export type WriterRequest = { id: number; json: string } | { id: number; close: true };

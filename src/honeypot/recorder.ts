@@ -12,13 +12,12 @@
  * what could not be written.
  */
 import { Worker } from "node:worker_threads";
-import {
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
-  type Store,
-  StoreDamagedError,
-} from "../store/index.js";
-import { OutputWriteError, type ResultSink } from "../store/jsonl.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
+import { type HoneypotStore, StoreDamagedError } from "../store/index.js";
+import { JsonlSink, type JsonlTarget, OutputWriteError } from "../store/jsonl.js";
+import { BatchQueue, within } from "../store/queue.js";
+import { type Sink, TeeSink } from "../store/sink.js";
+import { logText } from "../untrusted/text.js";
 import { type ByteAccount, MemoryBudget } from "./memory.js";
 import type { WriterReply } from "./recorder-worker.js";
 
@@ -33,22 +32,20 @@ export interface Unwritten extends RowCounts {
   reason: string;
 }
 
-export interface HoneypotRecorder {
-  /**
-   * `serialised`: the row as JSON, when the caller has it already (it counts its size): a row
-   * is serialised once, and that text is what is queued, counted and written.
-   */
-  session(row: HoneypotSessionRow, serialised?: Serialised): void;
-  event(row: HoneypotEventRow, serialised?: Serialised): void;
-  /**
-   * Write everything handed over so far, within `timeoutMs`; what is still unwritten then
-   * (nothing: undefined), and it stays queued.
-   */
-  flush(timeoutMs?: number): Promise<Unwritten | undefined>;
-  /** Write what is left within `timeoutMs`, then let go of the store; what was not written. */
-  close(timeoutMs?: number): Promise<Unwritten | undefined>;
-  /** Rows dropped so far (a full queue, a store that refused them, a failing file). */
-  readonly dropped: RowCounts;
+/**
+ * One row the honeypot records, as it waits to be written: serialised once (its JSON is what is
+ * counted against budgets, queued and written), or, for a session's start row (an empty record,
+ * usually replaced by its final row before it goes), still the row, serialised if it is written.
+ */
+export interface RecordedRow {
+  kind: "session" | "event";
+  /** The session's id (a session's later row replaces a waiting earlier one). */
+  session: string;
+  json: string | undefined;
+  row: HoneypotSessionRow | HoneypotEventRow;
+  bytes: number;
+  /** A session's final row: lost, it is a session lost (a lost start row is replaced anyway). */
+  final: boolean;
 }
 
 /** A row as JSON, and the bytes that takes (UTF-8): what it costs on disk and in a queue. */
@@ -62,13 +59,61 @@ export function serialise(row: object): Serialised {
   return { json, bytes: Buffer.byteLength(json) };
 }
 
+/** A session's row to record; `serialised` when the caller has it already. */
+export function sessionRow(row: HoneypotSessionRow, serialised?: Serialised): RecordedRow {
+  const final = row.endedAt !== undefined;
+  // A start row's size without serialising it (its record is empty; this errs above).
+  const bytes =
+    serialised?.bytes ??
+    (final
+      ? serialise(row).bytes
+      : 384 + row.sensor.length + row.listener.length + row.persona.length + row.srcIp.length);
+  return { kind: "session", session: row.id, json: serialised?.json, row, bytes, final };
+}
+
+/** An event to record. */
+export function eventRow(row: HoneypotEventRow, serialised = serialise(row)): RecordedRow {
+  return {
+    kind: "event",
+    session: row.sessionId,
+    json: serialised.json,
+    row,
+    bytes: serialised.bytes,
+    final: false,
+  };
+}
+
+const jsonOf = (r: RecordedRow): string => r.json ?? JSON.stringify(r.row);
+
+/** The sessions and events among lost rows. */
+function counted(rows: readonly RecordedRow[]): RowCounts {
+  let sessions = 0;
+  let events = 0;
+  for (const r of rows) {
+    if (r.kind === "event") events++;
+    else if (r.final) sessions++;
+  }
+  return { sessions, events };
+}
+
 /**
- * A session row's size without serialising it, for a start row (an empty record: its other
- * fields are short and of fixed shape, so this errs above); any other is measured.
+ * Where the honeypot's sessions and events go: a Sink of RecordedRows that also counts what it
+ * dropped (the CLI says it when it stops).
  */
-function rowBytes(row: HoneypotSessionRow): number {
-  for (const _ in row.record) return serialise(row).bytes;
-  return 384 + row.sensor.length + row.listener.length + row.persona.length + row.srcIp.length;
+export interface HoneypotRecorder extends Sink<RecordedRow> {
+  readonly dropped: RowCounts;
+  /** The last reason a write failed ("" when none did). */
+  readonly failureReason: string;
+}
+
+/** What a recorder has not written (after close's deadline), counted, and why. */
+export function unwrittenOf(recorder: HoneypotRecorder): Unwritten | undefined {
+  const left = recorder.unwritten();
+  if (left.length === 0) return undefined;
+  const u = counted(left);
+  // A start row still waiting is a session not written either.
+  u.sessions = new Set(left.filter((r) => r.kind === "session").map((r) => r.session)).size;
+  return { ...u, reason: recorder.failureReason };
 }
 
 /** Bytes waiting to be written, when no share of a memory budget is given. */
@@ -79,6 +124,7 @@ const DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
  */
 const BATCH = 2000;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** What waits is written at least this often, whole batch or not. */
 const FLUSH_MS = 500;
 /** Retries after a failed write: the first soon, then doubling up to the longest. */
 const RETRY_FIRST_MS = 250;
@@ -93,19 +139,6 @@ const RELEASE_TIMEOUT_MS = 2000;
 const SLICE = 250;
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** True when `promise` settles within `ms`, false when the time runs out first. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * An error the store gives for what a batch holds rather than for its own state: trying the
@@ -128,7 +161,7 @@ function reasonOf(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const text =
     typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+  return logText(text, 200);
 }
 
 const count = (n: number): string => n.toLocaleString("en-US");
@@ -226,107 +259,101 @@ export interface RecorderOptions {
   onFatal?: (e: StoreDamagedError) => void;
 }
 
-interface Batch {
-  sessions: string[];
-  /** Their ids: a session is counted once, whether its rows wait here or still queue. */
-  sessionIds: string[];
-  /** Of them, final rows (a lost one is a session lost: sessionsIn). */
-  finals: number;
-  events: string[];
-  bytes: number;
-}
-
 /**
- * A session row lost counts as a session lost only when it is the final one: a start row that
- * never reaches the disk is replaced by the final row anyway.
+ * The store (SQLite from a thread of its own, or PostgreSQL), through the one queue with the
+ * `retry` policy: a failed batch is tried again until the store takes it; a batch the store
+ * refuses for what it holds is dropped and said; a damaged file stops recording (onFatal).
  */
-const sessionsIn = (row: HoneypotSessionRow): number => (row.endedAt !== undefined ? 1 : 0);
-
 export class StoreRecorder implements HoneypotRecorder {
-  /** Events waiting (JSON), in chunks of at most BATCH rows or BATCH_BYTES (a batch is one). */
-  private chunks: string[][] = [];
-  private chunkBytes: number[] = [];
-  /**
-   * Sessions waiting: the latest state of each (start, then end), as JSON, or as the row for
-   * a start row: it usually gives way to its final row before a batch goes, so it is
-   * serialised only if it is written. `final`: sessionsIn.
-   */
-  private sessions = new Map<
-    string,
-    { row: HoneypotSessionRow | string; bytes: number; final: number }
-  >();
-  /** The batch being written, or tried again. */
-  private batch: Batch | undefined;
-  private pump: Promise<void> | undefined;
-  private retryMs = RETRY_FIRST_MS;
-  private wake: (() => void) | undefined;
-  private closing = false;
-  /** close() is over: whatever is still under way stops. */
-  private closed = false;
+  private readonly queue: BatchQueue<RecordedRow>;
+  private readonly writer: BatchWriter;
+  private readonly warnings: Warnings;
+  private readonly timer: NodeJS.Timeout;
   private lastFailure = "";
   /** The store's file is damaged: recording has stopped (close() throws this). */
   private fatal: StoreDamagedError | undefined;
-  private readonly onFatal: ((e: StoreDamagedError) => void) | undefined;
-  private readonly timer: NodeJS.Timeout;
-  private readonly writer: BatchWriter;
-  private readonly memory: ByteAccount;
-  private readonly warnings: Warnings;
   readonly dropped: RowCounts = { sessions: 0, events: 0 };
 
   /** A store (written on this thread) or a BatchWriter such as WorkerWriter. */
-  constructor(target: Store | BatchWriter, options: RecorderOptions = {}) {
+  constructor(target: HoneypotStore | BatchWriter, options: RecorderOptions = {}) {
     this.writer = "write" in target ? target : storeWriter(target);
-    this.memory = options.memory ?? new MemoryBudget(DEFAULT_QUEUE_BYTES).open(DEFAULT_QUEUE_BYTES);
     this.warnings = new Warnings(options.warn, () => this.waiting());
-    this.onFatal = options.onFatal;
+    this.queue = new BatchQueue<RecordedRow>(
+      (batch) => {
+        const sessions: string[] = [];
+        const events: string[] = [];
+        // Sessions first: an event never refers to a session the store has not seen.
+        for (const r of batch) (r.kind === "session" ? sessions : events).push(jsonOf(r));
+        return this.writer.write(sessions, events);
+      },
+      {
+        batchItems: BATCH,
+        batchBytes: BATCH_BYTES,
+        sizeOf: (r) => r.bytes,
+        account: options.memory ?? new MemoryBudget(DEFAULT_QUEUE_BYTES).open(DEFAULT_QUEUE_BYTES),
+        // The latest state of a session wins: its final row replaces a waiting start row.
+        key: (r) => (r.kind === "session" ? r.session : undefined),
+        failure: {
+          mode: "retry",
+          firstMs: RETRY_FIRST_MS,
+          longestMs: RETRY_LONGEST_MS,
+          refuses: refusesBatch,
+          // Trying again cannot mend a damaged file.
+          fatal: (e) => e instanceof StoreDamagedError,
+        },
+        events: {
+          dropped: (rows, why, e) => {
+            const lost = counted(rows);
+            if (e instanceof StoreDamagedError) {
+              // Counted only: the damage is said once, as the honeypot's last line.
+              this.dropped.sessions += lost.sessions;
+              this.dropped.events += lost.events;
+              return;
+            }
+            if (e !== undefined) this.lastFailure = reasonOf(e);
+            this.drop(
+              lost,
+              why === "full"
+                ? "the write queue is full"
+                : `the store refused a batch (${this.lastFailure})`,
+            );
+          },
+          failing: (e) => {
+            this.lastFailure = reasonOf(e);
+            this.warnings.failed(this.lastFailure);
+          },
+          recovered: () => this.warnings.recovered(),
+          stopped: (e) => {
+            if (!(e instanceof StoreDamagedError)) return;
+            this.fatal = e;
+            options.onFatal?.(e);
+          },
+        },
+      },
+    );
     this.timer = setInterval(() => {
-      this.send();
+      this.queue.kick();
       this.warnings.tick();
     }, FLUSH_MS);
     this.timer.unref();
   }
 
-  session(row: HoneypotSessionRow, serialised?: Serialised): void {
+  write(row: RecordedRow): void {
     if (this.fatal) {
-      this.dropped.sessions += sessionsIn(row);
+      const lost = counted([row]);
+      this.dropped.sessions += lost.sessions;
+      this.dropped.events += lost.events;
       return;
     }
-    const bytes = serialised?.bytes ?? rowBytes(row);
-    // The latest state of a session wins: start, then end.
-    const extra = bytes - (this.sessions.get(row.id)?.bytes ?? 0);
-    if (extra > 0 && !this.memory.take(extra)) {
-      // An older state still waiting is kept: better the start than nothing.
-      this.drop({ sessions: sessionsIn(row), events: 0 }, "the write queue is full");
-      return;
-    }
-    if (extra < 0) this.memory.give(-extra);
-    this.sessions.set(row.id, { row: serialised?.json ?? row, bytes, final: sessionsIn(row) });
+    this.queue.push(row);
   }
 
-  event(row: HoneypotEventRow, serialised = serialise(row)): void {
-    if (this.fatal) {
-      this.dropped.events++;
-      return;
-    }
-    const bytes = serialised.bytes;
-    if (!this.memory.take(bytes)) {
-      this.drop({ sessions: 0, events: 1 }, "the write queue is full");
-      return;
-    }
-    let last = this.chunks.length - 1;
-    if (last < 0 || this.full(last)) {
-      this.chunks.push([]);
-      this.chunkBytes.push(0);
-      last++;
-    }
-    this.chunks[last]!.push(serialised.json);
-    this.chunkBytes[last]! += bytes;
-    if (this.full(last)) this.send();
+  get congested(): boolean {
+    return false;
   }
 
-  /** Chunk i is a whole batch. */
-  private full(i: number): boolean {
-    return this.chunks[i]!.length >= BATCH || this.chunkBytes[i]! >= BATCH_BYTES;
+  get error(): Error | undefined {
+    return this.fatal;
   }
 
   private drop(rows: RowCounts, reason: string): void {
@@ -335,146 +362,43 @@ export class StoreRecorder implements HoneypotRecorder {
     this.warnings.drop(rows, reason);
   }
 
-  /** Rows waiting, for the messages. */
+  /** Rows waiting, for the messages: events, and sessions (a session once, start or end). */
   private waiting(): string {
-    const w = this.unwrittenCounts();
-    return `${count(w.events)} events and ${count(w.sessions)} sessions`;
+    const rows = this.queue.unwritten();
+    const events = rows.filter((r) => r.kind === "event").length;
+    const sessions = new Set(rows.filter((r) => r.kind === "session").map((r) => r.session));
+    return `${count(events)} events and ${count(sessions.size)} sessions`;
   }
 
-  private unwrittenCounts(): RowCounts {
-    let events = this.batch?.events.length ?? 0;
-    for (const c of this.chunks) events += c.length;
-    const ids = new Set(this.sessions.keys());
-    for (const id of this.batch?.sessionIds ?? []) ids.add(id);
-    return { sessions: ids.size, events };
+  unwritten(): RecordedRow[] {
+    return this.queue.unwritten();
   }
 
-  /** Start writing what waits, unless a write (or a wait before trying again) is under way. */
-  private send(): void {
-    if (this.pump !== undefined) return;
-    if (this.chunks.length === 0 && this.sessions.size === 0) return;
-    this.pump = this.drain().finally(() => {
-      this.pump = undefined;
-    });
+  /** The last reason a write failed (what an unwritten remainder is said with). */
+  get failureReason(): string {
+    return this.lastFailure;
   }
 
-  /** The next batch: the oldest events waiting and up to BATCH sessions. */
-  private nextBatch(): Batch | undefined {
-    if (this.chunks.length === 0 && this.sessions.size === 0) return undefined;
-    const events = this.chunks.shift() ?? [];
-    let bytes = this.chunkBytes.shift() ?? 0;
-    const sessions: string[] = [];
-    const sessionIds: string[] = [];
-    let finals = 0;
-    for (const [id, s] of this.sessions) {
-      if (sessions.length >= BATCH || bytes >= 2 * BATCH_BYTES) break;
-      sessions.push(typeof s.row === "string" ? s.row : JSON.stringify(s.row));
-      sessionIds.push(id);
-      finals += s.final;
-      bytes += s.bytes;
-      this.sessions.delete(id);
-    }
-    return { sessions, sessionIds, finals, events, bytes };
+  flush(timeoutMs = CLOSE_TIMEOUT_MS): Promise<boolean> {
+    return this.queue.flush(timeoutMs);
   }
 
-  /** Write batches until none waits; a failed one is tried again after a wait. */
-  private async drain(): Promise<void> {
-    while (!this.closed) {
-      this.batch ??= this.nextBatch();
-      const batch = this.batch;
-      if (batch === undefined) return;
-      try {
-        await this.writer.write(batch.sessions, batch.events);
-      } catch (e) {
-        this.lastFailure = reasonOf(e);
-        if (e instanceof StoreDamagedError) {
-          // Trying again cannot mend a damaged file: recording stops, and says so at once.
-          this.damaged(e);
-          return;
-        }
-        if (refusesBatch(e)) {
-          this.batch = undefined;
-          this.memory.give(batch.bytes);
-          this.drop(
-            { sessions: batch.finals, events: batch.events.length },
-            `the store refused a batch (${this.lastFailure})`,
-          );
-          continue;
-        }
-        this.warnings.failed(this.lastFailure);
-        await this.pause();
-        continue;
-      }
-      this.batch = undefined;
-      this.memory.give(batch.bytes);
-      this.retryMs = RETRY_FIRST_MS;
-      this.warnings.recovered();
-    }
-  }
-
-  /**
-   * The store's file is damaged: nothing more is written (what waits is dropped, counted), the
-   * owner is told at once (it stops the honeypot), and close() throws the error.
-   */
-  private damaged(e: StoreDamagedError): void {
-    this.fatal = e;
-    this.closed = true;
-    const lost = this.unwrittenCounts();
-    this.dropped.sessions += lost.sessions;
-    this.dropped.events += lost.events;
-    this.batch = undefined;
-    this.chunks = [];
-    this.chunkBytes = [];
-    this.sessions.clear();
-    this.onFatal?.(e);
-  }
-
-  /** The wait before trying again: doubling, shortest while closing; close() cuts it short. */
-  private pause(): Promise<void> {
-    const ms = this.closing ? RETRY_FIRST_MS : this.retryMs;
-    this.retryMs = Math.min(RETRY_LONGEST_MS, this.retryMs * 2);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      timer.unref();
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
-
-  /** Everything handed over is written: resolves when nothing waits. */
-  private async written(): Promise<void> {
-    for (;;) {
-      this.send();
-      if (this.pump === undefined) return;
-      await this.pump;
-    }
-  }
-
-  async flush(timeoutMs = CLOSE_TIMEOUT_MS): Promise<Unwritten | undefined> {
-    if (await within(this.written(), timeoutMs)) return undefined;
-    return { ...this.unwrittenCounts(), reason: this.lastFailure };
-  }
-
-  async close(timeoutMs = CLOSE_TIMEOUT_MS): Promise<Unwritten | undefined> {
+  /** Write what is left within `timeoutMs`, then let go of the store; throws a damaged store. */
+  async close(timeoutMs = CLOSE_TIMEOUT_MS): Promise<boolean> {
     clearInterval(this.timer);
-    this.closing = true;
-    this.wake?.();
-    const unwritten = await this.flush(timeoutMs);
-    this.closed = true;
-    this.wake?.();
+    let ok = false;
+    try {
+      ok = await this.queue.close(timeoutMs);
+    } catch {
+      // Stopped (a damaged store): said below.
+    }
     // A writer stuck on a store that does not answer is let go of all the same.
     await within(
       this.writer.close().catch(() => {}),
       RELEASE_TIMEOUT_MS,
     );
     if (this.fatal) throw this.fatal;
-    return unwritten;
+    return ok;
   }
 }
 
@@ -483,7 +407,7 @@ export class StoreRecorder implements HoneypotRecorder {
  * batch in one go would hold back every connection for ~10 ms. (The store is the caller's to
  * close.)
  */
-function storeWriter(store: Store): BatchWriter {
+function storeWriter(store: HoneypotStore): BatchWriter {
   const rows = <T>(json: string[]): T[] => json.map((j) => JSON.parse(j) as T);
   return {
     async write(sessions, events) {
@@ -585,105 +509,80 @@ function typed(type: "session" | "event", json: string): string {
   return `{"type":"${type}",${json.slice(1)}`;
 }
 
-/** One JSON object a line: `{"type":"session",…}` and `{"type":"event",…}`. */
+/**
+ * One JSON object a line: `{"type":"session",…}` and `{"type":"event",…}`. A file that cannot
+ * be written (a full disk) loses the lines of the batch that failed, counted and said; the next
+ * batch is tried as usual, so writing resumes when the disk has room again.
+ */
 export class JsonlRecorder implements HoneypotRecorder {
   readonly dropped: RowCounts = { sessions: 0, events: 0 };
-  /** Rows in the sink's batch, not handed to the kernel yet. */
-  private pending: RowCounts = { sessions: 0, events: 0 };
+  private readonly sink: JsonlSink<RecordedRow>;
   private readonly warnings: Warnings;
-  constructor(
-    private readonly sink: ResultSink,
-    options: Pick<RecorderOptions, "warn"> = {},
-  ) {
+  private lastFailure = "";
+
+  constructor(target: JsonlTarget, options: Pick<RecorderOptions, "warn"> = {}) {
     this.warnings = new Warnings(options.warn, () => "nothing");
+    this.sink = new JsonlSink<RecordedRow>(target, {
+      onFailure: "drop",
+      line: (r) => typed(r.kind, jsonOf(r)),
+      onDropped: (rows, e) => {
+        const lost = counted(rows);
+        this.dropped.sessions += lost.sessions;
+        this.dropped.events += lost.events;
+        this.lastFailure = outputReason(e);
+        this.warnings.drop(lost, `cannot write the JSONL output (${this.lastFailure})`);
+      },
+    });
   }
 
-  session(row: HoneypotSessionRow, serialised = serialise(row)): void {
-    this.pending.sessions += sessionsIn(row);
-    this.write(typed("session", serialised.json));
+  write(row: RecordedRow): void {
+    this.sink.write(row);
   }
 
-  event(row: HoneypotEventRow, serialised = serialise(row)): void {
-    this.pending.events++;
-    this.write(typed("event", serialised.json));
+  get congested(): boolean {
+    return this.sink.congested;
   }
 
-  /**
-   * A file that cannot be written (a full disk) loses the lines of the batch that failed,
-   * counted and said; the next batch is tried as usual, so writing resumes when the disk has
-   * room again.
-   */
-  private write(json: string): void {
-    const before = this.sink.bytesWritten;
-    try {
-      this.sink.writeJson(json);
-    } catch (e) {
-      this.lost(e);
-      return;
-    }
-    // The sink handed its batch over: what was pending is written.
-    if (this.sink.bytesWritten !== before) this.pending = { sessions: 0, events: 0 };
+  get error(): Error | undefined {
+    return this.sink.error;
   }
 
-  private lost(e: unknown): void {
-    const rows = this.pending;
-    this.pending = { sessions: 0, events: 0 };
-    this.dropped.sessions += rows.sessions;
-    this.dropped.events += rows.events;
-    this.warnings.drop(rows, `cannot write the JSONL output (${outputReason(e)})`);
+  get failureReason(): string {
+    return this.lastFailure;
   }
 
-  async flush(): Promise<Unwritten | undefined> {
-    const rows = this.pending;
-    try {
-      this.sink.flushSync();
-      this.pending = { sessions: 0, events: 0 };
-      return undefined;
-    } catch (e) {
-      this.lost(e);
-      return { ...rows, reason: outputReason(e) };
-    }
+  flush(): Promise<boolean> {
+    return this.sink.flush();
   }
 
-  async close(): Promise<Unwritten | undefined> {
-    const unwritten = await this.flush();
-    await this.sink.close().catch(() => {});
-    return unwritten;
+  close(): Promise<boolean> {
+    return this.sink.close();
+  }
+
+  unwritten(): RecordedRow[] {
+    return this.sink.unwritten();
   }
 }
 
-/** Both, or either. */
-export class TeeRecorder implements HoneypotRecorder {
-  constructor(private readonly parts: HoneypotRecorder[]) {}
+/** The store and a JSONL file at once. */
+export class TeeRecorder extends TeeSink<RecordedRow> implements HoneypotRecorder {
+  constructor(private readonly recorders: HoneypotRecorder[]) {
+    super(recorders);
+  }
+
+  get failureReason(): string {
+    return this.recorders
+      .map((r) => r.failureReason)
+      .filter(Boolean)
+      .join("; ");
+  }
+
+  /** The most any one of them dropped (each gets every row). */
   get dropped(): RowCounts {
-    const d = this.parts.map((p) => p.dropped);
+    const d = this.recorders.map((p) => p.dropped);
     return {
       sessions: Math.max(0, ...d.map((x) => x.sessions)),
       events: Math.max(0, ...d.map((x) => x.events)),
-    };
-  }
-  session(row: HoneypotSessionRow, serialised = serialise(row)): void {
-    for (const p of this.parts) p.session(row, serialised);
-  }
-  event(row: HoneypotEventRow, serialised = serialise(row)): void {
-    for (const p of this.parts) p.event(row, serialised);
-  }
-  flush(timeoutMs?: number): Promise<Unwritten | undefined> {
-    return this.each((p) => p.flush(timeoutMs));
-  }
-  close(timeoutMs?: number): Promise<Unwritten | undefined> {
-    return this.each((p) => p.close(timeoutMs));
-  }
-  /** All parts at once (each within the same deadline); what the worst of them left. */
-  private async each(
-    f: (p: HoneypotRecorder) => Promise<Unwritten | undefined>,
-  ): Promise<Unwritten | undefined> {
-    const left = (await Promise.all(this.parts.map(f))).filter((u) => u !== undefined);
-    if (left.length === 0) return undefined;
-    return {
-      sessions: Math.max(...left.map((u) => u.sessions)),
-      events: Math.max(...left.map((u) => u.events)),
-      reason: left.map((u) => u.reason).join("; "),
     };
   }
 }

@@ -7,7 +7,7 @@
  * an attacker aims for (files, replication, modules, scripts) is only reported.
  */
 
-import { type CommandTable, commandTable } from "./commands.js";
+import { PROTOCOL_ERRORS } from "../resp/index.js";
 import {
   encodeReply,
   errorCode,
@@ -15,16 +15,17 @@ import {
   isError,
   nullBulk,
   type Reply,
-} from "./commands-reply.js";
+} from "./commands/reply.js";
 import {
   arityAt,
   arityOk,
   type ClientInfo,
   type CommandContext,
-  type CommandSpec,
+  type CommandTable,
   type Handler,
   type SessionState,
-} from "./commands-table.js";
+} from "./commands/spec.js";
+import { commandTable, resolveCommand } from "./commands/table.js";
 import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";
@@ -32,15 +33,11 @@ import type { Persona, SessionView } from "./personas/index.js";
 import {
   arityText,
   deniedText,
-  expectedDollarText,
   gatedCommandText,
   NOAUTH,
   OOM,
-  PROTOCOL_ERRORS,
-  subcommandSyntaxText,
   subscribedContextText,
   unknownCommandText,
-  unknownSubcommandText,
 } from "./personas/texts.js";
 import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
 
@@ -103,7 +100,8 @@ export class Session implements HoneypotSessionHandler {
   /** The connection's share of the memory budget (none: not counted). */
   readonly memory: MemoryAccount | undefined;
   private readonly limits: SessionLimits;
-  private readonly table: CommandTable;
+  /** The persona's version's commands. */
+  readonly table: CommandTable;
   private closed = false;
 
   constructor(persona: Persona, ctx: SessionContext) {
@@ -160,10 +158,10 @@ export class Session implements HoneypotSessionHandler {
     return reply.close ? this.finish(reply) : reply;
   }
 
-  /** The request stream broke the protocol: the era's text for what broke, then close. */
-  protocolError(message: string): PersonaReply {
+  /** The request stream broke the protocol: Redis's text for what broke, then close. */
+  protocolError(text: string): PersonaReply {
     if (this.closed) return {};
-    return this.closeWith(protocolErrorText(message));
+    return this.closeWith(`ERR ${text}`);
   }
 
   /** The connection is gone (the server calls this on close): it stops counting as a client. */
@@ -204,14 +202,15 @@ export class Session implements HoneypotSessionHandler {
     const needsAuth = persona.auth === "password" && !state.authenticated;
     state.lastCommandAt = this.now();
 
-    if (args.length > this.limits.maxArgs) return this.closeWith(PROTOCOL_ERRORS.multibulkLength);
+    if (args.length > this.limits.maxArgs)
+      return this.closeWith(`ERR ${PROTOCOL_ERRORS.multibulkLength}`);
     // Before authentication 6.2.6+ refuses big requests while parsing them (only multibulk).
     if (!inline && needsAuth && era.unauthenticatedLimits) {
       if (args.length > UNAUTHENTICATED_MAX_ARGS) {
-        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedMultibulk);
+        return this.closeWith(`ERR ${PROTOCOL_ERRORS.unauthenticatedMultibulk}`);
       }
       if (args.some((a, i) => (lengths?.[i] ?? a.length) > UNAUTHENTICATED_MAX_BULK)) {
-        return this.closeWith(PROTOCOL_ERRORS.unauthenticatedBulk);
+        return this.closeWith(`ERR ${PROTOCOL_ERRORS.unauthenticatedBulk}`);
       }
     }
 
@@ -239,7 +238,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(arityText(spec.name), spec.name);
     }
 
-    const resolved = this.resolveSubcommand(spec, args);
+    const resolved = resolveCommand(spec, args, era);
     if ("error" in resolved) return this.error(resolved.error, spec.name);
     const { handler, fullName, gated } = resolved;
 
@@ -262,52 +261,6 @@ export class Session implements HoneypotSessionHandler {
     if (spec.flags?.includes("denyoom") && this.atCap()) return this.error(OOM, fullName);
 
     return this.run(handler, args, fullName, lengths);
-  }
-
-  /** The handler for a container's subcommand (CONFIG GET …), or the error a real server gives. */
-  private resolveSubcommand(
-    spec: CommandSpec,
-    args: Buffer[],
-  ): { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" } | { error: string } {
-    const era = this.persona.era;
-    const plain = (): Resolved => {
-      let out = PLAIN.get(spec);
-      if (out === undefined) {
-        out = { handler: spec.handler!, fullName: spec.name };
-        if (spec.gated !== undefined) out.gated = spec.gated;
-        PLAIN.set(spec, out);
-      }
-      return out;
-    };
-    if (spec.subcommands === undefined) return plain();
-    if (args.length === 1 && spec.handler !== undefined) return plain();
-    const subName = args[1]!.toString("latin1");
-    const sub = spec.subcommands[subName.toLowerCase()];
-    const fullName = era.subcommandTable ? `${spec.name}|${subName.toLowerCase()}` : spec.name;
-    if (era.subcommandTable) {
-      if (sub === undefined) return { error: unknownSubcommandText(era, spec.name, subName) };
-      if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName) };
-    } else {
-      const arity = sub?.arityBefore7 ?? sub?.arity;
-      if (sub === undefined || !arityOk(arity!, args.length)) {
-        if (spec.legacyErrors !== undefined && era.before("5.0")) {
-          const legacy = sub === undefined ? spec.legacyErrors.unknown : spec.legacyErrors.arity;
-          return { error: legacy(subName, era) };
-        }
-        return {
-          error:
-            sub === undefined
-              ? unknownSubcommandText(era, spec.name, subName)
-              : subcommandSyntaxText(era, spec.name, subName),
-        };
-      }
-    }
-    const out: { handler: Handler; fullName: string; gated?: "MODULE" } = {
-      handler: sub.handler,
-      fullName,
-    };
-    if (sub.gated !== undefined) out.gated = sub.gated;
-    return out;
   }
 
   private atCap(): boolean {
@@ -360,11 +313,6 @@ export class Session implements HoneypotSessionHandler {
   }
 }
 
-type Resolved = { handler: Handler; fullName: string; gated?: "MODULE" | "DEBUG" };
-
-/** A command without subcommands resolves to itself: one shared answer per spec. */
-const PLAIN = new WeakMap<CommandSpec, Resolved>();
-
 /** Longest text an effect carries (a password, a path, a host): as much as a recorder keeps. */
 const EFFECT_TEXT_CHARS = 1024;
 
@@ -377,32 +325,6 @@ function boundEffect(effect: SessionEffect): SessionEffect {
   return out as SessionEffect;
 }
 
-/**
- * The Redis text for a reader's failure: a message already in Redis's words (wire.ts), or a
- * RespProtocolError's message or code from the project's RequestDecoder, mapped to the text
- * Redis gives for the same breakage.
- */
-export function protocolErrorText(message: string): string {
-  // Readers that already word errors as Redis does (honeypot/wire.ts) pass them through.
-  const worded = /^(?:ERR )?(Protocol error: [^\r\n]*)$/.exec(message);
-  if (worded !== null) return `ERR ${worded[1]}`;
-  const m = message.toLowerCase();
-  if (m.includes("unbalanced")) return PROTOCOL_ERRORS.unbalancedQuotes;
-  if (m.includes("inline")) return PROTOCOL_ERRORS.inlineTooBig;
-  const dollar = /expected '\$', got (?:'(.)'|0x([0-9a-f]{2}))/i.exec(message);
-  if (dollar !== null) {
-    const got = dollar[1] ?? String.fromCharCode(Number.parseInt(dollar[2]!, 16));
-    return expectedDollarText(got);
-  }
-  if (m.includes("invalid_type")) return expectedDollarText("?");
-  if (m.includes("line longer") || m.includes("line_too_long"))
-    return PROTOCOL_ERRORS.mbulkCountTooBig;
-  if (/invalid bulk length|bulk of \d+ bytes|bulk_too_large|bad_terminator|not followed/.test(m)) {
-    return PROTOCOL_ERRORS.bulkLength;
-  }
-  return PROTOCOL_ERRORS.multibulkLength;
-}
-
 /** One command's context: a plain object of one shape, no closures. */
 class Context implements CommandContext {
   readonly persona: Persona;
@@ -410,6 +332,7 @@ class Context implements CommandContext {
   readonly state: SessionState;
   readonly keyspace: Keyspace;
   readonly client: ClientInfo;
+  readonly commands: CommandTable;
   readonly now: () => number;
   effect: SessionEffect | undefined = undefined;
   close: boolean | undefined = undefined;
@@ -428,6 +351,7 @@ class Context implements CommandContext {
     this.state = session.state;
     this.keyspace = session.keyspace;
     this.client = session.client;
+    this.commands = session.table;
     this.now = session.now;
   }
 

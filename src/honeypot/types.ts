@@ -48,8 +48,11 @@ export interface HoneypotSessionHandler {
     upper?: string,
     lengths?: readonly number[],
   ): SessionReply;
-  /** The request stream broke the protocol: the persona's error text, then close. */
-  protocolError(message: string): SessionReply;
+  /**
+   * The request stream broke the protocol: `text` is Redis's words for it (the request
+   * decoder's RequestProtocolError); the persona answers it as an error, then closes.
+   */
+  protocolError(text: string): SessionReply;
   /** The connection is gone. */
   end?(): void;
 }
@@ -67,41 +70,4 @@ export interface RecordedCommand {
   /** SHA-256 (hex) of arguments that were cut; null for the ones kept whole. */
   argHashes: Array<string | null>;
   inline: boolean;
-}
-
-/** MITRE ATT&CK technique ids the honeypot's classes map to, where a mapping exists. */
-export type AttackClass =
-  | "scan"
-  | "bruteforce"
-  | "file_write_ssh"
-  | "file_write_cron"
-  | "file_write_webshell"
-  | "file_write"
-  | "rogue_replication"
-  | "module_load"
-  | "lua_exploit"
-  | "destructive"
-  | "ransom"
-  | "http_cross_protocol"
-  | "exfiltration"
-  | "dropper";
-
-export interface AttackFinding {
-  class: AttackClass;
-  /** ATT&CK technique ids, e.g. T1053.003; empty where no source maps the class. */
-  attack: string[];
-  /** Why: the commands or tokens that decided it (bounded). */
-  evidence: string[];
-}
-
-export interface Indicators {
-  urls: string[];
-  ips: string[];
-  domains: string[];
-  ssh_keys: string[];
-  cron_lines: string[];
-  file_paths: string[];
-  modules: string[];
-  lua_tokens: string[];
-  passwords: string[];
 }

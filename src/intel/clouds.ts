@@ -12,9 +12,12 @@
  * typed arrays, each labelled with the most specific prefix covering it, and a lookup is a binary
  * search that allocates nothing but returns a shared, frozen match.
  */
+
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { parseIpv4At, parseIpv6At } from "../net/ip.js";
+import { labelText, terminalText } from "../untrusted/text.js";
 
 /** What an address is, as far as the providers' files say. Shared and frozen: do not copy per use. */
 export interface CloudMatch {
@@ -69,110 +72,10 @@ export const MAX_INTEL_FILE_BYTES = 32 * 1024 * 1024;
 /** Labels (providers, regions, services) longer than this are cut: real ones are under 60. */
 const MAX_LABEL = 100;
 const MAX_SKIPPED_SAMPLES = 3;
-/** Control characters and bidi overrides: a label is printed to terminals. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 // ---------------------------------------------------------------------------------------------
-// Addresses and prefixes. The lookup path parses each address it is given; these parsers take a
-// range of a string and write into caller-owned storage, so they allocate nothing. They accept
-// exactly what src/targets/ip.ts accepts (strict dotted quads, RFC 4291 IPv6 without a zone).
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** Strict dotted quad in s[from, to) → 32-bit unsigned number, or -1. */
-function parseIpv4At(s: string, from: number, to: number): number {
-  const n = to - from;
-  if (n < 7 || n > 15) return -1;
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  let leadingZero = false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (leadingZero) return -1; // "01" could be octal to another tool
-      if (digits === 0 && c === 48) leadingZero = true;
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      leadingZero = false;
-    } else {
-      return -1;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
-}
-
-const GROUPS = new Uint32Array(8);
-
-/** RFC 4291 text in s[from, to) → four big-endian 32-bit words in `out`; false when malformed. */
-function parseIpv6At(s: string, from: number, to: number, out: Uint32Array): boolean {
-  const len = to - from;
-  if (len < 2 || len > 45) return false;
-  const g = GROUPS;
-  let n = 0;
-  let gap = -1;
-  let i = from;
-  if (s.charCodeAt(i) === 58) {
-    if (s.charCodeAt(i + 1) !== 58) return false;
-    gap = 0;
-    i += 2;
-  }
-  while (i < to) {
-    let v = 0;
-    let j = i;
-    // Five digits at most: the fifth only proves the group too long.
-    while (j < to && j - i < 5) {
-      const d = hexDigit(s.charCodeAt(j));
-      if (d < 0) break;
-      v = v * 16 + d;
-      j++;
-    }
-    if (j < to && s.charCodeAt(j) === 46) {
-      // A dotted quad ends the address and fills two groups.
-      const v4 = parseIpv4At(s, i, to);
-      if (v4 < 0 || n > 6) return false;
-      g[n++] = v4 >>> 16;
-      g[n++] = v4 & 0xffff;
-      break;
-    }
-    if (j === i || j - i > 4 || n === 8) return false;
-    g[n++] = v;
-    if (j === to) break;
-    if (s.charCodeAt(j) !== 58) return false;
-    j++;
-    if (j < to && s.charCodeAt(j) === 58) {
-      if (gap >= 0) return false;
-      gap = n;
-      j++;
-    } else if (j === to) {
-      return false; // a trailing single colon
-    }
-    i = j;
-  }
-  if (gap < 0) {
-    if (n !== 8) return false;
-  } else {
-    if (n > 7) return false; // "::" stands for at least one zero group
-    const tail = n - gap;
-    for (let k = 7, m = n - 1; k >= 8 - tail; k--, m--) g[k] = g[m]!;
-    for (let k = gap; k < 8 - tail; k++) g[k] = 0;
-  }
-  for (let k = 0; k < 4; k++) out[k] = g[2 * k]! * 65536 + g[2 * k + 1]!;
-  return true;
-}
+// Addresses and prefixes, parsed with the project's one parser (net/ip.ts), whose core writes
+// into caller-owned storage and allocates nothing: the lookup path parses each address.
 
 interface Cidr {
   family: 4 | 6;
@@ -226,11 +129,7 @@ function parseCidr(text: string): Cidr | undefined {
 /** A printable, bounded label, or undefined for anything else (non-strings, empty text). */
 function label(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  const s = v
-    .slice(0, 4 * MAX_LABEL)
-    .replace(UNPRINTABLE, "")
-    .trim()
-    .slice(0, MAX_LABEL);
+  const s = labelText(v, MAX_LABEL);
   return s === "" ? undefined : s;
 }
 
@@ -291,7 +190,7 @@ class PrefixCollector {
     this.skipped++;
     if (this.samples.length < MAX_SKIPPED_SAMPLES) {
       const text = typeof entry === "string" ? entry : (JSON.stringify(entry) ?? String(entry));
-      this.samples.push(text.slice(0, 80).replace(UNPRINTABLE, "?"));
+      this.samples.push(terminalText(text.slice(0, 80), 80));
     }
   }
 
@@ -326,7 +225,7 @@ function jsonRoot(text: string, what: string, opts: ParseOptions): Record<string
   try {
     root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    const why = (e as Error).message.replace(UNPRINTABLE, "?").slice(0, 120);
+    const why = terminalText((e as Error).message.slice(0, 120), 120);
     throw new IntelFormatError(`${what}: not valid JSON (${why})`);
   }
   if (!isObject(root)) throw new IntelFormatError(`${what}: not a JSON object`);

@@ -16,11 +16,12 @@
  * (Redis pre-releases number themselves x.(y-1).24z, e.g. 7.1.241 is 7.2-rc1), so anything else
  * is not a Redis release and gets no verdict, never an exception.
  */
+
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { compare, parse, type SemVer } from "semver";
-import type { CveFact, ServerFacts } from "../classify/result.js";
+import type { CveFact, ServerFacts } from "../schema/result.js";
+import { installedData } from "../store/paths.js";
 
 export type CveCondition = "32-bit" | "non-jemalloc" | `module:${string}`;
 
@@ -213,12 +214,21 @@ export function parseCveTable(json: unknown, origin = "cves.json"): CveTable {
 
 /** data/intel/cves.json next to the installation: from src/intel (tsx) or dist/src/intel. */
 export function defaultCveTablePath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ["../../data/intel/cves.json", "../../../data/intel/cves.json"]) {
-    const p = path.resolve(here, up);
-    if (fs.existsSync(p)) return p;
+  try {
+    return installedData("intel/cves.json");
+  } catch (e) {
+    throw new CveTableError((e as Error).message);
   }
-  throw new CveTableError("data/intel/cves.json not found next to the redscope installation");
+}
+
+/**
+ * The CVE table an intel directory selects: its own `cves.json` (what `redscope intel update`
+ * refreshed), else the bundled one. Every command that judges versions reads it through here.
+ */
+export function cveTableIn(dir: string): { path: string; table: CveTable } {
+  const local = path.join(dir, "cves.json");
+  const file = fs.existsSync(local) ? local : defaultCveTablePath();
+  return { path: file, table: loadCveTable(file) };
 }
 
 export function loadCveTable(file: string = defaultCveTablePath()): CveTable {

@@ -1,6 +1,7 @@
 /** Where downloaded intelligence (cloud ranges, geo databases, …) lives on this machine. */
 import os from "node:os";
 import path from "node:path";
+import { userDataDir } from "../store/paths.js";
 
 /**
  * `$REDSCOPE_INTEL_DIR`, else `$XDG_DATA_HOME/redscope/intel`, else
@@ -13,7 +14,5 @@ export function defaultIntelDir(
 ): string {
   const own = env["REDSCOPE_INTEL_DIR"];
   if (own) return path.resolve(own);
-  const xdg = env["XDG_DATA_HOME"];
-  const dataHome = xdg && path.isAbsolute(xdg) ? xdg : path.join(home, ".local", "share");
-  return path.join(dataHome, "redscope", "intel");
+  return path.join(userDataDir(env, home), "intel");
 }

@@ -4,11 +4,9 @@
  * cloud provider / region / service from the providers' range files, and ASN, AS organisation
  * and country from MaxMind-format databases. A source whose files are missing adds nothing.
  */
-import fs from "node:fs";
-import path from "node:path";
-import type { ProbeResult, State } from "../classify/result.js";
+import type { ProbeResult, State } from "../schema/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "./clouds.js";
-import { CveMatcher, defaultCveTablePath, loadCveTable } from "./cves.js";
+import { CveMatcher, cveTableIn } from "./cves.js";
 import { findGeoDbs, type GeoDbInfo, GeoIndex } from "./geo.js";
 
 /** Results that only say nothing answered: no server to place, nothing to look up. */
@@ -31,9 +29,7 @@ export class Enricher {
 
   /** Everything found in `dir` (which may not exist: then only the bundled CVE table). */
   static async load(dir: string): Promise<Enricher> {
-    const local = path.join(dir, "cves.json");
-    const cvePath = fs.existsSync(local) ? local : defaultCveTablePath();
-    const table = loadCveTable(cvePath);
+    const { path: cvePath, table } = cveTableIn(dir);
     const { index, sources } = await loadCloudIndex(dir);
     const geo = await GeoIndex.open(await findGeoDbs(dir));
     const status: IntelStatus = {

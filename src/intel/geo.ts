@@ -10,8 +10,8 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { open, type Reader, type Response } from "maxmind";
-import { safeText } from "../classify/index.js";
-import { formatIpv4, parseIp, unmapIpv4 } from "../targets/index.js";
+import { formatIpv4, parseIp, unmapIpv4 } from "../net/ip.js";
+import { safeText } from "../untrusted/text.js";
 
 /** What a lookup found; a field is absent when no database has a valid value for it. */
 export interface GeoInfo {

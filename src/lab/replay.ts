@@ -6,11 +6,12 @@
  * recorded fixtures in data/replies/). This is not the honeypot: it knows only the commands the
  * scanner sends, plus a generic unknown-command reply.
  */
+
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { RequestDecoder } from "../resp/index.js";
+import { installedData } from "../store/paths.js";
 
 export interface ReplyFixture {
   server: string;
@@ -34,16 +35,8 @@ export interface LabServer {
   close(): Promise<void>;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** data/replies, found from both src/ (tsx) and dist/src/ (compiled) locations. */
-export function repliesDir(): string {
-  for (const up of ["../../data/replies", "../../../data/replies"]) {
-    const p = path.resolve(here, up);
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error("data/replies not found next to the redscope installation");
-}
+/** data/replies: the recorded answers of real servers the lab replays. */
+export const repliesDir = (): string => installedData("replies");
 
 export function loadFixture(name: string): ReplyFixture {
   const file = path.join(repliesDir(), name.endsWith(".json") ? name : `${name}.json`);

@@ -7,7 +7,6 @@
  */
 import type tls from "node:tls";
 import { classifyExchange, type Exchange } from "../classify/index.js";
-import type { ProbeResult, TlsFacts } from "../classify/result.js";
 import type {
   EngineTarget,
   ProbeModule,
@@ -17,6 +16,7 @@ import type {
 } from "../engine/engine.js";
 import { ReplyDecoder, RespProtocolError } from "../resp/index.js";
 import type { RespValue } from "../resp/types.js";
+import type { ProbeResult, TlsFacts } from "../schema/result.js";
 import { buildRequest } from "./allowlist.js";
 
 export const DEFAULT_PROBE: readonly (readonly string[])[] = [

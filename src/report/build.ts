@@ -6,8 +6,14 @@
  * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
  * are read whole.
  */
-import { NICER_ROW, type ProbeResult, STATES, type State } from "../classify/result.js";
-import type { DiffRow, GroupColumn, GroupCount, ScanInfo, Store } from "../store/index.js";
+import {
+  type GroupColumn,
+  NICER_ROW,
+  type ProbeResult,
+  STATES,
+  type State,
+} from "../schema/result.js";
+import type { DiffRow, GroupCount, ReportReader, ScanInfo } from "../store/index.js";
 import { eolBranch } from "./eol.js";
 
 export interface ReportOptions {
@@ -114,7 +120,7 @@ export interface Report {
 const pct = (n: number, total: number): number => (total > 0 ? (100 * n) / total : 0);
 
 export async function buildReport(
-  store: Store,
+  store: ReportReader,
   scan: ScanInfo,
   opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
 ): Promise<Report> {
@@ -262,7 +268,7 @@ const CVSS_BANDS: Array<[string, number]> = [
 ];
 
 async function exposure(
-  store: Store,
+  store: ReportReader,
   scanId: string,
   facts: Facts,
   top: number,
@@ -353,7 +359,7 @@ export function replicationLeak(r: ProbeResult): ReplicationLeak | undefined {
 }
 
 /** Every scan of the same targets and ports, oldest first: the series the trend chart draws. */
-async function trends(store: Store, scan: ScanInfo): Promise<TrendPoint[]> {
+async function trends(store: ReportReader, scan: ScanInfo): Promise<TrendPoint[]> {
   const same = (await store.listScans()).filter(
     (s) => s.targets === scan.targets && s.ports === scan.ports && s.source === scan.source,
   );
@@ -371,7 +377,7 @@ async function trends(store: Store, scan: ScanInfo): Promise<TrendPoint[]> {
 /** Rows listed in a diff report; the summary counts all of them. */
 const MAX_DIFF_ROWS = 1000;
 
-export async function buildDiff(store: Store, a: string, b: string): Promise<DiffReport> {
+export async function buildDiff(store: ReportReader, a: string, b: string): Promise<DiffReport> {
   const summary = {
     newlyOpen: 0,
     remediated: 0,

@@ -4,7 +4,8 @@
  * One pass over the session rows; every tally is a bounded map (top-N is taken at the end, and
  * a tally stops taking new keys past MAX_KEYS, counting the rest as "other").
  */
-import type { HoneypotSessionRow, Store } from "../store/index.js";
+import type { HoneypotSessionRow, Indicators } from "../schema/honeypot.js";
+import type { HoneypotStore } from "../store/index.js";
 import { type Table, table } from "./tables.js";
 
 export interface HoneypotReport {
@@ -43,13 +44,8 @@ class Tally<V> {
   }
 }
 
-interface SessionRecord {
-  findings?: Array<{ class: string; attack?: string[] }>;
-  indicators?: Record<string, string[]>;
-}
-
 /** Indicator kinds listed, in this order (passwords have a table of their own). */
-const INDICATOR_KINDS = [
+const INDICATOR_KINDS: ReadonlyArray<Exclude<keyof Indicators, "passwords">> = [
   "urls",
   "ips",
   "domains",
@@ -61,7 +57,7 @@ const INDICATOR_KINDS = [
 ];
 
 export async function buildHoneypotReport(
-  store: Store,
+  store: HoneypotStore,
   range: { from?: string; to?: string } = {},
   top = 20,
 ): Promise<HoneypotReport> {
@@ -82,7 +78,7 @@ export async function buildHoneypotReport(
     sessions++;
     commands += s.commands;
     bytesIn += s.bytesIn;
-    const rec = s.record as SessionRecord;
+    const rec = s.record;
     const attacks = (rec.findings ?? []).filter((f) => f.class !== "scan");
     const day = days.get(s.startedAt.slice(0, 10));
     if (day) {

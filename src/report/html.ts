@@ -5,14 +5,15 @@
  * loading or running anything, so even an escaping bug could not turn what a scanned server
  * wrote into a request or a script.
  */
+
 import { createRequire } from "node:module";
 import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption } from "echarts";
-import { STATES, type State } from "../classify/result.js";
+import { STATES, type State } from "../schema/result.js";
+import { htmlText, terminalText } from "../untrusted/text.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
 import { honeypotTables } from "./honeypot.js";
-import { CONTROL } from "./render.js";
 import { type Cell, reportTables, type Table } from "./tables.js";
 
 /**
@@ -48,35 +49,10 @@ function measureText(s: string, font?: string): { width: number } {
   return { width: em * size };
 }
 
-const HTML_ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** For text and for attribute values (always double-quoted) alike. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
-
-/**
- * What a scanned server wrote, made plain: no control character or bidi override to reorder
- * what the reader sees, and no cell long enough to bury the page (the JSON format keeps it whole).
- */
-function plain(s: string, max: number): string {
-  const clean = s.replace(CONTROL, "?");
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
-}
-
-/** Attacker-controlled text for HTML: control characters out, cut at `max`, escaped. */
-export const text = (s: string, max = 300): string => escapeHtml(plain(s, max));
-
 const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
 
 function cellHtml(c: Cell): string {
-  return typeof c === "number" ? NUMBER.format(c) : text(c);
+  return typeof c === "number" ? NUMBER.format(c) : htmlText(c);
 }
 
 /** One colour per state, the same in every chart: red for open, green and blue for the guarded. */
@@ -111,7 +87,7 @@ const LABEL_MAX = 32;
  * — verified in the SVG it renders, and the test checks hostile labels come out escaped — so
  * labels go in plain, not pre-escaped (which would show `&lt;` to the reader).
  */
-const label = (s: string): string => plain(s, LABEL_MAX);
+const label = (s: string): string => terminalText(s, LABEL_MAX);
 
 /** CSS properties that SVG also takes as presentation attributes (all ECharts writes). */
 const PRESENTATION = new Set([
@@ -370,7 +346,7 @@ function trendChart(r: Report): string | undefined {
 
 export function tableHtml(t: Table): string {
   const align = (i: number): string => (t.numeric[i] ? ' class="num"' : "");
-  const head = t.columns.map((c, i) => `<th${align(i)}>${text(c)}</th>`).join("");
+  const head = t.columns.map((c, i) => `<th${align(i)}>${htmlText(c)}</th>`).join("");
   const body = t.rows
     .map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${cellHtml(c)}</td>`).join("")}</tr>`)
     .join("\n");
@@ -378,10 +354,10 @@ export function tableHtml(t: Table): string {
 }
 
 export function sectionHtml(t: Table, chart: string | undefined): string {
-  const parts = [`<section id="${text(t.id)}">`, `<h2>${text(t.title)}</h2>`];
+  const parts = [`<section id="${htmlText(t.id)}">`, `<h2>${htmlText(t.title)}</h2>`];
   if (chart) parts.push(`<figure class="chart">${chart}</figure>`);
   parts.push(t.rows.length > 0 ? tableHtml(t) : '<p class="none">(none)</p>');
-  if (t.note) parts.push(`<p class="note">${text(t.note, 1000)}</p>`);
+  if (t.note) parts.push(`<p class="note">${htmlText(t.note, 1000)}</p>`);
   parts.push("</section>");
   return parts.join("\n");
 }
@@ -400,8 +376,8 @@ function headerHtml(r: Report): string {
   return [
     "<header>",
     `<p class="kicker">redscope report</p>`,
-    `<h1>Redis exposure: scan ${text(s.id, 80)}</h1>`,
-    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${text(v)}</dd></div>`).join("")}</dl>`,
+    `<h1>Redis exposure: scan ${htmlText(s.id, 80)}</h1>`,
+    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${htmlText(v)}</dd></div>`).join("")}</dl>`,
     "</header>",
   ].join("\n");
 }
@@ -426,7 +402,7 @@ function summaryHtml(r: Report): string {
   const bands = r.exposure.worstCvss;
   const cvss =
     bands.length > 0
-      ? `<ul class="bands">${bands.map((b) => `<li class="band ${text(b.band.split(" ")[0] ?? "")}"><span class="n">${NUMBER.format(b.servers)}</span> ${text(b.band)}</li>`).join("")}</ul>`
+      ? `<ul class="bands">${bands.map((b) => `<li class="band ${htmlText(b.band.split(" ")[0] ?? "")}"><span class="n">${NUMBER.format(b.servers)}</span> ${htmlText(b.band)}</li>`).join("")}</ul>`
       : '<p class="none">no server with a known CVE</p>';
   return [
     '<section class="summary" aria-label="summary">',
@@ -523,7 +499,7 @@ export function renderHtml(r: Report): string {
     `redscope report: scan ${r.scan.id}`,
     top,
     sections,
-    `Generated by redscope on ${text(r.generatedAt)}. Labels and versions are what the scanned servers reported and may be false; CVEs are matched by version alone.`,
+    `Generated by redscope on ${htmlText(r.generatedAt)}. Labels and versions are what the scanned servers reported and may be false; CVEs are matched by version alone.`,
   );
 }
 
@@ -535,7 +511,7 @@ function page(title: string, top: string[], sections: string[], footer: string):
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${text(title, 120)}</title>
+<title>${htmlText(title, 120)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
@@ -611,7 +587,7 @@ export function renderHoneypotHtml(h: HoneypotReport, span: string, generatedAt:
     "redscope report: honeypot",
     top,
     sections,
-    `Generated by redscope on ${text(generatedAt)}. Everything shown was written by visitors: addresses may be spoofed or relayed, and indicators are hostile text, not links.`,
+    `Generated by redscope on ${htmlText(generatedAt)}. Everything shown was written by visitors: addresses may be spoofed or relayed, and indicators are hostile text, not links.`,
   );
 }
 
@@ -638,7 +614,7 @@ export function honeypotParts(
     "<header>",
     `<p class="kicker">redscope report</p>`,
     "<h1>Honeypot: who came and what they tried</h1>",
-    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${text(v)}</dd></div>`).join("")}</dl>`,
+    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${htmlText(v)}</dd></div>`).join("")}</dl>`,
     "</header>",
   ].join("\n");
   return { top: [header], sections };

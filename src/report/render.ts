@@ -4,6 +4,7 @@
  * servers are attacker-controlled: each format neutralises what would be live in it (terminal
  * escapes, Markdown pipes and markup, CSV formulas).
  */
+import { terminalText } from "../untrusted/text.js";
 import type { Report } from "./build.js";
 import { type Cell, reportTables, type Table } from "./tables.js";
 
@@ -24,15 +25,9 @@ export function renderTable(rows: string[][], rightAlign: boolean[]): string {
     .join("\n");
 }
 
-/** Control characters (ESC, CR, LF, …) and bidi marks: never written raw to a terminal. */
-export const CONTROL =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** No control character reaches a terminal; long cells are cut (lines of prose are not). */
+/** No unsafe code point reaches a terminal; long cells are cut (lines of prose are not). */
 function terminalCell(c: Cell, max = 80): string {
-  const clean = String(c).replace(CONTROL, "?");
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+  return terminalText(String(c), max);
 }
 
 const line = (s: string): string => terminalCell(s, 1000);
@@ -103,7 +98,7 @@ export function renderMarkdownTables(title: string, lines: string[], tables: Tab
 function csvCell(c: Cell): string {
   if (typeof c === "number") return String(c);
   // Control characters go too: a CSV is also read with cat and less.
-  const clean = c.replace(CONTROL, "?");
+  const clean = terminalText(c, Number.POSITIVE_INFINITY);
   const s = clean.length > 1 && /^[=+\-@]/.test(clean) ? `'${clean}` : clean;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }

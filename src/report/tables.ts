@@ -3,7 +3,7 @@
  * HTML). Cells are plain strings or numbers; escaping is each renderer's job, because a cell
  * may hold what a scanned server wrote.
  */
-import { STATES } from "../classify/result.js";
+import { STATES } from "../schema/result.js";
 import type { DiffReport, PlaceRow, Report } from "./build.js";
 
 export type Cell = string | number;

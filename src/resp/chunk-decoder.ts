@@ -19,9 +19,9 @@ const KEEP_SCRATCH_BYTES = 4096;
 const FIRST_PAYLOAD_BYTES = 16 * 1024;
 
 /**
- * The chunk-fed half of a RESP decoder: stream offsets, the dead state, and the two ways a RESP
- * token spans chunks — a line (up to CR LF, or LF for inline commands) and a length-prefixed
- * payload. Subclasses own the grammar. No recursion anywhere: a subclass keeps nesting on an
+ * The chunk-fed half of the reply decoder: stream offsets, the dead state, and the two ways a
+ * RESP token spans chunks — a line (up to CR LF) and a length-prefixed payload. The subclass
+ * owns the grammar. No recursion anywhere: a subclass keeps nesting on an
  * explicit stack so that a hostile peer controls neither the JS stack nor the time to fail.
  */
 export abstract class ChunkDecoder<T> {
@@ -151,38 +151,6 @@ export abstract class ChunkDecoder<T> {
     return cr + 2;
   }
 
-  /**
-   * Reads an inline command line from chunk[i]: up to LF, without a CR just before it — how
-   * Redis reads inline requests. Returns the index after the LF, or -1 as readLine does.
-   */
-  protected readInlineLine(chunk: Buffer, i: number): number {
-    const max = this.limits.maxLineBytes;
-    const lf = chunk.indexOf(LF, i);
-    const end = lf === -1 ? chunk.length : lf;
-    const lastIsCR =
-      end > i
-        ? chunk[end - 1] === CR
-        : this.scratchLen > 0 && this.scratch[this.scratchLen - 1] === CR;
-    // A trailing CR may still turn out to be the terminator's, so it does not count yet.
-    if (this.scratchLen + end - i - (lastIsCR ? 1 : 0) > max) {
-      throw this.fail("line_too_long", "too big inline request", this.lineAt + max);
-    }
-    if (lf === -1) {
-      this.appendLine(chunk, i, end);
-      return -1;
-    }
-    const strip = lastIsCR ? 1 : 0;
-    if (this.scratchLen === 0) {
-      this.line = chunk;
-      this.lineFrom = i;
-      this.lineTo = lf - strip;
-    } else {
-      this.appendLine(chunk, i, lf);
-      this.takeScratch(strip);
-    }
-    return lf + 1;
-  }
-
   private appendLine(chunk: Buffer, from: number, to: number): void {
     const length = to - from;
     if (length === 0) return;
@@ -217,16 +185,16 @@ export abstract class ChunkDecoder<T> {
 
   /**
    * Reads the payload and its CRLF from chunk[i]. Returns the index after the CRLF, or -1 when
-   * the chunk ended first. A payload wholly inside the chunk is returned as a view of it (or,
-   * with `copy`, one exact copy); one that spans chunks is assembled once, never re-concatenated.
+   * the chunk ended first. A payload wholly inside the chunk is returned as a view of it; one
+   * that spans chunks is assembled once, never re-concatenated.
    */
-  protected readPayload(chunk: Buffer, i: number, copy: boolean): number {
+  protected readPayload(chunk: Buffer, i: number): number {
     let p = i;
     if (this.need > 0) {
       const available = chunk.length - p;
       if (this.payload === null && available >= this.need) {
         const end = p + this.need;
-        this.received = copy ? Buffer.from(chunk.subarray(p, end)) : chunk.subarray(p, end);
+        this.received = chunk.subarray(p, end);
         this.need = 0;
         p = end;
       } else {

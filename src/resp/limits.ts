@@ -12,19 +12,6 @@ export const DEFAULT_REPLY_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   maxDepth: 32,
 });
 
-/**
- * What a server-side decoder (honeypot, test lab) accepts from a client. Mirrors Redis
- * (PROTO_INLINE_MAX_SIZE 64 KiB, multibulk count 1024*1024) except the bulk limit: Redis allows
- * 512 MiB (proto-max-bulk-len) but nothing an attacker sends needs more than 64 MiB, and a
- * honeypot must not hold half a GiB per visitor. Depth 1: a command is one flat array.
- */
-export const DEFAULT_REQUEST_LIMITS: Readonly<DecoderLimits> = Object.freeze({
-  maxLineBytes: 64 * 1024,
-  maxBulkBytes: 64 * 1024 * 1024,
-  maxElements: 1024 * 1024,
-  maxDepth: 1,
-});
-
 export function resolveLimits(
   base: Readonly<DecoderLimits>,
   overrides: Partial<DecoderLimits> | undefined,

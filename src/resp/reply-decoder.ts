@@ -88,7 +88,7 @@ export class ReplyDecoder extends ChunkDecoder<RespValue> {
         this.phase = AT_TYPE;
         this.onLine(out);
       } else {
-        i = this.readPayload(chunk, i, false);
+        i = this.readPayload(chunk, i);
         if (i < 0) return;
         this.phase = AT_TYPE;
         this.complete(this.payloadReply(), out);

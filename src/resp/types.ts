@@ -21,13 +21,21 @@ export type RespValue =
 
 /** A command as a server receives it: RESP array of bulk strings, or an inline line split into words. */
 export interface RespCommand {
+  /** The arguments: whole, or in recording mode each cut to the prefix kept. */
   args: Buffer[];
   inline: boolean;
+  /** Bytes the request took on the wire. */
+  bytes: number;
+  /**
+   * Recording mode, when an argument was longer than the prefix kept: every argument's whole
+   * length, and the SHA-256 (hex) of each one cut.
+   */
+  cut?: { lengths: number[]; sha256: Array<string | undefined> };
 }
 
-/** Budgets that a hostile peer cannot exceed. Defaults in codec.ts. */
+/** Budgets that a hostile peer cannot exceed (the reply decoder's). Defaults in limits.ts. */
 export interface DecoderLimits {
-  /** Longest `+`, `-`, `:` … line or inline command, in bytes (without CRLF). */
+  /** Longest `+`, `-`, `:` … line, in bytes (without CRLF). */
   maxLineBytes: number;
   /** Largest `$`/`=`/`!` payload accepted. */
   maxBulkBytes: number;
@@ -48,8 +56,7 @@ export type RespErrorCode =
   | "too_deep"
   | "bad_length" // not an integer, or negative other than -1
   | "bad_integer"
-  | "bad_terminator" // bulk payload not followed by CRLF
-  | "unbalanced_quotes"; // inline command
+  | "bad_terminator"; // bulk payload not followed by CRLF
 
 export class RespProtocolError extends Error {
   constructor(

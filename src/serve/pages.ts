@@ -6,18 +6,13 @@
  * characters out, cut); the pages hold no inline script or style.
  */
 
-import type { AuditReport } from "../audit/index.js";
-import { type ProbeResult, STATES } from "../classify/result.js";
-import { escapeHtml, STYLE, sectionHtml, text } from "../report/html.js";
+import { STYLE, sectionHtml } from "../report/html.js";
 import type { Table } from "../report/tables.js";
-import type {
-  AuditRow,
-  HoneypotEventRow,
-  HoneypotSessionRow,
-  ScanInfo,
-  ShardInfo,
-  ShardProgress,
-} from "../store/index.js";
+import type { AuditReport, AuditRow } from "../schema/audit.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
+import type { ScanInfo, ShardInfo, ShardProgress } from "../store/index.js";
+import { escapeHtml, htmlText } from "../untrusted/text.js";
 import type { SearchPage, SearchParams } from "./search.js";
 
 const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
@@ -86,7 +81,7 @@ export function layout(ctx: PageContext, title: string, body: string[]): string 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${text(title, 120)} · redscope</title>
+<title>${htmlText(title, 120)} · redscope</title>
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
@@ -103,20 +98,20 @@ ${body.join("\n")}
 function heading(kicker: string, title: string, facts: Array<[string, string]> = []): string {
   const dl =
     facts.length > 0
-      ? `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${text(k)}</dt><dd>${text(v)}</dd></div>`).join("")}</dl>`
+      ? `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${htmlText(k)}</dt><dd>${htmlText(v)}</dd></div>`).join("")}</dl>`
       : "";
-  return `<header><p class="kicker">${text(kicker)}</p><h1>${text(title, 200)}</h1>${dl}</header>`;
+  return `<header><p class="kicker">${htmlText(kicker)}</p><h1>${htmlText(title, 200)}</h1>${dl}</header>`;
 }
 
 function section(title: string, inner: string, id?: string): string {
-  return `<section${id ? ` id="${escapeHtml(id)}"` : ""}><h2>${text(title)}</h2>\n${inner}\n</section>`;
+  return `<section${id ? ` id="${escapeHtml(id)}"` : ""}><h2>${htmlText(title)}</h2>\n${inner}\n</section>`;
 }
 
 /** A table whose cells are already HTML (links, classes): every value in them was escaped. */
 function htmlTable(columns: string[], rows: string[][], numeric: boolean[] = []): string {
   if (rows.length === 0) return '<p class="none">(none)</p>';
   const cls = (i: number): string => (numeric[i] ? ' class="num"' : "");
-  return `<table>\n<thead><tr>${columns.map((c, i) => `<th${cls(i)}>${text(c)}</th>`).join("")}</tr></thead>\n<tbody>\n${rows
+  return `<table>\n<thead><tr>${columns.map((c, i) => `<th${cls(i)}>${htmlText(c)}</th>`).join("")}</tr></thead>\n<tbody>\n${rows
     .map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join("")}</tr>`)
     .join("\n")}\n</tbody>\n</table>`;
 }
@@ -144,13 +139,13 @@ export function scansPage(ctx: PageContext, entries: ScanListEntry[]): string {
     const c = scan.counts ?? progress?.counts ?? {};
     const total = Object.values(c).reduce((a, b) => a + b, 0);
     return [
-      `<a href="${href(`/scans/${encodeURIComponent(scan.id)}`, {})}">${text(scan.id, 80)}</a>`,
-      text(scan.source),
-      text(scan.startedAt.slice(0, 19).replace("T", " ")),
+      `<a href="${href(`/scans/${encodeURIComponent(scan.id)}`, {})}">${htmlText(scan.id, 80)}</a>`,
+      htmlText(scan.source),
+      htmlText(scan.startedAt.slice(0, 19).replace("T", " ")),
       scan.finishedAt
-        ? `finished ${text(scan.finishedAt.slice(0, 19).replace("T", " "))}`
+        ? `finished ${htmlText(scan.finishedAt.slice(0, 19).replace("T", " "))}`
         : progressHtml(scan.id, progress, false),
-      text(scan.targets, 80),
+      htmlText(scan.targets, 80),
       num(total),
       num(c.open ?? 0),
       num(c.auth_required ?? 0),
@@ -160,7 +155,7 @@ export function scansPage(ctx: PageContext, entries: ScanListEntry[]): string {
   const options = newestFirst
     .map(
       (e) =>
-        `<option value="${escapeHtml(e.scan.id)}">${text(e.scan.id, 60)} (${text(e.scan.startedAt.slice(0, 10))})</option>`,
+        `<option value="${escapeHtml(e.scan.id)}">${htmlText(e.scan.id, 60)} (${htmlText(e.scan.startedAt.slice(0, 10))})</option>`,
     )
     .join("");
   const diffForm =
@@ -209,14 +204,14 @@ export function scanPage(
     ? ""
     : section(
         "Running",
-        `<p>${progressHtml(scan.id, progress, true)}</p><p class="muted">The tables below count what was stored by ${text(reportAt)}; the page reloads when the scan finishes.</p>`,
+        `<p>${progressHtml(scan.id, progress, true)}</p><p class="muted">The tables below count what was stored by ${htmlText(reportAt)}; the page reloads when the scan finishes.</p>`,
       );
   const shardRows = shards.map((s) => [
-    text(s.shard),
-    text(s.host ?? ""),
-    text(s.startedAt.slice(0, 19).replace("T", " ")),
+    htmlText(s.shard),
+    htmlText(s.host ?? ""),
+    htmlText(s.startedAt.slice(0, 19).replace("T", " ")),
     s.finishedAt
-      ? text(s.finishedAt.slice(0, 19).replace("T", " "))
+      ? htmlText(s.finishedAt.slice(0, 19).replace("T", " "))
       : progressHtml(scan.id, s.progress, false),
   ]);
   return layout(ctx, `Scan ${scan.id}`, [
@@ -246,12 +241,12 @@ export function searchPageHtml(
     value: string | number | undefined,
     hint = "",
   ): string =>
-    `<label>${text(label)}<input name="${name}" value="${escapeHtml(value === undefined ? "" : String(value))}" placeholder="${escapeHtml(hint)}"></label>`;
+    `<label>${htmlText(label)}<input name="${name}" value="${escapeHtml(value === undefined ? "" : String(value))}" placeholder="${escapeHtml(hint)}"></label>`;
   const scanOptions = [...scans]
     .reverse()
     .map(
       (s) =>
-        `<option value="${escapeHtml(s.id)}"${s.id === p.scan ? " selected" : ""}>${text(s.id, 60)} (${text(s.startedAt.slice(0, 10))})</option>`,
+        `<option value="${escapeHtml(s.id)}"${s.id === p.scan ? " selected" : ""}>${htmlText(s.id, 60)} (${htmlText(s.startedAt.slice(0, 10))})</option>`,
     )
     .join("");
   const stateOptions = ['<option value="">any</option>']
@@ -270,7 +265,7 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
 <button class="primary" type="submit">Search</button>
 </form>`;
   const body = [heading("redscope dashboard", "Search results"), section("Filters", form)];
-  if (error !== undefined) body.push(`<p class="flash">${text(error)}</p>`);
+  if (error !== undefined) body.push(`<p class="flash">${htmlText(error)}</p>`);
   if (page) {
     const q: Record<string, string | number | undefined> = {
       scan: p.scan,
@@ -284,20 +279,20 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
       q: f.text,
     };
     const rows = page.rows.map(({ result: r }) => [
-      `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${text(r.ip, 64)}</a>`,
+      `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${htmlText(r.ip, 64)}</a>`,
       String(r.port),
-      `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>${r.detail ? ` <span class="muted">${text(r.detail, 40)}</span>` : ""}`,
-      text(
+      `<span class="state-${escapeHtml(r.state)}">${htmlText(r.state)}</span>${r.detail ? ` <span class="muted">${htmlText(r.detail, 40)}</span>` : ""}`,
+      htmlText(
         [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
       ),
-      text(r.server?.role ?? ""),
-      text(r.country ?? ""),
-      text(r.asn !== undefined ? `AS${r.asn} ${r.as_org ?? ""}` : "", 60),
-      text([r.cloud?.provider, r.cloud?.region].filter(Boolean).join(" ")),
+      htmlText(r.server?.role ?? ""),
+      htmlText(r.country ?? ""),
+      htmlText(r.asn !== undefined ? `AS${r.asn} ${r.as_org ?? ""}` : "", 60),
+      htmlText([r.cloud?.provider, r.cloud?.region].filter(Boolean).join(" ")),
       r.cves && r.cves.length > 0
         ? `${r.cves.length} (max ${Math.max(...r.cves.map((c) => c.cvss ?? 0))})`
         : "",
-      text(r.time.slice(0, 19).replace("T", " ")),
+      htmlText(r.time.slice(0, 19).replace("T", " ")),
     ]);
     const searched = `searched ${(page.searched * 100).toFixed(page.searched < 0.1 ? 1 : 0)}% of the scan in ${Math.round(page.ms)} ms`;
     const next =
@@ -320,23 +315,23 @@ ${htmlTable(["address", "port", "state", "product / version", "role", "country",
 
 export function hostPage(ctx: PageContext, ip: string, results: ProbeResult[]): string {
   const rows = results.map((r) => [
-    text(r.time.slice(0, 19).replace("T", " ")),
+    htmlText(r.time.slice(0, 19).replace("T", " ")),
     r.scan_id
-      ? `<a href="${href(`/scans/${encodeURIComponent(r.scan_id)}`, {})}">${text(r.scan_id, 60)}</a>`
+      ? `<a href="${href(`/scans/${encodeURIComponent(r.scan_id)}`, {})}">${htmlText(r.scan_id, 60)}</a>`
       : "",
     String(r.port),
-    `<span class="state-${escapeHtml(r.state)}">${text(r.state)}</span>`,
-    text(
+    `<span class="state-${escapeHtml(r.state)}">${htmlText(r.state)}</span>`,
+    htmlText(
       [r.server?.product, r.server?.version ?? r.server?.version_hint].filter(Boolean).join(" "),
     ),
-    text(r.server?.role ?? ""),
-    text(r.error ?? "", 120),
+    htmlText(r.server?.role ?? ""),
+    htmlText(r.error ?? "", 120),
   ]);
   const latest = results[0];
   const record = latest
     ? section(
         "Latest record, whole",
-        `<pre class="record">${text(JSON.stringify(latest, null, 2), 20_000)}</pre><p class="note">What the server said about itself: it may lie.</p>`,
+        `<pre class="record">${htmlText(JSON.stringify(latest, null, 2), 20_000)}</pre><p class="note">What the server said about itself: it may lie.</p>`,
       )
     : "";
   return layout(ctx, `Host ${ip}`, [
@@ -362,11 +357,11 @@ export function diffPage(ctx: PageContext, a: string, b: string, tables: Table[]
 
 function sessionCells(s: HoneypotSessionRow): string[] {
   return [
-    `<a href="${href(`/honeypot/sessions/${encodeURIComponent(s.id)}`, {})}">${text(s.startedAt.slice(0, 19).replace("T", " "))}</a>`,
-    text(s.srcIp, 64),
-    text(s.persona, 40),
+    `<a href="${href(`/honeypot/sessions/${encodeURIComponent(s.id)}`, {})}">${htmlText(s.startedAt.slice(0, 19).replace("T", " "))}</a>`,
+    htmlText(s.srcIp, 64),
+    htmlText(s.persona, 40),
     num(s.commands),
-    text(s.classes || "-", 120),
+    htmlText(s.classes || "-", 120),
     s.endedAt ? "ended" : "open",
   ];
 }
@@ -402,18 +397,13 @@ function str(v: unknown): string {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-interface SessionRecord {
-  findings?: Array<{ class?: unknown; attack?: unknown; evidence?: unknown }>;
-  indicators?: Record<string, unknown>;
-}
-
 export function sessionPage(
   ctx: PageContext,
   s: HoneypotSessionRow,
   events: HoneypotEventRow[],
   maxEvents: number,
 ): string {
-  const rec = s.record as SessionRecord;
+  const rec = s.record;
   const t0 = Date.parse(s.startedAt);
   const shown = events.slice(0, maxEvents);
   const eventRows = shown.map((e) => {
@@ -433,20 +423,20 @@ export function sessionPage(
     return [
       num(e.seq),
       `+${((Date.parse(e.time) - t0) / 1000).toFixed(3)} s`,
-      text(e.kind),
-      text(e.name ?? "", 64),
-      `<span class="args">${text(detail, 2000)}</span>`,
+      htmlText(e.kind),
+      htmlText(e.name ?? "", 64),
+      `<span class="args">${htmlText(detail, 2000)}</span>`,
     ];
   });
   const findings = (Array.isArray(rec.findings) ? rec.findings : []).map((f) => [
-    text(str(f.class)),
-    text(str(f.attack)),
-    text(str(f.evidence), 600),
+    htmlText(str(f.class)),
+    htmlText(str(f.attack)),
+    htmlText(str(f.evidence), 600),
   ]);
   const indicators = Object.entries(rec.indicators ?? {}).flatMap(([kind, values]) =>
     (Array.isArray(values) ? values : [])
       .slice(0, 200)
-      .map((v) => [text(kind), `<span class="args">${text(str(v), 500)}</span>`]),
+      .map((v) => [htmlText(kind), `<span class="args">${htmlText(str(v), 500)}</span>`]),
   );
   return layout(ctx, `Session ${s.id}`, [
     heading("honeypot session", `${s.srcIp} → ${s.persona}`, [
@@ -472,9 +462,9 @@ export function sessionPage(
 
 export function auditsPage(ctx: PageContext, rows: AuditRow[]): string {
   const cells = rows.map((a) => [
-    `<a href="${href(`/audits/${encodeURIComponent(a.id)}`, {})}">${text(a.time.slice(0, 19).replace("T", " "))}</a>`,
-    text(a.target, 120),
-    a.worst ? `<span class="sev-${escapeHtml(a.worst)}">${text(a.worst)}</span>` : "none",
+    `<a href="${href(`/audits/${encodeURIComponent(a.id)}`, {})}">${htmlText(a.time.slice(0, 19).replace("T", " "))}</a>`,
+    htmlText(a.target, 120),
+    a.worst ? `<span class="sev-${escapeHtml(a.worst)}">${htmlText(a.worst)}</span>` : "none",
     num(a.findings),
   ]);
   return layout(ctx, "Audits", [
@@ -489,16 +479,16 @@ export function auditsPage(ctx: PageContext, rows: AuditRow[]): string {
 export function auditPage(ctx: PageContext, a: AuditRow): string {
   const r = a.record as unknown as AuditReport;
   const findings = (Array.isArray(r.findings) ? r.findings : []).map((f) => [
-    `<span class="sev-${escapeHtml(str(f.severity))}">${text(str(f.severity))}</span>`,
-    text(str(f.id)),
-    text(str(f.title)),
-    text(str(f.evidence), 500),
-    `<span class="args">${text(str(f.remediation), 500)}</span>`,
+    `<span class="sev-${escapeHtml(str(f.severity))}">${htmlText(str(f.severity))}</span>`,
+    htmlText(str(f.id)),
+    htmlText(str(f.title)),
+    htmlText(str(f.evidence), 500),
+    `<span class="args">${htmlText(str(f.remediation), 500)}</span>`,
   ]);
   const skipped = (Array.isArray(r.notChecked) ? r.notChecked : []).map((n) => [
-    text(str(n.id)),
-    text(str(n.title)),
-    text(str(n.reason), 300),
+    htmlText(str(n.id)),
+    htmlText(str(n.title)),
+    htmlText(str(n.reason), 300),
   ]);
   const server = r.server ?? {};
   return layout(ctx, `Audit of ${a.target}`, [
@@ -525,7 +515,7 @@ export function auditPage(ctx: PageContext, a: AuditRow): string {
 export function loginPage(csrf: string, next: string, error?: string): string {
   return layout({ csrf, login: false, here: "" }, "Log in", [
     heading("redscope dashboard", "Log in"),
-    error ? `<p class="flash">${text(error)}</p>` : "",
+    error ? `<p class="flash">${htmlText(error)}</p>` : "",
     section(
       "Token",
       `<form class="login" method="post" action="/login">

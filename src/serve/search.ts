@@ -4,8 +4,8 @@
  * query; windows grow until a page is full or the time budget is spent, so every request
  * answers in about the same time however rare the match, and the page says how far it looked.
  */
-import { type ProbeResult, STATES } from "../classify/result.js";
-import type { SearchFilter, Store } from "../store/index.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
+import type { SearchFilter, SearchReader } from "../store/index.js";
 import { Lru } from "./lru.js";
 
 export const PAGE_ROWS = 50;
@@ -92,7 +92,7 @@ export class ScanCache {
     }
   >(16);
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: SearchReader) {}
 
   private async fresh(scan: string, at: number): Promise<boolean> {
     const s = await this.store.getScan(scan);
@@ -153,7 +153,7 @@ export class ScanCache {
 }
 
 export async function searchPage(
-  store: Store,
+  store: SearchReader,
   cache: ScanCache,
   p: SearchParams,
 ): Promise<SearchPage> {

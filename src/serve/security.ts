@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
-import { formatIpv4, formatIpv6, parseIp, unmapIpv4 } from "../targets/index.js";
+import { formatIpv4, formatIpv6, parseIp, peerAddress, unmapIpv4 } from "../net/ip.js";
 import { Lru } from "./lru.js";
 
 /**
@@ -98,13 +98,9 @@ export function loginSource(remoteAddress: string): string {
   return `${formatIpv6((plain.value >> 64n) << 64n)}/64`;
 }
 
-export function isLoopback(host: string): boolean {
-  return (
-    host === "localhost" ||
-    host === "::1" ||
-    (net.isIPv4(host) && host.startsWith("127.")) ||
-    host === "::ffff:127.0.0.1"
-  );
+export function isLoopback(text: string): boolean {
+  const host = peerAddress(text);
+  return host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
 }
 
 export function newToken(): string {

@@ -3,12 +3,12 @@
  * here; a small static script adds the live parts (Server-Sent Events for scan progress and the
  * honeypot feed, the search count). Nothing is requested from another host.
  */
+
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport } from "../report/honeypot.js";
 import { honeypotParts, reportParts } from "../report/html.js";
@@ -20,6 +20,7 @@ import {
   type Store,
   StoreDamagedError,
 } from "../store/index.js";
+import { installedData } from "../store/paths.js";
 import { Lru } from "./lru.js";
 import {
   auditPage,
@@ -82,16 +83,7 @@ const TRANSCRIPT_EVENTS = 2000;
 /** A shard that has not written its progress for this long has probably died. */
 const STALLED_MS = 30_000;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** data/web, from both src/ (tsx) and dist/src/ (compiled) locations. */
-function webDir(): string {
-  for (const up of ["../../data/web", "../../../data/web"]) {
-    const p = path.resolve(here, up);
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error("data/web not found next to the redscope installation");
-}
+const webDir = (): string => installedData("web");
 
 /** A scan's report and its HTML (charts drawn once: drawing is most of a page's cost). */
 interface Rendered {

@@ -2,16 +2,17 @@ export { defaultDbPath, isPostgresUrl, openStore } from "./open.js";
 export { PostgresStore, redactUrl } from "./postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export {
-  type AuditRow,
+  type AuditStore,
+  type CheckpointCover,
   type DiffRow,
-  GROUP_COLUMNS,
-  type GroupColumn,
   type GroupCount,
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
+  type HoneypotStore,
+  type ReportReader,
   type ResultQuery,
   type ScanInfo,
+  type ScanWriter,
   type SearchFilter,
+  type SearchReader,
   type ShardInfo,
   type ShardProgress,
   type Store,

@@ -1,9 +1,12 @@
 /**
- * JSONL sink: one result a line, to a file or stdout. Lines are batched; `flushSync` makes every
- * accepted line reach the kernel so a resume checkpoint can record an exact byte offset (a
- * SIGKILL loses nothing the kernel has), and `sync` makes them durable.
+ * JSONL: one record a line, to a file or stdout, through the one batching queue (queue.ts)
+ * with a synchronous writer: lines go out in batches of about BATCH_BYTES, and `flushSync`
+ * hands every accepted line to the kernel, so a resume checkpoint can record an exact byte
+ * offset (a SIGKILL loses nothing the kernel has); `sync` makes them durable.
  */
 import fs from "node:fs";
+import { BatchQueue } from "./queue.js";
+import type { Sink } from "./sink.js";
 
 const BATCH_BYTES = 64 * 1024;
 
@@ -21,95 +24,166 @@ export class OutputWriteError extends Error {
   }
 }
 
-export interface ResultSink {
+/** Where the lines go: a file (created, or appended to) or a stream (stdout). */
+export type JsonlTarget =
+  | { path: string; append: boolean }
+  | { stream: NodeJS.WritableStream & { writableNeedDrain?: boolean } };
+
+export interface JsonlOptions<T> {
   /**
-   * After a failed write, lines are dropped; `stop` sinks never throw here (`error` says why),
-   * `drop` sinks throw the error of the batch that failed.
+   * What a failed write does. `stop` (a scan): nothing more is written and `error` keeps it,
+   * so a resume checkpoint's offset stays true. `drop` (the honeypot, which must keep
+   * recording): the failed batch's lines are lost, `onDropped` is told which, and the next
+   * batch is tried as usual.
    */
-  write(record: object): void;
-  /** One record serialised already (JSON, no line break): written as its line. */
-  writeJson(json: string): void;
-  /** True while the sink wants the producer to pause (stdout pipe full). */
-  readonly congested: boolean;
-  /** Hand every accepted line to the kernel; throws the write error, if there was one. */
-  flushSync(): void;
-  /** Make what the kernel has durable (fdatasync; nothing for streams). */
-  sync(): void;
-  close(): Promise<void>;
-  /** Bytes of complete lines handed to the kernel so far (file sinks), including what was there before. */
-  readonly bytesWritten: number;
-  /** The first write error; nothing is written after it. */
-  readonly error: OutputWriteError | undefined;
+  onFailure: "stop" | "drop";
+  /** The record's line (JSON, no line break); JSON.stringify when absent. */
+  line?: (item: T) => string;
+  onDropped?: (items: readonly T[], error: OutputWriteError) => void;
 }
 
-/**
- * What a failed write does. `stop` (a scan): nothing more is written and `error` keeps it, so a
- * resume checkpoint's offset stays true. `drop` (the honeypot, which must keep recording): the
- * failed batch's lines are lost, the error is thrown to the writer that handed over the line
- * that filled the batch (it counts what was lost), and the next batch is tried as usual.
- */
-export type OnWriteFailure = "stop" | "drop";
+interface Line<T> {
+  item: T;
+  text: string;
+}
 
-/** Lines are collected and handed on in batches of about BATCH_BYTES. */
-abstract class BatchingSink implements ResultSink {
-  private parts: string[] = [];
-  private partBytes = 0;
-  protected written = 0;
-  private failure: OutputWriteError | undefined;
+export class JsonlSink<T = object> implements Sink<T> {
+  private readonly queue: BatchQueue<Line<T>>;
+  private readonly fd: number | undefined;
+  private readonly stream: (NodeJS.WritableStream & { writableNeedDrain?: boolean }) | undefined;
+  private readonly name: string;
+  private written = 0;
 
-  constructor(private readonly onFailure: OnWriteFailure) {}
+  constructor(
+    target: JsonlTarget,
+    private readonly opts: JsonlOptions<T>,
+  ) {
+    if ("path" in target) {
+      this.fd = fs.openSync(target.path, target.append ? "a" : "w");
+      this.written = target.append ? fs.fstatSync(this.fd).size : 0;
+      this.name = target.path;
+    } else {
+      this.stream = target.stream;
+      this.name = "the results";
+    }
+    this.queue = new BatchQueue<Line<T>>((batch) => this.writeLines(batch), {
+      batchItems: Number.POSITIVE_INFINITY,
+      batchBytes: BATCH_BYTES,
+      sizeOf: (l) => l.text.length,
+      failure:
+        opts.onFailure === "stop"
+          ? { mode: "stop", wrap: (e) => this.describe(e) }
+          : { mode: "drop" },
+      events: {
+        dropped: (lines, _why, e) =>
+          opts.onDropped?.(
+            lines.map((l) => l.item),
+            e instanceof OutputWriteError ? e : this.describe(e),
+          ),
+      },
+    });
+  }
 
-  abstract get congested(): boolean;
-  /** Write the whole batch, or throw (leaving no partial line behind). */
-  protected abstract writeBatch(batch: string): void;
-  /** What the write error means, for the user. */
-  protected abstract describe(e: unknown): string;
-  abstract close(): Promise<void>;
+  /** Queued; a whole batch is written at once. Never throws: a failure goes by the policy. */
+  write(item: T): void {
+    this.queue.push({
+      item,
+      text: `${this.opts.line ? this.opts.line(item) : JSON.stringify(item)}\n`,
+    });
+  }
 
+  /** A stream that cannot take more (stdout to a slow reader) asks the producer to hold back. */
+  get congested(): boolean {
+    return this.stream?.writableNeedDrain === true;
+  }
+
+  /** The error that stopped the sink (`stop`); nothing is written after it. */
+  get error(): OutputWriteError | undefined {
+    return this.queue.error as OutputWriteError | undefined;
+  }
+
+  /** Bytes of complete lines handed to the kernel so far, including what the file held before. */
   get bytesWritten(): number {
     return this.written;
   }
 
-  get error(): OutputWriteError | undefined {
-    return this.failure;
+  /** Hand every accepted line to the kernel; throws the error that stopped the sink. */
+  flushSync(): void {
+    this.queue.flushSync();
   }
 
-  sync(): void {}
-
-  write(record: object): void {
-    this.writeJson(JSON.stringify(record));
+  /** The file has every line when this returns (the writer is synchronous). */
+  async flush(): Promise<boolean> {
+    this.flushSync();
+    return true;
   }
 
-  writeJson(json: string): void {
-    if (this.failure) return;
-    const line = `${json}\n`;
-    this.parts.push(line);
-    this.partBytes += line.length;
-    if (this.partBytes < BATCH_BYTES) return;
-    if (this.onFailure === "drop") {
+  unwritten(): T[] {
+    return this.queue.unwritten().map((l) => l.item);
+  }
+
+  /** Make what the kernel has durable (fdatasync; nothing for a stream). */
+  sync(): void {
+    if (this.fd === undefined || this.error) return;
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch {
+      // Durability against a power cut only; a kill loses nothing the kernel has.
+    }
+  }
+
+  /** The lines go out and the file is closed (a stream is drained, never ended). */
+  async close(): Promise<boolean> {
+    try {
       this.flushSync();
+    } finally {
+      if (this.fd !== undefined) fs.closeSync(this.fd);
+    }
+    const stream = this.stream;
+    if (stream?.writableNeedDrain) {
+      // stdout is never ended (the summary may follow on stderr); wait for it to drain.
+      await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+    }
+    return true;
+  }
+
+  /**
+   * Synchronous on purpose: when it returns, the kernel has the bytes (resume offsets). A write
+   * that fails part-way (a full disk) is cut back to the last whole line before the error goes
+   * up, so the file never ends in a torn line.
+   */
+  private writeLines(batch: Array<Line<T>>): void {
+    let text = "";
+    for (const l of batch) text += l.text;
+    if (this.stream) {
+      this.written += Buffer.byteLength(text);
+      this.stream.write(text);
       return;
     }
+    const fd = this.fd!;
+    const buf = Buffer.from(text, "utf8");
+    let off = 0;
     try {
-      this.flushSync();
-    } catch {
-      // Kept in `error`; the producer looks there (a write from a socket handler must not throw).
+      while (off < buf.length) off += fs.writeSync(fd, buf, off);
+    } catch (e) {
+      try {
+        fs.ftruncateSync(fd, this.written);
+      } catch {
+        // The error says the write failed; the resume offset still marks whole lines.
+      }
+      throw e;
     }
+    this.written += buf.length;
   }
 
-  flushSync(): void {
-    if (this.failure) throw this.failure;
-    if (this.parts.length === 0) return;
-    const batch = this.parts.join("");
-    this.parts = [];
-    this.partBytes = 0;
-    try {
-      this.writeBatch(batch);
-    } catch (e) {
-      const error = new OutputWriteError(this.describe(e), errnoText(e));
-      if (this.onFailure === "stop") this.failure = error;
-      throw error;
-    }
+  private describe(e: unknown): OutputWriteError {
+    const reason = errnoText(e);
+    return new OutputWriteError(
+      this.fd === undefined
+        ? `writing ${this.name} failed: ${reason}`
+        : `writing ${this.name} failed: ${reason}; it holds every line written before, whole`,
+      reason,
+    );
   }
 }
 
@@ -119,100 +193,6 @@ function errnoText(e: unknown): string {
   if (typeof err?.code !== "string") return String(e);
   const why = /^[A-Z]+: ([^,]+)/.exec(err.message ?? "")?.[1];
   return why ? `${err.code} (${why})` : err.code;
-}
-
-export class JsonlFileSink extends BatchingSink {
-  private readonly fd: number;
-
-  /** `append` keeps what the file holds (resume); otherwise it is truncated. */
-  constructor(
-    private readonly path: string,
-    append: boolean,
-    onFailure: OnWriteFailure = "stop",
-  ) {
-    super(onFailure);
-    this.fd = fs.openSync(path, append ? "a" : "w");
-    this.written = append ? fs.fstatSync(this.fd).size : 0;
-  }
-
-  get congested(): boolean {
-    return false;
-  }
-
-  /**
-   * Synchronous on purpose: when it returns, the kernel has the bytes (resume offsets). A write
-   * that fails part-way (a full disk) is cut back to the last whole line before the error goes
-   * up, so the file never ends in a torn line.
-   */
-  protected writeBatch(batch: string): void {
-    const buf = Buffer.from(batch, "utf8");
-    let off = 0;
-    try {
-      while (off < buf.length) off += fs.writeSync(this.fd, buf, off);
-    } catch (e) {
-      try {
-        fs.ftruncateSync(this.fd, this.written);
-      } catch {
-        // The error below says the write failed; the resume offset still marks whole lines.
-      }
-      throw e;
-    }
-    this.written += buf.length;
-  }
-
-  protected describe(e: unknown): string {
-    return `writing ${this.path} failed: ${errnoText(e)}; it holds every line written before, whole`;
-  }
-
-  override sync(): void {
-    if (this.error) return;
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch {
-      // Durability against a power cut only; a kill loses nothing the kernel has.
-    }
-  }
-
-  /** The lines go out and the file is closed; a write error is thrown after closing. */
-  async close(): Promise<void> {
-    try {
-      this.flushSync();
-    } finally {
-      fs.closeSync(this.fd);
-    }
-  }
-}
-
-export class JsonlStreamSink extends BatchingSink {
-  constructor(
-    private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean },
-    onFailure: OnWriteFailure = "stop",
-  ) {
-    super(onFailure);
-  }
-
-  get congested(): boolean {
-    return this.stream.writableNeedDrain === true;
-  }
-
-  /** The stream may still buffer the batch: `congested` tells the engine to hold back. */
-  protected writeBatch(batch: string): void {
-    this.written += Buffer.byteLength(batch);
-    this.stream.write(batch);
-  }
-
-  protected describe(e: unknown): string {
-    return `writing the results failed: ${errnoText(e)}`;
-  }
-
-  close(): Promise<void> {
-    this.flushSync();
-    return new Promise((resolve) => {
-      // stdout is never ended (the summary may follow on stderr); wait for it to drain.
-      if (!this.stream.writableNeedDrain) resolve();
-      else this.stream.once("drain", () => resolve());
-    });
-  }
 }
 
 /**

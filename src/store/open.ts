@@ -2,8 +2,9 @@
  * `--db` values: a PostgreSQL URL (`postgres://…`, `postgresql://…`) or a SQLite file path
  * (optionally `sqlite:PATH`). Without one: $REDSCOPE_DB, else the per-user data directory.
  */
-import os from "node:os";
+
 import path from "node:path";
+import { userDataDir } from "./paths.js";
 import { PostgresStore } from "./postgres.js";
 import { SqliteStore } from "./sqlite.js";
 import type { Store } from "./store.js";
@@ -15,8 +16,7 @@ export function isPostgresUrl(spec: string): boolean {
 /** `$XDG_DATA_HOME/redscope/redscope.db`, else `~/.local/share/redscope/redscope.db`. */
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.REDSCOPE_DB) return env.REDSCOPE_DB;
-  const base = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
-  return path.join(base, "redscope", "redscope.db");
+  return path.join(userDataDir(env), "redscope.db");
 }
 
 export async function openStore(spec?: string): Promise<Store> {

@@ -3,12 +3,25 @@
  * together. A batch of results is one INSERT … SELECT FROM unnest(column arrays): one round
  * trip and one plan per batch, whatever its size.
  */
+
 import os from "node:os";
 import pg from "pg";
-import type { ProbeResult } from "../classify/result.js";
-import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import { AUDIT_COLUMNS, type AuditRow } from "../schema/audit.js";
+import type { Column, ColumnType } from "../schema/columns.js";
 import {
-  type AuditRow,
+  HONEYPOT_EVENT_COLUMNS,
+  HONEYPOT_SESSION_COLUMNS,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+} from "../schema/honeypot.js";
+import {
+  type GroupColumn,
+  type ProbeResult,
+  RESULT_COLUMNS,
+  type StoredResult,
+} from "../schema/result.js";
+import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
+import {
   auditFromRow,
   type CheckpointCover,
   checkGroupColumns,
@@ -16,14 +29,9 @@ import {
   type DiffRow,
   diffRow,
   diffSql,
-  type GroupColumn,
   type GroupCount,
-  HONEYPOT_SESSION_COLUMNS,
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
   honeypotEventFromRow,
   honeypotSessionFromRow,
-  honeypotSessionValues,
   type ResultQuery,
   type RowDecoder,
   resultFilter,
@@ -41,38 +49,46 @@ import {
   shardFromRow,
 } from "./store.js";
 
-/** SQL types of RESULT_COLUMNS, for the unnest() arrays. */
-const COLUMN_TYPES: Record<(typeof RESULT_COLUMNS)[number], string> = {
-  scan_id: "text",
-  ip: "text",
-  port: "int",
-  transport: "text",
+/** PostgreSQL's type for each column type, for the unnest() arrays of an insert. */
+const PG_TYPES: Record<ColumnType, string> = {
+  text: "text",
+  int: "int",
+  bigint: "bigint",
+  real: "float8",
   time: "timestamptz",
-  state: "text",
-  nicer: "text",
-  detail: "text",
-  product: "text",
-  version: "text",
-  redis_version: "text",
-  role: "text",
-  mode: "text",
-  os: "text",
-  country: "text",
-  asn: "bigint",
-  as_org: "text",
-  cloud_provider: "text",
-  cloud_region: "text",
-  cloud_service: "text",
-  cve_count: "int",
-  max_cvss: "float8",
-  shard: "text",
-  step: "bigint",
-  record: "jsonb",
+  json: "jsonb",
 };
 
-const INSERT_SQL = `INSERT INTO results (${RESULT_COLUMNS.join(", ")})
-  SELECT * FROM unnest(${RESULT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(", ")})
-  ON CONFLICT (scan_id, ip, port) DO NOTHING`;
+/**
+ * `INSERT … SELECT FROM unnest(one array per column)`: one round trip and one plan per batch,
+ * whatever its size; `columnArrays` gives the arrays.
+ */
+function unnestInsert<In>(table: string, columns: readonly Column<In>[], tail: string): string {
+  return `INSERT INTO ${table} (${columns.map((c) => c.name).join(", ")})
+  SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${PG_TYPES[c.type]}[]`).join(", ")})
+  ${tail}`;
+}
+
+/** The rows as one array per column, JSON made safe for jsonb. */
+function columnArrays<In>(columns: readonly Column<In>[], rows: readonly In[]): unknown[][] {
+  return columns.map((c) =>
+    rows.map((r) => {
+      const v = c.value(r);
+      return c.type === "json" ? jsonbSafe(v as string) : v;
+    }),
+  );
+}
+
+const INSERT_RESULTS = unnestInsert<StoredResult>(
+  "results",
+  RESULT_COLUMNS,
+  "ON CONFLICT (scan_id, ip, port) DO NOTHING",
+);
+const INSERT_EVENTS = unnestInsert<HoneypotEventRow>(
+  "honeypot_events",
+  HONEYPOT_EVENT_COLUMNS,
+  "ON CONFLICT (session_id, seq) DO NOTHING",
+);
 
 /** Rows fetched per round trip when reading results back. */
 const PAGE_ROWS = 5000;
@@ -145,14 +161,8 @@ export class PostgresStore implements Store {
     steps?: ReadonlyArray<number | undefined>,
   ): Promise<number> {
     if (results.length === 0) return 0;
-    const columns: unknown[][] = RESULT_COLUMNS.map(() => new Array(results.length));
-    const recordIndex = RESULT_COLUMNS.length - 1;
-    for (let i = 0; i < results.length; i++) {
-      const row = resultRow(scanId, results[i]!, steps?.[i]);
-      for (let c = 0; c < row.length; c++) columns[c]![i] = row[c];
-      columns[recordIndex]![i] = jsonbSafe(row[recordIndex] as string);
-    }
-    const res = await this.pool.query(INSERT_SQL, columns);
+    const rows = results.map((result, i) => ({ scanId, result, step: steps?.[i] }));
+    const res = await this.pool.query(INSERT_RESULTS, columnArrays(RESULT_COLUMNS, rows));
     return res.rowCount ?? 0;
   }
 
@@ -268,36 +278,26 @@ export class PostgresStore implements Store {
 
   async upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const cols = HONEYPOT_SESSION_COLUMNS;
+    const cols = HONEYPOT_SESSION_COLUMNS.map((c) => c.name);
     const sql = `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})
        ON CONFLICT (id) DO UPDATE SET ${cols
          .filter((c) => c !== "id")
          .map((c) => `${c} = excluded.${c}`)
          .join(", ")}`;
     await this.transaction(async (c) => {
+      // One row at a time: a batch may hold a session twice (its start and end rows).
       for (const r of rows) {
-        const v = honeypotSessionValues(r);
-        v[v.length - 1] = jsonbSafe(v[v.length - 1] as string);
-        await c.query(sql, v);
+        await c.query(
+          sql,
+          columnArrays(HONEYPOT_SESSION_COLUMNS, [r]).map((v) => v[0]),
+        );
       }
     });
   }
 
   async insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const res = await this.pool.query(
-      `INSERT INTO honeypot_events (session_id, seq, time, kind, name, record)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::jsonb[])
-       ON CONFLICT (session_id, seq) DO NOTHING`,
-      [
-        rows.map((e) => e.sessionId),
-        rows.map((e) => e.seq),
-        rows.map((e) => e.time),
-        rows.map((e) => e.kind),
-        rows.map((e) => e.name ?? null),
-        rows.map((e) => jsonbSafe(JSON.stringify(e.record))),
-      ],
-    );
+    const res = await this.pool.query(INSERT_EVENTS, columnArrays(HONEYPOT_EVENT_COLUMNS, rows));
     return res.rowCount ?? 0;
   }
 
@@ -386,9 +386,12 @@ export class PostgresStore implements Store {
 
   async saveAudit(a: AuditRow): Promise<void> {
     await this.pool.query(
-      `INSERT INTO audits (id, target, time, worst, findings, record) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (id) DO NOTHING`,
-      [a.id, a.target, a.time, a.worst ?? null, a.findings, jsonbSafe(JSON.stringify(a.record))],
+      `INSERT INTO audits (${AUDIT_COLUMNS.map((c) => c.name).join(", ")})
+       VALUES (${AUDIT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT (id) DO NOTHING`,
+      AUDIT_COLUMNS.map((c) => {
+        const v = c.value(a);
+        return c.type === "json" ? jsonbSafe(v as string) : v;
+      }),
     );
   }
 

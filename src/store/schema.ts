@@ -5,7 +5,6 @@
  * reports filter and group on. One row per (scan, ip, port): a resumed or re-run shard inserts
  * a target again and the row already there wins, so a scan never holds a target twice.
  */
-import type { ProbeResult } from "../classify/result.js";
 import { StoreOpenError } from "./store.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -201,73 +200,4 @@ export function pendingMigrations(at: number): Migration[] {
     );
   }
   return MIGRATIONS.filter((m) => m.version > at);
-}
-
-/** Columns of `results` in insert order; `resultRow` gives the values in the same order. */
-export const RESULT_COLUMNS = [
-  "scan_id",
-  "ip",
-  "port",
-  "transport",
-  "time",
-  "state",
-  "nicer",
-  "detail",
-  "product",
-  "version",
-  "redis_version",
-  "role",
-  "mode",
-  "os",
-  "country",
-  "asn",
-  "as_org",
-  "cloud_provider",
-  "cloud_region",
-  "cloud_service",
-  "cve_count",
-  "max_cvss",
-  "shard",
-  "step",
-  "record",
-] as const;
-
-export type ResultRow = Array<string | number | null>;
-
-/**
- * A result as the row values of RESULT_COLUMNS (the record itself as JSON text, last); `step`
- * is its position in the scan's permutation, when it came from one.
- */
-export function resultRow(scanId: string, r: ProbeResult, step?: number): ResultRow {
-  const s = r.server;
-  let maxCvss: number | null = null;
-  for (const c of r.cves ?? [])
-    if (c.cvss !== undefined && (maxCvss ?? -1) < c.cvss) maxCvss = c.cvss;
-  return [
-    scanId,
-    r.ip,
-    r.port,
-    r.transport,
-    r.time,
-    r.state,
-    r.nicer ?? null,
-    r.detail ?? null,
-    s?.product ?? null,
-    s?.version ?? null,
-    s?.redis_version ?? null,
-    s?.role ?? null,
-    s?.mode ?? null,
-    s?.os ?? null,
-    r.country ?? null,
-    r.asn ?? null,
-    r.as_org ?? null,
-    r.cloud?.provider ?? null,
-    r.cloud?.region ?? null,
-    r.cloud?.service ?? null,
-    r.cves ? r.cves.length : null,
-    maxCvss,
-    r.shard ?? null,
-    step ?? null,
-    JSON.stringify(r.scan_id === scanId ? r : { ...r, scan_id: scanId }),
-  ];
 }

@@ -1,10 +1,63 @@
 /**
- * Results from a running scan into a Store: collected in batches and written in order, one
- * batch at a time, off the probe path. `flush()` resolves when everything written so far is in
- * the store, which is what a resume checkpoint waits for.
+ * The write side's one interface, `Sink<T>`: what a producer (a scan, an import, the
+ * honeypot) hands its records to, whether they go to a JSONL file, SQLite, PostgreSQL or
+ * several (tee). Each sink batches through the one queue (queue.ts).
+ *
+ * `StoreSink`: a scan's results into the store, in batches written in order, one at a time,
+ * off the probe path. `flush()` resolves when everything written before it is in the store,
+ * which is what a resume checkpoint waits for.
  */
-import type { ProbeResult } from "../classify/result.js";
-import { type Store, StoreDamagedError } from "./store.js";
+import type { ProbeResult } from "../schema/result.js";
+import { BatchQueue } from "./queue.js";
+import { type ScanWriter, StoreDamagedError } from "./store.js";
+
+export interface Sink<T> {
+  /** Queued; never throws (a failure goes by the sink's policy, and `error` says a final one). */
+  write(item: T): void;
+  /** Too much waits: the producer should hold back. */
+  readonly congested: boolean;
+  /** What stopped the sink for good, if anything. */
+  readonly error: Error | undefined;
+  /**
+   * Everything written before this call is in place: true; false when `timeoutMs` ran out
+   * first (the rest stays queued). Throws what stopped the sink.
+   */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Write what is left (within `timeoutMs`) and let go: true when nothing was left unwritten. */
+  close(timeoutMs?: number): Promise<boolean>;
+  /** What was accepted and is not written yet (after a deadline passed, say). */
+  unwritten(): T[];
+}
+
+/** Several sinks as one: each gets every record. */
+export class TeeSink<T> implements Sink<T> {
+  constructor(private readonly parts: ReadonlyArray<Sink<T>>) {}
+  write(item: T): void {
+    for (const p of this.parts) p.write(item);
+  }
+  get congested(): boolean {
+    return this.parts.some((p) => p.congested);
+  }
+  get error(): Error | undefined {
+    return this.parts.find((p) => p.error !== undefined)?.error;
+  }
+  /** All parts at once, each within the same deadline. */
+  async flush(timeoutMs?: number): Promise<boolean> {
+    return (await Promise.all(this.parts.map((p) => p.flush(timeoutMs)))).every(Boolean);
+  }
+  async close(timeoutMs?: number): Promise<boolean> {
+    return (await Promise.all(this.parts.map((p) => p.close(timeoutMs)))).every(Boolean);
+  }
+  /** What the part that is furthest behind has not written. */
+  unwritten(): T[] {
+    let most: T[] = [];
+    for (const p of this.parts) {
+      const u = p.unwritten();
+      if (u.length > most.length) most = u;
+    }
+    return most;
+  }
+}
 
 /** Rows per insert: large enough to amortise a transaction or a round trip. */
 const BATCH_ROWS = 2000;
@@ -14,59 +67,53 @@ const MAX_QUEUED = 50_000;
 /** The store stopped taking rows mid-scan (disk full, server gone): the scan stops. */
 export class StoreWriteError extends Error {}
 
-export class StoreSink {
-  private batch: ProbeResult[] = [];
-  /** The batch's steps in the scan's permutation, one per result (undefined: none). */
-  private steps: Array<number | undefined> = [];
-  private chain: Promise<void> = Promise.resolve();
-  private queued = 0;
-  private failure: Error | undefined;
+/** A result and its step in the scan's permutation (what a checkpoint counts in), if any. */
+export interface ScanRow {
+  result: ProbeResult;
+  step?: number;
+}
+
+export class StoreSink implements Sink<ScanRow> {
+  private readonly queue: BatchQueue<ScanRow>;
   /** Rows the store took (a target it already held is not counted). */
   inserted = 0;
 
-  constructor(
-    private readonly store: Store,
-    private readonly scanId: string,
-  ) {}
+  constructor(store: ScanWriter, scanId: string) {
+    this.queue = new BatchQueue<ScanRow>(
+      async (rows) => {
+        this.inserted += await store.insertResults(
+          scanId,
+          rows.map((r) => r.result),
+          rows.map((r) => r.step),
+        );
+      },
+      {
+        batchItems: BATCH_ROWS,
+        congestedAt: MAX_QUEUED,
+        // After a failure nothing more is written: a checkpoint must not pass lost rows. A
+        // damaged store is said as such (the file, how to check it), not as a failed write.
+        failure: {
+          mode: "stop",
+          wrap: (e) =>
+            e instanceof StoreDamagedError
+              ? e
+              : new StoreWriteError(`writing results to the store failed: ${(e as Error).message}`),
+        },
+      },
+    );
+  }
 
-  /** `step`: the result's position in the scan's permutation (what a checkpoint counts in). */
-  write(r: ProbeResult, step?: number): void {
-    this.batch.push(r);
-    this.steps.push(step);
-    this.queued++;
-    if (this.batch.length >= BATCH_ROWS) this.send();
+  write(row: ScanRow): void {
+    this.queue.push(row);
   }
 
   get congested(): boolean {
-    return this.queued > MAX_QUEUED;
+    return this.queue.congested;
   }
 
   /** The first write error, if any: the scan stops on it. */
   get error(): Error | undefined {
-    return this.failure;
-  }
-
-  private send(): void {
-    if (this.batch.length === 0) return;
-    const rows = this.batch;
-    const steps = this.steps;
-    this.batch = [];
-    this.steps = [];
-    this.chain = this.chain.then(async () => {
-      try {
-        // After a failure nothing more is written: a checkpoint must not pass lost rows.
-        if (this.failure === undefined)
-          this.inserted += await this.store.insertResults(this.scanId, rows, steps);
-      } catch (e) {
-        // A damaged store is said as such (the file, how to check it), not as a failed write.
-        this.failure =
-          e instanceof StoreDamagedError
-            ? e
-            : new StoreWriteError(`writing results to the store failed: ${(e as Error).message}`);
-      } finally {
-        this.queued -= rows.length;
-      }
-    });
+    return this.queue.error;
   }
 
   /**
@@ -74,9 +121,15 @@ export class StoreSink {
    * written while it waits go into later batches: a checkpoint taken just before calling it
    * covers exactly what it waits for.
    */
-  async flush(): Promise<void> {
-    this.send();
-    await this.chain;
-    if (this.failure) throw this.failure;
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.queue.flush(timeoutMs);
+  }
+
+  close(timeoutMs?: number): Promise<boolean> {
+    return this.queue.close(timeoutMs);
+  }
+
+  unwritten(): ScanRow[] {
+    return this.queue.unwritten();
   }
 }

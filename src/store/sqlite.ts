@@ -3,13 +3,27 @@
  * dashboard can use it at once (one writer at a time, readers never blocked). Inserts go in one
  * transaction per batch: a prepared statement per row inside it is the fastest path SQLite has.
  */
+
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { type ProbeResult, STATES } from "../classify/result.js";
-import { pendingMigrations, RESULT_COLUMNS, resultRow, SCHEMA_TABLE } from "./schema.js";
+import { AUDIT_COLUMNS, type AuditRow } from "../schema/audit.js";
+import { columnValues } from "../schema/columns.js";
 import {
-  type AuditRow,
+  HONEYPOT_EVENT_COLUMNS,
+  HONEYPOT_SESSION_COLUMNS,
+  type HoneypotEventRow,
+  type HoneypotSessionRow,
+} from "../schema/honeypot.js";
+import {
+  type GroupColumn,
+  type ProbeResult,
+  RESULT_COLUMNS,
+  resultRow,
+  STATES,
+} from "../schema/result.js";
+import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
+import {
   auditFromRow,
   type CheckpointCover,
   checkGroupColumns,
@@ -17,14 +31,9 @@ import {
   type DiffRow,
   diffRow,
   diffSql,
-  type GroupColumn,
   type GroupCount,
-  HONEYPOT_SESSION_COLUMNS,
-  type HoneypotEventRow,
-  type HoneypotSessionRow,
   honeypotEventFromRow,
   honeypotSessionFromRow,
-  honeypotSessionValues,
   indexedFilter,
   type ResultQuery,
   type RowDecoder,
@@ -64,7 +73,7 @@ export class SqliteStore implements Store {
     private readonly db: Database.Database,
     readonly location: string,
   ) {
-    const cols = RESULT_COLUMNS.join(", ");
+    const cols = RESULT_COLUMNS.map((c) => c.name).join(", ");
     const params = RESULT_COLUMNS.map(() => "?").join(", ");
     this.insert = db.prepare(
       `INSERT INTO results (${cols}) VALUES (${params}) ON CONFLICT (scan_id, ip, port) DO NOTHING`,
@@ -73,7 +82,9 @@ export class SqliteStore implements Store {
       (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => {
         let n = 0;
         for (let i = 0; i < results.length; i++)
-          n += this.insert.run(resultRow(scanId, results[i]!, steps?.[i])).changes;
+          n += this.insert.run(
+            resultRow({ scanId, result: results[i]!, step: steps?.[i] }),
+          ).changes;
         return n;
       },
     );
@@ -254,7 +265,7 @@ export class SqliteStore implements Store {
 
   async upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const cols = HONEYPOT_SESSION_COLUMNS;
+    const cols = HONEYPOT_SESSION_COLUMNS.map((c) => c.name);
     const update = cols
       .filter((c) => c !== "id")
       .map((c) => `${c} = excluded.${c}`)
@@ -267,7 +278,7 @@ export class SqliteStore implements Store {
             `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES ${values}
              ON CONFLICT (id) DO UPDATE SET ${update}`,
           cols.length,
-          rows.map(honeypotSessionValues),
+          rows.map((r) => columnValues(HONEYPOT_SESSION_COLUMNS, r)),
         ),
       )
       .immediate();
@@ -280,17 +291,10 @@ export class SqliteStore implements Store {
         this.insertBlocks(
           "honeypot_events",
           (values) =>
-            `INSERT INTO honeypot_events (session_id, seq, time, kind, name, record) VALUES ${values}
+            `INSERT INTO honeypot_events (${HONEYPOT_EVENT_COLUMNS.map((c) => c.name).join(", ")}) VALUES ${values}
              ON CONFLICT (session_id, seq) DO NOTHING`,
-          6,
-          rows.map((e) => [
-            e.sessionId,
-            e.seq,
-            e.time,
-            e.kind,
-            e.name ?? null,
-            JSON.stringify(e.record),
-          ]),
+          HONEYPOT_EVENT_COLUMNS.length,
+          rows.map((e) => columnValues(HONEYPOT_EVENT_COLUMNS, e)),
         ),
       )
       .immediate();
@@ -428,10 +432,10 @@ export class SqliteStore implements Store {
   async saveAudit(a: AuditRow): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO audits (id, target, time, worst, findings, record) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO audits (${AUDIT_COLUMNS.map((c) => c.name).join(", ")})
+         VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (id) DO NOTHING`,
       )
-      .run(a.id, a.target, a.time, a.worst ?? null, a.findings, JSON.stringify(a.record));
+      .run(AUDIT_COLUMNS.map((c) => c.value(a)));
   }
 
   async listAudits(limit: number): Promise<AuditRow[]> {

@@ -3,7 +3,10 @@
  * machines). Every method is async so the two are interchangeable; SQLite's are synchronous
  * underneath.
  */
-import type { ProbeResult } from "../classify/result.js";
+
+import type { AuditReport, AuditRow } from "../schema/audit.js";
+import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
+import { GROUP_COLUMNS, type GroupColumn, type ProbeResult } from "../schema/result.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
 export interface ScanInfo {
@@ -68,17 +71,6 @@ export interface SearchFilter {
   text?: string;
 }
 
-/** A stored audit report (`redscope audit`). */
-export interface AuditRow {
-  id: string;
-  target: string;
-  time: string;
-  /** The most severe finding's severity, undefined when there was none. */
-  worst?: string;
-  findings: number;
-  record: Record<string, unknown>;
-}
-
 export interface ResultQuery {
   scanId: string;
   state?: string;
@@ -96,27 +88,6 @@ export interface ResultQuery {
   ordered?: boolean;
 }
 
-/** Columns a report may group on: the indexed facts of `results`, never free SQL. */
-export const GROUP_COLUMNS = [
-  "state",
-  "nicer",
-  "detail",
-  "transport",
-  "product",
-  "version",
-  "redis_version",
-  "role",
-  "mode",
-  "country",
-  "asn",
-  "as_org",
-  "cloud_provider",
-  "cloud_region",
-  "cloud_service",
-  "max_cvss",
-] as const;
-export type GroupColumn = (typeof GROUP_COLUMNS)[number];
-
 export interface GroupCount {
   /** The values of the grouped columns, in the order asked; null where a row has none. */
   key: Array<string | number | null>;
@@ -131,39 +102,11 @@ export interface DiffRow {
   b?: { state: string; product?: string; version?: string };
 }
 
-/** One honeypot session as stored: the columns, and the whole record (JSON). */
-export interface HoneypotSessionRow {
-  id: string;
-  sensor: string;
-  /** `addr:port` the attacker connected to. */
-  listener: string;
-  persona: string;
-  srcIp: string;
-  srcPort: number;
-  startedAt: string;
-  endedAt?: string;
-  bytesIn: number;
-  bytesOut: number;
-  commands: number;
-  /** Attack classes, comma-separated, most severe first ("" when none). */
-  classes: string;
-  record: Record<string, unknown>;
-}
-
-/** One honeypot event: connect, command, effect or close. */
-export interface HoneypotEventRow {
-  sessionId: string;
-  seq: number;
-  time: string;
-  kind: string;
-  name?: string;
-  record: Record<string, unknown>;
-}
-
-export interface Store {
-  readonly kind: "sqlite" | "postgres";
-  /** Path, or the URL without its password: safe to print. */
-  readonly location: string;
+/**
+ * What a scan (or an import) writes: its record, its shards, its results in batches, its
+ * progress (the dashboard's bar), and a resumed shard's rollback to its checkpoint.
+ */
+export interface ScanWriter {
   /**
    * Record a scan, or join one that exists (another shard of it, or a re-run). A scan id
    * that exists with other targets, ports, seed or shard count is refused (StoreConflictError).
@@ -189,25 +132,29 @@ export interface Store {
   finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void>;
   /** Results per state, from the rows themselves (exact after a resume or a re-run). */
   stateCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
+  listShards(scanId: string): Promise<ShardInfo[]>;
+  /** A running shard's progress (the scan writes it about once a second). */
+  recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
+}
+
+/** What reports read: scans, their counts grouped by facts, records, and diffs. */
+export interface ReportReader {
   getScan(id: string): Promise<ScanInfo | undefined>;
   listScans(): Promise<ScanInfo[]>;
   listShards(scanId: string): Promise<ShardInfo[]>;
+  /** Results per state, from the rows themselves (exact after a resume or a re-run). */
+  stateCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
   /** The records, in (ip, port) order. */
   results(query: ResultQuery): AsyncIterable<ProbeResult>;
   /** Row counts grouped by the given columns, largest first. */
   groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]>;
   /** Targets whose state or version differ between scans a and b, in (ip, port) order. */
   diff(a: string, b: string): AsyncIterable<DiffRow>;
-  /** Honeypot sessions: inserted when they start, replaced when they end (same id). */
-  upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void>;
-  /** Honeypot events; an event already stored (same session and seq) is kept. */
-  insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
-  /** Sessions that started in [from, to) (ISO times), oldest first. */
-  honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
-  /** A session's events in order; the first `limit` when given (a visitor decides how many). */
-  honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]>;
-  /** A running shard's progress (the scan writes it about once a second). */
-  recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;
+}
+
+/** What the dashboard's search reads: a scan's rows in insertion order, filtered and counted. */
+export interface SearchReader {
+  getScan(id: string): Promise<ScanInfo | undefined>;
   /** The first and last `seq` (insertion order) of a scan's rows; undefined when it has none. */
   scanSeqRange(scanId: string): Promise<{ min: number; max: number } | undefined>;
   /** Rows matching `f` with after < seq <= upTo, in seq order, at most `limit`. */
@@ -219,15 +166,43 @@ export interface Store {
   ): Promise<Array<{ seq: number; result: ProbeResult }>>;
   /** Rows matching `f`, counted up to `cap` (a count past it reads as "at least cap"). */
   countResults(scanId: string, f: SearchFilter, cap: number): Promise<number>;
+  /** The records (the versions a CVE's filter is built from). */
+  results(query: ResultQuery): AsyncIterable<ProbeResult>;
   /** Every stored result for an address, across scans, newest first (at most `limit`). */
   hostResults(ip: string, limit: number): Promise<ProbeResult[]>;
+}
+
+/** What the honeypot writes (sensors) and its report and the dashboard read. */
+export interface HoneypotStore {
+  /** Honeypot sessions: inserted when they start, replaced when they end (same id). */
+  upsertHoneypotSessions(rows: HoneypotSessionRow[]): Promise<void>;
+  /** Honeypot events; an event already stored (same session and seq) is kept. */
+  insertHoneypotEvents(rows: HoneypotEventRow[]): Promise<number>;
+  /** Sessions that started in [from, to) (ISO times), oldest first. */
+  honeypotSessions(range?: { from?: string; to?: string }): AsyncIterable<HoneypotSessionRow>;
+  /** A session's events in order; the first `limit` when given (a visitor decides how many). */
+  honeypotEvents(sessionId: string, limit?: number): Promise<HoneypotEventRow[]>;
+  /** Honeypot sessions, newest first, started before `before` (ISO) when given. */
+  recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]>;
+  getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined>;
+}
+
+/** Audit reports (`redscope audit --db`), kept and listed. */
+export interface AuditStore {
   saveAudit(row: AuditRow): Promise<void>;
   /** Audits, newest first. */
   listAudits(limit: number): Promise<AuditRow[]>;
   getAudit(id: string): Promise<AuditRow | undefined>;
-  /** Honeypot sessions, newest first, started before `before` (ISO) when given. */
-  recentHoneypotSessions(limit: number, before?: string): Promise<HoneypotSessionRow[]>;
-  getHoneypotSession(id: string): Promise<HoneypotSessionRow | undefined>;
+}
+
+/**
+ * The results store: one interface, two backends (SQLite embedded, PostgreSQL for many
+ * machines). Each consumer depends on the part it uses.
+ */
+export interface Store extends ScanWriter, ReportReader, SearchReader, HoneypotStore, AuditStore {
+  readonly kind: "sqlite" | "postgres";
+  /** Path, or the URL without its password: safe to print. */
+  readonly location: string;
   /** The migration version the database is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
@@ -390,7 +365,8 @@ export function auditFromRow(row: Row, d: RowDecoder): AuditRow {
     target: String(row.target),
     time: d.time(row.time),
     findings: Number(row.findings),
-    record: d.json<Record<string, unknown>>(row.record) ?? {},
+    // Read back as stored; its readers still check its shape (the strings came from servers).
+    record: d.json<AuditReport>(row.record) ?? { target: "", findings: [], notChecked: [] },
   };
   if (row.worst != null) out.worst = String(row.worst);
   return out;
@@ -460,40 +436,6 @@ export function diffSql(p1: string, p2: string, distinct: string, collate: strin
     ORDER BY coalesce(a.ip, b.ip)${collate}, coalesce(a.port, b.port)`;
 }
 
-export const HONEYPOT_SESSION_COLUMNS = [
-  "id",
-  "sensor",
-  "listener",
-  "persona",
-  "src_ip",
-  "src_port",
-  "started_at",
-  "ended_at",
-  "bytes_in",
-  "bytes_out",
-  "commands",
-  "classes",
-  "record",
-] as const;
-
-export function honeypotSessionValues(r: HoneypotSessionRow): unknown[] {
-  return [
-    r.id,
-    r.sensor,
-    r.listener,
-    r.persona,
-    r.srcIp,
-    r.srcPort,
-    r.startedAt,
-    r.endedAt ?? null,
-    r.bytesIn,
-    r.bytesOut,
-    r.commands,
-    r.classes,
-    JSON.stringify(r.record),
-  ];
-}
-
 export function honeypotSessionFromRow(
   row: Record<string, unknown>,
   d: RowDecoder,
@@ -510,7 +452,8 @@ export function honeypotSessionFromRow(
     bytesOut: Number(row.bytes_out),
     commands: Number(row.commands),
     classes: String(row.classes),
-    record: d.json<Record<string, unknown>>(row.record) ?? {},
+    // Read back as stored; its readers still check its shape (the strings came from visitors).
+    record: d.json<HoneypotSessionRow["record"]>(row.record) ?? {},
   };
   if (row.ended_at != null) out.endedAt = d.time(row.ended_at);
   return out;

@@ -3,7 +3,7 @@
  * (default blocklist, exclude files), the indexable target space, and the order (a seeded,
  * shardable, resumable cyclic-group permutation). See DESIGN.md "Target engine".
  */
-export { DEFAULT_BLOCKLIST, parseExcludeText, type ReservedRange } from "./blocklist.js";
+export { parseExcludeText } from "./blocklist.js";
 export {
   CyclicPermutation,
   parseSeed,
@@ -13,17 +13,6 @@ export {
   type Shard,
 } from "./cyclic.js";
 export { TargetSpecError } from "./errors.js";
-export {
-  formatIp,
-  formatIpv4,
-  formatIpv6,
-  type IpFamily,
-  type IpValue,
-  parseIp,
-  parseIpv4,
-  parseIpv6,
-  unmapIpv4,
-} from "./ip.js";
 export { parsePort, parsePorts } from "./ports.js";
 export {
   buildTargetSpace,

@@ -14,10 +14,16 @@
  * Memory is O(intervals + pairs): a /8 or an IPv6 /64 costs one interval.
  */
 import { createHash } from "node:crypto";
-import { reservedIntervals, reservedRefusal } from "./blocklist.js";
+import {
+  findInterval,
+  type Interval,
+  mergeIntervals,
+  subtractIntervals,
+} from "../net/intervals.js";
+import { formatIpv4, formatIpv6, type IpFamily, parseIp } from "../net/ip.js";
+import { reservedIntervals } from "../net/reserved.js";
+import { reservedRefusal } from "./blocklist.js";
 import { TargetSpecError } from "./errors.js";
-import { findInterval, type Interval, mergeIntervals, subtractIntervals } from "./intervals.js";
-import { formatIpv4, formatIpv6, type IpFamily, parseIp } from "./ip.js";
 import type { AddressRange, TargetInput } from "./spec.js";
 
 export interface Target {

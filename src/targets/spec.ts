@@ -18,8 +18,9 @@
  * masscan `-oL` lines ("open tcp 6379 192.0.2.1 1700000000") become pairs; lines for closed
  * ports or other protocols are skipped; its "#masscan" / "# end" lines are comments.
  */
+
+import { cidrRange, familyBits, type IpFamily, parseIp, parseIpv4 } from "../net/ip.js";
 import { quote, TargetSpecError } from "./errors.js";
-import { cidrRange, familyBits, type IpFamily, parseIp, parseIpv4 } from "./ip.js";
 import { parsePort } from "./ports.js";
 
 /** Inclusive address range. `source` names the target in messages: the token as written, with

@@ -5,10 +5,11 @@
  * reported and skipped rather than ending a long pipeline. Memory is bounded by the queue, which
  * the caller keeps short by pausing its input (see `backlog`).
  */
-import { reservedEntryFor } from "./blocklist.js";
+
+import { findInterval, type Interval, mergeIntervals } from "../net/intervals.js";
+import { formatIpv4, parseIpv4 } from "../net/ip.js";
+import { reservedEntryFor } from "../net/reserved.js";
 import { TargetSpecError } from "./errors.js";
-import { findInterval, type Interval, mergeIntervals } from "./intervals.js";
-import { formatIpv4, parseIpv4 } from "./ip.js";
 import { buildTargetSpace, type Target } from "./space.js";
 import { type AddressRange, emptyTargetInput, TargetLineParser } from "./spec.js";
 

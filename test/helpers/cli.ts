@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ProbeResult } from "../../src/classify/result.js";
+import type { ProbeResult } from "../../src/schema/result.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BIN = path.resolve(here, "../../src/cli/bin.js");

@@ -13,7 +13,7 @@
  * node_count for "no data", or node_count + 16 + the offset of a value in the data section.
  * Values are written without pointers; networks with identical data share one record.
  */
-import { parseIp } from "../../src/targets/index.js";
+import { parseIp } from "../../src/net/ip.js";
 
 /** A value whose MMDB type the spec fixes (metadata's uint16 and uint64 fields). */
 export class TypedValue {

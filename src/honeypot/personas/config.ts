@@ -5,6 +5,7 @@
  * with Redis has, so file-write chains (ssh, cron, webshell) proceed as they would there.
  */
 import path from "node:path";
+import type { AuthMode } from "../types.js";
 import type { Era } from "./era.js";
 
 /** Where the server was installed from: it decides paths that INFO and CONFIG GET show. */
@@ -353,7 +354,7 @@ export class SessionConfig {
   }
 }
 
-export interface ConfigDefaults {
+interface ConfigDefaults {
   paths: LayoutPaths;
   port: number;
   /** "yes" only for a protected-mode persona; open personas run with it off. */
@@ -367,7 +368,7 @@ function present(spec: ConfigSpec, era: Era): boolean {
 }
 
 /** The parameters of this version with their values for this persona, in CONFIG GET order. */
-export function defaultConfig(era: Era, d: ConfigDefaults): ConfigValues {
+function defaultConfig(era: Era, d: ConfigDefaults): ConfigValues {
   const values: ConfigValues = new Map();
   for (const spec of SPECS) {
     if (!present(spec, era)) continue;
@@ -381,6 +382,39 @@ export function defaultConfig(era: Era, d: ConfigDefaults): ConfigValues {
   values.set("requirepass", d.requirepass);
   if (values.has("protected-mode")) values.set("protected-mode", d.protectedMode);
   return values;
+}
+
+/**
+ * A persona's default config per listener port (the port is one of its values), built once
+ * per port and shared by the port's sessions until one changes it.
+ */
+export class DefaultConfigs {
+  private readonly byPort = new Map<number, ConfigValues>();
+
+  constructor(
+    private readonly era: Era,
+    private readonly paths: LayoutPaths,
+    private readonly auth: AuthMode,
+    private readonly requirepass: string,
+  ) {}
+
+  /** The config a new session on this port starts from. */
+  forPort(port: number): SessionConfig {
+    let base = this.byPort.get(port);
+    if (base === undefined) {
+      base = defaultConfig(this.era, {
+        paths: this.paths,
+        port,
+        // Open personas are servers someone started with protected mode off; the others keep
+        // the default (on), which a password makes moot.
+        protectedMode: this.auth === "open" ? "no" : "yes",
+        requirepass: this.requirepass,
+      });
+      // One per listener port; a caller asking for many ports gets them built, not kept.
+      if (this.byPort.size < 16) this.byPort.set(port, base);
+    }
+    return new SessionConfig(base);
+  }
 }
 
 export function configSpec(era: Era, name: string): ConfigSpec | undefined {

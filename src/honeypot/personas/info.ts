@@ -5,9 +5,12 @@
  * release added which field). What changes while a server runs — pids, ids, uptime, memory,
  * counters, the keyspace — is filled in live at every call (see `VOLATILE_INFO_KEYS`).
  */
+
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { parseInfo } from "../../classify/info.js";
+import { ReplyDecoder } from "../../resp/index.js";
+import { installedData } from "../../store/paths.js";
 import type { Era } from "./era.js";
 
 export type InfoFields = Array<[string, string]>;
@@ -21,39 +24,31 @@ export interface InfoSection {
 /** The default INFO of one version: sections in order, each with its fields in order. */
 export type InfoTemplate = InfoSection[];
 
-/** Splits an INFO text (the bulk's payload) into sections and `key:value` fields. */
+/**
+ * An INFO text (the bulk's payload) as sections of `key:value` fields, in order, as the
+ * project's INFO parser (classify/info.ts) reads it.
+ */
 export function parseInfoText(text: string): InfoTemplate {
-  const sections: InfoTemplate = [];
-  let current: InfoSection | undefined;
-  for (const line of text.split("\r\n")) {
-    if (line.startsWith("# ")) {
-      current = { name: line.slice(2), fields: [] };
-      sections.push(current);
-    } else if (line !== "" && current !== undefined) {
-      const colon = line.indexOf(":");
-      if (colon > 0) current.fields.push([line.slice(0, colon), line.slice(colon + 1)]);
-    }
+  const info = parseInfo(text);
+  const sections = new Map<string, InfoFields>();
+  for (const name of info.sections.keys()) sections.set(name, []);
+  for (const e of info.entries) {
+    if (e.section !== undefined) sections.get(e.section)?.push([e.key, e.value]);
   }
-  return sections;
+  return Array.from(sections, ([name, fields]) => ({ name, fields }));
 }
 
-/** The payload of a RESP bulk string (`$<n>\r\n<payload>\r\n`). */
-function bulkPayload(reply: Buffer): string {
-  const text = reply.toString("latin1");
-  const nl = text.indexOf("\r\n");
-  return text.slice(nl + 2, text.length - 2);
+/** The payload of a recorded INFO reply (a RESP bulk string), read by the reply decoder. */
+function bulkPayload(reply: Buffer, fixture: string): string {
+  const [value] = new ReplyDecoder({ maxBulkBytes: reply.length }).push(reply);
+  if (value?.type !== "bulk" || value.value === null) {
+    throw new Error(`${fixture}: the recorded INFO is not a bulk string`);
+  }
+  return value.value.toString("latin1");
 }
 
-/** data/replies, next to the installation: found from src/ and from dist/src/ alike. */
-function repliesDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 6; up++) {
-    const candidate = path.join(dir, "data", "replies");
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error("data/replies not found above the honeypot personas");
-}
+/** data/replies: the recorded answers of real servers the personas' INFO comes from. */
+const repliesDir = (): string => installedData("replies");
 
 interface FixtureFile {
   probes: Array<{ probe: string; reply_b64: string }>;
@@ -69,7 +64,7 @@ export function recordedInfo(fixture: string): InfoTemplate {
     const data = JSON.parse(fs.readFileSync(file, "utf8")) as FixtureFile;
     const probe = data.probes.find((p) => p.probe === "info");
     if (probe === undefined) throw new Error(`${fixture}: no recorded INFO`);
-    template = parseInfoText(bulkPayload(Buffer.from(probe.reply_b64, "base64")));
+    template = parseInfoText(bulkPayload(Buffer.from(probe.reply_b64, "base64"), fixture));
     templates.set(fixture, template);
   }
   return template.map((s) => ({ name: s.name, fields: s.fields.map(([k, v]) => [k, v]) }));

@@ -179,18 +179,3 @@ export function subscribedContextText(era: Era, command: string): string {
   }
   return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
 }
-
-/** Protocol errors, by what the request decoder reported (then the connection closes). */
-export const PROTOCOL_ERRORS = {
-  multibulkLength: "ERR Protocol error: invalid multibulk length",
-  bulkLength: "ERR Protocol error: invalid bulk length",
-  unbalancedQuotes: "ERR Protocol error: unbalanced quotes in request",
-  inlineTooBig: "ERR Protocol error: too big inline request",
-  mbulkCountTooBig: "ERR Protocol error: too big mbulk count string",
-  unauthenticatedMultibulk: "ERR Protocol error: unauthenticated multibulk length",
-  unauthenticatedBulk: "ERR Protocol error: unauthenticated bulk length",
-} as const;
-
-export function expectedDollarText(got: string): string {
-  return `ERR Protocol error: expected '$', got '${got}'`;
-}

@@ -1,15 +1,15 @@
 /**
  * The shape of a command as the session dispatches it (name, arity per version, flags,
- * subcommands) and the context its handler runs in. Handlers live in commands-keys.ts and
- * commands-server.ts; commands.ts puts the table together per version.
+ * subcommands) and the context its handler runs in. Handlers live in one file per family
+ * (strings.ts, lists.ts, keys.ts, server.ts …); table.ts puts the table together per version.
  */
 
-import type { Reply } from "./commands-reply.js";
-import type { Keyspace } from "./keyspace.js";
-import type { SessionConfig } from "./personas/config.js";
-import type { Era } from "./personas/era.js";
-import type { Persona, ReplicationState } from "./personas/index.js";
-import type { SessionEffect } from "./types.js";
+import type { Keyspace } from "../keyspace.js";
+import type { SessionConfig } from "../personas/config.js";
+import type { Era } from "../personas/era.js";
+import type { Persona, ReplicationState } from "../personas/index.js";
+import type { SessionEffect } from "../types.js";
+import type { Reply } from "./reply.js";
 
 /** What one connection has changed about its make-believe server. */
 export interface SessionState {
@@ -31,6 +31,11 @@ export interface SessionState {
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
+}
+
+/** A successful write: counts toward the next SAVE (INFO rdb_changes_since_last_save). */
+export function wrote(c: CommandContext, n = 1): void {
+  c.state.dirty += n;
 }
 
 export interface ClientInfo {
@@ -61,6 +66,8 @@ export interface CommandContext {
   argLength(i: number): number;
   /** INFO text for these (lower-case) section names. */
   info(sections: string[]): string;
+  /** The commands of this version (COMMAND describes them). */
+  readonly commands: CommandTable;
   /** Set by a handler: what the command did, for the recorder. */
   effect?: SessionEffect;
   /** Set by a handler: close after this reply (QUIT), silently if there is none. */
@@ -97,6 +104,24 @@ export type CommandFlag =
   /** May grow data: refused with -OOM when the session is at its cap. */
   | "denyoom";
 
+/**
+ * What kind of command it is, named after its ACL category (@string, @connection, @admin …):
+ * COMMAND INFO's flags and categories follow from it. The five data kinds take keys.
+ */
+export type CommandCategory =
+  | "string"
+  | "list"
+  | "hash"
+  | "set"
+  | "keyspace"
+  | "connection"
+  | "pubsub"
+  | "scripting"
+  | "admin";
+
+/** Where a command's keys are, as COMMAND INFO shows them: first, last (-1: the end), step. */
+export type KeyPositions = readonly [first: number, last: number, step: number];
+
 export interface SubcommandSpec {
   /** 7.0+ arity, counted from the container's name (`CONFIG GET x` is 3 words). */
   arity: number;
@@ -113,6 +138,9 @@ export interface CommandSpec {
   name: string;
   arity: Arity;
   since?: string;
+  category: CommandCategory;
+  /** Absent: one key, the first argument, for the data kinds; none for the others. */
+  keys?: KeyPositions;
   flags?: CommandFlag[];
   /** 7.0+ refuses the whole command unless enabled in the config file (DEBUG). */
   gated?: "DEBUG";
@@ -127,6 +155,17 @@ export interface CommandSpec {
     unknown: (sub: string, era: Era) => string;
     arity: (sub: string, era: Era) => string;
   };
+}
+
+/** The commands of one version, by lower-case name, in the order COMMAND lists them. */
+export type CommandTable = ReadonlyMap<string, CommandSpec>;
+
+/** Commands of one category, except those that name another. */
+export function inCategory(
+  category: CommandCategory,
+  specs: ReadonlyArray<Omit<CommandSpec, "category"> & { category?: CommandCategory }>,
+): CommandSpec[] {
+  return specs.map((spec) => ({ category, ...spec }));
 }
 
 export function arityAt(arity: Arity, era: Era): number {

@@ -1,5 +1,7 @@
 /**
- * IP address text ⇄ integer. IPv4 values are numbers on the hot path (formatIpv4) and bigints in
+ * IP address text ⇄ integer: the one parser of the project (targets, intel's range lookups,
+ * the honeypot's peers). Its core parses a range of a string into caller-owned storage and
+ * allocates nothing; the general API below wraps it. IPv4 values are numbers on the hot path (formatIpv4) and bigints in
  * the general API; IPv6 values are bigints.
  *
  * Parsing is strict on purpose: target lists decide which hosts on the internet get a
@@ -43,95 +45,122 @@ export function cidrRange(
   return { start, end: start | mask };
 }
 
-/** Strict dotted quad → 32-bit unsigned number, or undefined. */
-export function parseIpv4(s: string): number | undefined {
-  const n = s.length;
-  if (n < 7 || n > 15) return undefined;
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Strict dotted quad in s[from, to) → 32-bit unsigned number, or -1. Allocates nothing: the
+ * lookup paths (cloud ranges, every probe's address) parse with it.
+ */
+export function parseIpv4At(s: string, from: number, to: number): number {
+  const n = to - from;
+  if (n < 7 || n > 15) return -1;
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
   let leadingZero = false;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
-      if (leadingZero) return undefined; // "01", "00"
+      if (leadingZero) return -1; // "01" could be octal to another tool
       if (digits === 0 && c === 48) leadingZero = true;
       octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return undefined;
+      if (++digits > 3 || octet > 255) return -1;
     } else if (c === 46) {
-      if (digits === 0 || ++dots > 3) return undefined;
+      if (digits === 0 || ++dots > 3) return -1;
       value = value * 256 + octet;
       octet = 0;
       digits = 0;
       leadingZero = false;
     } else {
-      return undefined;
+      return -1;
     }
   }
-  if (dots !== 3 || digits === 0) return undefined;
+  if (dots !== 3 || digits === 0) return -1;
   return value * 256 + octet;
 }
 
-/** One group of 1–4 hex digits, or -1. */
-function parseHexGroup(s: string): number {
-  const n = s.length;
-  if (n < 1 || n > 4) return -1;
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 97 && c <= 102) d = c - 87;
-    else if (c >= 65 && c <= 70) d = c - 55;
-    else return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
+const GROUPS = new Uint32Array(8);
 
 /**
- * Groups of one side of a "::" (or of a whole address without one), appended to `out`. A dotted
- * quad is allowed only as the last piece of the address (`last`). False on any error.
+ * RFC 4291 text in s[from, to) → four big-endian 32-bit words in `out`; false when malformed.
+ * Allocates nothing (the words go into caller-owned storage).
  */
-function parseGroups(s: string, out: number[], last: boolean): boolean {
-  if (s === "") return true;
-  const parts = s.split(":");
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (last && i === parts.length - 1 && part.includes(".")) {
-      const v4 = parseIpv4(part);
-      if (v4 === undefined) return false;
-      out.push(Math.floor(v4 / 65536), v4 & 0xffff);
-      return true;
-    }
-    const g = parseHexGroup(part);
-    if (g < 0) return false;
-    out.push(g);
+export function parseIpv6At(s: string, from: number, to: number, out: Uint32Array): boolean {
+  const len = to - from;
+  if (len < 2 || len > 45) return false;
+  const g = GROUPS;
+  let n = 0;
+  let gap = -1;
+  let i = from;
+  if (s.charCodeAt(i) === 58) {
+    if (s.charCodeAt(i + 1) !== 58) return false;
+    gap = 0;
+    i += 2;
   }
+  while (i < to) {
+    let v = 0;
+    let j = i;
+    // Five digits at most: the fifth only proves the group too long.
+    while (j < to && j - i < 5) {
+      const d = hexDigit(s.charCodeAt(j));
+      if (d < 0) break;
+      v = v * 16 + d;
+      j++;
+    }
+    if (j < to && s.charCodeAt(j) === 46) {
+      // A dotted quad ends the address and fills two groups.
+      const v4 = parseIpv4At(s, i, to);
+      if (v4 < 0 || n > 6) return false;
+      g[n++] = v4 >>> 16;
+      g[n++] = v4 & 0xffff;
+      break;
+    }
+    if (j === i || j - i > 4 || n === 8) return false;
+    g[n++] = v;
+    if (j === to) break;
+    if (s.charCodeAt(j) !== 58) return false;
+    j++;
+    if (j < to && s.charCodeAt(j) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      j++;
+    } else if (j === to) {
+      return false; // a trailing single colon
+    }
+    i = j;
+  }
+  if (gap < 0) {
+    if (n !== 8) return false;
+  } else {
+    if (n > 7) return false; // "::" stands for at least one zero group
+    const tail = n - gap;
+    for (let k = 7, m = n - 1; k >= 8 - tail; k--, m--) g[k] = g[m]!;
+    for (let k = gap; k < 8 - tail; k++) g[k] = 0;
+  }
+  for (let k = 0; k < 4; k++) out[k] = g[2 * k]! * 65536 + g[2 * k + 1]!;
   return true;
 }
 
+/** Strict dotted quad → 32-bit unsigned number, or undefined. */
+export function parseIpv4(s: string): number | undefined {
+  const v = parseIpv4At(s, 0, s.length);
+  return v < 0 ? undefined : v;
+}
+
+const WORDS = new Uint32Array(4);
+
 /** RFC 4291 text → 128-bit bigint, or undefined. */
 export function parseIpv6(s: string): bigint | undefined {
-  if (s.length < 2 || s.length > 45) return undefined;
-  const gap = s.indexOf("::");
-  const head: number[] = [];
-  const tail: number[] = [];
-  if (gap < 0) {
-    if (!parseGroups(s, head, true) || head.length !== 8) return undefined;
-  } else {
-    if (s.indexOf("::", gap + 1) >= 0) return undefined; // two "::", or ":::"
-    if (!parseGroups(s.slice(0, gap), head, false)) return undefined;
-    if (!parseGroups(s.slice(gap + 2), tail, true)) return undefined;
-    if (head.length + tail.length > 7) return undefined;
-  }
-  const groups = head.concat(new Array<number>(8 - head.length - tail.length).fill(0), tail);
+  if (!parseIpv6At(s, 0, s.length, WORDS)) return undefined;
   // Assemble in 32-bit words: four bigint operations instead of eight.
   let value = 0n;
-  for (let i = 0; i < 8; i += 2) {
-    value = (value << 32n) | BigInt(groups[i]! * 65536 + groups[i + 1]!);
-  }
+  for (let i = 0; i < 4; i++) value = (value << 32n) | BigInt(WORDS[i]!);
   return value;
 }
 
@@ -143,6 +172,20 @@ export function parseIp(s: string): IpValue | undefined {
   }
   const v4 = parseIpv4(s);
   return v4 === undefined ? undefined : { family: 4, value: BigInt(v4) };
+}
+
+/**
+ * A socket's address text as the peer's own address: what a dual-stack socket reports for an
+ * IPv4 peer (`::ffff:a.b.c.d`, any case) is `a.b.c.d`; any other text is returned as it is.
+ * The text form of unmapIpv4, for the per-connection path (no parse, no bigint).
+ */
+export function peerAddress(text: string): string {
+  return text.length > 7 &&
+    text.charCodeAt(0) === 58 &&
+    text.slice(0, 7).toLowerCase() === "::ffff:" &&
+    text.includes(".", 7)
+    ? text.slice(7)
+    : text;
 }
 
 /**

@@ -3,15 +3,22 @@
  * checkpoints for resume and counts for the summary. The CLI parses and prints; this runs.
  */
 import { randomBytes } from "node:crypto";
-import os from "node:os";
+import dns from "node:dns/promises";
 import v8 from "node:v8";
-import type { ProbeResult } from "../classify/result.js";
+import {
+  type Budgets,
+  type EngineTarget,
+  ScanEngine,
+  type TargetSource,
+  type TransportMode,
+  WAIT,
+} from "../engine/engine.js";
 import type { Enricher } from "../intel/enrich.js";
+import { parseIp } from "../net/ip.js";
 import { RedisProbe } from "../probe/redis.js";
+import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
-import { JsonlFileSink, JsonlStreamSink, type ResultSink, rollbackOutput } from "../store/jsonl.js";
-import { splitLines } from "../store/lines.js";
-import { StoreSink } from "../store/sink.js";
+import { JsonlSink, rollbackOutput } from "../store/jsonl.js";
 import {
   buildTargetSpace,
   CyclicPermutation,
@@ -29,14 +36,9 @@ import {
   saveResumeState,
 } from "../targets/resume.js";
 import { StreamTargets } from "../targets/stream.js";
-import {
-  type Budgets,
-  type EngineTarget,
-  ScanEngine,
-  type TargetSource,
-  type TransportMode,
-  WAIT,
-} from "./engine.js";
+import { splitLines } from "../untrusted/lines.js";
+import { ConfigError } from "./errors.js";
+import { ScanRecord } from "./record.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -62,8 +64,6 @@ export interface ScanConfig {
   /** How the scan is recorded in the store's `scans` table. */
   record?: Pick<ScanInfo, "targets" | "ports" | "options" | "toolVersion">;
   resumePath?: string;
-  /** ip → name for targets given as hostnames. */
-  hostnames?: Map<string, string>;
   /** Called about 4 times a second while the scan runs. */
   onProgress?: (p: ScanProgress) => void;
   /** Stop after this long (ms), like zmap's --max-runtime: in-flight probes still finish. */
@@ -104,9 +104,6 @@ export interface ScanSummary {
   stored?: number;
 }
 
-/** Thrown for problems the user must fix; the CLI prints the message on one line, exits 2. */
-export class ScanConfigError extends Error {}
-
 export function newScanId(): string {
   return randomBytes(8).toString("hex");
 }
@@ -114,6 +111,9 @@ export function newScanId(): string {
 export class Scan {
   private engine: ScanEngine<ProbeResult> | undefined;
   private interrupted = false;
+  /** ip → name for targets given as hostnames. */
+  private names = new Map<string, string>();
+  private space: TargetSpace | undefined;
 
   constructor(private readonly cfg: ScanConfig) {}
 
@@ -123,15 +123,34 @@ export class Scan {
     this.engine?.stop();
   }
 
+  /**
+   * What the user must fix is found here, before a store or a file is opened: names are
+   * resolved (one that does not resolve is skipped, and said) and the target space is built
+   * (a reserved target without allowReserved, a bad exclude). `run` calls it when not called.
+   */
+  async prepare(): Promise<void> {
+    const cfg = this.cfg;
+    if (cfg.stream || this.space) return;
+    this.names = await resolveHostnames(cfg.input, (m) => cfg.onNotice?.(m));
+    if (cfg.input.ranges.length + cfg.input.pairs.length === 0) {
+      throw new ConfigError("no target could be resolved");
+    }
+    this.space = buildTargetSpace(cfg.input, cfg.ports, {
+      allowReserved: cfg.allowReserved,
+      exclude: cfg.exclude,
+    });
+  }
+
   async run(): Promise<ScanSummary> {
     const cfg = this.cfg;
     if (cfg.stream) return this.runStream(cfg.stream);
+    await this.prepare();
     if (!cfg.resumePath) return this.runSpace();
     let release: () => void;
     try {
       release = lockResumeFile(cfg.resumePath);
     } catch (e) {
-      if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+      if (e instanceof ResumeFileError) throw new ConfigError(e.message);
       throw e;
     }
     try {
@@ -144,46 +163,43 @@ export class Scan {
   /** The target space in the permutation's order, with checkpoints when resumable. */
   private async runSpace(): Promise<ScanSummary> {
     const cfg = this.cfg;
-    const space: TargetSpace = buildTargetSpace(cfg.input, cfg.ports, {
-      allowReserved: cfg.allowReserved,
-      exclude: cfg.exclude,
-    });
+    const space = this.space!;
     const shardLabel = cfg.shard ? `${cfg.shard.index}/${cfg.shard.count}` : "0/1";
     const fingerprint = `${space.fingerprint}|shard=${shardLabel}`;
 
     let prior: ResumeState | undefined;
     if (cfg.resumePath) {
       if (cfg.output === "-") {
-        throw new ScanConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
+        throw new ConfigError("--resume needs -o FILE: results on stdout cannot be resumed");
       }
       if (cfg.output === undefined && cfg.store === undefined) {
-        throw new ScanConfigError("--resume needs -o FILE or the store: nothing would be kept");
+        throw new ConfigError("--resume needs -o FILE or the store: nothing would be kept");
       }
       try {
         prior = loadResumeState(cfg.resumePath);
       } catch (e) {
-        if (e instanceof ResumeFileError) throw new ScanConfigError(e.message);
+        if (e instanceof ResumeFileError) throw new ConfigError(e.message);
         throw e;
       }
       if (prior && prior.fingerprint !== fingerprint) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
         );
       }
       if (prior && cfg.seed !== undefined && BigInt(prior.seed) !== cfg.seed) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
         );
       }
       if (prior && prior.output.path !== (cfg.output ?? "")) {
-        throw new ScanConfigError(
+        throw new ConfigError(
           `resume file ${cfg.resumePath} wrote to ${prior.output.path}; pass -o ${prior.output.path}`,
         );
       }
     }
     const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
     if (prior && cfg.scanId !== undefined && prior.scanId !== cfg.scanId) {
-      throw new ScanConfigError(
+      throw new ConfigError(
         `resume file ${cfg.resumePath} is for scan ${prior.scanId}, not --scan-id ${cfg.scanId}`,
       );
     }
@@ -201,12 +217,8 @@ export class Scan {
     if (prior?.complete) {
       // Killed after its last checkpoint but before the store heard the shard was finished:
       // finish it now (the store already holds every row the checkpoint covers).
-      const shard = (await cfg.store?.listShards(scanId))?.find((x) => x.shard === shardLabel);
-      if (cfg.store && shard) {
-        const exact = await cfg.store.stateCounts(scanId, shardLabel);
-        if (!shard.finishedAt) await cfg.store.finishShard(scanId, shardLabel, exact);
-        replaceCounts(counts, exact);
-      }
+      const exact = cfg.store && (await ScanRecord.finishLeftOver(cfg.store, scanId, shardLabel));
+      if (exact) replaceCounts(counts, exact);
       return {
         ...summaryBase,
         done: sum(counts),
@@ -221,7 +233,7 @@ export class Scan {
       ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
       : new CyclicPermutation(space.size, seed, cfg.shard);
     const tracker = new CompletionTracker(prior?.doneAbove);
-    let sink: ResultSink | undefined;
+    let sink: JsonlSink | undefined;
     /** This instant's state: watermark, steps done above it, counts and output offset. */
     const snapshot = (complete: boolean): ResumeState => ({
       version: RESUME_VERSION,
@@ -246,17 +258,17 @@ export class Scan {
       try {
         rollbackOutput(cfg.output, prior.output.bytes);
       } catch (e) {
-        throw new ScanConfigError(`cannot resume into ${cfg.output}: ${(e as Error).message}`);
+        throw new ConfigError(`cannot resume into ${cfg.output}: ${(e as Error).message}`);
       }
     }
-    const store = await this.openStoreSink(scanId, startedAt, seed.toString(), shardLabel);
-    if (prior && store && cfg.store) {
-      await cfg.store.rollbackShard(scanId, shardLabel, prior);
-      const held = sum(await cfg.store.stateCounts(scanId, shardLabel));
+    const store = await this.beginRecord(scanId, startedAt, seed.toString(), shardLabel);
+    if (prior && store) {
+      await store.rollback(prior);
+      const held = sum(await store.counts());
       const want = sum(counts);
       if (held < want) {
         cfg.onNotice?.(
-          `warning: ${cfg.store.location} holds ${held} results of shard ${shardLabel} where the ` +
+          `warning: ${cfg.store?.location} holds ${held} results of shard ${shardLabel} where the ` +
             `checkpoint counts ${want}: ${want - held} went missing after they were stored (a ` +
             "backup restored? a power cut?) and are not probed again; scan without --resume to probe every target",
         );
@@ -264,7 +276,7 @@ export class Scan {
     }
     sink = openSink(cfg.output, prior !== undefined);
 
-    const names = cfg.hostnames;
+    const names = this.names;
     let issued = 0;
     let walked = false;
 
@@ -315,7 +327,7 @@ export class Scan {
     // Complete only when the whole permutation was walked, not when stopped or capped.
     await checkpoint(walked);
     await sink?.close();
-    const stored = await this.closeStoreSink(store, scanId, shardLabel, walked, counts);
+    const stored = await finishRecord(store, walked, counts);
     return {
       ...summaryBase,
       done: sum(counts),
@@ -335,7 +347,7 @@ export class Scan {
     const cfg = this.cfg;
     const scanId = cfg.scanId ?? newScanId();
     const counts: Record<string, number> = {};
-    const store = await this.openStoreSink(scanId, new Date().toISOString(), undefined, "0/1");
+    const store = await this.beginRecord(scanId, new Date().toISOString(), undefined, "0/1");
     const sink = openSink(cfg.output, false);
     let skippedReserved = 0n;
     const targets = new StreamTargets({
@@ -406,7 +418,7 @@ export class Scan {
     if (!targets.ended) (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     await reading.catch(() => undefined);
     await sink?.close();
-    const stored = await this.closeStoreSink(store, scanId, "0/1", !this.interrupted, counts);
+    const stored = await finishRecord(store, !this.interrupted, counts);
     return {
       scanId,
       seed: "stream",
@@ -424,13 +436,13 @@ export class Scan {
     };
   }
 
-  /** Record the scan and this shard in the store, and a sink for the results. */
-  private async openStoreSink(
+  /** The scan and this shard recorded in the store (when there is one), ready for results. */
+  private async beginRecord(
     scanId: string,
     startedAt: string,
     seed: string | undefined,
     shardLabel: string,
-  ): Promise<StoreSink | undefined> {
+  ): Promise<ScanRecord | undefined> {
     const cfg = this.cfg;
     if (!cfg.store) return undefined;
     const info: ScanInfo = {
@@ -444,36 +456,14 @@ export class Scan {
       toolVersion: cfg.record?.toolVersion ?? "",
     };
     if (seed !== undefined) info.seed = seed;
-    await cfg.store.beginScan(info);
-    await cfg.store.beginShard({ scanId, shard: shardLabel, host: os.hostname(), startedAt });
-    return new StoreSink(cfg.store, scanId);
-  }
-
-  /**
-   * Flush the last rows; a shard that ran to its end is marked finished. The counts become the
-   * store's own (exact even when a resumed run probed a target twice).
-   */
-  private async closeStoreSink(
-    sink: StoreSink | undefined,
-    scanId: string,
-    shardLabel: string,
-    complete: boolean,
-    counts: Record<string, number>,
-  ): Promise<{ stored?: number }> {
-    const store = this.cfg.store;
-    if (!sink || !store) return {};
-    await sink.flush();
-    const exact = await store.stateCounts(scanId, shardLabel);
-    replaceCounts(counts, exact);
-    if (complete) await store.finishShard(scanId, shardLabel, exact);
-    return { stored: sink.inserted };
+    return ScanRecord.begin(cfg.store, info, shardLabel);
   }
 
   /** Drive the engine over a source into a sink, with progress, checkpoints and a deadline. */
   private async execute(run: {
     source: TargetSource;
-    sink: ResultSink | undefined;
-    store: StoreSink | undefined;
+    sink: JsonlSink | undefined;
+    store: ScanRecord | undefined;
     scanId: string;
     shardLabel: string;
     counts: Record<string, number>;
@@ -574,6 +564,40 @@ export class Scan {
 }
 
 /**
+ * Hostnames become addresses before the target space is built, so it only ever holds addresses;
+ * each address remembers the name it was given as. A name that does not resolve is skipped, and
+ * said.
+ */
+async function resolveHostnames(
+  input: TargetInput,
+  notice: (message: string) => void,
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const h of input.hostnames) {
+    let addrs: { address: string }[];
+    try {
+      addrs = await dns.lookup(h.name, { all: true, verbatim: true });
+    } catch (e) {
+      notice(`warning: cannot resolve ${h.name} (${(e as NodeJS.ErrnoException).code}); skipped`);
+      continue;
+    }
+    for (const a of addrs) {
+      const ip = parseIp(a.address);
+      if (!ip) continue;
+      names.set(a.address, h.name);
+      const source = `${h.name} (${a.address})`;
+      if (h.port !== undefined) {
+        input.pairs.push({ family: ip.family, ip: ip.value, port: h.port, source });
+      } else {
+        input.ranges.push({ family: ip.family, start: ip.value, end: ip.value, source });
+      }
+    }
+  }
+  input.hostnames = [];
+  return names;
+}
+
+/**
  * Thousands of live connections keep their state long enough to be promoted to V8's old space,
  * and by default the heap may grow to several times the live size before a full collection, so
  * garbage piles up into RSS (~230 MB at 5,000 connections against ~170 MB for a bare socket
@@ -594,9 +618,24 @@ const STREAM_BACKLOG = 10_000;
 /** Longest `--stream` line kept (a target, or a zmap/masscan output line, is far shorter). */
 const STREAM_LINE_BYTES = 4096;
 
-function openSink(output: string | undefined, append: boolean): ResultSink | undefined {
+function openSink(output: string | undefined, append: boolean): JsonlSink | undefined {
   if (output === undefined) return undefined;
-  return output === "-" ? new JsonlStreamSink(process.stdout) : new JsonlFileSink(output, append);
+  const target = output === "-" ? { stream: process.stdout } : { path: output, append };
+  return new JsonlSink(target, { onFailure: "stop" });
+}
+
+/**
+ * The last rows stored, and the shard finished when it ran to its end; the counts become the
+ * store's own (exact even when a resumed run probed a target twice).
+ */
+async function finishRecord(
+  record: ScanRecord | undefined,
+  complete: boolean,
+  counts: Record<string, number>,
+): Promise<{ stored?: number }> {
+  if (!record) return {};
+  replaceCounts(counts, await record.finish(complete));
+  return { stored: record.inserted };
 }
 
 /** The store's exact counts in place of the running ones (the summary reads `counts`). */

@@ -4,8 +4,9 @@
  * echo a client's bytes (kept byte for byte as latin1, CR/LF mapped to spaces as Redis does),
  * and RESP2/RESP3 shapes that differ beyond what encodeValue's downgrade does.
  */
-import { arr, bulk, encodeValue, int, map, nil, simple } from "../resp/index.js";
-import type { RespValue } from "../resp/types.js";
+import { arr, bulk, encodeValue, int, map, nil, simple } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { NOT_INTEGER, OOM, SYNTAX_ERROR, WRONGTYPE } from "../personas/texts.js";
 
 export type Reply = RespValue | { type: "raw"; bytes: Buffer };
 
@@ -57,6 +58,27 @@ const SIMPLE_CACHE_MAX = 64;
 /** `-<text>\r\n`, text as latin1 bytes; CR and LF become spaces (addReplyError's sdsmapchars). */
 export function errorReply(text: string): Reply {
   return { type: "raw", bytes: Buffer.from(`-${text.replace(/[\r\n]/g, " ")}\r\n`, "latin1") };
+}
+
+// The errors many commands share (texts in personas/texts.ts).
+
+/** Options a command does not take, or in an order it refuses. */
+export function syntaxError(): Reply {
+  return errorReply(SYNTAX_ERROR);
+}
+
+/** A key holding another type than the command works on. */
+export function wrongType(): Reply {
+  return errorReply(WRONGTYPE);
+}
+
+export function notInteger(): Reply {
+  return errorReply(NOT_INTEGER);
+}
+
+/** A write that would take the session's keyspace past its cap. */
+export function outOfMemory(): Reply {
+  return errorReply(OOM);
 }
 
 export function isError(reply: Reply): boolean {

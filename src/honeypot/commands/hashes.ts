@@ -1,0 +1,136 @@
+/**
+ * Hash commands (t_hash.c): HSET, HSETNX, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,
+ * HKEYS, HVALS, HINCRBY.
+ */
+import { arr, bulk } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
+import { arityText } from "../personas/texts.js";
+import { INT64_MAX, INT64_MIN, parseInt64 } from "./integers.js";
+import {
+  EMPTY_ARRAY,
+  errorReply,
+  integer,
+  notInteger,
+  nullBulk,
+  OK,
+  outOfMemory,
+  pairsMap,
+  type Reply,
+  textArray,
+  wrongType,
+} from "./reply.js";
+import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
+
+function hset(c: CommandContext): Reply {
+  if (c.args.length % 2 === 1) return errorReply(arityText(c.fullName));
+  const pairs: Array<[string, Buffer]> = [];
+  for (let i = 2; i < c.args.length; i += 2) pairs.push([c.arg(i), c.args[i + 1]!]);
+  const n = c.keyspace.hashSet(c.state.db, c.arg(1), pairs);
+  if (n === WRONG_TYPE) return wrongType();
+  if (n === OUT_OF_MEMORY) return outOfMemory();
+  wrote(c);
+  return c.fullName === "hmset" ? OK : integer(n);
+}
+
+function hsetnx(c: CommandContext): Reply {
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  if (hash?.has(c.arg(2))) return integer(0);
+  const n = c.keyspace.hashSet(c.state.db, c.arg(1), [[c.arg(2), c.args[3]!]]);
+  if (n === OUT_OF_MEMORY) return outOfMemory();
+  wrote(c);
+  return integer(1);
+}
+
+function hget(c: CommandContext): Reply {
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  const v = hash?.get(c.arg(2));
+  return v === undefined ? nullBulk() : bulk(v);
+}
+
+function hmget(c: CommandContext): Reply {
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  const out: RespValue[] = [];
+  let bytes = 0;
+  for (let i = 2; i < c.args.length; i++) {
+    const v = hash?.get(c.arg(i));
+    if (v !== undefined) bytes += v.length + 16;
+    out.push(v === undefined ? nullBulk() : bulk(v));
+  }
+  return c.replyFits(bytes) ? arr(out) : c.overLimit();
+}
+
+function hgetall(c: CommandContext): Reply {
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  return pairsMap([...(hash ?? new Map<string, Buffer>())].map(([k, v]) => [k, bulk(v)]));
+}
+
+function hdel(c: CommandContext): Reply {
+  const fields: string[] = [];
+  for (let i = 2; i < c.args.length; i++) fields.push(c.arg(i));
+  const n = c.keyspace.hashDelete(c.state.db, c.arg(1), fields);
+  if (n === WRONG_TYPE) return wrongType();
+  if (n > 0) wrote(c, n);
+  return integer(n);
+}
+
+function hashRead(pick: (hash: Map<string, Buffer>, c: CommandContext) => Reply, empty: Reply) {
+  return (c: CommandContext): Reply => {
+    const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+    if (hash === WRONG_TYPE) return wrongType();
+    return hash === undefined ? empty : pick(hash, c);
+  };
+}
+
+function hincrby(c: CommandContext): Reply {
+  const by = parseInt64(c.arg(3));
+  if (by === undefined) return notInteger();
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  const old = hash?.get(c.arg(2));
+  const current = old === undefined ? 0n : parseInt64(old.toString("latin1"));
+  if (current === undefined) return errorReply("ERR hash value is not an integer");
+  const next = current + by;
+  if (next > INT64_MAX || next < INT64_MIN) {
+    return errorReply("ERR increment or decrement would overflow");
+  }
+  const n = c.keyspace.hashSet(c.state.db, c.arg(1), [[c.arg(2), Buffer.from(next.toString())]]);
+  if (n === OUT_OF_MEMORY) return outOfMemory();
+  wrote(c);
+  return { type: "integer", value: next };
+}
+
+export const HASH_COMMANDS: CommandSpec[] = inCategory("hash", [
+  {
+    name: "hset",
+    arity: [
+      ["2.8", 4],
+      ["4.0", -4],
+    ],
+    flags: ["write", "denyoom"],
+    handler: hset,
+  },
+  { name: "hsetnx", arity: 4, flags: ["write", "denyoom"], handler: hsetnx },
+  { name: "hmset", arity: -4, flags: ["write", "denyoom"], handler: hset },
+  { name: "hget", arity: 3, handler: hget },
+  { name: "hmget", arity: -3, handler: hmget },
+  { name: "hgetall", arity: 2, handler: hgetall },
+  { name: "hdel", arity: -3, flags: ["write"], handler: hdel },
+  { name: "hlen", arity: 2, handler: hashRead((h) => integer(h.size), integer(0)) },
+  {
+    name: "hexists",
+    arity: 3,
+    handler: hashRead((h, c) => integer(h.has(c.arg(2)) ? 1 : 0), integer(0)),
+  },
+  { name: "hkeys", arity: 2, handler: hashRead((h) => textArray([...h.keys()]), EMPTY_ARRAY) },
+  {
+    name: "hvals",
+    arity: 2,
+    handler: hashRead((h) => arr([...h.values()].map((v) => bulk(v))), EMPTY_ARRAY),
+  },
+  { name: "hincrby", arity: 4, flags: ["write", "denyoom"], handler: hincrby },
+]);

@@ -1,0 +1,256 @@
+/**
+ * Generic key commands (db.c, expire.c, object.c's OBJECT): DEL, UNLINK, EXISTS, TYPE, KEYS,
+ * SCAN, RANDOMKEY, RENAME, RENAMENX, EXPIRE and its variants, TTL, PTTL, PERSIST, OBJECT.
+ * They work on any type of value in the session's keyspace.
+ */
+import { arr, bulk, simple } from "../../resp/index.js";
+import { encodingOf } from "./encoding.js";
+import { intArg, parseInt64 } from "./integers.js";
+import {
+  bulkText,
+  errorReply,
+  integer,
+  notInteger,
+  nullBulk,
+  OK,
+  type Reply,
+  syntaxError,
+  textArray,
+} from "./reply.js";
+import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
+
+function del(c: CommandContext): Reply {
+  let n = 0;
+  for (let i = 1; i < c.args.length; i++) if (c.keyspace.delete(c.state.db, c.arg(i))) n++;
+  if (n > 0) wrote(c, n);
+  return integer(n);
+}
+
+function exists(c: CommandContext): Reply {
+  let n = 0;
+  for (let i = 1; i < c.args.length; i++) if (c.keyspace.exists(c.state.db, c.arg(i))) n++;
+  return integer(n);
+}
+
+function type(c: CommandContext): Reply {
+  return simple(c.keyspace.typeOf(c.state.db, c.arg(1)));
+}
+
+function keys(c: CommandContext): Reply {
+  return textArray(c.keyspace.keys(c.state.db, c.arg(1)));
+}
+
+function scan(c: CommandContext): Reply {
+  const cursor = parseInt64(c.arg(1));
+  if (cursor === undefined || cursor < 0n) return errorReply("ERR invalid cursor");
+  let count = 10;
+  let pattern: string | undefined;
+  let keyType: string | undefined;
+  for (let i = 2; i < c.args.length; i += 2) {
+    const opt = c.arg(i).toUpperCase();
+    if (i + 1 >= c.args.length) return syntaxError();
+    if (opt === "COUNT") {
+      const n = intArg(c, i + 1);
+      if (n === undefined) return notInteger();
+      if (n < 1) return syntaxError();
+      count = n;
+    } else if (opt === "MATCH") pattern = c.arg(i + 1);
+    else if (opt === "TYPE" && c.era.at("6.0")) keyType = c.arg(i + 1).toLowerCase();
+    else return syntaxError();
+  }
+  const { next, keys: found } = c.keyspace.scan(
+    c.state.db,
+    Number(cursor),
+    count,
+    pattern,
+    keyType,
+  );
+  return arr([bulk(String(next)), textArray(found)]);
+}
+
+function randomkey(c: CommandContext): Reply {
+  const key = c.keyspace.randomKey(c.state.db, Math.random);
+  return key === undefined ? nullBulk() : bulkText(key);
+}
+
+function renameGeneric(nx: boolean) {
+  return (c: CommandContext): Reply => {
+    const db = c.state.db;
+    const from = c.arg(1);
+    const to = c.arg(2);
+    if (!c.keyspace.exists(db, from)) return errorReply("ERR no such key");
+    if (nx && c.keyspace.exists(db, to)) return integer(0);
+    c.keyspace.rename(db, from, to);
+    wrote(c);
+    return nx ? integer(1) : OK;
+  };
+}
+
+function expireGeneric(unitMs: number, absolute: boolean) {
+  return (c: CommandContext): Reply => {
+    const n = intArg(c, 2);
+    if (n === undefined) return notInteger();
+    let nx = false;
+    let xx = false;
+    let gt = false;
+    let lt = false;
+    for (let i = 3; i < c.args.length; i++) {
+      const opt = c.arg(i).toUpperCase();
+      if (opt === "NX") nx = true;
+      else if (opt === "XX") xx = true;
+      else if (opt === "GT") gt = true;
+      else if (opt === "LT") lt = true;
+      else return errorReply(`ERR Unsupported option ${c.arg(i)}`);
+    }
+    if (nx && (xx || gt || lt)) {
+      return errorReply("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if (gt && lt) return errorReply("ERR GT and LT options at the same time are not compatible");
+    const db = c.state.db;
+    const key = c.arg(1);
+    if (!c.keyspace.exists(db, key)) return integer(0);
+    const at = absolute ? n * unitMs : c.now() + n * unitMs;
+    const current = c.keyspace.ttlMs(db, key);
+    const has = current >= 0;
+    const currentAt = has ? c.now() + current : Infinity;
+    if ((nx && has) || (xx && !has) || (gt && at <= currentAt) || (lt && at >= currentAt)) {
+      return integer(0);
+    }
+    c.keyspace.setExpiry(db, key, at);
+    wrote(c);
+    return integer(1);
+  };
+}
+
+function ttlGeneric(ms: boolean) {
+  return (c: CommandContext): Reply => {
+    const t = c.keyspace.ttlMs(c.state.db, c.arg(1));
+    if (t < 0) return integer(t);
+    return integer(ms ? t : Math.floor((t + 500) / 1000));
+  };
+}
+
+function persist(c: CommandContext): Reply {
+  const db = c.state.db;
+  const key = c.arg(1);
+  if (!c.keyspace.hasExpiry(db, key)) return integer(0);
+  c.keyspace.setExpiry(db, key, undefined);
+  wrote(c);
+  return integer(1);
+}
+
+function objectEncoding(c: CommandContext): Reply {
+  const enc = encodingOf(c, c.arg(2));
+  return enc === undefined ? nullBulk() : bulk(enc);
+}
+
+function objectNumber(pick: (c: CommandContext) => number) {
+  return (c: CommandContext): Reply =>
+    c.keyspace.exists(c.state.db, c.arg(2)) ? integer(pick(c)) : nullBulk();
+}
+
+function objectFreq(c: CommandContext): Reply {
+  if (!c.keyspace.exists(c.state.db, c.arg(2))) return nullBulk();
+  return errorReply(
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note " +
+      "that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+  );
+}
+
+/** OBJECT's own error before 5.0 (for unknown subcommands and wrong arguments alike). */
+const objectSyntaxError = (): string => "ERR Syntax error. Try OBJECT (refcount|encoding|idletime)";
+
+export const KEY_COMMANDS: CommandSpec[] = inCategory("keyspace", [
+  { name: "del", arity: -2, keys: [1, -1, 1], flags: ["write"], handler: del },
+  { name: "unlink", arity: -2, since: "4.0", keys: [1, -1, 1], flags: ["write"], handler: del },
+  {
+    name: "exists",
+    arity: [
+      ["2.8", 2],
+      ["3.0.3", -2],
+    ],
+    keys: [1, -1, 1],
+    handler: exists,
+  },
+  { name: "type", arity: 2, handler: type },
+  { name: "keys", arity: 2, keys: [0, 0, 0], handler: keys },
+  { name: "scan", arity: -2, keys: [0, 0, 0], handler: scan },
+  { name: "randomkey", arity: 1, keys: [0, 0, 0], handler: randomkey },
+  { name: "rename", arity: 3, keys: [1, 2, 1], flags: ["write"], handler: renameGeneric(false) },
+  { name: "renamenx", arity: 3, keys: [1, 2, 1], flags: ["write"], handler: renameGeneric(true) },
+  {
+    name: "expire",
+    arity: [
+      ["2.8", 3],
+      ["7.0", -3],
+    ],
+    flags: ["write"],
+    handler: expireGeneric(1000, false),
+  },
+  {
+    name: "pexpire",
+    arity: [
+      ["2.8", 3],
+      ["7.0", -3],
+    ],
+    flags: ["write"],
+    handler: expireGeneric(1, false),
+  },
+  {
+    name: "expireat",
+    arity: [
+      ["2.8", 3],
+      ["7.0", -3],
+    ],
+    flags: ["write"],
+    handler: expireGeneric(1000, true),
+  },
+  {
+    name: "pexpireat",
+    arity: [
+      ["2.8", 3],
+      ["7.0", -3],
+    ],
+    flags: ["write"],
+    handler: expireGeneric(1, true),
+  },
+  { name: "ttl", arity: 2, handler: ttlGeneric(false) },
+  { name: "pttl", arity: 2, handler: ttlGeneric(true) },
+  { name: "persist", arity: 2, flags: ["write"], handler: persist },
+  {
+    name: "object",
+    arity: -2,
+    keys: [2, 2, 1],
+    subcommands: {
+      encoding: { arity: 3, handler: objectEncoding },
+      refcount: { arity: 3, handler: objectNumber(() => 1) },
+      idletime: { arity: 3, handler: objectNumber(() => 0) },
+      freq: { arity: 3, since: "4.0", handler: objectFreq },
+      help: {
+        arity: 2,
+        since: "5.0",
+        handler: () =>
+          arr(
+            [
+              "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+              "ENCODING <key>",
+              "    Return the kind of internal representation used in order to store the value",
+              "    associated with a <key>.",
+              "FREQ <key>",
+              "    Return the access frequency index of the <key>. The returned integer is",
+              "    proportional to the logarithm of the recent access frequency of the key.",
+              "IDLETIME <key>",
+              "    Return the idle time of the <key>, that is the approximated number of",
+              "    seconds elapsed since the last access to the key.",
+              "REFCOUNT <key>",
+              "    Return the number of references of the value associated with the specified",
+              "    <key>.",
+              "HELP",
+              "    Prints this help.",
+            ].map((l) => simple(l)),
+          ),
+      },
+    },
+    legacyErrors: { unknown: objectSyntaxError, arity: objectSyntaxError },
+  },
+]);

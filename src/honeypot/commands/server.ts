@@ -1,0 +1,314 @@
+/**
+ * Server commands (Redis's "server" group: server.c, config.c, rdb.c, db.c, object.c, latency.c,
+ * slowlog.c): INFO, CONFIG, SAVE and BGSAVE, LASTSAVE, SHUTDOWN, DEBUG, TIME, LATENCY, SLOWLOG,
+ * and DBSIZE, FLUSHDB, FLUSHALL and MEMORY, which work on the keyspace (their ACL category is
+ * @keyspace). Nothing is executed: SAVE writes no file and SHUTDOWN stops nothing; CONFIG SET
+ * dir and SAVE report their effect for the recorder, as file-write attacks are made of them.
+ */
+import { arr, bulk, simple, verbatim } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { globMatch } from "../keyspace.js";
+import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "../personas/config.js";
+import { SHUTDOWN_FAILED } from "../personas/texts.js";
+import { memoryUsage } from "./encoding.js";
+import {
+  bulkText,
+  EMPTY_ARRAY,
+  errorReply,
+  integer,
+  nullBulk,
+  OK,
+  pairsMap,
+  type Reply,
+  statusLines,
+  syntaxError,
+} from "./reply.js";
+import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
+
+function info(c: CommandContext): Reply {
+  if (!c.era.multiSectionInfo && c.args.length > 2) return syntaxError();
+  const names = c.args.slice(1).map((a) => a.toString("latin1").toLowerCase());
+  const text = c.info(names);
+  return c.state.proto === 3
+    ? verbatim(Buffer.from(text, "latin1"))
+    : bulk(Buffer.from(text, "latin1"));
+}
+
+function configGet(c: CommandContext): Reply {
+  const patterns = c.args.slice(2).map((a) => a.toString("latin1").toLowerCase());
+  const pairs: Array<[string, RespValue]> = [];
+  for (const [name, value] of c.state.config) {
+    if (patterns.some((p) => globMatch(p, name))) pairs.push([name, bulkText(value)]);
+  }
+  return pairsMap(pairs);
+}
+
+/** Longest CONFIG SET value a session keeps. */
+const CONFIG_VALUE_BYTES = 4096;
+
+/** CONFIG SET's error for one parameter as 7.0+ words it. */
+function configSetFailed(name: string, reason: string): Reply {
+  return errorReply(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${reason}`);
+}
+
+/** Redis's pathIsBaseName: no directory separator of either kind. */
+function isBaseName(name: string): boolean {
+  return !name.includes("/") && !name.includes("\\");
+}
+
+function configSet(c: CommandContext): Reply {
+  const era = c.era;
+  if ((c.args.length - 2) % 2 !== 0) return syntaxError();
+  const updates: Array<[string, string]> = [];
+  for (let i = 2; i < c.args.length; i += 2) {
+    const name = c.arg(i).toLowerCase();
+    const value = c.arg(i + 1);
+    const spec = configSpec(era, name);
+    if (spec === undefined || (spec.immutable && !era.at("7.0"))) {
+      return errorReply(
+        era.at("7.0")
+          ? `ERR Unknown option or number of arguments for CONFIG SET - '${c.arg(i)}'`
+          : `ERR Unsupported CONFIG parameter: ${c.arg(i)}`,
+      );
+    }
+    if (spec.immutable) return configSetFailed(c.arg(i), "can't set immutable config");
+    if (spec.protectedConfig && era.protectedConfigs) {
+      return configSetFailed(c.arg(i), "can't set protected config");
+    }
+    if (name === "dir") {
+      const own = [c.persona.paths.dir];
+      const target = resolveDir(c.state.config.get("dir") ?? "/", value, own);
+      if (target === undefined) {
+        return era.at("7.0")
+          ? configSetFailed(c.arg(i), "No such file or directory")
+          : errorReply("ERR Changing directory: No such file or directory");
+      }
+      updates.push([name, target]);
+      continue;
+    }
+    if (name === "dbfilename" && !isBaseName(value)) {
+      const reason = "dbfilename can't be a path, just a filename";
+      if (era.at("7.0")) return configSetFailed(c.arg(i), reason);
+      return errorReply(
+        era.at("6.0")
+          ? `ERR Invalid argument '${value}' for CONFIG SET 'dbfilename' - ${reason}`
+          : `ERR ${reason}`,
+      );
+    }
+    const why = invalidValueReason(spec, value);
+    if (why !== undefined) {
+      if (era.at("7.0")) return configSetFailed(c.arg(i), why);
+      const suffix = era.at("6.0") ? ` - ${why}` : "";
+      return errorReply(`ERR Invalid argument '${value}' for CONFIG SET '${c.arg(i)}'${suffix}`);
+    }
+    updates.push([name, normalizeValue(spec, value)]);
+  }
+  // Values are kept to a bounded length: ~190 parameters × a 64 KB argument each would
+  // otherwise hold megabytes per session. Nothing an attack sets comes near it.
+  for (const [name, value] of updates) c.state.config.set(name, value.slice(0, CONFIG_VALUE_BYTES));
+  const [first] = updates;
+  if (first !== undefined) c.effect = { kind: "config_set", key: first[0], value: first[1] };
+  return OK;
+}
+
+function configRewrite(c: CommandContext): Reply {
+  return c.persona.paths.configFile === ""
+    ? errorReply("ERR The server is running without a config file")
+    : OK;
+}
+
+const CONFIG_HELP = [
+  "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+  "SET <directive> <value>",
+  "    Set the configuration <directive> to <value>.",
+  "RESETSTAT",
+  "    Reset statistics reported by the INFO command.",
+  "REWRITE",
+  "    Rewrite the configuration file.",
+  "HELP",
+  "    Prints this help.",
+];
+
+function save(status: string) {
+  return (c: CommandContext): Reply => {
+    if (c.fullName === "bgsave" && c.args.length === 2 && c.arg(1).toUpperCase() !== "SCHEDULE") {
+      return syntaxError();
+    }
+    const s = c.state;
+    s.lastSave = c.now();
+    s.dirty = 0;
+    s.saves++;
+    c.effect = {
+      kind: "save",
+      dir: s.config.get("dir") ?? "",
+      dbfilename: s.config.get("dbfilename") ?? "dump.rdb",
+    };
+    return status === "OK" ? OK : simple(status);
+  };
+}
+
+function lastsave(c: CommandContext): Reply {
+  return integer(Math.floor((c.state.lastSave ?? c.persona.startedAt) / 1000));
+}
+
+/**
+ * SHUTDOWN: a honeypot cannot stop and stay up, so it answers as a server whose final save
+ * failed does (common on hosts whose dir an attacker moved) and keeps running.
+ */
+function shutdown(c: CommandContext): Reply {
+  for (let i = 1; i < c.args.length; i++) {
+    const opt = c.arg(i).toUpperCase();
+    if (!["NOSAVE", "SAVE", "NOW", "FORCE", "ABORT"].includes(opt)) return syntaxError();
+    if (c.era.before("7.0") && !["NOSAVE", "SAVE"].includes(opt)) return syntaxError();
+  }
+  return errorReply(SHUTDOWN_FAILED);
+}
+
+function dbsize(c: CommandContext): Reply {
+  return integer(c.keyspace.size(c.state.db));
+}
+
+function flushGeneric(all: boolean) {
+  return (c: CommandContext): Reply => {
+    if (c.args.length > 2) return syntaxError();
+    if (c.args.length === 2) {
+      const mode = c.arg(1).toUpperCase();
+      if (!(mode === "ASYNC" || (mode === "SYNC" && c.era.at("6.2")))) return syntaxError();
+    }
+    c.keyspace.flush(all ? "all" : c.state.db);
+    wrote(c);
+    c.effect = { kind: "flush" };
+    return OK;
+  };
+}
+
+/** MEMORY USAGE key [SAMPLES n]: the estimate of encoding.ts (SAMPLES changes nothing). */
+function memoryUsageCommand(c: CommandContext): Reply {
+  if (c.args.length > 3 && (c.args.length !== 5 || c.arg(3).toUpperCase() !== "SAMPLES")) {
+    return syntaxError();
+  }
+  const bytes = memoryUsage(c, c.arg(2));
+  return bytes === undefined ? nullBulk() : integer(bytes);
+}
+
+const LATENCY_DOCTOR =
+  "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You " +
+  'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
+  "weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+
+export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
+  { name: "info", arity: -1, handler: info },
+  {
+    name: "config",
+    arity: -2,
+    subcommands: {
+      get: { arity: -3, arityBefore7: 3, handler: configGet },
+      set: { arity: -4, arityBefore7: 4, handler: configSet },
+      resetstat: { arity: 2, handler: () => OK },
+      rewrite: { arity: 2, handler: configRewrite },
+      help: { arity: 2, since: "5.0", handler: () => statusLines(CONFIG_HELP) },
+    },
+    legacyErrors: {
+      unknown: () => "ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE",
+      arity: (sub) => `ERR Wrong number of arguments for CONFIG ${sub}`,
+    },
+  },
+  { name: "save", arity: 1, handler: save("OK") },
+  {
+    name: "bgsave",
+    arity: [
+      ["2.8", 1],
+      ["3.2.2", -1],
+    ],
+    handler: save("Background saving started"),
+  },
+  {
+    name: "bgrewriteaof",
+    arity: 1,
+    handler: () => simple("Background append only file rewriting started"),
+  },
+  { name: "lastsave", arity: 1, handler: lastsave },
+  { name: "shutdown", arity: -1, handler: shutdown },
+  // Before 7.0 a server exposed to the internet that answers DEBUG is rare: hardening guides
+  // rename it away, which is what the persona shows (unknown command). 7.0+ gates it.
+  { name: "debug", arity: -2, since: "7.0", gated: "DEBUG", handler: () => OK },
+  {
+    name: "time",
+    arity: 1,
+    handler: (c) => {
+      const now = c.now();
+      const usec = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
+      return arr([bulk(String(Math.floor(now / 1000))), bulk(String(usec))]);
+    },
+  },
+  {
+    name: "latency",
+    arity: -2,
+    subcommands: {
+      latest: { arity: 2, handler: () => EMPTY_ARRAY },
+      history: { arity: 3, handler: () => EMPTY_ARRAY },
+      reset: { arity: -2, handler: () => integer(0) },
+      doctor: { arity: 2, handler: () => bulk(LATENCY_DOCTOR) },
+    },
+  },
+  {
+    name: "slowlog",
+    arity: -2,
+    subcommands: {
+      get: { arity: -2, handler: () => EMPTY_ARRAY },
+      len: { arity: 2, handler: () => integer(0) },
+      reset: { arity: 2, handler: () => OK },
+    },
+    legacyErrors: {
+      unknown: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
+      arity: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
+    },
+  },
+  { name: "dbsize", arity: 1, category: "keyspace", keys: [0, 0, 0], handler: dbsize },
+  {
+    name: "flushdb",
+    arity: [
+      ["2.8", 1],
+      ["4.0", -1],
+    ],
+    category: "keyspace",
+    keys: [0, 0, 0],
+    flags: ["write"],
+    handler: flushGeneric(false),
+  },
+  {
+    name: "flushall",
+    arity: [
+      ["2.8", 1],
+      ["4.0", -1],
+    ],
+    category: "keyspace",
+    keys: [0, 0, 0],
+    flags: ["write"],
+    handler: flushGeneric(true),
+  },
+  {
+    name: "memory",
+    arity: -2,
+    since: "4.0",
+    category: "keyspace",
+    keys: [2, 2, 1],
+    subcommands: {
+      usage: { arity: -3, handler: memoryUsageCommand },
+      doctor: {
+        arity: 2,
+        handler: () =>
+          bulk(
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+          ),
+      },
+      malloc_stats: {
+        arity: 2,
+        handler: () => bulk("Stats not supported for the current allocator"),
+      },
+      purge: { arity: 2, handler: () => OK },
+    },
+  },
+]);

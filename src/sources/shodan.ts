@@ -1,0 +1,102 @@
+/**
+ * Shodan → our Exchange. Shodan keeps banners only for servers that answered, so there are no
+ * timeouts: `data` is the INFO text (a bulk reply to INFO) with Shodan's `# Keys` section
+ * removed (key names are the victim's data, not facts of our schema), or error/status lines
+ * (`-NOAUTH …`, `-DENIED …`, `-ERR …`) taken as replies, or something else, which is judged from
+ * its first bytes like any other non-Redis answer. asn ("AS16509" → 16509), as_org (Shodan's
+ * `isp`, else `org`), country and cloud are kept from the banner.
+ */
+import { classifyExchange, type Exchange } from "../classify/exchange.js";
+import { formatIp } from "../net/ip.js";
+import type { ProbeResult } from "../schema/result.js";
+import { safeText } from "../untrusted/text.js";
+import {
+  canonicalIp,
+  checkPort,
+  emptyExchange,
+  isoTime,
+  type Obj,
+  optObj,
+  optString,
+  reqString,
+  resultOf,
+  Unimportable,
+  wrongType,
+} from "./fields.js";
+
+// ---------- Shodan ----------
+
+/** Error / status lines taken from a banner at most. */
+const MAX_BANNER_LINES = 16;
+
+/**
+ * Shodan appends the key names as a `# Keys` section, ended by a blank line or the banner's end.
+ * Lazy, with one fixed alternative after it: linear in the banner's length.
+ */
+const KEYS_SECTION = /(^|\n)# Keys\r?\n[\s\S]*?(?:\r?\n\r?\n|$)/;
+
+/** The banner as what a server said in answer to INFO. */
+function shodanExchange(data: string): Exchange {
+  const ex = emptyExchange();
+  ex.sent = ["INFO"];
+  // Shodan only keeps answers: the exchange ended with the server's reply, not a timeout.
+  ex.closedByPeer = true;
+  const text = data.replace(/^\$\d+\r?\n/, "").replace(KEYS_SECTION, "$1");
+  ex.bytesReceived = text.length;
+  const first = text[0];
+  if (first === "-" || first === "+") {
+    for (const line of text.split(/\r?\n/, MAX_BANNER_LINES)) {
+      if (line.startsWith("-")) ex.replies.push({ type: "error", value: line.slice(1) });
+      else if (line.startsWith("+")) ex.replies.push({ type: "simple", value: line.slice(1) });
+      else break;
+    }
+  } else if (first === "#" || /^[a-z_]+:/.test(text.slice(0, 64))) {
+    ex.replies.push({ type: "bulk", value: Buffer.from(text, "utf8") });
+  } else {
+    ex.head = Buffer.from(text.slice(0, 512), "utf8").subarray(0, 512);
+  }
+  return ex;
+}
+
+export function fromShodan(v: Obj): ProbeResult {
+  let ip: string;
+  const ipStr = optString(v, "ip_str") ?? optString(v, "ipv6");
+  if (ipStr !== undefined) ip = canonicalIp(ipStr, "ip_str");
+  else if (typeof v.ip === "number" && Number.isInteger(v.ip) && v.ip >= 0 && v.ip <= 0xffffffff) {
+    ip = formatIp(4, BigInt(v.ip));
+  } else throw new Unimportable("ip_str: missing");
+  const port = checkPort(v.port, "port");
+  const transport = optString(v, "transport") ?? "tcp";
+  if (transport !== "tcp") {
+    throw new Unimportable(
+      `transport ${JSON.stringify(safeText(transport, 16))}: not a Redis probe`,
+    );
+  }
+  const time = isoTime(reqString(v, "timestamp"), "timestamp");
+  const data = reqString(v, "data");
+  const tls = optObj(v, "ssl") !== undefined;
+
+  const r = resultOf(ip, port, tls ? "tls" : "tcp", time, classifyExchange(shodanExchange(data)));
+  const asn = optString(v, "asn");
+  if (asn !== undefined) {
+    const m = /^AS(\d{1,10})$/i.exec(asn.trim());
+    const n = m ? Number(m[1]) : Number.NaN;
+    if (!(n >= 0 && n <= 0xffffffff)) throw wrongType("asn", 'an AS number like "AS16509"');
+    r.asn = n;
+  }
+  const asOrg = optString(v, "isp") ?? optString(v, "org");
+  if (asOrg !== undefined && asOrg.trim() !== "") r.as_org = safeText(asOrg.trim(), 256);
+  const location = optObj(v, "location");
+  const country = location && optString(location, "country_code", "location.country_code");
+  if (country !== undefined && country !== "") r.country = safeText(country, 8);
+  const cloud = optObj(v, "cloud");
+  const provider = cloud && optString(cloud, "provider", "cloud.provider");
+  if (cloud !== undefined && provider !== undefined && provider !== "") {
+    r.cloud = { provider: safeText(provider, 128) };
+    const region = optString(cloud, "region", "cloud.region");
+    const service = optString(cloud, "service", "cloud.service");
+    if (region) r.cloud.region = safeText(region, 128);
+    if (service) r.cloud.service = safeText(service, 128);
+  }
+  return r;
+}
