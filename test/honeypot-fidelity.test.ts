@@ -680,6 +680,16 @@ const CLOSING: Array<{ label: string; bytes: Buffer; password?: boolean }> = [
     bytes: Buffer.from("PING\r\n*a\r\n"),
   },
   { label: "QUIT, then an invalid multibulk length", bytes: Buffer.from("QUIT\r\n*a\r\n") },
+  // Redis reads header numbers with string2ll (no leading zero, no '+', no "-0") and prints
+  // the byte that is not '$' itself (CR and LF as spaces).
+  { label: "multibulk count with a leading zero", bytes: Buffer.from("*01\r\n$4\r\nPING\r\n") },
+  { label: "multibulk count -0", bytes: Buffer.from("*-0\r\n") },
+  { label: "bulk length with a leading zero", bytes: Buffer.from("*1\r\n$04\r\nPING\r\n") },
+  {
+    label: "a control byte where '$' should be",
+    bytes: Buffer.from("*1\r\n\x16abc\r\n", "latin1"),
+  },
+  { label: "CR where '$' should be", bytes: Buffer.from("*1\r\n\rabc\r\n") },
   { label: "POST before AUTH", bytes: Buffer.from("POST / HTTP/1.1\r\n\r\n"), password: true },
   {
     label: "11 arguments before AUTH",

@@ -731,6 +731,16 @@ describe("RequestDecoder", () => {
     ["*1\r\n:1\r\n", "Protocol error: expected '$', got ':'", 4],
     ["*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'", 4],
     ["*2\r\n$1\r\na\r\n+b\r\n", "Protocol error: expected '$', got '+'", 11],
+    // The byte itself, as Redis prints it with %c; CR and LF become spaces.
+    ["*1\r\n\x16abc\r\n", "Protocol error: expected '$', got '\x16'", 4],
+    ["*1\r\n\xe9abc\r\n", "Protocol error: expected '$', got '\xe9'", 4],
+    ["*1\r\n\rabc\r\n", "Protocol error: expected '$', got ' '", 4],
+    // string2ll: no leading zero, no '+', no "-0".
+    ["*01\r\n$4\r\nPING\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*+1\r\n$4\r\nPING\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*-0\r\n", "Protocol error: invalid multibulk length", 0],
+    ["*1\r\n$04\r\nPING\r\n", "Protocol error: invalid bulk length", 4],
+    ["*1\r\n$-0\r\n", "Protocol error: invalid bulk length", 4],
     ["*1\r\n$-1\r\n", "Protocol error: invalid bulk length", 4],
     ["*1\r\n$-5\r\n", "Protocol error: invalid bulk length", 4],
     ["*1\r\n$\r\n", "Protocol error: invalid bulk length", 4],

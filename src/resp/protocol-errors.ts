@@ -20,11 +20,13 @@ export const PROTOCOL_ERRORS = {
 } as const;
 
 /**
- * "expected '$', got '%c'" for the byte where a bulk header should start. Non-printable bytes
- * are shown as `?`.
+ * "expected '$', got '%c'" for the byte where a bulk header should start: the byte itself, as
+ * Redis prints it (a latin1 character), except CR and LF, which addReplyErrorFormat turns into
+ * spaces so the reply stays one line.
  */
 export function expectedDollarText(byte: number | undefined): string {
-  const shown = byte !== undefined && byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : "?";
+  const shown =
+    byte === undefined || byte === 0x0d || byte === 0x0a ? " " : String.fromCharCode(byte);
   return `Protocol error: expected '$', got '${shown}'`;
 }
 

@@ -475,15 +475,20 @@ function plainCount(chunk: Buffer, p: number): number {
     n = n * 10 + (c - 0x30);
   }
   if (digits === 0 || p + 1 >= len || chunk[p] !== 0x0d || chunk[p + 1] !== 0x0a) return -1;
+  // A leading zero (`*01`) is refused by string2ll: the state machine says so.
+  if (digits > 1 && chunk[p - digits] === 0x30) return -1;
   countEnd = p + 2;
   return n;
 }
 
-/** Redis's string2ll for headers: optional sign, digits only, no overflow. */
+/**
+ * Redis's string2ll for headers: `0`, or an optional `-` and digits without a leading zero (no
+ * `+`, no `-0`, no spaces); no overflow.
+ */
 function parseDecimal(b: Buffer): number | undefined {
   if (b.length === 0 || b.length > 20) return undefined;
   const s = b.toString("latin1");
-  if (!/^-?\d+$/.test(s)) return undefined;
+  if (!/^(?:0|-?[1-9]\d*)$/.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
 }
