@@ -83,10 +83,11 @@ build_one() {
   if [[ $have_tls == yes ]] && { [[ $product != redis ]] || ((v >= 6000000)); }; then
     args+=(BUILD_TLS=yes)
   fi
-  # GCC 10+ defaults to -fno-common; Redis before 5.0.8 (and its bundled Lua) defines some
-  # globals in headers, which then fail to link ("multiple definition of ...").
-  local cflags=""
-  if [[ $product == redis ]] && ((v < 5000008)); then cflags="-fcommon"; fi
+  # Redis before 5.0.8 was written for compilers that defaulted to -fcommon (GCC < 10), which
+  # merges tentative definitions of the same global; -fcommon keeps that link semantics. (GCC
+  # 12.2 also builds 2.8.24, 3.0.7 and 4.0.14 without it; set CFLAGS yourself to add more.)
+  local cflags=${CFLAGS:-}
+  if [[ $product == redis ]] && ((v < 5000008)); then cflags="-fcommon${cflags:+ $cflags}"; fi
   # KeyDB: no message-of-the-day fetch over the network.
   [[ $product == keydb ]] && args+=(NO_MOTD=yes)
 
