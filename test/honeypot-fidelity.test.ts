@@ -1485,15 +1485,27 @@ describe("eras: what changed between versions", () => {
         Number(later.get("total_commands_processed")) >
           Number(first.get("total_commands_processed")),
       );
-      // The other connection has a keyspace of its own.
-      assert.equal((await c2.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      // The source's other connection sees the same server; another source (another loopback
+      // /24) and another listener see neither its keys nor its changes.
+      assert.equal((await c2.send(encodeCommand(["DBSIZE"]))).toString(), ":1\r\n");
+      assert.equal((await c3.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      const stranger = await RespConnection.open(srv.port, "127.0.0.1", "127.0.1.1");
+      assert.equal((await stranger.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      stranger.close();
       const before = Number(later.get("total_connections_received"));
       c2.close();
       await new Promise((r) => setTimeout(r, 50));
       const c4 = await RespConnection.open(srv.port);
       const after4 = await info(c4);
-      assert.equal(Number(after4.get("total_connections_received")), before + 1);
+      // The stranger's connection was counted too.
+      assert.equal(Number(after4.get("total_connections_received")), before + 2);
       assert.equal(after4.get("connected_clients"), "2");
+      // Client ids follow the connection count as a real server's do (7.0.15: the n-th
+      // connection gets id n + 2).
+      assert.equal(
+        (await c4.send(encodeCommand(["CLIENT", "ID"]))).toString(),
+        `:${Number(after4.get("total_connections_received")) + 2}\r\n`,
+      );
       c4.close();
     } finally {
       c1.close();
