@@ -690,6 +690,9 @@ const CLOSING: Array<{ label: string; bytes: Buffer; password?: boolean }> = [
     bytes: Buffer.from("*1\r\n\x16abc\r\n", "latin1"),
   },
   { label: "CR where '$' should be", bytes: Buffer.from("*1\r\n\rabc\r\n") },
+  // Headers end at their '\r' (strchr): "*1\n$4" is one header, an invalid count.
+  { label: "a header ended by a bare LF", bytes: Buffer.from("*1\n$4\r\nPING\r\n") },
+  { label: "an empty bulk header", bytes: Buffer.from("*1\r\n\r\n") },
   { label: "POST before AUTH", bytes: Buffer.from("POST / HTTP/1.1\r\n\r\n"), password: true },
   {
     label: "11 arguments before AUTH",
@@ -1257,7 +1260,7 @@ describe("eras: what changed between versions", () => {
     assert.equal(run("CONFIG", "SET", "dbfilename", "authorized_keys"), "+OK\r\n");
     assert.equal(run("SAVE"), "+OK\r\n");
     assert.deepEqual(effects, [
-      { kind: "flush" },
+      { kind: "flush", keys: 0 },
       { kind: "config_set", key: "dir", value: "/root/.ssh" },
       { kind: "config_set", key: "dbfilename", value: "authorized_keys" },
       { kind: "save", dir: "/root/.ssh", dbfilename: "authorized_keys" },
