@@ -805,7 +805,7 @@ describe("RequestDecoder", () => {
       ]);
       const more = new RequestDecoder({ maxInlineBytes: max });
       assert.equal(
-        protocolError(() => bytewise(b(`A${text}${ending}`)).forEach((c) => more.push(c))).message,
+        protocolError(() => bytewise(b(`A${text}${ending}`)).flatMap((c) => more.push(c))).message,
         "Protocol error: too big inline request",
       );
     }
