@@ -40,7 +40,7 @@ import {
   unknownCommandText,
 } from "./personas/texts.js";
 import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
-import { SourceWorld } from "./worlds.js";
+import { SHARED_STATE, type SharedState, SourceWorld } from "./worlds.js";
 
 /**
  * A SessionReply with one more instruction for the server: drop replies to earlier requests of
@@ -140,47 +140,27 @@ export class Session implements HoneypotSessionHandler {
     this.world = world;
     // The connection's own state, and the world's through accessors: handlers read and write
     // `c.state.config`, `c.state.dirty` … and change what the whole source sees.
-    this.state = {
+    const own: Omit<SessionState, SharedState> = {
       proto: 2,
       db: 0,
       authenticated: persona.auth !== "password",
       name: "",
       channels: new Set(),
       patterns: new Set(),
-      get config() {
-        return world.config;
-      },
-      set config(v) {
-        world.config = v;
-      },
-      get dirty() {
-        return world.dirty;
-      },
-      set dirty(v) {
-        world.dirty = v;
-      },
-      get saves() {
-        return world.saves;
-      },
-      set saves(v) {
-        world.saves = v;
-      },
-      get lastSave() {
-        return world.lastSave;
-      },
-      set lastSave(v) {
-        world.lastSave = v;
-      },
-      get replication() {
-        return world.replication;
-      },
-      set replication(v) {
-        world.replication = v;
-      },
       scripts: world.scripts,
       createdAt: now,
       lastCommandAt: now,
     };
+    for (const key of SHARED_STATE) {
+      Object.defineProperty(own, key, {
+        get: () => world[key],
+        set: (v: SourceWorld[typeof key]) => {
+          (world as Pick<SessionState, SharedState>)[key] = v as never;
+        },
+        enumerable: true,
+      });
+    }
+    this.state = own as SessionState;
     this.keyspace = world.keyspace;
     const id = persona.attach(this.state);
     this.client.id = ctx.clientId ?? id;

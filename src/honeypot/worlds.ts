@@ -14,6 +14,7 @@
  * recently used without a connection forgotten first to make room.
  */
 
+import type { SessionState } from "./commands/spec.js";
 import { Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount, MemoryBudget } from "./memory.js";
 import type { SessionConfig } from "./personas/config.js";
@@ -129,8 +130,12 @@ export class Worlds<W extends WorldEntry> {
   }
 }
 
+/** The fields of a session's state (SessionState) that are its world's, shared by the source. */
+export const SHARED_STATE = ["config", "dirty", "saves", "lastSave", "replication"] as const;
+export type SharedState = (typeof SHARED_STATE)[number];
+
 /** The server state a source's connections share (see above); each connection has its own rest. */
-export class SourceWorld implements WorldEntry {
+export class SourceWorld implements WorldEntry, Pick<SessionState, SharedState> {
   readonly keyspace: Keyspace;
   config: SessionConfig;
   /** Writes since the last SAVE (INFO rdb_changes_since_last_save). */
