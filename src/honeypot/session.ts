@@ -8,6 +8,7 @@
  */
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
+import { subscriptions } from "./commands/pubsub.js";
 import {
   encodeReply,
   errorCode,
@@ -147,6 +148,7 @@ export class Session implements HoneypotSessionHandler {
       name: "",
       channels: new Set(),
       patterns: new Set(),
+      shardChannels: new Set(),
       scripts: world.scripts,
       createdAt: now,
       lastCommandAt: now,
@@ -286,7 +288,7 @@ export class Session implements HoneypotSessionHandler {
       return reply;
     }
     if (needsAuth && !spec.flags?.includes("noauth")) return this.error(NOAUTH, fullName);
-    const subscribed = state.channels.size + state.patterns.size > 0;
+    const subscribed = subscriptions(state) > 0;
     if (subscribed && state.proto === 2 && !spec.flags?.includes("pubsub")) {
       return this.error(subscribedContextText(era, fullName), fullName);
     }

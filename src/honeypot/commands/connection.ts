@@ -17,7 +17,7 @@ import {
   wrongPasswordText,
 } from "../personas/texts.js";
 import { parseInt64, parseInteger } from "./integers.js";
-import { subscriptionBytes } from "./pubsub.js";
+import { subscriptionBytes, subscriptions } from "./pubsub.js";
 import {
   bulkText,
   EMPTY_ARRAY,
@@ -33,7 +33,7 @@ import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
 function ping(c: CommandContext): Reply {
   if (c.args.length > 2) return errorReply(arityText(c.fullName));
-  const subscribed = c.state.proto === 2 && c.state.channels.size + c.state.patterns.size > 0;
+  const subscribed = c.state.proto === 2 && subscriptions(c.state) > 0;
   if (subscribed) return arr([bulk("pong"), bulk(c.args[1] ?? Buffer.alloc(0))]);
   return c.args.length === 2 ? bulk(c.args[1]!) : simple("PONG");
 }
@@ -142,9 +142,12 @@ function reset(c: CommandContext): Reply {
   s.proto = 2;
   s.db = 0;
   s.name = "";
-  for (const name of [...s.channels, ...s.patterns]) c.release(subscriptionBytes(name));
+  for (const name of [...s.channels, ...s.patterns, ...s.shardChannels]) {
+    c.release(subscriptionBytes(name));
+  }
   s.channels.clear();
   s.patterns.clear();
+  s.shardChannels.clear();
   s.authenticated = c.persona.auth !== "password";
   return simple("RESET");
 }
@@ -180,7 +183,7 @@ function clientLine(c: CommandContext, command: string): string {
     ["name", s.name],
     ["age", Math.floor((now - s.createdAt) / 1000)],
     ["idle", 0],
-    ["flags", s.channels.size + s.patterns.size > 0 ? "P" : "N"],
+    ["flags", subscriptions(s) > 0 ? "P" : "N"],
   );
   if (era.valkey) f.push(["capa", ""]);
   f.push(["db", s.db], ["sub", s.channels.size], ["psub", s.patterns.size]);

@@ -20,6 +20,8 @@ export interface SessionState {
   name: string;
   channels: Set<string>;
   patterns: Set<string>;
+  /** SSUBSCRIBE's shard channels (7.0+). */
+  shardChannels: Set<string>;
   config: SessionConfig;
   /** Writes since the last SAVE (INFO rdb_changes_since_last_save). */
   dirty: number;
