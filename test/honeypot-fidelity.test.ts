@@ -449,6 +449,13 @@ const OPEN_SUITE: Step[] = [
   step("PUBSUB", "NOSUCH"),
   step("PUBSUB"),
   step("SPUBLISH", "s", "hello"),
+  step("CLIENT", "REPLY", "MAYBE"),
+  step("CLIENT", "GETREDIR"),
+  step("CLIENT", "UNPAUSE"),
+  step("CLIENT", "PAUSE", "abc"),
+  step("CLIENT", "PAUSE", "-1"),
+  step("CLIENT", "PAUSE", "0", "SOMETIMES"),
+  step("CLIENT", "PAUSE", "0", "WRITE"),
   loose("scan", "SCAN walks the main dict in hash order", "SCAN", "0"),
   step("SCAN", "abc"),
   step("SCAN", "0", "COUNT", "0"),
@@ -864,6 +871,31 @@ describe("differential: redis-7.0 personas against Debian's redis-server 7.0", {
     );
     console.log(`differential: ${loose.length} not byte for byte, each for a reason:`);
     for (const s of loose) console.log(`  ${describeStep(s)} [${s.mode}] ${s.why}`);
+  });
+
+  test("CLIENT REPLY SKIP and OFF: the replies Redis leaves out", async () => {
+    const wire = Buffer.concat(
+      [
+        ["CLIENT", "REPLY", "SKIP"],
+        ["PING", "skipped"],
+        ["PING", "after"],
+        ["CLIENT", "REPLY", "OFF"],
+        ["SET", "k-off", "v"],
+        ["CLIENT", "REPLY", "ON"],
+        ["GET", "k-off"],
+      ].map((c) => encodeCommand(c)),
+    );
+    const replies = async (port: number): Promise<string> => {
+      const c = await RespConnection.open(port);
+      try {
+        return (await c.send(wire, 3)).toString("latin1");
+      } finally {
+        c.close();
+      }
+    };
+    const want = await replies(realOpen);
+    assert.equal(want, "$5\r\nafter\r\n+OK\r\n$1\r\nv\r\n");
+    assert.equal(await replies(fakeOpen), want);
   });
 
   const suite = (label: string, steps: Step[], real: () => number, fake: () => number) =>

@@ -31,6 +31,36 @@ import {
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
+/** CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered (the session drops the reply). */
+function clientReply(c: CommandContext): Reply {
+  const mode = c.arg(2).toLowerCase();
+  const s = c.state;
+  if (mode === "on") {
+    s.replies = "on";
+    return OK;
+  }
+  if (mode === "off") s.replies = "off";
+  else if (mode === "skip") {
+    if (s.replies !== "off") s.replies = "skip-next";
+  } else return syntaxError();
+  return OK;
+}
+
+/** CLIENT PAUSE timeout [WRITE|ALL] (modes 6.2+): validated and answered; nobody is paused. */
+function clientPause(c: CommandContext): Reply {
+  if (c.args.length > 4) return syntaxError();
+  const ms = parseInteger(c.arg(2));
+  if (ms === undefined) return errorReply("ERR timeout is not an integer or out of range");
+  if (ms < 0) return errorReply("ERR timeout is negative");
+  if (c.args.length === 4) {
+    const mode = c.arg(3).toLowerCase();
+    if (mode !== "write" && mode !== "all") {
+      return errorReply("ERR CLIENT PAUSE mode must be WRITE or ALL");
+    }
+  }
+  return OK;
+}
+
 function ping(c: CommandContext): Reply {
   if (c.args.length > 2) return errorReply(arityText(c.fullName));
   const subscribed = c.state.proto === 2 && subscriptions(c.state) > 0;
@@ -300,6 +330,10 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
       id: { arity: 2, since: "5.0", handler: (c) => integer(c.client.id) },
       kill: { arity: -3, handler: clientKill },
       "no-evict": { arity: 3, since: "7.0", handler: () => OK },
+      reply: { arity: 3, since: "3.2", handler: clientReply },
+      pause: { arity: -3, arityBefore7: 3, since: "3.0", handler: clientPause },
+      unpause: { arity: 2, since: "6.2", handler: () => OK },
+      getredir: { arity: 2, since: "6.0", handler: () => integer(-1) },
       setinfo: { arity: 4, since: "7.2", handler: () => OK },
     },
     legacyErrors: { unknown: legacyClientError, arity: legacyClientError },
