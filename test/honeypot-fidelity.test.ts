@@ -429,6 +429,33 @@ const OPEN_SUITE: Step[] = [
   step("OBJECT", "ENCODING", "nolist"),
   step("OBJECT", "FOO"),
   step("OBJECT"),
+  // Cluster commands on a server without cluster support.
+  step("CLUSTER", "INFO"),
+  step("CLUSTER", "NODES"),
+  step("READONLY"),
+  step("READWRITE"),
+  step("ASKING"),
+  step("CLUSTER"),
+  // PUBSUB's introspection and 7.0's shard channels.
+  step("PUBSUB", "CHANNELS"),
+  step("PUBSUB", "CHANNELS", "a*"),
+  step("PUBSUB", "CHANNELS", "a", "b"),
+  step("PUBSUB", "NUMSUB", "a", "b"),
+  step("PUBSUB", "NUMSUB"),
+  step("PUBSUB", "NUMPAT"),
+  step("PUBSUB", "NUMPAT", "x"),
+  step("PUBSUB", "SHARDCHANNELS"),
+  step("PUBSUB", "SHARDNUMSUB", "s"),
+  step("PUBSUB", "NOSUCH"),
+  step("PUBSUB"),
+  step("SPUBLISH", "s", "hello"),
+  step("CLIENT", "REPLY", "MAYBE"),
+  step("CLIENT", "GETREDIR"),
+  step("CLIENT", "UNPAUSE"),
+  step("CLIENT", "PAUSE", "abc"),
+  step("CLIENT", "PAUSE", "-1"),
+  step("CLIENT", "PAUSE", "0", "SOMETIMES"),
+  step("CLIENT", "PAUSE", "0", "WRITE"),
   loose("scan", "SCAN walks the main dict in hash order", "SCAN", "0"),
   step("SCAN", "abc"),
   step("SCAN", "0", "COUNT", "0"),
@@ -844,6 +871,31 @@ describe("differential: redis-7.0 personas against Debian's redis-server 7.0", {
     );
     console.log(`differential: ${loose.length} not byte for byte, each for a reason:`);
     for (const s of loose) console.log(`  ${describeStep(s)} [${s.mode}] ${s.why}`);
+  });
+
+  test("CLIENT REPLY SKIP and OFF: the replies Redis leaves out", async () => {
+    const wire = Buffer.concat(
+      [
+        ["CLIENT", "REPLY", "SKIP"],
+        ["PING", "skipped"],
+        ["PING", "after"],
+        ["CLIENT", "REPLY", "OFF"],
+        ["SET", "k-off", "v"],
+        ["CLIENT", "REPLY", "ON"],
+        ["GET", "k-off"],
+      ].map((c) => encodeCommand(c)),
+    );
+    const replies = async (port: number): Promise<string> => {
+      const c = await RespConnection.open(port);
+      try {
+        return (await c.send(wire, 3)).toString("latin1");
+      } finally {
+        c.close();
+      }
+    };
+    const want = await replies(realOpen);
+    assert.equal(want, "$5\r\nafter\r\n+OK\r\n$1\r\nv\r\n");
+    assert.equal(await replies(fakeOpen), want);
   });
 
   const suite = (label: string, steps: Step[], real: () => number, fake: () => number) =>

@@ -8,6 +8,7 @@
  */
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
+import { subscriptions } from "./commands/pubsub.js";
 import {
   encodeReply,
   errorCode,
@@ -147,6 +148,8 @@ export class Session implements HoneypotSessionHandler {
       name: "",
       channels: new Set(),
       patterns: new Set(),
+      shardChannels: new Set(),
+      replies: "on",
       scripts: world.scripts,
       createdAt: now,
       lastCommandAt: now,
@@ -186,10 +189,24 @@ export class Session implements HoneypotSessionHandler {
   ): PersonaReply {
     if (this.closed || args.length === 0) return {};
     const reply = this.dispatch(args, inline, upper, lengths);
+    this.applyReplyMode(reply);
     let inBytes = 0;
     for (let i = 0; i < args.length; i++) inBytes += (lengths?.[i] ?? args[i]!.length) + 8;
     this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
     return reply.close ? this.finish(reply) : reply;
+  }
+
+  /**
+   * CLIENT REPLY OFF/SKIP: the reply is dropped (the command still runs, as in Redis); SKIP's
+   * `skip-next` becomes `skip` for the command after it.
+   */
+  private applyReplyMode(reply: PersonaReply): void {
+    const s = this.state;
+    if (s.replies === "on") return;
+    // `skip-next` was set by this very command (CLIENT REPLY SKIP), which is not answered.
+    delete reply.reply;
+    if (s.replies === "skip") s.replies = "on";
+    else if (s.replies === "skip-next") s.replies = "skip";
   }
 
   /** The request stream broke the protocol: Redis's text for what broke, then close. */
@@ -286,7 +303,7 @@ export class Session implements HoneypotSessionHandler {
       return reply;
     }
     if (needsAuth && !spec.flags?.includes("noauth")) return this.error(NOAUTH, fullName);
-    const subscribed = state.channels.size + state.patterns.size > 0;
+    const subscribed = subscriptions(state) > 0;
     if (subscribed && state.proto === 2 && !spec.flags?.includes("pubsub")) {
       return this.error(subscribedContextText(era, fullName), fullName);
     }

@@ -17,7 +17,7 @@ import {
   wrongPasswordText,
 } from "../personas/texts.js";
 import { parseInt64, parseInteger } from "./integers.js";
-import { subscriptionBytes } from "./pubsub.js";
+import { subscriptionBytes, subscriptions } from "./pubsub.js";
 import {
   bulkText,
   EMPTY_ARRAY,
@@ -31,9 +31,39 @@ import {
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
+/** CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered (the session drops the reply). */
+function clientReply(c: CommandContext): Reply {
+  const mode = c.arg(2).toLowerCase();
+  const s = c.state;
+  if (mode === "on") {
+    s.replies = "on";
+    return OK;
+  }
+  if (mode === "off") s.replies = "off";
+  else if (mode === "skip") {
+    if (s.replies !== "off") s.replies = "skip-next";
+  } else return syntaxError();
+  return OK;
+}
+
+/** CLIENT PAUSE timeout [WRITE|ALL] (modes 6.2+): validated and answered; nobody is paused. */
+function clientPause(c: CommandContext): Reply {
+  if (c.args.length > 4) return syntaxError();
+  const ms = parseInteger(c.arg(2));
+  if (ms === undefined) return errorReply("ERR timeout is not an integer or out of range");
+  if (ms < 0) return errorReply("ERR timeout is negative");
+  if (c.args.length === 4) {
+    const mode = c.arg(3).toLowerCase();
+    if (mode !== "write" && mode !== "all") {
+      return errorReply("ERR CLIENT PAUSE mode must be WRITE or ALL");
+    }
+  }
+  return OK;
+}
+
 function ping(c: CommandContext): Reply {
   if (c.args.length > 2) return errorReply(arityText(c.fullName));
-  const subscribed = c.state.proto === 2 && c.state.channels.size + c.state.patterns.size > 0;
+  const subscribed = c.state.proto === 2 && subscriptions(c.state) > 0;
   if (subscribed) return arr([bulk("pong"), bulk(c.args[1] ?? Buffer.alloc(0))]);
   return c.args.length === 2 ? bulk(c.args[1]!) : simple("PONG");
 }
@@ -142,9 +172,12 @@ function reset(c: CommandContext): Reply {
   s.proto = 2;
   s.db = 0;
   s.name = "";
-  for (const name of [...s.channels, ...s.patterns]) c.release(subscriptionBytes(name));
+  for (const name of [...s.channels, ...s.patterns, ...s.shardChannels]) {
+    c.release(subscriptionBytes(name));
+  }
   s.channels.clear();
   s.patterns.clear();
+  s.shardChannels.clear();
   s.authenticated = c.persona.auth !== "password";
   return simple("RESET");
 }
@@ -180,7 +213,7 @@ function clientLine(c: CommandContext, command: string): string {
     ["name", s.name],
     ["age", Math.floor((now - s.createdAt) / 1000)],
     ["idle", 0],
-    ["flags", s.channels.size + s.patterns.size > 0 ? "P" : "N"],
+    ["flags", subscriptions(s) > 0 ? "P" : "N"],
   );
   if (era.valkey) f.push(["capa", ""]);
   f.push(["db", s.db], ["sub", s.channels.size], ["psub", s.patterns.size]);
@@ -297,6 +330,10 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
       id: { arity: 2, since: "5.0", handler: (c) => integer(c.client.id) },
       kill: { arity: -3, handler: clientKill },
       "no-evict": { arity: 3, since: "7.0", handler: () => OK },
+      reply: { arity: 3, since: "3.2", handler: clientReply },
+      pause: { arity: -3, arityBefore7: 3, since: "3.0", handler: clientPause },
+      unpause: { arity: 2, since: "6.2", handler: () => OK },
+      getredir: { arity: 2, since: "6.0", handler: () => integer(-1) },
       setinfo: { arity: 4, since: "7.2", handler: () => OK },
     },
     legacyErrors: { unknown: legacyClientError, arity: legacyClientError },

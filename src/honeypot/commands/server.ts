@@ -301,10 +301,10 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
         arity: 2,
         handler: () =>
           bulk(
-            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n",
           ),
       },
-      malloc_stats: {
+      "malloc-stats": {
         arity: 2,
         handler: () => bulk("Stats not supported for the current allocator"),
       },

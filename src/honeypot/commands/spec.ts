@@ -20,6 +20,13 @@ export interface SessionState {
   name: string;
   channels: Set<string>;
   patterns: Set<string>;
+  /** SSUBSCRIBE's shard channels (7.0+). */
+  shardChannels: Set<string>;
+  /**
+   * CLIENT REPLY: `off` drops every reply, `skip` the reply to this command, `skip-next` the
+   * reply to the next one (as the client flags REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT).
+   */
+  replies: "on" | "off" | "skip" | "skip-next";
   config: SessionConfig;
   /** Writes since the last SAVE (INFO rdb_changes_since_last_save). */
   dirty: number;

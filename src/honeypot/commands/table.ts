@@ -14,6 +14,7 @@
 import type { Era } from "../personas/era.js";
 import { arityText, subcommandSyntaxText, unknownSubcommandText } from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
+import { CLUSTER_COMMANDS } from "./cluster.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
 import { HASH_COMMANDS } from "./hashes.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
@@ -48,6 +49,7 @@ const ALL: CommandSpec[] = [
   ...CONNECTION_COMMANDS,
   ...ACL_COMMANDS,
   ...MODULE_COMMANDS,
+  ...CLUSTER_COMMANDS,
   ...INTROSPECTION_COMMANDS,
 ];
 
