@@ -811,15 +811,19 @@ export function realServers(): RealServer[] {
   ];
 }
 
-/** Protected mode arrived in Redis 3.2; older servers refuse the option. */
-function serverArgs(version: string, port: number, dir: string): string[] {
+/**
+ * The server's arguments. Protected mode arrived in Redis 3.2; older servers refuse the option.
+ * `binds`: the listening addresses, all loopback; runs after the first listen on a second one
+ * as well, so that `bind` (our choice, not the version's) varies between runs and is masked.
+ */
+function serverArgs(version: string, port: number, dir: string, binds: string[]): string[] {
   const [major = 0, minor = 0] = version.split(".").map(Number);
   const protectedMode = major > 3 || (major === 3 && minor >= 2);
   return [
     "--port",
     String(port),
     "--bind",
-    "127.0.0.1",
+    ...binds,
     ...(protectedMode ? ["--protected-mode", "no"] : []),
     "--save",
     "",
@@ -849,6 +853,7 @@ function listening(port: number): boolean {
 /**
  * Plays the corpus once against a fresh `bin` on 127.0.0.1 (a free port, `--save ""`, its own
  * directory `dir`, emptied first), after `ageMs` of the server's life; kills it afterwards.
+ * An older run (ageMs > 0) also listens on 127.0.0.2 (see serverArgs).
  */
 export async function runRealServer(
   server: RealServer,
@@ -861,7 +866,8 @@ export async function runRealServer(
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const args = serverArgs(version, port, dir);
+  const binds = ageMs > 0 ? ["127.0.0.1", "127.0.0.2"] : ["127.0.0.1"];
+  const args = serverArgs(version, port, dir, binds);
   const proc = spawn(server.bin, args, { cwd: dir, stdio: "ignore" });
   running.add(proc);
   let exited = false;
@@ -894,7 +900,7 @@ function infoLine(text: string, key: string): string | undefined {
 
 /**
  * Records `server` three times from fresh starts (each run older than the one before by 1.1 s,
- * on another port) and keeps the first run's bytes, with masks where any other run differed
+ * on another port, the later ones on a second loopback address too) and keeps the first run's bytes, with masks where any other run differed
  * from it. The working directory is the same path every time (`<tmp>/redscope-corpus-<label>`),
  * so paths are not masked. Three runs, not two, so that orders that vary with the hash seed
  * (SCAN, KEYS, SMEMBERS of two keys) are caught more often than by chance agreement.
