@@ -575,7 +575,11 @@ function diffValues(a: RespValue, b: RespValue, at: number[], masks: Mask[]): vo
       masks.push({ path: at, unordered: 2 });
     } else if (!inOrder && sameMultiset(ca, cb, 1)) {
       masks.push({ path: at, unordered: 1 });
-    } else if (!inOrder && sameMultiset(ca, cb, 1, true)) {
+    } else if (
+      !inOrder &&
+      sameMultiset(ca, cb, 1, true) &&
+      !ca.every((x, i) => canon(x, true) === canon(cb[i]!, true))
+    ) {
       masks.push({ path: at, unordered: 1, deep: true });
     } else if (reordered) {
       const vb = new Map(kb.map((k, i) => [k, canon(cb[2 * i + 1]!)]));
