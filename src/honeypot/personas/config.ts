@@ -21,7 +21,7 @@ export interface LayoutPaths {
 }
 
 export function layoutPaths(layout: Layout, era: Era): LayoutPaths {
-  const bin = era.valkey ? "valkey-server" : "redis-server";
+  const bin = era.valkey ? "valkey-server" : era.keydb ? "keydb-server" : "redis-server";
   switch (layout) {
     case "debian":
       return {
@@ -37,7 +37,8 @@ export function layoutPaths(layout: Layout, era: Era): LayoutPaths {
     case "docker":
       return {
         executable: `/usr/local/bin/${bin}`,
-        configFile: "",
+        // The KeyDB image starts keydb-server with its own config file.
+        configFile: era.keydb ? "/etc/keydb/keydb.conf" : "",
         dir: "/data",
         logfile: "",
         pidfile: "",

@@ -28,6 +28,7 @@ import {
   renderInfo,
   selectSections,
 } from "./info.js";
+import { type Recording, recording, recordingFor } from "./tables.js";
 
 export interface PersonaOptions {
   /** Exact version to claim, e.g. "7.0.15" (Valkey: its own version). Must be in the line. */
@@ -124,6 +125,8 @@ export class Persona {
   readonly version: string;
   readonly acceptPassword?: string;
   readonly paths: LayoutPaths;
+  /** What the real server of this version said about itself (tables.ts), if recorded. */
+  readonly recording: Recording | undefined;
   readonly os: string;
   readonly runId: string;
   readonly processId: number;
@@ -175,6 +178,8 @@ export class Persona {
     if (opts.version !== undefined && !inLine(line, opts.version)) {
       throw new RangeError(`${this.name}: version ${opts.version} is not in the ${line.id} line`);
     }
+    const recorded = recordingFor(line.product, this.version);
+    this.recording = recorded === undefined ? undefined : recording(recorded);
     if (opts.acceptPassword !== undefined) {
       if (auth !== "password") throw new RangeError("acceptPassword applies to password personas");
       this.acceptPassword = opts.acceptPassword;
