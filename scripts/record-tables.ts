@@ -14,7 +14,7 @@
  * SERVERS_DIR defaults to /work/servers (scripts/build-servers.sh builds it); names default to
  * every build found there (redis-7.2.4, valkey-8.0.1, keydb-6.3.4 …).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -122,6 +122,50 @@ function binaryOf(dir: string): string {
   throw new Error(`no server binary in ${dir}`);
 }
 
+/** config.c (KeyDB: config.cpp) of the build's release tag in the local git mirrors. */
+function configSource(product: string, version: string): string | undefined {
+  const mirrors = process.env.MIRRORS ?? "/work/.mirror";
+  const [repo, tag, file] =
+    product === "valkey"
+      ? ["valkey-io+valkey", version, "src/config.c"]
+      : product === "keydb"
+        ? ["Snapchat+KeyDB", `v${version}`, "src/config.cpp"]
+        : ["redis+redis", version, "src/config.c"];
+  try {
+    return execFileSync("git", ["-C", path.join(mirrors, repo, "repo"), "show", `${tag}:${file}`], {
+      encoding: "latin1",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What CONFIG SET accepts, read from the tag's config.c: every standard config (6.0+) with its
+ * alias and flags (IMMUTABLE_CONFIG, PROTECTED_CONFIG …), and the names configSetCommand's
+ * hand-written chain handles before 7.0 (config_set_*_field and strcasecmp on argv[2]).
+ */
+function configRules(source: string): { standard: Array<[string, string | null, string]>; special: string[] } {
+  const standard: Array<[string, string | null, string]> = [];
+  const re = /create\w+Config\(\s*"([^"]+)"\s*,\s*(?:"([^"]+)"|NULL)\s*,\s*([A-Z_|\s]+?)\s*,/g;
+  for (const m of source.matchAll(re)) {
+    standard.push([m[1]!, m[2] ?? null, m[3]!.replace(/\s+/g, "")]);
+  }
+  const special = new Set<string>();
+  const start = source.indexOf("void configSetCommand(");
+  if (start >= 0) {
+    const end = source.indexOf("\n}\n", start);
+    const body = source.slice(start, end);
+    for (const m of body.matchAll(/config_set_\w+_field\(\s*"([^"]+)"(?:\s*,\s*"([^"]+)")?/g)) {
+      special.add(m[1]!);
+      if (m[2] !== undefined) special.add(m[2]);
+    }
+    for (const m of body.matchAll(/strcasecmp\(c->argv\[2\]->ptr,\s*"([^"]+)"\)/g)) special.add(m[1]!);
+  }
+  return { standard, special: [...special] };
+}
+
 async function record(serversDir: string, name: string): Promise<void> {
   const [product, version] = [name.slice(0, name.indexOf("-")), name.slice(name.indexOf("-") + 1)];
   const port = await freePort();
@@ -168,6 +212,10 @@ async function record(serversDir: string, name: string): Promise<void> {
       server_args: serverArgs,
       recorded_with: args.map((a) => (a === work ? "<tmpdir>" : a === String(port) ? "<port>" : a)),
       replies,
+      config_rules: (() => {
+        const source = configSource(product, version === "8.0-m01" ? "8.0-m01" : version);
+        return source === undefined ? undefined : configRules(source);
+      })(),
     };
     fs.mkdirSync(OUT, { recursive: true });
     const out = path.join(OUT, `${name}.json.gz`);

@@ -214,7 +214,10 @@ export class Persona {
 
     // What CONFIG GET requirepass shows once authenticated (only possible with acceptPassword).
     const requirepass = auth === "password" ? (this.acceptPassword ?? this.hex(24)) : "";
-    this.configs = new DefaultConfigs(this.era, this.paths, auth, requirepass);
+    if (this.recording === undefined) {
+      throw new RangeError(`${this.name}: no recorded server of ${line.product} ${this.version}`);
+    }
+    this.configs = new DefaultConfigs(this.recording, this.era, this.paths, auth, requirepass);
     this.template = this.buildTemplate(line);
     // Memory at rest: the recording's overhead (server structures, buffers) give or take a
     // little, and a dataset of a few KB (an exposed server that holds nothing of note).

@@ -70,6 +70,12 @@ export interface Recording {
   docs?: { 2: ReadonlyMap<string, RespValue>; 3?: ReadonlyMap<string, RespValue> };
   /** CONFIG GET *: name and value, in the recorded order. */
   config: ReadonlyArray<readonly [string, string]>;
+  /**
+   * What CONFIG SET accepts, read from the tag's config.c by the recording script: standard
+   * configs as [name, alias, flags] (6.0+), and before 7.0 the names configSetCommand's own
+   * chain handles.
+   */
+  configRules?: { standard: Array<[string, string | null, string]>; special: string[] };
   /** INFO (default sections) and INFO all, as text. */
   info: string;
   infoAll: string;
@@ -79,6 +85,7 @@ interface RecordingFile {
   server: string;
   version: string;
   replies: Record<string, string>;
+  config_rules?: Recording["configRules"];
 }
 
 /** The builds recorded in data/tables, by name (no file is read until one is asked for). */
@@ -246,6 +253,7 @@ function load(name: string): Recording {
     infoAll: text(decode(r.info_all!)),
   };
   if (docs !== undefined) recording.docs = docs;
+  if (data.config_rules !== undefined) recording.configRules = data.config_rules;
   return recording;
 }
 
