@@ -24,6 +24,7 @@ import {
   type InfoFields,
   type InfoSelection,
   type InfoTemplate,
+  parseInfoText,
   recordedInfo,
   renderInfo,
   selectSections,
@@ -336,6 +337,8 @@ export class Persona {
     let template: InfoTemplate;
     if ("fixture" in line.info) {
       template = recordedInfo(line.info.fixture);
+    } else if ("table" in line.info) {
+      template = parseInfoText(recording(line.info.table).info);
     } else {
       const derived = DERIVED_INFO[line.info.derived]!;
       template = applyInfoEdit(recordedInfo(derived.from), derived.edit);
@@ -344,6 +347,8 @@ export class Persona {
       executable: this.paths.executable,
       config_file: this.paths.configFile,
     };
+    // Tables were recorded bound to loopback; the persona listens as the default bind does.
+    if ("table" in line.info) fixed.listener0 = "name=tcp,bind=*,bind=-::*,port=6379";
     if (this.era.valkey) fixed.valkey_version = this.version;
     else fixed.redis_version = this.version;
     for (const s of template) {
