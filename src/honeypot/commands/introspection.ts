@@ -6,8 +6,9 @@
  * first/last/step (before 7.0).
  *
  * Known approximations: where a real server falls back to a command's own key finder
- * (getkeys_proc: SORT, MIGRATE, GEORADIUS … whose key specs are incomplete, and before 7.0
- * every "movablekeys" command), GETKEYS answers what the key specs or first/last/step give.
+ * (getkeys_proc: SET, SORT, MIGRATE, GEORADIUS … whose key specs are incomplete or have
+ * variable flags, and before 7.0 every "movablekeys" command), GETKEYS answers what the key
+ * specs or first/last/step give (SET's flags are then the spec's, not OW/update).
  * COMMAND HELP is not answered (it says the subcommand is unknown).
  *
  * A persona without a recording (none today: every line has one) falls back to describing the
@@ -317,7 +318,9 @@ function getKeys(withFlags: boolean) {
     const hasKeys = c.era.subcommandTable
       ? cmd.flags.includes("movablekeys") || cmd.keySpecs.some((s) => !s.flags.includes("not_key"))
       : cmd.flags.includes("movablekeys") || cmd.first !== 0;
-    if (!hasKeys) return errorReply("ERR The command has no key arguments");
+    // 3.0–4.0 neither checked this nor refused a request without keys (an empty array).
+    const legacy = c.era.before("5.0");
+    if (!hasKeys && !legacy) return errorReply("ERR The command has no key arguments");
     if (!arityOk(cmd.arity, words.length)) {
       return errorReply("ERR Invalid number of arguments specified for command");
     }
@@ -333,8 +336,8 @@ function getKeys(withFlags: boolean) {
           keys.push({ pos: i });
         }
       }
-      // Before 7.0 a command that names no key in this request is an error too.
-      if (keys.length === 0) keys = undefined;
+      // 5.0–6.2 refuse a request that names no key too.
+      if (keys.length === 0 && !legacy) keys = undefined;
     }
     if (keys === undefined) return errorReply("ERR Invalid arguments specified for command");
     return arr(
@@ -354,7 +357,7 @@ export const INTROSPECTION_COMMANDS: CommandSpec[] = inCategory("admin", [
     subcommands: {
       count: { arity: 2, since: "2.8.13", handler: commandCount },
       info: { arity: -2, arityBefore7: -3, since: "2.8.13", handler: commandInfo },
-      getkeys: { arity: -3, since: "2.8.13", handler: getKeys(false) },
+      getkeys: { arity: -3, since: "3.0", handler: getKeys(false) },
       getkeysandflags: { arity: -3, since: "7.0", handler: getKeys(true) },
       list: { arity: -2, since: "7.0", handler: commandList },
       docs: { arity: -2, since: "7.0", handler: commandDocs },

@@ -136,7 +136,7 @@ function configSet(c: CommandContext): Reply {
           : `ERR ${reason}`,
       );
     }
-    const why = invalidValueReason(spec, value);
+    const why = invalidValueReason(spec, value, era);
     if (why !== undefined) {
       if (era.at("7.0")) return configSetFailed(shown, why);
       const suffix = era.at("6.0") ? ` - ${why}` : "";

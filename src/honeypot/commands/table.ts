@@ -150,7 +150,13 @@ function fromRecording(era: Era, recorded: ReadonlyMap<string, RecordedCommand>)
     // The recorded arity wins over the spec's (which stays the fallback without a recording).
     let resolved: CommandSpec =
       spec === undefined
-        ? { name, arity: rec.arity, category: "admin", flags: flagsOf(rec), handler: unimplemented }
+        ? {
+            name: rec.displayName,
+            arity: rec.arity,
+            category: "admin",
+            flags: flagsOf(rec),
+            handler: unimplemented,
+          }
         : { ...spec, arity: rec.arity };
     if (rec.subcommands.size > 0 && (spec === undefined || spec.subcommands !== undefined)) {
       const subs: Record<string, SubcommandSpec> = {};

@@ -477,18 +477,20 @@ function parseMemory(text: string): number | undefined {
 }
 
 /** Why a value is not acceptable for this parameter (the 7.0 wording), or undefined if it is. */
-export function invalidValueReason(spec: ConfigSpec, value: string): string | undefined {
+export function invalidValueReason(spec: ConfigSpec, value: string, era: Era): string | undefined {
   switch (spec.kind) {
     case "bool":
       return /^(yes|no)$/i.test(value) ? undefined : "argument must be 'yes' or 'no'";
     case "int":
       return /^-?\d+$/.test(value) ? undefined : "argument couldn't be parsed into an integer";
     case "memory":
+      // 2.8 read memory values as plain integers (getLongLongFromObject): no k/mb/gb units.
+      if (era.before("3.0") && !/^\d+$/.test(value)) return "argument must be a memory value";
       return parseMemory(value) === undefined ? "argument must be a memory value" : undefined;
     case "enum":
       return spec.choices === undefined || spec.choices.includes(value.toLowerCase())
         ? undefined
-        : "argument(s) must be one of the following: " + spec.choices.join(", ");
+        : `${era.at("7.0") ? "argument(s)" : "argument"} must be one of the following: ${spec.choices.join(", ")}`;
     default:
       return undefined;
   }

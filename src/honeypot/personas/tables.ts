@@ -24,6 +24,8 @@ export interface RecordedCommand {
   // (entry[3] is attached after the RESP2 table is read.)
   /** Lower-case full name: `get`, `config|get`. */
   name: string;
+  /** The name as the server registered it (KeyDB's `KEYDB.MVCCRESTORE`): errors show it. */
+  displayName: string;
   arity: number;
   flags: readonly string[];
   first: number;
@@ -191,6 +193,7 @@ function command(entry: RespValue): RecordedCommand {
   }
   return {
     name: text(f[0]).toLowerCase(),
+    displayName: text(f[0]),
     arity: num(f[1]),
     flags: items(f[2]).map(text),
     first: num(f[3]),
