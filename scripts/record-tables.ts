@@ -50,7 +50,6 @@ function freePort(): Promise<number> {
 
 /** One connection: send a request, read exactly one reply (its raw bytes). */
 class Client {
-  private buffered = Buffer.alloc(0);
   private waiting: ((b: Buffer) => void) | undefined;
   private decoder = new ReplyDecoder({
     maxBulkBytes: 64 * 1024 * 1024,
@@ -146,7 +145,10 @@ function configSource(product: string, version: string): string | undefined {
  * alias and flags (IMMUTABLE_CONFIG, PROTECTED_CONFIG …), and the names configSetCommand's
  * hand-written chain handles before 7.0 (config_set_*_field and strcasecmp on argv[2]).
  */
-function configRules(source: string): { standard: Array<[string, string | null, string]>; special: string[] } {
+function configRules(source: string): {
+  standard: Array<[string, string | null, string]>;
+  special: string[];
+} {
   const standard: Array<[string, string | null, string]> = [];
   const re = /create\w+Config\(\s*"([^"]+)"\s*,\s*(?:"([^"]+)"|NULL)\s*,\s*([A-Z_|\s]+?)\s*,/g;
   for (const m of source.matchAll(re)) {
@@ -161,7 +163,8 @@ function configRules(source: string): { standard: Array<[string, string | null, 
       special.add(m[1]!);
       if (m[2] !== undefined) special.add(m[2]);
     }
-    for (const m of body.matchAll(/strcasecmp\(c->argv\[2\]->ptr,\s*"([^"]+)"\)/g)) special.add(m[1]!);
+    for (const m of body.matchAll(/strcasecmp\(c->argv\[2\]->ptr,\s*"([^"]+)"\)/g))
+      special.add(m[1]!);
   }
   return { standard, special: [...special] };
 }
