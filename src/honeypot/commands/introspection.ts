@@ -34,6 +34,7 @@ import {
   type CommandCategory,
   type CommandContext,
   type CommandSpec,
+  type CommandTable,
   inCategory,
   type KeyPositions,
 } from "./spec.js";
@@ -118,18 +119,34 @@ function commandEntry(
 
 // ---- From the recording. ----
 
-/** The encoded COMMAND reply of a recording, per protocol (about 100 KB in 7.x: built once). */
-const encodedAll = new WeakMap<Recording, Map<number, Buffer>>();
+/**
+ * The encoded COMMAND reply of a version's table, per protocol (about 100 KB in 7.x: built
+ * once). Commands the persona lacks on purpose (DEBUG before 7.0, renamed away) are left out,
+ * as rename-command leaves them out of a real server's table.
+ */
+const encodedAll = new WeakMap<CommandTable, Map<number, Buffer>>();
+
+/** A recorded command the persona's table leaves out (renamed away). */
+function hidden(c: CommandContext, cmd: RecordedCommand): boolean {
+  const bar = cmd.name.indexOf("|");
+  return !c.commands.has(bar < 0 ? cmd.name : cmd.name.slice(0, bar));
+}
 
 function wholeTable(c: CommandContext, rec: Recording): Reply {
-  let byProto = encodedAll.get(rec);
+  let byProto = encodedAll.get(c.commands);
   if (byProto === undefined) {
     byProto = new Map();
-    encodedAll.set(rec, byProto);
+    encodedAll.set(c.commands, byProto);
   }
   let bytes = byProto.get(c.state.proto);
   if (bytes === undefined) {
-    bytes = encodeValue(byProtocol(rec.commandReply, c.state.proto), c.state.proto);
+    const all = rec.commandReply(c.state.proto);
+    const kept = [...rec.commands.values()].filter((cmd) => !hidden(c, cmd));
+    const reply =
+      kept.length === rec.commands.size
+        ? all
+        : arr(kept.map((cmd) => rec.entry(cmd, c.state.proto)));
+    bytes = encodeValue(reply, c.state.proto);
     byProto.set(c.state.proto, bytes);
   }
   if (!c.replyFits(bytes.length)) return c.overLimit();
@@ -152,11 +169,6 @@ function lookupByArgs(rec: Recording, words: string[]): RecordedCommand | undefi
   return base.subcommands.get(words[1]!.toLowerCase());
 }
 
-/** The RESP3 recording for a RESP3 client where there is one, else the RESP2 one. */
-function byProtocol<T>(v: { 2: T; 3?: T }, proto: 2 | 3): T {
-  return proto === 3 && v[3] !== undefined ? v[3] : v[2];
-}
-
 function recorded(c: CommandContext): Recording | undefined {
   return c.persona.recording;
 }
@@ -169,7 +181,10 @@ function commandAll(c: CommandContext): Reply {
 
 function commandCount(c: CommandContext): Reply {
   const rec = recorded(c);
-  return integer(rec !== undefined ? rec.commands.size : c.commands.size);
+  if (rec === undefined) return integer(c.commands.size);
+  let n = 0;
+  for (const cmd of rec.commands.values()) if (!hidden(c, cmd)) n++;
+  return integer(n);
 }
 
 function commandInfo(c: CommandContext): Reply {
@@ -186,7 +201,7 @@ function commandInfo(c: CommandContext): Reply {
   return arr(
     c.args.slice(2).map((_, i) => {
       const cmd = lookupByName(rec, c.era, c.arg(i + 2));
-      return cmd === undefined ? nullBulk() : byProtocol(cmd.entry, c.state.proto);
+      return cmd === undefined || hidden(c, cmd) ? nullBulk() : rec.entry(cmd, c.state.proto);
     }),
   );
 }
@@ -194,8 +209,8 @@ function commandInfo(c: CommandContext): Reply {
 /** COMMAND DOCS [name ...] (7.0+): a map of full name → docs, unknown names left out. */
 function commandDocs(c: CommandContext): Reply {
   const rec = recorded(c);
-  if (rec?.docs === undefined) return map([]);
-  const docs = byProtocol(rec.docs, c.state.proto);
+  const docs = rec?.docs(c.state.proto);
+  if (rec === undefined || docs === undefined) return map([]);
   const pairs: Array<[RespValue, RespValue]> = [];
   if (c.args.length === 2) {
     for (const [name, doc] of docs) pairs.push([bulk(name), doc]);
@@ -239,6 +254,7 @@ function commandList(c: CommandContext): Reply {
   }
   const out: string[] = [];
   for (const cmd of rec.commands.values()) {
+    if (hidden(c, cmd)) continue;
     if (filter === undefined || filter(cmd)) out.push(cmd.name);
     for (const sub of cmd.subcommands.values()) {
       if (filter === undefined || filter(sub)) out.push(sub.name);
@@ -314,7 +330,7 @@ function getKeys(withFlags: boolean) {
     const cmd = c.era.subcommandTable
       ? lookupByArgs(rec, words)
       : rec.commands.get(words[0]!.toLowerCase());
-    if (cmd === undefined) return errorReply("ERR Invalid command specified");
+    if (cmd === undefined || hidden(c, cmd)) return errorReply("ERR Invalid command specified");
     const hasKeys = c.era.subcommandTable
       ? cmd.flags.includes("movablekeys") || cmd.keySpecs.some((s) => !s.flags.includes("not_key"))
       : cmd.flags.includes("movablekeys") || cmd.first !== 0;

@@ -21,7 +21,6 @@ import { versionParts } from "./era.js";
 
 /** One command (or 7.0+ subcommand) as COMMAND describes it. */
 export interface RecordedCommand {
-  // (entry[3] is attached after the RESP2 table is read.)
   /** Lower-case full name: `get`, `config|get`. */
   name: string;
   /** The name as the server registered it (KeyDB's `KEYDB.MVCCRESTORE`): errors show it. */
@@ -35,7 +34,7 @@ export interface RecordedCommand {
   categories: readonly string[];
   /** 7.0+: key specs as recorded (empty before). */
   keySpecs: readonly KeySpec[];
-  /** The entry as COMMAND INFO writes it, per protocol (RESP3 only where recorded). */
+  /** The entry as COMMAND INFO writes it, per protocol (RESP3 attached when first asked). */
   entry: { 2: RespValue; 3?: RespValue };
   /** 7.0+: subcommands by lower-case name (`get` of `config`). */
   subcommands: ReadonlyMap<string, RecordedCommand>;
@@ -64,12 +63,15 @@ export interface Recording {
   /** Top-level commands by lower-case name, in the recorded COMMAND order. */
   commands: ReadonlyMap<string, RecordedCommand>;
   /**
-   * The whole COMMAND reply per protocol, each as that protocol's recording gave it (a real
-   * server's command order can differ between two calls: its dicts rehash as they are used).
+   * The whole COMMAND reply for a client of this protocol, as that protocol's recording gave it
+   * (a real server's command order can differ between two calls: its dicts rehash as they are
+   * used). RESP3 falls back to RESP2 where the version had no HELLO.
    */
-  commandReply: { 2: RespValue; 3?: RespValue };
-  /** 7.0+: COMMAND DOCS as name → docs, per protocol. */
-  docs?: { 2: ReadonlyMap<string, RespValue>; 3?: ReadonlyMap<string, RespValue> };
+  commandReply(proto: 2 | 3): RespValue;
+  /** One command's COMMAND INFO entry for a client of this protocol. */
+  entry(cmd: RecordedCommand, proto: 2 | 3): RespValue;
+  /** 7.0+: COMMAND DOCS as name → docs for a client of this protocol; undefined before. */
+  docs(proto: 2 | 3): ReadonlyMap<string, RespValue> | undefined;
   /** CONFIG GET *: name and value, in the recorded order. */
   config: ReadonlyArray<readonly [string, string]>;
   /**
@@ -221,25 +223,42 @@ function attachResp3(commands: ReadonlyMap<string, RecordedCommand>, reply3: Res
   }
 }
 
+/**
+ * Reads a recording. The RESP2 command table is decoded at once (arity checks need it); the
+ * RESP3 table and COMMAND DOCS (most of the file) only when a client first asks for them.
+ */
 function load(name: string): Recording {
   const file = path.join(installedData("tables"), `${name}.json.gz`);
   const data = JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString("utf8")) as RecordingFile;
   const r = data.replies;
-  const commandReply: Recording["commandReply"] = { 2: decode(r.command!) };
+  const reply2 = decode(r.command!);
   const commands = new Map<string, RecordedCommand>();
-  for (const e of items(commandReply[2])) {
+  for (const e of items(reply2)) {
     const c = command(e);
     commands.set(c.name, c);
   }
-  if (r["command@3"] !== undefined) {
-    commandReply[3] = decode(r["command@3"]);
-    attachResp3(commands, commandReply[3]);
-  }
-  let docs: Recording["docs"];
-  if (r.command_docs !== undefined) {
-    docs = { 2: pairs(decode(r.command_docs)) };
-    if (r["command_docs@3"] !== undefined) docs[3] = pairs(decode(r["command_docs@3"]));
-  }
+  let reply3: RespValue | undefined;
+  const resp3 = (): RespValue | undefined => {
+    if (reply3 === undefined && r["command@3"] !== undefined) {
+      reply3 = decode(r["command@3"]);
+      attachResp3(commands, reply3);
+    }
+    return reply3;
+  };
+  const docs = new Map<2 | 3, ReadonlyMap<string, RespValue>>();
+  const docsFor = (proto: 2 | 3): ReadonlyMap<string, RespValue> | undefined => {
+    const key =
+      proto === 3 && r["command_docs@3"] !== undefined ? "command_docs@3" : "command_docs";
+    const b64 = r[key];
+    if (b64 === undefined) return undefined;
+    const p = key === "command_docs" ? 2 : 3;
+    let m = docs.get(p);
+    if (m === undefined) {
+      m = pairs(decode(b64));
+      docs.set(p, m);
+    }
+    return m;
+  };
   const configList = items(decode(r.config_get!));
   const config: Array<[string, string]> = [];
   for (let i = 0; i + 1 < configList.length; i += 2) {
@@ -250,12 +269,16 @@ function load(name: string): Recording {
     product: data.server,
     version: data.version,
     commands,
-    commandReply,
+    commandReply: (proto) => (proto === 3 ? (resp3() ?? reply2) : reply2),
+    entry: (cmd, proto) => {
+      if (proto === 3) resp3();
+      return proto === 3 && cmd.entry[3] !== undefined ? cmd.entry[3] : cmd.entry[2];
+    },
+    docs: docsFor,
     config,
     info: text(decode(r.info!)),
     infoAll: text(decode(r.info_all!)),
   };
-  if (docs !== undefined) recording.docs = docs;
   if (data.config_rules !== undefined) recording.configRules = data.config_rules;
   return recording;
 }
