@@ -238,7 +238,7 @@ describe("identification: the scanner's probe reads each persona as what it clai
       const srv = await servePersona(p);
       try {
         const r = await probe(srv.port);
-        const product = p.era.valkey ? "valkey" : "redis";
+        const product = p.product;
         if (p.auth === "open") {
           assert.equal(r.state, "open", JSON.stringify(r));
           assert.equal(r.server?.product, product);

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { DEFAULT_CAPTURE } from "../honeypot/capture.js";
 import { DEFAULT_LIMITS } from "../honeypot/limits.js";
 import { DEFAULT_MEMORY_BYTES } from "../honeypot/memory.js";
-import { PERSONAS } from "../honeypot/personas/index.js";
+import { claimError, PERSONAS } from "../honeypot/personas/index.js";
 import { CLOSE_TIMEOUT_MS } from "../honeypot/recorder.js";
 import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
@@ -21,6 +21,7 @@ import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 
 interface HoneypotFlags {
   persona: string;
+  claimVersion?: string;
   listen?: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -56,8 +57,12 @@ export function registerHoneypot(program: Command): void {
       "redis-7.0-open",
     )
     .option(
+      "--claim-version <x.y.z>",
+      "exact version the personas claim (one of their line's, e.g. 7.2.7 for redis-7.2-*); a listener can name its own as /PERSONA@VERSION",
+    )
+    .option(
       "--listen <spec>",
-      "[tls:]ADDR:PORT[/PERSONA], e.g. 0.0.0.0:6379/redis-5.0-open; repeatable (default 127.0.0.1:6379)",
+      "[tls:]ADDR:PORT[/PERSONA[@VERSION]], e.g. 0.0.0.0:6379/redis-5.0-open@5.0.14; repeatable (default 127.0.0.1:6379)",
       collect,
     )
     .option("--tls-cert <file>", "certificate (PEM) for tls: listeners")
@@ -129,16 +134,35 @@ export function registerHoneypot(program: Command): void {
     });
 }
 
-export function parseListen(spec: string, defaultPersona: string): ListenSpec {
-  const m = /^(tls:)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})(?:\/([a-z0-9.-]+))?$/.exec(spec);
-  if (!m) fail(`--listen ${JSON.stringify(spec).slice(0, 80)}: expected [tls:]ADDR:PORT[/PERSONA]`);
+export function parseListen(
+  spec: string,
+  defaultPersona: string,
+  defaultVersion?: string,
+): ListenSpec {
+  const m =
+    /^(tls:)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})(?:\/([a-z0-9.-]+)(?:@([0-9A-Za-z.-]+))?)?$/.exec(
+      spec,
+    );
+  if (!m) {
+    fail(
+      `--listen ${JSON.stringify(spec).slice(0, 80)}: expected [tls:]ADDR:PORT[/PERSONA[@VERSION]]`,
+    );
+  }
   const host = m[2]!.replace(/^\[|\]$/g, "");
   if (parseIp(host) === undefined && host !== "localhost") {
     fail(`--listen ${spec}: ${host} is not an IP address`);
   }
   const port = Number(m[3]);
   if (port > 65535) fail(`--listen ${spec}: port must be 0-65535 (0: any free port)`);
-  return { tls: m[1] !== undefined, host, port, persona: m[4] ?? defaultPersona };
+  const persona = m[4] ?? defaultPersona;
+  const version = m[5] ?? defaultVersion;
+  const out: ListenSpec = { tls: m[1] !== undefined, host, port, persona };
+  if (version !== undefined) {
+    const why = PERSONAS.includes(persona) ? claimError(persona, version) : undefined;
+    if (why !== undefined) fail(why);
+    out.version = version;
+  }
+  return out;
 }
 
 export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
@@ -146,7 +170,9 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
     process.stdout.write(`${PERSONAS.join("\n")}\n`);
     return 0;
   }
-  const listen = (flags.listen ?? ["127.0.0.1:6379"]).map((s) => parseListen(s, flags.persona));
+  const listen = (flags.listen ?? ["127.0.0.1:6379"]).map((s) =>
+    parseListen(s, flags.persona, flags.claimVersion),
+  );
   const maxSessions = parseIntIn("--max-sessions", flags.maxSessions, 1, 1_000_000);
   const maxPerSource = parseIntIn("--max-per-source", flags.maxPerSource, 1, 1_000_000);
   const sourcePrefix = parseSourcePrefix(flags.sourcePrefix);

@@ -12,7 +12,13 @@ import {
 } from "../honeypot/capture.js";
 import type { HoneypotLimits } from "../honeypot/limits.js";
 import { MemoryBudget, RECORDER_SHARE } from "../honeypot/memory.js";
-import { catalogueEntry, PERSONAS, persona } from "../honeypot/personas/index.js";
+import {
+  catalogueEntry,
+  claimError,
+  PERSONAS,
+  type PersonaOptions,
+  persona,
+} from "../honeypot/personas/index.js";
 import {
   CLOSE_TIMEOUT_MS,
   type HoneypotRecorder,
@@ -35,6 +41,8 @@ export interface ListenSpec {
   host: string;
   port: number;
   persona: string;
+  /** Exact version the persona claims (one of its line's); default: the line's own. */
+  version?: string;
 }
 
 export interface HoneypotConfig {
@@ -84,6 +92,8 @@ export class Honeypot {
       if (!PERSONAS.includes(s.persona)) {
         throw new ConfigError(`unknown persona ${s.persona} (see --list-personas)`);
       }
+      const claim = s.version === undefined ? undefined : claimError(s.persona, s.version);
+      if (claim !== undefined) throw new ConfigError(claim);
     }
     if (cfg.acceptPassword !== undefined && !cfg.listen.some((s) => passworded(s.persona))) {
       throw new ConfigError(
@@ -136,10 +146,11 @@ export class Honeypot {
     // One persona instance per listener: its identity (run_id, uptime) is stable across sessions.
     const listeners: ListenerConfig[] = cfg.listen.map((s) => {
       // Open and protected personas have no password to accept.
-      const opts =
+      const opts: PersonaOptions =
         cfg.acceptPassword !== undefined && passworded(s.persona)
           ? { acceptPassword: cfg.acceptPassword }
           : {};
+      if (s.version !== undefined) opts.version = s.version;
       const p = persona(s.persona, opts);
       const l: ListenerConfig = {
         host: s.host,

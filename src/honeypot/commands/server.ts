@@ -8,7 +8,13 @@
 import { arr, bulk, simple, verbatim } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { globMatch } from "../keyspace.js";
-import { configSpec, invalidValueReason, normalizeValue, resolveDir } from "../personas/config.js";
+import {
+  type ConfigSpec,
+  configSpec,
+  invalidValueReason,
+  normalizeValue,
+  resolveDir,
+} from "../personas/config.js";
 import { SHUTDOWN_FAILED } from "../personas/texts.js";
 import { memoryUsage } from "./encoding.js";
 import {
@@ -34,11 +40,33 @@ function info(c: CommandContext): Reply {
     : bulk(Buffer.from(text, "latin1"));
 }
 
+/**
+ * CONFIG GET: the version's parameters (its recorded list and order) matching the pattern, with
+ * the session's values. Before 7.0 one pattern, matched without case against each name; 7.0+
+ * several, each name at most once, and a name without glob characters is looked up directly
+ * (aliases too) and echoed as the client wrote it (configGetCommand).
+ */
 function configGet(c: CommandContext): Reply {
-  const patterns = c.args.slice(2).map((a) => a.toString("latin1").toLowerCase());
   const pairs: Array<[string, RespValue]> = [];
-  for (const [name, value] of c.state.config) {
-    if (patterns.some((p) => globMatch(p, name))) pairs.push([name, bulkText(value)]);
+  const seen = new Set<string>();
+  const rec = c.persona.recording!;
+  for (let i = 2; i < c.args.length; i++) {
+    const pattern = c.arg(i);
+    if (c.era.at("7.0") && !/[[*?]/.test(pattern)) {
+      const spec = configSpec(rec, pattern);
+      if (spec === undefined || seen.has(spec.name)) continue;
+      const value = c.state.config.get(spec.name) ?? c.state.config.get(spec.alias ?? "");
+      if (value === undefined) continue;
+      seen.add(spec.name);
+      pairs.push([pattern, bulkText(value)]);
+      continue;
+    }
+    const lower = pattern.toLowerCase();
+    for (const [name, value] of c.state.config) {
+      if (seen.has(name) || !globMatch(lower, name)) continue;
+      seen.add(name);
+      pairs.push([name, bulkText(value)]);
+    }
   }
   return pairsMap(pairs);
 }
@@ -56,15 +84,20 @@ function isBaseName(name: string): boolean {
   return !name.includes("/") && !name.includes("\\");
 }
 
+/**
+ * CONFIG SET name value [name value …] (several pairs 7.0+, atomically: every name is checked
+ * — unknown, immutable, protected, duplicate, in that order per pair, the first problem winning
+ * — then every value, and nothing is changed unless all pass, as configSetCommand does). Which
+ * parameters are immutable or protected is the version's own (config.c of its tag, recorded).
+ */
 function configSet(c: CommandContext): Reply {
   const era = c.era;
+  const rec = c.persona.recording!;
   if ((c.args.length - 2) % 2 !== 0) return syntaxError();
-  const updates: Array<[string, string]> = [];
+  const wanted: Array<{ spec: ConfigSpec; given: string; value: string }> = [];
   for (let i = 2; i < c.args.length; i += 2) {
-    const name = c.arg(i).toLowerCase();
-    const value = c.arg(i + 1);
-    const spec = configSpec(era, name);
-    if (spec === undefined || (spec.immutable && !era.at("7.0"))) {
+    const spec = configSpec(rec, c.arg(i));
+    if (spec === undefined || (spec.immutable && era.before("7.0"))) {
       return errorReply(
         era.at("7.0")
           ? `ERR Unknown option or number of arguments for CONFIG SET - '${c.arg(i)}'`
@@ -75,37 +108,52 @@ function configSet(c: CommandContext): Reply {
     if (spec.protectedConfig && era.protectedConfigs) {
       return configSetFailed(c.arg(i), "can't set protected config");
     }
-    if (name === "dir") {
+    if (wanted.some((w) => w.spec === spec))
+      return configSetFailed(c.arg(i), "duplicate parameter");
+    wanted.push({ spec, given: c.arg(i), value: c.arg(i + 1) });
+  }
+  const updates: Array<[string, string]> = [];
+  for (const { spec, given, value } of wanted) {
+    // 7.0+ names the parameter by its canonical name once the value is what failed.
+    const shown = era.at("7.0") ? spec.name : given;
+    if (spec.name === "dir") {
       const own = [c.persona.paths.dir];
       const target = resolveDir(c.state.config.get("dir") ?? "/", value, own);
       if (target === undefined) {
         return era.at("7.0")
-          ? configSetFailed(c.arg(i), "No such file or directory")
+          ? configSetFailed(shown, "No such file or directory")
           : errorReply("ERR Changing directory: No such file or directory");
       }
-      updates.push([name, target]);
+      updates.push(["dir", target]);
       continue;
     }
-    if (name === "dbfilename" && !isBaseName(value)) {
+    if (spec.name === "dbfilename" && !isBaseName(value)) {
       const reason = "dbfilename can't be a path, just a filename";
-      if (era.at("7.0")) return configSetFailed(c.arg(i), reason);
+      if (era.at("7.0")) return configSetFailed(shown, reason);
       return errorReply(
         era.at("6.0")
           ? `ERR Invalid argument '${value}' for CONFIG SET 'dbfilename' - ${reason}`
           : `ERR ${reason}`,
       );
     }
-    const why = invalidValueReason(spec, value);
+    const why = invalidValueReason(spec, value, era);
     if (why !== undefined) {
-      if (era.at("7.0")) return configSetFailed(c.arg(i), why);
+      if (era.at("7.0")) return configSetFailed(shown, why);
       const suffix = era.at("6.0") ? ` - ${why}` : "";
-      return errorReply(`ERR Invalid argument '${value}' for CONFIG SET '${c.arg(i)}'${suffix}`);
+      return errorReply(`ERR Invalid argument '${value}' for CONFIG SET '${given}'${suffix}`);
     }
-    updates.push([name, normalizeValue(spec, value)]);
+    const stored = normalizeValue(spec, value);
+    updates.push([spec.name, stored]);
+    if (spec.alias !== undefined) updates.push([spec.alias, stored]);
   }
-  // Values are kept to a bounded length: ~190 parameters × a 64 KB argument each would
-  // otherwise hold megabytes per session. Nothing an attack sets comes near it.
-  for (const [name, value] of updates) c.state.config.set(name, value.slice(0, CONFIG_VALUE_BYTES));
+  // Values are kept to a bounded length: ~200 parameters × a 64 KB argument each would
+  // otherwise hold megabytes per session. Nothing an attack sets comes near it. Only names the
+  // version lists are kept (an alias it does not list is not added).
+  for (const [name, value] of updates) {
+    if (c.state.config.get(name) !== undefined) {
+      c.state.config.set(name, value.slice(0, CONFIG_VALUE_BYTES));
+    }
+  }
   const [first] = updates;
   if (first !== undefined) c.effect = { kind: "config_set", key: first[0], value: first[1] };
   return OK;

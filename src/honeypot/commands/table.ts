@@ -7,12 +7,22 @@
  * visitor asks for is executed: files, replication, modules and scripts are only reported, as
  * each handler's effect for the recorder.
  *
- * COMMAND describes this table (a session hands it to handlers as `commands`), so it lists
- * what the honeypot implements, not a full server's ~240 commands.
+ * Where the version was recorded from a real build (personas/tables.ts), the recording decides
+ * which commands exist and their arity: the recorded arity wins over a spec's `arity` (which
+ * stays the fallback for versions without a recording), and a command the real version has
+ * but the honeypot has no handler for yet passes arity and authentication as on the real
+ * server, then answers as an unknown command (see `unimplemented`). COMMAND answers the
+ * recording itself (introspection.ts).
  */
 
 import type { Era } from "../personas/era.js";
-import { arityText, subcommandSyntaxText, unknownSubcommandText } from "../personas/texts.js";
+import { type RecordedCommand, recording, recordingFor } from "../personas/tables.js";
+import {
+  arityText,
+  subcommandSyntaxText,
+  unknownCommandText,
+  unknownSubcommandText,
+} from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
 import { CLUSTER_COMMANDS } from "./cluster.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
@@ -23,11 +33,14 @@ import { LIST_COMMANDS } from "./lists.js";
 import { MODULE_COMMANDS } from "./module.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
 import { REPLICATION_COMMANDS } from "./replication.js";
+import { errorReply, type Reply } from "./reply.js";
 import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
 import { SET_COMMANDS } from "./sets.js";
 import {
   arityOk,
+  type CommandContext,
+  type CommandFlag,
   type CommandSpec,
   type CommandTable,
   type Handler,
@@ -60,23 +73,108 @@ export function commandTable(era: Era): CommandTable {
   const id = `${era.product}-${era.version}`;
   let table = tables.get(id);
   if (table === undefined) {
-    const built = new Map<string, CommandSpec>();
-    for (const spec of ALL) {
-      if (spec.since !== undefined && era.before(spec.since)) continue;
-      let resolved = spec;
-      if (spec.subcommands !== undefined) {
-        const subs: Record<string, SubcommandSpec> = {};
-        for (const [name, sub] of Object.entries(spec.subcommands)) {
-          if (sub.since === undefined || era.at(sub.since)) subs[name] = sub;
-        }
-        resolved = { ...spec, subcommands: subs };
-      }
-      built.set(spec.name, resolved);
-    }
-    table = built;
+    const name = recordingFor(era.product, era.version);
+    table = name === undefined ? fromSpecs(era) : fromRecording(era, recording(name).commands);
     tables.set(id, table);
   }
   return table;
+}
+
+/** The honeypot's specs of the version, by name (a spec's `since` leaves it out before then). */
+function specsOf(era: Era): Map<string, CommandSpec> {
+  const built = new Map<string, CommandSpec>();
+  for (const spec of ALL) {
+    if (spec.since !== undefined && era.before(spec.since)) continue;
+    let resolved = spec;
+    if (spec.subcommands !== undefined) {
+      const subs: Record<string, SubcommandSpec> = {};
+      for (const [name, sub] of Object.entries(spec.subcommands)) {
+        if (sub.since === undefined || era.at(sub.since)) subs[name] = sub;
+      }
+      resolved = { ...spec, subcommands: subs };
+    }
+    built.set(spec.name, resolved);
+  }
+  return built;
+}
+
+/** No recording of the version: the specs as they are. */
+function fromSpecs(era: Era): CommandTable {
+  return specsOf(era);
+}
+
+/**
+ * A command the real version has and the honeypot does not implement (yet): after the arity and
+ * authentication checks the real server makes, it answers as the version answers an unknown
+ * command, the same as a server whose operator renamed the command away (rename-command), which
+ * is how exposed servers commonly lack commands. Visitors see no reply a real server could not
+ * have given, and nothing is pretended to have run.
+ */
+function unimplemented(c: CommandContext): Reply {
+  const bar = c.fullName.indexOf("|");
+  if (bar >= 0) {
+    return errorReply(
+      unknownSubcommandText(c.era, c.fullName.slice(0, bar), c.args[1]!.toString("latin1")),
+    );
+  }
+  return errorReply(
+    unknownCommandText(
+      c.era,
+      c.args[0]!.toString("latin1"),
+      c.args.slice(1).map((a) => a.toString("latin1")),
+    ),
+  );
+}
+
+/** Session flags a recorded command's COMMAND flags imply. */
+function flagsOf(rec: RecordedCommand): CommandFlag[] {
+  const out: CommandFlag[] = [];
+  if (rec.flags.includes("no_auth") || rec.flags.includes("no-auth")) out.push("noauth");
+  if (rec.flags.includes("write")) out.push("write");
+  if (rec.flags.includes("denyoom")) out.push("denyoom");
+  return out;
+}
+
+/**
+ * The recorded table with the honeypot's handlers: the recorded commands in the recorded order,
+ * each with its recorded arity (and 7.0+ subcommands with theirs). A spec whose `since`
+ * excludes the version stays out (DEBUG before 7.0: renamed away, as hardening guides advise).
+ * Specs of commands the recorded table does not list come after, as they are: QUIT before 7.0
+ * was answered by processCommand before the table was looked up, so COMMAND never listed it.
+ */
+function fromRecording(era: Era, recorded: ReadonlyMap<string, RecordedCommand>): CommandTable {
+  const specs = specsOf(era);
+  const excluded = new Set(ALL.map((s) => s.name).filter((n) => !specs.has(n)));
+  const built = new Map<string, CommandSpec>();
+  for (const [name, rec] of recorded) {
+    if (excluded.has(name)) continue;
+    const spec = specs.get(name);
+    // The recorded arity wins over the spec's (which stays the fallback without a recording).
+    let resolved: CommandSpec =
+      spec === undefined
+        ? {
+            name: rec.displayName,
+            arity: rec.arity,
+            category: "admin",
+            flags: flagsOf(rec),
+            handler: unimplemented,
+          }
+        : { ...spec, arity: rec.arity };
+    if (rec.subcommands.size > 0 && (spec === undefined || spec.subcommands !== undefined)) {
+      const subs: Record<string, SubcommandSpec> = {};
+      for (const [subName, subRec] of rec.subcommands) {
+        const own = spec?.subcommands?.[subName];
+        subs[subName] =
+          own === undefined
+            ? { arity: subRec.arity, handler: unimplemented }
+            : { ...own, arity: subRec.arity };
+      }
+      resolved = { ...resolved, subcommands: subs };
+    }
+    built.set(name, resolved);
+  }
+  for (const [name, spec] of specs) if (!built.has(name)) built.set(name, spec);
+  return built;
 }
 
 /** What runs for a request: the handler, the name errors and stats use, and any 7.0+ gate. */

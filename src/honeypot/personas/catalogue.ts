@@ -1,6 +1,6 @@
 /**
  * The persona catalogue: which personas the honeypot can be and what each is. A persona is one
- * product line (Redis 2.8 … 8.2, Valkey 8) in one authentication mode: open (no password),
+ * product line (Redis 2.8 … 8.2, Valkey 7.2 and 8, KeyDB 6.3) in one authentication mode: open (no password),
  * password (requirepass set) or protected (protected mode answers DENIED). Its name says both,
  * `<line>-<mode>`: `redis-7.0-open`, `valkey-8-protected`.
  */
@@ -14,8 +14,12 @@ export interface PersonaLine {
   product: Product;
   /** Version a persona of this line claims unless told otherwise. */
   version: string;
-  /** Recorded INFO (fixture name) or a derivation key in DERIVED_INFO. */
-  info: { fixture: string } | { derived: string };
+  /**
+   * Where its INFO comes from: a recorded probe fixture (data/replies), the INFO a real build
+   * answered when its tables were recorded (data/tables, by build name), or, for a line no
+   * build covers (8.2), a derivation key in DERIVED_INFO.
+   */
+  info: { fixture: string } | { table: string } | { derived: string };
   /** Where such servers usually come from (paths in INFO and CONFIG). */
   layout: Layout;
 }
@@ -34,6 +38,13 @@ const LINES: PersonaLine[] = [
     layout: "source",
   },
   {
+    id: "redis-3.0",
+    product: "redis",
+    version: "3.0.7",
+    info: { table: "redis-3.0.7" },
+    layout: "source",
+  },
+  {
     id: "redis-3.2",
     product: "redis",
     version: "3.2.12",
@@ -44,7 +55,7 @@ const LINES: PersonaLine[] = [
     id: "redis-4.0",
     product: "redis",
     version: "4.0.14",
-    info: { derived: "4.0" },
+    info: { table: "redis-4.0.14" },
     layout: "docker",
   },
   {
@@ -58,7 +69,7 @@ const LINES: PersonaLine[] = [
     id: "redis-6.0",
     product: "redis",
     version: "6.0.20",
-    info: { derived: "6.0" },
+    info: { table: "redis-6.0.20" },
     layout: "docker",
   },
   {
@@ -79,7 +90,7 @@ const LINES: PersonaLine[] = [
     id: "redis-7.2",
     product: "redis",
     version: "7.2.4",
-    info: { derived: "7.2" },
+    info: { table: "redis-7.2.4" },
     layout: "docker",
   },
   {
@@ -97,10 +108,25 @@ const LINES: PersonaLine[] = [
     layout: "docker",
   },
   {
+    id: "valkey-7.2",
+    product: "valkey",
+    version: "7.2.7",
+    info: { table: "valkey-7.2.7" },
+    layout: "docker",
+  },
+  {
     id: "valkey-8",
     product: "valkey",
     version: "8.1.3",
-    info: { derived: "valkey-8" },
+    // 8.0.1 is the newest Valkey the mirror has: 8.1's INFO additions are missing.
+    info: { table: "valkey-8.0.1" },
+    layout: "docker",
+  },
+  {
+    id: "keydb-6.3",
+    product: "keydb",
+    version: "6.3.4",
+    info: { table: "keydb-6.3.4" },
     layout: "docker",
   },
 ];
@@ -137,9 +163,22 @@ export function catalogueEntry(name: string): CatalogueEntry {
   return entry;
 }
 
-/** Is `version` a release of this line (same major.minor; same major for Valkey)? */
+/** Is `version` a release of this line (same major.minor; same major for Valkey 8)? */
 export function inLine(line: PersonaLine, version: string): boolean {
+  if (!/^\d+\.\d+\.\d+$/.test(version)) return false;
   const [major, minor] = versionParts(version);
   const [lineMajor, lineMinor] = versionParts(line.version);
-  return major === lineMajor && (line.product === "valkey" || minor === lineMinor);
+  return major === lineMajor && ((line.product === "valkey" && major >= 8) || minor === lineMinor);
+}
+
+/**
+ * Why a persona cannot claim this version (a one-line message), or undefined when it can: any
+ * exact release number (x.y.z) of the persona's line.
+ */
+export function claimError(name: string, version: string): string | undefined {
+  const entry = CATALOGUE.find((e) => e.name === name);
+  if (entry === undefined) return `unknown persona ${name}`;
+  if (inLine(entry.line, version)) return undefined;
+  const shown = JSON.stringify(version).slice(0, 40);
+  return `${name} cannot claim version ${shown}: the ${entry.line.id} line has versions like ${entry.line.version}`;
 }

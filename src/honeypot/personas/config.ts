@@ -7,6 +7,7 @@
 import path from "node:path";
 import type { AuthMode } from "../types.js";
 import type { Era } from "./era.js";
+import type { Recording } from "./tables.js";
 
 /** Where the server was installed from: it decides paths that INFO and CONFIG GET show. */
 export type Layout = "debian" | "docker" | "source";
@@ -21,7 +22,7 @@ export interface LayoutPaths {
 }
 
 export function layoutPaths(layout: Layout, era: Era): LayoutPaths {
-  const bin = era.valkey ? "valkey-server" : "redis-server";
+  const bin = era.valkey ? "valkey-server" : era.keydb ? "keydb-server" : "redis-server";
   switch (layout) {
     case "debian":
       return {
@@ -37,7 +38,8 @@ export function layoutPaths(layout: Layout, era: Era): LayoutPaths {
     case "docker":
       return {
         executable: `/usr/local/bin/${bin}`,
-        configFile: "",
+        // The KeyDB image starts keydb-server with its own config file.
+        configFile: era.keydb ? "/etc/keydb/keydb.conf" : "",
         dir: "/data",
         logfile: "",
         pidfile: "",
@@ -55,23 +57,157 @@ export function layoutPaths(layout: Layout, era: Era): LayoutPaths {
   }
 }
 
-type Kind = "bool" | "int" | "memory" | "enum" | "string" | "path";
+type Kind = "bool" | "int" | "memory" | "enum" | "string";
 
-interface ConfigSpec {
-  name: string;
-  /** Value when the persona's layout or options do not say otherwise. */
-  value: string | ((era: Era) => string);
-  kind: Kind;
-  /** First Redis version that has it. */
-  since?: string;
-  /** First Redis version that no longer has it under this name. */
-  until?: string;
-  /** Only settable in the config file ("immutable" in 7.0+, unsupported before). */
-  immutable?: boolean;
-  /** 7.0+ refuses it unless enable-protected-configs is set. */
-  protectedConfig?: boolean;
-  choices?: string[];
-}
+/**
+ * How CONFIG SET checks a value of the common parameters (every other one takes any text, and a
+ * recorded yes/no one is a bool). Which parameters exist, their order and their defaults come
+ * from the recording of the version (tables.ts); this only says how a value is validated.
+ */
+const KINDS: Record<string, Kind> = {
+  "acllog-max-len": "int",
+  "active-defrag-cycle-max": "int",
+  "active-defrag-cycle-min": "int",
+  "active-defrag-ignore-bytes": "memory",
+  "active-defrag-max-scan-fields": "int",
+  "active-defrag-threshold-lower": "int",
+  "active-defrag-threshold-upper": "int",
+  "active-expire-effort": "int",
+  activedefrag: "bool",
+  activerehashing: "bool",
+  "always-show-logo": "bool",
+  "aof-disable-auto-gc": "bool",
+  "aof-load-truncated": "bool",
+  "aof-rewrite-incremental-fsync": "bool",
+  "aof-timestamp-enabled": "bool",
+  "aof-use-rdb-preamble": "bool",
+  appendfsync: "enum",
+  appendonly: "bool",
+  "auto-aof-rewrite-min-size": "memory",
+  "auto-aof-rewrite-percentage": "int",
+  "busy-reply-threshold": "int",
+  "client-query-buffer-limit": "memory",
+  "cluster-allow-pubsubshard-when-down": "bool",
+  "cluster-allow-reads-when-down": "bool",
+  "cluster-allow-replica-migration": "bool",
+  "cluster-announce-bus-port": "int",
+  "cluster-announce-port": "int",
+  "cluster-announce-tls-port": "int",
+  "cluster-enabled": "bool",
+  "cluster-link-sendbuf-limit": "memory",
+  "cluster-migration-barrier": "int",
+  "cluster-node-timeout": "int",
+  "cluster-port": "int",
+  "cluster-replica-no-failover": "bool",
+  "cluster-replica-validity-factor": "int",
+  "cluster-require-full-coverage": "bool",
+  "cluster-slave-no-failover": "bool",
+  "cluster-slave-validity-factor": "int",
+  "crash-log-enabled": "bool",
+  "crash-memcheck-enabled": "bool",
+  daemonize: "bool",
+  databases: "int",
+  "disable-thp": "bool",
+  "dynamic-hz": "bool",
+  "enable-debug-command": "enum",
+  "enable-module-command": "enum",
+  "enable-protected-configs": "enum",
+  "hash-max-listpack-entries": "int",
+  "hash-max-listpack-value": "int",
+  "hash-max-ziplist-entries": "int",
+  "hash-max-ziplist-value": "int",
+  "hll-sparse-max-bytes": "int",
+  hz: "int",
+  "io-threads": "int",
+  "io-threads-do-reads": "bool",
+  "jemalloc-bg-thread": "bool",
+  "latency-monitor-threshold": "int",
+  "latency-tracking": "bool",
+  "lazyfree-lazy-eviction": "bool",
+  "lazyfree-lazy-expire": "bool",
+  "lazyfree-lazy-server-del": "bool",
+  "lazyfree-lazy-user-del": "bool",
+  "lazyfree-lazy-user-flush": "bool",
+  "lfu-decay-time": "int",
+  "lfu-log-factor": "int",
+  "list-compress-depth": "int",
+  "list-max-listpack-size": "int",
+  "list-max-ziplist-size": "int",
+  loglevel: "enum",
+  "lua-time-limit": "int",
+  maxclients: "int",
+  maxmemory: "memory",
+  "maxmemory-clients": "memory",
+  "maxmemory-eviction-tenacity": "int",
+  "maxmemory-policy": "enum",
+  "maxmemory-samples": "int",
+  "min-replicas-max-lag": "int",
+  "min-replicas-to-write": "int",
+  "min-slaves-max-lag": "int",
+  "min-slaves-to-write": "int",
+  "no-appendfsync-on-rewrite": "bool",
+  "oom-score-adj": "enum",
+  port: "int",
+  "protected-mode": "bool",
+  "proto-max-bulk-len": "memory",
+  "rdb-del-sync-files": "bool",
+  "rdb-save-incremental-fsync": "bool",
+  rdbchecksum: "bool",
+  rdbcompression: "bool",
+  "repl-backlog-size": "memory",
+  "repl-backlog-ttl": "int",
+  "repl-disable-tcp-nodelay": "bool",
+  "repl-diskless-sync": "bool",
+  "repl-diskless-sync-delay": "int",
+  "repl-diskless-sync-max-replicas": "int",
+  "repl-ping-replica-period": "int",
+  "repl-ping-slave-period": "int",
+  "repl-timeout": "int",
+  "replica-announce-port": "int",
+  "replica-announced": "bool",
+  "replica-ignore-disk-write-errors": "bool",
+  "replica-ignore-maxmemory": "bool",
+  "replica-lazy-flush": "bool",
+  "replica-priority": "int",
+  "replica-read-only": "bool",
+  "replica-serve-stale-data": "bool",
+  "sanitize-dump-payload": "bool",
+  "set-max-intset-entries": "int",
+  "set-proc-title": "bool",
+  "shutdown-timeout": "int",
+  "slave-announce-port": "int",
+  "slave-ignore-maxmemory": "bool",
+  "slave-lazy-flush": "bool",
+  "slave-priority": "int",
+  "slave-read-only": "bool",
+  "slave-serve-stale-data": "bool",
+  "slowlog-log-slower-than": "int",
+  "slowlog-max-len": "int",
+  "socket-mark-id": "int",
+  "stop-writes-on-bgsave-error": "bool",
+  "stream-node-max-bytes": "memory",
+  "stream-node-max-entries": "int",
+  supervised: "enum",
+  "syslog-enabled": "bool",
+  "tcp-backlog": "int",
+  "tcp-keepalive": "int",
+  timeout: "int",
+  "tls-auth-clients": "bool",
+  "tls-cluster": "bool",
+  "tls-port": "int",
+  "tls-prefer-server-ciphers": "bool",
+  "tls-replication": "bool",
+  "tls-session-cache-size": "int",
+  "tls-session-cache-timeout": "int",
+  "tls-session-caching": "bool",
+  "tracking-table-max-keys": "int",
+  unixsocketperm: "int",
+  "watchdog-period": "int",
+  "zset-max-listpack-entries": "int",
+  "zset-max-listpack-value": "int",
+  "zset-max-ziplist-entries": "int",
+  "zset-max-ziplist-value": "int",
+};
 
 /** In the order 7.0's error message lists them. */
 const POLICIES = [
@@ -85,251 +221,24 @@ const POLICIES = [
   "noeviction",
 ];
 
-/** The parameters a persona knows, in the order CONFIG GET * lists them. */
-const SPECS: ConfigSpec[] = [
-  { name: "dbfilename", value: "dump.rdb", kind: "string", protectedConfig: true },
-  { name: "requirepass", value: "", kind: "string" },
-  { name: "masterauth", value: "", kind: "string" },
-  { name: "masteruser", value: "", kind: "string", since: "6.0" },
-  { name: "unixsocket", value: "", kind: "path", immutable: true },
-  { name: "logfile", value: "", kind: "path", immutable: true },
-  { name: "pidfile", value: "", kind: "path", immutable: true },
-  { name: "aclfile", value: "", kind: "path", since: "6.0", immutable: true },
-  { name: "maxmemory", value: "0", kind: "memory" },
-  { name: "proto-max-bulk-len", value: "536870912", kind: "memory", since: "4.0" },
-  { name: "client-query-buffer-limit", value: "1073741824", kind: "memory", since: "4.0" },
-  { name: "maxmemory-samples", value: "5", kind: "int" },
-  { name: "timeout", value: "0", kind: "int" },
-  { name: "tcp-keepalive", value: (era) => (era.at("3.2") ? "300" : "0"), kind: "int" },
-  { name: "auto-aof-rewrite-percentage", value: "100", kind: "int" },
-  { name: "auto-aof-rewrite-min-size", value: "67108864", kind: "memory" },
-  { name: "hash-max-ziplist-entries", value: "512", kind: "int" },
-  { name: "hash-max-ziplist-value", value: "64", kind: "int" },
-  { name: "hash-max-listpack-entries", value: "512", kind: "int", since: "7.0" },
-  { name: "hash-max-listpack-value", value: "64", kind: "int", since: "7.0" },
-  { name: "list-max-ziplist-size", value: "-2", kind: "int", since: "3.2" },
-  { name: "list-compress-depth", value: "0", kind: "int", since: "3.2" },
-  { name: "set-max-intset-entries", value: "512", kind: "int" },
-  { name: "zset-max-ziplist-entries", value: "128", kind: "int" },
-  { name: "zset-max-ziplist-value", value: "64", kind: "int" },
-  { name: "hll-sparse-max-bytes", value: "3000", kind: "int" },
-  { name: "lua-time-limit", value: "5000", kind: "int" },
-  { name: "busy-reply-threshold", value: "5000", kind: "int", since: "7.0" },
-  { name: "slowlog-log-slower-than", value: "10000", kind: "int" },
-  { name: "latency-monitor-threshold", value: "0", kind: "int" },
-  { name: "slowlog-max-len", value: "128", kind: "int" },
-  { name: "port", value: "6379", kind: "int", immutable: true },
-  { name: "tcp-backlog", value: "511", kind: "int", immutable: true },
-  { name: "databases", value: "16", kind: "int", immutable: true },
-  { name: "repl-ping-slave-period", value: "10", kind: "int" },
-  { name: "repl-ping-replica-period", value: "10", kind: "int", since: "5.0" },
-  { name: "repl-timeout", value: "60", kind: "int" },
-  {
-    name: "repl-backlog-size",
-    value: (era) => (era.valkey ? "10485760" : "1048576"),
-    kind: "memory",
-  },
-  { name: "repl-backlog-ttl", value: "3600", kind: "int" },
-  { name: "maxclients", value: "10000", kind: "int" },
-  { name: "watchdog-period", value: "0", kind: "int", until: "6.0" },
-  { name: "slave-priority", value: "100", kind: "int" },
-  { name: "replica-priority", value: "100", kind: "int", since: "5.0" },
-  { name: "min-slaves-to-write", value: "0", kind: "int" },
-  { name: "min-replicas-to-write", value: "0", kind: "int", since: "5.0" },
-  { name: "min-slaves-max-lag", value: "10", kind: "int" },
-  { name: "min-replicas-max-lag", value: "10", kind: "int", since: "5.0" },
-  { name: "hz", value: "10", kind: "int" },
-  { name: "cluster-node-timeout", value: "15000", kind: "int", since: "3.0" },
-  { name: "io-threads", value: "1", kind: "int", since: "6.0", immutable: true },
-  { name: "no-appendfsync-on-rewrite", value: "no", kind: "bool" },
-  { name: "slave-serve-stale-data", value: "yes", kind: "bool" },
-  { name: "replica-serve-stale-data", value: "yes", kind: "bool", since: "5.0" },
-  { name: "slave-read-only", value: "yes", kind: "bool" },
-  { name: "replica-read-only", value: "yes", kind: "bool", since: "5.0" },
-  { name: "stop-writes-on-bgsave-error", value: "yes", kind: "bool" },
-  { name: "daemonize", value: "no", kind: "bool", immutable: true },
-  { name: "rdbcompression", value: "yes", kind: "bool" },
-  { name: "rdbchecksum", value: "yes", kind: "bool" },
-  { name: "activerehashing", value: "yes", kind: "bool" },
-  { name: "protected-mode", value: "yes", kind: "bool", since: "3.2" },
-  { name: "repl-disable-tcp-nodelay", value: "no", kind: "bool" },
-  { name: "repl-diskless-sync", value: (era) => (era.at("7.0") ? "yes" : "no"), kind: "bool" },
-  { name: "aof-rewrite-incremental-fsync", value: "yes", kind: "bool" },
-  { name: "aof-load-truncated", value: "yes", kind: "bool", since: "3.0" },
-  {
-    name: "aof-use-rdb-preamble",
-    value: (era) => (era.at("5.0") ? "yes" : "no"),
-    kind: "bool",
-    since: "4.0",
-  },
-  { name: "lazyfree-lazy-eviction", value: "no", kind: "bool", since: "4.0" },
-  { name: "lazyfree-lazy-expire", value: "no", kind: "bool", since: "4.0" },
-  { name: "lazyfree-lazy-server-del", value: "no", kind: "bool", since: "4.0" },
-  { name: "dynamic-hz", value: "yes", kind: "bool", since: "5.0" },
-  { name: "enable-protected-configs", value: "no", kind: "enum", since: "7.0", immutable: true },
-  { name: "enable-debug-command", value: "no", kind: "enum", since: "7.0", immutable: true },
-  { name: "enable-module-command", value: "no", kind: "enum", since: "7.0", immutable: true },
-  {
-    name: "maxmemory-policy",
-    value: (era) => (era.at("3.0") ? "noeviction" : "volatile-lru"),
-    kind: "enum",
-    choices: POLICIES,
-  },
-  {
-    name: "loglevel",
-    value: "notice",
-    kind: "enum",
-    choices: ["debug", "verbose", "notice", "warning"],
-  },
-  { name: "supervised", value: "no", kind: "enum", since: "3.2", immutable: true },
-  {
-    name: "appendfsync",
-    value: "everysec",
-    kind: "enum",
-    choices: ["everysec", "always", "no"],
-  },
-  { name: "appendonly", value: "no", kind: "bool" },
-  { name: "appendfilename", value: "appendonly.aof", kind: "string", immutable: true },
-  { name: "appenddirname", value: "appendonlydir", kind: "string", since: "7.0", immutable: true },
-  { name: "dir", value: "/var/lib/redis", kind: "path", protectedConfig: true },
-  {
-    name: "save",
-    value: (era) => (era.at("6.2") ? "3600 1 300 100 60 10000" : "900 1 300 10 60 10000"),
-    kind: "string",
-  },
-  {
-    name: "client-output-buffer-limit",
-    value: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    kind: "string",
-  },
-  { name: "unixsocketperm", value: "0", kind: "int", immutable: true },
-  { name: "slaveof", value: "", kind: "string" },
-  { name: "replicaof", value: "", kind: "string", since: "5.0" },
-  { name: "notify-keyspace-events", value: "", kind: "string" },
-  {
-    name: "bind",
-    value: (era) => (era.at("7.0") ? "* -::*" : ""),
-    kind: "string",
-    immutable: true,
-  },
-  { name: "oom-score-adj", value: "no", kind: "enum", since: "6.2" },
-  { name: "tls-port", value: "0", kind: "int", since: "6.0" },
-  { name: "acllog-max-len", value: "128", kind: "int", since: "6.0" },
-];
+const CHOICES: Record<string, string[]> = {
+  "maxmemory-policy": POLICIES,
+  loglevel: ["debug", "verbose", "notice", "warning"],
+  appendfsync: ["everysec", "always", "no"],
+};
 
-/**
- * The rest of 7.0's parameters with their defaults and the release that brought them:
- * [name, default, since, kind, immutable].
- */
-const MORE_SPECS: Array<[string, string, string, Kind, boolean?]> = [
-  ["cluster-announce-port", "0", "4.0", "int"],
-  ["list-max-listpack-size", "-2", "7.0", "int"],
-  ["active-expire-effort", "1", "6.0", "int"],
-  ["aof-timestamp-enabled", "no", "7.0", "bool"],
-  ["rdb-del-sync-files", "no", "6.0", "bool"],
-  ["stream-node-max-bytes", "4096", "5.0", "memory"],
-  ["tls-ciphers", "", "6.0", "string"],
-  ["cluster-migration-barrier", "1", "3.0", "int"],
-  ["cluster-link-sendbuf-limit", "0", "7.0", "memory"],
-  ["replica-announce-ip", "", "5.0", "string"],
-  ["cluster-replica-no-failover", "no", "5.0", "bool"],
-  ["syslog-enabled", "no", "2.8", "bool", true],
-  ["replica-lazy-flush", "no", "5.0", "bool"],
-  ["cluster-slave-no-failover", "no", "4.0", "bool"],
-  ["cluster-allow-reads-when-down", "no", "6.0", "bool"],
-  ["tls-cluster", "no", "6.0", "bool"],
-  ["slave-lazy-flush", "no", "4.0", "bool"],
-  ["tls-session-caching", "yes", "6.0", "bool"],
-  ["syslog-ident", "redis", "2.8", "string", true],
-  ["zset-max-listpack-entries", "128", "7.0", "int"],
-  ["cluster-replica-validity-factor", "10", "5.0", "int"],
-  ["latency-tracking-info-percentiles", "50 99 99.9", "7.0", "string"],
-  ["cluster-enabled", "no", "3.0", "bool", true],
-  ["bio_cpulist", "", "6.2", "string", true],
-  ["repl-diskless-load", "disabled", "6.0", "string"],
-  ["replica-announce-port", "0", "5.0", "int"],
-  ["crash-log-enabled", "yes", "6.2", "bool"],
-  ["tls-replication", "no", "6.0", "bool"],
-  ["tls-ciphersuites", "", "6.0", "string"],
-  ["proc-title-template", "{title} {listen-addr} {server-mode}", "6.2", "string"],
-  ["active-defrag-ignore-bytes", "104857600", "4.0", "memory"],
-  ["shutdown-on-sigterm", "default", "7.0", "string"],
-  ["repl-diskless-sync-max-replicas", "0", "7.0", "int"],
-  ["tls-ca-cert-dir", "", "6.0", "string"],
-  ["tls-session-cache-timeout", "300", "6.0", "int"],
-  ["lfu-log-factor", "10", "4.0", "int"],
-  ["activedefrag", "no", "4.0", "bool"],
-  ["rdb-save-incremental-fsync", "yes", "4.0", "bool"],
-  ["tls-client-cert-file", "", "6.2", "string"],
-  ["aof-disable-auto-gc", "no", "7.0", "bool"],
-  ["cluster-announce-bus-port", "0", "4.0", "int"],
-  ["active-defrag-threshold-upper", "100", "4.0", "int"],
-  ["socket-mark-id", "0", "7.0", "int"],
-  ["cluster-announce-tls-port", "0", "6.0", "int"],
-  ["shutdown-on-sigint", "default", "7.0", "string"],
-  ["tls-key-file-pass", "", "6.2", "string"],
-  ["always-show-logo", "no", "4.0", "bool", true],
-  ["lfu-decay-time", "1", "4.0", "int"],
-  ["tls-prefer-server-ciphers", "no", "6.0", "bool"],
-  ["tls-ca-cert-file", "", "6.0", "string"],
-  ["latency-tracking", "yes", "7.0", "bool"],
-  ["cluster-port", "0", "7.0", "int", true],
-  ["cluster-slave-validity-factor", "10", "3.0", "int"],
-  ["active-defrag-cycle-min", "1", "4.0", "int"],
-  ["crash-memcheck-enabled", "yes", "6.2", "bool"],
-  ["tls-client-key-file-pass", "", "6.2", "string"],
-  ["tls-auth-clients", "yes", "6.0", "bool"],
-  ["cluster-allow-replica-migration", "yes", "6.2", "bool"],
-  ["acl-pubsub-default", "resetchannels", "6.2", "string"],
-  ["active-defrag-threshold-lower", "10", "4.0", "int"],
-  ["tls-dh-params-file", "", "6.0", "string"],
-  ["replica-ignore-maxmemory", "yes", "5.0", "bool"],
-  ["sanitize-dump-payload", "no", "6.2", "bool"],
-  ["bgsave_cpulist", "", "6.2", "string", true],
-  ["propagation-error-behavior", "ignore", "7.0", "string"],
-  ["cluster-config-file", "nodes.conf", "3.0", "string", true],
-  ["slave-announce-ip", "", "3.2", "string"],
-  ["io-threads-do-reads", "no", "6.0", "bool", true],
-  ["active-defrag-max-scan-fields", "1000", "5.0", "int"],
-  ["repl-diskless-sync-delay", "5", "2.8", "int"],
-  ["oom-score-adj-values", "0 200 800", "6.2", "string"],
-  ["disable-thp", "yes", "6.2", "bool", true],
-  ["bind-source-addr", "", "7.0", "string"],
-  ["tls-protocols", "", "6.0", "string"],
-  ["replica-ignore-disk-write-errors", "no", "7.0", "bool"],
-  ["tls-session-cache-size", "20480", "6.0", "int"],
-  ["cluster-announce-ip", "", "4.0", "string"],
-  ["tracking-table-max-keys", "1000000", "6.0", "int"],
-  ["server_cpulist", "", "6.2", "string", true],
-  ["cluster-preferred-endpoint-type", "ip", "7.0", "string"],
-  ["aof_rewrite_cpulist", "", "6.2", "string", true],
-  ["cluster-announce-hostname", "", "7.0", "string"],
-  ["stream-node-max-entries", "100", "5.0", "int"],
-  ["syslog-facility", "local0", "2.8", "string", true],
-  ["lazyfree-lazy-user-flush", "no", "6.2", "bool"],
-  ["cluster-allow-pubsubshard-when-down", "yes", "7.0", "bool"],
-  ["cluster-require-full-coverage", "yes", "3.0", "bool"],
-  ["jemalloc-bg-thread", "yes", "6.0", "bool"],
-  ["zset-max-listpack-value", "64", "7.0", "int"],
-  ["active-defrag-cycle-max", "25", "4.0", "int"],
-  ["shutdown-timeout", "10", "7.0", "int"],
-  ["set-proc-title", "yes", "6.2", "bool", true],
-  ["replica-announced", "yes", "6.2", "bool"],
-  ["slave-ignore-maxmemory", "yes", "5.0", "bool"],
-  ["maxmemory-eviction-tenacity", "10", "6.2", "int"],
-  ["lazyfree-lazy-user-del", "no", "6.0", "bool"],
-  ["ignore-warnings", "", "6.2", "string"],
-  ["tls-key-file", "", "6.0", "string"],
-  ["tls-cert-file", "", "6.0", "string"],
-  ["slave-announce-port", "0", "3.2", "int"],
-  ["maxmemory-clients", "0", "7.0", "memory"],
-  ["tls-client-key-file", "", "6.2", "string"],
-];
-
-for (const [name, value, since, kind, immutable] of MORE_SPECS) {
-  const spec: ConfigSpec = { name, value, since, kind };
-  if (immutable) spec.immutable = true;
-  SPECS.push(spec);
+/** One parameter as CONFIG SET treats it in a version. */
+export interface ConfigSpec {
+  /** The canonical name (an alias resolves to it). */
+  name: string;
+  /** The other name of the same setting (slave-* / replica-*), if the version has both. */
+  alias?: string;
+  kind: Kind;
+  choices?: string[];
+  /** Only settable in the config file: 7.0+ says "immutable", older ones "Unsupported". */
+  immutable: boolean;
+  /** 7.0+ refuses it unless enable-protected-configs is set. */
+  protectedConfig: boolean;
 }
 
 export type ConfigValues = Map<string, string>;
@@ -362,25 +271,26 @@ interface ConfigDefaults {
   requirepass: string;
 }
 
-function present(spec: ConfigSpec, era: Era): boolean {
-  if (spec.since !== undefined && era.before(spec.since)) return false;
-  return spec.until === undefined || era.before(spec.until);
-}
-
-/** The parameters of this version with their values for this persona, in CONFIG GET order. */
-function defaultConfig(era: Era, d: ConfigDefaults): ConfigValues {
-  const values: ConfigValues = new Map();
-  for (const spec of SPECS) {
-    if (!present(spec, era)) continue;
-    values.set(spec.name, typeof spec.value === "function" ? spec.value(era) : spec.value);
-  }
-  values.set("dir", d.paths.dir);
-  values.set("logfile", d.paths.logfile);
-  values.set("pidfile", d.paths.pidfile);
-  values.set("daemonize", d.paths.daemonize);
-  values.set("port", String(d.port));
-  values.set("requirepass", d.requirepass);
-  if (values.has("protected-mode")) values.set("protected-mode", d.protectedMode);
+/**
+ * The parameters of this version with their values for this persona, in CONFIG GET order: the
+ * recorded server's list and defaults, with the persona's own install paths, port, password and
+ * protected mode, and the defaults of `save` and `bind` that the recording ran without (it was
+ * started with `--save ''` and bound to loopback).
+ */
+function defaultConfig(rec: Recording, era: Era, d: ConfigDefaults): ConfigValues {
+  const values: ConfigValues = new Map(rec.config.map(([k, v]) => [k, v]));
+  const own: Record<string, string> = {
+    dir: d.paths.dir,
+    logfile: d.paths.logfile,
+    pidfile: d.paths.pidfile,
+    daemonize: d.paths.daemonize,
+    port: String(d.port),
+    requirepass: d.requirepass,
+    "protected-mode": d.protectedMode,
+    save: era.at("6.2") ? "3600 1 300 100 60 10000" : "900 1 300 10 60 10000",
+    bind: era.at("7.0") ? "* -::*" : "",
+  };
+  for (const [k, v] of Object.entries(own)) if (values.has(k)) values.set(k, v);
   return values;
 }
 
@@ -392,6 +302,7 @@ export class DefaultConfigs {
   private readonly byPort = new Map<number, ConfigValues>();
 
   constructor(
+    private readonly recording: Recording,
     private readonly era: Era,
     private readonly paths: LayoutPaths,
     private readonly auth: AuthMode,
@@ -402,7 +313,7 @@ export class DefaultConfigs {
   forPort(port: number): SessionConfig {
     let base = this.byPort.get(port);
     if (base === undefined) {
-      base = defaultConfig(this.era, {
+      base = defaultConfig(this.recording, this.era, {
         paths: this.paths,
         port,
         // Open personas are servers someone started with protected mode off; the others keep
@@ -417,9 +328,60 @@ export class DefaultConfigs {
   }
 }
 
-export function configSpec(era: Era, name: string): ConfigSpec | undefined {
-  const spec = SPECS.find((s) => s.name === name);
-  return spec !== undefined && present(spec, era) ? spec : undefined;
+const specsByRecording = new WeakMap<Recording, Map<string, ConfigSpec>>();
+
+/**
+ * CONFIG SET's view of the version's parameters, by lower-case name or alias: from the
+ * recorded CONFIG GET * and the rules read from the tag's config.c (standard configs with
+ * their IMMUTABLE/PROTECTED flags; before 7.0 the names configSetCommand handles itself, any
+ * other being "Unsupported").
+ */
+function specsOf(rec: Recording): Map<string, ConfigSpec> {
+  let specs = specsByRecording.get(rec);
+  if (specs !== undefined) return specs;
+  specs = new Map();
+  const listed = new Map(rec.config.map(([k, v]) => [k, v]));
+  const rules = rec.configRules;
+  const special = new Set(rules?.special ?? []);
+  const make = (name: string, alias: string | undefined, immutable: boolean, prot: boolean) => {
+    const value = listed.get(name) ?? (alias === undefined ? undefined : listed.get(alias));
+    const kind =
+      KINDS[name] ??
+      (alias === undefined ? undefined : KINDS[alias]) ??
+      (value === "yes" || value === "no" ? "bool" : "string");
+    const spec: ConfigSpec = { name, kind, immutable, protectedConfig: prot };
+    if (alias !== undefined) spec.alias = alias;
+    const choices = CHOICES[name];
+    if (choices !== undefined) spec.choices = choices;
+    specs!.set(name.toLowerCase(), spec);
+    if (alias !== undefined && !specs!.has(alias.toLowerCase())) {
+      specs!.set(alias.toLowerCase(), spec);
+    }
+  };
+  for (const [name, alias, flags] of rules?.standard ?? []) {
+    make(
+      name,
+      alias ?? undefined,
+      flags.includes("IMMUTABLE_CONFIG"),
+      flags.includes("PROTECTED_CONFIG"),
+    );
+  }
+  for (const name of listed.keys()) {
+    if (specs.has(name.toLowerCase())) continue;
+    // Before 6.0 slave-* and replica-* (5.0) are one setting under two names.
+    const other = name.includes("replica")
+      ? name.replace("replica", "slave")
+      : name.replace("slave", "replica");
+    const alias = other !== name && listed.has(other) ? other : undefined;
+    make(name, alias, !special.has(name) && !(alias !== undefined && special.has(alias)), false);
+  }
+  specsByRecording.set(rec, specs);
+  return specs;
+}
+
+/** A parameter of the recorded version by name or alias (any case), or undefined. */
+export function configSpec(rec: Recording, name: string): ConfigSpec | undefined {
+  return specsOf(rec).get(name.toLowerCase());
 }
 
 /**
@@ -515,18 +477,20 @@ function parseMemory(text: string): number | undefined {
 }
 
 /** Why a value is not acceptable for this parameter (the 7.0 wording), or undefined if it is. */
-export function invalidValueReason(spec: ConfigSpec, value: string): string | undefined {
+export function invalidValueReason(spec: ConfigSpec, value: string, era: Era): string | undefined {
   switch (spec.kind) {
     case "bool":
       return /^(yes|no)$/i.test(value) ? undefined : "argument must be 'yes' or 'no'";
     case "int":
       return /^-?\d+$/.test(value) ? undefined : "argument couldn't be parsed into an integer";
     case "memory":
+      // 2.8 read memory values as plain integers (getLongLongFromObject): no k/mb/gb units.
+      if (era.before("3.0") && !/^\d+$/.test(value)) return "argument must be a memory value";
       return parseMemory(value) === undefined ? "argument must be a memory value" : undefined;
     case "enum":
       return spec.choices === undefined || spec.choices.includes(value.toLowerCase())
         ? undefined
-        : "argument(s) must be one of the following: " + spec.choices.join(", ");
+        : `${era.at("7.0") ? "argument(s)" : "argument"} must be one of the following: ${spec.choices.join(", ")}`;
     default:
       return undefined;
   }

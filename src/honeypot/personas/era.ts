@@ -7,7 +7,8 @@
  * version of 7.2.4 for these questions plus `valkey` for the handful of texts it rewrote.
  */
 
-export type Product = "redis" | "valkey";
+/** KeyDB 6.3 is Redis 6.2.6 merged into KeyDB: it behaves as that Redis for these questions. */
+export type Product = "redis" | "valkey" | "keydb";
 
 /** "7.0.15" → [7, 0, 15]; missing parts are 0, a suffix such as "-rc1" is ignored. */
 export function versionParts(version: string): [number, number, number] {
@@ -46,7 +47,7 @@ export class Era {
   constructor(product: Product, version: string) {
     this.product = product;
     this.version = version;
-    this.redisVersion = product === "valkey" ? "7.2.4" : version;
+    this.redisVersion = product === "valkey" ? "7.2.4" : product === "keydb" ? "6.2.6" : version;
     this.parts = versionParts(this.redisVersion);
   }
 
@@ -70,6 +71,10 @@ export class Era {
 
   get valkey(): boolean {
     return this.product === "valkey";
+  }
+
+  get keydb(): boolean {
+    return this.product === "keydb";
   }
 
   /** Redis 8 and later (not Valkey, whose Redis-space version stays 7.2.4). */

@@ -6,7 +6,7 @@
  * the project.
  */
 export type { AuthMode } from "../types.js";
-export { type CatalogueEntry, catalogueEntry, PERSONAS } from "./catalogue.js";
+export { type CatalogueEntry, catalogueEntry, claimError, PERSONAS } from "./catalogue.js";
 export { Era, type Product, versionParts } from "./era.js";
 export { parseInfoText, VOLATILE_INFO_KEYS, VOLATILE_INFO_SECTIONS } from "./info.js";
 export {

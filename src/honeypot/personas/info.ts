@@ -292,88 +292,11 @@ export function renderInfo(
   return out;
 }
 
-/** Per-version derivations from the nearest recording (research notes in versions.md §4). */
+/**
+ * Derivations for the lines no recorded build covers (only 8.2 today: the mirror's newest
+ * Redis is 8.0-m01), from the nearest recording (research notes in versions.md §4).
+ */
 export const DERIVED_INFO: Record<string, { from: string; edit: InfoEdit }> = {
-  // 4.0: before 5.0's memory doctor fields, configured_hz and the client buffer pair.
-  "4.0": {
-    from: "redis-5.0.8-open",
-    edit: {
-      remove: [
-        "configured_hz",
-        "client_recent_max_input_buffer",
-        "client_recent_max_output_buffer",
-        "allocator_allocated",
-        "allocator_active",
-        "allocator_resident",
-        "used_memory_scripts",
-        "used_memory_scripts_human",
-        "number_of_cached_scripts",
-        "allocator_frag_ratio",
-        "allocator_frag_bytes",
-        "allocator_rss_ratio",
-        "allocator_rss_bytes",
-        "rss_overhead_ratio",
-        "rss_overhead_bytes",
-        "mem_fragmentation_bytes",
-        "mem_not_counted_for_evict",
-        "mem_replication_backlog",
-        "mem_clients_slaves",
-        "mem_clients_normal",
-        "mem_aof_buffer",
-      ],
-      add: [
-        { after: "connected_clients", key: "client_longest_output_list", value: "0" },
-        { after: "client_longest_output_list", key: "client_biggest_input_buf", value: "0" },
-      ],
-      set: { redis_build_id: "9e23a5fd0d0f4ef7", mem_allocator: "jemalloc-4.0.3" },
-    },
-  },
-  // 6.0: before 6.2's monotonic clock, supervision, failover and Errorstats.
-  "6.0": {
-    from: "redis-6.2.16-open",
-    edit: {
-      remove: [
-        "monotonic_clock",
-        "process_supervised",
-        "server_time_usec",
-        "io_threads_active",
-        "cluster_connections",
-        "maxclients",
-        "lazyfreed_objects",
-        "current_cow_size",
-        "current_cow_size_age",
-        "current_fork_perc",
-        "current_save_keys_processed",
-        "current_save_keys_total",
-        "total_forks",
-        "total_error_replies",
-        "dump_payload_sanitizations",
-        "master_failover_state",
-        "used_cpu_sys_main_thread",
-        "used_cpu_user_main_thread",
-      ],
-      removeSections: ["Errorstats"],
-      set: { redis_build_id: "4ee2c7ac2c6a9f63", atomicvar_api: "atomic-builtin" },
-    },
-  },
-  // 7.2: before 7.4's hash-field expiry, script eviction and the watch/pubsub client counts.
-  "7.2": {
-    from: "redis-7.4.1-open",
-    edit: {
-      remove: [
-        "pubsub_clients",
-        "watching_clients",
-        "total_watched_keys",
-        "allocator_muzzy",
-        "mem_overhead_db_hashtable_rehashing",
-        "expired_subkeys",
-        "evicted_scripts",
-        "client_query_buffer_limit_disconnections",
-        "client_output_buffer_limit_disconnections",
-      ],
-      set: { redis_git_dirty: "0", redis_build_id: "d3a2a0e8c1b6f4e5" },
-    },
-  },
   // 8.x: the new I/O threads (# Threads), replica full-sync buffer, peak time, # Keysizes.
   "8.2": {
     from: "redis-7.4.1-open",
@@ -404,45 +327,6 @@ export const DERIVED_INFO: Record<string, { from: string; edit: InfoEdit }> = {
         },
         { after: "Keyspace", section: { name: "Keysizes", fields: [] } },
       ],
-    },
-  },
-  // Valkey 8: Redis 7.2.4's INFO under Valkey's names, with its own server and I/O fields.
-  "valkey-8": {
-    from: "redis-7.4.1-open",
-    edit: {
-      remove: ["atomicvar_api", "expired_subkeys"],
-      rename: { redis_mode: "server_mode" },
-      add: [
-        { after: "redis_version", key: "server_name", value: "valkey" },
-        { after: "server_name", key: "valkey_version", value: "" },
-        { after: "valkey_version", key: "valkey_release_stage", value: "ga" },
-        { after: "configured_hz", key: "clients_hz", value: "10" },
-        { after: "io_threads_active", key: "availability_zone", value: "" },
-        { after: "total_blocking_keys_on_nokey", key: "paused_reason", value: "none" },
-        { after: "paused_reason", key: "paused_actions", value: "none" },
-        { after: "paused_actions", key: "paused_timeout_milliseconds", value: "0" },
-        { after: "io_threaded_writes_processed", key: "io_threaded_freed_objects", value: "0" },
-        { after: "io_threaded_freed_objects", key: "io_threaded_accept_processed", value: "0" },
-        { after: "io_threaded_accept_processed", key: "io_threaded_poll_processed", value: "0" },
-        {
-          after: "io_threaded_poll_processed",
-          key: "io_threaded_total_prefetch_batches",
-          value: "0",
-        },
-        {
-          after: "io_threaded_total_prefetch_batches",
-          key: "io_threaded_total_prefetch_entries",
-          value: "0",
-        },
-        { after: "connected_slaves", key: "replicas_waiting_psync", value: "0" },
-      ],
-      set: {
-        redis_version: "7.2.4",
-        redis_git_dirty: "0",
-        redis_build_id: "c2e8d1c68faa5b8a",
-        repl_backlog_size: "10485760",
-        mem_allocator: "jemalloc-5.3.0",
-      },
     },
   },
 };

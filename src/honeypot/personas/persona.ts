@@ -24,10 +24,12 @@ import {
   type InfoFields,
   type InfoSelection,
   type InfoTemplate,
+  parseInfoText,
   recordedInfo,
   renderInfo,
   selectSections,
 } from "./info.js";
+import { type Recording, recording, recordingFor } from "./tables.js";
 
 export interface PersonaOptions {
   /** Exact version to claim, e.g. "7.0.15" (Valkey: its own version). Must be in the line. */
@@ -124,6 +126,8 @@ export class Persona {
   readonly version: string;
   readonly acceptPassword?: string;
   readonly paths: LayoutPaths;
+  /** What the real server of this version said about itself (tables.ts), if recorded. */
+  readonly recording: Recording | undefined;
   readonly os: string;
   readonly runId: string;
   readonly processId: number;
@@ -175,6 +179,8 @@ export class Persona {
     if (opts.version !== undefined && !inLine(line, opts.version)) {
       throw new RangeError(`${this.name}: version ${opts.version} is not in the ${line.id} line`);
     }
+    const recorded = recordingFor(line.product, this.version);
+    this.recording = recorded === undefined ? undefined : recording(recorded);
     if (opts.acceptPassword !== undefined) {
       if (auth !== "password") throw new RangeError("acceptPassword applies to password personas");
       this.acceptPassword = opts.acceptPassword;
@@ -209,7 +215,10 @@ export class Persona {
 
     // What CONFIG GET requirepass shows once authenticated (only possible with acceptPassword).
     const requirepass = auth === "password" ? (this.acceptPassword ?? this.hex(24)) : "";
-    this.configs = new DefaultConfigs(this.era, this.paths, auth, requirepass);
+    if (this.recording === undefined) {
+      throw new RangeError(`${this.name}: no recorded server of ${line.product} ${this.version}`);
+    }
+    this.configs = new DefaultConfigs(this.recording, this.era, this.paths, auth, requirepass);
     this.template = this.buildTemplate(line);
     // Memory at rest: the recording's overhead (server structures, buffers) give or take a
     // little, and a dataset of a few KB (an exposed server that holds nothing of note).
@@ -338,6 +347,8 @@ export class Persona {
     let template: InfoTemplate;
     if ("fixture" in line.info) {
       template = recordedInfo(line.info.fixture);
+    } else if ("table" in line.info) {
+      template = parseInfoText(recording(line.info.table).info);
     } else {
       const derived = DERIVED_INFO[line.info.derived]!;
       template = applyInfoEdit(recordedInfo(derived.from), derived.edit);
@@ -346,6 +357,8 @@ export class Persona {
       executable: this.paths.executable,
       config_file: this.paths.configFile,
     };
+    // Tables were recorded bound to loopback; the persona listens as the default bind does.
+    if ("table" in line.info) fixed.listener0 = "name=tcp,bind=*,bind=-::*,port=6379";
     if (this.era.valkey) fixed.valkey_version = this.version;
     else fixed.redis_version = this.version;
     for (const s of template) {
