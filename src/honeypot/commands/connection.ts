@@ -13,7 +13,9 @@ import {
   dbNotIntegerText,
   dbOutOfRangeText,
   helloNoAuthText,
+  NOT_INTEGER,
   noPasswordSetText,
+  subcommandArgumentsText,
   wrongPasswordText,
 } from "../personas/texts.js";
 import { parseInt64, parseInteger } from "./integers.js";
@@ -30,6 +32,25 @@ import {
   syntaxError,
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+
+/**
+ * CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client blocked on keys of this keyspace (one source's
+ * connections) answers as its timeout, or with the UNBLOCKED error.
+ */
+function clientUnblock(c: CommandContext): Reply {
+  if (c.args.length > 4) return errorReply(subcommandArgumentsText(c.era, c.arg(0), c.arg(1)));
+  let how: "timeout" | "error" = "timeout";
+  if (c.args.length === 4) {
+    const reason = c.arg(3).toLowerCase();
+    if (reason === "error") how = "error";
+    else if (reason !== "timeout") {
+      return errorReply("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+  }
+  const id = parseInt64(c.arg(2));
+  if (id === undefined) return errorReply(NOT_INTEGER);
+  return integer(c.keyspace.blocked.unblock(Number(id), how) ? 1 : 0);
+}
 
 function ping(c: CommandContext): Reply {
   if (c.args.length > 2) return errorReply(arityText(c.fullName));
@@ -296,6 +317,7 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
       getname: { arity: 2, handler: clientGetname },
       id: { arity: 2, since: "5.0", handler: (c) => integer(c.client.id) },
       kill: { arity: -3, handler: clientKill },
+      unblock: { arity: -3, since: "5.0", handler: clientUnblock },
       "no-evict": { arity: 3, since: "7.0", handler: () => OK },
       setinfo: { arity: 4, since: "7.2", handler: () => OK },
     },

@@ -1,0 +1,461 @@
+/**
+ * Lists, blocking commands and streams, differential: each suite runs on one connection to a
+ * real server and to the persona of its version (the shipped HoneypotServer), reply by reply,
+ * byte for byte. Debian's redis-server 7.0 always (CI has it); the builds in /work/servers
+ * (5.0.8, 6.2.16, 7.4.1 …) where present. Blocking: replies that arrive later — a push on
+ * another connection of the same source, a timeout, CLIENT UNBLOCK — and the requests a
+ * blocked client sent meanwhile. Tests wait for replies and closes, never for the clock.
+ * All traffic stays on 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { Keyspace } from "../src/honeypot/keyspace.js";
+import { DEFAULT_LIMITS } from "../src/honeypot/limits.js";
+import { persona } from "../src/honeypot/personas/index.js";
+import { HoneypotServer } from "../src/honeypot/server.js";
+import { DEFAULT_SESSION_LIMITS, Session } from "../src/honeypot/session.js";
+import {
+  type RedisProcess,
+  redisServerVersion,
+  startRedis,
+} from "../src/lab/redis.js";
+import { encodeCommand } from "../src/resp/index.js";
+import {
+  MemoryRecorder,
+  type PersonaServer,
+  RespConnection,
+  servePersona,
+} from "./helpers/honeypot-server.js";
+import { freePort } from "./helpers/ports.js";
+
+const requireAll = process.env.CI === "true";
+
+type Cmd = Array<string | Buffer>;
+
+/** Every command on one connection; each reply's bytes. */
+async function run(port: number, cmds: Cmd[]): Promise<string[]> {
+  const conn = await RespConnection.open(port);
+  const out: string[] = [];
+  try {
+    for (const c of cmds) out.push((await conn.send(encodeCommand(c), 1, 3000)).toString("latin1"));
+  } finally {
+    conn.close();
+  }
+  return out;
+}
+
+const LISTS: Cmd[] = [
+  ["RPUSH", "l", "a", "b", "c", "b", "d", "b"],
+  ["LPOS", "l", "b"],
+  ["LPOS", "l", "b", "RANK", "2"],
+  ["LPOS", "l", "b", "RANK", "-1"],
+  ["LPOS", "l", "b", "RANK", "-2", "COUNT", "0"],
+  ["LPOS", "l", "b", "COUNT", "2"],
+  ["LPOS", "l", "b", "COUNT", "0", "MAXLEN", "4"],
+  ["LPOS", "l", "zz"],
+  ["LPOS", "l", "zz", "COUNT", "1"],
+  ["LPOS", "nokey", "b"],
+  ["LPOS", "nokey", "b", "COUNT", "3"],
+  ["LPOS", "l", "b", "RANK", "0"],
+  ["LPOS", "l", "b", "RANK", "x"],
+  ["LPOS", "l", "b", "COUNT", "-1"],
+  ["LPOS", "l", "b", "MAXLEN", "-1"],
+  ["LPOS", "l", "b", "COUNT"],
+  ["LPOS", "l", "b", "FOO", "1"],
+  ["LINSERT", "l", "BEFORE", "c", "x"],
+  ["LINSERT", "l", "after", "d", "y"],
+  ["LINSERT", "l", "after", "nope", "y"],
+  ["LINSERT", "nokey", "after", "d", "y"],
+  ["LINSERT", "l", "middle", "d", "y"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LSET", "l", "0", "A"],
+  ["LSET", "l", "-1", "Z"],
+  ["LSET", "l", "100", "Z"],
+  ["LSET", "l", "x", "Z"],
+  ["LSET", "nokey", "0", "Z"],
+  ["LREM", "l", "1", "b"],
+  ["LREM", "l", "-1", "b"],
+  ["LREM", "l", "0", "nope"],
+  ["LREM", "l", "x", "b"],
+  ["LREM", "nokey", "0", "b"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LTRIM", "l", "1", "-2"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LTRIM", "l", "5", "1"],
+  ["EXISTS", "l"],
+  ["LTRIM", "nokey", "0", "1"],
+  ["LTRIM", "l", "a", "1"],
+  ["RPUSH", "src", "1", "2", "3"],
+  ["RPOPLPUSH", "src", "dst"],
+  ["RPOPLPUSH", "src", "src"],
+  ["LRANGE", "src", "0", "-1"],
+  ["RPOPLPUSH", "nokey", "dst"],
+  ["SET", "str", "v"],
+  ["RPOPLPUSH", "str", "dst"],
+  ["RPOPLPUSH", "src", "str"],
+  ["LMOVE", "src", "dst", "LEFT", "RIGHT"],
+  ["LMOVE", "src", "src", "RIGHT", "LEFT"],
+  ["LMOVE", "src", "dst", "up", "LEFT"],
+  ["LMOVE", "nokey", "dst", "LEFT", "LEFT"],
+  ["LRANGE", "dst", "0", "-1"],
+  ["LRANGE", "src", "0", "-1"],
+  ["RPUSH", "m", "1", "2", "3", "4", "5"],
+  ["LMPOP", "2", "nokey", "m", "LEFT"],
+  ["LMPOP", "2", "nokey", "m", "RIGHT", "COUNT", "2"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "10"],
+  ["LMPOP", "1", "m", "LEFT"],
+  ["LMPOP", "0", "m", "LEFT"],
+  ["LMPOP", "x", "m", "LEFT"],
+  ["LMPOP", "3", "m", "LEFT"],
+  ["LMPOP", "1", "m", "UP"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "0"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "1", "COUNT", "2"],
+  ["LMPOP", "1", "str", "LEFT"],
+  ["RPUSH", "p", "1", "2", "3"],
+  ["LPOP", "p", "2"],
+  ["RPOP", "p", "5"],
+  ["LPOP", "p", "2"],
+  ["LPOP", "p", "-1"],
+  ["BLPOP", "nokey", "0.01"],
+  ["BRPOP", "nokey", "nokey2", "0.01"],
+  ["BLPOP", "nokey", "x"],
+  ["BLPOP", "nokey", "-1"],
+  ["BLPOP", "str", "0"],
+  ["RPUSH", "b", "1", "2"],
+  ["BLPOP", "nokey", "b", "0"],
+  ["BRPOP", "b", "0"],
+  ["BRPOPLPUSH", "nokey", "dst", "0.01"],
+  ["BLMOVE", "nokey", "dst", "LEFT", "LEFT", "0.01"],
+  ["BLMOVE", "nokey", "dst", "LEFT", "UP", "0.01"],
+  ["BLMOVE", "dst", "dst2", "LEFT", "LEFT", "0"],
+  ["BLMOVE", "dst", "str", "LEFT", "LEFT", "0"],
+  ["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+  ["BLMPOP", "0", "2", "nokey", "dst2", "LEFT", "COUNT", "3"],
+  ["BLMPOP", "x", "1", "nokey", "LEFT"],
+  ["BLMPOP", "0", "0", "nokey", "LEFT"],
+  ["HELLO", "3"],
+  ["BLPOP", "nokey", "0.01"],
+  ["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+  ["LPOS", "nokey", "x"],
+  ["LMPOP", "1", "nokey", "LEFT"],
+];
+
+/** The real servers this machine has, with the persona of their version. */
+const BUILDS: Array<{ bin: string; persona: string; version: string; debian?: boolean }> = [
+  { bin: "/usr/bin/redis-server", persona: "redis-7.0-open", version: "7.0.15", debian: true },
+  { bin: "/work/servers/redis-5.0.8/redis-server", persona: "redis-5.0-open", version: "5.0.8" },
+  { bin: "/work/servers/redis-6.0.20/redis-server", persona: "redis-6.0-open", version: "6.0.20" },
+  { bin: "/work/servers/redis-6.2.16/redis-server", persona: "redis-6.2-open", version: "6.2.16" },
+  { bin: "/work/servers/redis-7.2.4/redis-server", persona: "redis-7.2-open", version: "7.2.4" },
+  { bin: "/work/servers/redis-7.4.1/redis-server", persona: "redis-7.4-open", version: "7.4.1" },
+];
+
+function available(b: (typeof BUILDS)[number]): string | false {
+  if (!fs.existsSync(b.bin)) {
+    if (b.debian && requireAll) throw new Error(`prerequisite missing in CI: ${b.bin}`);
+    return `${b.bin} not built`;
+  }
+  if (b.debian && !(redisServerVersion(b.bin) ?? "").startsWith("7.0")) return "not 7.0";
+  return false;
+}
+
+export const SUITES: Record<string, Cmd[]> = { lists: LISTS };
+
+for (const b of BUILDS) {
+  describe(`differential against redis-server ${b.version}`, { skip: available(b) }, () => {
+    let real: RedisProcess;
+    let fake: PersonaServer;
+    before(async () => {
+      real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: ["protected-mode no"],
+        bin: b.bin,
+      });
+      fake = await servePersona(persona(b.persona, { version: b.version }));
+    });
+    after(async () => {
+      await fake?.close();
+      await real?.stop();
+    });
+    for (const [name, cmds] of Object.entries(SUITES)) {
+      test(`${name} (${cmds.length} commands)`, async () => {
+        const want = await run(real.port, cmds);
+        const got = await run(fake.port, cmds);
+        const failures: string[] = [];
+        for (const [i, c] of cmds.entries()) {
+          assert.ok(want[i]!.length > 0, `${c.join(" ")}: the real server answered nothing`);
+          // Client ids are the server's counter (HELLO shows one).
+          const mask = (t: string): string => t.replace(/(\$2\r\nid\r\n):\d+/, "$1:ID");
+          if (mask(got[i]!) !== mask(want[i]!)) {
+            failures.push(
+              `${c.join(" ")}\n  got  ${JSON.stringify(got[i])}\n  want ${JSON.stringify(want[i])}`,
+            );
+          }
+        }
+        assert.deepEqual(failures, [], failures.join("\n"));
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking: scenarios over several connections of one source, run against a real server and a
+// persona whose sessions share one keyspace (as one source's connections do), transcripts
+// compared byte for byte.
+
+/** A target to run a scenario on: connections to it, and a way to wait until one blocks. */
+interface Target {
+  port: number;
+  /** Resolves once client `id` is blocked (polled by events, bounded). */
+  blocked(id: number): Promise<void>;
+  /** Resolves once client `id`'s connection is gone. */
+  closed(id: number): Promise<void>;
+}
+
+/** One connection of a scenario. */
+class Peer {
+  private constructor(readonly conn: RespConnection) {}
+  static async open(port: number): Promise<Peer> {
+    return new Peer(await RespConnection.open(port));
+  }
+  /** Send and read one reply. */
+  async call(...cmd: Cmd): Promise<string> {
+    return (await this.conn.send(encodeCommand(cmd), 1, 3000)).toString("latin1");
+  }
+  /** Send without waiting for a reply (a command that blocks). */
+  async post(...cmd: Cmd): Promise<void> {
+    await this.conn.send(encodeCommand(cmd), 0);
+  }
+  /** The next `n` replies, as they arrive. */
+  async next(n = 1): Promise<string> {
+    return (await this.conn.send(Buffer.alloc(0), n, 3000)).toString("latin1");
+  }
+  async id(): Promise<number> {
+    return Number(/:(\d+)/.exec(await this.call("CLIENT", "ID"))![1]);
+  }
+  close(): void {
+    this.conn.close();
+  }
+}
+
+type Scenario = (t: Target, log: (s: string) => void) => Promise<void>;
+
+const SCENARIOS: Record<string, Scenario> = {
+  "BLPOP served by a push on another connection; requests sent meanwhile wait": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "k1", "k", "0");
+    await a.post("PING");
+    await a.post("LLEN", "k");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "k", "v1", "v2"));
+    log(await a.next(3));
+    log(await b.call("LRANGE", "k", "0", "-1"));
+    a.close();
+    b.close();
+  },
+  "BRPOPLPUSH and BLMOVE move what is pushed": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BRPOPLPUSH", "src", "dst", "0");
+    await t.blocked(id);
+    log(await b.call("LPUSH", "src", "x", "y"));
+    log(await a.next());
+    await a.post("BLMOVE", "nosrc", "dst", "RIGHT", "LEFT", "0");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "nosrc", "z"));
+    log(await a.next());
+    log(await b.call("LRANGE", "dst", "0", "-1"));
+    log(await b.call("LRANGE", "src", "0", "-1"));
+    a.close();
+    b.close();
+  },
+  "BLMPOP with COUNT takes a range; first come, first served": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const c = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const ida = await a.id();
+    const idc = await c.id();
+    await a.post("BLMPOP", "0", "2", "m1", "m2", "RIGHT", "COUNT", "2");
+    await t.blocked(ida);
+    await c.post("BLPOP", "m2", "0");
+    await t.blocked(idc);
+    log(await b.call("RPUSH", "m2", "1", "2", "3"));
+    log(await a.next());
+    log(await c.next());
+    log(await b.call("EXISTS", "m2"));
+    a.close();
+    b.close();
+    c.close();
+  },
+  "CLIENT UNBLOCK: as a timeout, as an error, and of a client not blocked": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "k", "0");
+    await t.blocked(id);
+    log(await b.call("CLIENT", "UNBLOCK", String(id)));
+    log(await a.next());
+    log(await b.call("CLIENT", "UNBLOCK", String(id)));
+    await a.post("BRPOP", "k", "0");
+    await t.blocked(id);
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "maybe"));
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "ERROR"));
+    log(await a.next());
+    log(await b.call("CLIENT", "UNBLOCK", "x"));
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "error", "more"));
+    a.close();
+    b.close();
+  },
+  "timeouts: null array in RESP2, null in RESP3": async (t, log) => {
+    const a = await Peer.open(t.port);
+    log(await a.call("BLPOP", "k", "0.02"));
+    log(await a.call("BRPOPLPUSH", "k", "d", "0.02"));
+    log(await a.call("BLMOVE", "k", "d", "LEFT", "LEFT", "0.02"));
+    log(await a.call("BLMPOP", "0.02", "1", "k", "LEFT"));
+    await a.call("HELLO", "3");
+    log(await a.call("BLPOP", "k", "0.02"));
+    log(await a.call("BRPOPLPUSH", "k", "d", "0.02"));
+    log(await a.call("BLMPOP", "0.02", "1", "k", "LEFT"));
+    a.close();
+  },
+  "a client blocked with timeout 0 that closes takes nothing": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "gone", "0");
+    await t.blocked(id);
+    a.close();
+    await t.closed(id);
+    log(await b.call("RPUSH", "gone", "v"));
+    log(await b.call("LLEN", "gone"));
+    b.close();
+  },
+  "RESP3 client served": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.call("HELLO", "3");
+    await a.post("BLMPOP", "0", "1", "r3", "LEFT");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "r3", "a"));
+    log(await a.next());
+    a.close();
+    b.close();
+  },
+};
+
+/** Poll `check` once per event-loop turn (or reply), at most `tries` times. */
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  tries = 5000,
+): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/** A real server: CLIENT LIST on a connection of its own says who is blocked. */
+async function realTarget(port: number): Promise<Target & { close(): void }> {
+  const watch = await Peer.open(port);
+  const line = async (id: number): Promise<string | undefined> =>
+    (await watch.call("CLIENT", "LIST")).split("\n").find((l) => l.includes(`id=${id} `));
+  return {
+    port,
+    blocked: (id) =>
+      until(async () => (await line(id))?.includes(" flags=b ") ?? false, `${id} blocked`),
+    closed: (id) => until(async () => (await line(id)) === undefined, `${id} closed`),
+    close: () => watch.close(),
+  };
+}
+
+/**
+ * The persona behind the shipped server, its sessions sharing one keyspace (as one source's
+ * connections share theirs): whether a client is blocked is the keyspace's registry's.
+ */
+async function sharedTarget(
+  name: string,
+  version: string,
+): Promise<Target & { close(): Promise<void> }> {
+  const p = persona(name, { version });
+  const keyspace = new Keyspace(
+    DEFAULT_SESSION_LIMITS,
+    () => Date.now(),
+    () => {},
+  );
+  const live = new Set<number>();
+  const server = new HoneypotServer(
+    [
+      {
+        host: "127.0.0.1",
+        port: 0,
+        persona: p.name,
+        makeSession: (ctx) => {
+          live.add(ctx.clientId);
+          const session = new Session(p, { ...ctx, keyspace });
+          const end = session.end.bind(session);
+          session.end = () => {
+            live.delete(ctx.clientId);
+            end();
+          };
+          return session;
+        },
+      },
+    ],
+    new MemoryRecorder(),
+    { limits: DEFAULT_LIMITS },
+  );
+  const [bound] = await server.start();
+  return {
+    port: bound!.port,
+    blocked: (id) => until(() => keyspace.blocked.isBlocked(id), `${id} blocked`),
+    closed: (id) => until(() => !live.has(id), `${id} closed`),
+    close: () => server.stop(),
+  };
+}
+
+for (const b of BUILDS.filter((x) => x.version >= "7.0")) {
+  describe(`blocking, against redis-server ${b.version}`, { skip: available(b) }, () => {
+    let real: RedisProcess;
+    before(async () => {
+      real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: ["protected-mode no"],
+        bin: b.bin,
+      });
+    });
+    after(async () => {
+      await real?.stop();
+    });
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      test(name, async () => {
+        const transcript = async (t: Target): Promise<string[]> => {
+          const out: string[] = [];
+          await scenario(t, (s) => out.push(s));
+          return out;
+        };
+        // Each scenario starts from an empty server.
+        const admin = await Peer.open(real.port);
+        assert.equal(await admin.call("FLUSHALL"), "+OK\r\n");
+        admin.close();
+        const r = await realTarget(real.port);
+        const want = await transcript(r).finally(() => r.close());
+        const f = await sharedTarget(b.persona, b.version);
+        const got = await transcript(f).finally(() => f.close());
+        assert.ok(
+          want.every((w) => w.length > 0),
+          `the real server answered every step: ${JSON.stringify(want)}`,
+        );
+        assert.deepEqual(got, want);
+      });
+    }
+  });
+}
