@@ -17,6 +17,7 @@
  */
 import { BlockedClients } from "./blocking.js";
 import type { MemoryAccount } from "./memory.js";
+import { newStream, type StreamValue } from "./stream.js";
 
 export type RedisValue =
   /**
@@ -32,7 +33,9 @@ export type RedisValue =
     }
   | { type: "list"; value: Buffer[] }
   | { type: "hash"; value: Map<string, Buffer> }
-  | { type: "set"; value: Set<string> };
+  | { type: "set"; value: Set<string> }
+  /** Charged as its commands grow it (resize): entries, groups, consumers, pending entries. */
+  | { type: "stream"; value: StreamValue; bytes: number };
 
 export type ValueType = RedisValue["type"];
 
@@ -84,6 +87,8 @@ function elementBytes(data: RedisValue): number {
       for (const member of data.value) n += member.length + ELEMENT_OVERHEAD;
       return n;
     }
+    case "stream":
+      return data.bytes;
   }
 }
 
@@ -103,7 +108,16 @@ const PROCESS_ELEMENT_BYTES = 256;
 
 /** Elements beside the key: list items, hash fields, set members (a string has none). */
 function elementCount(data: RedisValue): number {
-  return data.type === "string" ? 0 : data.type === "list" ? data.value.length : data.value.size;
+  switch (data.type) {
+    case "string":
+      return 0;
+    case "list":
+      return data.value.length;
+    case "stream":
+      return data.value.charged;
+    default:
+      return data.value.size;
+  }
 }
 
 /**
@@ -473,6 +487,34 @@ export class Keyspace {
     this.shrinkEntry(e, freed, removed);
     if (keep.length === 0) this.remove(this.db(db), key, e);
     return removed;
+  }
+
+  // ---- streams ----
+
+  getStream(db: number, key: string): StreamValue | undefined | typeof WRONG_TYPE {
+    const stream = this.typed(db, key, "stream");
+    return stream === undefined || stream === WRONG_TYPE ? stream : stream.value;
+  }
+
+  /** A new empty stream at key (XADD, XGROUP CREATE MKSTREAM); undefined over the cap. */
+  createStream(db: number, key: string): StreamValue | undefined {
+    const value = newStream();
+    return this.store(db, key, { type: "stream", value, bytes: 0 }, undefined) ? value : undefined;
+  }
+
+  /**
+   * A value that grows or shrinks in place (a stream) by `bytes` and `elements`: growth is
+   * refused (false, nothing counted) past the cap; the caller changes the value only after.
+   */
+  resize(db: number, key: string, bytes: number, elements: number): boolean {
+    const e = this.entry(db, key);
+    if (e === undefined || e.data.type !== "stream") return false;
+    if (bytes > 0 || elements > 0) {
+      if (!this.growEntry(e, bytes, elements)) return false;
+    } else this.shrinkEntry(e, -bytes, -elements);
+    e.data.bytes += bytes;
+    e.data.value.charged += elements;
+    return true;
   }
 
   // ---- hashes ----

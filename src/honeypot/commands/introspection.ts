@@ -61,6 +61,7 @@ const DATA_CATEGORIES: ReadonlySet<CommandCategory> = new Set([
   "list",
   "hash",
   "set",
+  "stream",
   "keyspace",
 ]);
 

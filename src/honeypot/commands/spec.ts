@@ -136,6 +136,7 @@ export type CommandCategory =
   | "list"
   | "hash"
   | "set"
+  | "stream"
   | "keyspace"
   | "connection"
   | "pubsub"
