@@ -44,6 +44,7 @@ export interface StreamNode {
   count: number;
   /** Of those, still there. */
   live: number;
+  /** Its listpack's size, estimated. */
   bytes: number;
 }
 
@@ -86,6 +87,8 @@ export interface StreamValue {
 /** stream-node-max-entries and stream-node-max-bytes, Redis's defaults. */
 const NODE_MAX_ENTRIES = 100;
 const NODE_MAX_BYTES = 4096;
+/** A listpack's header, end and master entry, roughly. */
+const NODE_BASE_BYTES = 20;
 
 export function newStream(): StreamValue {
   return {
@@ -108,15 +111,25 @@ export function entryBytes(fields: Buffer[]): number {
 }
 
 /** Append an entry with a new, greater ID (the caller checked it), into the last node or a new one. */
-export function appendEntry(s: StreamValue, id: StreamId, fields: Buffer[]): void {
+export function appendEntry(
+  s: StreamValue,
+  id: StreamId,
+  fields: Buffer[],
+  /** Before 5.0.14, 6.0.16 and 6.2.6 only the listpack's own bytes counted. */
+  countNewBytes = true,
+): void {
   const bytes = entryBytes(fields);
+  let total = 0;
+  if (countNewBytes) for (const f of fields) total += f.length;
+  // streamAppendItem: a new node when the listpack's bytes plus the new fields' would reach
+  // stream-node-max-bytes, or it holds stream-node-max-entries (deleted ones count).
   let node = s.nodes[s.nodes.length - 1];
   if (
     node === undefined ||
-    node.count >= NODE_MAX_ENTRIES ||
-    node.bytes + bytes >= NODE_MAX_BYTES
+    node.bytes + total >= NODE_MAX_BYTES ||
+    node.count >= NODE_MAX_ENTRIES
   ) {
-    node = { count: 0, live: 0, bytes: 0 };
+    node = { count: 0, live: 0, bytes: NODE_BASE_BYTES };
     s.nodes.push(node);
   }
   node.count++;

@@ -5,7 +5,7 @@
  */
 import { arr, bulk } from "../../resp/index.js";
 import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
-import { OUT_OF_RANGE_POSITIVE } from "../personas/texts.js";
+import { NO_SUCH_KEY, OUT_OF_RANGE_POSITIVE } from "../personas/texts.js";
 import { intArg } from "./integers.js";
 import {
   EMPTY_ARRAY,
@@ -108,7 +108,7 @@ function lset(c: CommandContext): Reply {
   const db = c.state.db;
   const key = c.arg(1);
   const list = c.keyspace.getList(db, key);
-  if (list === undefined) return errorReply("ERR no such key");
+  if (list === undefined) return errorReply(NO_SUCH_KEY);
   if (list === WRONG_TYPE) return wrongType();
   const index = intArg(c, 2);
   if (index === undefined) return notInteger();

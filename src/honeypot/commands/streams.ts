@@ -8,7 +8,7 @@
 import { arr, bulk, map, nil } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { WRONG_TYPE } from "../keyspace.js";
-import { arityText } from "../personas/texts.js";
+import { arityText, NO_SUCH_KEY, NOT_INTEGER } from "../personas/texts.js";
 import {
   appendEntry,
   byId,
@@ -43,7 +43,6 @@ import {
   EMPTY_ARRAY,
   errorReply,
   integer,
-  notInteger,
   nullArray,
   nullBulk,
   OK,
@@ -152,12 +151,8 @@ function endBound(c: CommandContext, text: string): StreamId {
 
 function int64(c: CommandContext, i: number, message?: string): bigint {
   const n = parseInt64(c.arg(i));
-  if (n === undefined) fail(message === undefined ? notIntegerText() : `ERR ${message}`);
+  if (n === undefined) fail(message === undefined ? NOT_INTEGER : `ERR ${message}`);
   return n;
-}
-
-function notIntegerText(): string {
-  return "ERR value is not an integer or out of range";
 }
 
 function idReply(id: StreamId): RespValue {
@@ -189,6 +184,14 @@ function entryCost(e: { fields: Buffer[] }): number {
 }
 
 // ---- XADD / XTRIM ----
+
+/** Whether a node's size check adds the new entry's bytes (the 2021 fixes: 5.0.14, 6.0.16, 6.2.6). */
+function countsNewBytes(c: CommandContext): boolean {
+  const e = c.era;
+  if (e.at("6.2")) return e.at("6.2.6");
+  if (e.at("6.0")) return e.at("6.0.16");
+  return e.at("5.0.14");
+}
 
 interface AddTrimArgs {
   trim: TrimArgs | undefined;
@@ -290,7 +293,7 @@ function xadd(c: CommandContext): Reply {
   const fieldPos = args.idPos + 1;
   const n = c.args.length - fieldPos;
   if (n < 2 || n % 2 === 1) return errorReply(arityText("xadd"));
-  if (args.id !== undefined && args.id.seqGiven && args.id.id === 0n) {
+  if (args.id?.seqGiven && args.id.id === 0n) {
     return errorReply("ERR The ID specified in XADD must be greater than 0-0");
   }
   const db = c.state.db;
@@ -326,7 +329,7 @@ function xadd(c: CommandContext): Reply {
   }
   const fields = c.args.slice(fieldPos).map((b) => Buffer.from(b));
   charge(c, key, entryBytes(fields), 1);
-  appendEntry(s, id, fields);
+  appendEntry(s, id, fields, countsNewBytes(c));
   wrote(c);
   if (args.trim !== undefined) trimAndRelease(c, key, s, args.trim);
   c.keyspace.blocked.signal(db, key);
@@ -467,7 +470,7 @@ function xsetid(c: CommandContext): Reply {
     } else return syntaxError();
   }
   const s = readStream(c, c.arg(1));
-  if (s === undefined) return errorReply("ERR no such key");
+  if (s === undefined) return errorReply(NO_SUCH_KEY);
   if (c.era.at("7.2") && id < s.maxDeletedId) {
     return errorReply(
       "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
@@ -1195,7 +1198,7 @@ function xinfo(c: CommandContext): Reply {
   if (argc < 3) return syntax();
   const key = c.arg(2);
   const s = readStream(c, key);
-  if (s === undefined) return errorReply("ERR no such key");
+  if (s === undefined) return errorReply(NO_SUCH_KEY);
   const v7 = c.era.at("7.0");
   if (opt === "consumers" && argc === 4) {
     const g = lookupGroup(s, c.arg(3));

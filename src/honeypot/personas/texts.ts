@@ -140,6 +140,8 @@ export function subcommandArgumentsText(era: Era, container: string, sub: string
 }
 
 export const SYNTAX_ERROR = "ERR syntax error";
+/** shared.nokeyerr: LSET, XSETID, XINFO … on a missing key. */
+export const NO_SUCH_KEY = "ERR no such key";
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
 export const NOT_FLOAT = "ERR value is not a valid float";
 export const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
