@@ -497,6 +497,52 @@ const SCENARIOS: Record<string, Scenario> = {
     log(await b.call("LLEN", "gone"));
     b.close();
   },
+  "XREAD BLOCK served by XADD on another connection; $ means what comes next": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    log(await b.call("XADD", "xs", "1-0", "old", "1"));
+    await a.post("XREAD", "BLOCK", "0", "STREAMS", "other", "xs", "0-0", "$");
+    await a.post("XLEN", "xs");
+    await t.blocked(id);
+    log(await b.call("XADD", "xs", "2-0", "new", "2"));
+    log(await a.next(2));
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "xs", "$"));
+    a.close();
+    b.close();
+  },
+  "XREADGROUP BLOCK: served with a pending entry; a destroyed group answers NOGROUP": async (
+    t,
+    log,
+  ) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    log(await b.call("XGROUP", "CREATE", "gs", "grp", "$", "MKSTREAM"));
+    await a.post("XREADGROUP", "GROUP", "grp", "alice", "BLOCK", "0", "STREAMS", "gs", ">");
+    await t.blocked(id);
+    log(await b.call("XADD", "gs", "5-0", "k", "v"));
+    log(await a.next());
+    log(
+      await b
+        .call("XPENDING", "gs", "grp", "-", "+", "10", "alice")
+        .then((r) => r.replace(/:\d+\r\n:1\r\n$/, ":IDLE\r\n:1\r\n")),
+    );
+    await a.post("XREADGROUP", "GROUP", "grp", "alice", "BLOCK", "0", "STREAMS", "gs", ">");
+    await t.blocked(id);
+    log(await b.call("XGROUP", "DESTROY", "gs", "grp"));
+    log(await a.next());
+    a.close();
+    b.close();
+  },
+  "XREAD BLOCK timeouts, RESP2 and RESP3": async (t, log) => {
+    const a = await Peer.open(t.port);
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "none", "$"));
+    log(await a.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "20", "STREAMS", "none", ">"));
+    await a.call("HELLO", "3");
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "none", "$"));
+    a.close();
+  },
   "RESP3 client served": async (t, log) => {
     const a = await Peer.open(t.port);
     const b = await Peer.open(t.port);
@@ -621,3 +667,82 @@ for (const b of BUILDS.filter((x) => x.version >= "7.0")) {
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds: what a visitor makes the honeypot keep through these commands stays bounded.
+
+describe("bounds of streams and blocked clients", () => {
+  test("a stream is charged to the keyspace's byte cap: XADD past it is refused, XTRIM gives room back", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"), {
+      limits: { ...DEFAULT_SESSION_LIMITS, maxBytes: 64 * 1024 },
+    });
+    try {
+      const conn = await RespConnection.open(srv.port);
+      const big = Buffer.alloc(8 * 1024, 0x61);
+      let added = 0;
+      let refused = "";
+      for (let i = 1; i <= 20 && refused === ""; i++) {
+        const r = (await conn.send(encodeCommand(["XADD", "s", `${i}-0`, "f", big]))).toString();
+        if (r.startsWith("-")) refused = r;
+        else added++;
+      }
+      assert.equal(refused, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+      assert.ok(added >= 5 && added < 8, `${added} entries of 8 KB fit 64 KB`);
+      assert.ok(srv.sessions[0]!.keyspace.bytes <= 64 * 1024);
+      assert.equal((await conn.send(encodeCommand(["XLEN", "s"]))).toString(), `:${added}\r\n`);
+      assert.equal(
+        (await conn.send(encodeCommand(["XTRIM", "s", "MAXLEN", "0"]))).toString(),
+        `:${added}\r\n`,
+      );
+      assert.match(
+        (await conn.send(encodeCommand(["XADD", "s", "100-0", "f", big]))).toString(),
+        /^\$5\r\n100-0\r\n$/,
+      );
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("requests a blocked client sends are queued up to a bound, past it the connection is cut", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      // BLPOP blocks; 5,000 PINGs behind it are more than a blocked client may queue.
+      const flood = Buffer.concat([
+        encodeCommand(["BLPOP", "nothing", "0"]),
+        Buffer.from("PING\r\n".repeat(5000)),
+      ]);
+      const got = await conn.send(flood, 1, 5000);
+      assert.equal(got.length, 0, "nothing answered");
+      assert.ok(conn.closed, "the connection was cut");
+    } finally {
+      await srv.close();
+    }
+    const limits = srv.recorder.rows
+      .map((r) => JSON.stringify(r.row))
+      .filter((j) => j.includes('"limit"') && j.includes("query_buffer"));
+    assert.equal(limits.length, 1, "one limit event, query_buffer");
+  });
+
+  test("a blocked client's queued requests run once it is served, in order", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      // Served by its own timeout: what came behind it then runs.
+      const got = await conn.send(
+        Buffer.concat([
+          encodeCommand(["BLPOP", "nothing", "0.01"]),
+          encodeCommand(["RPUSH", "k", "a"]),
+          encodeCommand(["BLPOP", "k", "0"]),
+          encodeCommand(["PING"]),
+        ]),
+        4,
+      );
+      assert.equal(got.toString(), "*-1\r\n:1\r\n*2\r\n$1\r\nk\r\n$1\r\na\r\n+PONG\r\n");
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});

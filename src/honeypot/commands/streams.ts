@@ -684,6 +684,17 @@ function xread(group: boolean) {
         }
         const g = lookupGroup(s, groupName);
         if (g === undefined) {
+          // 7.2+ runs the blocked command again, which finds no group.
+          if (ctx.era.at("7.2")) {
+            const missing =
+              keys.find((k) => {
+                const ks = ctx.keyspace.getStream(ctx.state.db, k);
+                return ks === undefined || ks === WRONG_TYPE || !ks.groups?.has(groupName);
+              }) ?? key;
+            return errorReply(
+              `NOGROUP No such key '${missing}' or consumer group '${groupName}' in XREADGROUP with GROUP option`,
+            );
+          }
           return errorReply(
             "NOGROUP the consumer group this client was blocked on no longer exists",
           );
