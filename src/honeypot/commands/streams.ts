@@ -299,10 +299,12 @@ function xadd(c: CommandContext): Reply {
   const db = c.state.db;
   const key = c.arg(1);
   let s = readStream(c, key);
+  let created = false;
   if (s === undefined) {
     if (args.noMkStream) return nullBulk();
     s = c.keyspace.createStream(db, key);
     if (s === undefined) return outOfMemory();
+    created = true;
   }
   if (s.lastId === ID_MAX) {
     return errorReply(
@@ -328,7 +330,11 @@ function xadd(c: CommandContext): Reply {
     );
   }
   const fields = c.args.slice(fieldPos).map((b) => Buffer.from(b));
-  charge(c, key, entryBytes(fields), 1);
+  if (!c.keyspace.resize(db, key, entryBytes(fields), 1)) {
+    // Refused: a stream made for this entry is not left behind empty.
+    if (created) c.keyspace.delete(db, key);
+    return outOfMemory();
+  }
   appendEntry(s, id, fields, countsNewBytes(c));
   wrote(c);
   if (args.trim !== undefined) trimAndRelease(c, key, s, args.trim);
