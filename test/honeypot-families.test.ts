@@ -10,19 +10,11 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { Keyspace } from "../src/honeypot/keyspace.js";
-import { DEFAULT_LIMITS } from "../src/honeypot/limits.js";
 import { persona } from "../src/honeypot/personas/index.js";
-import { HoneypotServer } from "../src/honeypot/server.js";
-import { DEFAULT_SESSION_LIMITS, Session } from "../src/honeypot/session.js";
+import { DEFAULT_SESSION_LIMITS } from "../src/honeypot/session.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import {
-  MemoryRecorder,
-  type PersonaServer,
-  RespConnection,
-  servePersona,
-} from "./helpers/honeypot-server.js";
+import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 const requireAll = process.env.CI === "true";
@@ -585,47 +577,22 @@ async function realTarget(port: number): Promise<Target & { close(): void }> {
 }
 
 /**
- * The persona behind the shipped server, its sessions sharing one keyspace (as one source's
- * connections share theirs): whether a client is blocked is the keyspace's registry's.
+ * The persona behind the shipped server: its connections, all from 127.0.0.1, share their
+ * source's world and so its keyspace; whether a client is blocked is that keyspace's registry's.
  */
 async function sharedTarget(
   name: string,
   version: string,
 ): Promise<Target & { close(): Promise<void> }> {
-  const p = persona(name, { version });
-  const keyspace = new Keyspace(
-    DEFAULT_SESSION_LIMITS,
-    () => Date.now(),
-    () => {},
-  );
-  const live = new Set<number>();
-  const server = new HoneypotServer(
-    [
-      {
-        host: "127.0.0.1",
-        port: 0,
-        persona: p.name,
-        makeSession: (ctx) => {
-          live.add(ctx.clientId);
-          const session = new Session(p, { ...ctx, keyspace });
-          const end = session.end.bind(session);
-          session.end = () => {
-            live.delete(ctx.clientId);
-            end();
-          };
-          return session;
-        },
-      },
-    ],
-    new MemoryRecorder(),
-    { limits: DEFAULT_LIMITS },
-  );
-  const [bound] = await server.start();
+  const srv = await servePersona(persona(name, { version }));
+  const isBlocked = (id: number): boolean =>
+    srv.sessions.some((s) => s.keyspace.blocked.isBlocked(id));
   return {
-    port: bound!.port,
-    blocked: (id) => until(() => keyspace.blocked.isBlocked(id), `${id} blocked`),
-    closed: (id) => until(() => !live.has(id), `${id} closed`),
-    close: () => server.stop(),
+    port: srv.port,
+    blocked: (id) => until(() => isBlocked(id), `${id} blocked`),
+    // A session that ends leaves the registry (Session.end): gone, it waits no more.
+    closed: (id) => until(() => !isBlocked(id), `${id} closed`),
+    close: () => srv.close(),
   };
 }
 

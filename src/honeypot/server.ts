@@ -36,8 +36,9 @@ import { DEFAULT_LIMITS, type HoneypotLimits } from "./limits.js";
 import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
-import { SessionRecorder, SourceBudget } from "./session-recorder.js";
+import { SessionRecorder, SourceAuth, SourceBudget } from "./session-recorder.js";
 import type { HoneypotSessionHandler, SessionReply } from "./types.js";
+import { type SourceWorld, Worlds } from "./worlds.js";
 
 export interface ListenerConfig {
   host: string;
@@ -81,6 +82,8 @@ interface Tracked {
   lastActive: number;
   /** A payload capture was started for this session (one at most). */
   captured: boolean;
+  /** The world of its source the session entered (worlds.ts). */
+  world?: SourceWorld;
   closing: boolean;
   /** A command of this session blocked (BLPOP …): its later requests wait in `queued`. */
   blocked: boolean;
@@ -125,10 +128,13 @@ export class HoneypotServer {
   /** Open sessions per source prefix. */
   private readonly perSource = new Map<string, number>();
   private readonly budget: SourceBudget;
+  /** AUTH attempts per source across its sessions (the classifier's brute force). */
+  private readonly auth = new SourceAuth();
   /** Open sessions by socket (the sweep closes idle and overlong ones). */
   private readonly sockets = new Map<net.Socket, Tracked>();
   private sweeper: NodeJS.Timeout | undefined;
-  private clientIds = 0;
+  /** Each source's make-believe server state, per listener (worlds.ts). */
+  private readonly worlds: Worlds<SourceWorld>;
   readonly stats: HoneypotStats = {
     sessions: 0,
     active: 0,
@@ -157,6 +163,19 @@ export class HoneypotServer {
     this.onCapture = options.onCapture;
     this.onRead = options.onRead;
     this.budget = new SourceBudget(this.limits.sourceBytesPerHour);
+    this.worlds = new Worlds<SourceWorld>(
+      {
+        maxWorlds: this.limits.maxWorlds,
+        idleMs: this.limits.worldIdleMs,
+        lifetimeMs: this.limits.worldLifetimeMs,
+      },
+      { budget: this.memory, share: this.memory.sessionShare },
+      (world) => {
+        // The budget ran short and this world held the most: its connections end with it.
+        for (const tr of this.sockets.values())
+          if (tr.world === world) this.cut(tr, { limit: "memory" });
+      },
+    );
   }
 
   /**
@@ -257,6 +276,7 @@ export class HoneypotServer {
             : undefined;
       if (limit !== undefined) this.cut(tr, { limit });
     }
+    this.worlds.sweep(now);
   }
 
   /**
@@ -326,7 +346,6 @@ export class HoneypotServer {
     this.perSource.set(source, fromSource + 1);
     this.stats.active++;
     this.stats.sessions++;
-    const clientId = ++this.clientIds;
     const started = clockMs;
     // Closed to make room when the budget is short and this session holds the most.
     const memory = this.memory.open(this.memory.sessionShare, () =>
@@ -353,6 +372,7 @@ export class HoneypotServer {
         limits: this.limits,
         recorder: this.recorder,
         budget: this.budget,
+        auth: this.auth,
         clock: readClock,
       }),
       sock,
@@ -370,9 +390,21 @@ export class HoneypotServer {
     this.sockets.set(sock, tr);
     tr.record.begin(l.tls ? "tls" : "tcp");
 
+    const worldKey = `${this.listeners.indexOf(l)} ${source}`;
     const session = l.makeSession({
       now: readClock,
-      clientId,
+      world: {
+        enter: (make) => {
+          const world = this.worlds.enter(worldKey, readClock(), (account) =>
+            make(account, readClock()),
+          );
+          tr.world = world;
+          return world;
+        },
+        leave: () => {
+          if (tr.world !== undefined) this.worlds.leave(tr.world, readClock());
+        },
+      },
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
       local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },

@@ -36,7 +36,8 @@ export type SessionEffect =
   | { kind: "replicaof"; host: string; port: number }
   | { kind: "module_load"; path: string }
   | { kind: "script"; sha1: string }
-  | { kind: "flush" };
+  /** `keys`: how many the flush removed (absent in records made before it was kept). */
+  | { kind: "flush"; keys?: number };
 
 /** One connection's conversation with a persona. */
 export interface HoneypotSessionHandler {

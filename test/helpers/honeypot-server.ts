@@ -4,7 +4,8 @@
  * in-memory recorder; and small clients to talk to it. The fidelity suite runs against this.
  */
 import net from "node:net";
-import { DEFAULT_LIMITS } from "../../src/honeypot/limits.js";
+import { DEFAULT_LIMITS, type HoneypotLimits } from "../../src/honeypot/limits.js";
+import type { MemoryBudget } from "../../src/honeypot/memory.js";
 import type { Persona } from "../../src/honeypot/personas/index.js";
 import type { HoneypotRecorder, RecordedRow, RowCounts } from "../../src/honeypot/recorder.js";
 import { HoneypotServer } from "../../src/honeypot/server.js";
@@ -19,8 +20,26 @@ export class MemoryRecorder implements HoneypotRecorder {
   readonly congested = false;
   readonly error = undefined;
 
+  private waiters: Array<{ ok: (rows: RecordedRow[]) => boolean; resolve: () => void }> = [];
+
   write(row: RecordedRow): void {
     this.rows.push(row);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.ok(this.rows)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once the rows written so far satisfy `ok` (an event, not a clock). */
+  when(ok: (rows: RecordedRow[]) => boolean): Promise<void> {
+    if (ok(this.rows)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ ok, resolve }));
+  }
+
+  /** Resolves once `n` sessions have ended (their final rows written). */
+  ended(n: number): Promise<void> {
+    return this.when((rows) => rows.filter((r) => r.kind === "session" && r.final).length >= n);
   }
 
   async flush(): Promise<boolean> {
@@ -55,6 +74,10 @@ export interface ServeOptions {
   limits?: SessionContext["limits"];
   /** The sessions read the persona's clock (a test's fake one), not the server's. */
   personaClock?: boolean;
+  /** The server's limits, where a test changes some (default: the CLI's). */
+  serverLimits?: Partial<HoneypotLimits>;
+  /** The server's memory budget (default: its own of DEFAULT_MEMORY_BYTES). */
+  memory?: MemoryBudget;
 }
 
 /**
@@ -89,7 +112,8 @@ export async function servePersona(
     ],
     recorder,
     {
-      limits: DEFAULT_LIMITS,
+      limits: { ...DEFAULT_LIMITS, ...opts.serverLimits },
+      ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
       onRead: (bytes) => {
         bytesRead += bytes;
         for (let i = readers.length - 1; i >= 0; i--) {
@@ -224,9 +248,12 @@ export class RespConnection {
     sock.on("error", () => {});
   }
 
-  static open(port: number, host = "127.0.0.1"): Promise<RespConnection> {
+  /** `from`: the local address to connect from (another loopback /24 is another source). */
+  static open(port: number, host = "127.0.0.1", from?: string): Promise<RespConnection> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port }, () => resolve(new RespConnection(sock)));
+      const opts: net.NetConnectOpts = { host, port };
+      if (from !== undefined) opts.localAddress = from;
+      const sock = net.connect(opts, () => resolve(new RespConnection(sock)));
       sock.once("error", reject);
     });
   }
