@@ -15,7 +15,9 @@
  * A string value is kept up to the request reader's prefix (64 KB); a longer one keeps its
  * first bytes and the length the visitor sent, so STRLEN and APPEND answer as Redis would.
  */
+import { BlockedClients } from "./blocking.js";
 import type { MemoryAccount } from "./memory.js";
+import { newStream, type StreamValue } from "./stream.js";
 
 export type RedisValue =
   /**
@@ -31,7 +33,9 @@ export type RedisValue =
     }
   | { type: "list"; value: Buffer[] }
   | { type: "hash"; value: Map<string, Buffer> }
-  | { type: "set"; value: Set<string> };
+  | { type: "set"; value: Set<string> }
+  /** Charged as its commands grow it (resize): entries, groups, consumers, pending entries. */
+  | { type: "stream"; value: StreamValue; bytes: number };
 
 export type ValueType = RedisValue["type"];
 
@@ -83,6 +87,8 @@ function elementBytes(data: RedisValue): number {
       for (const member of data.value) n += member.length + ELEMENT_OVERHEAD;
       return n;
     }
+    case "stream":
+      return data.bytes;
   }
 }
 
@@ -102,7 +108,16 @@ const PROCESS_ELEMENT_BYTES = 256;
 
 /** Elements beside the key: list items, hash fields, set members (a string has none). */
 function elementCount(data: RedisValue): number {
-  return data.type === "string" ? 0 : data.type === "list" ? data.value.length : data.value.size;
+  switch (data.type) {
+    case "string":
+      return 0;
+    case "list":
+      return data.value.length;
+    case "stream":
+      return data.value.charged;
+    default:
+      return data.value.size;
+  }
 }
 
 /**
@@ -208,6 +223,12 @@ export class Keyspace {
     private readonly memory?: MemoryAccount,
   ) {}
 
+  /**
+   * The clients blocked on this keyspace's keys (BLPOP …): writes that may serve them signal
+   * the key; whoever shares the keyspace shares its waiters.
+   */
+  readonly blocked = new BlockedClients();
+
   private db(i: number): Map<string, Entry> {
     let map = this.dbs[i];
     if (map === undefined) {
@@ -274,6 +295,8 @@ export class Keyspace {
     const e: Entry = { data, bytes };
     if (expiresAt !== undefined) e.expiresAt = expiresAt;
     map.set(key, e);
+    // A new value may serve clients blocked on the key (dbAdd's signalKeyAsReady).
+    this.blocked.signal(db, key);
     return true;
   }
 
@@ -324,6 +347,7 @@ export class Keyspace {
     if (e.expiresAt !== undefined) moved.expiresAt = e.expiresAt;
     map.set(to, moved);
     this.count(to.length - from.length, 0, 0);
+    this.blocked.signal(db, to);
   }
 
   // ---- strings ----
@@ -395,6 +419,7 @@ export class Keyspace {
     if (!this.growEntry(this.entry(db, key)!, added, owned.length)) return OUT_OF_MEMORY;
     if (left) for (const item of owned) list.value.unshift(item);
     else list.value.push(...owned);
+    this.blocked.signal(db, key);
     return list.value.length;
   }
 
@@ -414,6 +439,82 @@ export class Keyspace {
     this.shrinkEntry(e, freed, taken.length);
     if (list.value.length === 0) this.remove(this.db(db), key, e);
     return taken;
+  }
+
+  /**
+   * LSET/LINSERT/LTRIM/LREM: replace the list's elements `from`..`from+removed` by `inserted`
+   * (charged, refused past the cap); the key goes when the list empties. False when refused.
+   */
+  listSplice(db: number, key: string, from: number, removed: number, inserted: Buffer[]): boolean {
+    const list = this.typed(db, key, "list");
+    if (list === undefined || list === WRONG_TYPE) return false;
+    const owned = inserted.map(own);
+    let delta = 0;
+    for (const item of owned) delta += item.length + ELEMENT_OVERHEAD;
+    const end = Math.min(list.value.length, from + removed);
+    for (let i = from; i < end; i++) delta -= list.value[i]!.length + ELEMENT_OVERHEAD;
+    const elements = owned.length - (end - from);
+    const e = this.entry(db, key)!;
+    if (delta > 0 || elements > 0) {
+      if (!this.growEntry(e, delta, elements)) return false;
+    } else this.shrinkEntry(e, -delta, -elements);
+    list.value.splice(from, end - from, ...owned);
+    if (list.value.length === 0) this.remove(this.db(db), key, e);
+    return true;
+  }
+
+  /** LREM: removes up to `count` (0: all) elements equal to `value`, from the tail if `fromTail`. */
+  listRemove(db: number, key: string, value: Buffer, count: number, fromTail: boolean): number {
+    const list = this.typed(db, key, "list");
+    if (list === undefined || list === WRONG_TYPE) return 0;
+    const v = list.value;
+    const keep: Buffer[] = [];
+    let removed = 0;
+    let freed = 0;
+    const order = fromTail ? [...v.keys()].reverse() : [...v.keys()];
+    const drop = new Set<number>();
+    for (const i of order) {
+      if ((count === 0 || removed < count) && v[i]!.equals(value)) {
+        drop.add(i);
+        removed++;
+        freed += v[i]!.length + ELEMENT_OVERHEAD;
+      }
+    }
+    if (removed === 0) return 0;
+    for (let i = 0; i < v.length; i++) if (!drop.has(i)) keep.push(v[i]!);
+    list.value = keep;
+    const e = this.entry(db, key)!;
+    this.shrinkEntry(e, freed, removed);
+    if (keep.length === 0) this.remove(this.db(db), key, e);
+    return removed;
+  }
+
+  // ---- streams ----
+
+  getStream(db: number, key: string): StreamValue | undefined | typeof WRONG_TYPE {
+    const stream = this.typed(db, key, "stream");
+    return stream === undefined || stream === WRONG_TYPE ? stream : stream.value;
+  }
+
+  /** A new empty stream at key (XADD, XGROUP CREATE MKSTREAM); undefined over the cap. */
+  createStream(db: number, key: string): StreamValue | undefined {
+    const value = newStream();
+    return this.store(db, key, { type: "stream", value, bytes: 0 }, undefined) ? value : undefined;
+  }
+
+  /**
+   * A value that grows or shrinks in place (a stream) by `bytes` and `elements`: growth is
+   * refused (false, nothing counted) past the cap; the caller changes the value only after.
+   */
+  resize(db: number, key: string, bytes: number, elements: number): boolean {
+    const e = this.entry(db, key);
+    if (e === undefined || e.data.type !== "stream") return false;
+    if (bytes > 0 || elements > 0) {
+      if (!this.growEntry(e, bytes, elements)) return false;
+    } else this.shrinkEntry(e, -bytes, -elements);
+    e.data.bytes += bytes;
+    e.data.value.charged += elements;
+    return true;
   }
 
   // ---- hashes ----

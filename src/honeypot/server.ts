@@ -85,6 +85,26 @@ interface Tracked {
   /** The world of its source the session entered (worlds.ts). */
   world?: SourceWorld;
   closing: boolean;
+  /** A command of this session blocked (BLPOP …): its later requests wait in `queued`. */
+  blocked: boolean;
+  /** Requests read while blocked, copied; their bytes are taken from the session's share. */
+  queued: RespCommand[];
+  queuedBytes: number;
+  /** A protocol error read while blocked: answered once the requests before it are. */
+  queuedError: string | undefined;
+}
+
+/**
+ * Requests a blocked client may send before its reply (Redis keeps reading them into its
+ * query buffer): past this the connection is closed, recorded as a query_buffer limit.
+ */
+const MAX_QUEUED_REQUESTS = 4096;
+
+/** What a queued request holds: its bytes and a little for its objects. */
+function requestBytes(cmd: RespCommand): number {
+  let n = 64;
+  for (const a of cmd.args) n += a.length + 16;
+  return n;
 }
 
 export interface HoneypotOptions {
@@ -362,6 +382,10 @@ export class HoneypotServer {
       lastActive: started,
       captured: false,
       closing: false,
+      blocked: false,
+      queued: [],
+      queuedBytes: 0,
+      queuedError: undefined,
     };
     this.sockets.set(sock, tr);
     tr.record.begin(l.tls ? "tls" : "tcp");
@@ -385,6 +409,8 @@ export class HoneypotServer {
       listenerPort: sock.localPort ?? l.port,
       local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
       memory: tr.memory,
+      // A blocked command's reply, later: written, then the requests read meanwhile run.
+      deliver: (r) => this.resume(tr, r, session, write),
     });
     const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
     const write = (r: SessionReply, charged = false): void => {
@@ -438,6 +464,7 @@ export class HoneypotServer {
       } catch (e) {
         this.run(tr, commands, session, write);
         stream.release();
+        if (tr.closing) return;
         if (e instanceof RequestLimitError) {
           // Past its share (or the budget is short and it holds the most): closed unanswered.
           const short = tr.memory.refused === "budget";
@@ -447,8 +474,10 @@ export class HoneypotServer {
         if (e instanceof RequestProtocolError) {
           tr.record.event("protocol_error", undefined, { message: e.message });
           // Redis's error goes out after the replies to the commands before it, then the
-          // connection closes; unless one of those commands closed it already (QUIT).
-          if (!tr.closing) write({ ...session.protocolError(e.message), close: true });
+          // connection closes; unless one of those commands closed it already (QUIT). A
+          // blocked client's requests wait, and the error after them.
+          if (tr.blocked) tr.queuedError = e.message;
+          else if (!tr.closing) write({ ...session.protocolError(e.message), close: true });
           return;
         }
         throw e;
@@ -460,6 +489,9 @@ export class HoneypotServer {
     sock.on("close", () => {
       // The persona counts live sessions (INFO connected_clients).
       session.end?.();
+      tr.memory.give(tr.queuedBytes);
+      tr.queued = [];
+      tr.queuedBytes = 0;
       this.sockets.delete(sock);
       this.stats.active--;
       const left = (this.perSource.get(source) ?? 1) - 1;
@@ -492,7 +524,12 @@ export class HoneypotServer {
       pendingBytes = 0;
       if (close) write({ close: true });
     };
-    for (const cmd of commands) {
+    if (tr.blocked) {
+      this.enqueue(tr, commands, 0);
+      return;
+    }
+    for (let i = 0; i < commands.length; i++) {
+      const cmd = commands[i]!;
       if (tr.closing) break;
       this.stats.commands++;
       const name = tr.record.command(cmd);
@@ -529,8 +566,69 @@ export class HoneypotServer {
         flush(true);
         return;
       }
+      if (r.blocked) {
+        // No reply until the session delivers it: what came after waits its turn.
+        tr.blocked = true;
+        flush(false);
+        this.enqueue(tr, commands, i + 1);
+        return;
+      }
     }
     flush(false);
+  }
+
+  /** Keep requests from `from` on while the session is blocked (copied: the reader's bytes). */
+  private enqueue(tr: Tracked, commands: RespCommand[], from: number): void {
+    for (let i = from; i < commands.length; i++) {
+      const cmd = commands[i]!;
+      const bytes = requestBytes(cmd);
+      if (tr.queued.length >= MAX_QUEUED_REQUESTS || !tr.memory.take(bytes)) {
+        const short = tr.memory.refused === "budget";
+        this.cut(tr, { limit: short ? "memory" : "query_buffer", queued: tr.queued.length });
+        return;
+      }
+      const copy: RespCommand = { ...cmd, args: cmd.args.map((a) => Buffer.from(a)) };
+      tr.queued.push(copy);
+      tr.queuedBytes += bytes;
+    }
+  }
+
+  /**
+   * A blocked command's reply arrived (served, timed out, unblocked): written, then the
+   * requests read meanwhile run in the next turn of the event loop, as Redis processes an
+   * unblocked client's pending input before it sleeps (never inside the command that served
+   * it, which may be another connection's).
+   */
+  private resume(
+    tr: Tracked,
+    r: SessionReply,
+    session: HoneypotSessionHandler,
+    write: (r: SessionReply, charged?: boolean) => void,
+  ): void {
+    if (!tr.blocked || tr.sock.destroyed) return;
+    tr.blocked = false;
+    if (r.effect) write({ effect: r.effect });
+    if (r.reply) {
+      if (!tr.memory.take(r.reply.length)) {
+        const short = tr.memory.refused === "budget";
+        this.cut(tr, { limit: short ? "memory" : "output_buffer" });
+        return;
+      }
+      write({ reply: r.reply }, true);
+    }
+    if (tr.queued.length === 0 && tr.queuedError === undefined) return;
+    setImmediate(() => {
+      if (tr.sock.destroyed || tr.closing || tr.blocked) return;
+      const commands = tr.queued;
+      tr.memory.give(tr.queuedBytes);
+      tr.queued = [];
+      tr.queuedBytes = 0;
+      clockMs = Date.now();
+      this.run(tr, commands, session, write);
+      if (!tr.blocked && !tr.closing && tr.queuedError !== undefined) {
+        write({ ...session.protocolError(tr.queuedError), close: true });
+      }
+    });
   }
 }
 

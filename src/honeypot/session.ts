@@ -20,6 +20,7 @@ import {
 import {
   arityAt,
   arityOk,
+  type BlockSpec,
   type ClientInfo,
   type CommandContext,
   type CommandTable,
@@ -38,6 +39,7 @@ import {
   NOAUTH,
   OOM,
   subscribedContextText,
+  UNBLOCKED,
   unknownCommandText,
 } from "./personas/texts.js";
 import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
@@ -52,6 +54,12 @@ import { SHARED_STATE, type SharedState, SourceWorld } from "./worlds.js";
 export interface PersonaReply extends SessionReply {
   discardPending?: boolean;
 }
+
+/**
+ * The deferred reply of a blocked command (BLPOP …), handed to the server when the client is
+ * served, times out or is unblocked; the server then goes on with the requests it queued.
+ */
+export type Deliver = (reply: SessionReply) => void;
 
 export interface SessionLimits extends KeyspaceLimits {
   /** Most arguments in one command; more is answered as an invalid multibulk length. */
@@ -78,6 +86,11 @@ export interface SessionContext {
   limits?: Partial<SessionLimits>;
   /** The connection's share of the honeypot's memory budget. */
   memory?: MemoryAccount;
+  /**
+   * Where a blocked command's reply goes later (the server's). Absent: commands never block
+   * (they answer as their timeout would, as Redis answers a client that may not block).
+   */
+  deliver?: Deliver;
   /**
    * The server's world for this connection's source (worlds.ts): the keyspace and server state
    * it shares with the source's other connections. Without it the session has a world of its
@@ -121,6 +134,8 @@ export class Session implements HoneypotSessionHandler {
   readonly memory: MemoryAccount | undefined;
   private readonly worldAccess: WorldAccess | undefined;
   private readonly limits: SessionLimits;
+  /** Where the reply of a blocked command goes (the server's); absent: none blocks. */
+  readonly deliver: Deliver | undefined;
   /** The persona's version's commands. */
   readonly table: CommandTable;
   private closed = false;
@@ -131,6 +146,7 @@ export class Session implements HoneypotSessionHandler {
     this.now = ctx.now ?? persona.now;
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...ctx.limits };
     this.memory = ctx.memory;
+    this.deliver = ctx.deliver;
     this.client = { id: 0, peer: ctx.peer, listenerPort: ctx.listenerPort };
     if (ctx.local !== undefined) this.client.local = ctx.local;
     const now = this.now();
@@ -219,6 +235,7 @@ export class Session implements HoneypotSessionHandler {
   end(): void {
     if (this.closed) return;
     this.closed = true;
+    this.keyspace.blocked.remove(this.client.id);
     this.persona.detach(this.state);
     this.worldAccess?.leave();
   }
@@ -330,7 +347,17 @@ export class Session implements HoneypotSessionHandler {
     const started = timed ? performance.now() : 0;
     const ctx = new Context(this, args, fullName, lengths);
     const reply: Reply = handler(ctx);
+    // Keys this command made ready serve the clients blocked on them (another connection's,
+    // when the keyspace is shared), after the command as Redis does.
+    this.keyspace.blocked.serve();
     if (ctx.limit !== undefined) return this.finish({ close: true, limit: ctx.limit });
+    if (ctx.blocked !== undefined) {
+      this.persona.countCommand(fullName, 1, false);
+      this.blockOn(ctx.blocked, args, fullName, lengths);
+      const out: PersonaReply = { blocked: true };
+      if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
+      return out;
+    }
     const usec = timed ? Math.round((performance.now() - started) * 1000) : 1;
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
@@ -339,6 +366,42 @@ export class Session implements HoneypotSessionHandler {
     if (ctx.close) out.close = true;
     if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
     return out;
+  }
+
+  /**
+   * The command blocks: its reply goes to the server later (deliver), when a key it waits on
+   * can serve it, or when it times out or is unblocked. The arguments are copied: the
+   * request's buffers are the reader's.
+   */
+  private blockOn(
+    block: BlockSpec,
+    args: Buffer[],
+    fullName: string,
+    lengths: readonly number[] | undefined,
+  ): void {
+    const kept = args.map((a) => Buffer.from(a));
+    const answer = (make: (c: CommandContext) => Reply | undefined): boolean => {
+      if (this.closed) return true;
+      const ctx = new Context(this, kept, fullName, lengths);
+      const reply = make(ctx);
+      if (reply === undefined) return false;
+      const out: SessionReply = { reply: encodeReply(reply, this.state.proto) };
+      if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
+      if (isError(reply)) this.persona.countError(errorCode(reply) ?? "ERR");
+      this.deliver?.(out);
+      return true;
+    };
+    this.keyspace.blocked.add(
+      {
+        db: this.state.db,
+        keys: block.keys,
+        clientId: this.client.id,
+        attempt: (key) => answer((c) => block.serve(c, key)),
+        expire: (how) =>
+          answer((c) => (how === "error" ? errorReply(UNBLOCKED) : block.timedOut(c))),
+      },
+      block.timeoutMs,
+    );
   }
 
   /** INFO text for these (lower-case) section names, as this session sees the server. */
@@ -391,6 +454,13 @@ class Context implements CommandContext {
   close: boolean | undefined = undefined;
   /** Set by overLimit(): the connection closes unanswered, recorded as this limit. */
   limit: string | undefined = undefined;
+  /** Set by block(): the command waits (Session.blockOn). */
+  blocked: BlockSpec | undefined = undefined;
+  /**
+   * The client may not block here (a command run inside EXEC or a script): block() answers
+   * as the timeout would.
+   */
+  denyBlocking = false;
 
   constructor(
     private readonly session: Session,
@@ -444,5 +514,14 @@ class Context implements CommandContext {
 
   info(sections: string[]): string {
     return this.session.info(sections);
+  }
+
+  block(block: BlockSpec): Reply {
+    const s = this.session;
+    if (this.denyBlocking || s.deliver === undefined || !s.keyspace.blocked.hasRoom()) {
+      return block.timedOut(this);
+    }
+    this.blocked = block;
+    return nullBulk();
   }
 }

@@ -22,6 +22,11 @@ export interface SessionReply {
    * buffer limit): the server records it as a `limit` event.
    */
   limit?: string;
+  /**
+   * The command blocked (BLPOP …): no reply now. The server holds the connection's next
+   * requests until the session delivers the reply (SessionContext.deliver).
+   */
+  blocked?: boolean;
 }
 
 export type SessionEffect =

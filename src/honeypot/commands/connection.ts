@@ -13,7 +13,9 @@ import {
   dbNotIntegerText,
   dbOutOfRangeText,
   helloNoAuthText,
+  NOT_INTEGER,
   noPasswordSetText,
+  subcommandArgumentsText,
   wrongPasswordText,
 } from "../personas/texts.js";
 import { parseInt64, parseInteger } from "./integers.js";
@@ -59,6 +61,25 @@ function clientPause(c: CommandContext): Reply {
     }
   }
   return OK;
+}
+
+/**
+ * CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client blocked on keys of this keyspace (one source's
+ * connections) answers as its timeout, or with the UNBLOCKED error.
+ */
+function clientUnblock(c: CommandContext): Reply {
+  if (c.args.length > 4) return errorReply(subcommandArgumentsText(c.era, c.arg(0), c.arg(1)));
+  let how: "timeout" | "error" = "timeout";
+  if (c.args.length === 4) {
+    const reason = c.arg(3).toLowerCase();
+    if (reason === "error") how = "error";
+    else if (reason !== "timeout") {
+      return errorReply("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+  }
+  const id = parseInt64(c.arg(2));
+  if (id === undefined) return errorReply(NOT_INTEGER);
+  return integer(c.keyspace.blocked.unblock(Number(id), how) ? 1 : 0);
 }
 
 function ping(c: CommandContext): Reply {
@@ -329,6 +350,7 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
       getname: { arity: 2, handler: clientGetname },
       id: { arity: 2, since: "5.0", handler: (c) => integer(c.client.id) },
       kill: { arity: -3, handler: clientKill },
+      unblock: { arity: -3, since: "5.0", handler: clientUnblock },
       "no-evict": { arity: 3, since: "7.0", handler: () => OK },
       reply: { arity: 3, since: "3.2", handler: clientReply },
       pause: { arity: -3, arityBefore7: 3, since: "3.0", handler: clientPause },

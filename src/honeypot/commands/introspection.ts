@@ -85,6 +85,7 @@ const DATA_CATEGORIES: ReadonlySet<CommandCategory> = new Set([
   "list",
   "hash",
   "set",
+  "stream",
   "keyspace",
 ]);
 

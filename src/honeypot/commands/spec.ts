@@ -100,6 +100,29 @@ export interface CommandContext {
    */
   replyFits(bytes: number): boolean;
   overLimit(): Reply;
+  /**
+   * Block the client on keys (BLPOP, XREAD BLOCK …): the handler returns what this returns,
+   * and the reply comes later — from `block.serve` once a key it waits on is written and it
+   * can answer, or `block.timedOut` when the timeout passes or CLIENT UNBLOCK asks. Where the
+   * client may not block (no connection to answer later, inside MULTI, past the bounds on
+   * blocked clients), it answers `timedOut` at once, as Redis does.
+   */
+  block(block: BlockSpec): Reply;
+}
+
+/** What a blocked command does later (CommandContext.block). */
+export interface BlockSpec {
+  /** The keys it waits on (latin1), in the order given. */
+  keys: string[];
+  /** Milliseconds to wait; 0: until served, unblocked or the connection ends. */
+  timeoutMs: number;
+  /**
+   * `key` was written: the reply if the command can now be answered (its writes done through
+   * the fresh context `c`), or undefined to keep waiting.
+   */
+  serve(c: CommandContext, key: string): Reply | undefined;
+  /** The reply when it stops waiting without data (timeout, CLIENT UNBLOCK … TIMEOUT). */
+  timedOut(c: CommandContext): Reply;
 }
 
 export type Handler = (c: CommandContext) => Reply;
@@ -126,6 +149,7 @@ export type CommandCategory =
   | "list"
   | "hash"
   | "set"
+  | "stream"
   | "keyspace"
   | "connection"
   | "pubsub"

@@ -46,6 +46,7 @@ import {
   type Handler,
   type SubcommandSpec,
 } from "./spec.js";
+import { STREAM_COMMANDS } from "./streams.js";
 import { STRING_COMMANDS } from "./strings.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
@@ -54,6 +55,7 @@ const ALL: CommandSpec[] = [
   ...LIST_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...STREAM_COMMANDS,
   ...KEY_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,

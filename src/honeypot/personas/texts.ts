@@ -128,11 +128,26 @@ export function subcommandSyntaxText(era: Era, container: string, sub: string): 
     : unknownSubcommandText(era, container, sub);
 }
 
+/**
+ * A container's own check of a subcommand's arguments, past the table's arity (CLIENT UNBLOCK
+ * with five words): addReplySubcommandSyntaxError, lower-case "unknown" from 7.0.
+ */
+export function subcommandArgumentsText(era: Era, container: string, sub: string): string {
+  if (era.subcommandTable) {
+    return `ERR unknown subcommand or wrong number of arguments for '${cString(sub).slice(0, 128)}'. Try ${container.toUpperCase()} HELP.`;
+  }
+  return unknownSubcommandText(era, container, sub);
+}
+
 export const SYNTAX_ERROR = "ERR syntax error";
+/** shared.nokeyerr: LSET, XSETID, XINFO … on a missing key. */
+export const NO_SUCH_KEY = "ERR no such key";
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
 export const NOT_FLOAT = "ERR value is not a valid float";
 export const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
 export const OOM = "OOM command not allowed when used memory > 'maxmemory'.";
+/** What a client blocked on keys gets from CLIENT UNBLOCK id ERROR. */
+export const UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 export const OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive";
 export const CLIENT_NAME_INVALID =
   "ERR Client names cannot contain spaces, newlines or special characters.";

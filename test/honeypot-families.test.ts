@@ -1,0 +1,715 @@
+/**
+ * Lists, blocking commands and streams, differential: each suite runs on one connection to a
+ * real server and to the persona of its version (the shipped HoneypotServer), reply by reply,
+ * byte for byte. Debian's redis-server 7.0 always (CI has it); the builds in /work/servers
+ * (5.0.8, 6.2.16, 7.4.1 …) where present. Blocking: replies that arrive later — a push on
+ * another connection of the same source, a timeout, CLIENT UNBLOCK — and the requests a
+ * blocked client sent meanwhile. Tests wait for replies and closes, never for the clock.
+ * All traffic stays on 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { persona } from "../src/honeypot/personas/index.js";
+import { DEFAULT_SESSION_LIMITS } from "../src/honeypot/session.js";
+import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
+import { encodeCommand } from "../src/resp/index.js";
+import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import { freePort } from "./helpers/ports.js";
+
+const requireAll = process.env.CI === "true";
+
+type Cmd = Array<string | Buffer>;
+
+/** Every command on one connection; each reply's bytes. */
+async function run(port: number, cmds: Cmd[]): Promise<string[]> {
+  const conn = await RespConnection.open(port);
+  const out: string[] = [];
+  try {
+    for (const c of cmds) out.push((await conn.send(encodeCommand(c), 1, 3000)).toString("latin1"));
+  } finally {
+    conn.close();
+  }
+  return out;
+}
+
+const LISTS: Cmd[] = [
+  ["RPUSH", "l", "a", "b", "c", "b", "d", "b"],
+  ["LPOS", "l", "b"],
+  ["LPOS", "l", "b", "RANK", "2"],
+  ["LPOS", "l", "b", "RANK", "-1"],
+  ["LPOS", "l", "b", "RANK", "-2", "COUNT", "0"],
+  ["LPOS", "l", "b", "COUNT", "2"],
+  ["LPOS", "l", "b", "COUNT", "0", "MAXLEN", "4"],
+  ["LPOS", "l", "zz"],
+  ["LPOS", "l", "zz", "COUNT", "1"],
+  ["LPOS", "nokey", "b"],
+  ["LPOS", "nokey", "b", "COUNT", "3"],
+  ["LPOS", "l", "b", "RANK", "0"],
+  ["LPOS", "l", "b", "RANK", "x"],
+  ["LPOS", "l", "b", "COUNT", "-1"],
+  ["LPOS", "l", "b", "MAXLEN", "-1"],
+  ["LPOS", "l", "b", "COUNT"],
+  ["LPOS", "l", "b", "FOO", "1"],
+  ["LINSERT", "l", "BEFORE", "c", "x"],
+  ["LINSERT", "l", "after", "d", "y"],
+  ["LINSERT", "l", "after", "nope", "y"],
+  ["LINSERT", "nokey", "after", "d", "y"],
+  ["LINSERT", "l", "middle", "d", "y"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LSET", "l", "0", "A"],
+  ["LSET", "l", "-1", "Z"],
+  ["LSET", "l", "100", "Z"],
+  ["LSET", "l", "x", "Z"],
+  ["LSET", "nokey", "0", "Z"],
+  ["LREM", "l", "1", "b"],
+  ["LREM", "l", "-1", "b"],
+  ["LREM", "l", "0", "nope"],
+  ["LREM", "l", "x", "b"],
+  ["LREM", "nokey", "0", "b"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LTRIM", "l", "1", "-2"],
+  ["LRANGE", "l", "0", "-1"],
+  ["LTRIM", "l", "5", "1"],
+  ["EXISTS", "l"],
+  ["LTRIM", "nokey", "0", "1"],
+  ["LTRIM", "l", "a", "1"],
+  ["RPUSH", "src", "1", "2", "3"],
+  ["RPOPLPUSH", "src", "dst"],
+  ["RPOPLPUSH", "src", "src"],
+  ["LRANGE", "src", "0", "-1"],
+  ["RPOPLPUSH", "nokey", "dst"],
+  ["SET", "str", "v"],
+  ["RPOPLPUSH", "str", "dst"],
+  ["RPOPLPUSH", "src", "str"],
+  ["LMOVE", "src", "dst", "LEFT", "RIGHT"],
+  ["LMOVE", "src", "src", "RIGHT", "LEFT"],
+  ["LMOVE", "src", "dst", "up", "LEFT"],
+  ["LMOVE", "nokey", "dst", "LEFT", "LEFT"],
+  ["LRANGE", "dst", "0", "-1"],
+  ["LRANGE", "src", "0", "-1"],
+  ["RPUSH", "m", "1", "2", "3", "4", "5"],
+  ["LMPOP", "2", "nokey", "m", "LEFT"],
+  ["LMPOP", "2", "nokey", "m", "RIGHT", "COUNT", "2"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "10"],
+  ["LMPOP", "1", "m", "LEFT"],
+  ["LMPOP", "0", "m", "LEFT"],
+  ["LMPOP", "x", "m", "LEFT"],
+  ["LMPOP", "3", "m", "LEFT"],
+  ["LMPOP", "1", "m", "UP"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "0"],
+  ["LMPOP", "1", "m", "LEFT", "COUNT", "1", "COUNT", "2"],
+  ["LMPOP", "1", "str", "LEFT"],
+  ["RPUSH", "p", "1", "2", "3"],
+  ["LPOP", "p", "2"],
+  ["RPOP", "p", "5"],
+  ["LPOP", "p", "2"],
+  ["LPOP", "p", "-1"],
+  ["BLPOP", "nokey", "0.01"],
+  ["BRPOP", "nokey", "nokey2", "0.01"],
+  ["BLPOP", "nokey", "x"],
+  ["BLPOP", "nokey", "-1"],
+  ["BLPOP", "str", "0"],
+  ["RPUSH", "b", "1", "2"],
+  ["BLPOP", "nokey", "b", "0"],
+  ["BRPOP", "b", "0"],
+  ["BRPOPLPUSH", "nokey", "dst", "0.01"],
+  ["BLMOVE", "nokey", "dst", "LEFT", "LEFT", "0.01"],
+  ["BLMOVE", "nokey", "dst", "LEFT", "UP", "0.01"],
+  ["BLMOVE", "dst", "dst2", "LEFT", "LEFT", "0"],
+  ["BLMOVE", "dst", "str", "LEFT", "LEFT", "0"],
+  ["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+  ["BLMPOP", "0", "2", "nokey", "dst2", "LEFT", "COUNT", "3"],
+  ["BLMPOP", "x", "1", "nokey", "LEFT"],
+  ["BLMPOP", "0", "0", "nokey", "LEFT"],
+  ["HELLO", "3"],
+  ["BLPOP", "nokey", "0.01"],
+  ["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+  ["LPOS", "nokey", "x"],
+  ["LMPOP", "1", "nokey", "LEFT"],
+];
+
+const STREAMS: Cmd[] = [
+  ["XADD", "s", "1-1", "f", "v"],
+  ["XADD", "s", "1-1", "f", "v"],
+  ["XADD", "s", "0-0", "f", "v"],
+  ["XADD", "s", "1-2", "f", "v", "g", "w"],
+  ["XADD", "s", "2", "a", "1"],
+  ["XADD", "s", "2-*", "a", "2"],
+  ["XADD", "s", "3-*", "a", "3"],
+  ["XADD", "s", "5-5", "odd"],
+  ["XADD", "s", "abc", "f", "v"],
+  ["XADD", "s", "1-x", "f", "v"],
+  ["XADD", "s", "-", "f", "v"],
+  ["XADD", "s", "MAXLEN", "x", "*", "f", "v"],
+  ["XADD", "s", "MAXLEN", "-1", "*", "f", "v"],
+  ["XADD", "s", "NOMKSTREAM", "9-0", "f", "v"],
+  ["XADD", "nos", "NOMKSTREAM", "9-0", "f", "v"],
+  ["XADD", "s", "MAXLEN", "1", "MINID", "1", "*", "f", "v"],
+  ["XADD", "s", "LIMIT", "5", "10-0", "f", "v"],
+  ["XADD", "s", "MAXLEN", "5", "LIMIT", "5", "10-0", "f", "v"],
+  ["XLEN", "s"],
+  ["XLEN", "nos"],
+  ["XRANGE", "s", "-", "+"],
+  ["XRANGE", "s", "1", "2"],
+  ["XRANGE", "s", "(1-1", "+", "COUNT", "2"],
+  ["XRANGE", "s", "-", "(2-1"],
+  ["XRANGE", "s", "-", "+", "COUNT", "0"],
+  ["XRANGE", "s", "-", "+", "COUNT", "-5"],
+  ["XRANGE", "s", "-", "+", "COUNT"],
+  ["XRANGE", "s", "x", "+"],
+  ["XRANGE", "s", "(-", "+"],
+  ["XRANGE", "s", "(18446744073709551615-18446744073709551615", "+"],
+  ["XRANGE", "s", "-", "(0-0"],
+  ["XRANGE", "nos", "-", "+"],
+  ["XREVRANGE", "s", "+", "-", "COUNT", "3"],
+  ["XREVRANGE", "s", "2-1", "1-2"],
+  ["XREAD", "STREAMS", "s", "0"],
+  ["XREAD", "COUNT", "2", "STREAMS", "s", "nos", "1-1", "0"],
+  ["XREAD", "STREAMS", "s", "$"],
+  ["XREAD", "STREAMS", "s"],
+  ["XREAD", "STREAMS", "s", ">"],
+  ["XREAD", "GROUP", "g", "c", "STREAMS", "s", "0"],
+  ["XREAD", "NOACK", "STREAMS", "s", "0"],
+  ["XREAD", "BLOCK", "x", "STREAMS", "s", "$"],
+  ["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"],
+  ["XREAD", "BLOCK", "10", "STREAMS", "s", "$"],
+  ["XREAD", "COUNT", "x", "STREAMS", "s", "0"],
+  ["XREAD", "FOO", "STREAMS", "s", "0"],
+  ["XDEL", "s", "1-1", "9-9"],
+  ["XDEL", "s", "x"],
+  ["XDEL", "nos", "1-1"],
+  ["XLEN", "s"],
+  ["XGROUP", "CREATE", "s", "g", "0"],
+  ["XGROUP", "CREATE", "s", "g", "0"],
+  ["XGROUP", "CREATE", "nos", "g", "$"],
+  ["XGROUP", "CREATE", "nos", "g", "$", "MKSTREAM"],
+  ["XGROUP", "CREATE", "s", "g2", "$"],
+  ["XGROUP", "CREATE", "s", "g3", "x"],
+  ["XGROUP", "CREATE", "s", "g3", "0", "FOO"],
+  ["XGROUP", "CREATE", "s"],
+  ["XGROUP", "FOO", "s", "g"],
+  ["XGROUP", "SETID", "s", "nog", "0"],
+  ["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
+  ["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
+  ["XREADGROUP", "GROUP", "g", "bob", "COUNT", "2", "STREAMS", "s", ">"],
+  ["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"],
+  ["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", ">"],
+  ["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", ">"],
+  ["XREADGROUP", "GROUP", "nog", "bob", "STREAMS", "s", ">"],
+  ["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "$"],
+  ["XREADGROUP", "STREAMS", "s", ">"],
+  ["XREADGROUP", "GROUP", "g2", "dan", "NOACK", "STREAMS", "s", "0"],
+  ["XPENDING", "s", "g"],
+  ["XPENDING", "s", "g2"],
+  ["XPENDING", "s", "nog"],
+  ["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+  ["XPENDING", "s", "g", "-", "+"],
+  ["XPENDING", "s", "g", "x", "+", "10"],
+  ["XACK", "s", "g", "1-1", "1-2"],
+  ["XACK", "s", "g", "x"],
+  ["XACK", "s", "nog", "1-2"],
+  ["XACK", "nos", "g", "1-2"],
+  ["XPENDING", "s", "g"],
+  ["XCLAIM", "s", "g", "alice", "0", "2-0", "JUSTID"],
+  ["XCLAIM", "s", "g", "alice", "0", "2-0", "RETRYCOUNT", "7", "JUSTID"],
+  ["XCLAIM", "s", "g", "alice", "x", "2-0"],
+  ["XCLAIM", "s", "g", "alice", "0", "2-0", "BAR"],
+  ["XCLAIM", "s", "nog", "alice", "0", "2-0"],
+  ["XCLAIM", "s", "g", "alice", "0", "3-0", "FORCE", "JUSTID"],
+  ["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "1", "JUSTID"],
+  ["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "0"],
+  ["XAUTOCLAIM", "s", "nog", "erin", "0", "0"],
+  ["XINFO", "GROUPS", "s"],
+  ["XINFO", "GROUPS", "nos"],
+  ["XINFO", "GROUPS", "nokey"],
+  ["XINFO", "CONSUMERS", "s", "nog"],
+  ["XINFO", "STREAM", "s"],
+  ["XINFO", "STREAM", "nos"],
+  ["XINFO", "STREAM", "s", "FOO"],
+  ["XINFO", "FOO", "s"],
+  ["XINFO", "HELP"],
+  ["XGROUP", "HELP"],
+  ["XGROUP", "DELCONSUMER", "s", "g", "bob"],
+  ["XGROUP", "DELCONSUMER", "s", "g", "nobody"],
+  ["XGROUP", "DESTROY", "s", "g2"],
+  ["XGROUP", "DESTROY", "s", "g2"],
+  ["XGROUP", "SETID", "s", "g", "$"],
+  ["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "2"],
+  ["XINFO", "GROUPS", "s"],
+  ["XSETID", "s", "1-0"],
+  ["XSETID", "s", "99-0"],
+  ["XSETID", "nokey", "99-0"],
+  ["XSETID", "s", "100-0", "ENTRIESADDED", "1"],
+  ["XSETID", "s", "100-0", "ENTRIESADDED", "50", "MAXDELETEDID", "99-0"],
+  ["XSETID", "s", "100-0", "MAXDELETEDID", "200-0"],
+  ["XINFO", "STREAM", "s"],
+  ["XTRIM", "s", "MAXLEN", "2"],
+  ["XTRIM", "s", "MAXLEN", "~", "1"],
+  ["XTRIM", "s", "MINID", "5"],
+  ["XTRIM", "s"],
+  ["XTRIM", "s", "FOO", "1"],
+  ["XTRIM", "s", "MAXLEN", "1", "LIMIT", "1"],
+  ["XTRIM", "nos", "MAXLEN", "0"],
+  ["XRANGE", "s", "-", "+"],
+  ["SET", "str", "v"],
+  ["XADD", "str", "*", "f", "v"],
+  ["XLEN", "str"],
+  ["XRANGE", "str", "-", "+"],
+  ["XREAD", "STREAMS", "str", "0"],
+  ["TYPE", "s"],
+  ["HELLO", "3"],
+  ["XREAD", "STREAMS", "s", "0"],
+  ["XREAD", "STREAMS", "s", "$"],
+  ["XRANGE", "s", "-", "+", "COUNT", "0"],
+  ["XINFO", "STREAM", "s"],
+  ["XINFO", "GROUPS", "s"],
+  ["XPENDING", "s", "g"],
+  ["HELLO", "2"],
+  // Nodes of 100 entries: approximate trimming takes whole nodes only.
+  ...Array.from({ length: 250 }, (_, i): Cmd => ["XADD", "t", `${i + 1}-0`, "f", "v"]),
+  ["XTRIM", "t", "MAXLEN", "~", "120"],
+  ["XLEN", "t"],
+  ["XADD", "t", "MAXLEN", "~", "10", "LIMIT", "50", "300-0", "f", "v"],
+  ["XTRIM", "t", "MINID", "~", "201"],
+  ["XTRIM", "t", "MINID", "220"],
+  ["XADD", "w", "1-0", "a", "1"],
+  ["XADD", "w", "2-0", "b", "2"],
+  ["XADD", "w", "3-0", "c", "3"],
+  ["XINFO", "STREAM", "w", "FULL", "COUNT", "2"],
+  ["XINFO", "STREAM", "w", "FULL", "COUNT", "x"],
+  ["XINFO", "STREAM", "w", "FULL", "LIMIT", "3"],
+  ["XRANGE", "t", "-", "+", "COUNT", "2"],
+  // Nodes of about 4 KB: big values fill them sooner.
+  ["XADD", "u", "1-0", "f", "x".repeat(2000)],
+  ["XADD", "u", "2-0", "f", "x".repeat(2000)],
+  ["XADD", "u", "3-0", "f", "x".repeat(2000)],
+  ["XTRIM", "u", "MAXLEN", "~", "1"],
+  ["XLEN", "u"],
+  ["XDEL", "u", "3-0"],
+  ["XINFO", "STREAM", "u"],
+  ["XADD", "v", "MAXLEN", "=", "2", "1-0", "f", "v"],
+  ["XLEN", "v"],
+  ["XADD", "v", "18446744073709551615-18446744073709551615", "f", "v"],
+  ["XADD", "v", "*", "f", "v"],
+  ["XADD", "v", "18446744073709551615-*", "f", "v"],
+];
+
+/** The real servers this machine has, with the persona of their version. */
+const BUILDS: Array<{ bin: string; persona: string; version: string; debian?: boolean }> = [
+  { bin: "/usr/bin/redis-server", persona: "redis-7.0-open", version: "7.0.15", debian: true },
+  { bin: "/work/servers/redis-5.0.8/redis-server", persona: "redis-5.0-open", version: "5.0.8" },
+  { bin: "/work/servers/redis-6.0.20/redis-server", persona: "redis-6.0-open", version: "6.0.20" },
+  { bin: "/work/servers/redis-6.2.16/redis-server", persona: "redis-6.2-open", version: "6.2.16" },
+  { bin: "/work/servers/redis-7.2.4/redis-server", persona: "redis-7.2-open", version: "7.2.4" },
+  { bin: "/work/servers/redis-7.4.1/redis-server", persona: "redis-7.4-open", version: "7.4.1" },
+];
+
+function available(b: (typeof BUILDS)[number]): string | false {
+  if (!fs.existsSync(b.bin)) {
+    if (b.debian && requireAll) throw new Error(`prerequisite missing in CI: ${b.bin}`);
+    return `${b.bin} not built`;
+  }
+  if (b.debian && !(redisServerVersion(b.bin) ?? "").startsWith("7.0")) return "not 7.0";
+  return false;
+}
+
+export const SUITES: Record<string, Cmd[]> = { lists: LISTS, streams: STREAMS };
+
+for (const b of BUILDS) {
+  describe(`differential against redis-server ${b.version}`, { skip: available(b) }, () => {
+    let real: RedisProcess;
+    let fake: PersonaServer;
+    before(async () => {
+      real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: ["protected-mode no"],
+        bin: b.bin,
+      });
+      fake = await servePersona(persona(b.persona, { version: b.version }));
+    });
+    after(async () => {
+      await fake?.close();
+      await real?.stop();
+    });
+    for (const [name, cmds] of Object.entries(SUITES)) {
+      test(`${name} (${cmds.length} commands)`, async () => {
+        const want = await run(real.port, cmds);
+        const got = await run(fake.port, cmds);
+        const failures: string[] = [];
+        for (const [i, c] of cmds.entries()) {
+          assert.ok(want[i]!.length > 0, `${c.join(" ")}: the real server answered nothing`);
+          // Client ids are the server's counter (HELLO shows one).
+          const mask = (t: string): string => t.replace(/(\$2\r\nid\r\n):\d+/, "$1:ID");
+          if (mask(got[i]!) !== mask(want[i]!)) {
+            failures.push(
+              `${c.join(" ")}\n  got  ${JSON.stringify(got[i])}\n  want ${JSON.stringify(want[i])}`,
+            );
+          }
+        }
+        assert.deepEqual(failures, [], failures.join("\n"));
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking: scenarios over several connections of one source, run against a real server and a
+// persona whose sessions share one keyspace (as one source's connections do), transcripts
+// compared byte for byte.
+
+/** A target to run a scenario on: connections to it, and a way to wait until one blocks. */
+interface Target {
+  port: number;
+  /** Resolves once client `id` is blocked (polled by events, bounded). */
+  blocked(id: number): Promise<void>;
+  /** Resolves once client `id`'s connection is gone. */
+  closed(id: number): Promise<void>;
+}
+
+/** One connection of a scenario. */
+class Peer {
+  private constructor(readonly conn: RespConnection) {}
+  static async open(port: number): Promise<Peer> {
+    return new Peer(await RespConnection.open(port));
+  }
+  /** Send and read one reply. */
+  async call(...cmd: Cmd): Promise<string> {
+    return (await this.conn.send(encodeCommand(cmd), 1, 3000)).toString("latin1");
+  }
+  /** Send without waiting for a reply (a command that blocks). */
+  async post(...cmd: Cmd): Promise<void> {
+    await this.conn.send(encodeCommand(cmd), 0);
+  }
+  /** The next `n` replies, as they arrive. */
+  async next(n = 1): Promise<string> {
+    return (await this.conn.send(Buffer.alloc(0), n, 3000)).toString("latin1");
+  }
+  async id(): Promise<number> {
+    return Number(/:(\d+)/.exec(await this.call("CLIENT", "ID"))![1]);
+  }
+  close(): void {
+    this.conn.close();
+  }
+}
+
+type Scenario = (t: Target, log: (s: string) => void) => Promise<void>;
+
+const SCENARIOS: Record<string, Scenario> = {
+  "BLPOP served by a push on another connection; requests sent meanwhile wait": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "k1", "k", "0");
+    await a.post("PING");
+    await a.post("LLEN", "k");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "k", "v1", "v2"));
+    log(await a.next(3));
+    log(await b.call("LRANGE", "k", "0", "-1"));
+    a.close();
+    b.close();
+  },
+  "BRPOPLPUSH and BLMOVE move what is pushed": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BRPOPLPUSH", "src", "dst", "0");
+    await t.blocked(id);
+    log(await b.call("LPUSH", "src", "x", "y"));
+    log(await a.next());
+    await a.post("BLMOVE", "nosrc", "dst", "RIGHT", "LEFT", "0");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "nosrc", "z"));
+    log(await a.next());
+    log(await b.call("LRANGE", "dst", "0", "-1"));
+    log(await b.call("LRANGE", "src", "0", "-1"));
+    a.close();
+    b.close();
+  },
+  "BLMPOP with COUNT takes a range; first come, first served": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const c = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const ida = await a.id();
+    const idc = await c.id();
+    await a.post("BLMPOP", "0", "2", "m1", "m2", "RIGHT", "COUNT", "2");
+    await t.blocked(ida);
+    await c.post("BLPOP", "m2", "0");
+    await t.blocked(idc);
+    log(await b.call("RPUSH", "m2", "1", "2", "3"));
+    log(await a.next());
+    log(await c.next());
+    log(await b.call("EXISTS", "m2"));
+    a.close();
+    b.close();
+    c.close();
+  },
+  "CLIENT UNBLOCK: as a timeout, as an error, and of a client not blocked": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "k", "0");
+    await t.blocked(id);
+    log(await b.call("CLIENT", "UNBLOCK", String(id)));
+    log(await a.next());
+    log(await b.call("CLIENT", "UNBLOCK", String(id)));
+    await a.post("BRPOP", "k", "0");
+    await t.blocked(id);
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "maybe"));
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "ERROR"));
+    log(await a.next());
+    log(await b.call("CLIENT", "UNBLOCK", "x"));
+    log(await b.call("CLIENT", "UNBLOCK", String(id), "error", "more"));
+    a.close();
+    b.close();
+  },
+  "timeouts: null array in RESP2, null in RESP3": async (t, log) => {
+    const a = await Peer.open(t.port);
+    log(await a.call("BLPOP", "k", "0.02"));
+    log(await a.call("BRPOPLPUSH", "k", "d", "0.02"));
+    log(await a.call("BLMOVE", "k", "d", "LEFT", "LEFT", "0.02"));
+    log(await a.call("BLMPOP", "0.02", "1", "k", "LEFT"));
+    await a.call("HELLO", "3");
+    log(await a.call("BLPOP", "k", "0.02"));
+    log(await a.call("BRPOPLPUSH", "k", "d", "0.02"));
+    log(await a.call("BLMPOP", "0.02", "1", "k", "LEFT"));
+    a.close();
+  },
+  "a client blocked with timeout 0 that closes takes nothing": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.post("BLPOP", "gone", "0");
+    await t.blocked(id);
+    a.close();
+    await t.closed(id);
+    log(await b.call("RPUSH", "gone", "v"));
+    log(await b.call("LLEN", "gone"));
+    b.close();
+  },
+  "XREAD BLOCK served by XADD on another connection; $ means what comes next": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    log(await b.call("XADD", "xs", "1-0", "old", "1"));
+    await a.post("XREAD", "BLOCK", "0", "STREAMS", "other", "xs", "0-0", "$");
+    await a.post("XLEN", "xs");
+    await t.blocked(id);
+    log(await b.call("XADD", "xs", "2-0", "new", "2"));
+    log(await a.next(2));
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "xs", "$"));
+    a.close();
+    b.close();
+  },
+  "XREADGROUP BLOCK: served with a pending entry; a destroyed group answers NOGROUP": async (
+    t,
+    log,
+  ) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    log(await b.call("XGROUP", "CREATE", "gs", "grp", "$", "MKSTREAM"));
+    await a.post("XREADGROUP", "GROUP", "grp", "alice", "BLOCK", "0", "STREAMS", "gs", ">");
+    await t.blocked(id);
+    log(await b.call("XADD", "gs", "5-0", "k", "v"));
+    log(await a.next());
+    log(
+      await b
+        .call("XPENDING", "gs", "grp", "-", "+", "10", "alice")
+        .then((r) => r.replace(/:\d+\r\n:1\r\n$/, ":IDLE\r\n:1\r\n")),
+    );
+    await a.post("XREADGROUP", "GROUP", "grp", "alice", "BLOCK", "0", "STREAMS", "gs", ">");
+    await t.blocked(id);
+    log(await b.call("XGROUP", "DESTROY", "gs", "grp"));
+    log(await a.next());
+    a.close();
+    b.close();
+  },
+  "XREAD BLOCK timeouts, RESP2 and RESP3": async (t, log) => {
+    const a = await Peer.open(t.port);
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "none", "$"));
+    log(await a.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "20", "STREAMS", "none", ">"));
+    await a.call("HELLO", "3");
+    log(await a.call("XREAD", "BLOCK", "20", "STREAMS", "none", "$"));
+    a.close();
+  },
+  "RESP3 client served": async (t, log) => {
+    const a = await Peer.open(t.port);
+    const b = await Peer.open(t.port);
+    const id = await a.id();
+    await a.call("HELLO", "3");
+    await a.post("BLMPOP", "0", "1", "r3", "LEFT");
+    await t.blocked(id);
+    log(await b.call("RPUSH", "r3", "a"));
+    log(await a.next());
+    a.close();
+    b.close();
+  },
+};
+
+/** Poll `check` once per event-loop turn (or reply), at most `tries` times. */
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  tries = 5000,
+): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/** A real server: CLIENT LIST on a connection of its own says who is blocked. */
+async function realTarget(port: number): Promise<Target & { close(): void }> {
+  const watch = await Peer.open(port);
+  const line = async (id: number): Promise<string | undefined> =>
+    (await watch.call("CLIENT", "LIST")).split("\n").find((l) => l.includes(`id=${id} `));
+  return {
+    port,
+    blocked: (id) =>
+      until(async () => (await line(id))?.includes(" flags=b ") ?? false, `${id} blocked`),
+    closed: (id) => until(async () => (await line(id)) === undefined, `${id} closed`),
+    close: () => watch.close(),
+  };
+}
+
+/**
+ * The persona behind the shipped server: its connections, all from 127.0.0.1, share their
+ * source's world and so its keyspace; whether a client is blocked is that keyspace's registry's.
+ */
+async function sharedTarget(
+  name: string,
+  version: string,
+): Promise<Target & { close(): Promise<void> }> {
+  const srv = await servePersona(persona(name, { version }));
+  const isBlocked = (id: number): boolean =>
+    srv.sessions.some((s) => s.keyspace.blocked.isBlocked(id));
+  return {
+    port: srv.port,
+    blocked: (id) => until(() => isBlocked(id), `${id} blocked`),
+    // A session that ends leaves the registry (Session.end): gone, it waits no more.
+    closed: (id) => until(() => !isBlocked(id), `${id} closed`),
+    close: () => srv.close(),
+  };
+}
+
+for (const b of BUILDS.filter((x) => x.version >= "7.0")) {
+  describe(`blocking, against redis-server ${b.version}`, { skip: available(b) }, () => {
+    let real: RedisProcess;
+    before(async () => {
+      real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: ["protected-mode no"],
+        bin: b.bin,
+      });
+    });
+    after(async () => {
+      await real?.stop();
+    });
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      test(name, async () => {
+        const transcript = async (t: Target): Promise<string[]> => {
+          const out: string[] = [];
+          await scenario(t, (s) => out.push(s));
+          return out;
+        };
+        // Each scenario starts from an empty server.
+        const admin = await Peer.open(real.port);
+        assert.equal(await admin.call("FLUSHALL"), "+OK\r\n");
+        admin.close();
+        const r = await realTarget(real.port);
+        const want = await transcript(r).finally(() => r.close());
+        const f = await sharedTarget(b.persona, b.version);
+        const got = await transcript(f).finally(() => f.close());
+        assert.ok(
+          want.every((w) => w.length > 0),
+          `the real server answered every step: ${JSON.stringify(want)}`,
+        );
+        assert.deepEqual(got, want);
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds: what a visitor makes the honeypot keep through these commands stays bounded.
+
+describe("bounds of streams and blocked clients", () => {
+  test("a stream is charged to the keyspace's byte cap: XADD past it is refused, XTRIM gives room back", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"), {
+      limits: { ...DEFAULT_SESSION_LIMITS, maxBytes: 64 * 1024 },
+    });
+    try {
+      const conn = await RespConnection.open(srv.port);
+      const big = Buffer.alloc(8 * 1024, 0x61);
+      let added = 0;
+      let refused = "";
+      for (let i = 1; i <= 20 && refused === ""; i++) {
+        const r = (await conn.send(encodeCommand(["XADD", "s", `${i}-0`, "f", big]))).toString();
+        if (r.startsWith("-")) refused = r;
+        else added++;
+      }
+      assert.equal(refused, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+      assert.ok(added >= 5 && added < 8, `${added} entries of 8 KB fit 64 KB`);
+      assert.ok(srv.sessions[0]!.keyspace.bytes <= 64 * 1024);
+      assert.equal((await conn.send(encodeCommand(["XLEN", "s"]))).toString(), `:${added}\r\n`);
+      assert.equal(
+        (await conn.send(encodeCommand(["XTRIM", "s", "MAXLEN", "0"]))).toString(),
+        `:${added}\r\n`,
+      );
+      assert.match(
+        (await conn.send(encodeCommand(["XADD", "s", "100-0", "f", big]))).toString(),
+        /^\$5\r\n100-0\r\n$/,
+      );
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("requests a blocked client sends are queued up to a bound, past it the connection is cut", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      // BLPOP blocks; 5,000 PINGs behind it are more than a blocked client may queue.
+      const flood = Buffer.concat([
+        encodeCommand(["BLPOP", "nothing", "0"]),
+        Buffer.from("PING\r\n".repeat(5000)),
+      ]);
+      const got = await conn.send(flood, 1, 5000);
+      assert.equal(got.length, 0, "nothing answered");
+      assert.ok(conn.closed, "the connection was cut");
+    } finally {
+      await srv.close();
+    }
+    const limits = srv.recorder.rows
+      .map((r) => JSON.stringify(r.row))
+      .filter((j) => j.includes('"limit"') && j.includes("query_buffer"));
+    assert.equal(limits.length, 1, "one limit event, query_buffer");
+  });
+
+  test("a blocked client's queued requests run once it is served, in order", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      // Served by its own timeout: what came behind it then runs.
+      const got = await conn.send(
+        Buffer.concat([
+          encodeCommand(["BLPOP", "nothing", "0.01"]),
+          encodeCommand(["RPUSH", "k", "a"]),
+          encodeCommand(["BLPOP", "k", "0"]),
+          encodeCommand(["PING"]),
+        ]),
+        4,
+      );
+      assert.equal(got.toString(), "*-1\r\n:1\r\n*2\r\n$1\r\nk\r\n$1\r\na\r\n+PONG\r\n");
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
