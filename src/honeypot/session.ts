@@ -282,7 +282,11 @@ export class Session implements HoneypotSessionHandler {
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
-    const out: PersonaReply = { reply: encodeReply(reply, this.state.proto) };
+    // A master writes nothing to a replica's client but the stream (REPLCONF ACK gets nothing).
+    const out: PersonaReply =
+      this.state.syncedReplica === true && fullName !== "sync" && fullName !== "psync"
+        ? {}
+        : { reply: encodeReply(reply, this.state.proto) };
     if (ctx.close) out.close = true;
     if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
     return out;

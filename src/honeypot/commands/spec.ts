@@ -26,6 +26,8 @@ export interface SessionState {
   lastSave?: number;
   saves: number;
   replication: ReplicationState;
+  /** The connection asked for SYNC/PSYNC: a replica now, whose commands get no reply. */
+  syncedReplica?: boolean;
   /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the session's script cap). */
   scripts: Map<string, string>;
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */

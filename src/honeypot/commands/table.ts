@@ -15,6 +15,7 @@ import type { Era } from "../personas/era.js";
 import { arityText, subcommandSyntaxText, unknownSubcommandText } from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
+import { DUMP_COMMANDS } from "./dump.js";
 import { HASH_COMMANDS } from "./hashes.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
@@ -41,6 +42,7 @@ const ALL: CommandSpec[] = [
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
   ...KEY_COMMANDS,
+  ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...REPLICATION_COMMANDS,
