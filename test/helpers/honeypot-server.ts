@@ -55,6 +55,8 @@ export interface ServeOptions {
   limits?: SessionContext["limits"];
   /** The sessions read the persona's clock (a test's fake one), not the server's. */
   personaClock?: boolean;
+  /** Called with each new session before it reads anything (a test seeds its keyspace). */
+  onSession?: (session: Session) => void;
 }
 
 /**
@@ -83,6 +85,7 @@ export async function servePersona(
           if (opts.personaClock) delete pinned.now;
           const session = new Session(persona, pinned);
           sessions.push(session);
+          opts.onSession?.(session);
           return session;
         },
       },
