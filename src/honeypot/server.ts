@@ -31,13 +31,13 @@ import {
 } from "../resp/index.js";
 import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import { timeOrderedId } from "../store/ids.js";
-import type { CaptureResult, ReplicationCapture } from "./capture.js";
+import type { CaptureResult, Link, ReplicationCapture } from "./capture.js";
 import { DEFAULT_LIMITS, type HoneypotLimits } from "./limits.js";
 import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import { SessionRecorder, SourceBudget } from "./session-recorder.js";
-import type { HoneypotSessionHandler, SessionReply } from "./types.js";
+import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
 
 export interface ListenerConfig {
   host: string;
@@ -79,8 +79,10 @@ interface Tracked {
   t0: number;
   /** When the visitor last sent something (ms): the idle timeout counts from it. */
   lastActive: number;
-  /** A payload capture was started for this session (one at most). */
+  /** A payload was kept for this session (one at most). */
   captured: boolean;
+  /** The replica link its SLAVEOF asked for, while it runs. */
+  link?: Link;
   closing: boolean;
 }
 
@@ -182,19 +184,63 @@ export class HoneypotServer {
     accounts.length = 0;
   };
 
-  /** Payload captures running (stop waits for them before the last flush). */
-  private readonly captures = new Set<Promise<void>>();
-
-  /** The operator enabled payload capture: connect to the rogue master, record the outcome. */
-  private startCapture(tr: Tracked, host: string, port: number, listeningPort: number): void {
-    const running = this.capture!.capture(host, port, listeningPort).then((result) => {
-      tr.record.tick();
-      tr.record.event("capture", result.status, { capture: result });
-      this.onCapture?.(tr.record.row, result);
-    });
+  /**
+   * SLAVEOF/REPLICAOF changed the session's master: the link to the old one ends, and with
+   * payload capture on a link to the new one starts (retried every second while it stands).
+   * The session is told of its phases and of a payload kept; the record gets the first failed
+   * attempt and the outcome.
+   */
+  private follow(
+    tr: Tracked,
+    session: HoneypotSessionHandler,
+    e: Extract<SessionEffect, { kind: "replicaof" }>,
+    listeningPort: number,
+  ): void {
+    tr.link?.cancel();
+    tr.link = undefined;
+    if (e.host === "NO ONE" || this.capture === undefined || tr.captured) return;
+    const link = this.capture.follow(
+      {
+        host: e.host,
+        port: e.port,
+        listeningPort,
+        source: tr.source,
+        psync2: e.psync2 ?? true,
+      },
+      {
+        phase: (phase) => {
+          if (tr.link === link) session.replicaLink?.({ phase });
+        },
+        retrying: (result) => {
+          tr.record.tick();
+          tr.record.event("capture", "retrying", { capture: result });
+        },
+        done: (result) => {
+          if (tr.link === link) tr.link = undefined;
+          if (result.sha256 !== undefined) {
+            tr.captured = true;
+            session.replicaLink?.({
+              phase: "payload",
+              sha256: result.sha256,
+              bytes: result.bytes,
+              commands: result.module?.commands ?? [],
+              ...(result.module?.name !== undefined ? { module: result.module.name } : {}),
+            });
+          }
+          tr.record.tick();
+          tr.record.event("capture", result.status, { capture: result });
+          this.onCapture?.(tr.record.row, result);
+        },
+      },
+    );
+    tr.link = link;
+    const running = link.ended;
     this.captures.add(running);
     void running.finally(() => this.captures.delete(running));
   }
+
+  /** Payload captures running (stop waits for them before the last flush). */
+  private readonly captures = new Set<Promise<void>>();
 
   /** Called when the last open session has been finished (stop waits for it). */
   private onDrained: (() => void) | undefined;
@@ -359,10 +405,7 @@ export class HoneypotServer {
       if (r.effect) {
         tr.record.effect(r.effect);
         const e = r.effect;
-        if (e.kind === "replicaof" && e.host !== "NO ONE" && this.capture && !tr.captured) {
-          tr.captured = true;
-          this.startCapture(tr, e.host, e.port, sock.localPort ?? l.port);
-        }
+        if (e.kind === "replicaof") this.follow(tr, session, e, sock.localPort ?? l.port);
       }
       if (r.reply && r.reply.length > 0) {
         if (!sock.destroyed) {
@@ -428,6 +471,8 @@ export class HoneypotServer {
     sock.on("close", () => {
       // The persona counts live sessions (INFO connected_clients).
       session.end?.();
+      // Its replica link ends with it (a SLAVEOF is the session's make-believe server's).
+      tr.link?.cancel();
       this.sockets.delete(sock);
       this.stats.active--;
       const left = (this.perSource.get(source) ?? 1) - 1;

@@ -8,6 +8,8 @@
  */
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
+import { moduleCommandSpec } from "./commands/module.js";
+import { replicaLinkEvent } from "./commands/replication.js";
 import {
   encodeReply,
   errorCode,
@@ -39,7 +41,12 @@ import {
   subscribedContextText,
   unknownCommandText,
 } from "./personas/texts.js";
-import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
+import type {
+  HoneypotSessionHandler,
+  ReplicaLinkEvent,
+  SessionEffect,
+  SessionReply,
+} from "./types.js";
 
 /**
  * A SessionReply with one more instruction for the server: drop replies to earlier requests of
@@ -170,6 +177,11 @@ export class Session implements HoneypotSessionHandler {
     this.persona.detach(this.state);
   }
 
+  /** The server follows this session's SLAVEOF: what its link did (commands/replication.ts). */
+  replicaLink(event: ReplicaLinkEvent): void {
+    replicaLinkEvent(this.state, event);
+  }
+
   private finish(reply: PersonaReply): PersonaReply {
     this.end();
     return reply;
@@ -224,7 +236,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(NOAUTH);
     }
 
-    const spec = this.table.get(lower);
+    const spec = this.table.get(lower) ?? moduleCommandSpec(state, lower);
     if (spec === undefined) {
       return this.error(
         unknownCommandText(
@@ -242,7 +254,11 @@ export class Session implements HoneypotSessionHandler {
     if ("error" in resolved) return this.error(resolved.error, spec.name);
     const { handler, fullName, gated } = resolved;
 
-    if (gated !== undefined && era.gatedAdminCommands) {
+    if (
+      gated !== undefined &&
+      era.gatedAdminCommands &&
+      state.config.get(`enable-${gated.toLowerCase()}-command`) !== "yes"
+    ) {
       const reply = this.error(gatedCommandText(gated), fullName);
       if (gated === "MODULE" && args.length >= 3 && /^load/i.test(args[1]!.toString("latin1"))) {
         reply.effect = boundEffect({ kind: "module_load", path: args[2]!.toString("latin1") });

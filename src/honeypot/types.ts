@@ -28,8 +28,9 @@ export type SessionEffect =
   | { kind: "auth"; username?: string; password: string; ok: boolean }
   | { kind: "config_set"; key: string; value: string }
   | { kind: "save"; dir: string; dbfilename: string }
-  | { kind: "replicaof"; host: string; port: number }
-  | { kind: "module_load"; path: string }
+  | { kind: "replicaof"; host: string; port: number; psync2?: boolean }
+  | { kind: "module_load"; path: string; loaded?: boolean; module?: string; sha256?: string }
+  | { kind: "module_command"; module: string; command: string; args: string[] }
   | { kind: "script"; sha1: string }
   | { kind: "flush" };
 
@@ -55,7 +56,16 @@ export interface HoneypotSessionHandler {
   protocolError(text: string): SessionReply;
   /** The connection is gone. */
   end?(): void;
+  /**
+   * What the link its SLAVEOF asked for is doing (the server follows it when capture is on):
+   * its phase, and the payload once kept, which a MODULE LOAD of where it was saved loads.
+   */
+  replicaLink?(event: ReplicaLinkEvent): void;
 }
+
+export type ReplicaLinkEvent =
+  | { phase: "connecting" | "handshake" | "transfer" | "down" }
+  | { phase: "payload"; sha256: string; bytes: number; module?: string; commands: string[] };
 
 /** A command as recorded: bounded, so a 1 GB argument costs a prefix and a hash. */
 export interface RecordedCommand {

@@ -4,6 +4,7 @@
  * in-memory recorder; and small clients to talk to it. The fidelity suite runs against this.
  */
 import net from "node:net";
+import type { ReplicationCapture } from "../../src/honeypot/capture.js";
 import { DEFAULT_LIMITS } from "../../src/honeypot/limits.js";
 import type { Persona } from "../../src/honeypot/personas/index.js";
 import type { HoneypotRecorder, RecordedRow, RowCounts } from "../../src/honeypot/recorder.js";
@@ -57,6 +58,8 @@ export interface ServeOptions {
   personaClock?: boolean;
   /** Called with each new session before it reads anything (a test seeds its keyspace). */
   onSession?: (session: Session) => void;
+  /** Payload capture (the CLI's --capture-replication): SLAVEOF's links are followed. */
+  capture?: ReplicationCapture;
 }
 
 /**
@@ -93,6 +96,7 @@ export async function servePersona(
     recorder,
     {
       limits: DEFAULT_LIMITS,
+      ...(opts.capture !== undefined ? { capture: opts.capture } : {}),
       onRead: (bytes) => {
         bytesRead += bytes;
         for (let i = readers.length - 1; i >= 0; i--) {

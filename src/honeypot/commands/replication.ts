@@ -8,20 +8,23 @@
  * then on its commands get no reply, as a master's replica clients get none.
  */
 import { createHash } from "node:crypto";
+import path from "node:path";
 import { arr, bulk, int, simple } from "../../resp/index.js";
 import { DATABASES } from "../keyspace.js";
 import { versionParts } from "../personas/era.js";
 import { NOT_INTEGER } from "../personas/texts.js";
 import { type RdbDatabase, rdbFile } from "../rdb.js";
+import type { ReplicaLinkEvent } from "../types.js";
 import { parseInteger } from "./integers.js";
 import { bulkText, EMPTY_ARRAY, errorReply, integer, OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
 function replicaof(c: CommandContext): Reply {
   const host = c.arg(1);
   const portText = c.arg(2);
   const r = c.state.replication;
   if (host.toLowerCase() === "no" && portText.toLowerCase() === "one") {
+    delete r.link;
     if (r.master !== undefined) {
       // Promotion: a new history id, the old one kept as the secondary (as 4.0+ does).
       delete r.master;
@@ -43,14 +46,46 @@ function replicaof(c: CommandContext): Reply {
     return simple("OK Already connected to specified master");
   }
   r.master = { host, port: port! };
-  c.effect = { kind: "replicaof", host, port: port! };
+  delete r.link;
+  c.effect = { kind: "replicaof", host, port: port!, psync2: c.era.at("4.0") };
   return OK;
 }
 
+/** ROLE's replica state names (replicationGetSlaveStateName... as ROLE words them). */
+const ROLE_STATE = {
+  connecting: "connecting",
+  handshake: "handshake",
+  transfer: "sync",
+  down: "connect",
+} as const;
+
 function role(c: CommandContext): Reply {
-  const master = c.state.replication.master;
+  const { master, link } = c.state.replication;
   if (master === undefined) return arr([bulk("master"), int(0), EMPTY_ARRAY]);
-  return arr([bulk("slave"), bulkText(master.host), int(master.port), bulk("connect"), int(-1)]);
+  const state = link === undefined ? "connect" : ROLE_STATE[link];
+  return arr([bulk("slave"), bulkText(master.host), int(master.port), bulk(state), int(-1)]);
+}
+
+/**
+ * What the server's link for this session's SLAVEOF did: its phase (INFO and ROLE show it),
+ * and a payload kept, which the replica would have saved as dir/dbfilename when it arrived
+ * (the rogue-master chain sets dbfilename to the module's name first, then MODULE LOADs it).
+ */
+export function replicaLinkEvent(state: SessionState, event: ReplicaLinkEvent): void {
+  const r = state.replication;
+  if (event.phase !== "payload") {
+    if (r.master !== undefined) r.link = event.phase;
+    return;
+  }
+  const dir = state.config.get("dir") ?? "/";
+  const file = state.config.get("dbfilename") ?? "dump.rdb";
+  r.payload = {
+    path: path.posix.resolve(dir, file),
+    sha256: event.sha256,
+    bytes: event.bytes,
+    commands: event.commands,
+    ...(event.module !== undefined ? { module: event.module } : {}),
+  };
 }
 
 /** A reply of no bytes: what a master answers REPLCONF ACK, or a replica's second SYNC. */
