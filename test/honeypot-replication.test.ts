@@ -235,7 +235,9 @@ describe("DUMP/RESTORE and the master's RDB against Debian's redis-server 7.0", 
     for (const c of cases) {
       const want = (await a.send(c)).toString("latin1");
       const got = (await b.send(c)).toString("latin1");
-      if (want.startsWith(":9999")) assert.match(got, /^:99\d\d\d\r\n$/);
+      // PTTL of a fresh 100 s TTL: the clocks may have moved a millisecond or a few.
+      const ttl = /^:(99\d{3}|100000)\r\n$/;
+      if (ttl.test(want)) assert.match(got, ttl);
       else assert.equal(got, want, c.toString("latin1").slice(0, 60));
     }
   });

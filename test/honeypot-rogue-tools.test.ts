@@ -158,7 +158,10 @@ function runTool(args: string[], stdin: string): Promise<{ code: number | null; 
     const killer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
     proc.on("exit", (code) => {
       clearTimeout(killer);
-      resolve({ code, out: out.replace(/\x1b\[[0-9;]*m/g, "") });
+      resolve({
+        code,
+        out: out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"), ""),
+      });
     });
     proc.stdin!.end(stdin);
   });

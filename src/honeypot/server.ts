@@ -37,7 +37,15 @@ import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import { SessionRecorder, SourceBudget } from "./session-recorder.js";
-import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
+import type {
+  HoneypotSessionHandler,
+  ReplicaLinkEvent,
+  SessionEffect,
+  SessionReply,
+} from "./types.js";
+
+/** Source prefixes whose replication (link, payload) is remembered at once. */
+const MAX_REPLICATION_SOURCES = 4096;
 
 export interface ListenerConfig {
   host: string;
@@ -79,9 +87,9 @@ interface Tracked {
   t0: number;
   /** When the visitor last sent something (ms): the idle timeout counts from it. */
   lastActive: number;
-  /** A payload was kept for this session (one at most). */
-  captured: boolean;
-  /** The replica link its SLAVEOF asked for, while it runs. */
+  /** Its session handler (the replica link tells it what the link does). */
+  session?: HoneypotSessionHandler;
+  /** The replica link its last SLAVEOF started, while it runs (it outlives the session). */
   link?: Link;
   closing: boolean;
 }
@@ -185,47 +193,69 @@ export class HoneypotServer {
   };
 
   /**
+   * Replication per source prefix: the links its sessions' SLAVEOFs started (each outlives
+   * its session, as a real server's replication outlives the client that set it up, bounded
+   * by its attempts and lifetime) and the last payload one kept, which every session of the
+   * source then sees (a MODULE LOAD in a later connection). Bounded: past the cap the oldest
+   * source is forgotten and its links cancelled.
+   */
+  private readonly replication = new Map<
+    string,
+    { links: Set<Link>; payload?: Extract<ReplicaLinkEvent, { phase: "payload" }> }
+  >();
+
+  /**
    * SLAVEOF/REPLICAOF changed the session's master: the link to the old one ends, and with
-   * payload capture on a link to the new one starts (retried every second while it stands).
-   * The session is told of its phases and of a payload kept; the record gets the first failed
-   * attempt and the outcome.
+   * payload capture on a link to the new one starts, retried every second while it stands.
+   * The session's record gets the first failed attempt and the outcome.
    */
   private follow(
     tr: Tracked,
-    session: HoneypotSessionHandler,
     e: Extract<SessionEffect, { kind: "replicaof" }>,
     listeningPort: number,
   ): void {
     tr.link?.cancel();
-    tr.link = undefined;
-    if (e.host === "NO ONE" || this.capture === undefined || tr.captured) return;
+    delete tr.link;
+    if (e.host === "NO ONE" || this.capture === undefined) return;
+    const source = tr.source;
+    let state = this.replication.get(source);
+    if (state === undefined) {
+      if (this.replication.size >= MAX_REPLICATION_SOURCES) {
+        const [oldest, old] = this.replication.entries().next().value!;
+        for (const l of old.links) l.cancel();
+        this.replication.delete(oldest);
+      }
+      state = { links: new Set() };
+      this.replication.set(source, state);
+    }
+    const own = state;
     const link = this.capture.follow(
-      {
-        host: e.host,
-        port: e.port,
-        listeningPort,
-        source: tr.source,
-        psync2: e.psync2 ?? true,
-      },
+      { host: e.host, port: e.port, listeningPort, source, psync2: e.psync2 ?? true },
       {
         phase: (phase) => {
-          if (tr.link === link) session.replicaLink?.({ phase });
+          if (tr.link === link) tr.session?.replicaLink?.({ phase });
         },
         retrying: (result) => {
           tr.record.tick();
           tr.record.event("capture", "retrying", { capture: result });
         },
         done: (result) => {
-          if (tr.link === link) tr.link = undefined;
+          if (tr.link === link) delete tr.link;
           if (result.sha256 !== undefined) {
-            tr.captured = true;
-            session.replicaLink?.({
+            const payload: Extract<ReplicaLinkEvent, { phase: "payload" }> = {
               phase: "payload",
               sha256: result.sha256,
               bytes: result.bytes,
               commands: result.module?.commands ?? [],
               ...(result.module?.name !== undefined ? { module: result.module.name } : {}),
-            });
+            };
+            // Saved where the asking session's dir/dbfilename said (the chain set them there).
+            const saved = tr.session?.replicaLink?.(payload);
+            own.payload = saved !== undefined ? { ...payload, path: saved } : payload;
+            for (const other of this.sockets.values()) {
+              if (other !== tr && other.source === source)
+                other.session?.replicaLink?.(own.payload);
+            }
           }
           tr.record.tick();
           tr.record.event("capture", result.status, { capture: result });
@@ -234,9 +264,13 @@ export class HoneypotServer {
       },
     );
     tr.link = link;
+    own.links.add(link);
     const running = link.ended;
     this.captures.add(running);
-    void running.finally(() => this.captures.delete(running));
+    void running.finally(() => {
+      this.captures.delete(running);
+      own.links.delete(link);
+    });
   }
 
   /** Payload captures running (stop waits for them before the last flush). */
@@ -386,7 +420,6 @@ export class HoneypotServer {
       memory,
       t0: started,
       lastActive: started,
-      captured: false,
       closing: false,
     };
     this.sockets.set(sock, tr);
@@ -400,12 +433,16 @@ export class HoneypotServer {
       local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },
       memory: tr.memory,
     });
+    tr.session = session;
+    // A payload the source's replica link kept is where that source's chain saved it.
+    const kept = this.replication.get(source)?.payload;
+    if (kept !== undefined) session.replicaLink?.(kept);
     const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
     const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
         tr.record.effect(r.effect);
         const e = r.effect;
-        if (e.kind === "replicaof") this.follow(tr, session, e, sock.localPort ?? l.port);
+        if (e.kind === "replicaof") this.follow(tr, e, sock.localPort ?? l.port);
       }
       if (r.reply && r.reply.length > 0) {
         if (!sock.destroyed) {
@@ -471,8 +508,6 @@ export class HoneypotServer {
     sock.on("close", () => {
       // The persona counts live sessions (INFO connected_clients).
       session.end?.();
-      // Its replica link ends with it (a SLAVEOF is the session's make-believe server's).
-      tr.link?.cancel();
       this.sockets.delete(sock);
       this.stats.active--;
       const left = (this.perSource.get(source) ?? 1) - 1;

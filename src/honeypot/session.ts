@@ -178,8 +178,8 @@ export class Session implements HoneypotSessionHandler {
   }
 
   /** The server follows this session's SLAVEOF: what its link did (commands/replication.ts). */
-  replicaLink(event: ReplicaLinkEvent): void {
-    replicaLinkEvent(this.state, event);
+  replicaLink(event: ReplicaLinkEvent): string | undefined {
+    return replicaLinkEvent(this.state, event);
   }
 
   private finish(reply: PersonaReply): PersonaReply {

@@ -59,13 +59,22 @@ export interface HoneypotSessionHandler {
   /**
    * What the link its SLAVEOF asked for is doing (the server follows it when capture is on):
    * its phase, and the payload once kept, which a MODULE LOAD of where it was saved loads.
+   * For a payload without a path it returns where this session's server saved it.
    */
-  replicaLink?(event: ReplicaLinkEvent): void;
+  replicaLink?(event: ReplicaLinkEvent): string | undefined;
 }
 
 export type ReplicaLinkEvent =
   | { phase: "connecting" | "handshake" | "transfer" | "down" }
-  | { phase: "payload"; sha256: string; bytes: number; module?: string; commands: string[] };
+  | {
+      phase: "payload";
+      sha256: string;
+      bytes: number;
+      module?: string;
+      commands: string[];
+      /** Where it was saved (dir/dbfilename of the session whose SLAVEOF fetched it). */
+      path?: string;
+    };
 
 /** A command as recorded: bounded, so a 1 GB argument costs a prefix and a hash. */
 export interface RecordedCommand {

@@ -25,7 +25,8 @@ function moduleLoad(c: CommandContext): Reply {
   const payload = state.replication.payload;
   const dir = state.config.get("dir") ?? "/";
   const full = path.posix.resolve(dir, given);
-  const modules = (state.modules ??= []);
+  state.modules ??= [];
+  const modules = state.modules;
   if (
     payload === undefined ||
     payload.path !== full ||

@@ -71,21 +71,24 @@ function role(c: CommandContext): Reply {
  * and a payload kept, which the replica would have saved as dir/dbfilename when it arrived
  * (the rogue-master chain sets dbfilename to the module's name first, then MODULE LOADs it).
  */
-export function replicaLinkEvent(state: SessionState, event: ReplicaLinkEvent): void {
+export function replicaLinkEvent(state: SessionState, event: ReplicaLinkEvent): string | undefined {
   const r = state.replication;
   if (event.phase !== "payload") {
     if (r.master !== undefined) r.link = event.phase;
-    return;
+    return undefined;
   }
   const dir = state.config.get("dir") ?? "/";
   const file = state.config.get("dbfilename") ?? "dump.rdb";
+  const saved = event.path ?? path.posix.resolve(dir, file);
+  if (r.master !== undefined) r.link = "down";
   r.payload = {
-    path: path.posix.resolve(dir, file),
+    path: saved,
     sha256: event.sha256,
     bytes: event.bytes,
     commands: event.commands,
     ...(event.module !== undefined ? { module: event.module } : {}),
   };
+  return saved;
 }
 
 /** A reply of no bytes: what a master answers REPLCONF ACK, or a replica's second SYNC. */
