@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_CAPTURE, ReplicationCapture } from "../src/honeypot/capture.js";
+import { DEFAULT_CAPTURE, ModuleStrings, ReplicationCapture } from "../src/honeypot/capture.js";
 import { persona } from "../src/honeypot/personas/index.js";
 import type { RecordedRow } from "../src/honeypot/recorder.js";
 import { encodeCommand } from "../src/resp/index.js";
@@ -358,5 +358,36 @@ describe("Ridter/redis-rce's byte sequence against redis-5.0-open", () => {
       c.close();
       await server.close();
     }
+  });
+});
+
+describe("the module names read from a captured binary", () => {
+  test("exp.so: the module `system` and its two commands, however the bytes are split", () => {
+    for (const chunk of [1, 7, 4096, EXP.length]) {
+      const strings = new ModuleStrings();
+      for (let i = 0; i < EXP.length; i += chunk) strings.push(EXP.subarray(i, i + chunk));
+      assert.deepEqual(strings.result(), {
+        name: "system",
+        commands: ["system.exec", "system.rev"],
+      });
+    }
+  });
+
+  test("a hostile binary: bounded names, no file names, no unterminated or overlong runs", () => {
+    const parts: Buffer[] = [
+      Buffer.from("libc.so.6\0exp.c\0GLIBC_2.2.5\0crontab.txt\0"),
+      // A run with no NUL after it is not a C string; an overlong one is skipped whole.
+      Buffer.from("evil.cmd\n"),
+      Buffer.from(`${"a".repeat(100)}.exec\0`),
+      Buffer.from("x".repeat(10_000_000)),
+      Buffer.from("\0"),
+    ];
+    for (let i = 0; i < 100; i++) parts.push(Buffer.from(`m${i}.c${i}\0`));
+    const strings = new ModuleStrings();
+    for (const p of parts) strings.push(p);
+    const { name, commands } = strings.result();
+    assert.equal(commands.length, 32, "at most 32 command names");
+    assert.deepEqual(commands.slice(0, 2), ["m0.c0", "m1.c1"]);
+    assert.equal(name, "m0");
   });
 });

@@ -44,6 +44,10 @@ import type {
   SessionReply,
 } from "./types.js";
 
+/** What a master sends its replicas every repl-ping-replica-period (10 s, every version). */
+const REPLICA_PING = Buffer.from("*1\r\n$4\r\nPING\r\n");
+const REPLICA_PING_MS = 10_000;
+
 /** Source prefixes whose replication (link, payload) is remembered at once. */
 const MAX_REPLICATION_SOURCES = 4096;
 
@@ -91,6 +95,8 @@ interface Tracked {
   session?: HoneypotSessionHandler;
   /** The replica link its last SLAVEOF started, while it runs (it outlives the session). */
   link?: Link;
+  /** It asked for SYNC/PSYNC: when the master's next PING to its replica is due (ms). */
+  replicaPingAt?: number;
   closing: boolean;
 }
 
@@ -309,6 +315,12 @@ export class HoneypotServer {
   private sweep(): void {
     const now = Date.now();
     for (const tr of this.sockets.values()) {
+      if (tr.replicaPingAt !== undefined && tr.replicaPingAt <= now && !tr.closing) {
+        // A master PINGs its replicas every repl-ping-replica-period (10 s by default).
+        tr.replicaPingAt = now + REPLICA_PING_MS;
+        tr.record.row.bytesOut += REPLICA_PING.length;
+        this.post(tr.sock, REPLICA_PING);
+      }
       const limit =
         now - tr.lastActive >= this.limits.idleTimeoutMs
           ? "idle"
@@ -443,6 +455,7 @@ export class HoneypotServer {
         tr.record.effect(r.effect);
         const e = r.effect;
         if (e.kind === "replicaof") this.follow(tr, e, sock.localPort ?? l.port);
+        if (e.kind === "sync") tr.replicaPingAt = Date.now() + REPLICA_PING_MS;
       }
       if (r.reply && r.reply.length > 0) {
         if (!sock.destroyed) {

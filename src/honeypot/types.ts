@@ -31,6 +31,8 @@ export type SessionEffect =
   | { kind: "replicaof"; host: string; port: number; psync2?: boolean }
   | { kind: "module_load"; path: string; loaded?: boolean; module?: string; sha256?: string }
   | { kind: "module_command"; module: string; command: string; args: string[] }
+  /** SYNC/PSYNC answered with a full resynchronisation: the RDB's size. */
+  | { kind: "sync"; rdbBytes: number }
   | { kind: "script"; sha1: string }
   | { kind: "flush" };
 

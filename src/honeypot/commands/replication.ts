@@ -137,6 +137,7 @@ function sync(c: CommandContext): Reply {
   const rdb = replicaRdb(c);
   if (!c.replyFits(rdb.length + 128)) return c.overLimit();
   c.state.syncedReplica = true;
+  c.effect = { kind: "sync", rdbBytes: rdb.length };
   const head = c.fullName === "psync" ? `+FULLRESYNC ${c.state.replication.replid} 0\r\n` : "";
   return {
     type: "raw",
