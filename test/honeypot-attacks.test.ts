@@ -488,7 +488,7 @@ describe("brute force and reconnaissance", () => {
 // ---------- destruction, ransom, data, droppers ----------
 
 describe("destruction, ransom, exfiltration, droppers", () => {
-  it("FLUSHALL + crackit key (the Duo marker): ransom, destructive and the SSH write", () => {
+  it("FLUSHALL + crackit key (the 2015 Duo marker): an SSH write, ransom only if data was destroyed", () => {
     const session = [
       cmd("FLUSHALL"),
       cmd("SET", "crackit", `\n\n${ED25519_KEY}\n\n`),
@@ -496,7 +496,13 @@ describe("destruction, ransom, exfiltration, droppers", () => {
       cmd("CONFIG", "SET", "dbfilename", "authorized_keys"),
       cmd("SAVE"),
     ];
-    const findings = classifySession(session);
+    // Whether the flush removed anything is not known from the commands alone: not ransom.
+    assert.deepEqual(classes(classifySession(session)), ["file_write_ssh", "destructive"]);
+    // On an empty server (the flush removed nothing) it is not ransom either.
+    const empty = classifySession(session, [{ kind: "flush", keys: 0 }]);
+    assert.deepEqual(classes(empty), ["file_write_ssh", "destructive"]);
+    // Where it wiped data, the marker left behind is the note.
+    const findings = classifySession(session, [{ kind: "flush", keys: 12 }]);
     assert.deepEqual(classes(findings), ["file_write_ssh", "ransom", "destructive"]);
     const ransom = finding(findings, "ransom");
     assert.deepEqual(ransom.attack, ["T1485"]);
@@ -504,9 +510,40 @@ describe("destruction, ransom, exfiltration, droppers", () => {
       ransom.evidence[0],
       "SET crackit \\x0a\\x0assh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAurmSF0k5pTMONQ…",
     );
+    assert.ok(finding(findings, "destructive").evidence.includes("keyspace flushed: 12 keys"));
     assert.deepEqual(extractIndicators(session).ssh_keys, [
       `${ED25519_FINGERPRINT} ${ED25519_KEY}`,
     ]);
+  });
+
+  it("a brute force of one AUTH per connection: each session knows its source's count", () => {
+    const one = [cmd("AUTH", "hunter2")];
+    const effects = [{ kind: "auth" as const, password: "hunter2", ok: false }];
+    // Alone, one try reads as a probe.
+    assert.deepEqual(classes(classifySession(one, effects)), ["scan"]);
+    const findings = classifySession(one, effects, {
+      bytesIn: 30,
+      sourceAuth: { attempts: 20, passwords: 20, sessions: 20 },
+    });
+    assert.deepEqual(findings, [
+      {
+        class: "bruteforce",
+        attack: ["T1110.001"],
+        evidence: [
+          "20 AUTH attempts, 20 distinct passwords from this source over 20 connections",
+          "AUTH hunter2",
+        ],
+      },
+    ]);
+    // The same password again and again, or one connection only, is not one.
+    for (const sourceAuth of [
+      { attempts: 20, passwords: 1, sessions: 20 },
+      { attempts: 2, passwords: 2, sessions: 2 },
+      { attempts: 1, passwords: 1, sessions: 1 },
+    ]) {
+      const got = classifySession(one, effects, { bytesIn: 30, sourceAuth });
+      assert.deepEqual(classes(got), ["scan"], JSON.stringify(sourceAuth));
+    }
   });
 
   it("a ransom note (payment + contact) after FLUSHALL", () => {

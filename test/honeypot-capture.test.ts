@@ -76,7 +76,7 @@ async function honeypot(args: string[]): Promise<RunningHoneypot & { port: numbe
 }
 
 /** Send SLAVEOF and wait for its +OK. */
-async function slaveof(port: number, host: string, masterPort: number): Promise<string> {
+async function slaveof(port: number, host: string, masterPort: number | string): Promise<string> {
   const sock = net.connect({ host: "127.0.0.1", port });
   const args = ["SLAVEOF", host, String(masterPort)];
   sock.write(`*3\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join("")}`);
@@ -149,6 +149,12 @@ describe("honeypot --capture-replication", () => {
         ],
       ]);
       await until("the capture line", () => /: captured, /.test(hp.output()));
+      // The source's next connection finds the server still replicating, as a real one would.
+      assert.equal(
+        await slaveof(hp.port, "127.0.0.1", master.port),
+        "+OK Already connected to specified master\r\n",
+      );
+      assert.equal(await slaveof(hp.port, "NO", "ONE"), "+OK\r\n");
       await slaveof(hp.port, "127.0.0.1", master.port);
       await until("the second capture line", () => /: full, 0 bytes/.test(hp.output()));
       assert.equal(master.seen.length, 1, "a full directory contacts no one");

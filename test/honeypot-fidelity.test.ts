@@ -690,6 +690,9 @@ const CLOSING: Array<{ label: string; bytes: Buffer; password?: boolean }> = [
     bytes: Buffer.from("*1\r\n\x16abc\r\n", "latin1"),
   },
   { label: "CR where '$' should be", bytes: Buffer.from("*1\r\n\rabc\r\n") },
+  // Headers end at their '\r' (strchr): "*1\n$4" is one header, an invalid count.
+  { label: "a header ended by a bare LF", bytes: Buffer.from("*1\n$4\r\nPING\r\n") },
+  { label: "an empty bulk header", bytes: Buffer.from("*1\r\n\r\n") },
   { label: "POST before AUTH", bytes: Buffer.from("POST / HTTP/1.1\r\n\r\n"), password: true },
   {
     label: "11 arguments before AUTH",
@@ -1257,7 +1260,7 @@ describe("eras: what changed between versions", () => {
     assert.equal(run("CONFIG", "SET", "dbfilename", "authorized_keys"), "+OK\r\n");
     assert.equal(run("SAVE"), "+OK\r\n");
     assert.deepEqual(effects, [
-      { kind: "flush" },
+      { kind: "flush", keys: 0 },
       { kind: "config_set", key: "dir", value: "/root/.ssh" },
       { kind: "config_set", key: "dbfilename", value: "authorized_keys" },
       { kind: "save", dir: "/root/.ssh", dbfilename: "authorized_keys" },
@@ -1491,15 +1494,27 @@ describe("eras: what changed between versions", () => {
         Number(later.get("total_commands_processed")) >
           Number(first.get("total_commands_processed")),
       );
-      // The other connection has a keyspace of its own.
-      assert.equal((await c2.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      // The source's other connection sees the same server; another source (another loopback
+      // /24) and another listener see neither its keys nor its changes.
+      assert.equal((await c2.send(encodeCommand(["DBSIZE"]))).toString(), ":1\r\n");
+      assert.equal((await c3.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      const stranger = await RespConnection.open(srv.port, "127.0.0.1", "127.0.1.1");
+      assert.equal((await stranger.send(encodeCommand(["DBSIZE"]))).toString(), ":0\r\n");
+      stranger.close();
       const before = Number(later.get("total_connections_received"));
       c2.close();
       await new Promise((r) => setTimeout(r, 50));
       const c4 = await RespConnection.open(srv.port);
       const after4 = await info(c4);
-      assert.equal(Number(after4.get("total_connections_received")), before + 1);
+      // The stranger's connection was counted too.
+      assert.equal(Number(after4.get("total_connections_received")), before + 2);
       assert.equal(after4.get("connected_clients"), "2");
+      // Client ids follow the connection count as a real server's do (7.0.15: the n-th
+      // connection gets id n + 2).
+      assert.equal(
+        (await c4.send(encodeCommand(["CLIENT", "ID"]))).toString(),
+        `:${Number(after4.get("total_connections_received")) + 2}\r\n`,
+      );
       c4.close();
     } finally {
       c1.close();

@@ -243,7 +243,9 @@ describe("DUMP/RESTORE and the master's RDB against Debian's redis-server 7.0", 
   });
 
   test("PSYNC gets +FULLRESYNC and an RDB that redis-check-rdb accepts", async () => {
+    // The source's world is shared with the tests before: start it empty.
     const setup = [
+      cmd("FLUSHALL"),
       ...SETUP,
       cmd("SELECT", "3"),
       cmd("SET", "other", "db"),

@@ -683,7 +683,8 @@ describe("RequestDecoder", () => {
     ["PING\r\r\n", [["PING"]]],
     ["  PING   \t x \r\n", [["PING", "x"]]],
     ["\r\n\n   \r\nPING\r\n", [["PING"]]],
-    ["SET a\x00junk b\r\n", [["SET", "a"]]],
+    // Redis's strchr stops at the NUL: the line never ends, nothing runs (7.0.15: no reply).
+    ["SET a\x00junk b\r\nPING\r\n", []],
     ["ECHO a\x0bb\r\n", [["ECHO", "a\x0bb"]]],
     ["\x0bPING\r\n", [["PING"]]],
     [
@@ -789,17 +790,63 @@ describe("RequestDecoder", () => {
     assert.equal(error.message, "Protocol error: too big inline request");
   });
 
-  test("an inline line at the limit is accepted, its line break included", () => {
+  test("an inline line is too big only while it has no end: its line break is not counted", () => {
     const max = 32;
     for (const ending of ["\n", "\r\n"]) {
-      const text = "A".repeat(max - ending.length);
+      // Read a byte at a time, a "\r" waiting for its "\n" counts, as in Redis's query buffer.
+      const text = "A".repeat(max - ending.length + 1);
       const decoder = new RequestDecoder({ maxInlineBytes: max });
       const cmds = bytewise(b(text + ending)).flatMap((chunk) => decoder.push(chunk));
       assert.deepEqual(argsOf(cmds), [[text]]);
+      // Whole in one read, a longer line is taken too, as Redis takes a line it finds the
+      // end of (7.0.15 answers a 65,537-byte line read at once).
+      assert.deepEqual(argsOf(commands(`A${text}${ending}`, { maxInlineBytes: max })), [
+        [`A${text}`],
+      ]);
+      const more = new RequestDecoder({ maxInlineBytes: max });
       assert.equal(
-        protocolError(() => commands(`A${text}${ending}`, { maxInlineBytes: max })).message,
+        protocolError(() => bytewise(b(`A${text}${ending}`)).flatMap((c) => more.push(c))).message,
         "Protocol error: too big inline request",
       );
+    }
+  });
+
+  test("headers end at their \\r as Redis's strchr finds it; a NUL before it never ends them", () => {
+    // 7.0.15: `*1\n$4\r\n` is the header "*1\n$4", an invalid count.
+    assert.equal(
+      protocolError(() => commands("*1\n$4\r\nPING\r\n")).message,
+      "Protocol error: invalid multibulk length",
+    );
+    // The byte after the \r is skipped whatever it is.
+    assert.deepEqual(argsOf(commands("*1\rX$4\rXPING\r\n")), [["PING"]]);
+    // An empty bulk header: Redis saw the \r where the $ should be (printed as a space).
+    assert.equal(
+      protocolError(() => commands("*1\r\n\r\n")).message,
+      "Protocol error: expected '$', got ' '",
+    );
+    // A NUL: nothing, however long it waits; past 64 KB the count is too big.
+    for (const chunks of [
+      [b("*1\r\n$4\x00\r\nPING\r\n")],
+      bytewise(b("*1\r\n$4\x00\r\nPING\r\n")),
+    ]) {
+      const decoder = new RequestDecoder();
+      assert.deepEqual(
+        chunks.flatMap((c) => decoder.push(c)),
+        [],
+      );
+    }
+    const stuck = new RequestDecoder();
+    stuck.push(b("*1\x00\r\n"));
+    assert.equal(
+      protocolError(() => stuck.push(Buffer.alloc(64 * 1024, 0x41))).message,
+      "Protocol error: too big mbulk count string",
+    );
+    // Split anywhere, the same requests.
+    const wire = b("*1\r\n$4\r\nPING\r\n*2\rX$4\rXECHO\r\n$1\r\nx\r\n");
+    for (let cut = 1; cut < wire.length; cut++) {
+      const decoder = new RequestDecoder();
+      const got = [wire.subarray(0, cut), wire.subarray(cut)].flatMap((c) => decoder.push(c));
+      assert.deepEqual(argsOf(got), [["PING"], ["ECHO", "x"]], `cut at ${cut}`);
     }
   });
 

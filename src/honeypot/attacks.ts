@@ -5,8 +5,9 @@
  *
  * The shapes are those of research/honeypot.md §2; the classes are §2.5's. A session can have
  * several classes (a cron write that downloads a miner is file_write_cron and dropper); they
- * come back most severe first (SEVERITY_ORDER). Classes are per session: a brute force spread
- * over many one-AUTH connections is for the report's per-source aggregation to see.
+ * come back most severe first (SEVERITY_ORDER). Classes are per session, with one thing known
+ * of the session's source: its AUTH attempts across its connections (SessionMeta.sourceAuth),
+ * so a brute force spread over many one-AUTH connections is a brute force in each of them.
  *
  * ATT&CK mapping, decided class by class (a technique only where its ATT&CK definition is what
  * the session itself does; the research notes cite [37] for T1053.003 and [38] for T1098.004,
@@ -73,6 +74,11 @@ export interface SessionMeta {
    * any byte came is read from bytesIn: a TLS hello is no command, and worth telling apart.
    */
   sentNothing?: boolean;
+  /**
+   * The source's AUTH attempts across its connections so far, this session's included (the
+   * session recorder's SourceAuth): one password per connection is a brute force too.
+   */
+  sourceAuth?: { attempts: number; passwords: number; sessions: number };
   /**
    * Commands counted but not recorded (the server's repetition folding): only plain data
    * commands whose name the session already showed, so they add to counts, not to evidence.
@@ -220,7 +226,10 @@ const WEB_DIR_RE =
   /^\/(?:var\/www|srv\/(?:www|http)|usr\/share\/nginx|usr\/local\/(?:nginx|apache2?)|opt\/lampp|www)(?:\/|$)|\/(?:html|htdocs|wwwroot|public_html|webapps)(?:\/|$)/i;
 const WEB_FILE_RE = /\.(?:php\d?|phtml|phar|jspx?|aspx?|ashx|cgi)$/i;
 
-/** Ransom-note signals (§2.4): two distinct ones make a note; the `crackit` key alone does. */
+/**
+ * Ransom-note signals (§2.4): two distinct ones make a note. The `crackit` key alone makes one
+ * only where the session destroyed data (see dataFindings).
+ */
 const RANSOM_SIGNALS: ReadonlyArray<readonly [string, RegExp]> = [
   ["payment", /\b(?:bitcoin|btc|monero|xmr|ransom|pay(?:ment)?|wallet)\b/i],
   ["bitcoin address", /\b(?:bc1[02-9ac-hj-np-z]{11,71}|[13][1-9A-HJ-NP-Za-km-z]{25,34})\b/],
@@ -361,6 +370,13 @@ class SessionFacts {
   private readonly flushes: string[] = [];
   private deletedKeys = 0;
   private ransomNote?: string;
+  /** A `crackit` key written: a ransom note only where data was destroyed (dataDestroyed). */
+  private crackitNote?: string;
+  /**
+   * Keys were removed (a flush that emptied a non-empty keyspace, DEL of many keys), as the
+   * session's effects tell; `destroyed` is set by the attempt alone.
+   */
+  private dataDestroyed = false;
   private publishes = 0;
   private readonly channels: string[] = [];
   private keyReads = 0;
@@ -510,7 +526,12 @@ class SessionFacts {
         break;
       case "flush":
         this.destroyed = true;
-        this.out.add("destructive", "keyspace flushed", "T1485");
+        if (effect.keys === undefined || effect.keys > 0) this.dataDestroyed = true;
+        this.out.add(
+          "destructive",
+          effect.keys === undefined ? "keyspace flushed" : `keyspace flushed: ${effect.keys} keys`,
+          "T1485",
+        );
         break;
       case "script":
         // Only a hash: the script body, if any, was read from its SCRIPT LOAD or EVAL.
@@ -637,8 +658,8 @@ class SessionFacts {
       }
     }
     if (!written || this.ransomNote !== undefined) return;
-    if (cmd.args[0]?.toLowerCase() === CRACKIT_KEY) this.ransomNote = renderCommand(cmd, 2);
-    else if (signals.size >= 2) {
+    if (cmd.args[0]?.toLowerCase() === CRACKIT_KEY) this.crackitNote ??= renderCommand(cmd, 2);
+    if (signals.size >= 2) {
       const named = RANSOM_SIGNALS.map(([signal]) => signal).filter((s) => signals.has(s));
       this.ransomNote = `note (${named.join(", ")}): ${renderCommand(cmd, 2)}`;
     }
@@ -671,7 +692,7 @@ class SessionFacts {
   }
 
   findings(meta?: SessionMeta): AttackFinding[] {
-    this.bruteforce();
+    this.bruteforce(meta);
     if (this.pendingWrite) this.fileWrite(false, "no SAVE: attempted");
     this.replicationCve();
     this.dataFindings(meta);
@@ -679,8 +700,26 @@ class SessionFacts {
     return this.out.findings();
   }
 
-  private bruteforce(): void {
+  private bruteforce(meta?: SessionMeta): void {
     const attempts = Math.max(this.authCommands, this.authEffects);
+    const source = meta?.sourceAuth;
+    if (
+      (attempts < BRUTEFORCE_ATTEMPTS || this.passwords.size < 2) &&
+      attempts > 0 &&
+      source !== undefined &&
+      source.sessions > 1 &&
+      source.attempts >= BRUTEFORCE_ATTEMPTS &&
+      source.passwords >= 2
+    ) {
+      this.out.add(
+        "bruteforce",
+        `${source.attempts} AUTH attempts, ${source.passwords} distinct passwords from this ` +
+          `source over ${source.sessions} connections`,
+        "T1110.001",
+      );
+      for (const line of this.authEvidence) this.out.add("bruteforce", line);
+      return;
+    }
     if (attempts < BRUTEFORCE_ATTEMPTS || this.passwords.size < 2) return;
     const distinct =
       this.passwords.size >= MAX_TRACKED_PASSWORDS
@@ -737,10 +776,14 @@ class SessionFacts {
   private dataFindings(meta?: SessionMeta): void {
     if (this.deletedKeys >= DESTRUCTIVE_DELETES) {
       this.destroyed = true;
+      this.dataDestroyed = true;
       this.out.add("destructive", `DEL of ${this.deletedKeys} keys`, "T1485");
     }
-    if (this.destroyed && this.ransomNote !== undefined) {
-      this.out.add("ransom", this.ransomNote, "T1485");
+    // The 2015 `crackit` chain (FLUSHALL, an SSH key under `crackit`, SAVE into ~/.ssh) is an
+    // SSH-key write; it is ransom only where it destroyed data, not on an empty server.
+    const note = this.ransomNote ?? (this.dataDestroyed ? this.crackitNote : undefined);
+    if (this.destroyed && note !== undefined) {
+      this.out.add("ransom", note, "T1485");
       for (const line of this.flushes) this.out.add("ransom", line);
     }
     if (this.publishes >= PUBLISH_STREAM) {

@@ -622,12 +622,20 @@ export class Keyspace {
     return all.length === 0 ? undefined : all[Math.floor(random() * all.length)];
   }
 
-  flush(db: number | "all"): void {
+  /** Empty one database or all; returns how many live keys were removed. */
+  flush(db: number | "all"): number {
     const targets = db === "all" ? this.dbs.map((_, i) => i) : [db];
+    const now = this.now();
+    let removed = 0;
     for (const i of targets) {
       const map = this.dbs[i];
-      if (map !== undefined) for (const [key, e] of map) this.remove(map, key, e);
+      if (map === undefined) continue;
+      for (const [key, e] of map) {
+        if (e.expiresAt === undefined || e.expiresAt > now) removed++;
+        this.remove(map, key, e);
+      }
     }
+    return removed;
   }
 
   /** INFO keyspace: non-empty databases with key and TTL counts. */

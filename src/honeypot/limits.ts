@@ -39,6 +39,14 @@ export interface HoneypotLimits {
    * network's block, and an IPv6 host is given a /64 whole.
    */
   sourcePrefix: { v4: number; v6: number };
+  /**
+   * Worlds (worlds.ts: a source's keyspace and server state, shared by its connections to one
+   * listener): how many are kept, and how long one is kept after its last connection closed
+   * and after it was made.
+   */
+  maxWorlds: number;
+  worldIdleMs: number;
+  worldLifetimeMs: number;
 }
 
 export const DEFAULT_LIMITS: HoneypotLimits = {
@@ -55,4 +63,7 @@ export const DEFAULT_LIMITS: HoneypotLimits = {
   foldAfterName: 100,
   sourceBytesPerHour: 32 * 1024 * 1024,
   sourcePrefix: { v4: 24, v6: 64 },
+  maxWorlds: 4096,
+  worldIdleMs: 30 * 60_000,
+  worldLifetimeMs: 24 * 3600_000,
 };

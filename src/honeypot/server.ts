@@ -36,13 +36,14 @@ import { DEFAULT_LIMITS, type HoneypotLimits } from "./limits.js";
 import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
-import { SessionRecorder, SourceBudget } from "./session-recorder.js";
+import { SessionRecorder, SourceAuth, SourceBudget } from "./session-recorder.js";
 import type {
   HoneypotSessionHandler,
   ReplicaLinkEvent,
   SessionEffect,
   SessionReply,
 } from "./types.js";
+import { type SourceWorld, Worlds } from "./worlds.js";
 
 /** What a master sends its replicas every repl-ping-replica-period (10 s, every version). */
 const REPLICA_PING = Buffer.from("*1\r\n$4\r\nPING\r\n");
@@ -97,6 +98,8 @@ interface Tracked {
   link?: Link;
   /** It asked for SYNC/PSYNC: when the master's next PING to its replica is due (ms). */
   replicaPingAt?: number;
+  /** The world of its source the session entered (worlds.ts). */
+  world?: SourceWorld;
   closing: boolean;
 }
 
@@ -121,10 +124,13 @@ export class HoneypotServer {
   /** Open sessions per source prefix. */
   private readonly perSource = new Map<string, number>();
   private readonly budget: SourceBudget;
+  /** AUTH attempts per source across its sessions (the classifier's brute force). */
+  private readonly auth = new SourceAuth();
   /** Open sessions by socket (the sweep closes idle and overlong ones). */
   private readonly sockets = new Map<net.Socket, Tracked>();
   private sweeper: NodeJS.Timeout | undefined;
-  private clientIds = 0;
+  /** Each source's make-believe server state, per listener (worlds.ts). */
+  private readonly worlds: Worlds<SourceWorld>;
   readonly stats: HoneypotStats = {
     sessions: 0,
     active: 0,
@@ -153,6 +159,19 @@ export class HoneypotServer {
     this.onCapture = options.onCapture;
     this.onRead = options.onRead;
     this.budget = new SourceBudget(this.limits.sourceBytesPerHour);
+    this.worlds = new Worlds<SourceWorld>(
+      {
+        maxWorlds: this.limits.maxWorlds,
+        idleMs: this.limits.worldIdleMs,
+        lifetimeMs: this.limits.worldLifetimeMs,
+      },
+      { budget: this.memory, share: this.memory.sessionShare },
+      (world) => {
+        // The budget ran short and this world held the most: its connections end with it.
+        for (const tr of this.sockets.values())
+          if (tr.world === world) this.cut(tr, { limit: "memory" });
+      },
+    );
   }
 
   /**
@@ -329,6 +348,7 @@ export class HoneypotServer {
             : undefined;
       if (limit !== undefined) this.cut(tr, { limit });
     }
+    this.worlds.sweep(now);
   }
 
   /**
@@ -398,7 +418,6 @@ export class HoneypotServer {
     this.perSource.set(source, fromSource + 1);
     this.stats.active++;
     this.stats.sessions++;
-    const clientId = ++this.clientIds;
     const started = clockMs;
     // Closed to make room when the budget is short and this session holds the most.
     const memory = this.memory.open(this.memory.sessionShare, () =>
@@ -425,6 +444,7 @@ export class HoneypotServer {
         limits: this.limits,
         recorder: this.recorder,
         budget: this.budget,
+        auth: this.auth,
         clock: readClock,
       }),
       sock,
@@ -437,9 +457,21 @@ export class HoneypotServer {
     this.sockets.set(sock, tr);
     tr.record.begin(l.tls ? "tls" : "tcp");
 
+    const worldKey = `${this.listeners.indexOf(l)} ${source}`;
     const session = l.makeSession({
       now: readClock,
-      clientId,
+      world: {
+        enter: (make) => {
+          const world = this.worlds.enter(worldKey, readClock(), (account) =>
+            make(account, readClock()),
+          );
+          tr.world = world;
+          return world;
+        },
+        leave: () => {
+          if (tr.world !== undefined) this.worlds.leave(tr.world, readClock());
+        },
+      },
       peer: { ip, port },
       listenerPort: sock.localPort ?? l.port,
       local: { ip: peerAddress(sock.localAddress ?? ""), port: sock.localPort ?? l.port },

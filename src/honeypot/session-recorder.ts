@@ -83,6 +83,76 @@ export class SourceBudget {
   }
 }
 
+/** Sources a SourceAuth remembers (the least recently seen forgotten first). */
+const AUTH_SOURCES = 16_384;
+/** Distinct passwords told apart per source; more still count as attempts. */
+const AUTH_PASSWORDS = 32;
+
+/** A source's AUTH attempts across its sessions, as the classifier is told them. */
+export interface SourceAuthCount {
+  attempts: number;
+  /** Distinct passwords (at most AUTH_PASSWORDS are told apart). */
+  passwords: number;
+  /** Sessions that tried one. */
+  sessions: number;
+}
+
+/**
+ * AUTH attempts per source across its connections, within an hour of its last one: a brute
+ * force that sends one password per connection (as hydra, medusa and most bots do) is seen as
+ * one, where each session alone shows a single try. Memory: at most AUTH_SOURCES sources, each
+ * with AUTH_PASSWORDS 32-bit hashes.
+ */
+export class SourceAuth {
+  private readonly sources = new Map<
+    string,
+    SourceAuthCount & { hashes: Set<number>; last: string; at: number }
+  >();
+
+  constructor(private readonly maxSources = AUTH_SOURCES) {}
+
+  /** `session` of `source` tried `password` at `now`; returns the source's counts so far. */
+  attempt(source: string, session: string, password: string, now: number): SourceAuthCount {
+    let t = this.sources.get(source);
+    if (t !== undefined && now - t.at >= HOUR_MS) t = undefined;
+    if (t === undefined) {
+      t = { attempts: 0, passwords: 0, sessions: 0, hashes: new Set(), last: "", at: now };
+    }
+    this.sources.delete(source);
+    if (this.sources.size >= this.maxSources) {
+      const oldest = this.sources.keys().next().value;
+      if (oldest !== undefined) this.sources.delete(oldest);
+    }
+    this.sources.set(source, t);
+    t.at = now;
+    t.attempts++;
+    if (t.last !== session) {
+      t.last = session;
+      t.sessions++;
+    }
+    const h = fnv1a(password);
+    if (!t.hashes.has(h)) {
+      if (t.hashes.size < AUTH_PASSWORDS) t.hashes.add(h);
+      t.passwords++;
+    }
+    return { attempts: t.attempts, passwords: t.passwords, sessions: t.sessions };
+  }
+
+  get size(): number {
+    return this.sources.size;
+  }
+}
+
+/** FNV-1a, 32 bits: tells passwords apart without keeping them. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /**
  * Commands that only move data: past the thresholds, more of them say nothing new. Anything
  * that configures, saves, replicates, loads, runs scripts, authenticates or flushes is never
@@ -199,6 +269,8 @@ export interface SessionRecorderOptions {
   limits: HoneypotLimits;
   recorder: HoneypotRecorder;
   budget: SourceBudget;
+  /** The source's AUTH attempts across its sessions (a brute force one try per connection). */
+  auth?: SourceAuth;
   /** The server's clock (ms), read once per socket event. */
   clock: () => number;
 }
@@ -210,6 +282,9 @@ export class SessionRecorder {
   private readonly limits: HoneypotLimits;
   private readonly recorder: HoneypotRecorder;
   private readonly budget: SourceBudget;
+  private readonly auth: SourceAuth | undefined;
+  /** The source's AUTH counts after this session's last attempt, if it made one. */
+  private sourceAuth: SourceAuthCount | undefined;
   private readonly clock: () => number;
   private readonly t0: number;
   private seq = 0;
@@ -241,6 +316,7 @@ export class SessionRecorder {
     this.limits = o.limits;
     this.recorder = o.recorder;
     this.budget = o.budget;
+    this.auth = o.auth;
     this.clock = o.clock;
     this.t0 = o.clock();
   }
@@ -286,6 +362,9 @@ export class SessionRecorder {
 
   /** What a command did (a file saved, a master followed): an event, and kept for the classifier. */
   effect(effect: SessionEffect): void {
+    if (effect.kind === "auth" && this.auth !== undefined) {
+      this.sourceAuth = this.auth.attempt(this.source, this.row.id, effect.password, this.clock());
+    }
     this.keepEffect(effect);
     this.event("effect", effect.kind, { effect });
   }
@@ -403,6 +482,7 @@ export class SessionRecorder {
       sentNothing: this.row.commands === 0,
       // What the classifier did not keep still counts, as folded commands do.
       folded: mergeCounts(this.folded, this.unclassified),
+      ...(this.sourceAuth !== undefined ? { sourceAuth: this.sourceAuth } : {}),
     });
     const indicators = extractIndicators(this.commands, this.effects);
     this.now = undefined;

@@ -28,7 +28,7 @@ import {
   type SessionState,
 } from "./commands/spec.js";
 import { commandTable, resolveCommand } from "./commands/table.js";
-import { DEFAULT_KEYSPACE_LIMITS, Keyspace, type KeyspaceLimits } from "./keyspace.js";
+import { DEFAULT_KEYSPACE_LIMITS, type Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";
 import type { Persona, SessionView } from "./personas/index.js";
@@ -47,6 +47,7 @@ import type {
   SessionEffect,
   SessionReply,
 } from "./types.js";
+import { SHARED_STATE, type SharedState, SourceWorld } from "./worlds.js";
 
 /**
  * A SessionReply with one more instruction for the server: drop replies to earlier requests of
@@ -69,8 +70,11 @@ export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
 });
 
 export interface SessionContext {
-  /** The client id CLIENT ID, CLIENT LIST and HELLO show (the server assigns them). */
-  clientId: number;
+  /**
+   * The client id CLIENT ID, CLIENT LIST and HELLO show; by default the persona numbers its
+   * clients as a real server does (consistent with INFO total_connections_received).
+   */
+  clientId?: number;
   peer: { ip: string; port: number };
   /** The listener's port (INFO tcp_port, CONFIG GET port). */
   listenerPort: number;
@@ -78,8 +82,21 @@ export interface SessionContext {
   local?: { ip: string; port: number };
   now?: () => number;
   limits?: Partial<SessionLimits>;
-  /** The connection's share of the honeypot's memory budget: the keyspace draws from it. */
+  /** The connection's share of the honeypot's memory budget. */
   memory?: MemoryAccount;
+  /**
+   * The server's world for this connection's source (worlds.ts): the keyspace and server state
+   * it shares with the source's other connections. Without it the session has a world of its
+   * own, drawn from `memory`.
+   */
+  world?: WorldAccess;
+}
+
+/** The registry's world for one connection's source, as the server hands it to the session. */
+export interface WorldAccess {
+  enter(make: (account: MemoryAccount | undefined, now: number) => SourceWorld): SourceWorld;
+  /** The connection closed. */
+  leave(): void;
 }
 
 /**
@@ -102,10 +119,13 @@ export class Session implements HoneypotSessionHandler {
   readonly persona: Persona;
   readonly state: SessionState;
   readonly keyspace: Keyspace;
+  /** What this connection shares with the other connections of its source. */
+  readonly world: SourceWorld;
   readonly client: ClientInfo;
   readonly now: () => number;
   /** The connection's share of the memory budget (none: not counted). */
   readonly memory: MemoryAccount | undefined;
+  private readonly worldAccess: WorldAccess | undefined;
   private readonly limits: SessionLimits;
   /** The persona's version's commands. */
   readonly table: CommandTable;
@@ -117,26 +137,40 @@ export class Session implements HoneypotSessionHandler {
     this.now = ctx.now ?? persona.now;
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...ctx.limits };
     this.memory = ctx.memory;
-    this.client = { id: ctx.clientId, peer: ctx.peer, listenerPort: ctx.listenerPort };
+    this.client = { id: 0, peer: ctx.peer, listenerPort: ctx.listenerPort };
     if (ctx.local !== undefined) this.client.local = ctx.local;
     const now = this.now();
-    this.state = {
+    const make = (account: MemoryAccount | undefined): SourceWorld =>
+      new SourceWorld(persona, ctx.listenerPort, this.limits, this.now, account);
+    this.worldAccess = ctx.world;
+    const world = ctx.world?.enter(make) ?? make(ctx.memory);
+    this.world = world;
+    // The connection's own state, and the world's through accessors: handlers read and write
+    // `c.state.config`, `c.state.dirty` … and change what the whole source sees.
+    const own: Omit<SessionState, SharedState> = {
       proto: 2,
       db: 0,
       authenticated: persona.auth !== "password",
       name: "",
       channels: new Set(),
       patterns: new Set(),
-      config: persona.config(ctx.listenerPort),
-      dirty: 0,
-      saves: 0,
-      replication: { replid: persona.masterReplid, replid2: "0".repeat(40), secondReplOffset: -1 },
-      scripts: new Map(),
+      scripts: world.scripts,
       createdAt: now,
       lastCommandAt: now,
     };
-    this.keyspace = new Keyspace(this.limits, this.now, (n) => persona.countExpired(n), ctx.memory);
-    persona.attach(this.state);
+    for (const key of SHARED_STATE) {
+      Object.defineProperty(own, key, {
+        get: () => world[key],
+        set: (v: SourceWorld[typeof key]) => {
+          (world as Pick<SessionState, SharedState>)[key] = v as never;
+        },
+        enumerable: true,
+      });
+    }
+    this.state = own as SessionState;
+    this.keyspace = world.keyspace;
+    const id = persona.attach(this.state);
+    this.client.id = ctx.clientId ?? id;
   }
 
   /**
@@ -173,8 +207,10 @@ export class Session implements HoneypotSessionHandler {
 
   /** The connection is gone (the server calls this on close): it stops counting as a client. */
   end(): void {
+    if (this.closed) return;
     this.closed = true;
     this.persona.detach(this.state);
+    this.worldAccess?.leave();
   }
 
   /** The server follows this session's SLAVEOF: what its link did (commands/replication.ts). */
@@ -389,6 +425,14 @@ class Context implements CommandContext {
 
   release(bytes: number): void {
     this.session.memory?.give(bytes);
+  }
+
+  holdShared(bytes: number): boolean {
+    return this.session.world.account?.take(bytes) ?? true;
+  }
+
+  releaseShared(bytes: number): void {
+    this.session.world.account?.give(bytes);
   }
 
   replyFits(bytes: number): boolean {

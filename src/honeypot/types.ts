@@ -34,7 +34,8 @@ export type SessionEffect =
   /** SYNC/PSYNC answered with a full resynchronisation: the RDB's size. */
   | { kind: "sync"; rdbBytes: number }
   | { kind: "script"; sha1: string }
-  | { kind: "flush" };
+  /** `keys`: how many the flush removed (absent in records made before it was kept). */
+  | { kind: "flush"; keys?: number };
 
 /** One connection's conversation with a persona. */
 export interface HoneypotSessionHandler {

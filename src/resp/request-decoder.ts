@@ -87,6 +87,10 @@ export class RequestDecoder {
   private lineBytes = 0;
   /** Stream offset where that line began (for errors). */
   private lineAt = 0;
+  /** The header line ended at a "\r" that was the last byte read: one byte more ends it. */
+  private lineCr = false;
+  /** A NUL came before the line's end: it never ends (Redis's strchr stops at the NUL). */
+  private lineStuck = false;
   private argsLeft = 0;
   private args: Buffer[] = [];
   /** Lengths and hashes of the request's arguments, once one of them was cut. */
@@ -281,40 +285,73 @@ export class RequestDecoder {
   }
 
   /**
-   * Collect bytes up to "\n" into the line buffer. Returns the index after the "\n", or -1
-   * when the chunk ended first. Bounded: a header or inline line past its limit is an error.
+   * Collect a line into the line buffer, ended as Redis ends it: an inline line at its "\n"
+   * (strchr), a header at its "\r" (strchr), whose next byte, whatever it is, is skipped. A
+   * NUL before the end stops strchr, so Redis never finds the end: it waits, silent, until the
+   * unended line passes its limit. Returns the index after the line, or -1 when the chunk ended
+   * first. Bounded: an unended line past its limit is an error.
    */
   private takeLine(chunk: Buffer, from: number, kind: "inline" | "mbulk" | "bulk"): number {
-    if (this.lineBytes === 0) this.lineAt = this.pos + from;
-    const nl = chunk.indexOf(0x0a, from);
-    const end = nl < 0 ? chunk.length : nl + 1;
-    const part = chunk.subarray(from, end);
-    this.line.push(part);
+    if (this.lineBytes === 0 && !this.lineCr) this.lineAt = this.pos + from;
+    if (this.lineCr) {
+      // The header's "\r" ended the last chunk: this byte is the one skipped after it.
+      this.lineCr = false;
+      this.requestBytes += 1;
+      return from + 1;
+    }
+    let at = -1;
+    if (!this.lineStuck) {
+      at = chunk.indexOf(kind === "inline" ? 0x0a : 0x0d, from);
+      const nul = chunk.indexOf(0, from);
+      if (nul >= 0 && (at < 0 || nul < at)) {
+        this.lineStuck = true;
+        at = -1;
+      }
+    }
+    const part = chunk.subarray(from, at < 0 ? chunk.length : at);
     this.lineBytes += part.length;
     this.requestBytes += part.length;
-    // A line finished in the same read is parsed at once; one left waiting holds its bytes,
-    // copied: the caller's chunk may be reused once push() returns.
-    if (nl < 0) {
-      this.line[this.line.length - 1] = Buffer.from(part);
-      this.hold(part.length);
-      this.lineHeld += part.length;
+    if (at < 0) {
+      // An unended line holds its bytes, copied (the caller's chunk may be reused once push()
+      // returns); one that can never end (a NUL) is only counted.
+      if (!this.lineStuck) {
+        this.line.push(Buffer.from(part));
+        this.hold(part.length);
+        this.lineHeld += part.length;
+      }
+      const limit = kind === "inline" ? this.limits.maxInlineBytes : MAX_HEADER_BYTES;
+      if (this.lineBytes > limit) {
+        throw new RequestProtocolError(
+          kind === "inline"
+            ? PROTOCOL_ERRORS.inlineTooBig
+            : kind === "mbulk"
+              ? PROTOCOL_ERRORS.mbulkCountTooBig
+              : PROTOCOL_ERRORS.bulkCountTooBig,
+          this.lineAt,
+        );
+      }
+      return -1;
     }
-    const limit = kind === "inline" ? this.limits.maxInlineBytes : MAX_HEADER_BYTES;
-    if (this.lineBytes > limit) {
-      throw new RequestProtocolError(
-        kind === "inline"
-          ? PROTOCOL_ERRORS.inlineTooBig
-          : kind === "mbulk"
-            ? PROTOCOL_ERRORS.mbulkCountTooBig
-            : PROTOCOL_ERRORS.bulkCountTooBig,
-        this.lineAt,
-      );
+    this.line.push(part);
+    if (kind === "inline") {
+      this.requestBytes += 1;
+      return at + 1;
     }
-    return nl < 0 ? -1 : end;
+    if (at + 1 < chunk.length) {
+      this.requestBytes += 2;
+      return at + 2;
+    }
+    // The "\r" is the chunk's last byte: the line is complete once the next byte arrives.
+    this.line[this.line.length - 1] = Buffer.from(part);
+    this.hold(part.length);
+    this.lineHeld += part.length;
+    this.lineCr = true;
+    this.requestBytes += 1;
+    return -1;
   }
 
-  /** The collected line without its line break ("\r\n" or a bare "\n", as Redis accepts). */
-  private takeCollectedLine(): Buffer {
+  /** The collected line, without its end (an inline line's "\r" before its "\n" too). */
+  private takeCollectedLine(inline = false): Buffer {
     const whole = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line);
     this.line = [];
     this.lineBytes = 0;
@@ -323,15 +360,16 @@ export class RequestDecoder {
       this.held -= this.lineHeld;
       this.lineHeld = 0;
     }
-    let end = whole.length;
-    if (end > 0 && whole[end - 1] === 0x0a) end--;
-    if (end > 0 && whole[end - 1] === 0x0d) end--;
+    const end =
+      inline && whole.length > 0 && whole[whole.length - 1] === 0x0d
+        ? whole.length - 1
+        : whole.length;
     return whole.subarray(0, end);
   }
 
   private finishInline(out: RespCommand[]): void {
     const at = this.lineAt;
-    const line = this.takeCollectedLine();
+    const line = this.takeCollectedLine(true);
     const bytes = this.requestBytes;
     this.requestBytes = 0;
     const parts = splitArgs(line);
@@ -373,7 +411,10 @@ export class RequestDecoder {
   private startBulk(): void {
     const at = this.lineAt;
     const line = this.takeCollectedLine();
-    if (line[0] !== 0x24 /* $ */) throw new RequestProtocolError(expectedDollarText(line[0]), at);
+    // An empty line: the byte Redis found there was the "\r" itself.
+    if (line[0] !== 0x24 /* $ */) {
+      throw new RequestProtocolError(expectedDollarText(line[0] ?? 0x0d), at);
+    }
     const len = parseDecimal(line.subarray(1));
     if (len === undefined || len < 0 || len > this.limits.maxBulkBytes) {
       throw new RequestProtocolError(PROTOCOL_ERRORS.bulkLength, at);

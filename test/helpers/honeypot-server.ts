@@ -5,7 +5,8 @@
  */
 import net from "node:net";
 import type { ReplicationCapture } from "../../src/honeypot/capture.js";
-import { DEFAULT_LIMITS } from "../../src/honeypot/limits.js";
+import { DEFAULT_LIMITS, type HoneypotLimits } from "../../src/honeypot/limits.js";
+import type { MemoryBudget } from "../../src/honeypot/memory.js";
 import type { Persona } from "../../src/honeypot/personas/index.js";
 import type { HoneypotRecorder, RecordedRow, RowCounts } from "../../src/honeypot/recorder.js";
 import { HoneypotServer } from "../../src/honeypot/server.js";
@@ -20,8 +21,26 @@ export class MemoryRecorder implements HoneypotRecorder {
   readonly congested = false;
   readonly error = undefined;
 
+  private waiters: Array<{ ok: (rows: RecordedRow[]) => boolean; resolve: () => void }> = [];
+
   write(row: RecordedRow): void {
     this.rows.push(row);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.ok(this.rows)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once the rows written so far satisfy `ok` (an event, not a clock). */
+  when(ok: (rows: RecordedRow[]) => boolean): Promise<void> {
+    if (ok(this.rows)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ ok, resolve }));
+  }
+
+  /** Resolves once `n` sessions have ended (their final rows written). */
+  ended(n: number): Promise<void> {
+    return this.when((rows) => rows.filter((r) => r.kind === "session" && r.final).length >= n);
   }
 
   async flush(): Promise<boolean> {
@@ -60,6 +79,10 @@ export interface ServeOptions {
   onSession?: (session: Session) => void;
   /** Payload capture (the CLI's --capture-replication): SLAVEOF's links are followed. */
   capture?: ReplicationCapture;
+  /** The server's limits, where a test changes some (default: the CLI's). */
+  serverLimits?: Partial<HoneypotLimits>;
+  /** The server's memory budget (default: its own of DEFAULT_MEMORY_BYTES). */
+  memory?: MemoryBudget;
 }
 
 /**
@@ -95,7 +118,8 @@ export async function servePersona(
     ],
     recorder,
     {
-      limits: DEFAULT_LIMITS,
+      limits: { ...DEFAULT_LIMITS, ...opts.serverLimits },
+      ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
       ...(opts.capture !== undefined ? { capture: opts.capture } : {}),
       onRead: (bytes) => {
         bytesRead += bytes;
@@ -231,9 +255,12 @@ export class RespConnection {
     sock.on("error", () => {});
   }
 
-  static open(port: number, host = "127.0.0.1"): Promise<RespConnection> {
+  /** `from`: the local address to connect from (another loopback /24 is another source). */
+  static open(port: number, host = "127.0.0.1", from?: string): Promise<RespConnection> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port }, () => resolve(new RespConnection(sock)));
+      const opts: net.NetConnectOpts = { host, port };
+      if (from !== undefined) opts.localAddress = from;
+      const sock = net.connect(opts, () => resolve(new RespConnection(sock)));
       sock.once("error", reject);
     });
   }

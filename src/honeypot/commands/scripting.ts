@@ -16,7 +16,7 @@ function sha1(text: Buffer | string): string {
 }
 
 /**
- * Script bodies a session keeps for EVALSHA / SCRIPT EXISTS, in bytes: the oldest are forgotten
+ * Script bodies a source keeps for EVALSHA / SCRIPT EXISTS, in bytes: the oldest are forgotten
  * past it (an EVALSHA of one then gets NOSCRIPT, as after a SCRIPT FLUSH).
  */
 const SCRIPT_BYTES = 1024 * 1024;
@@ -33,11 +33,11 @@ function rememberScript(c: CommandContext, body: string): string {
     for (const [sha, kept] of scripts) {
       if (held <= SCRIPT_BYTES) break;
       scripts.delete(sha);
-      c.release(scriptBytes(kept));
+      c.releaseShared(scriptBytes(kept));
       held -= kept.length;
     }
-    // Kept while the session's memory share allows (EVALSHA of one not kept: NOSCRIPT).
-    if (c.hold(scriptBytes(body))) scripts.set(digest, body);
+    // Kept while the world's memory share allows (EVALSHA of one not kept: NOSCRIPT).
+    if (c.holdShared(scriptBytes(body))) scripts.set(digest, body);
   }
   c.effect = { kind: "script", sha1: digest };
   return digest;
@@ -183,7 +183,7 @@ export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
       flush: {
         arity: -2,
         handler: (c) => {
-          for (const body of c.state.scripts.values()) c.release(scriptBytes(body));
+          for (const body of c.state.scripts.values()) c.releaseShared(scriptBytes(body));
           c.state.scripts.clear();
           return OK;
         },

@@ -181,9 +181,9 @@ function flushGeneric(all: boolean) {
       const mode = c.arg(1).toUpperCase();
       if (!(mode === "ASYNC" || (mode === "SYNC" && c.era.at("6.2")))) return syntaxError();
     }
-    c.keyspace.flush(all ? "all" : c.state.db);
+    const keys = c.keyspace.flush(all ? "all" : c.state.db);
     wrote(c);
-    c.effect = { kind: "flush" };
+    c.effect = { kind: "flush", keys };
     return OK;
   };
 }

@@ -30,7 +30,7 @@ export interface SessionState {
   syncedReplica?: boolean;
   /** Modules MODULE LOAD "loaded" (only ever a captured payload; nothing is executed). */
   modules?: LoadedModule[];
-  /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the session's script cap). */
+  /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the script cap; shared by the source). */
   scripts: Map<string, string>;
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
@@ -91,6 +91,12 @@ export interface CommandContext {
   hold(bytes: number): boolean;
   /** Let go of `bytes` held before. */
   release(bytes: number): void;
+  /**
+   * The same for state the source's connections share (cached scripts): held in the world's
+   * account (worlds.ts), so it outlives this connection and is counted while it does.
+   */
+  holdShared(bytes: number): boolean;
+  releaseShared(bytes: number): void;
   /**
    * Whether a reply of `bytes` fits the session's memory share. When it does not, the handler
    * calls overLimit() and returns its reply: nothing is sent and the connection closes, as

@@ -223,11 +223,21 @@ export class Persona {
     this.memoryDataset = Math.max(0, used - overhead) + Math.floor(this.random() * 24) * 1024;
   }
 
-  /** A session began (total_connections_received, connected_clients). */
-  attach(session: Liveness): void {
+  /**
+   * A session began (total_connections_received, connected_clients). Returns its client id:
+   * a real server numbers its clients in the order they connect, after the two ids it uses for
+   * itself, so a client's id is total_connections_received + 2 as it connects.
+   */
+  attach(session: Liveness): number {
     this.prune();
     this.live.add(session);
     this.connectionsSeen++;
+    return this.connectionsReceived(this.now()) + 2;
+  }
+
+  /** INFO total_connections_received: the background's and the sessions'. */
+  private connectionsReceived(now: number): number {
+    return Math.floor(this.uptimeSeconds(now) * this.connectionRate) + this.connectionsSeen;
   }
 
   /** The session's connection closed. */
@@ -434,7 +444,7 @@ export class Persona {
 
     const background = Math.floor(up * this.commandRate);
     const commands = background + this.commandsSeen;
-    const connections = Math.floor(up * this.connectionRate) + this.connectionsSeen;
+    const connections = this.connectionsReceived(now);
     set("total_connections_received", connections);
     set("total_commands_processed", commands);
     set("instantaneous_ops_per_sec", Math.floor(this.random() * 3));
