@@ -479,6 +479,7 @@ describe("brute force and reconnaissance", () => {
       file_paths: [],
       modules: [],
       lua_tokens: [],
+      module_commands: [],
       passwords: [],
     });
   });

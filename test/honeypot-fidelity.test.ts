@@ -1347,7 +1347,13 @@ describe("eras: what changed between versions", () => {
       );
     const slave = run("SLAVEOF", "198.51.100.7", "21000");
     assert.equal(slave.reply?.toString(), "+OK\r\n");
-    assert.deepEqual(slave.effect, { kind: "replicaof", host: "198.51.100.7", port: 21000 });
+    // psync2: a 4.0+ replica announces `capa psync2` in its handshake (the link follows it).
+    assert.deepEqual(slave.effect, {
+      kind: "replicaof",
+      host: "198.51.100.7",
+      port: 21000,
+      psync2: true,
+    });
     const info = run("INFO", "replication").reply!.toString("latin1");
     assert.match(
       info,

@@ -516,7 +516,13 @@ class SessionFacts {
         this.replicaOf(effect.host, `replica of ${effect.host}:${effect.port}`);
         break;
       case "module_load":
-        this.out.add("module_load", `module loaded from ${effect.path}`, "T1129");
+        this.out.add(
+          "module_load",
+          effect.loaded === true
+            ? `module ${effect.module ?? "?"} loaded from ${effect.path} (sha256 ${effect.sha256 ?? "?"})`
+            : `module loaded from ${effect.path}`,
+          "T1129",
+        );
         break;
       case "flush":
         this.destroyed = true;

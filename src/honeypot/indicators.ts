@@ -464,6 +464,7 @@ class IndicatorCollector {
   readonly filePaths = new IndicatorList();
   readonly modules = new IndicatorList();
   readonly luaTokens = new IndicatorList();
+  readonly moduleCommands = new IndicatorList();
   readonly passwords = new IndicatorList();
 
   host(host: string): void {
@@ -503,6 +504,7 @@ class IndicatorCollector {
       file_paths: this.filePaths.items,
       modules: this.modules.items,
       lua_tokens: this.luaTokens.items,
+      module_commands: this.moduleCommands.items,
       passwords: this.passwords.items,
     };
   }
@@ -548,7 +550,12 @@ export function extractIndicators(
     if ((name === "SLAVEOF" || name === "REPLICAOF") && args[0] && sub !== "NO") {
       found.host(args[0]);
     }
-    found.modules.add(foreignModuleCommand(name));
+    const moduleCommand = foreignModuleCommand(name);
+    if (moduleCommand !== undefined) {
+      found.modules.add(moduleCommand);
+      // What the attacker had the module run: the command line is the indicator.
+      found.moduleCommands.add([moduleCommand, ...args].join(" "));
+    }
     const script = scriptBody(name, args);
     if (script !== undefined) {
       for (const token of findLuaTokens(budget.take(script))) found.luaTokens.add(token);
@@ -584,6 +591,8 @@ export function extractIndicators(
       case "module_load":
         found.modules.add(effect.path);
         found.filePaths.add(effect.path);
+        // A captured payload it loaded: the name its binary gives it.
+        if (effect.module !== undefined) found.modules.add(effect.module);
         break;
       default:
         break;

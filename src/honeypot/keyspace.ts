@@ -648,6 +648,24 @@ export class Keyspace {
     return this.entry(db, key)?.expiresAt !== undefined;
   }
 
+  /** RESTORE: a whole value under key (replacing any), charged as any write; false over the cap. */
+  put(db: number, key: string, data: RedisValue, expiresAt?: number): boolean {
+    return this.store(db, key, data, expiresAt);
+  }
+
+  /** Every live key of a database with its value and expiry, in its order (an RDB of it). */
+  entries(db: number): Array<{ key: string; value: RedisValue; expiresAt?: number }> {
+    if (this.dbs[db] === undefined) return [];
+    this.purge(db);
+    const out: Array<{ key: string; value: RedisValue; expiresAt?: number }> = [];
+    for (const [key, e] of this.db(db)) {
+      const item: { key: string; value: RedisValue; expiresAt?: number } = { key, value: e.data };
+      if (e.expiresAt !== undefined) item.expiresAt = e.expiresAt;
+      out.push(item);
+    }
+    return out;
+  }
+
   // ---- whole databases ----
 
   /** Drops every expired key of a database (before listing or counting it). */

@@ -31,14 +31,26 @@ import {
 } from "../resp/index.js";
 import type { HoneypotSessionRow } from "../schema/honeypot.js";
 import { timeOrderedId } from "../store/ids.js";
-import type { CaptureResult, ReplicationCapture } from "./capture.js";
+import type { CaptureResult, Link, ReplicationCapture } from "./capture.js";
 import { DEFAULT_LIMITS, type HoneypotLimits } from "./limits.js";
 import { DEFAULT_MEMORY_BYTES, type MemoryAccount, MemoryBudget } from "./memory.js";
 import type { HoneypotRecorder } from "./recorder.js";
 import type { SessionContext } from "./session.js";
 import { SessionRecorder, SourceAuth, SourceBudget } from "./session-recorder.js";
-import type { HoneypotSessionHandler, SessionReply } from "./types.js";
+import type {
+  HoneypotSessionHandler,
+  ReplicaLinkEvent,
+  SessionEffect,
+  SessionReply,
+} from "./types.js";
 import { type SourceWorld, Worlds } from "./worlds.js";
+
+/** What a master sends its replicas every repl-ping-replica-period (10 s, every version). */
+const REPLICA_PING = Buffer.from("*1\r\n$4\r\nPING\r\n");
+const REPLICA_PING_MS = 10_000;
+
+/** Source prefixes whose replication (link, payload) is remembered at once. */
+const MAX_REPLICATION_SOURCES = 4096;
 
 export interface ListenerConfig {
   host: string;
@@ -80,8 +92,12 @@ interface Tracked {
   t0: number;
   /** When the visitor last sent something (ms): the idle timeout counts from it. */
   lastActive: number;
-  /** A payload capture was started for this session (one at most). */
-  captured: boolean;
+  /** Its session handler (the replica link tells it what the link does). */
+  session?: HoneypotSessionHandler;
+  /** The replica link its last SLAVEOF started, while it runs (it outlives the session). */
+  link?: Link;
+  /** It asked for SYNC/PSYNC: when the master's next PING to its replica is due (ms). */
+  replicaPingAt?: number;
   /** The world of its source the session entered (worlds.ts). */
   world?: SourceWorld;
   closing: boolean;
@@ -221,19 +237,89 @@ export class HoneypotServer {
     accounts.length = 0;
   };
 
+  /**
+   * Replication per source prefix: the links its sessions' SLAVEOFs started (each outlives
+   * its session, as a real server's replication outlives the client that set it up, bounded
+   * by its attempts and lifetime) and the last payload one kept, which every session of the
+   * source then sees (a MODULE LOAD in a later connection). Bounded: past the cap the oldest
+   * source is forgotten and its links cancelled.
+   */
+  private readonly replication = new Map<
+    string,
+    { links: Set<Link>; payload?: Extract<ReplicaLinkEvent, { phase: "payload" }> }
+  >();
+
+  /**
+   * SLAVEOF/REPLICAOF changed the session's master: the link to the old one ends, and with
+   * payload capture on a link to the new one starts, retried every second while it stands.
+   * The session's record gets the first failed attempt and the outcome.
+   */
+  private follow(
+    tr: Tracked,
+    e: Extract<SessionEffect, { kind: "replicaof" }>,
+    listeningPort: number,
+  ): void {
+    tr.link?.cancel();
+    delete tr.link;
+    if (e.host === "NO ONE" || this.capture === undefined) return;
+    const source = tr.source;
+    let state = this.replication.get(source);
+    if (state === undefined) {
+      if (this.replication.size >= MAX_REPLICATION_SOURCES) {
+        const [oldest, old] = this.replication.entries().next().value!;
+        for (const l of old.links) l.cancel();
+        this.replication.delete(oldest);
+      }
+      state = { links: new Set() };
+      this.replication.set(source, state);
+    }
+    const own = state;
+    const link = this.capture.follow(
+      { host: e.host, port: e.port, listeningPort, source, psync2: e.psync2 ?? true },
+      {
+        phase: (phase) => {
+          if (tr.link === link) tr.session?.replicaLink?.({ phase });
+        },
+        retrying: (result) => {
+          tr.record.tick();
+          tr.record.event("capture", "retrying", { capture: result });
+        },
+        done: (result) => {
+          if (tr.link === link) delete tr.link;
+          if (result.sha256 !== undefined) {
+            const payload: Extract<ReplicaLinkEvent, { phase: "payload" }> = {
+              phase: "payload",
+              sha256: result.sha256,
+              bytes: result.bytes,
+              commands: result.module?.commands ?? [],
+              ...(result.module?.name !== undefined ? { module: result.module.name } : {}),
+            };
+            // Saved where the asking session's dir/dbfilename said (the chain set them there).
+            const saved = tr.session?.replicaLink?.(payload);
+            own.payload = saved !== undefined ? { ...payload, path: saved } : payload;
+            for (const other of this.sockets.values()) {
+              if (other !== tr && other.source === source)
+                other.session?.replicaLink?.(own.payload);
+            }
+          }
+          tr.record.tick();
+          tr.record.event("capture", result.status, { capture: result });
+          this.onCapture?.(tr.record.row, result);
+        },
+      },
+    );
+    tr.link = link;
+    own.links.add(link);
+    const running = link.ended;
+    this.captures.add(running);
+    void running.finally(() => {
+      this.captures.delete(running);
+      own.links.delete(link);
+    });
+  }
+
   /** Payload captures running (stop waits for them before the last flush). */
   private readonly captures = new Set<Promise<void>>();
-
-  /** The operator enabled payload capture: connect to the rogue master, record the outcome. */
-  private startCapture(tr: Tracked, host: string, port: number, listeningPort: number): void {
-    const running = this.capture!.capture(host, port, listeningPort).then((result) => {
-      tr.record.tick();
-      tr.record.event("capture", result.status, { capture: result });
-      this.onCapture?.(tr.record.row, result);
-    });
-    this.captures.add(running);
-    void running.finally(() => this.captures.delete(running));
-  }
 
   /** Called when the last open session has been finished (stop waits for it). */
   private onDrained: (() => void) | undefined;
@@ -268,6 +354,12 @@ export class HoneypotServer {
   private sweep(): void {
     const now = Date.now();
     for (const tr of this.sockets.values()) {
+      if (tr.replicaPingAt !== undefined && tr.replicaPingAt <= now && !tr.closing) {
+        // A master PINGs its replicas every repl-ping-replica-period (10 s by default).
+        tr.replicaPingAt = now + REPLICA_PING_MS;
+        tr.record.row.bytesOut += REPLICA_PING.length;
+        this.post(tr.sock, REPLICA_PING);
+      }
       const limit =
         now - tr.lastActive >= this.limits.idleTimeoutMs
           ? "idle"
@@ -380,7 +472,6 @@ export class HoneypotServer {
       memory,
       t0: started,
       lastActive: started,
-      captured: false,
       closing: false,
       blocked: false,
       queued: [],
@@ -412,15 +503,17 @@ export class HoneypotServer {
       // A blocked command's reply, later: written, then the requests read meanwhile run.
       deliver: (r) => this.resume(tr, r, session, write),
     });
+    tr.session = session;
+    // A payload the source's replica link kept is where that source's chain saved it.
+    const kept = this.replication.get(source)?.payload;
+    if (kept !== undefined) session.replicaLink?.(kept);
     const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
     const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
         tr.record.effect(r.effect);
         const e = r.effect;
-        if (e.kind === "replicaof" && e.host !== "NO ONE" && this.capture && !tr.captured) {
-          tr.captured = true;
-          this.startCapture(tr, e.host, e.port, sock.localPort ?? l.port);
-        }
+        if (e.kind === "replicaof") this.follow(tr, e, sock.localPort ?? l.port);
+        if (e.kind === "sync") tr.replicaPingAt = Date.now() + REPLICA_PING_MS;
       }
       if (r.reply && r.reply.length > 0) {
         if (!sock.destroyed) {

@@ -8,7 +8,9 @@
  */
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
+import { moduleCommandSpec } from "./commands/module.js";
 import { subscriptions } from "./commands/pubsub.js";
+import { replicaLinkEvent } from "./commands/replication.js";
 import {
   encodeReply,
   errorCode,
@@ -42,7 +44,12 @@ import {
   UNBLOCKED,
   unknownCommandText,
 } from "./personas/texts.js";
-import type { HoneypotSessionHandler, SessionEffect, SessionReply } from "./types.js";
+import type {
+  HoneypotSessionHandler,
+  ReplicaLinkEvent,
+  SessionEffect,
+  SessionReply,
+} from "./types.js";
 import { SHARED_STATE, type SharedState, SourceWorld } from "./worlds.js";
 
 /**
@@ -240,6 +247,11 @@ export class Session implements HoneypotSessionHandler {
     this.worldAccess?.leave();
   }
 
+  /** The server follows this session's SLAVEOF: what its link did (commands/replication.ts). */
+  replicaLink(event: ReplicaLinkEvent): string | undefined {
+    return replicaLinkEvent(this.state, event);
+  }
+
   private finish(reply: PersonaReply): PersonaReply {
     this.end();
     return reply;
@@ -294,7 +306,7 @@ export class Session implements HoneypotSessionHandler {
       return this.error(NOAUTH);
     }
 
-    const spec = this.table.get(lower);
+    const spec = this.table.get(lower) ?? moduleCommandSpec(state, lower);
     if (spec === undefined) {
       return this.error(
         unknownCommandText(
@@ -312,7 +324,11 @@ export class Session implements HoneypotSessionHandler {
     if ("error" in resolved) return this.error(resolved.error, spec.name);
     const { handler, fullName, gated } = resolved;
 
-    if (gated !== undefined && era.gatedAdminCommands) {
+    if (
+      gated !== undefined &&
+      era.gatedAdminCommands &&
+      state.config.get(`enable-${gated.toLowerCase()}-command`) !== "yes"
+    ) {
       const reply = this.error(gatedCommandText(gated), fullName);
       if (gated === "MODULE" && args.length >= 3 && /^load/i.test(args[1]!.toString("latin1"))) {
         reply.effect = boundEffect({ kind: "module_load", path: args[2]!.toString("latin1") });
@@ -362,7 +378,11 @@ export class Session implements HoneypotSessionHandler {
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
-    const out: PersonaReply = { reply: encodeReply(reply, this.state.proto) };
+    // A master writes nothing to a replica's client but the stream (REPLCONF ACK gets nothing).
+    const out: PersonaReply =
+      this.state.syncedReplica === true && fullName !== "sync" && fullName !== "psync"
+        ? {}
+        : { reply: encodeReply(reply, this.state.proto) };
     if (ctx.close) out.close = true;
     if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
     return out;

@@ -33,8 +33,11 @@ export type SessionEffect =
   | { kind: "auth"; username?: string; password: string; ok: boolean }
   | { kind: "config_set"; key: string; value: string }
   | { kind: "save"; dir: string; dbfilename: string }
-  | { kind: "replicaof"; host: string; port: number }
-  | { kind: "module_load"; path: string }
+  | { kind: "replicaof"; host: string; port: number; psync2?: boolean }
+  | { kind: "module_load"; path: string; loaded?: boolean; module?: string; sha256?: string }
+  | { kind: "module_command"; module: string; command: string; args: string[] }
+  /** SYNC/PSYNC answered with a full resynchronisation: the RDB's size. */
+  | { kind: "sync"; rdbBytes: number }
   | { kind: "script"; sha1: string }
   /** `keys`: how many the flush removed (absent in records made before it was kept). */
   | { kind: "flush"; keys?: number };
@@ -61,7 +64,25 @@ export interface HoneypotSessionHandler {
   protocolError(text: string): SessionReply;
   /** The connection is gone. */
   end?(): void;
+  /**
+   * What the link its SLAVEOF asked for is doing (the server follows it when capture is on):
+   * its phase, and the payload once kept, which a MODULE LOAD of where it was saved loads.
+   * For a payload without a path it returns where this session's server saved it.
+   */
+  replicaLink?(event: ReplicaLinkEvent): string | undefined;
 }
+
+export type ReplicaLinkEvent =
+  | { phase: "connecting" | "handshake" | "transfer" | "down" }
+  | {
+      phase: "payload";
+      sha256: string;
+      bytes: number;
+      module?: string;
+      commands: string[];
+      /** Where it was saved (dir/dbfilename of the session whose SLAVEOF fetched it). */
+      path?: string;
+    };
 
 /** A command as recorded: bounded, so a 1 GB argument costs a prefix and a hash. */
 export interface RecordedCommand {

@@ -54,6 +54,7 @@ const INDICATOR_KINDS: ReadonlyArray<Exclude<keyof Indicators, "passwords">> = [
   "file_paths",
   "modules",
   "lua_tokens",
+  "module_commands",
 ];
 
 export async function buildHoneypotReport(

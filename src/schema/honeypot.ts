@@ -39,6 +39,8 @@ export interface Indicators {
   file_paths: string[];
   modules: string[];
   lua_tokens: string[];
+  /** Commands of a module the session loaded or called (`system.exec curl …`), with arguments. */
+  module_commands: string[];
   passwords: string[];
 }
 

@@ -4,6 +4,7 @@
  * in-memory recorder; and small clients to talk to it. The fidelity suite runs against this.
  */
 import net from "node:net";
+import type { ReplicationCapture } from "../../src/honeypot/capture.js";
 import { DEFAULT_LIMITS, type HoneypotLimits } from "../../src/honeypot/limits.js";
 import type { MemoryBudget } from "../../src/honeypot/memory.js";
 import type { Persona } from "../../src/honeypot/personas/index.js";
@@ -74,6 +75,10 @@ export interface ServeOptions {
   limits?: SessionContext["limits"];
   /** The sessions read the persona's clock (a test's fake one), not the server's. */
   personaClock?: boolean;
+  /** Called with each new session before it reads anything (a test seeds its keyspace). */
+  onSession?: (session: Session) => void;
+  /** Payload capture (the CLI's --capture-replication): SLAVEOF's links are followed. */
+  capture?: ReplicationCapture;
   /** The server's limits, where a test changes some (default: the CLI's). */
   serverLimits?: Partial<HoneypotLimits>;
   /** The server's memory budget (default: its own of DEFAULT_MEMORY_BYTES). */
@@ -106,6 +111,7 @@ export async function servePersona(
           if (opts.personaClock) delete pinned.now;
           const session = new Session(persona, pinned);
           sessions.push(session);
+          opts.onSession?.(session);
           return session;
         },
       },
@@ -114,6 +120,7 @@ export async function servePersona(
     {
       limits: { ...DEFAULT_LIMITS, ...opts.serverLimits },
       ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
+      ...(opts.capture !== undefined ? { capture: opts.capture } : {}),
       onRead: (bytes) => {
         bytesRead += bytes;
         for (let i = readers.length - 1; i >= 0; i--) {

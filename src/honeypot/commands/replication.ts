@@ -1,21 +1,30 @@
 /**
- * Replication commands (replication.c): SLAVEOF / REPLICAOF, ROLE, WAIT. SLAVEOF opens no
- * connection here: the session becomes a read-only replica of the master it names, and the
- * effect carries host and port to the server (which follows it only when the operator enabled
- * payload capture).
+ * Replication commands (replication.c): SLAVEOF / REPLICAOF, ROLE, WAIT, and a master's side of
+ * the replica handshake: REPLCONF, SYNC and PSYNC. SLAVEOF opens no connection here: the
+ * session becomes a read-only replica of the master it names, and the effect carries host and
+ * port to the server (which follows it only when the operator enabled payload capture). A
+ * visitor that asks for SYNC/PSYNC (to read the data out) gets what a master sends a new
+ * replica: +FULLRESYNC, then an RDB of the session's keyspace in the version's format; from
+ * then on its commands get no reply, as a master's replica clients get none.
  */
 import { createHash } from "node:crypto";
+import path from "node:path";
 import { arr, bulk, int, simple } from "../../resp/index.js";
+import { DATABASES } from "../keyspace.js";
+import { versionParts } from "../personas/era.js";
 import { NOT_INTEGER } from "../personas/texts.js";
+import { type RdbDatabase, rdbFile } from "../rdb.js";
+import type { ReplicaLinkEvent } from "../types.js";
 import { parseInteger } from "./integers.js";
 import { bulkText, EMPTY_ARRAY, errorReply, integer, OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
 function replicaof(c: CommandContext): Reply {
   const host = c.arg(1);
   const portText = c.arg(2);
   const r = c.state.replication;
   if (host.toLowerCase() === "no" && portText.toLowerCase() === "one") {
+    delete r.link;
     if (r.master !== undefined) {
       // Promotion: a new history id, the old one kept as the secondary (as 4.0+ does).
       delete r.master;
@@ -37,20 +46,120 @@ function replicaof(c: CommandContext): Reply {
     return simple("OK Already connected to specified master");
   }
   r.master = { host, port: port! };
-  c.effect = { kind: "replicaof", host, port: port! };
+  delete r.link;
+  c.effect = { kind: "replicaof", host, port: port!, psync2: c.era.at("4.0") };
   return OK;
 }
 
+/** ROLE's replica state names (replicationGetSlaveStateName... as ROLE words them). */
+const ROLE_STATE = {
+  connecting: "connecting",
+  handshake: "handshake",
+  transfer: "sync",
+  down: "connect",
+} as const;
+
 function role(c: CommandContext): Reply {
-  const master = c.state.replication.master;
+  const { master, link } = c.state.replication;
   if (master === undefined) return arr([bulk("master"), int(0), EMPTY_ARRAY]);
-  return arr([bulk("slave"), bulkText(master.host), int(master.port), bulk("connect"), int(-1)]);
+  const state = link === undefined ? "connect" : ROLE_STATE[link];
+  return arr([bulk("slave"), bulkText(master.host), int(master.port), bulk(state), int(-1)]);
+}
+
+/**
+ * What the server's link for this session's SLAVEOF did: its phase (INFO and ROLE show it),
+ * and a payload kept, which the replica would have saved as dir/dbfilename when it arrived
+ * (the rogue-master chain sets dbfilename to the module's name first, then MODULE LOADs it).
+ */
+export function replicaLinkEvent(state: SessionState, event: ReplicaLinkEvent): string | undefined {
+  const r = state.replication;
+  if (event.phase !== "payload") {
+    if (r.master !== undefined) r.link = event.phase;
+    return undefined;
+  }
+  const dir = state.config.get("dir") ?? "/";
+  const file = state.config.get("dbfilename") ?? "dump.rdb";
+  const saved = event.path ?? path.posix.resolve(dir, file);
+  if (r.master !== undefined) r.link = "down";
+  r.payload = {
+    path: saved,
+    sha256: event.sha256,
+    bytes: event.bytes,
+    commands: event.commands,
+    ...(event.module !== undefined ? { module: event.module } : {}),
+  };
+  return saved;
+}
+
+/** A reply of no bytes: what a master answers REPLCONF ACK, or a replica's second SYNC. */
+const NOTHING: Reply = { type: "raw", bytes: Buffer.alloc(0) };
+
+function replconf(c: CommandContext): Reply {
+  if (c.args.length % 2 === 0) return errorReply("ERR syntax error");
+  for (let j = 1; j < c.args.length; j += 2) {
+    const opt = c.arg(j).toLowerCase();
+    if (opt === "listening-port") {
+      if (parseInteger(c.arg(j + 1)) === undefined) return errorReply(NOT_INTEGER);
+    } else if (opt === "ack" || opt === "getack") {
+      return NOTHING;
+    } else if (
+      opt !== "capa" &&
+      !(opt === "ip-address" && c.era.at("4.0")) &&
+      !(opt === "rdb-only" && c.era.at("7.0"))
+    ) {
+      return errorReply(`ERR Unrecognized REPLCONF option: ${c.arg(j)}`);
+    }
+  }
+  return OK;
+}
+
+/** The RDB a master makes for a new replica: the session's databases, the version's format. */
+function replicaRdb(c: CommandContext): Buffer {
+  const dbs: RdbDatabase[] = [];
+  for (let db = 0; db < DATABASES; db++) dbs.push({ db, keys: c.keyspace.entries(db) });
+  const era = c.era;
+  return rdbFile(dbs, {
+    era,
+    version: era.version,
+    verName: era.valkey && versionParts(era.version)[0] >= 8 ? "valkey-ver" : "redis-ver",
+    ctimeSeconds: Math.floor(c.now() / 1000),
+    usedMem: 866_000 + c.keyspace.bytes,
+    repl: { streamDb: 0, replid: c.state.replication.replid, offset: 0 },
+  });
+}
+
+/** SYNC and PSYNC (syncCommand): a full resynchronisation, whatever the replica asked. */
+function sync(c: CommandContext): Reply {
+  if (c.state.syncedReplica) return NOTHING;
+  if (c.state.replication.master !== undefined) {
+    return errorReply("NOMASTERLINK Can't SYNC while not connected with my master");
+  }
+  const rdb = replicaRdb(c);
+  if (!c.replyFits(rdb.length + 128)) return c.overLimit();
+  c.state.syncedReplica = true;
+  c.effect = { kind: "sync", rdbBytes: rdb.length };
+  const head = c.fullName === "psync" ? `+FULLRESYNC ${c.state.replication.replid} 0\r\n` : "";
+  return {
+    type: "raw",
+    bytes: Buffer.concat([Buffer.from(`${head}$${rdb.length}\r\n`, "latin1"), rdb]),
+  };
 }
 
 export const REPLICATION_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "slaveof", arity: 3, handler: replicaof },
   { name: "replicaof", arity: 3, since: "5.0", handler: replicaof },
   { name: "role", arity: 1, since: "2.8.12", handler: role },
+  { name: "replconf", arity: -1, handler: replconf },
+  { name: "sync", arity: 1, handler: sync },
+  {
+    name: "psync",
+    arity: [
+      ["2.8", 3],
+      ["7.0", -3],
+    ],
+    since: "2.8",
+    handler: sync,
+  },
   {
     name: "wait",
     arity: 3,

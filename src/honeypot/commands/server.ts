@@ -105,7 +105,11 @@ function configSet(c: CommandContext): Reply {
       );
     }
     if (spec.immutable) return configSetFailed(c.arg(i), "can't set immutable config");
-    if (spec.protectedConfig && era.protectedConfigs) {
+    if (
+      spec.protectedConfig &&
+      era.protectedConfigs &&
+      c.state.config.get("enable-protected-configs") !== "yes"
+    ) {
       return configSetFailed(c.arg(i), "can't set protected config");
     }
     if (wanted.some((w) => w.spec === spec))

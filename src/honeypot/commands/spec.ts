@@ -33,11 +33,23 @@ export interface SessionState {
   lastSave?: number;
   saves: number;
   replication: ReplicationState;
+  /** The connection asked for SYNC/PSYNC: a replica now, whose commands get no reply. */
+  syncedReplica?: boolean;
+  /** Modules MODULE LOAD "loaded" (only ever a captured payload; nothing is executed). */
+  modules?: LoadedModule[];
   /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the script cap; shared by the source). */
   scripts: Map<string, string>;
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
+}
+
+export interface LoadedModule {
+  name: string;
+  path: string;
+  sha256: string;
+  /** The commands it registers, lower-case (`system.exec`). */
+  commands: string[];
 }
 
 /** A successful write: counts toward the next SAVE (INFO rdb_changes_since_last_save). */

@@ -26,6 +26,7 @@ import {
 import { ACL_COMMANDS } from "./acl.js";
 import { CLUSTER_COMMANDS } from "./cluster.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
+import { DUMP_COMMANDS } from "./dump.js";
 import { HASH_COMMANDS } from "./hashes.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
@@ -57,6 +58,7 @@ const ALL: CommandSpec[] = [
   ...SET_COMMANDS,
   ...STREAM_COMMANDS,
   ...KEY_COMMANDS,
+  ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...REPLICATION_COMMANDS,

@@ -80,6 +80,10 @@ export interface Liveness {
 export interface ReplicationState {
   /** The master SLAVEOF/REPLICAOF pointed at, while replicating. */
   master?: { host: string; port: number };
+  /** The link's phase while the server follows the SLAVEOF (payload capture on). */
+  link?: "connecting" | "handshake" | "transfer" | "down";
+  /** What the link kept, where the replica saved it (dir/dbfilename when it arrived). */
+  payload?: { path: string; sha256: string; bytes: number; module?: string; commands: string[] };
   replid: string;
   replid2: string;
   secondReplOffset: number;
@@ -552,7 +556,7 @@ export class Persona {
       ["master_port", String(master.port)],
       ["master_link_status", "down"],
       ["master_last_io_seconds_ago", "-1"],
-      ["master_sync_in_progress", "0"],
+      ["master_sync_in_progress", view.replication.link === "transfer" ? "1" : "0"],
     ];
     if (this.era.at("7.0")) replica.push(["slave_read_repl_offset", "0"]);
     replica.push(["slave_repl_offset", this.era.at("7.0") ? "0" : "1"]);
