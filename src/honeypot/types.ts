@@ -30,7 +30,11 @@ export type SessionEffect =
   | { kind: "save"; dir: string; dbfilename: string }
   | { kind: "replicaof"; host: string; port: number }
   | { kind: "module_load"; path: string }
-  | { kind: "script"; sha1: string }
+  /**
+   * A script ran (or was loaded). `command`: what it asked a CVE-2022-0543 `io.popen` /
+   * `os.execute` to run (never run: the honeypot answers with an empty output).
+   */
+  | { kind: "script"; sha1: string; command?: string }
   | { kind: "flush" };
 
 /** One connection's conversation with a persona. */

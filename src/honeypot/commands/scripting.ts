@@ -1,14 +1,29 @@
 /**
- * Scripting commands (eval.c): EVAL, EVALSHA, SCRIPT. No Lua runs: a script's reply is read
- * from its text (a literal return, or the error Redis's sandbox gives for the globals exploits
- * reach for), and its SHA1 is reported for the recorder.
+ * Scripting commands (eval.c, script_lua.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT. Scripts
+ * run for real, in a sandboxed, bounded Lua VM (lua.ts; the environment in lua-prelude.ts):
+ * KEYS/ARGV, redis.call/pcall into the session's own command handlers against its keyspace,
+ * the conversions between Lua and RESP both ways as script_lua.c makes them, the error texts
+ * of the version (7.0+: `script: <sha>, on @user_script:<line>.`; before: `Error running
+ * script (call to f_<sha>): …`). A script past its step bound ends the connection unanswered
+ * (recorded as the `script_steps` limit), as a client of a server stuck in a script waits.
  */
 import { createHash } from "node:crypto";
-import { arr, bulk, int } from "../../resp/index.js";
+import { arr, bulk, int, ReplyDecoder } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import {
+  hostFunction,
+  LUA_TBOOLEAN,
+  LUA_TNIL,
+  LUA_TNUMBER,
+  LUA_TSTRING,
+  LUA_TTABLE,
+  type LuaState,
+  withState,
+} from "../lua.js";
+import { PRELUDE } from "../lua-prelude.js";
 import { NOT_INTEGER } from "../personas/texts.js";
 import { parseInteger } from "./integers.js";
-import { errorReply, nullBulk, OK, type Reply } from "./reply.js";
+import { encodeReply, errorReply, OK, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
 function sha1(text: Buffer | string): string {
@@ -43,90 +58,616 @@ function rememberScript(c: CommandContext, body: string): string {
   return digest;
 }
 
-/**
- * The script with string literals and comments blanked (newlines kept), so that a name inside
- * a string ('os') is not taken for code.
- */
-function codeOnly(body: string): string {
-  return body.replace(LUA_STRINGS_AND_COMMENTS, (m) => m.replace(/[^\n]/g, " "));
+/** Commands scripts may not call (CMD_NOSCRIPT in 7.0's table), by name or `container|sub`. */
+export const NOSCRIPT: ReadonlySet<string> = new Set(
+  (
+    "auth hello quit reset wait blmove blpop brpop brpoplpush bzpopmax bzpopmin blmpop bzmpop " +
+    "psubscribe punsubscribe ssubscribe subscribe sunsubscribe unsubscribe eval evalsha " +
+    "evalsha_ro eval_ro fcall fcall_ro bgrewriteaof bgsave debug failover monitor psync " +
+    "replconf replicaof role save shutdown slaveof sync discard exec multi unwatch watch " +
+    "client script function acl config latency module"
+  ).split(" "),
+);
+
+/** Most bytes a script's reply may take (more: the connection closes, as past an output limit). */
+const MAX_SCRIPT_REPLY = 8 * 1024 * 1024;
+/** Deepest Lua table a reply converts (Redis stops at the Lua stack's limit). */
+const MAX_REPLY_DEPTH = 200;
+
+interface Run {
+  c: CommandContext;
+  /** The script client's protocol (redis.setresp). */
+  resp: 2 | 3;
+  readOnly: boolean;
+  v7: boolean;
+  /** What a CVE-2022-0543 io.popen / os.execute asked to run (first one). */
+  command?: string;
 }
 
-/** The script without its comments (string literals kept as they are). */
-function withoutComments(body: string): string {
-  return body.replace(LUA_STRINGS_AND_COMMENTS, (m) => (m.startsWith("--") ? "" : m));
+let run: Run | undefined;
+
+const PRELUDE_BYTES = Buffer.from(PRELUDE, "latin1");
+
+/** `%.17g` (the reply of a Lua double as RESP3 and RESP2 give it). */
+function fmt17g(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const exp = Math.floor(Math.log10(Math.abs(x)));
+  if (exp < -4 || exp >= 17) {
+    const [m, e] = x.toExponential(16).split("e") as [string, string];
+    const mant = m.includes(".") ? m.replace(/\.?0+$/, "") : m;
+    const n = Number(e);
+    return `${mant}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+  }
+  const fixed = x.toFixed(Math.max(0, 16 - exp));
+  return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
 }
 
-const LUA_STRINGS_AND_COMMENTS =
-  /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"/g;
+/** A number argument of redis.call as Redis turns it into a string. */
+function numberArg(state: LuaState, i: number, v7: boolean): string {
+  if (state.isInteger(i)) return state.toBytes(i)!.toString("latin1");
+  const x = state.toNumber(i);
+  // 7.0 writes the shortest text that reads back the same (fpconv_dtoa); before, %.17g.
+  if (!v7) return fmt17g(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e17) return String(x);
+  return String(x).replace("e+", "e");
+}
 
-/** Globals Redis's Lua sandbox does not have, which exploit scripts reach for first. */
-const MISSING_GLOBALS = /(?<![\w.:])(package|io|os|loadfile|dofile|require)(?![\w])/;
+/** luaPushErrorBuff: {err = "<CODE> <msg>"} from "-CODE msg" or "msg". */
+function pushErrorTable(state: LuaState, text: string, ignoreStats = false): void {
+  let code = "ERR";
+  let msg = text;
+  if (text.startsWith("-")) {
+    const sp = text.indexOf(" ");
+    if (sp < 0) msg = text.slice(1);
+    else {
+      code = text.slice(1, sp);
+      msg = text.slice(sp + 1);
+    }
+  }
+  msg = msg.replace(/^[\r\n]+|[\r\n]+$/g, "");
+  state.newTable();
+  state.pushString(`${code} ${msg}`);
+  state.setField(-2, "err");
+  if (ignoreStats) {
+    state.pushBoolean(true);
+    state.setField(-2, "ignore_error_stats_update");
+  }
+}
+
+/** redisProtocolToLuaType: a reply as the script sees it. */
+function pushReply(state: LuaState, v: RespValue, depth = 0): void {
+  if (!state.checkStack(4) || depth > MAX_REPLY_DEPTH) {
+    state.pushNil();
+    return;
+  }
+  switch (v.type) {
+    case "integer":
+      state.pushInteger(Number(v.value));
+      return;
+    case "bulk":
+      if (v.value === null) state.pushBoolean(false);
+      else state.pushBytes(v.value);
+      return;
+    case "simple":
+      state.newTable();
+      state.pushString(v.value);
+      state.setField(-2, "ok");
+      return;
+    case "error":
+      state.newTable();
+      state.pushString(v.value);
+      state.setField(-2, "err");
+      return;
+    case "array":
+    case "set":
+    case "push": {
+      if (v.value === null) {
+        state.pushBoolean(false);
+        return;
+      }
+      state.newTable();
+      if (v.type === "set") {
+        state.newTable();
+        for (const item of v.value) {
+          pushReply(state, item, depth + 1);
+          state.pushBoolean(true);
+          m_rawset(state);
+        }
+        state.setField(-2, "set");
+        return;
+      }
+      v.value.forEach((item, i) => {
+        pushReply(state, item, depth + 1);
+        state.rawSetI(-2, i + 1);
+      });
+      return;
+    }
+    case "map":
+      state.newTable();
+      state.newTable();
+      for (const [k, val] of v.value) {
+        pushReply(state, k, depth + 1);
+        pushReply(state, val, depth + 1);
+        m_rawset(state);
+      }
+      state.setField(-2, "map");
+      return;
+    case "null":
+      state.pushNil();
+      return;
+    case "boolean":
+      state.pushBoolean(v.value);
+      return;
+    case "double":
+      state.newTable();
+      state.pushNumber(v.value);
+      state.setField(-2, "double");
+      return;
+    case "bignum":
+      state.newTable();
+      state.pushString(v.value.toString());
+      state.setField(-2, "big_number");
+      return;
+    case "verbatim":
+      state.newTable();
+      state.newTable();
+      state.pushString(v.format);
+      state.setField(-2, "format");
+      state.pushBytes(v.value);
+      state.setField(-2, "string");
+      state.setField(-2, "verbatim_string");
+      return;
+    default:
+      state.pushNil();
+  }
+}
+
+/** t[k] = v with t, k, v on top (pops k and v). */
+function m_rawset(state: LuaState): void {
+  state.rawSet(-3);
+}
+
+/** redis.call / redis.pcall. */
+function redisCall(state: LuaState, raise: boolean): number {
+  const r = run!;
+  const argc = state.top();
+  if (argc === 0) {
+    pushErrorTable(
+      state,
+      r.v7
+        ? "Please specify at least one argument for this redis lib call"
+        : "Please specify at least one argument for redis.call()",
+    );
+    return raise ? state.error() : 1;
+  }
+  const args: Buffer[] = [];
+  for (let i = 1; i <= argc; i++) {
+    const t = state.type(i);
+    if (t === LUA_TNUMBER) args.push(Buffer.from(numberArg(state, i, r.v7), "latin1"));
+    else if (t === LUA_TSTRING) args.push(state.toBytes(i)!);
+    else {
+      pushErrorTable(
+        state,
+        r.v7
+          ? "Lua redis lib command arguments must be strings or integers"
+          : "Lua redis() command arguments must be strings or integers",
+      );
+      return raise ? state.error() : 1;
+    }
+  }
+  state.setTop(0);
+  const reply = r.c.scriptCall(args, r.readOnly);
+  if ("error" in reply) {
+    pushErrorTable(state, reply.error, true);
+    return raise ? state.error() : 1;
+  }
+  const bytes = encodeReply(reply, r.resp);
+  const [value] = new ReplyDecoder({
+    maxBulkBytes: MAX_SCRIPT_REPLY,
+    maxElements: 1 << 20,
+    maxDepth: 64,
+  }).push(bytes);
+  if (value === undefined) {
+    state.pushNil();
+    return 1;
+  }
+  pushReply(state, value);
+  if (raise && value.type === "error") {
+    pushErrorTable(state, `-${value.value}`, true);
+    return state.error();
+  }
+  return 1;
+}
+
+const HOST = {
+  call: hostFunction((s) => redisCall(s, true)),
+  pcall: hostFunction((s) => redisCall(s, false)),
+  sha1hex: hostFunction((s) => {
+    if (s.top() !== 1) {
+      pushErrorTable(s, "wrong number of arguments");
+      return s.error();
+    }
+    const b = s.type(1) === LUA_TNUMBER ? Buffer.from(numberText(s, 1)) : (s.toBytes(1) ?? "");
+    s.pushString(sha1(b));
+    return 1;
+  }),
+  log: hostFunction((s) => {
+    const argc = s.top();
+    if (argc < 2) return raiseText(s, "redis.log() requires two arguments or more.");
+    if (s.type(1) !== LUA_TNUMBER)
+      return raiseText(s, "First argument must be a number (log level).");
+    const level = s.toNumber(1);
+    if (level < 0 || level > 3) return raiseText(s, "Invalid debug level.");
+    return 0;
+  }),
+  setresp: hostFunction((s) => {
+    if (s.top() !== 1) return raiseText(s, "redis.setresp() requires one argument.");
+    const n = s.toNumber(1);
+    if (n !== 2 && n !== 3) return raiseText(s, "RESP version must be 2 or 3.");
+    run!.resp = n;
+    return 0;
+  }),
+  set_repl: hostFunction((s) => {
+    if (s.top() !== 1) return raiseText(s, "redis.set_repl() requires two arguments.");
+    const n = s.toNumber(1);
+    if (!(n >= 0 && n <= 3 && Number.isInteger(n))) {
+      return raiseText(
+        s,
+        "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+      );
+    }
+    return 0;
+  }),
+  noglobal: hostFunction((s) => {
+    const name = s.toBytes(2)?.toString("latin1") ?? "?";
+    return s.errorAt(`Script attempted to access nonexistent global variable '${name}'`);
+  }),
+  readonly: hostFunction((s) => s.errorAt("Attempt to modify a readonly table")),
+  exec: hostFunction((s) => {
+    const r = run!;
+    r.command ??= (s.toBytes(1) ?? Buffer.alloc(0)).toString("latin1");
+    return 0;
+  }),
+  time: hostFunction((s) => {
+    s.pushInteger(Math.floor(run!.c.now() / 1000));
+    return 1;
+  }),
+  cjson_decode: hostFunction((s) => {
+    const text = s.toBytes(1);
+    if (text === undefined || s.top() !== 1) {
+      s.pushString("bad argument #1 to 'decode' (string expected)");
+      return s.error();
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text.toString("utf8"));
+    } catch {
+      s.pushString("Expected value but found invalid token at character 1");
+      return s.error();
+    }
+    s.setTop(0);
+    pushJson(s, value, 0);
+    return 1;
+  }),
+};
+
+function pushJson(s: LuaState, v: unknown, depth: number): void {
+  if (depth > 1000 || !s.checkStack(4)) {
+    s.pushString("Found too many nested data structures (1001) at character 1");
+    s.error();
+    return;
+  }
+  if (v === null) s.pushLightNull();
+  else if (typeof v === "string") s.pushBytes(Buffer.from(v, "utf8"));
+  else if (typeof v === "number") s.pushNumber(v);
+  else if (typeof v === "boolean") s.pushBoolean(v);
+  else if (Array.isArray(v)) {
+    s.newTable(v.length, 0);
+    v.forEach((item, i) => {
+      pushJson(s, item, depth + 1);
+      s.rawSetI(-2, i + 1);
+    });
+  } else {
+    s.newTable();
+    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
+      s.pushBytes(Buffer.from(k, "utf8"));
+      pushJson(s, item, depth + 1);
+      s.rawSet(-3);
+    }
+  }
+}
+
+function numberText(s: LuaState, i: number): string {
+  if (s.isInteger(i)) return s.toBytes(i)!.toString("latin1");
+  const x = s.toNumber(i);
+  return Number.isInteger(x) && Math.abs(x) < 1e15 ? String(x) : fmt17g(x);
+}
+
+/** luaPushError + luaError: raise {err = "ERR <text>"}. */
+function raiseText(s: LuaState, text: string): number {
+  pushErrorTable(s, text);
+  return s.error();
+}
+
+/** Build the environment: libraries, prelude, KEYS/ARGV; leaves handler and env on the stack. */
+function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[]): void {
+  s.openLibs();
+  if (s.load(PRELUDE_BYTES, "=[C]") !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  s.newTable();
+  for (const [name, fn] of Object.entries(HOST)) {
+    s.pushFunction(fn);
+    s.setField(-2, name);
+  }
+  s.pushLightNull();
+  s.setField(-2, "null");
+  s.pushString(c.era.at("7.0") ? "7" : "6");
+  s.pushBoolean(cve20220543(c));
+  s.pushString(c.era.version);
+  const [a, b, d] = c.era.version.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  s.pushInteger(((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0));
+  if (s.pcall(5, 2, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  for (const [name, items] of [
+    ["KEYS", keys],
+    ["ARGV", argv],
+  ] as const) {
+    s.newTable(items.length, 0);
+    items.forEach((item, i) => {
+      s.pushBytes(item);
+      s.rawSetI(-2, i + 1);
+    });
+    s.setGlobal(name);
+  }
+}
 
 /**
- * What a script "returns" without running it: the error a sandboxed server gives for the
- * globals exploits use, the value of a lone `return <literal>` (numbers, strings, booleans,
- * nil, KEYS[i], ARGV[i], flat tables of those), else nil.
+ * Whether the persona's build is open to CVE-2022-0543: Debian's and Ubuntu's packages of
+ * Redis before the 2022 fixes (5:5.0.14-1+deb10u2, 5:6.0.16-1+deb11u2) exposed `package`.
  */
-function scriptReply(
+function cve20220543(c: CommandContext): boolean {
+  return c.persona.layout === "debian" && c.era.product === "redis" && c.era.before("6.0");
+}
+
+/** The compile error reply of the version, or undefined when the body compiles. */
+function compileError(s: LuaState, c: CommandContext): Reply {
+  const text = (s.toBytes(-1)?.toString("latin1") ?? "").replace(/near <eof>/g, "near '<eof>'");
+  return errorReply(
+    c.era.at("7.0")
+      ? `ERR Error compiling script (new function): ${text}`
+      : `ERR Error compiling script (new function): ${text}\n`,
+  );
+}
+
+/** SCRIPT LOAD: compile only. */
+function compiles(c: CommandContext, body: Buffer): Reply | undefined {
+  return withState((s) => {
+    s.openLibs();
+    return s.load(body, "@user_script") === 0 ? undefined : compileError(s, c);
+  });
+}
+
+/** Run a script and answer its reply (or the error) in the client's protocol. */
+function runScript(
   c: CommandContext,
-  body: string,
+  body: Buffer,
   digest: string,
   keys: Buffer[],
   argv: Buffer[],
+  readOnly: boolean,
 ): Reply {
-  const missing = MISSING_GLOBALS.exec(codeOnly(body));
-  if (missing !== null) {
-    const line = body.slice(0, missing.index).split("\n").length;
-    const name = missing[1]!;
-    if (c.era.at("7.0")) {
-      return errorReply(
-        `ERR user_script:${line}: Script attempted to access nonexistent global variable '${name}' script: ${digest}, on @user_script:${line}.`,
-      );
-    }
-    return errorReply(
-      `ERR Error running script (call to f_${digest}): @enable_strict_lua:15: user_script:${line}: Script attempted to access nonexistent global variable '${name}' `,
-    );
+  const outer = run;
+  const r: Run = { c, resp: 2, readOnly, v7: c.era.at("7.0") };
+  run = r;
+  try {
+    return withState((s) => {
+      prepare(s, c, keys, argv);
+      // Stack: 1 handler, 2 env.
+      if (s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script") !== 0) {
+        return compileError(s, c);
+      }
+      s.pushValue(2);
+      s.setUpvalue(-2, 1);
+      const status = s.pcall(0, 1, 1);
+      if (r.command !== undefined) c.effect = { kind: "script", sha1: digest, command: r.command };
+      if (s.stepsExceeded) return c.overLimit("script_steps");
+      if (status !== 0) return runError(s, c, digest, status);
+      const out: Buffer[] = [];
+      const budget = { bytes: 0 };
+      if (!toRedis(s, r, c.state.proto, out, budget, 0)) return c.overLimit();
+      return { type: "raw", bytes: Buffer.concat(out) };
+    });
+  } finally {
+    run = outer;
   }
-  const m = /^\s*return\s+([\s\S]*?)\s*;?\s*$/.exec(withoutComments(body));
-  if (m === null) return nullBulk();
-  const value = luaLiteral(m[1]!, keys, argv);
-  return value === undefined ? nullBulk() : value;
 }
 
-const LUA_ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", a: "\x07", b: "\b" };
+/** A body starting with `#!` (7.0 shebang flags): the first line is not code. */
+function shebangEnd(body: Buffer): number {
+  if (body[1] !== 0x21) return 0;
+  const nl = body.indexOf(0x0a);
+  return nl < 0 ? body.length : nl;
+}
 
-/** A Lua literal as Redis converts a script's return value (numbers truncate to integers). */
-function luaLiteral(expr: string, keys: Buffer[], argv: Buffer[]): RespValue | undefined {
-  const e = expr.trim();
-  if (/^-?\d+(\.\d+)?$/.test(e)) return int(Math.trunc(Number(e)));
-  if (e === "true") return int(1);
-  if (e === "false" || e === "nil") return nullBulk();
-  const str = /^'((?:[^'\\]|\\.)*)'$|^"((?:[^"\\]|\\.)*)"$/.exec(e);
-  if (str !== null) {
-    const text = (str[1] ?? str[2] ?? "").replace(
-      /\\(.)/g,
-      (_, ch: string) => LUA_ESCAPES[ch] ?? ch,
-    );
-    return bulk(Buffer.from(text, "latin1"));
-  }
-  const ref = /^(KEYS|ARGV)\[(\d+)\]$/.exec(e);
-  if (ref !== null) {
-    const item = (ref[1] === "KEYS" ? keys : argv)[Number(ref[2]) - 1];
-    return item === undefined ? nullBulk() : bulk(item);
-  }
-  const table = /^\{([\s\S]*)\}$/.exec(e);
-  if (table !== null) {
-    const items: RespValue[] = [];
-    for (const part of table[1]!.split(",")) {
-      if (part.trim() === "") continue;
-      const v = luaLiteral(part, keys, argv);
-      // A nil ends a Lua array as Redis converts it.
-      if (v === undefined || v.type === "null") break;
-      items.push(v);
+/** The reply for a script that raised an error. */
+function runError(s: LuaState, c: CommandContext, digest: string, status: number): Reply {
+  if (c.era.at("7.0")) {
+    if (s.type(-1) !== LUA_TTABLE) {
+      const msg = s.toBytes(-1)?.toString("latin1") ?? "execution failure";
+      return errorReply(`ERR Error running script ${digest}, ${msg.slice(0, 100)}\n`);
     }
-    return arr(items);
+    s.getField(-1, "err");
+    let msg = s.toBytes(-1)?.toString("latin1") ?? "";
+    s.pop();
+    s.getField(-1, "source");
+    const source = s.type(-1) === LUA_TSTRING ? s.toBytes(-1)!.toString("latin1") : undefined;
+    s.pop();
+    s.getField(-1, "line");
+    const line = s.type(-1) === LUA_TNUMBER ? numberText(s, -1) : undefined;
+    s.pop();
+    if (line !== undefined && source !== undefined) {
+      msg += ` script: ${digest}, on ${source}:${line}.`;
+    }
+    return errorReply(msg);
   }
-  return undefined;
+  const msg = status === 4 ? "not enough memory" : (s.toBytes(-1)?.toString("latin1") ?? "");
+  return errorReply(`ERR Error running script (call to f_${digest}): ${msg}\n`);
+}
+
+const CRLF = "\r\n";
+
+/** luaReplyToRedisReply: the value on top (popped) as RESP bytes for a client of `proto`. */
+function toRedis(
+  s: LuaState,
+  r: Run,
+  proto: 2 | 3,
+  out: Buffer[],
+  budget: { bytes: number },
+  depth: number,
+): boolean {
+  const push = (b: Buffer | string): boolean => {
+    const buf = typeof b === "string" ? Buffer.from(b, "latin1") : b;
+    budget.bytes += buf.length;
+    if (budget.bytes > MAX_SCRIPT_REPLY || !r.c.replyFits(budget.bytes)) return false;
+    out.push(buf);
+    return true;
+  };
+  if (!s.checkStack(4) || depth > MAX_REPLY_DEPTH) {
+    s.pop();
+    return push("-ERR reached lua stack limit\r\n");
+  }
+  const t = s.type(-1);
+  let ok = true;
+  switch (t) {
+    case LUA_TSTRING: {
+      const b = s.toBytes(-1)!;
+      ok = push(`$${b.length}${CRLF}`) && push(b) && push(CRLF);
+      break;
+    }
+    case LUA_TBOOLEAN: {
+      const v = s.toBoolean(-1);
+      if (r.resp === 2) ok = push(v ? ":1\r\n" : proto === 3 ? "_\r\n" : "$-1\r\n");
+      else ok = push(proto === 3 ? (v ? "#t\r\n" : "#f\r\n") : v ? ":1\r\n" : ":0\r\n");
+      break;
+    }
+    case LUA_TNUMBER:
+      ok = push(`:${luaNumberToInteger(s)}${CRLF}`);
+      break;
+    case LUA_TTABLE:
+      return tableToRedis(s, r, proto, out, budget, depth, push);
+    default:
+      ok = push(proto === 3 ? "_\r\n" : "$-1\r\n");
+  }
+  s.pop();
+  return ok;
+}
+
+/** (long long)lua_tonumber(): truncated, C's out-of-range conversion for NaN and huge values. */
+function luaNumberToInteger(s: LuaState): string {
+  if (s.isInteger(-1)) return s.toBytes(-1)!.toString("latin1");
+  const x = s.toNumber(-1);
+  if (!Number.isFinite(x) || Math.abs(x) >= 2 ** 63) return "-9223372036854775808";
+  return BigInt(Math.trunc(x)).toString();
+}
+
+function tableToRedis(
+  s: LuaState,
+  r: Run,
+  proto: 2 | 3,
+  out: Buffer[],
+  budget: { bytes: number },
+  depth: number,
+  push: (b: Buffer | string) => boolean,
+): boolean {
+  const field = (name: string): number => s.rawGetField(-1, name);
+  // {err = …}
+  if (field("err") === LUA_TSTRING) {
+    s.pop();
+    s.getField(-1, "err");
+    const msg = s.toBytes(-1)!.toString("latin1");
+    s.pop(2);
+    return push(`-${msg.replace(/[\r\n]/g, " ")}\r\n`);
+  }
+  s.pop();
+  if (field("ok") === LUA_TSTRING) {
+    const msg = s.toBytes(-1)!.toString("latin1");
+    s.pop(2);
+    return push(`+${msg.replace(/[\r\n]/g, " ")}\r\n`);
+  }
+  s.pop();
+  if (field("double") === LUA_TNUMBER) {
+    const d = fmt17g(s.toNumber(-1));
+    s.pop(2);
+    return proto === 3 ? push(`,${d}${CRLF}`) : push(`$${d.length}${CRLF}${d}${CRLF}`);
+  }
+  s.pop();
+  if (field("big_number") === LUA_TSTRING) {
+    const n = s
+      .toBytes(-1)!
+      .toString("latin1")
+      .replace(/[\r\n]/g, " ");
+    s.pop(2);
+    return proto === 3 ? push(`(${n}${CRLF}`) : push(`$${n.length}${CRLF}${n}${CRLF}`);
+  }
+  s.pop();
+  if (field("verbatim_string") === LUA_TTABLE) {
+    if (s.rawGetField(-1, "format") === LUA_TSTRING) {
+      const format = s.toBytes(-1)!.toString("latin1");
+      if (s.rawGetField(-2, "string") === LUA_TSTRING) {
+        const str = s.toBytes(-1)!;
+        s.pop(4);
+        if (proto === 3) {
+          return (
+            push(`=${str.length + 4}${CRLF}${format.slice(0, 3).padEnd(3, " ")}:`) &&
+            push(str) &&
+            push(CRLF)
+          );
+        }
+        return push(`$${str.length}${CRLF}`) && push(str) && push(CRLF);
+      }
+      s.pop();
+    }
+    s.pop();
+  }
+  s.pop();
+  for (const kind of ["map", "set"] as const) {
+    if (field(kind) === LUA_TTABLE) {
+      const parts: Buffer[] = [];
+      let n = 0;
+      s.pushNil();
+      while (s.next(-2)) {
+        if (kind === "map") {
+          s.pushValue(-2);
+          if (!toRedis(s, r, proto, parts, budget, depth + 1)) return false;
+          if (!toRedis(s, r, proto, parts, budget, depth + 1)) return false;
+        } else {
+          s.pop();
+          s.pushValue(-1);
+          if (!toRedis(s, r, proto, parts, budget, depth + 1)) return false;
+        }
+        n++;
+      }
+      s.pop(2);
+      const head =
+        proto === 3
+          ? `${kind === "map" ? "%" : "~"}${n}${CRLF}`
+          : `*${kind === "map" ? n * 2 : n}${CRLF}`;
+      return push(head) && append(out, parts);
+    }
+    s.pop();
+  }
+  const parts: Buffer[] = [];
+  let n = 0;
+  for (let j = 1; ; j++) {
+    if (s.rawGetI(-1, j) === LUA_TNIL) {
+      s.pop();
+      break;
+    }
+    if (!toRedis(s, r, proto, parts, budget, depth + 1)) return false;
+    n++;
+  }
+  s.pop();
+  return push(`*${n}${CRLF}`) && append(out, parts);
 }
 
 /** EVAL / EVALSHA's numkeys, or the error it deserves. */
@@ -139,38 +680,52 @@ function splitKeys(c: CommandContext): { keys: Buffer[]; argv: Buffer[] } | Repl
   return { keys: c.args.slice(3, 3 + n), argv: c.args.slice(3 + n) };
 }
 
-function evalScript(c: CommandContext): Reply {
-  const split = splitKeys(c);
-  if ("type" in split) return split;
-  const body = c.arg(1);
-  const digest = rememberScript(c, body);
-  return scriptReply(c, body, digest, split.keys, split.argv);
+function evalGeneric(readOnly: boolean): (c: CommandContext) => Reply {
+  return (c) => {
+    const split = splitKeys(c);
+    if ("type" in split) return split;
+    const digest = rememberScript(c, c.arg(1));
+    return runScript(c, c.args[1]!, digest, split.keys, split.argv, readOnly);
+  };
 }
 
-function evalsha(c: CommandContext): Reply {
-  const split = splitKeys(c);
-  if ("type" in split) return split;
-  const digest = c.arg(1).toLowerCase();
-  const body = c.state.scripts.get(digest);
-  if (body === undefined) {
-    return errorReply(
-      c.era.valkey
-        ? "NOSCRIPT No matching script."
-        : "NOSCRIPT No matching script. Please use EVAL.",
-    );
+function evalshaGeneric(readOnly: boolean): (c: CommandContext) => Reply {
+  return (c) => {
+    const split = splitKeys(c);
+    if ("type" in split) return split;
+    const digest = c.arg(1).toLowerCase();
+    const body = c.state.scripts.get(digest);
+    if (body === undefined) {
+      return errorReply(
+        c.era.valkey
+          ? "NOSCRIPT No matching script."
+          : "NOSCRIPT No matching script. Please use EVAL.",
+      );
+    }
+    c.effect = { kind: "script", sha1: digest };
+    return runScript(c, Buffer.from(body, "latin1"), digest, split.keys, split.argv, readOnly);
+  };
+}
+
+function scriptLoad(c: CommandContext): Reply {
+  const refused = compiles(c, c.args[2]!);
+  if (refused !== undefined) {
+    c.effect = { kind: "script", sha1: sha1(c.args[2]!) };
+    return refused;
   }
-  c.effect = { kind: "script", sha1: digest };
-  return scriptReply(c, body, digest, split.keys, split.argv);
+  return bulk(rememberScript(c, c.arg(2)));
 }
 
 export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
-  { name: "eval", arity: -3, handler: evalScript },
-  { name: "evalsha", arity: -3, handler: evalsha },
+  { name: "eval", arity: -3, handler: evalGeneric(false) },
+  { name: "evalsha", arity: -3, handler: evalshaGeneric(false) },
+  { name: "eval_ro", arity: -3, since: "7.0", handler: evalGeneric(true) },
+  { name: "evalsha_ro", arity: -3, since: "7.0", handler: evalshaGeneric(true) },
   {
     name: "script",
     arity: -2,
     subcommands: {
-      load: { arity: 3, handler: (c) => bulk(rememberScript(c, c.arg(2))) },
+      load: { arity: 3, handler: scriptLoad },
       exists: {
         arity: -3,
         handler: (c) =>
@@ -196,3 +751,9 @@ export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
     },
   },
 ]);
+
+/** Move an aggregate's parts (already counted) after its header. */
+function append(out: Buffer[], parts: Buffer[]): true {
+  for (const p of parts) out.push(p);
+  return true;
+}

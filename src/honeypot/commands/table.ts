@@ -33,6 +33,7 @@ import {
   type SubcommandSpec,
 } from "./spec.js";
 import { STRING_COMMANDS } from "./strings.js";
+import { TRANSACTION_COMMANDS } from "./transactions.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
@@ -43,6 +44,7 @@ const ALL: CommandSpec[] = [
   ...KEY_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
+  ...TRANSACTION_COMMANDS,
   ...REPLICATION_COMMANDS,
   ...PUBSUB_COMMANDS,
   ...CONNECTION_COMMANDS,
