@@ -7,10 +7,10 @@
  * the version (7.0+: read-only tables behind proxies; before: enable_strict_lua's metatable).
  *
  * Arguments: the host functions table, the version's style ("7" or "6"), whether the build
- * exposes `package` (CVE-2022-0543), the version string and number.
+ * exposes `package` (CVE-2022-0543), the version string and number, redisLrand48's state.
  */
 export const PRELUDE = String.raw`
-local H, style, vulnerable, version, versionNum = ...
+local H, style, vulnerable, version, versionNum, seed = ...
 local G = _G
 local type, tostring0, error, rawget, rawset0, setmetatable0, getmetatable, next, select =
   type, tostring, error, rawget, rawset, setmetatable, getmetatable, next, select
@@ -69,8 +69,8 @@ math.type, math.tointeger, math.ult, math.maxinteger, math.mininteger = nil, nil
 table.move, table.pack, string.pack, string.unpack, string.packsize = nil, nil, nil, nil, nil
 coroutine.close, coroutine.isyieldable = nil, nil
 
--- Redis's math.random: redisLrand48 seeded with 0 at every script run.
-local X = 0x330E
+-- Redis's math.random: redisLrand48, whose state lives as long as the server (seed).
+local X = seed
 local function lrand48()
   X = (0x5DEECE66D * X + 0xB) & 0xFFFFFFFFFFFF
   return X >> 17
@@ -360,5 +360,5 @@ else
 end
 ipairs = ipairs
 
-return handler, envProxy
+return handler, envProxy, function() return X end
 `;

@@ -391,6 +391,22 @@ function raiseText(s: LuaState, text: string): number {
   return s.error();
 }
 
+/**
+ * redisLrand48's state (48 bits) per keyspace: it lives as long as the server does, so every
+ * connection sharing a keyspace draws from one sequence, from rand.c's initial state.
+ */
+const RANDOM_STATE = new WeakMap<object, number>();
+const LRAND48_INITIAL = 0x1234abcd330e;
+
+/** Keep the script's PRNG state (the getter is at stack index 3). */
+function saveRandom(s: LuaState, c: CommandContext): void {
+  s.pushValue(3);
+  if (s.pcall(0, 1, 0) === 0 && s.isInteger(-1)) {
+    RANDOM_STATE.set(c.keyspace, Number(s.toBytes(-1)!.toString("latin1")));
+  }
+  s.pop();
+}
+
 /** Build the environment: libraries, prelude, KEYS/ARGV; leaves handler and env on the stack. */
 function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[]): void {
   s.openLibs();
@@ -407,7 +423,8 @@ function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[])
   s.pushString(c.era.version);
   const [a, b, d] = c.era.version.split(".").map((x) => Number.parseInt(x, 10) || 0);
   s.pushInteger(((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0));
-  if (s.pcall(5, 2, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  s.pushInteger(RANDOM_STATE.get(c.keyspace) ?? LRAND48_INITIAL);
+  if (s.pcall(6, 3, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
   for (const [name, items] of [
     ["KEYS", keys],
     ["ARGV", argv],
@@ -462,7 +479,7 @@ function runScript(
   try {
     return withState((s) => {
       prepare(s, c, keys, argv);
-      // Stack: 1 handler, 2 env.
+      // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter.
       if (s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script") !== 0) {
         return compileError(s, c);
       }
@@ -471,10 +488,15 @@ function runScript(
       const status = s.pcall(0, 1, 1);
       if (r.command !== undefined) c.effect = { kind: "script", sha1: digest, command: r.command };
       if (s.stepsExceeded) return c.overLimit("script_steps");
-      if (status !== 0) return runError(s, c, digest, status);
+      if (status !== 0) {
+        const reply = runError(s, c, digest, status);
+        saveRandom(s, c);
+        return reply;
+      }
       const out: Buffer[] = [];
       const budget = { bytes: 0 };
       if (!toRedis(s, r, c.state.proto, out, budget, 0)) return c.overLimit();
+      saveRandom(s, c);
       return { type: "raw", bytes: Buffer.concat(out) };
     });
   } finally {
