@@ -15,7 +15,7 @@
  * Host functions are registered once (WebAssembly table slots are not freed) and find the run
  * they belong to through `current`.
  */
-import { LuaEngine, LuaFactory } from "wasmoon";
+import { LuaFactory } from "wasmoon";
 
 /** Allocated bytes one run's state may hold. */
 export const MAX_MEMORY = 16 * 1024 * 1024;
@@ -38,6 +38,7 @@ const wasm = await new LuaFactory().getLuaModule();
 const m = wasm.module as unknown as WasmModule;
 
 interface WasmModule {
+  _realloc(p: number, n: number): number;
   HEAPU8: Uint8Array;
   HEAPU32: Uint32Array;
   HEAPF64: Float64Array;
@@ -50,6 +51,9 @@ interface WasmModule {
   _lua_checkstack: CFn;
   _lua_concat: CFn;
   _lua_createtable: CFn;
+  _lua_newstate: CFn;
+  _lua_close: CFn;
+  _lua_dump: CFn;
   _lua_error: CFn;
   _lua_getfield: CFn;
   _lua_getglobal: CFn;
@@ -113,25 +117,30 @@ export class LuaState {
   L: number;
   steps = 0;
   stepsExceeded = false;
-  private readonly engine: LuaEngine;
+  /** Bytes the state's allocator holds now. */
+  memoryUsed = 0;
+  private readonly main: number;
 
   constructor() {
-    this.engine = new LuaEngine(wasm, {
-      openStandardLibs: false,
-      injectObjects: false,
-      enableProxy: false,
-      traceAllocations: true,
-    });
-    this.engine.global.setMemoryMax(MAX_MEMORY);
-    this.L = this.engine.global.address;
+    const outer = allocating;
+    allocating = this;
+    try {
+      this.main = m._lua_newstate(allocFn, 0);
+    } finally {
+      allocating = outer;
+    }
+    if (this.main === 0) throw new Error("lua_newstate failed");
+    this.L = this.main;
   }
 
   close(): void {
-    this.engine.global.close();
-  }
-
-  get memoryUsed(): number {
-    return this.engine.global.getMemoryUsed();
+    const outer = allocating;
+    allocating = this;
+    try {
+      m._lua_close(this.main);
+    } finally {
+      allocating = outer;
+    }
   }
 
   top(): number {
@@ -282,17 +291,72 @@ export class LuaState {
 
 /** The run whose host functions are being called (one at a time: the honeypot is synchronous). */
 let current: LuaState | undefined;
+/** The state whose allocator is being called (its creation, its run, its close). */
+let allocating: LuaState | undefined;
 
 export function withState<T>(fn: (state: LuaState) => T): T {
   const state = new LuaState();
   const outer = current;
+  const outerAlloc = allocating;
   current = state;
+  allocating = state;
   try {
     return fn(state);
   } finally {
     current = outer;
+    allocating = outerAlloc;
     state.close();
   }
+}
+
+/** lua_Alloc: realloc with the run's cap (Lua raises "not enough memory" when refused). */
+const allocFn = m.addFunction((_ud: number, ptr: number, osize: number, nsize: number) => {
+  const s = allocating;
+  const old = ptr === 0 ? 0 : osize;
+  if (nsize === 0) {
+    if (ptr !== 0) {
+      m._free(ptr);
+      if (s !== undefined) s.memoryUsed -= old;
+    }
+    return 0;
+  }
+  if (s !== undefined && nsize > old && s.memoryUsed + nsize - old > MAX_MEMORY) return 0;
+  const p = m._realloc(ptr, nsize);
+  if (p !== 0 && s !== undefined) s.memoryUsed += nsize - old;
+  return p;
+}, "iiiii");
+
+/** Chunks compiled once (trusted code: the prelude), kept as Lua bytecode. */
+const compiled = new Map<string, Buffer>();
+
+/** lua_Writer collecting a dump. */
+let dumpParts: Buffer[] = [];
+const writerFn = m.addFunction((_L: number, p: number, sz: number) => {
+  dumpParts.push(Buffer.from(m.HEAPU8.subarray(p, p + sz)));
+  return 0;
+}, "iiiii");
+
+/**
+ * Load trusted source (never a visitor's) as `name`, compiled once and then loaded as bytecode
+ * (parsing the prelude on every run would cost more than running most scripts).
+ */
+export function loadTrusted(state: LuaState, source: string, name: string): number {
+  let code = compiled.get(name);
+  if (code === undefined) {
+    const rc = state.load(Buffer.from(source, "latin1"), name);
+    if (rc !== 0) return rc;
+    dumpParts = [];
+    m._lua_dump(state.L, writerFn, 0, 1);
+    code = Buffer.concat(dumpParts);
+    dumpParts = [];
+    compiled.set(name, code);
+    return 0;
+  }
+  const p = m._malloc(code.length);
+  m.HEAPU8.set(code, p);
+  const rc = m._luaL_loadbufferx(state.L, p, code.length, cstr(name), cstr("b"));
+  m._free(p);
+  return rc;
 }
 
 const hookFn = m.addFunction(() => {

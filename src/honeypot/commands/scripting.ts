@@ -18,6 +18,7 @@ import {
   LUA_TSTRING,
   LUA_TTABLE,
   type LuaState,
+  loadTrusted,
   withState,
 } from "../lua.js";
 import { PRELUDE } from "../lua-prelude.js";
@@ -85,8 +86,6 @@ interface Run {
 }
 
 let run: Run | undefined;
-
-const PRELUDE_BYTES = Buffer.from(PRELUDE, "latin1");
 
 /** `%.17g` (the reply of a Lua double as RESP3 and RESP2 give it). */
 function fmt17g(x: number): string {
@@ -410,7 +409,7 @@ function saveRandom(s: LuaState, c: CommandContext): void {
 /** Build the environment: libraries, prelude, KEYS/ARGV; leaves handler and env on the stack. */
 function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[]): void {
   s.openLibs();
-  if (s.load(PRELUDE_BYTES, "=[C]") !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  if (loadTrusted(s, PRELUDE, "=[C]") !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
   s.newTable();
   for (const [name, fn] of Object.entries(HOST)) {
     s.pushFunction(fn);
