@@ -6,11 +6,15 @@
  * cjson.encode, the redis table, the error handler of eval.c, and the globals protection of
  * the version (7.0+: read-only tables behind proxies; before: enable_strict_lua's metatable).
  *
- * Arguments: the host functions table, the version's style ("7" or "6"), whether the build
- * exposes `package` (CVE-2022-0543), the version string and number, redisLrand48's state.
+ * Arguments: the host functions table and the version's features (F): v7 (7.0's error
+ * texts), readonly (read-only library tables: 6.2.7+), strict (enable_strict_lua's metatable
+ * before 6.2.7), resp3 (redis.setresp and RESP3 conversions: 6.0+), handlerLine (where the
+ * pre-7.0 error handler fails on a table), vulnerable (`package`, CVE-2022-0543), version,
+ * versionNum, seed (redisLrand48's state), osClock (7.4+).
  */
 export const PRELUDE = String.raw`
-local H, style, vulnerable, version, versionNum, seed = ...
+local H, F = ...
+local vulnerable, version, versionNum, seed, osClock = F.vulnerable, F.version, F.versionNum, F.seed, F.osClock
 local G = _G
 local type, tostring0, error, rawget, rawset0, setmetatable0, getmetatable, next, select =
   type, tostring, error, rawget, rawset, setmetatable, getmetatable, next, select
@@ -130,6 +134,8 @@ bit.tohex = function(x, n)
   return s:sub(9 - n)
 end
 G.bit = bit
+if osClock then G.os = { clock = H.clock } end
+gcinfo = function() return floor(collectgarbage("count")) end
 
 -- cjson (encode here, decode on the host).
 local null = H.null
@@ -198,7 +204,7 @@ G.cjson = {
 
 -- The redis table.
 local redis = {
-  call = H.call, pcall = H.pcall, sha1hex = H.sha1hex, log = H.log, setresp = H.setresp,
+  call = H.call, pcall = H.pcall, sha1hex = H.sha1hex, log = H.log,
   set_repl = H.set_repl,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
@@ -206,7 +212,8 @@ local redis = {
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
-if style == "7" then
+if F.resp3 then redis.setresp = H.setresp end
+if F.v7 then
   redis.REDIS_VERSION = version
   redis.REDIS_VERSION_NUM = versionNum
   redis.error_reply = function(...)
@@ -301,7 +308,7 @@ local function as51(msg)
 end
 
 local handler
-if style == "7" then
+if F.v7 then
   handler = function(err)
     local i = dbg_getinfo(2, "nSl")
     if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
@@ -316,10 +323,17 @@ else
   handler = function(err)
     local i = dbg_getinfo(2, "nSl")
     if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
-    if type(err) == "table" then err = err.err end
+    if type(err) == "table" then
+      -- eval.c's handler concatenates the table: it fails, and is called on its own error.
+      local at = "err_handler_def:" .. F.handlerLine
+      return "@" .. at .. ": " .. at .. ": attempt to concatenate local 'err' (a table value)"
+    end
     err = as51(tostring(err))
-    if err:find("Script attempted to access nonexistent global variable", 1, true) then
+    if F.strict and err:find("Script attempted to access nonexistent global variable", 1, true) then
       return "@enable_strict_lua:15: " .. err
+    end
+    if F.strict and err:find("Script attempted to create global variable", 1, true) then
+      return "@enable_strict_lua:8: " .. err
     end
     if i then return i.source .. ":" .. i.currentline .. ": " .. err end
     return err
@@ -327,7 +341,7 @@ else
 end
 
 -- Globals protection.
-if style == "7" then
+if F.readonly then
   local protected = setmetatable0({}, { __mode = "k" })
   local function proxy(real)
     local p = {}
@@ -338,7 +352,7 @@ if style == "7" then
     return p
   end
   for _, name in ipairs({ "string", "math", "table", "coroutine", "redis", "cjson", "bit",
-      "debug", "package" }) do
+      "debug", "package", "os" }) do
     if G[name] ~= nil then G[name] = proxy(G[name]) end
   end
   rawset = function(t, k, v)
@@ -350,13 +364,12 @@ if style == "7" then
     return setmetatable0(t, mt)
   end
   envProxy = proxy(G)
+  getfenv = function() return envProxy end
   G._G = envProxy
   setmetatable0(G, { __index = H.noglobal })
 else
   envProxy = G
-  setmetatable0(G, { __index = H.noglobal, __newindex = function(t, n, v)
-    rawset0(t, n, v)
-  end })
+  setmetatable0(G, { __index = H.noglobal, __newindex = H.noglobalset })
 end
 ipairs = ipairs
 

@@ -32,6 +32,7 @@ export const LUA_TSTRING = 4;
 export const LUA_TTABLE = 5;
 export const LUA_TFUNCTION = 6;
 export const LUA_REGISTRYINDEX = -1001000;
+export const LUA_RIDX_GLOBALS = 2;
 const LUA_MASKCOUNT = 8;
 
 const wasm = await new LuaFactory().getLuaModule();
@@ -254,6 +255,14 @@ export class LuaState {
   /** Raise the value on top as a Lua error (never returns to the caller's Lua code). */
   error(): number {
     return m._lua_error(this.L);
+  }
+  /** luaPushError's position before 7.0: `<source>: <line>: ` of the calling Lua code. */
+  where(): string {
+    m._luaL_where(this.L, 1);
+    const at = this.toBytes(-1)?.toString("latin1") ?? "";
+    this.pop();
+    const parts = /^(.*):(\d+): $/.exec(at);
+    return parts === null ? "" : `@${parts[1]}: ${parts[2]}: `;
   }
   /** Raise `message` prefixed with the caller's position (luaL_error at level 1). */
   errorAt(message: string): number {

@@ -12,6 +12,8 @@ import { arr, bulk, int, ReplyDecoder } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import {
   hostFunction,
+  LUA_REGISTRYINDEX,
+  LUA_RIDX_GLOBALS,
   LUA_TBOOLEAN,
   LUA_TNIL,
   LUA_TNUMBER,
@@ -233,13 +235,7 @@ function redisCall(state: LuaState, raise: boolean): number {
   const r = run!;
   const argc = state.top();
   if (argc === 0) {
-    pushErrorTable(
-      state,
-      r.v7
-        ? "Please specify at least one argument for this redis lib call"
-        : "Please specify at least one argument for redis.call()",
-    );
-    return raise ? state.error() : 1;
+    return refuse(state, r, raise, "Please specify at least one argument for this redis lib call");
   }
   const args: Buffer[] = [];
   for (let i = 1; i <= argc; i++) {
@@ -247,21 +243,13 @@ function redisCall(state: LuaState, raise: boolean): number {
     if (t === LUA_TNUMBER) args.push(Buffer.from(numberArg(state, i, r.v7), "latin1"));
     else if (t === LUA_TSTRING) args.push(state.toBytes(i)!);
     else {
-      pushErrorTable(
-        state,
-        r.v7
-          ? "Lua redis lib command arguments must be strings or integers"
-          : "Lua redis() command arguments must be strings or integers",
-      );
-      return raise ? state.error() : 1;
+      return refuse(state, r, raise, "Lua redis lib command arguments must be strings or integers");
     }
   }
+  const where = r.v7 ? "" : state.where();
   state.setTop(0);
   const reply = r.c.scriptCall(args, r.readOnly);
-  if ("error" in reply) {
-    pushErrorTable(state, reply.error, true);
-    return raise ? state.error() : 1;
-  }
+  if ("error" in reply) return refuse(state, r, raise, reply.error, where);
   const bytes = encodeReply(reply, r.resp);
   const [value] = new ReplyDecoder({
     maxBulkBytes: MAX_SCRIPT_REPLY,
@@ -272,11 +260,46 @@ function redisCall(state: LuaState, raise: boolean): number {
     state.pushNil();
     return 1;
   }
-  pushReply(state, value);
   if (raise && value.type === "error") {
-    pushErrorTable(state, `-${value.value}`, true);
+    // 7.0 raises the error table; before, luaRaiseError raised its text.
+    if (r.v7) pushErrorTable(state, `-${value.value}`, true);
+    else state.pushString(value.value);
     return state.error();
   }
+  pushReply(state, value);
+  return 1;
+}
+
+/** 7.0's words for a refused redis.call, as versions before 7.0 worded them. */
+const BEFORE_7: Record<string, string> = {
+  "Please specify at least one argument for this redis lib call":
+    "Please specify at least one argument for redis.call()",
+  "Lua redis lib command arguments must be strings or integers":
+    "Lua redis() command arguments must be strings or integers",
+  "Unknown Redis command called from script": "Unknown Redis command called from Lua script",
+  "Wrong number of args calling Redis command from script":
+    "Wrong number of args calling Redis command From Lua script",
+  "This Redis command is not allowed from script": "This Redis command is not allowed from scripts",
+};
+
+/**
+ * redis.call refused: the error table (7.0: {err = "ERR <text>"}; before: luaPushError's
+ * {err = "@user_script: <line>: <text>"}), raised (call) or returned (pcall).
+ */
+function refuse(state: LuaState, r: Run, raise: boolean, text: string, where?: string): number {
+  if (r.v7) {
+    pushErrorTable(state, text, true);
+    return raise ? state.error() : 1;
+  }
+  const at = where ?? state.where();
+  const msg = `${at}${BEFORE_7[text] ?? text}`;
+  if (raise) {
+    state.pushString(msg);
+    return state.error();
+  }
+  state.newTable();
+  state.pushString(msg);
+  state.setField(-2, "err");
   return 1;
 }
 
@@ -284,10 +307,7 @@ const HOST = {
   call: hostFunction((s) => redisCall(s, true)),
   pcall: hostFunction((s) => redisCall(s, false)),
   sha1hex: hostFunction((s) => {
-    if (s.top() !== 1) {
-      pushErrorTable(s, "wrong number of arguments");
-      return s.error();
-    }
+    if (s.top() !== 1) return raiseText(s, "wrong number of arguments");
     const b = s.type(1) === LUA_TNUMBER ? Buffer.from(numberText(s, 1)) : (s.toBytes(1) ?? "");
     s.pushString(sha1(b));
     return 1;
@@ -319,6 +339,10 @@ const HOST = {
     }
     return 0;
   }),
+  noglobalset: hostFunction((s) => {
+    const name = s.toBytes(2)?.toString("latin1") ?? "?";
+    return s.errorAt(`Script attempted to create global variable '${name}'`);
+  }),
   noglobal: hostFunction((s) => {
     const name = s.toBytes(2)?.toString("latin1") ?? "?";
     return s.errorAt(`Script attempted to access nonexistent global variable '${name}'`);
@@ -328,6 +352,12 @@ const HOST = {
     const r = run!;
     r.command ??= (s.toBytes(1) ?? Buffer.alloc(0)).toString("latin1");
     return 0;
+  }),
+  clock: hostFunction((s) => {
+    // The process's CPU seconds, as os.clock() reads them.
+    const { user, system } = process.cpuUsage();
+    s.pushNumber((user + system) / 1e6);
+    return 1;
   }),
   time: hostFunction((s) => {
     s.pushInteger(Math.floor(run!.c.now() / 1000));
@@ -386,7 +416,8 @@ function numberText(s: LuaState, i: number): string {
 
 /** luaPushError + luaError: raise {err = "ERR <text>"}. */
 function raiseText(s: LuaState, text: string): number {
-  pushErrorTable(s, text);
+  if (run!.v7) pushErrorTable(s, text);
+  else s.pushString(text);
   return s.error();
 }
 
@@ -396,9 +427,12 @@ function raiseText(s: LuaState, text: string): number {
  */
 const RANDOM_STATE = new WeakMap<object, number>();
 const LRAND48_INITIAL = 0x1234abcd330e;
+/** redisSrand48(0). */
+const LRAND48_SEED_0 = 0x330e;
 
 /** Keep the script's PRNG state (the getter is at stack index 3). */
 function saveRandom(s: LuaState, c: CommandContext): void {
+  if (!c.era.at("7.0")) return;
   s.pushValue(3);
   if (s.pcall(0, 1, 0) === 0 && s.isInteger(-1)) {
     RANDOM_STATE.set(c.keyspace, Number(s.toBytes(-1)!.toString("latin1")));
@@ -417,24 +451,44 @@ function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[])
   }
   s.pushLightNull();
   s.setField(-2, "null");
-  s.pushString(c.era.at("7.0") ? "7" : "6");
-  s.pushBoolean(cve20220543(c));
-  s.pushString(c.era.version);
-  const [a, b, d] = c.era.version.split(".").map((x) => Number.parseInt(x, 10) || 0);
-  s.pushInteger(((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0));
-  s.pushInteger(RANDOM_STATE.get(c.keyspace) ?? LRAND48_INITIAL);
-  if (s.pcall(6, 3, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  const era = c.era;
+  const [a, b, d] = era.version.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  const features: Record<string, boolean | number | string> = {
+    v7: era.at("7.0"),
+    readonly: era.at("6.2.7"),
+    strict: era.before("6.2.7"),
+    resp3: era.at("6.0"),
+    handlerLine: era.at("6.2.7") ? 9 : 8,
+    vulnerable: cve20220543(c),
+    version: era.version,
+    versionNum: ((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0),
+    // 7.0 draws from one sequence for the server's life; before, each script starts it anew.
+    seed: era.at("7.0") ? (RANDOM_STATE.get(c.keyspace) ?? LRAND48_INITIAL) : LRAND48_SEED_0,
+    osClock: era.product === "redis" && era.at("7.4"),
+  };
+  s.newTable();
+  for (const [k, v] of Object.entries(features)) {
+    if (typeof v === "boolean") s.pushBoolean(v);
+    else if (typeof v === "number") s.pushInteger(v);
+    else s.pushString(v);
+    s.setField(-2, k);
+  }
+  if (s.pcall(2, 3, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  // KEYS and ARGV go into the globals table raw, as Redis sets them from C.
+  s.rawGetI(LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   for (const [name, items] of [
     ["KEYS", keys],
     ["ARGV", argv],
   ] as const) {
+    s.pushString(name);
     s.newTable(items.length, 0);
     items.forEach((item, i) => {
       s.pushBytes(item);
       s.rawSetI(-2, i + 1);
     });
-    s.setGlobal(name);
+    s.rawSet(-3);
   }
+  s.pop();
 }
 
 /**
@@ -445,13 +499,32 @@ function cve20220543(c: CommandContext): boolean {
   return c.persona.layout === "debian" && c.era.product === "redis" && c.era.before("6.0");
 }
 
-/** The compile error reply of the version, or undefined when the body compiles. */
+/**
+ * An error reply made with addReplyErrorFormat and a format ending in a newline: 6.0+ trims
+ * the newline, before it became a space.
+ */
+function formatted(c: CommandContext, text: string): Reply {
+  return errorReply(c.era.at("6.0") ? text : `${text} `);
+}
+
+/** The compile error reply of the version. */
 function compileError(s: LuaState, c: CommandContext): Reply {
   const text = (s.toBytes(-1)?.toString("latin1") ?? "").replace(/near <eof>/g, "near '<eof>'");
-  return errorReply(
-    c.era.at("7.0")
-      ? `ERR Error compiling script (new function): ${text}`
-      : `ERR Error compiling script (new function): ${text}\n`,
+  return formatted(c, `ERR Error compiling script (new function): ${text}`);
+}
+
+/**
+ * Compile a script as the version does: the body itself (6.2.7+, after a 7.0 shebang line), or
+ * before 6.2.7 inside `function f_<sha>() … end` (here an anonymous function returned by the
+ * chunk: the same lines and the same compile errors). 0 when it compiled.
+ */
+function compile(s: LuaState, c: CommandContext, body: Buffer): number {
+  if (c.era.at("6.2.7")) {
+    return s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script");
+  }
+  return s.load(
+    Buffer.concat([Buffer.from("return function() "), body, Buffer.from("\nend")]),
+    "@user_script",
   );
 }
 
@@ -459,7 +532,7 @@ function compileError(s: LuaState, c: CommandContext): Reply {
 function compiles(c: CommandContext, body: Buffer): Reply | undefined {
   return withState((s) => {
     s.openLibs();
-    return s.load(body, "@user_script") === 0 ? undefined : compileError(s, c);
+    return compile(s, c, body) === 0 ? undefined : compileError(s, c);
   });
 }
 
@@ -479,11 +552,11 @@ function runScript(
     return withState((s) => {
       prepare(s, c, keys, argv);
       // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter.
-      if (s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script") !== 0) {
-        return compileError(s, c);
-      }
+      if (compile(s, c, body) !== 0) return compileError(s, c);
       s.pushValue(2);
       s.setUpvalue(-2, 1);
+      // Before 6.2.7 the chunk returns the script's function.
+      if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c);
       const status = s.pcall(0, 1, 1);
       if (r.command !== undefined) c.effect = { kind: "script", sha1: digest, command: r.command };
       if (s.stepsExceeded) return c.overLimit("script_steps");
@@ -515,7 +588,7 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
   if (c.era.at("7.0")) {
     if (s.type(-1) !== LUA_TTABLE) {
       const msg = s.toBytes(-1)?.toString("latin1") ?? "execution failure";
-      return errorReply(`ERR Error running script ${digest}, ${msg.slice(0, 100)}\n`);
+      return formatted(c, `ERR Error running script ${digest}, ${msg.slice(0, 100)}`);
     }
     s.getField(-1, "err");
     let msg = s.toBytes(-1)?.toString("latin1") ?? "";
@@ -532,7 +605,7 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
     return errorReply(msg);
   }
   const msg = status === 4 ? "not enough memory" : (s.toBytes(-1)?.toString("latin1") ?? "");
-  return errorReply(`ERR Error running script (call to f_${digest}): ${msg}\n`);
+  return formatted(c, `ERR Error running script (call to f_${digest}): ${msg}`);
 }
 
 const CRLF = "\r\n";
@@ -616,6 +689,8 @@ function tableToRedis(
     return push(`+${msg.replace(/[\r\n]/g, " ")}\r\n`);
   }
   s.pop();
+  // The RESP3 shapes arrived in 6.0: before, such tables are arrays like any other.
+  if (!r.c.era.at("6.0")) return arrayToRedis(s, r, proto, out, budget, depth, push);
   if (field("double") === LUA_TNUMBER) {
     const d = fmt17g(s.toNumber(-1));
     s.pop(2);
@@ -677,6 +752,19 @@ function tableToRedis(
     }
     s.pop();
   }
+  return arrayToRedis(s, r, proto, out, budget, depth, push);
+}
+
+/** A Lua table as an array: t[1], t[2] … up to the first nil. */
+function arrayToRedis(
+  s: LuaState,
+  r: Run,
+  proto: 2 | 3,
+  out: Buffer[],
+  budget: { bytes: number },
+  depth: number,
+  push: (b: Buffer | string) => boolean,
+): boolean {
   const parts: Buffer[] = [];
   let n = 0;
   for (let j = 1; ; j++) {
