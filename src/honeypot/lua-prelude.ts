@@ -373,5 +373,62 @@ else
 end
 ipairs = ipairs
 
-return handler, envProxy, function() return X end
+-- FUNCTION LOAD / FCALL (7.0+): run a library's code with the load-time redis table, whose
+-- register_function collects the callbacks; returns them and each one's flags.
+local FLAGS = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function runLibrary(chunk)
+  local callbacks, flagsOf = {}, {}
+  local count = 0
+  local function register(...)
+    local n = select("#", ...)
+    local name, cb, flags
+    local a = ...
+    if n == 1 and type(a) == "table" then
+      for k in next, a do
+        if k ~= "function_name" and k ~= "callback" and k ~= "flags" and k ~= "description" then
+          error("unknown argument given to redis.register_function", 2)
+        end
+      end
+      name, cb, flags = a.function_name, a.callback, a.flags
+      if type(name) ~= "string" then error("function_name argument given to redis.register_function must be a string", 2) end
+      if type(cb) ~= "function" then error("callback argument given to redis.register_function must be a function", 2) end
+      if flags ~= nil and type(flags) ~= "table" then error("flags argument to redis.register_function must be a table representing function flags", 2) end
+    elseif n == 2 then
+      name, cb = ...
+      if type(name) ~= "string" then error("first argument to redis.register_function must be a string", 2) end
+      if type(cb) ~= "function" then error("second argument to redis.register_function must be a function", 2) end
+    else
+      error("wrong number of arguments to redis.register_function", 2)
+    end
+    if name == "" or name:find("[^%w_]") then
+      error("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long", 2)
+    end
+    if callbacks[name] ~= nil then error("Function already exists in the library", 2) end
+    local list = {}
+    for _, f in ipairs(flags or {}) do
+      if not FLAGS[f] then error("unknown flag given", 2) end
+      list[#list + 1] = f
+    end
+    count = count + 1
+    if count > 256 then error("too many functions in one library", 2) end
+    callbacks[name] = cb
+    flagsOf[name] = list
+  end
+  -- While loading, the library sees only its API (function_lua.c's LIBRARY_API); then its
+  -- globals become the ordinary ones for the functions it registered.
+  local api = setmetatable0({ register_function = register, log = redis.log, LOG_DEBUG = 0,
+    LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = version,
+    REDIS_VERSION_NUM = versionNum }, { __index = H.noglobal })
+  local loadG = setmetatable0({ redis = setmetatable0({}, { __index = api,
+    __newindex = H.readonly, __metatable = false }) }, { __index = H.noglobal })
+  local mt = { __index = loadG, __newindex = H.readonly, __metatable = false }
+  local fenv = setmetatable0({}, mt)
+  dbg_setupvalue(chunk, 1, fenv)
+  chunk()
+  mt.__index = envProxy
+  return callbacks, flagsOf
+end
+
+return handler, envProxy, function() return X end, runLibrary
 `;

@@ -8,8 +8,9 @@
  * (recorded as the `script_steps` limit), as a client of a server stuck in a script waits.
  */
 import { createHash } from "node:crypto";
-import { arr, bulk, int, ReplyDecoder } from "../../resp/index.js";
+import { arr, bulk, int, map, nil, ReplyDecoder, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import { globMatch } from "../keyspace.js";
 import {
   hostFunction,
   LUA_REGISTRYINDEX,
@@ -27,7 +28,7 @@ import { PRELUDE } from "../lua-prelude.js";
 import { NOT_INTEGER } from "../personas/texts.js";
 import { parseInteger } from "./integers.js";
 import { encodeReply, errorReply, OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
 
 function sha1(text: Buffer | string): string {
   return createHash("sha1").update(text).digest("hex");
@@ -441,7 +442,13 @@ function saveRandom(s: LuaState, c: CommandContext): void {
 }
 
 /** Build the environment: libraries, prelude, KEYS/ARGV; leaves handler and env on the stack. */
-function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[]): void {
+function prepare(
+  s: LuaState,
+  c: CommandContext,
+  keys: Buffer[],
+  argv: Buffer[],
+  globals = true,
+): void {
   s.openLibs();
   if (loadTrusted(s, PRELUDE, "=[C]") !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
   s.newTable();
@@ -473,7 +480,9 @@ function prepare(s: LuaState, c: CommandContext, keys: Buffer[], argv: Buffer[])
     else s.pushString(v);
     s.setField(-2, k);
   }
-  if (s.pcall(2, 3, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  if (s.pcall(2, 4, 0) !== 0) throw new Error(`prelude: ${s.toBytes(-1)}`);
+  // Functions get their keys and arguments as parameters, not as globals.
+  if (!globals) return;
   // KEYS and ARGV go into the globals table raw, as Redis sets them from C.
   s.rawGetI(LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   for (const [name, items] of [
@@ -536,11 +545,15 @@ function compiles(c: CommandContext, body: Buffer): Reply | undefined {
   });
 }
 
+/** What runs: an EVAL body, or a function of a library (FCALL). */
+type Target =
+  | { kind: "eval"; body: Buffer; digest: string }
+  | { kind: "function"; library: Library; name: string };
+
 /** Run a script and answer its reply (or the error) in the client's protocol. */
 function runScript(
   c: CommandContext,
-  body: Buffer,
-  digest: string,
+  target: Target,
   keys: Buffer[],
   argv: Buffer[],
   readOnly: boolean,
@@ -548,20 +561,33 @@ function runScript(
   const outer = run;
   const r: Run = { c, resp: 2, readOnly, v7: c.era.at("7.0") };
   run = r;
+  const label = target.kind === "eval" ? target.digest : target.name;
   try {
     return withState((s) => {
-      prepare(s, c, keys, argv);
-      // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter.
-      if (compile(s, c, body) !== 0) return compileError(s, c);
-      s.pushValue(2);
-      s.setUpvalue(-2, 1);
-      // Before 6.2.7 the chunk returns the script's function.
-      if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c);
-      const status = s.pcall(0, 1, 1);
-      if (r.command !== undefined) c.effect = { kind: "script", sha1: digest, command: r.command };
+      prepare(s, c, keys, argv, target.kind === "eval");
+      // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter, 4 runLibrary.
+      let status: number;
+      if (target.kind === "eval") {
+        if (compile(s, c, target.body) !== 0) return compileError(s, c);
+        s.pushValue(2);
+        s.setUpvalue(-2, 1);
+        // Before 6.2.7 the chunk returns the script's function.
+        if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c);
+        status = s.pcall(0, 1, 1);
+      } else {
+        const loaded = loadLibrary(s, target.library.code);
+        if (typeof loaded === "string") return errorReply(`ERR ${loaded}`);
+        // Stack: … callbacks, flags.
+        s.pop();
+        s.getField(-1, target.name);
+        pushArray(s, keys);
+        pushArray(s, argv);
+        status = s.pcall(2, 1, 1);
+      }
+      if (r.command !== undefined) c.effect = { kind: "script", sha1: label, command: r.command };
       if (s.stepsExceeded) return c.overLimit("script_steps");
       if (status !== 0) {
-        const reply = runError(s, c, digest, status);
+        const reply = runError(s, c, label, status);
         saveRandom(s, c);
         return reply;
       }
@@ -574,6 +600,277 @@ function runScript(
   } finally {
     run = outer;
   }
+}
+
+function pushArray(s: LuaState, items: readonly Buffer[]): void {
+  s.newTable(items.length, 0);
+  items.forEach((item, i) => {
+    s.pushBytes(item);
+    s.rawSetI(-2, i + 1);
+  });
+}
+
+/**
+ * Compile a library's code (after its #! line, as "@user_function") and run it with the
+ * load-time API: leaves its callbacks and their flags on the stack, or returns the error text.
+ */
+function loadLibrary(s: LuaState, code: Buffer): string | undefined {
+  if (s.load(code, "@user_function") !== 0) {
+    return `Error compiling function: ${s.toBytes(-1)?.toString("latin1") ?? ""}`;
+  }
+  s.pushValue(2);
+  s.setUpvalue(-2, 1);
+  s.pushValue(4);
+  s.pushValue(-2);
+  if (s.pcall(1, 2, 0) !== 0) {
+    if (run?.c !== undefined && s.stepsExceeded) return "FUNCTION LOAD timeout";
+    const msg = s.toBytes(-1)?.toString("latin1") ?? "";
+    return `Error registering functions: ERR ${msg}`;
+  }
+  return undefined;
+}
+
+// ---------- FUNCTION (7.0+) ----------
+
+/** A loaded library: its code (from the #! line) and its functions' flags. */
+interface Library {
+  name: string;
+  /** The whole payload as loaded (FUNCTION LIST WITHCODE). */
+  payload: Buffer;
+  /** The code run: the payload from its first newline on (line numbers kept). */
+  code: Buffer;
+  functions: Map<string, string[]>;
+}
+
+/** Libraries per keyspace (functions are the server's, so a source's connections share them). */
+const LIBRARIES = new WeakMap<object, Map<string, Library>>();
+/** Most libraries and payload bytes kept per keyspace. */
+const MAX_LIBRARIES = 64;
+const MAX_LIBRARY_BYTES = 512 * 1024;
+
+function librariesOf(c: CommandContext): Map<string, Library> {
+  let libs = LIBRARIES.get(c.keyspace);
+  if (libs === undefined) {
+    libs = new Map();
+    LIBRARIES.set(c.keyspace, libs);
+  }
+  return libs;
+}
+
+function findFunction(c: CommandContext, name: string): Library | undefined {
+  for (const lib of librariesOf(c).values()) if (lib.functions.has(name)) return lib;
+  return undefined;
+}
+
+/** functionExtractLibMetaData: engine and name from the `#!lua name=…` line. */
+function libraryMetadata(payload: Buffer): { engine: string; name: string; code: Buffer } | string {
+  if (payload[0] !== 0x23 || payload[1] !== 0x21) return "Missing library metadata";
+  const nl = payload.indexOf(0x0a);
+  if (nl < 0) return "Invalid library metadata";
+  const parts = payload
+    .toString("latin1", 0, nl)
+    .split(/[ \t\r]+/)
+    .filter((p) => p !== "");
+  if (parts.length === 0) return "Invalid library metadata";
+  const engine = parts[0]!.slice(2);
+  let name: string | undefined;
+  for (const part of parts.slice(1)) {
+    if (/^name=/i.test(part)) {
+      if (name !== undefined) {
+        return "Invalid metadata value, name argument was given multiple times";
+      }
+      name = part.slice(5);
+      continue;
+    }
+    return `Invalid metadata value given: ${part}`;
+  }
+  if (name === undefined) return "Library name was not given";
+  return { engine, name, code: payload.subarray(nl) };
+}
+
+const NAME_RE = /^[A-Za-z0-9_]+$/;
+
+function functionLoad(c: CommandContext): Reply {
+  let replace = false;
+  let at = 2;
+  while (at < c.args.length - 1) {
+    const opt = c.arg(at++);
+    if (opt.toLowerCase() === "replace") {
+      replace = true;
+      continue;
+    }
+    return errorReply(`ERR Unknown option given: ${opt}`);
+  }
+  if (at >= c.args.length) return errorReply("ERR Function code is missing");
+  const payload = c.args[at]!;
+  c.effect = { kind: "script", sha1: sha1(payload) };
+  const md = libraryMetadata(payload);
+  if (typeof md === "string") return errorReply(`ERR ${md}`);
+  if (!NAME_RE.test(md.name)) {
+    return errorReply(
+      "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+    );
+  }
+  if (md.engine.toLowerCase() !== "lua") return errorReply(`ERR Engine '${md.engine}' not found`);
+  const libs = librariesOf(c);
+  const old = libs.get(md.name);
+  if (old !== undefined && !replace) return errorReply(`ERR Library '${md.name}' already exists`);
+  const outer = run;
+  const r: Run = { c, resp: 2, readOnly: false, v7: true };
+  run = r;
+  let functions: Map<string, string[]> | string;
+  try {
+    functions = withState((s) => {
+      prepare(s, c, [], [], false);
+      const failed = loadLibrary(s, md.code);
+      if (failed !== undefined) return failed;
+      const out = new Map<string, string[]>();
+      s.pushNil();
+      while (s.next(-2)) {
+        const name = s.toBytes(-2)?.toString("latin1") ?? "";
+        const flags: string[] = [];
+        for (let i = 1; s.rawGetI(-1, i) === LUA_TSTRING; i++) {
+          flags.push(s.toBytes(-1)!.toString("latin1"));
+          s.pop();
+        }
+        s.pop(2);
+        out.set(name, flags);
+      }
+      return out;
+    });
+  } finally {
+    run = outer;
+  }
+  if (typeof functions === "string") return errorReply(`ERR ${functions}`);
+  if (functions.size === 0) return errorReply("ERR No functions registered");
+  for (const name of functions.keys()) {
+    const owner = findFunction(c, name);
+    if (owner !== undefined && owner !== old)
+      return errorReply(`ERR Function ${name} already exists`);
+  }
+  let bytes = payload.length;
+  for (const lib of libs.values()) if (lib !== old) bytes += lib.payload.length;
+  if (bytes > MAX_LIBRARY_BYTES || (old === undefined && libs.size >= MAX_LIBRARIES)) {
+    return errorReply(OOM_TEXT);
+  }
+  if (!c.hold(payload.length + 200)) return errorReply(OOM_TEXT);
+  if (old !== undefined) c.release(old.payload.length + 200);
+  libs.set(md.name, { name: md.name, payload, code: md.code, functions });
+  wrote(c);
+  return bulk(Buffer.from(md.name, "latin1"));
+}
+
+const OOM_TEXT = "OOM command not allowed when used memory > 'maxmemory'.";
+
+function fcallGeneric(readOnly: boolean): (c: CommandContext) => Reply {
+  return (c) => {
+    const name = c.arg(1);
+    const library = findFunction(c, name);
+    if (library === undefined) return errorReply("ERR Function not found");
+    const n = parseInteger(c.arg(2));
+    if (n === undefined) return errorReply("ERR Bad number of keys provided");
+    if (n > c.args.length - 3) {
+      return errorReply("ERR Number of keys can't be greater than number of args");
+    }
+    if (n < 0) return errorReply("ERR Number of keys can't be negative");
+    const flags = library.functions.get(name)!;
+    const noWrites = flags.includes("no-writes");
+    if (readOnly && !noWrites) {
+      return errorReply("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    c.effect = { kind: "script", sha1: sha1(library.payload) };
+    return runScript(
+      c,
+      { kind: "function", library, name },
+      c.args.slice(3, 3 + n),
+      c.args.slice(3 + n),
+      readOnly || noWrites,
+    );
+  };
+}
+
+function functionList(c: CommandContext): Reply {
+  let withCode = false;
+  let pattern: string | undefined;
+  for (let i = 2; i < c.args.length; i++) {
+    const a = c.arg(i).toLowerCase();
+    if (!withCode && a === "withcode") {
+      withCode = true;
+      continue;
+    }
+    if (pattern === undefined && a === "libraryname") {
+      if (i >= c.args.length - 1) return errorReply("ERR library name argument was not given");
+      pattern = c.arg(++i);
+      continue;
+    }
+    return errorReply(`ERR Unknown argument ${c.arg(i)}`);
+  }
+  const out: RespValue[] = [];
+  for (const lib of librariesOf(c).values()) {
+    if (pattern !== undefined && !globMatch(pattern.toLowerCase(), lib.name.toLowerCase()))
+      continue;
+    const pairs: Array<[RespValue, RespValue]> = [
+      [bulk("library_name"), bulk(Buffer.from(lib.name, "latin1"))],
+      [bulk("engine"), bulk("LUA")],
+      [
+        bulk("functions"),
+        arr(
+          [...lib.functions].map(([name, flags]) =>
+            map([
+              [bulk("name"), bulk(Buffer.from(name, "latin1"))],
+              [bulk("description"), nil()],
+              [bulk("flags"), { type: "set", value: flags.map((f) => simple(f)) }],
+            ]),
+          ),
+        ),
+      ],
+    ];
+    if (withCode) pairs.push([bulk("library_code"), bulk(lib.payload)]);
+    out.push(map(pairs));
+  }
+  return arr(out);
+}
+
+function functionDelete(c: CommandContext): Reply {
+  const libs = librariesOf(c);
+  const lib = libs.get(c.arg(2));
+  if (lib === undefined) return errorReply("ERR Library not found");
+  libs.delete(lib.name);
+  c.release(lib.payload.length + 200);
+  wrote(c);
+  return OK;
+}
+
+function functionFlush(c: CommandContext): Reply {
+  if (c.args.length === 3 && !/^(sync|async)$/i.test(c.arg(2))) {
+    return errorReply("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+  }
+  const libs = librariesOf(c);
+  for (const lib of libs.values()) c.release(lib.payload.length + 200);
+  libs.clear();
+  wrote(c);
+  return OK;
+}
+
+function functionStats(c: CommandContext): Reply {
+  const libs = librariesOf(c);
+  let functions = 0;
+  for (const lib of libs.values()) functions += lib.functions.size;
+  return map([
+    [bulk("running_script"), nil()],
+    [
+      bulk("engines"),
+      map([
+        [
+          bulk("LUA"),
+          map([
+            [bulk("libraries_count"), int(libs.size)],
+            [bulk("functions_count"), int(functions)],
+          ]),
+        ],
+      ]),
+    ],
+  ]);
 }
 
 /** A body starting with `#!` (7.0 shebang flags): the first line is not code. */
@@ -794,7 +1091,13 @@ function evalGeneric(readOnly: boolean): (c: CommandContext) => Reply {
     const split = splitKeys(c);
     if ("type" in split) return split;
     const digest = rememberScript(c, c.arg(1));
-    return runScript(c, c.args[1]!, digest, split.keys, split.argv, readOnly);
+    return runScript(
+      c,
+      { kind: "eval", body: c.args[1]!, digest },
+      split.keys,
+      split.argv,
+      readOnly,
+    );
   };
 }
 
@@ -812,7 +1115,13 @@ function evalshaGeneric(readOnly: boolean): (c: CommandContext) => Reply {
       );
     }
     c.effect = { kind: "script", sha1: digest };
-    return runScript(c, Buffer.from(body, "latin1"), digest, split.keys, split.argv, readOnly);
+    return runScript(
+      c,
+      { kind: "eval", body: Buffer.from(body, "latin1"), digest },
+      split.keys,
+      split.argv,
+      readOnly,
+    );
   };
 }
 
@@ -829,6 +1138,24 @@ export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
   { name: "eval", arity: -3, handler: evalGeneric(false) },
   { name: "evalsha", arity: -3, handler: evalshaGeneric(false) },
   { name: "eval_ro", arity: -3, since: "7.0", handler: evalGeneric(true) },
+  { name: "fcall", arity: -3, since: "7.0", handler: fcallGeneric(false) },
+  { name: "fcall_ro", arity: -3, since: "7.0", handler: fcallGeneric(true) },
+  {
+    name: "function",
+    arity: -2,
+    since: "7.0",
+    subcommands: {
+      load: { arity: -3, handler: functionLoad },
+      list: { arity: -2, handler: functionList },
+      delete: { arity: 3, handler: functionDelete },
+      flush: { arity: -2, handler: functionFlush },
+      stats: { arity: 2, handler: functionStats },
+      kill: {
+        arity: 2,
+        handler: () => errorReply("NOTBUSY No scripts in execution right now."),
+      },
+    },
+  },
   { name: "evalsha_ro", arity: -3, since: "7.0", handler: evalshaGeneric(true) },
   {
     name: "script",
