@@ -5,10 +5,13 @@
  * on a Debian 5.0 persona; node-redis's multi() and redis-py's Lock release script.
  */
 import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { createClient } from "redis";
 import { persona } from "../src/honeypot/personas/index.js";
 import {
@@ -453,6 +456,107 @@ describe("the CVE-2022-0543 command reaches the classifier and the indicators", 
       assert.match(rows, /999\.example/);
     } finally {
       await srv.close().catch(() => {});
+    }
+  });
+});
+
+const HAVE_CLI = spawnSync("sh", ["-c", "command -v redis-cli"]).status === 0;
+
+describe("real clients' wire forms against Debian's redis-server 7.0", {
+  skip: HAVE_REDIS ? false : "redis-server 7.0 not installed",
+}, () => {
+  let real: RedisProcess;
+  let fake: PersonaServer;
+
+  before(async () => {
+    real = await startRedis({
+      host: "127.0.0.1",
+      port: await freePort(),
+      config: ["protected-mode no"],
+    });
+    fake = await servePersona(persona("redis-7.0-open"));
+  });
+
+  after(async () => {
+    await fake.close();
+    await real.stop();
+  });
+
+  /** Requests written at once (as a pipeline writes them); the replies, all of them. */
+  async function pipeline(port: number, cmds: Cmd[], replies: number): Promise<string> {
+    const conn = await RespConnection.open(port);
+    try {
+      const bytes = Buffer.concat(cmds.map((c) => encodeCommand(c)));
+      return (await conn.send(bytes, replies, 3000)).toString("latin1");
+    } finally {
+      conn.close();
+    }
+  }
+
+  test("redis-py's transactional pipeline with WATCH, as it writes it", async () => {
+    // pipe.watch('acct'); pipe.get('acct') (immediate); pipe.multi(); pipe.set(…); pipe.execute()
+    const steps: Array<{ cmds: Cmd[]; replies: number }> = [
+      { cmds: [["SET", "acct", "10"]], replies: 1 },
+      { cmds: [["WATCH", "acct"]], replies: 1 },
+      { cmds: [["GET", "acct"]], replies: 1 },
+      {
+        cmds: [["MULTI"], ["SET", "acct", "9"], ["INCRBY", "log", "1"], ["EXEC"]],
+        replies: 4,
+      },
+      { cmds: [["WATCH", "acct"]], replies: 1 },
+      { cmds: [["SET", "acct", "changed elsewhere"]], replies: 1 },
+      { cmds: [["MULTI"], ["SET", "acct", "8"], ["EXEC"]], replies: 3 },
+      { cmds: [["MULTI"], ["SET", "acct"], ["EXEC"]], replies: 3 },
+    ];
+    const run = async (port: number): Promise<string[]> => {
+      const conn = await RespConnection.open(port);
+      const out: string[] = [];
+      try {
+        for (const s of steps) {
+          const bytes = Buffer.concat(s.cmds.map((c) => encodeCommand(c)));
+          out.push((await conn.send(bytes, s.replies, 3000)).toString("latin1"));
+        }
+      } finally {
+        conn.close();
+      }
+      return out;
+    };
+    const want = await run(real.port);
+    const got = await run(fake.port);
+    assert.deepEqual(got, want);
+    assert.equal(want[3], "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n:1\r\n");
+    assert.equal(want[6], "+OK\r\n+QUEUED\r\n*-1\r\n");
+    assert.equal(await pipeline(fake.port, [["PING"]], 1), "+PONG\r\n");
+  });
+
+  test("redis-cli --eval answers the same", {
+    skip: HAVE_CLI ? false : "no redis-cli",
+  }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-lua-"));
+    try {
+      const file = path.join(dir, "release.lua");
+      fs.writeFileSync(file, LOCK_RELEASE);
+      // Asynchronous: the honeypot answers from this very process.
+      const cli = async (port: number, args: string[]): Promise<string> =>
+        (
+          await promisify(execFile)("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], {
+            encoding: "latin1",
+            timeout: 10_000,
+          })
+        ).stdout;
+      // Each redis-cli run is a connection of its own (a keyspace of its own here, for now):
+      // the second script takes the lock itself before releasing it.
+      const takeAndRelease = path.join(dir, "take-release.lua");
+      fs.writeFileSync(takeAndRelease, `redis.call('set', KEYS[1], ARGV[1])\n${LOCK_RELEASE}`);
+      for (const args of [
+        ["--eval", file, "lk", ",", "other"],
+        ["--eval", takeAndRelease, "lk", ",", "tok"],
+        ["--eval", file],
+      ]) {
+        assert.equal(await cli(fake.port, args), await cli(real.port, args), args.join(" "));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
