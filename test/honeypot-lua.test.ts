@@ -365,8 +365,19 @@ describe("scripting bounds, the CVE-2022-0543 forms and real clients on the ship
       assert.equal(reply.length, 0);
       assert.ok(conn.closed);
       conn.close();
+      // A script cannot catch the bound with pcall, xpcall or a coroutine and loop on.
+      for (const body of [
+        "while true do pcall(function() while true do end end) end",
+        "while true do xpcall(function() while true do end end, function(e) return e end) end",
+        "local co = coroutine.wrap(function() while true do end end) while true do pcall(co) end",
+      ]) {
+        const c = await RespConnection.open(srv.port);
+        assert.equal((await c.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).length, 0);
+        assert.ok(c.closed, body);
+        c.close();
+      }
       const limits = srv.recorder.rows.filter((r) => JSON.stringify(r).includes("script_steps"));
-      assert.ok(limits.length > 0, "the step bound is recorded");
+      assert.ok(limits.length >= 4, "the step bound is recorded");
     } finally {
       await srv.close();
     }

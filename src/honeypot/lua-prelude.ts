@@ -34,6 +34,31 @@ local function toint(v)
   return tointeger(n) or 0
 end
 
+-- The step bound's error ("\0steps", raised by the hook) goes through every protected call:
+-- a script cannot catch it and loop on.
+local STEPS = "\0steps"
+local pcall0, xpcall0, resume0, wrap0, create0 = pcall, xpcall, coroutine.resume,
+  coroutine.wrap, coroutine.create
+local function rethrow(ok, ...)
+  if not ok and (...) == STEPS then error(STEPS, 0) end
+  return ok, ...
+end
+pcall = function(...) return rethrow(pcall0(...)) end
+xpcall = function(f, h, ...)
+  return rethrow(xpcall0(f, function(e) if e == STEPS then return e end return h(e) end, ...))
+end
+coroutine.resume = function(...) return rethrow(resume0(...)) end
+coroutine.wrap = function(f)
+  local co = create0(f)
+  return function(...)
+    local function pass(ok, ...)
+      if not ok then error((...), 0) end
+      return ...
+    end
+    return pass(rethrow(resume0(co, ...)))
+  end
+end
+
 tostring = function(v)
   if type(v) == "number" then return num2str(v) end
   return tostring0(v)
