@@ -32,7 +32,9 @@
  * - lua_exploit: T1190 Exploit Public-Facing Application when a CVE shape matched (the
  *   evidence names it). T1059.011 Lua is not used: the notes find no source applying it to
  *   Redis, and every EVAL is Lua by design, so it would tag ordinary scripts as well. Tokens
- *   without a CVE shape (`io.popen` alone) get no technique.
+ *   without a CVE shape (`io.popen` alone) get no technique. T1059.004 Unix Shell for the
+ *   command a script handed a CVE-2022-0543 `io.popen`/`os.execute` on a persona that claims
+ *   a vulnerable Debian build (the script effect's `command`; nothing ran).
  * - destructive: T1485 Data Destruction (FLUSHALL, FLUSHDB, DEL of many keys); T1531 Account
  *   Access Removal for CONFIG SET requirepass / ACL SETUSER default, which lock the owner out.
  * - ransom: T1485. Not T1486 Data Encrypted for Impact: Redis "ransom" wipes the data and
@@ -534,7 +536,11 @@ class SessionFacts {
         );
         break;
       case "script":
-        // Only a hash: the script body, if any, was read from its SCRIPT LOAD or EVAL.
+        // The body, if any, was read from its SCRIPT LOAD or EVAL; a command is what the
+        // script handed a CVE-2022-0543 io.popen / os.execute (the honeypot ran nothing).
+        if (effect.command !== undefined) {
+          this.out.add("lua_exploit", `shell command via Lua: ${effect.command}`, "T1059.004");
+        }
         break;
     }
   }

@@ -594,6 +594,13 @@ export function extractIndicators(
         // A captured payload it loaded: the name its binary gives it.
         if (effect.module !== undefined) found.modules.add(effect.module);
         break;
+      case "script":
+        // What a script built and handed io.popen (possibly nowhere literal in its text).
+        if (effect.command !== undefined) {
+          const searched = budget.take(effect.command);
+          if (searched !== "") found.text(searched, searched.length < effect.command.length);
+        }
+        break;
       default:
         break;
     }

@@ -213,6 +213,14 @@ export class Keyspace {
   );
   private keyCount = 0;
   private byteCount = 0;
+  /**
+   * WATCH's per-key modification counters, kept only for keys some connection watches: the
+   * stamp of the key's last change (from one counter for the whole keyspace, so a key deleted
+   * and made again never shows an old stamp) and how many watchers hold it. Works the same
+   * whether one connection or every connection of a source shares this keyspace.
+   */
+  private readonly watched = new Map<string, { stamp: number; watchers: number }>();
+  private modifications = 0;
 
   constructor(
     private readonly limits: KeyspaceLimits,
@@ -255,6 +263,7 @@ export class Keyspace {
   }
 
   private remove(map: Map<string, Entry>, key: string, e: Entry): void {
+    if (this.watched.size > 0) this.touch(this.dbs.indexOf(map), key);
     map.delete(key);
     this.count(-e.bytes, -elementCount(e.data), -1);
   }
@@ -313,6 +322,47 @@ export class Keyspace {
     this.count(-freed, -elements, 0);
   }
 
+  // ---- WATCH ----
+
+  /** Start watching a key: its modification stamp now (compare with keyStamp at EXEC). */
+  watch(db: number, key: string): number {
+    const id = `${db}\0${key}`;
+    let w = this.watched.get(id);
+    if (w === undefined) {
+      w = { stamp: this.modifications, watchers: 0 };
+      this.watched.set(id, w);
+    }
+    w.watchers++;
+    return w.stamp;
+  }
+
+  /** One watcher of the key let go of it (UNWATCH, EXEC, DISCARD, the connection closed). */
+  unwatch(db: number, key: string): void {
+    const id = `${db}\0${key}`;
+    const w = this.watched.get(id);
+    if (w !== undefined && --w.watchers <= 0) this.watched.delete(id);
+  }
+
+  /**
+   * The key's modification stamp, after dropping it if its TTL passed (EXEC with a watched key
+   * that expired meanwhile fails, as 7.0's isWatchedKeyExpired makes it).
+   */
+  keyStamp(db: number, key: string): number {
+    this.entry(db, key);
+    return this.watched.get(`${db}\0${key}`)?.stamp ?? -1;
+  }
+
+  /** The key changed (a write command, a deletion, an expiry, a flush): watchers see it. */
+  touch(db: number, key: string): void {
+    const w = this.watched.get(`${db}\0${key}`);
+    if (w !== undefined) w.stamp = ++this.modifications;
+  }
+
+  /** Whether any connection watches a key (writes skip touching when none does). */
+  get watching(): boolean {
+    return this.watched.size > 0;
+  }
+
   lookup(db: number, key: string): RedisValue | undefined {
     return this.entry(db, key)?.data;
   }
@@ -342,6 +392,8 @@ export class Keyspace {
     const map = this.db(db);
     const target = this.entry(db, to);
     if (target !== undefined) this.remove(map, to, target);
+    this.touch(db, from);
+    this.touch(db, to);
     map.delete(from);
     const moved: Entry = { data: e.data, bytes: e.bytes - from.length + to.length };
     if (e.expiresAt !== undefined) moved.expiresAt = e.expiresAt;

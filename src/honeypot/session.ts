@@ -19,17 +19,27 @@ import {
   nullBulk,
   type Reply,
 } from "./commands/reply.js";
+import { NOSCRIPT } from "./commands/scripting.js";
 import {
   arityAt,
   arityOk,
   type BlockSpec,
   type ClientInfo,
   type CommandContext,
+  type CommandSpec,
   type CommandTable,
   type Handler,
   type SessionState,
 } from "./commands/spec.js";
 import { commandTable, resolveCommand } from "./commands/table.js";
+import {
+  discardTransaction,
+  MAX_QUEUED,
+  MAX_QUEUED_BYTES,
+  NOT_QUEUED,
+  newTransaction,
+  queuedBytes,
+} from "./commands/transactions.js";
 import { DEFAULT_KEYSPACE_LIMITS, type Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
 import type { Era } from "./personas/era.js";
@@ -174,6 +184,7 @@ export class Session implements HoneypotSessionHandler {
       shardChannels: new Set(),
       replies: "on",
       scripts: world.scripts,
+      tx: newTransaction(),
       createdAt: now,
       lastCommandAt: now,
     };
@@ -241,6 +252,7 @@ export class Session implements HoneypotSessionHandler {
   /** The connection is gone (the server calls this on close): it stops counting as a client. */
   end(): void {
     if (this.closed) return;
+    this.endTransaction();
     this.closed = true;
     this.keyspace.blocked.remove(this.client.id);
     this.persona.detach(this.state);
@@ -263,6 +275,16 @@ export class Session implements HoneypotSessionHandler {
   }
 
   private error(text: string, rejected?: string): PersonaReply {
+    // A command refused inside MULTI aborts the transaction (flagTransaction); EXEC itself
+    // refused ends it with the reason (execCommandAbort).
+    const tx = this.state.tx;
+    if (tx.active) {
+      tx.aborted = true;
+      if (rejected === "exec") {
+        this.endTransaction();
+        text = `EXECABORT Transaction discarded because of: ${text}`;
+      }
+    }
     this.countError(text);
     if (rejected !== undefined) this.persona.countRejected(rejected);
     return { reply: encodeReply(errorReply(text), this.state.proto) };
@@ -346,7 +368,110 @@ export class Session implements HoneypotSessionHandler {
     }
     if (spec.flags?.includes("denyoom") && this.atCap()) return this.error(OOM, fullName);
 
-    return this.run(handler, args, fullName, lengths);
+    if (state.tx.active && !NOT_QUEUED.has(spec.name)) return this.queue(args, lengths, fullName);
+    return this.run(handler, args, fullName, lengths, spec);
+  }
+
+  /** Inside MULTI: keep the command for EXEC (bounded), answer QUEUED. */
+  private queue(
+    args: Buffer[],
+    lengths: readonly number[] | undefined,
+    fullName: string,
+  ): PersonaReply {
+    const tx = this.state.tx;
+    // An aborted transaction keeps nothing more (queueMultiCommand), but still says QUEUED.
+    if (!tx.aborted) {
+      const bytes = queuedBytes(args);
+      if (
+        tx.queue.length >= MAX_QUEUED ||
+        tx.bytes + bytes > MAX_QUEUED_BYTES ||
+        !(this.memory?.take(bytes) ?? true)
+      ) {
+        return this.error(OOM, fullName);
+      }
+      tx.bytes += bytes;
+      tx.queue.push({ args, lengths });
+    }
+    return { reply: QUEUED };
+  }
+
+  /** The transaction ends unexecuted (DISCARD, a refused EXEC, the connection closed). */
+  private endTransaction(): void {
+    discardTransaction(this.state.tx, this.keyspace, (n) => this.memory?.give(n));
+  }
+
+  /** What EXEC runs for a queued command (call()): its handler, counted, its effect kept. */
+  execute(args: Buffer[], lengths: readonly number[] | undefined, outer: Context): Reply {
+    const lower = args[0]!.toString("latin1").toLowerCase();
+    const spec = this.table.get(lower);
+    if (spec === undefined) return errorReply(unknownCommandText(this.persona.era, lower, []));
+    const resolved = resolveCommand(spec, args, this.persona.era);
+    if ("error" in resolved) return errorReply(resolved.error);
+    return this.call(resolved.handler, args, resolved.fullName, lengths, spec, outer);
+  }
+
+  /** A script's redis.call: refused as scriptCall refuses, else run as EXEC runs one. */
+  scriptCall(args: Buffer[], readOnly: boolean, outer: Context): Reply | { error: string } {
+    const era = this.persona.era;
+    const lower = args[0]!.toString("latin1").toLowerCase();
+    const spec = this.table.get(lower);
+    if (spec === undefined) return { error: "Unknown Redis command called from script" };
+    if (!arityOk(arityAt(spec.arity, era), args.length)) {
+      return { error: "Wrong number of args calling Redis command from script" };
+    }
+    const resolved = resolveCommand(spec, args, era);
+    if ("error" in resolved) {
+      if (!era.subcommandTable) return errorReply(resolved.error);
+      return {
+        error: /^ERR unknown subcommand/.test(resolved.error)
+          ? "Unknown Redis command called from script"
+          : "Wrong number of args calling Redis command from script",
+      };
+    }
+    if (NOSCRIPT.has(spec.name) || NOSCRIPT.has(resolved.fullName)) {
+      return { error: "This Redis command is not allowed from script" };
+    }
+    const write = spec.flags?.includes("write") === true;
+    if (write && readOnly)
+      return { error: "Write commands are not allowed from read-only scripts." };
+    if (write && this.state.replication.master !== undefined) {
+      return errorReply(
+        `READONLY You can't write against a read only ${era.at("5.0") ? "replica" : "slave"}.`,
+      );
+    }
+    if (spec.flags?.includes("denyoom") && this.atCap()) return errorReply(OOM);
+    return this.call(resolved.handler, args, resolved.fullName, undefined, spec, outer);
+  }
+
+  /** Run a handler inside another command (EXEC, a script): stats, WATCH stamps, effect. */
+  private call(
+    handler: Handler,
+    args: Buffer[],
+    fullName: string,
+    lengths: readonly number[] | undefined,
+    spec: CommandSpec,
+    outer: Context,
+  ): Reply {
+    const ctx = new Context(this, args, fullName, lengths);
+    const reply = handler(ctx);
+    const failed = isError(reply);
+    this.persona.countCommand(fullName, 1, failed);
+    if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
+    else this.touchKeys(spec, args);
+    if (ctx.effect !== undefined) outer.effect = ctx.effect;
+    if (ctx.limit !== undefined) outer.limit = ctx.limit;
+    return reply;
+  }
+
+  /** A write command's keys changed: WATCH sees it (signalModifiedKey). */
+  private touchKeys(spec: CommandSpec, args: Buffer[]): void {
+    if (!this.keyspace.watching || !spec.flags?.includes("write")) return;
+    const [first, last, step] = spec.keys ?? [1, 1, 1];
+    if (first <= 0) return;
+    const end = last < 0 ? args.length + last : Math.min(last, args.length - 1);
+    for (let i = first; i <= end && step > 0; i += step) {
+      this.keyspace.touch(this.state.db, args[i]!.toString("latin1"));
+    }
   }
 
   private atCap(): boolean {
@@ -358,6 +483,7 @@ export class Session implements HoneypotSessionHandler {
     args: Buffer[],
     fullName: string,
     lengths: readonly number[] | undefined,
+    spec: CommandSpec,
   ): PersonaReply {
     const timed = !FAST.has(fullName);
     const started = timed ? performance.now() : 0;
@@ -378,6 +504,7 @@ export class Session implements HoneypotSessionHandler {
     const failed = isError(reply);
     this.persona.countCommand(fullName, Math.max(1, usec), failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
+    else this.touchKeys(spec, args);
     // A master writes nothing to a replica's client but the stream (REPLCONF ACK gets nothing).
     const out: PersonaReply =
       this.state.syncedReplica === true && fullName !== "sync" && fullName !== "psync"
@@ -461,6 +588,9 @@ function boundEffect(effect: SessionEffect): SessionEffect {
   return out as SessionEffect;
 }
 
+/** MULTI's answer to a queued command. */
+const QUEUED = encodeReply({ type: "simple", value: "QUEUED" }, 2);
+
 /** One command's context: a plain object of one shape, no closures. */
 class Context implements CommandContext {
   readonly persona: Persona;
@@ -527,8 +657,8 @@ class Context implements CommandContext {
     return memory === undefined || bytes <= memory.room;
   }
 
-  overLimit(): Reply {
-    this.limit = "output_buffer";
+  overLimit(limit = "output_buffer"): Reply {
+    this.limit = limit;
     return nullBulk();
   }
 
@@ -543,5 +673,13 @@ class Context implements CommandContext {
     }
     this.blocked = block;
     return nullBulk();
+  }
+
+  execute(args: Buffer[], lengths?: readonly number[]): Reply {
+    return this.session.execute(args, lengths, this);
+  }
+
+  scriptCall(args: Buffer[], readOnly: boolean): Reply | { error: string } {
+    return this.session.scriptCall(args, readOnly, this);
   }
 }

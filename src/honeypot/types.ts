@@ -38,7 +38,11 @@ export type SessionEffect =
   | { kind: "module_command"; module: string; command: string; args: string[] }
   /** SYNC/PSYNC answered with a full resynchronisation: the RDB's size. */
   | { kind: "sync"; rdbBytes: number }
-  | { kind: "script"; sha1: string }
+  /**
+   * A script ran (or was loaded). `command`: what it asked a CVE-2022-0543 `io.popen` /
+   * `os.execute` to run (never run: the honeypot answers with an empty output).
+   */
+  | { kind: "script"; sha1: string; command?: string }
   /** `keys`: how many the flush removed (absent in records made before it was kept). */
   | { kind: "flush"; keys?: number };
 

@@ -57,6 +57,11 @@ function describe(spec: CommandSpec, era: Era): { flags: string[]; categories: s
         flags.push(era.at("7.0") ? "no_auth" : "no-auth");
       return { flags, categories: ["@fast", "@connection"] };
     }
+    case "transaction":
+      return {
+        flags: ["noscript", "loading", "stale", "fast"],
+        categories: ["@fast", "@transaction"],
+      };
     case "admin":
       return {
         flags: ["admin", "noscript", "loading", "stale"],

@@ -10,6 +10,7 @@ import type { Era } from "../personas/era.js";
 import type { Persona, ReplicationState } from "../personas/index.js";
 import type { SessionEffect } from "../types.js";
 import type { Reply } from "./reply.js";
+import type { Transaction } from "./transactions.js";
 
 /** What one connection has changed about its make-believe server. */
 export interface SessionState {
@@ -39,6 +40,8 @@ export interface SessionState {
   modules?: LoadedModule[];
   /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the script cap; shared by the source). */
   scripts: Map<string, string>;
+  /** MULTI's queue and WATCH's keys (transactions.ts). */
+  tx: Transaction;
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
@@ -111,7 +114,19 @@ export interface CommandContext {
    * far larger than its request ask (MGET of one big key many times).
    */
   replyFits(bytes: number): boolean;
-  overLimit(): Reply;
+  /** `limit`: what the recorder calls it (default: the output buffer). */
+  overLimit(limit?: string): Reply;
+  /**
+   * Run another command as EXEC runs a queued one (Redis's call()): its handler against this
+   * session, counted in the stats, its effect kept for the recorder; returns its reply.
+   */
+  execute(args: Buffer[], lengths?: readonly number[]): Reply;
+  /**
+   * Run a command for a script's redis.call/pcall: looked up and checked as scriptCall does
+   * (unknown, arity, not allowed from scripts, writes from read-only scripts), then executed;
+   * `{ error }` is the text Redis raises in the script for a refused command.
+   */
+  scriptCall(args: Buffer[], readOnly: boolean): Reply | { error: string };
   /**
    * Block the client on keys (BLPOP, XREAD BLOCK …): the handler returns what this returns,
    * and the reply comes later — from `block.serve` once a key it waits on is written and it
@@ -166,6 +181,7 @@ export type CommandCategory =
   | "connection"
   | "pubsub"
   | "scripting"
+  | "transaction"
   | "admin";
 
 /** Where a command's keys are, as COMMAND INFO shows them: first, last (-1: the end), step. */

@@ -49,6 +49,7 @@ import {
 } from "./spec.js";
 import { STREAM_COMMANDS } from "./streams.js";
 import { STRING_COMMANDS } from "./strings.js";
+import { TRANSACTION_COMMANDS } from "./transactions.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
@@ -61,6 +62,7 @@ const ALL: CommandSpec[] = [
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
+  ...TRANSACTION_COMMANDS,
   ...REPLICATION_COMMANDS,
   ...PUBSUB_COMMANDS,
   ...CONNECTION_COMMANDS,

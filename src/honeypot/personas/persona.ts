@@ -129,6 +129,8 @@ export class Persona {
   /** The product's version (Valkey's own for Valkey). */
   readonly version: string;
   readonly acceptPassword?: string;
+  /** Where the claimed build comes from (a distribution's package, a container, source). */
+  readonly layout: Layout;
   readonly paths: LayoutPaths;
   /** What the real server of this version said about itself (tables.ts), if recorded. */
   readonly recording: Recording | undefined;
@@ -191,6 +193,7 @@ export class Persona {
     }
     const layoutName = opts.layout ?? line.layout;
     const layout = layoutPaths(layoutName, this.era);
+    this.layout = layoutName;
     this.paths = {
       ...layout,
       dir: opts.dir ?? layout.dir,

@@ -1,0 +1,459 @@
+/**
+ * The Lua side of Redis's scripting environment, run in every fresh state before the script
+ * (lua.ts runs it, scripting.ts gives it its host functions): Lua 5.1's library as Redis's
+ * scripts see it on top of Lua 5.4 (5.1's number formatting in tostring, unpack, loadstring,
+ * math.pow, table.getn …), Redis's deterministic math.random (redisLrand48), the bit library,
+ * cjson.encode, the redis table, the error handler of eval.c, and the globals protection of
+ * the version (7.0+: read-only tables behind proxies; before: enable_strict_lua's metatable).
+ *
+ * Arguments: the host functions table and the version's features (F): v7 (7.0's error
+ * texts), readonly (read-only library tables: 6.2.7+), strict (enable_strict_lua's metatable
+ * before 6.2.7), resp3 (redis.setresp and RESP3 conversions: 6.0+), handlerLine (where the
+ * pre-7.0 error handler fails on a table), vulnerable (`package`, CVE-2022-0543), version,
+ * versionNum, seed (redisLrand48's state), osClock (7.4+).
+ */
+export const PRELUDE = String.raw`
+local H, F = ...
+local vulnerable, version, versionNum, seed, osClock = F.vulnerable, F.version, F.versionNum, F.seed, F.osClock
+local G = _G
+local type, tostring0, error, rawget, rawset0, setmetatable0, getmetatable, next, select =
+  type, tostring, error, rawget, rawset, setmetatable, getmetatable, next, select
+local fmt, mtype, floor, tointeger = string.format, math.type, math.floor, math.tointeger
+local dbg_getinfo, dbg_setupvalue = debug.getinfo, debug.setupvalue
+local gsub, byte, char, concat = string.gsub, string.byte, string.char, table.concat
+
+local function num2str(n)
+  if mtype(n) == "float" then return (fmt("%.14g", n)) end
+  return fmt("%d", n)
+end
+local function toint(v)
+  local n = tonumber(v)
+  if n == nil then error("bad argument (number expected)", 3) end
+  if n ~= n or n == math.huge or n == -math.huge then return 0 end
+  n = n >= 0 and floor(n) or -floor(-n)
+  return tointeger(n) or 0
+end
+
+-- The step bound's error ("\0steps", raised by the hook) goes through every protected call:
+-- a script cannot catch it and loop on.
+local STEPS = "\0steps"
+local pcall0, xpcall0, resume0, wrap0, create0 = pcall, xpcall, coroutine.resume,
+  coroutine.wrap, coroutine.create
+local function rethrow(ok, ...)
+  if not ok and (...) == STEPS then error(STEPS, 0) end
+  return ok, ...
+end
+pcall = function(...) return rethrow(pcall0(...)) end
+xpcall = function(f, h, ...)
+  return rethrow(xpcall0(f, function(e) if e == STEPS then return e end return h(e) end, ...))
+end
+coroutine.resume = function(...) return rethrow(resume0(...)) end
+coroutine.wrap = function(f)
+  local co = create0(f)
+  return function(...)
+    local function pass(ok, ...)
+      if not ok then error((...), 0) end
+      return ...
+    end
+    return pass(rethrow(resume0(co, ...)))
+  end
+end
+
+tostring = function(v)
+  if type(v) == "number" then return num2str(v) end
+  return tostring0(v)
+end
+print = function() end
+dofile, loadfile, warn, require, utf8 = nil, nil, nil, nil, nil
+local load0 = load
+local envProxy
+load = function(chunk, name)
+  return load0(chunk, name, "t", envProxy)
+end
+loadstring = load
+unpack = table.unpack
+table.getn = function(t) return #t end
+table.maxn = function(t)
+  local m = 0
+  for k in next, t do if type(k) == "number" and k > m then m = k end end
+  return m
+end
+table.setn = function() error("'setn' is obsolete", 2) end
+math.pow = function(a, b) return a ^ b end
+math.ldexp = function(m, e) return m * 2.0 ^ e end
+math.log10 = function(x) return math.log(x, 10) end
+math.mod = math.fmod
+math.cosh = function(x) return (math.exp(x) + math.exp(-x)) / 2 end
+math.sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end
+math.tanh = function(x) local a, b = math.exp(x), math.exp(-x) return (a - b) / (a + b) end
+math.frexp = function(x)
+  if x == 0 or x ~= x or x == math.huge or x == -math.huge then return x, 0 end
+  local e = floor(math.log(math.abs(x), 2)) + 1
+  local m = x / 2.0 ^ e
+  if math.abs(m) >= 1 then m, e = m / 2, e + 1 elseif math.abs(m) < 0.5 then m, e = m * 2, e - 1 end
+  return m, e
+end
+string.gfind = string.gmatch
+math.type, math.tointeger, math.ult, math.maxinteger, math.mininteger = nil, nil, nil, nil, nil
+table.move, table.pack, string.pack, string.unpack, string.packsize = nil, nil, nil, nil, nil
+coroutine.close, coroutine.isyieldable = nil, nil
+
+-- Redis's math.random: redisLrand48, whose state lives as long as the server (seed).
+local X = seed
+local function lrand48()
+  X = (0x5DEECE66D * X + 0xB) & 0xFFFFFFFFFFFF
+  return X >> 17
+end
+math.random = function(...)
+  local r = (lrand48() % 0x7fffffff) / 0x7fffffff
+  local n = select("#", ...)
+  if n == 0 then return r end
+  if n == 1 then
+    local u = toint((...))
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * u) + 1
+  end
+  if n == 2 then
+    local l, u = toint((...)), toint((select(2, ...)))
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error("wrong number of arguments", 2)
+end
+math.randomseed = function(s) X = (((toint(s) & 0xffffffff) << 16) | 0x330E) & 0xFFFFFFFFFFFF end
+
+-- LuaBitOp.
+local function tobit(x)
+  x = toint(x) & 0xffffffff
+  if x >= 0x80000000 then x = x - 0x100000000 end
+  return x
+end
+local bit = {}
+bit.tobit = tobit
+bit.bnot = function(x) return tobit(~tobit(x)) end
+local function fold(f)
+  return function(x, ...)
+    local r = tobit(x)
+    for i = 1, select("#", ...) do r = f(r, tobit((select(i, ...)))) end
+    return tobit(r)
+  end
+end
+bit.band = fold(function(a, b) return a & b end)
+bit.bor = fold(function(a, b) return a | b end)
+bit.bxor = fold(function(a, b) return a ~ b end)
+bit.lshift = function(x, n) return tobit(tobit(x) << (toint(n) & 31)) end
+bit.rshift = function(x, n) return tobit((tobit(x) & 0xffffffff) >> (toint(n) & 31)) end
+bit.arshift = function(x, n) return tobit(tobit(x) >> (toint(n) & 31) | ((tobit(x) < 0 and (toint(n) & 31) > 0) and ~(0xffffffff >> (toint(n) & 31)) or 0)) end
+bit.rol = function(x, n) x = tobit(x) & 0xffffffff n = toint(n) & 31 return tobit((x << n) | (x >> (32 - n))) end
+bit.ror = function(x, n) x = tobit(x) & 0xffffffff n = toint(n) & 31 return tobit((x >> n) | (x << (32 - n))) end
+bit.bswap = function(x)
+  x = tobit(x) & 0xffffffff
+  return tobit(((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >> 8) & 0xff00) | (x >> 24))
+end
+bit.tohex = function(x, n)
+  n = n == nil and 8 or toint(n)
+  local up = n < 0
+  if up then n = -n end
+  if n > 8 then n = 8 end
+  local s = fmt(up and "%08X" or "%08x", tobit(x) & 0xffffffff)
+  return s:sub(9 - n)
+end
+G.bit = bit
+if osClock then G.os = { clock = H.clock } end
+gcinfo = function() return floor(collectgarbage("count")) end
+
+-- cjson (encode here, decode on the host).
+local null = H.null
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["/"] = "\\/", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape(s)
+  return '"' .. gsub(s, '[%c"\\/\127]', function(c) return ESC[c] or fmt("\\u%04x", byte(c)) end) .. '"'
+end
+local function encode(v, depth)
+  local t = type(v)
+  if t == "string" then return escape(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error("Cannot serialise number: must not be NaN or Inf", 0)
+    end
+    return num2str(v)
+  end
+  if t == "boolean" then return v and "true" or "false" end
+  if v == nil or v == null then return "null" end
+  if t ~= "table" then error("Cannot serialise " .. t .. ": type not supported", 0) end
+  if depth > 1000 then error("Cannot serialise, excessive nesting (1001)", 0) end
+  local max, count, array = 0, 0, true
+  for k in next, v do
+    if type(k) == "number" and k > 0 and floor(k) == k then
+      if k > max then max = k end
+      count = count + 1
+    else
+      array = false
+      break
+    end
+  end
+  if array and max > 10 and max > count * 2 then
+    error("Cannot serialise table: excessively sparse array", 0)
+  end
+  local out = {}
+  if array and max > 0 then
+    for i = 1, max do out[i] = encode(v[i], depth + 1) end
+    return "[" .. concat(out, ",") .. "]"
+  end
+  for k, val in next, v do
+    local key
+    if type(k) == "string" then key = escape(k)
+    elseif type(k) == "number" then key = '"' .. num2str(k) .. '"'
+    else error("Cannot serialise table: table key must be a number or string", 0) end
+    out[#out + 1] = key .. ":" .. encode(val, depth + 1)
+  end
+  return "{" .. concat(out, ",") .. "}"
+end
+G.cjson = {
+  encode = function(...)
+    if select("#", ...) ~= 1 then error("bad argument #1 to 'encode' (expected 1 argument)", 2) end
+    local ok, r = pcall(encode, (...), 1)
+    if not ok then error(r, 2) end
+    return r
+  end,
+  decode = H.cjson_decode,
+  null = null,
+  encode_keep_buffer = function() end,
+  encode_max_depth = function() end,
+  decode_max_depth = function() end,
+  encode_number_precision = function() end,
+  encode_sparse_array = function() end,
+  decode_invalid_numbers = function() end,
+  encode_invalid_numbers = function() end,
+}
+
+-- The redis table.
+local redis = {
+  call = H.call, pcall = H.pcall, sha1hex = H.sha1hex, log = H.log,
+  set_repl = H.set_repl,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+}
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+if F.resp3 then redis.setresp = H.setresp end
+if F.v7 then
+  redis.REDIS_VERSION = version
+  redis.REDIS_VERSION_NUM = versionNum
+  redis.error_reply = function(...)
+    local e = ...
+    if select("#", ...) ~= 1 or type(e) ~= "string" then
+      return { err = "ERR wrong number or type of arguments" }
+    end
+    if byte(e, 1) ~= 45 then e = "-" .. e end
+    local sp = e:find(" ", 1, true)
+    local code, msg
+    if sp then code, msg = e:sub(2, sp - 1), e:sub(sp + 1) else code, msg = "ERR", e:sub(2) end
+    msg = gsub(gsub(msg, "^[\r\n]+", ""), "[\r\n]+$", "")
+    return { err = code .. " " .. msg }
+  end
+  redis.status_reply = function(...)
+    local s = ...
+    if select("#", ...) ~= 1 or type(s) ~= "string" then
+      return { err = "ERR wrong number or type of arguments" }
+    end
+    return { ok = s }
+  end
+else
+  redis.error_reply = function(s) return { err = s } end
+  redis.status_reply = function(s) return { ok = s } end
+end
+G.redis = redis
+
+-- CVE-2022-0543: Debian's and Ubuntu's packages of an affected version let scripts reach the
+-- package library. Here its loadlib seems to work and popen/execute return empty output;
+-- nothing is executed (H.exec only records the command).
+if vulnerable then
+  local function handle()
+    local h = {}
+    h.read = function() return "" end
+    h.lines = function() return function() return nil end end
+    h.write = function(self) return self end
+    h.close = function() return true end
+    h.flush = function() return true end
+    h.seek = function() return 0 end
+    h.setvbuf = function() return true end
+    return h
+  end
+  local fakeio = {
+    popen = function(cmd) H.exec(tostring0(cmd)) return handle() end,
+    open = function() return nil, "Permission denied", 13 end,
+    read = function() return nil end,
+    write = function() return true end,
+    lines = function() return function() return nil end end,
+    close = function() return true end,
+    stdin = handle(), stdout = handle(), stderr = handle(),
+    type = function() return nil end,
+  }
+  local fakeos = {
+    execute = function(cmd) if cmd ~= nil then H.exec(tostring0(cmd)) end return 0 end,
+    getenv = function() return nil end,
+    time = function() return H.time() end,
+    clock = function() return 0.01 end,
+    date = function() return "" end,
+    remove = function() return nil, "Permission denied", 13 end,
+    rename = function() return nil, "Permission denied", 13 end,
+    tmpname = function() return "/tmp/lua_" .. "a2Xk9f" end,
+    exit = function() end,
+  }
+  local opens = { luaopen_io = fakeio, luaopen_os = fakeos }
+  G.package = {
+    loadlib = function(path, sym)
+      local lib = opens[sym]
+      if lib == nil then return nil, "undefined symbol: " .. tostring0(sym), "init" end
+      return function() return lib end
+    end,
+    loaded = {},
+    preload = {},
+    path = "/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;/usr/local/lib/lua/5.1/?.lua;/usr/local/lib/lua/5.1/?/init.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua",
+    cpath = "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;/usr/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so",
+    config = "/\n;\n?\n!\n-\n",
+    seeall = function() end,
+  }
+end
+
+-- debug: only what cannot unsettle the sandbox (no sethook, no setupvalue, no registry).
+G.debug = { getinfo = dbg_getinfo, traceback = debug.traceback, gethook = debug.gethook,
+  getlocal = debug.getlocal, getupvalue = debug.getupvalue, getmetatable = debug.getmetatable }
+
+-- Lua 5.4's runtime error texts in Lua 5.1's words ("attempt to index local 't' (a nil value)").
+local function as51(msg)
+  msg = gsub(msg, "attempt to (%w[%w ]-) a (%w+) value %((%w+) '([^']*)'%)",
+    function(what, ty, kind, name)
+      if kind == "constant" then return "attempt to " .. what .. " a " .. ty .. " value" end
+      return "attempt to " .. what .. " " .. kind .. " '" .. name .. "' (a " .. ty .. " value)"
+    end)
+  return msg
+end
+
+local handler
+if F.v7 then
+  handler = function(err)
+    local i = dbg_getinfo(2, "nSl")
+    if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
+    if type(err) ~= "table" then err = { err = "ERR " .. as51(tostring(err)) } end
+    if i then
+      err["source"] = i.source
+      err["line"] = i.currentline
+    end
+    return err
+  end
+else
+  handler = function(err)
+    local i = dbg_getinfo(2, "nSl")
+    if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
+    if type(err) == "table" then
+      -- eval.c's handler concatenates the table: it fails, and is called on its own error.
+      local at = "err_handler_def:" .. F.handlerLine
+      return "@" .. at .. ": " .. at .. ": attempt to concatenate local 'err' (a table value)"
+    end
+    err = as51(tostring(err))
+    if F.strict and err:find("Script attempted to access nonexistent global variable", 1, true) then
+      return "@enable_strict_lua:15: " .. err
+    end
+    if F.strict and err:find("Script attempted to create global variable", 1, true) then
+      return "@enable_strict_lua:8: " .. err
+    end
+    if i then return i.source .. ":" .. i.currentline .. ": " .. err end
+    return err
+  end
+end
+
+-- Globals protection.
+if F.readonly then
+  local protected = setmetatable0({}, { __mode = "k" })
+  local function proxy(real)
+    local p = {}
+    protected[p] = true
+    setmetatable0(p, { __index = real, __newindex = H.readonly,
+      __pairs = function() return next, real, nil end,
+      __len = function() return #real end, __metatable = false })
+    return p
+  end
+  for _, name in ipairs({ "string", "math", "table", "coroutine", "redis", "cjson", "bit",
+      "debug", "package", "os" }) do
+    if G[name] ~= nil then G[name] = proxy(G[name]) end
+  end
+  rawset = function(t, k, v)
+    if protected[t] then return H.readonly() end
+    return rawset0(t, k, v)
+  end
+  setmetatable = function(t, mt)
+    if protected[t] then return H.readonly() end
+    return setmetatable0(t, mt)
+  end
+  envProxy = proxy(G)
+  getfenv = function() return envProxy end
+  G._G = envProxy
+  setmetatable0(G, { __index = H.noglobal })
+else
+  envProxy = G
+  setmetatable0(G, { __index = H.noglobal, __newindex = H.noglobalset })
+end
+ipairs = ipairs
+
+-- FUNCTION LOAD / FCALL (7.0+): run a library's code with the load-time redis table, whose
+-- register_function collects the callbacks; returns them and each one's flags.
+local FLAGS = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function runLibrary(chunk)
+  local callbacks, flagsOf = {}, {}
+  local count = 0
+  local function register(...)
+    local n = select("#", ...)
+    local name, cb, flags
+    local a = ...
+    if n == 1 and type(a) == "table" then
+      for k in next, a do
+        if k ~= "function_name" and k ~= "callback" and k ~= "flags" and k ~= "description" then
+          error("unknown argument given to redis.register_function", 2)
+        end
+      end
+      name, cb, flags = a.function_name, a.callback, a.flags
+      if type(name) ~= "string" then error("function_name argument given to redis.register_function must be a string", 2) end
+      if type(cb) ~= "function" then error("callback argument given to redis.register_function must be a function", 2) end
+      if flags ~= nil and type(flags) ~= "table" then error("flags argument to redis.register_function must be a table representing function flags", 2) end
+    elseif n == 2 then
+      name, cb = ...
+      if type(name) ~= "string" then error("first argument to redis.register_function must be a string", 2) end
+      if type(cb) ~= "function" then error("second argument to redis.register_function must be a function", 2) end
+    else
+      error("wrong number of arguments to redis.register_function", 2)
+    end
+    if name == "" or name:find("[^%w_]") then
+      error("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long", 2)
+    end
+    if callbacks[name] ~= nil then error("Function already exists in the library", 2) end
+    local list = {}
+    for _, f in ipairs(flags or {}) do
+      if not FLAGS[f] then error("unknown flag given", 2) end
+      list[#list + 1] = f
+    end
+    count = count + 1
+    if count > 256 then error("too many functions in one library", 2) end
+    callbacks[name] = cb
+    flagsOf[name] = list
+  end
+  -- While loading, the library sees only its API (function_lua.c's LIBRARY_API); then its
+  -- globals become the ordinary ones for the functions it registered.
+  local api = setmetatable0({ register_function = register, log = redis.log, LOG_DEBUG = 0,
+    LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = version,
+    REDIS_VERSION_NUM = versionNum }, { __index = H.noglobal })
+  local loadG = setmetatable0({ redis = setmetatable0({}, { __index = api,
+    __newindex = H.readonly, __metatable = false }) }, { __index = H.noglobal })
+  local mt = { __index = loadG, __newindex = H.readonly, __metatable = false }
+  local fenv = setmetatable0({}, mt)
+  dbg_setupvalue(chunk, 1, fenv)
+  chunk()
+  mt.__index = envProxy
+  return callbacks, flagsOf
+end
+
+return handler, envProxy, function() return X end, runLibrary
+`;
