@@ -166,13 +166,16 @@ function fromRecording(era: Era, recorded: ReadonlyMap<string, RecordedCommand>)
             handler: unimplemented,
           }
         : { ...spec, arity: rec.arity };
-    if (rec.subcommands.size > 0 && (spec === undefined || spec.subcommands !== undefined)) {
+    if (rec.subcommands.size > 0) {
+      // A spec with one handler for the whole container (CLUSTER on a server without cluster
+      // support) answers every recorded subcommand, after that subcommand's arity.
+      const whole = spec?.subcommands === undefined ? spec?.handler : undefined;
       const subs: Record<string, SubcommandSpec> = {};
       for (const [subName, subRec] of rec.subcommands) {
         const own = spec?.subcommands?.[subName];
         subs[subName] =
           own === undefined
-            ? { arity: subRec.arity, handler: unimplemented }
+            ? { arity: subRec.arity, handler: whole ?? unimplemented }
             : { ...own, arity: subRec.arity };
       }
       resolved = { ...resolved, subcommands: subs };
