@@ -61,6 +61,9 @@ const DATA_CATEGORIES: ReadonlySet<CommandCategory> = new Set([
   "list",
   "hash",
   "set",
+  "sortedset",
+  "bitmap",
+  "hyperloglog",
   "keyspace",
 ]);
 

