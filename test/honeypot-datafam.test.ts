@@ -199,6 +199,100 @@ const ZSET_SUITE: Step[] = [
   s("ZRANGE", "fl", "0", "-1", "WITHSCORES"),
 ];
 
+/** Bits: SETBIT/GETBIT, BITCOUNT and BITPOS ranges, BITOP, BITFIELD's types and overflows. */
+const BIT_SUITE: Step[] = [
+  s("SETBIT", "b", "7", "1"),
+  s("SETBIT", "b", "7", "1"),
+  s("SETBIT", "b", "100", "1"),
+  s("SETBIT", "b", "7", "0"),
+  s("SETBIT", "b", "-1", "1"),
+  s("SETBIT", "b", "x", "1"),
+  s("SETBIT", "b", "1", "2"),
+  s("SETBIT", "b", "4294967296", "1"),
+  s("GET", "b"),
+  s("STRLEN", "b"),
+  s("OBJECT", "ENCODING", "b"),
+  s("GETBIT", "b", "100"),
+  s("GETBIT", "b", "101"),
+  s("GETBIT", "b", "99999"),
+  s("GETBIT", "nokey", "1"),
+  s("GETBIT", "b", "-1"),
+  s("SET", "s", "foobar"),
+  s("BITCOUNT", "s"),
+  s("BITCOUNT", "s", "0", "0"),
+  s("BITCOUNT", "s", "1", "1"),
+  s("BITCOUNT", "s", "-2", "-1"),
+  s("BITCOUNT", "s", "-1", "-2"),
+  s("BITCOUNT", "s", "-100", "-50"),
+  s("BITCOUNT", "s", "5", "30", "BIT"),
+  s("BITCOUNT", "s", "-5", "-1", "BIT"),
+  s("BITCOUNT", "s", "1", "3", "BYTE"),
+  s("BITCOUNT", "s", "1", "3", "BITS"),
+  s("BITCOUNT", "s", "1"),
+  s("BITCOUNT", "s", "a", "1"),
+  s("BITCOUNT", "nokey", "a", "1"),
+  s("SET", "n", "12345"),
+  s("BITCOUNT", "n"),
+  s("GETBIT", "n", "2"),
+  s("SET", "p", Buffer.from([0xff, 0xf0, 0x00])),
+  s("BITPOS", "p", "0"),
+  s("BITPOS", "p", "1"),
+  s("BITPOS", "p", "1", "2"),
+  s("BITPOS", "p", "0", "0", "0"),
+  s("BITPOS", "p", "0", "0", "-1"),
+  s("BITPOS", "p", "0", "2"),
+  s("BITPOS", "p", "1", "7", "15", "BIT"),
+  s("BITPOS", "p", "0", "3", "10", "BIT"),
+  s("BITPOS", "p", "0", "0", "7", "BIT"),
+  s("BITPOS", "p", "1", "5", "BIT"),
+  s("BITPOS", "p", "2"),
+  s("BITPOS", "p", "1", "0", "1", "BITS"),
+  s("BITPOS", "nokey", "0"),
+  s("BITPOS", "nokey", "1"),
+  s("SET", "ones", Buffer.from([0xff, 0xff])),
+  s("BITPOS", "ones", "0"),
+  s("BITPOS", "ones", "0", "0", "-1"),
+  s("SET", "k1", "foobar"),
+  s("SET", "k2", "abcdef-longer"),
+  s("BITOP", "AND", "dest", "k1", "k2"),
+  s("GET", "dest"),
+  s("BITOP", "OR", "dest", "k1", "k2", "nokey"),
+  s("GET", "dest"),
+  s("BITOP", "XOR", "dest", "k1", "k2"),
+  s("GET", "dest"),
+  s("BITOP", "NOT", "dest", "k1"),
+  s("GET", "dest"),
+  s("BITOP", "NOT", "dest", "k1", "k2"),
+  s("BITOP", "NAND", "dest", "k1"),
+  s("BITOP", "AND", "dest", "nokey", "nokey2"),
+  s("EXISTS", "dest"),
+  s("LPUSH", "list", "x"),
+  s("BITOP", "AND", "dest", "k1", "list"),
+  s("SETBIT", "list", "1", "1"),
+  s("BITCOUNT", "list"),
+  s("BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "u4", "0", "INCRBY", "i8", "0", "100"),
+  s("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100", "INCRBY", "u2", "#3", "9"),
+  s("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "100", "GET", "i8", "0"),
+  s("BITFIELD", "bf", "SET", "u63", "8", "-1", "GET", "u63", "8", "GET", "i64", "0"),
+  s("BITFIELD", "bf", "SET", "i64", "0", "-9223372036854775807", "INCRBY", "i64", "0", "5"),
+  s("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "0", "-9", "INCRBY", "u8", "#20", "-5"),
+  s("BITFIELD", "bf", "GET", "u64", "0"),
+  s("BITFIELD", "bf", "GET", "i65", "0"),
+  s("BITFIELD", "bf", "GET", "x8", "0"),
+  s("BITFIELD", "bf", "GET", "i8", "-1"),
+  s("BITFIELD", "bf", "GET", "i8"),
+  s("BITFIELD", "bf", "OVERFLOW", "MAYBE"),
+  s("BITFIELD", "bf", "FOO", "i8", "0"),
+  s("BITFIELD", "bf", "SET", "i8", "0", "x"),
+  s("BITFIELD", "bf"),
+  s("GET", "bf"),
+  s("BITFIELD_RO", "bf", "GET", "i8", "0", "GET", "u16", "#1"),
+  s("BITFIELD_RO", "bf", "SET", "i8", "0", "1"),
+  s("BITFIELD", "nokey", "GET", "i8", "0"),
+  s("EXISTS", "nokey"),
+  s("BITFIELD", "list", "GET", "i8", "0"),
+];
+
 /** A suite on one connection: each step's reply bytes. */
 async function run(port: number, steps: Step[], hello3: boolean): Promise<Buffer[]> {
   const conn = await RespConnection.open(port);
@@ -227,7 +321,9 @@ function compare(steps: Step[], got: Buffer[], want: Buffer[]): string[] {
       if (g.split("\r\n")[0] !== w.split("\r\n")[0])
         failures.push(`${label(st)}: ${JSON.stringify(g)} / real ${JSON.stringify(w)}`);
     } else if (g !== w) {
-      failures.push(`${label(st)}:\n  persona ${JSON.stringify(g)}\n  real    ${JSON.stringify(w)}`);
+      failures.push(
+        `${label(st)}:\n  persona ${JSON.stringify(g)}\n  real    ${JSON.stringify(w)}`,
+      );
     }
   }
   return failures;
@@ -258,7 +354,10 @@ const BUILDS: Array<[string, string, boolean]> = [
 ];
 
 /** Start the real server and the persona; run `body`; stop both. */
-async function withPair<T>(t: Target, body: (real: number, fake: number) => Promise<T>): Promise<T> {
+async function withPair<T>(
+  t: Target,
+  body: (real: number, fake: number) => Promise<T>,
+): Promise<T> {
   const real: RedisProcess = await startRedis({
     host: "127.0.0.1",
     port: await freePort(),
@@ -292,7 +391,10 @@ async function differential(t: Target, steps: Step[]): Promise<number> {
   return compared;
 }
 
-const SUITES: Array<[string, Step[]]> = [["sorted sets", ZSET_SUITE]];
+const SUITES: Array<[string, Step[]]> = [
+  ["sorted sets", ZSET_SUITE],
+  ["bits", BIT_SUITE],
+];
 
 describe("data families: redis-7.0 persona against Debian's redis-server 7.0.15", {
   skip: HAVE_DEBIAN ? false : "redis-server 7.0 not installed",

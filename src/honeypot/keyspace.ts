@@ -16,7 +16,7 @@
  * first bytes and the length the visitor sent, so STRLEN and APPEND answer as Redis would.
  */
 import type { MemoryAccount } from "./memory.js";
-import { SortedSet } from "./sorted-set.js";
+import type { SortedSet } from "./sorted-set.js";
 
 export type RedisValue =
   /**
@@ -250,6 +250,14 @@ export class Keyspace {
 
   get bytes(): number {
     return this.byteCount;
+  }
+
+  /**
+   * Could `bytes` more be stored? Asked before building a large value (SETBIT far out, SORT
+   * STORE) so that what the cap would refuse is never allocated.
+   */
+  fits(bytes: number): boolean {
+    return this.byteCount + bytes <= this.limits.maxBytes;
   }
 
   /** The entry, after dropping it if its TTL passed. */

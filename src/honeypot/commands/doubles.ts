@@ -123,7 +123,6 @@ export function scoreText(era: Era, x: number): string {
 /** addReplyDouble: a bulk string in RESP2, a `,` double in RESP3. */
 export function doubleReply(era: Era, proto: 2 | 3, x: number): Reply {
   const text = scoreText(era, x);
-  const bytes =
-    proto === 3 ? `,${text}\r\n` : `$${text.length}\r\n${text}\r\n`;
+  const bytes = proto === 3 ? `,${text}\r\n` : `$${text.length}\r\n${text}\r\n`;
   return { type: "raw", bytes: Buffer.from(bytes, "latin1") };
 }

@@ -65,7 +65,11 @@ export interface ScanOptions {
  * scanGenericCommand's options from argument `first` on: COUNT n (≥ 1), MATCH pattern, and
  * for SCAN (6.0+) TYPE; anything else is a syntax error.
  */
-export function scanOptions(c: CommandContext, first: number, allowType: boolean): ScanOptions | Reply {
+export function scanOptions(
+  c: CommandContext,
+  first: number,
+  allowType: boolean,
+): ScanOptions | Reply {
   const o: ScanOptions = { count: 10, match: () => true };
   for (let i = first; i < c.args.length; i += 2) {
     const opt = c.arg(i).toUpperCase();
@@ -101,7 +105,9 @@ function move(c: CommandContext): Reply {
   const n = parseInt64(c.arg(2));
   const before7 = c.era.before("7.0");
   if (n === undefined || n < -2147483648n || n > 2147483647n) {
-    return errorReply(before7 ? "ERR index out of range" : "ERR value is not an integer or out of range");
+    return errorReply(
+      before7 ? "ERR index out of range" : "ERR value is not an integer or out of range",
+    );
   }
   const to = Number(n);
   if (to < 0 || to >= DATABASES) {

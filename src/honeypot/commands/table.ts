@@ -14,6 +14,7 @@
 import type { Era } from "../personas/era.js";
 import { arityText, subcommandSyntaxText, unknownSubcommandText } from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
+import { BIT_COMMANDS } from "./bits.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
 import { HASH_COMMANDS } from "./hashes.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
@@ -38,6 +39,7 @@ import { ZSET_COMMANDS } from "./zsets.js";
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
   ...STRING_COMMANDS,
+  ...BIT_COMMANDS,
   ...LIST_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,

@@ -12,7 +12,15 @@ import { SortedSet } from "../sorted-set.js";
 import { doubleReply, parseDouble, scoreText, strtod } from "./doubles.js";
 import { parseInt64 } from "./integers.js";
 import { EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
-import { errorReply, integer, notInteger, outOfMemory, type Reply, syntaxError, wrongType } from "./reply.js";
+import {
+  errorReply,
+  integer,
+  notInteger,
+  outOfMemory,
+  type Reply,
+  syntaxError,
+  wrongType,
+} from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
 
 const NOT_FLOAT = "ERR value is not a valid float";
@@ -37,7 +45,12 @@ const nullOf = (c: CommandContext): string => (c.state.proto === 3 ? "_\r\n" : "
 const nullArrayOf = (c: CommandContext): string => (c.state.proto === 3 ? "_\r\n" : "*-1\r\n");
 
 /** Members (with scores): flat in RESP2, [member, score] pairs in RESP3. */
-function membersReply(c: CommandContext, z: SortedSet, members: string[], withScores: boolean): Reply {
+function membersReply(
+  c: CommandContext,
+  z: SortedSet,
+  members: string[],
+  withScores: boolean,
+): Reply {
   let bytes = 0;
   for (const m of members) bytes += m.length + 40;
   if (!c.replyFits(bytes)) return c.overLimit();
@@ -309,7 +322,13 @@ type RangeType = "auto" | "rank" | "score" | "lex";
  * zrangeGenericCommand: ZRANGE and ZRANGESTORE (6.2+) and the older forms, which fix the
  * range type and direction. `first`: the source key's argument.
  */
-function zrangeGeneric(c: CommandContext, first: number, store: boolean, type0: RangeType, reverse0: boolean | undefined): Reply {
+function zrangeGeneric(
+  c: CommandContext,
+  first: number,
+  store: boolean,
+  type0: RangeType,
+  reverse0: boolean | undefined,
+): Reply {
   let type = type0;
   let reverse = reverse0;
   let withScores = false;
@@ -588,7 +607,10 @@ function zrandmember(c: CommandContext): Reply {
   if (c.args.length >= 3) {
     const n = parseInt64(c.arg(2));
     if (n === undefined) return notInteger();
-    if (n < -LONG_MAX) return errorReply(`ERR value is out of range, value must between ${-LONG_MAX} and ${LONG_MAX}`);
+    if (n < -LONG_MAX)
+      return errorReply(
+        `ERR value is out of range, value must between ${-LONG_MAX} and ${LONG_MAX}`,
+      );
     let withScores = false;
     if (c.args.length > 4 || (c.args.length === 4 && c.arg(3).toLowerCase() !== "withscores")) {
       return syntaxError();
