@@ -110,7 +110,7 @@ export function d2string(x: number): string {
   if (Number.isNaN(x)) return "nan";
   if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
   if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const half = 4611686018427387903; // LLONG_MAX/2 as a double
+  const half = 2 ** 62; // LLONG_MAX/2 as a double
   if (x >= -half && x <= half && Number.isInteger(x)) return BigInt(x).toString();
   return fpconv(x);
 }

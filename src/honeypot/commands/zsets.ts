@@ -6,7 +6,7 @@
  * are Redis 7.0's (the blocking BZ* commands are elsewhere). Scores are printed as the
  * version's addReplyDouble prints them (doubles.ts).
  */
-import { OUT_OF_MEMORY, WRONG_TYPE, zsetMemberBytes } from "../keyspace.js";
+import { WRONG_TYPE, zsetMemberBytes } from "../keyspace.js";
 import { arityText } from "../personas/texts.js";
 import { SortedSet } from "../sorted-set.js";
 import { doubleReply, parseDouble, scoreText, strtod } from "./doubles.js";
@@ -728,7 +728,13 @@ function algebra(op: Op, store: boolean, cardOnly = false) {
         const t = a + b;
         return Number.isNaN(t) ? 0 : t;
       }
-      return aggregate === "min" ? (b < a ? b : a) : b > a ? b : a;
+      // Redis's comparisons, not Math.min/max: with -0 and 0 equal, the first one stays.
+      if (aggregate === "min") {
+        // biome-ignore lint/complexity/useMathMinMax: keeps `a` when equal (-0 vs 0)
+        return b < a ? b : a;
+      }
+      // biome-ignore lint/complexity/useMathMinMax: keeps `a` when equal (-0 vs 0)
+      return b > a ? b : a;
     };
     if (op !== "diff") src.sort((a, b) => a.size - b.size);
     const result = new Map<string, number>();
