@@ -293,6 +293,65 @@ const BIT_SUITE: Step[] = [
   s("BITFIELD", "list", "GET", "i8", "0"),
 ];
 
+/** HyperLogLog: the HYLL strings (sparse, promoted, dense), counts, merges, errors. */
+const many = (prefix: string, n: number): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const HLL_SUITE: Step[] = [
+  s("PFADD", "h"),
+  s("GET", "h"),
+  s("PFADD", "h", "a", "b", "c", "a"),
+  s("PFADD", "h", "a"),
+  s("GET", "h"),
+  s("PFCOUNT", "h"),
+  s("GET", "h"),
+  s("PFADD", "h", ...many("e", 200)),
+  s("PFCOUNT", "h"),
+  s("GET", "h"),
+  s("PFDEBUG", "ENCODING", "h"),
+  s("PFDEBUG", "DECODE", "h"),
+  s("PFADD", "big", ...many("x", 3000)),
+  s("PFDEBUG", "ENCODING", "big"),
+  s("PFCOUNT", "big"),
+  s("GET", "big"),
+  s("PFADD", "big", ...many("y", 20000)),
+  s("PFCOUNT", "big"),
+  s("PFADD", "h2", ...many("e", 100), ...many("z", 50)),
+  s("PFCOUNT", "h", "h2"),
+  s("PFCOUNT", "h", "h2", "big", "nokey"),
+  s("PFMERGE", "m", "h", "h2"),
+  s("GET", "m"),
+  s("PFCOUNT", "m"),
+  s("PFMERGE", "m2", "h", "big"),
+  s("PFDEBUG", "ENCODING", "m2"),
+  s("PFCOUNT", "m2"),
+  s("PFMERGE", "h2", "h"),
+  s("GET", "h2"),
+  s("PFMERGE", "empty"),
+  s("GET", "empty"),
+  s("PFCOUNT", "nokey"),
+  s("SET", "str", "hello world, not an HLL"),
+  s("PFADD", "str", "a"),
+  s("PFCOUNT", "str"),
+  s("PFCOUNT", "h", "str"),
+  s("PFMERGE", "m", "str"),
+  s("SET", "int", "12345"),
+  s("PFADD", "int", "a"),
+  s("LPUSH", "list", "a"),
+  s("PFADD", "list", "a"),
+  s("PFCOUNT", "list"),
+  s("PFDEBUG", "GETREG", "nokey"),
+  s("PFDEBUG", "TODENSE", "h"),
+  s("PFDEBUG", "TODENSE", "h"),
+  s("PFDEBUG", "ENCODING", "h"),
+  s("PFCOUNT", "h"),
+  s("GET", "h"),
+  s("PFDEBUG", "DECODE", "h"),
+  s("PFDEBUG", "FOO", "h"),
+  s("PFDEBUG", "ENCODING", "h", "x"),
+  s("SETRANGE", "h2", "4", "\x09"),
+  s("PFCOUNT", "h2"),
+];
+
 /** A suite on one connection: each step's reply bytes. */
 async function run(port: number, steps: Step[], hello3: boolean): Promise<Buffer[]> {
   const conn = await RespConnection.open(port);
@@ -394,6 +453,7 @@ async function differential(t: Target, steps: Step[]): Promise<number> {
 const SUITES: Array<[string, Step[]]> = [
   ["sorted sets", ZSET_SUITE],
   ["bits", BIT_SUITE],
+  ["HyperLogLog", HLL_SUITE],
 ];
 
 describe("data families: redis-7.0 persona against Debian's redis-server 7.0.15", {

@@ -17,6 +17,7 @@ import { ACL_COMMANDS } from "./acl.js";
 import { BIT_COMMANDS } from "./bits.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
 import { HASH_COMMANDS } from "./hashes.js";
+import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
@@ -44,6 +45,7 @@ const ALL: CommandSpec[] = [
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
   ...ZSET_COMMANDS,
+  ...HYPERLOGLOG_COMMANDS,
   ...KEY_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
