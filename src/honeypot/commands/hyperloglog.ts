@@ -17,7 +17,8 @@ const HDR = 16;
 const DENSE_SIZE = HDR + ((REGISTERS * 6 + 7) >> 3);
 const DENSE = 0;
 const SPARSE = 1;
-const ALPHA_INF = 0.72134752044448170368;
+/** 0.5 / ln 2 (HLL_ALPHA_INF), as the double the C constant rounds to. */
+const ALPHA_INF = 0.7213475204444817;
 
 const NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPT = "INVALIDOBJ Corrupted HLL object detected";
@@ -236,7 +237,7 @@ function sparseSet(h: Hll, index: number, count: number, maxBytes: number): numb
     end += delta;
   }
   // Merge adjacent VAL opcodes of the same value, up to 5 opcodes from the one before.
-  p = prev >= 0 ? prev : 0;
+  p = Math.max(prev, 0);
   let scan = 5;
   while (p < end && scan--) {
     const x = s[p]!;
