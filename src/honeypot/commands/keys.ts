@@ -5,6 +5,7 @@
  * They work on any type of value in the session's keyspace.
  */
 import { arr, bulk, simple } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
 import { DATABASES, globMatch } from "../keyspace.js";
 import { encodingOf } from "./encoding.js";
 import { intArg, parseInt64 } from "./integers.js";
@@ -45,6 +46,29 @@ function keys(c: CommandContext): Reply {
 
 /** HSCAN/SSCAN/ZSCAN of a missing key: cursor 0, nothing. */
 export const EMPTY_SCAN: Reply = arr([bulk("0"), arr([])]);
+
+/**
+ * One HSCAN/SSCAN/ZSCAN step over a collection's elements (each one or more reply items, the
+ * first matched against MATCH): a small encoding (listpack, intset) whole in one call with
+ * cursor 0, as Redis returns it; a hash table COUNT elements from the cursor on.
+ */
+export function collectionScan(
+  opts: ScanOptions,
+  cursor: number,
+  small: boolean,
+  elements: ReadonlyArray<readonly [string, ...Buffer[]]>,
+): Reply {
+  const from = small ? 0 : cursor;
+  const to = small ? elements.length : Math.min(elements.length, from + opts.count);
+  const out: RespValue[] = [];
+  for (let i = from; i < to; i++) {
+    const [name, ...rest] = elements[i]!;
+    if (!opts.match(name)) continue;
+    out.push(bulkText(name));
+    for (const b of rest) out.push(bulk(b));
+  }
+  return arr([bulk(String(to >= elements.length ? 0 : to)), arr(out)]);
+}
 
 /** SCAN's cursor (parseScanCursorOrReply): a decimal number, else the error reply. */
 export function scanCursor(c: CommandContext, i: number): number | Reply {
@@ -103,7 +127,7 @@ function scan(c: CommandContext): Reply {
 /** MOVE key db: to another database where the key is not (0 when missing or taken). */
 function move(c: CommandContext): Reply {
   const n = parseInt64(c.arg(2));
-  const before7 = c.era.before("7.0");
+  const before7 = c.era.before("6.2");
   if (n === undefined || n < -2147483648n || n > 2147483647n) {
     return errorReply(
       before7 ? "ERR index out of range" : "ERR value is not an integer or out of range",

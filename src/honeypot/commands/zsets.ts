@@ -11,7 +11,8 @@ import { arityText } from "../personas/texts.js";
 import { SortedSet } from "../sorted-set.js";
 import { doubleReply, parseDouble, scoreText, strtod } from "./doubles.js";
 import { parseInt64 } from "./integers.js";
-import { EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
+import { encodingOf } from "./encoding.js";
+import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
 import {
   errorReply,
   integer,
@@ -799,20 +800,11 @@ function zscan(c: CommandContext): Reply {
   if (z === undefined) return EMPTY_SCAN;
   const opts = scanOptions(c, 3, false);
   if (!("count" in opts)) return opts;
-  // A listpack is returned whole in one call; a skiplist's dict in COUNT-sized steps.
-  const members = [...z.scores.keys()];
-  const small = z.size <= 128 && members.every((m) => m.length <= 64);
-  const from = small ? 0 : cursor;
-  const to = small ? members.length : Math.min(members.length, from + opts.count);
-  const next = to >= members.length ? 0 : to;
-  let body = "";
-  let n = 0;
-  for (const m of small ? [...z.members()] : members.slice(from, to)) {
-    if (opts.pattern !== undefined && !opts.match(m)) continue;
-    body += bulkOf(m) + bulkOf(scoreText(c.era, z.score(m)!));
-    n += 2;
-  }
-  return raw(`*2\r\n${bulkOf(String(next))}*${n}\r\n${body}`);
+  const small = encodingOf(c, c.arg(1)) !== "skiplist";
+  // A listpack in score order; a skiplist's dict in insertion order here.
+  const order = small ? z.members() : [...z.scores.keys()];
+  const text = (m: string): Buffer => Buffer.from(scoreText(c.era, z.score(m)!), "latin1");
+  return collectionScan(opts, cursor, small, order.map((m) => [m, text(m)] as const));
 }
 
 export const ZSET_COMMANDS: CommandSpec[] = inCategory("sortedset", [
