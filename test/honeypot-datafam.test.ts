@@ -352,7 +352,6 @@ const HLL_SUITE: Step[] = [
   s("PFCOUNT", "h2"),
 ];
 
-
 /** String and key extras, and the SCAN families on small (one-call) collections. */
 const EXTRA_SUITE: Step[] = [
   s("SETRANGE", "r", "5", "hello"),
@@ -440,6 +439,55 @@ const EXTRA_SUITE: Step[] = [
   s("SCAN", "0", "TYPE", "zset"),
   s("SCAN", "0", "COUNT", "x"),
   s("TYPE", "zz"),
+];
+
+/** SORT: numeric, ALPHA, DESC, LIMIT, BY and GET patterns (hash fields, `#`), STORE, nosort. */
+const SORT_SUITE: Step[] = [
+  s("RPUSH", "nums", "3", "1", "2", "10", "-5", "2.5"),
+  s("SORT", "nums"),
+  s("SORT", "nums", "DESC"),
+  s("SORT", "nums", "LIMIT", "1", "3"),
+  s("SORT", "nums", "LIMIT", "-1", "2"),
+  s("SORT", "nums", "LIMIT", "10", "2"),
+  s("SORT", "nums", "LIMIT", "0", "-1", "DESC"),
+  s("SORT", "nums", "ALPHA"),
+  s("RPUSH", "words", "banana", "apple", "cherry", "10", "9"),
+  s("SORT", "words"),
+  s("SORT", "words", "ALPHA"),
+  s("SORT", "words", "ALPHA", "DESC", "LIMIT", "1", "2"),
+  s("MSET", "w_banana", "2", "w_apple", "3", "w_cherry", "1", "w_10", "x"),
+  s("SORT", "words", "BY", "w_*"),
+  s("SORT", "words", "BY", "w_*", "ALPHA"),
+  s("HSET", "h_banana", "f", "b", "n", "1"),
+  s("HSET", "h_apple", "f", "a", "n", "2"),
+  s("SORT", "words", "BY", "h_*->n", "GET", "#", "GET", "h_*->f", "GET", "w_*"),
+  s("SORT", "words", "BY", "nosort", "GET", "#", "GET", "h_*->f"),
+  s("SORT", "words", "BY", "nosort", "DESC", "LIMIT", "1", "2"),
+  s("SORT", "words", "BY", "nosort", "GET", "nostar"),
+  s("SORT", "words", "GET", "#", "ALPHA", "STORE", "out"),
+  s("LRANGE", "out", "0", "-1"),
+  s("SORT", "words", "BY", "h_*->n", "GET", "h_*->f", "STORE", "out"),
+  s("LRANGE", "out", "0", "-1"),
+  s("SORT", "nokey", "STORE", "out"),
+  s("EXISTS", "out"),
+  s("SORT", "nokey"),
+  s("SADD", "set", "5", "3", "9"),
+  s("SORT", "set"),
+  s("SORT", "set", "BY", "nosort"),
+  s("SORT", "set", "BY", "nosort", "STORE", "out"),
+  s("LRANGE", "out", "0", "-1"),
+  s("ZADD", "zs", "1", "c", "2", "a", "3", "b"),
+  s("SORT", "zs", "ALPHA"),
+  s("SORT", "zs", "BY", "nosort"),
+  s("SORT", "zs", "BY", "nosort", "DESC", "LIMIT", "1", "5"),
+  s("SORT", "zs"),
+  s("SORT", "zs", "LIMIT", "x", "1"),
+  s("SORT", "zs", "FOO"),
+  s("SORT", "zs", "LIMIT", "1"),
+  s("SET", "str", "x"),
+  s("SORT", "str"),
+  s("SORT_RO", "nums", "DESC"),
+  s("SORT_RO", "nums", "STORE", "out"),
 ];
 
 /** A suite on one connection: each step's reply bytes. */
@@ -549,6 +597,7 @@ const SUITES: Array<[string, Step[]]> = [
   ["bits", BIT_SUITE],
   ["HyperLogLog", HLL_SUITE],
   ["string and key extras, SCAN families", EXTRA_SUITE],
+  ["SORT", SORT_SUITE],
 ];
 
 describe("data families: redis-7.0 persona against Debian's redis-server 7.0.15", {

@@ -115,7 +115,12 @@ function hscan(c: CommandContext): Reply {
   const opts = scanOptions(c, 3, false);
   if (!("count" in opts)) return opts;
   const small = encodingOf(c, c.arg(1)) !== "hashtable";
-  return collectionScan(opts, cursor, small, [...hash].map(([f, v]) => [f, v] as const));
+  return collectionScan(
+    opts,
+    cursor,
+    small,
+    [...hash].map(([f, v]) => [f, v] as const),
+  );
 }
 
 export const HASH_COMMANDS: CommandSpec[] = inCategory("hash", [

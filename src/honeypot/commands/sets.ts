@@ -9,7 +9,7 @@ import { bulkText, integer, outOfMemory, type Reply, wrongType } from "./reply.j
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
 
 /** Members in the order SMEMBERS gives them: an intset is sorted, the rest kept as inserted. */
-function setOrder(c: CommandContext, members: Set<string>): string[] {
+export function setOrder(c: CommandContext, members: Set<string>): string[] {
   const all = [...members];
   const maxIntset = Number(c.state.config.get("set-max-intset-entries") ?? "512");
   const ints = all.map((m) => parseInt64(m));
@@ -69,7 +69,12 @@ function sscan(c: CommandContext): Reply {
   const opts = scanOptions(c, 3, false);
   if (!("count" in opts)) return opts;
   const small = encodingOf(c, c.arg(1)) !== "hashtable";
-  return collectionScan(opts, cursor, small, setOrder(c, members).map((m) => [m] as const));
+  return collectionScan(
+    opts,
+    cursor,
+    small,
+    setOrder(c, members).map((m) => [m] as const),
+  );
 }
 
 export const SET_COMMANDS: CommandSpec[] = inCategory("set", [

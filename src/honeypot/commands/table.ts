@@ -27,6 +27,7 @@ import { REPLICATION_COMMANDS } from "./replication.js";
 import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
 import { SET_COMMANDS } from "./sets.js";
+import { SORT_COMMANDS } from "./sort.js";
 import {
   arityOk,
   type CommandSpec,
@@ -47,6 +48,7 @@ const ALL: CommandSpec[] = [
   ...ZSET_COMMANDS,
   ...HYPERLOGLOG_COMMANDS,
   ...KEY_COMMANDS,
+  ...SORT_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...REPLICATION_COMMANDS,

@@ -10,8 +10,8 @@ import { WRONG_TYPE, zsetMemberBytes } from "../keyspace.js";
 import { arityText } from "../personas/texts.js";
 import { SortedSet } from "../sorted-set.js";
 import { doubleReply, parseDouble, scoreText, strtod } from "./doubles.js";
-import { parseInt64 } from "./integers.js";
 import { encodingOf } from "./encoding.js";
+import { parseInt64 } from "./integers.js";
 import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
 import {
   errorReply,
@@ -804,7 +804,12 @@ function zscan(c: CommandContext): Reply {
   // A listpack in score order; a skiplist's dict in insertion order here.
   const order = small ? z.members() : [...z.scores.keys()];
   const text = (m: string): Buffer => Buffer.from(scoreText(c.era, z.score(m)!), "latin1");
-  return collectionScan(opts, cursor, small, order.map((m) => [m, text(m)] as const));
+  return collectionScan(
+    opts,
+    cursor,
+    small,
+    order.map((m) => [m, text(m)] as const),
+  );
 }
 
 export const ZSET_COMMANDS: CommandSpec[] = inCategory("sortedset", [
