@@ -623,6 +623,177 @@ for (const [name, bin, resp3] of BUILDS) {
   });
 }
 
-void before;
-void after;
-void fc;
+// ---- property tests: random command sequences against the live 7.0.15 ----
+
+const member = fc.oneof(
+  fc.constantFrom("a", "b", "c", "aa", "ab", "B", "", "\u0000", "\u00ff", "zz"),
+  fc.string({ maxLength: 4 }),
+);
+const score = fc.oneof(
+  fc.integer({ min: -5, max: 5 }).map(String),
+  fc.constantFrom("0.1", "1.5", "-0", "inf", "-inf", "1e-7", "3.14159", "1e20", "(1", "x"),
+  fc.double({ noNaN: true }).map((d) => String(d)),
+);
+const rangeBound = fc.oneof(
+  fc.integer({ min: -6, max: 6 }).map(String),
+  fc.constantFrom("-inf", "+inf", "(0", "(1.5", "-", "+", "[a", "(b", "[", "x"),
+);
+const zsetCommand: fc.Arbitrary<Cmd> = fc.oneof(
+  fc
+    .tuple(
+      fc.subarray(["NX", "XX", "GT", "LT", "CH", "INCR"], { maxLength: 2 }),
+      fc.array(fc.tuple(score, member), { minLength: 1, maxLength: 4 }),
+    )
+    .map(([opts, pairs]) => ["ZADD", "z", ...opts, ...pairs.flat()]),
+  fc.tuple(score, member).map(([sc, m]) => ["ZINCRBY", "z", sc, m]),
+  fc
+    .tuple(
+      rangeBound,
+      rangeBound,
+      fc.subarray(["BYSCORE", "BYLEX", "REV", "WITHSCORES"], { maxLength: 3 }),
+      fc.option(fc.tuple(fc.integer({ min: -2, max: 4 }), fc.integer({ min: -2, max: 4 }))),
+    )
+    .map(([a, b, opts, limit]) => [
+      "ZRANGE",
+      "z",
+      a,
+      b,
+      ...opts,
+      ...(limit === null ? [] : ["LIMIT", String(limit[0]), String(limit[1])]),
+    ]),
+  fc.tuple(rangeBound, rangeBound).map(([a, b]) => ["ZCOUNT", "z", a, b]),
+  fc.tuple(rangeBound, rangeBound).map(([a, b]) => ["ZLEXCOUNT", "z", a, b]),
+  fc.tuple(rangeBound, rangeBound).map(([a, b]) => ["ZREMRANGEBYSCORE", "z", a, b]),
+  member.map((m) => ["ZREM", "z", m]),
+  member.map((m) => ["ZRANK", "z", m]),
+  member.map((m) => ["ZSCORE", "z", m]),
+  fc.integer({ min: -1, max: 3 }).map((n) => ["ZPOPMIN", "z", String(n)]),
+  fc.constantFrom<Cmd>(
+    ["ZUNIONSTORE", "z2", "2", "z", "z2", "WEIGHTS", "2", "0.5"],
+    ["ZINTER", "2", "z", "z2", "WITHSCORES"],
+    ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+  ),
+);
+
+const bitKey = fc.constantFrom("b1", "b2", "b3");
+const bitCommand: fc.Arbitrary<Cmd> = fc.oneof(
+  fc
+    .tuple(bitKey, fc.integer({ min: 0, max: 90 }), fc.constantFrom("0", "1"))
+    .map(([k, o, v]) => ["SETBIT", k, String(o), v]),
+  fc
+    .tuple(bitKey, fc.uint8Array({ maxLength: 8 }))
+    .map(([k, bytes]) => ["SET", k, Buffer.from(bytes)]),
+  fc
+    .tuple(
+      fc.constantFrom("AND", "OR", "XOR", "NOT"),
+      fc.array(bitKey, { minLength: 1, maxLength: 3 }),
+    )
+    .map(([op, keys]) => ["BITOP", op, "b3", ...(op === "NOT" ? keys.slice(0, 1) : keys)]),
+  fc
+    .tuple(
+      bitKey,
+      fc.integer({ min: -20, max: 20 }),
+      fc.integer({ min: -20, max: 20 }),
+      fc.constantFrom("BYTE", "BIT"),
+    )
+    .map(([k, a, b, u]) => ["BITCOUNT", k, String(a), String(b), u]),
+  fc
+    .tuple(
+      bitKey,
+      fc.constantFrom("0", "1"),
+      fc.integer({ min: -20, max: 20 }),
+      fc.option(fc.integer({ min: -20, max: 40 })),
+    )
+    .map(([k, bit, a, b]) => ["BITPOS", k, bit, String(a), ...(b === null ? [] : [String(b)])]),
+  fc
+    .tuple(
+      bitKey,
+      fc.constantFrom("i8", "u8", "i5", "u3", "i64", "u63", "i13"),
+      fc.integer({ min: 0, max: 70 }),
+      fc.constantFrom("WRAP", "SAT", "FAIL"),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    )
+    .map(([k, t, o, ow, n]) => [
+      "BITFIELD",
+      k,
+      "OVERFLOW",
+      ow,
+      "INCRBY",
+      t,
+      String(o),
+      String(n),
+      "GET",
+      t,
+      String(o),
+    ]),
+  bitKey.map((k) => ["GET", k]),
+);
+
+const hllCommand: fc.Arbitrary<Cmd> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom("h1", "h2"), fc.array(fc.string({ maxLength: 6 }), { maxLength: 40 }))
+    .map(([k, els]) => ["PFADD", k, ...els]),
+  fc
+    .tuple(
+      fc.constantFrom("h1", "h2"),
+      fc.integer({ min: 1, max: 4000 }),
+      fc.integer({ min: 0, max: 9 }),
+    )
+    .map(([k, n, seed]) => ["PFADD", k, ...Array.from({ length: n }, (_, i) => `${seed}:${i}`)]),
+  fc.constantFrom<Cmd>(
+    ["PFCOUNT", "h1"],
+    ["PFCOUNT", "h1", "h2"],
+    ["PFMERGE", "h3", "h1", "h2"],
+    ["PFCOUNT", "h3"],
+    ["GET", "h1"],
+    ["GET", "h3"],
+  ),
+);
+
+describe("data families: random sequences against Debian's redis-server 7.0.15", {
+  skip: HAVE_DEBIAN ? false : "redis-server 7.0 not installed",
+}, () => {
+  let real: RedisProcess | undefined;
+  let fake: PersonaServer | undefined;
+  let realConn: RespConnection;
+  let fakeConn: RespConnection;
+
+  before(async () => {
+    real = await startRedis({
+      host: "127.0.0.1",
+      port: await freePort(),
+      config: ["protected-mode no"],
+      bin: DEBIAN ?? "redis-server",
+    });
+    fake = await servePersona(persona("redis-7.0-open"));
+    realConn = await RespConnection.open(real.port);
+    fakeConn = await RespConnection.open(fake.port);
+  });
+
+  after(async () => {
+    realConn?.close();
+    fakeConn?.close();
+    await fake?.close();
+    await real?.stop();
+  });
+
+  /** Each generated sequence, after FLUSHALL, gets the same bytes from both. */
+  const sameReplies = (gen: fc.Arbitrary<Cmd>, runs: number) => async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(gen, { minLength: 1, maxLength: 15 }), async (cmds) => {
+        await realConn.send(encodeCommand(["FLUSHALL"]));
+        await fakeConn.send(encodeCommand(["FLUSHALL"]));
+        for (const cmd of cmds) {
+          const want = (await realConn.send(encodeCommand(cmd))).toString("latin1");
+          const got = (await fakeConn.send(encodeCommand(cmd))).toString("latin1");
+          assert.equal(got, want, label({ cmd }));
+        }
+      }),
+      { numRuns: runs },
+    );
+  };
+
+  test("ZADD/ZRANGE/ZCOUNT/… sequences", sameReplies(zsetCommand, 150));
+  test("SETBIT/BITOP/BITCOUNT/BITPOS/BITFIELD sequences", sameReplies(bitCommand, 150));
+  test("PFADD/PFCOUNT/PFMERGE sequences and the HYLL bytes", sameReplies(hllCommand, 40));
+});

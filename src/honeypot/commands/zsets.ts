@@ -149,6 +149,32 @@ function lexSpan(z: SortedSet, min: LexBound, max: LexBound): [number, number] {
   return [from, to];
 }
 
+// ---- how scores are kept ----
+
+/** Would the sorted set be a listpack (7.0+) with `member` in it? */
+function inListpack(c: CommandContext, z: SortedSet, member: string): boolean {
+  if (c.era.before("7.0")) return false;
+  const entries = Number(c.state.config.get("zset-max-listpack-entries") ?? "128");
+  const bytes = Number(c.state.config.get("zset-max-listpack-value") ?? "64");
+  const size = z.size + (z.score(member) === undefined ? 1 : 0);
+  return size <= entries && member.length <= bytes && z.members().every((m) => m.length <= bytes);
+}
+
+/**
+ * The score as the set keeps it: a 7.0+ listpack stores an integral score as an integer
+ * (zzlInsertAt's double2ll), so -0 comes back as 0; a skiplist keeps -0.
+ */
+function stored(c: CommandContext, z: SortedSet, member: string, score: number): number {
+  return Object.is(score, -0) && inListpack(c, z, member) ? 0 : score;
+}
+
+/** A stored result (ZUNIONSTORE, ZRANGESTORE …) with its scores as its encoding keeps them. */
+function listpackScores(c: CommandContext, z: SortedSet): SortedSet {
+  if (z.size === 0 || !inListpack(c, z, z.at(0))) return z;
+  for (const m of z.members()) if (Object.is(z.score(m), -0)) z.scores.set(m, 0);
+  return z;
+}
+
 // ---- ZADD / ZINCRBY ----
 
 function zaddGeneric(incrCommand: boolean) {
@@ -231,11 +257,11 @@ function zaddGeneric(incrCommand: boolean) {
         last = score;
         processed++;
         if (score !== cur) {
-          z!.set(m, score);
+          z!.set(m, stored(c, z!, m, score));
           updated++;
         }
       } else if (!xx) {
-        z!.set(m, score);
+        z!.set(m, stored(c, z!, m, score));
         added++;
         processed++;
         last = score;
@@ -436,7 +462,7 @@ function storeRange(c: CommandContext, src: SortedSet | undefined, picked: strin
     if (c.keyspace.delete(db, dst)) wrote(c);
     return integer(0);
   }
-  const out = SortedSet.from(picked.map((m) => [m, src!.score(m)!]));
+  const out = listpackScores(c, SortedSet.from(picked.map((m) => [m, src!.score(m)!])));
   if (!c.keyspace.setZset(db, dst, out)) return outOfMemory();
   wrote(c);
   return integer(out.size);
@@ -774,7 +800,7 @@ function algebra(op: Op, store: boolean, cardOnly = false) {
       }
     }
     if (cardOnly) return integer(cardinality);
-    const out = SortedSet.from(result);
+    const out = store ? listpackScores(c, SortedSet.from(result)) : SortedSet.from(result);
     if (store) {
       const db = c.state.db;
       const dst = c.arg(1);
