@@ -797,3 +797,89 @@ describe("data families: random sequences against Debian's redis-server 7.0.15",
   test("SETBIT/BITOP/BITCOUNT/BITPOS/BITFIELD sequences", sameReplies(bitCommand, 150));
   test("PFADD/PFCOUNT/PFMERGE sequences and the HYLL bytes", sameReplies(hllCommand, 40));
 });
+
+// ---- bounds: what a visitor can make the session keep or send ----
+
+const OOM = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+async function withSession(
+  name: string,
+  limits: { maxBytes?: number; maxKeys?: number },
+  fn: (
+    send: (...args: Array<string | Buffer>) => Promise<string>,
+    conn: RespConnection,
+  ) => Promise<void>,
+): Promise<void> {
+  const srv = await servePersona(persona(name), { limits });
+  const conn = await RespConnection.open(srv.port);
+  try {
+    await fn(async (...args) => (await conn.send(encodeCommand(args))).toString("latin1"), conn);
+  } finally {
+    conn.close();
+    await srv.close();
+  }
+}
+
+describe("data families: bounded by the session's caps", () => {
+  test("a sorted set's members are charged: ZADD stops at the byte cap, ZREM frees", async () => {
+    await withSession("redis-7.0-open", { maxBytes: 64 * 1024 }, async (send) => {
+      let added = 0;
+      for (let i = 0; i < 200; i++) {
+        const members = Array.from({ length: 50 }, (_, j) => [
+          String(j),
+          `m${i}-${j}-${"x".repeat(40)}`,
+        ]);
+        const r = await send("ZADD", "z", ...members.flat());
+        if (r === OOM) break;
+        added += 50;
+      }
+      assert.ok(added > 0 && added < 2000, `added ${added}`);
+      assert.equal(await send("ZCARD", "z"), `:${added}\r\n`);
+      // Refused whole: nothing of the refused ZADD is kept.
+      assert.equal(await send("ZADD", "z", "1", "y".repeat(60_000)), OOM);
+      assert.equal(await send("ZCARD", "z"), `:${added}\r\n`);
+      assert.equal(await send("ZREMRANGEBYRANK", "z", "0", "-1"), `:${added}\r\n`);
+      assert.equal(await send("EXISTS", "z"), ":0\r\n");
+      assert.equal(await send("ZADD", "z", "1", "y".repeat(1000)), ":1\r\n");
+    });
+  });
+
+  test("SETBIT, SETRANGE, BITFIELD far out: -OOM, nothing allocated", async () => {
+    await withSession("redis-7.0-open", { maxBytes: 64 * 1024 }, async (send) => {
+      const before = process.memoryUsage().arrayBuffers;
+      assert.equal(await send("SETBIT", "b", "4294967295", "1"), OOM);
+      assert.equal(await send("SETRANGE", "r", "536870000", "x"), OOM);
+      assert.equal(await send("BITFIELD", "f", "SET", "u8", "#60000000", "1"), OOM);
+      assert.equal(await send("EXISTS", "b", "r", "f"), ":0\r\n");
+      assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+      assert.equal(await send("SETBIT", "b", "1000", "1"), ":0\r\n");
+    });
+  });
+
+  test("an HLL is at most 12,304 bytes however many elements", async () => {
+    await withSession("redis-7.0-open", {}, async (send) => {
+      for (let i = 0; i < 10; i++) {
+        await send("PFADD", "h", ...Array.from({ length: 2000 }, (_, j) => `${i}:${j}`));
+      }
+      assert.equal(await send("STRLEN", "h"), ":12304\r\n");
+    });
+  });
+
+  test("replies far larger than the request close the connection unanswered", async () => {
+    await withSession("redis-7.0-open", {}, async (send, conn) => {
+      await send("ZADD", "z", "1", "x".repeat(50_000));
+      // ZRANDMEMBER with a huge negative count: repeats, far beyond the reply budget.
+      const r = await send("ZRANDMEMBER", "z", "-100000000");
+      assert.equal(r, "");
+      assert.ok(conn.closed);
+    });
+    await withSession("redis-7.0-open", {}, async (send, conn) => {
+      await send("SET", "big", "x".repeat(60_000));
+      // Every element empty, so GET big* names the one big string each time.
+      await send("RPUSH", "l", ...Array.from({ length: 2000 }, () => ""));
+      const r = await send("SORT", "l", "BY", "nosort", "GET", "big*", "GET", "big*");
+      assert.equal(r, "");
+      assert.ok(conn.closed);
+    });
+  });
+});
