@@ -552,6 +552,7 @@ const BUILDS: Array<[string, string, boolean]> = [
   ["redis-6.2-open", "/work/servers/redis-6.2.16/redis-server", true],
   ["redis-7.2-open", "/work/servers/redis-7.2.4/redis-server", true],
   ["redis-7.4-open", "/work/servers/redis-7.4.1/redis-server", true],
+  ["valkey-8-open", "/work/servers/valkey-8.0.1/valkey-server", true],
 ];
 
 /** Start the real server and the persona; run `body`; stop both. */

@@ -9,6 +9,7 @@
 import { arr } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { WRONG_TYPE } from "../keyspace.js";
+import { versionParts } from "../personas/era.js";
 import { grownAllocation } from "./encoding.js";
 import { parseInt64 } from "./integers.js";
 import {
@@ -144,60 +145,83 @@ function bitRange(
 }
 
 function bitcount(c: CommandContext): Reply {
-  // 7.4 reads the arguments before the key; earlier versions the key first.
-  const argsFirst = c.era.at("7.4");
   const argc = c.args.length;
-  const ranged = argc === 4 || (argc === 5 && c.era.at("7.0"));
-  if (argsFirst && !ranged && argc !== 2) return syntaxError();
+  // Valkey 8 made the end optional (BITCOUNT key start) and reads the unit before the end.
+  const valkey8 = c.era.valkey && versionParts(c.era.version)[0] >= 8;
+  // 7.4 and Valkey 8 read the arguments before the key; earlier versions the key first.
+  const argsFirst = c.era.at("7.4") || valkey8;
+  const ranged = argc === 4 || (argc === 5 && c.era.at("7.0")) || (argc === 3 && valkey8);
+  if (!ranged && argc !== 2) {
+    if (argsFirst) return syntaxError();
+  }
   let v: Buffer | undefined;
-  if (!argsFirst) {
+  const lookup = (): Reply | undefined => {
     const found = stringAt(c, c.arg(1));
     if (isReply(found)) return found;
-    if (found === undefined) return integer(0);
     v = found;
+    return undefined;
+  };
+  if (!argsFirst) {
+    const err = lookup();
+    if (err !== undefined) return err;
+    if (v === undefined) return integer(0);
+    if (!ranged && argc !== 2) return syntaxError();
   }
-  let range: [number, number] | undefined;
-  if (ranged) {
-    const start = parseInt64(c.arg(2));
-    if (start === undefined) return notInteger();
-    const end = parseInt64(c.arg(3));
+  if (!ranged) {
+    if (argsFirst) {
+      const err = lookup();
+      if (err !== undefined) return err;
+    }
+    const length = v === undefined ? 0 : lengthAt(c, c.arg(1));
+    if (v === undefined || length === 0) return integer(0);
+    return integer(countBits(v, 0, length * 8 - 1));
+  }
+  const start = parseInt64(c.arg(2));
+  if (start === undefined) return notInteger();
+  let isBit = false;
+  const unit = (): Reply | undefined => {
+    const u = c.arg(4).toLowerCase();
+    if (u === "bit") isBit = true;
+    else if (u !== "byte") return syntaxError();
+    return undefined;
+  };
+  if (valkey8 && argc === 5) {
+    const err = unit();
+    if (err !== undefined) return err;
+  }
+  let end: bigint | undefined;
+  if (argc >= 4) {
+    end = parseInt64(c.arg(3));
     if (end === undefined) return notInteger();
-    let isBit = false;
-    if (argsFirst && argc === 5) {
-      const unit = c.arg(4).toLowerCase();
-      if (unit === "bit") isBit = true;
-      else if (unit !== "byte") return syntaxError();
-    }
-    if (argsFirst) {
-      const found = stringAt(c, c.arg(1));
-      if (isReply(found)) return found;
-      v = found ?? Buffer.alloc(0);
-    }
-    if (start < 0n && end < 0n && start > end) return integer(0);
-    if (!argsFirst && argc === 5) {
-      const unit = c.arg(4).toLowerCase();
-      if (unit === "bit") isBit = true;
-      else if (unit !== "byte") return syntaxError();
-    }
-    range = bitRange(start, end, lengthAt(c, c.arg(1)), isBit);
-  } else if (argc === 2) {
-    if (argsFirst) {
-      const found = stringAt(c, c.arg(1));
-      if (isReply(found)) return found;
-      if (found === undefined) return integer(0);
-      v = found;
-    }
-    const length = lengthAt(c, c.arg(1));
-    range = length === 0 ? undefined : [0, length * 8 - 1];
-  } else return syntaxError();
+  }
+  if (argsFirst && !valkey8 && argc === 5) {
+    const err = unit();
+    if (err !== undefined) return err;
+  }
+  if (argsFirst) {
+    const err = lookup();
+    if (err !== undefined) return err;
+  }
+  const length = v === undefined ? 0 : lengthAt(c, c.arg(1));
+  end ??= BigInt(length) - 1n;
+  if (start < 0n && end < 0n && start > end) return integer(0);
+  if (!argsFirst && argc === 5) {
+    const err = unit();
+    if (err !== undefined) return err;
+  }
+  const range = bitRange(start, end, length, isBit);
   if (range === undefined || v === undefined) return integer(0);
-  const [lo, hi] = range;
+  return integer(countBits(v, range[0], range[1]));
+}
+
+/** Set bits from bit `lo` to bit `hi` inclusive. */
+function countBits(v: Buffer, lo: number, hi: number): number {
   let n = 0;
   let i = lo;
   for (; i <= hi && (i & 7) !== 0; i++) n += bitAt(v, i);
   for (; i + 7 <= hi; i += 8) n += popcount(byteAt(v, i >> 3));
   for (; i <= hi; i++) n += bitAt(v, i);
-  return integer(n);
+  return n;
 }
 
 function bitpos(c: CommandContext): Reply {
