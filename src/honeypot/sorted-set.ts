@@ -12,10 +12,10 @@ function before(sa: number, a: string, sb: number, b: string): boolean {
 
 export class SortedSet {
   readonly scores = new Map<string, number>();
-  private readonly order: string[] = [];
+  private order: string[] = [];
 
   get size(): number {
-    return this.order.length;
+    return this.scores.size;
   }
 
   score(member: string): number | undefined {
@@ -35,9 +35,43 @@ export class SortedSet {
     return lo;
   }
 
+  /** Members set or deleted in a batch: the order is rebuilt once, at its end. */
+  private batch: { touched: boolean } | undefined;
+
+  /**
+   * Many changes in one command (ZADD or ZREM of thousands of members): scores change at
+   * once, the order is sorted again once at the end, instead of one splice per member.
+   * Only score() may be asked in between.
+   */
+  batched<T>(big: boolean, fn: () => T): T {
+    if (!big) return fn();
+    this.batch = { touched: false };
+    try {
+      return fn();
+    } finally {
+      const touched = this.batch.touched;
+      this.batch = undefined;
+      if (touched) this.resort();
+    }
+  }
+
+  private resort(): void {
+    // Array.from, not a spread into push: a spread of 100,000s of members overflows the stack.
+    const pairs = Array.from(this.scores, ([m, sc]) => ({ m, sc }));
+    pairs.sort((a, b) => (a.sc < b.sc ? -1 : a.sc > b.sc ? 1 : a.m < b.m ? -1 : a.m > b.m ? 1 : 0));
+    this.order = pairs.map((p) => p.m);
+  }
+
   /** Set a member's score (adding it when new); true when it was new. */
   set(member: string, score: number): boolean {
     const old = this.scores.get(member);
+    if (this.batch !== undefined) {
+      if (old !== score || old === undefined) {
+        this.scores.set(member, score);
+        this.batch.touched = true;
+      }
+      return old === undefined;
+    }
     if (old !== undefined) {
       if (old === score) return false;
       this.order.splice(this.position(old, member), 1);
@@ -51,6 +85,11 @@ export class SortedSet {
   delete(member: string): boolean {
     const old = this.scores.get(member);
     if (old === undefined) return false;
+    if (this.batch !== undefined) {
+      this.scores.delete(member);
+      this.batch.touched = true;
+      return true;
+    }
     this.order.splice(this.position(old, member), 1);
     this.scores.delete(member);
     return true;
@@ -100,7 +139,7 @@ export class SortedSet {
   copy(): SortedSet {
     const out = new SortedSet();
     for (const m of this.order) out.scores.set(m, this.scores.get(m)!);
-    out.order.push(...this.order);
+    out.order = this.order.slice();
     return out;
   }
 
@@ -108,13 +147,7 @@ export class SortedSet {
   static from(pairs: Iterable<[string, number]>): SortedSet {
     const out = new SortedSet();
     for (const [m, s] of pairs) out.scores.set(m, s);
-    out.order.push(...out.scores.keys());
-    const sc = out.scores;
-    out.order.sort((a, b) => {
-      const x = sc.get(a)!;
-      const y = sc.get(b)!;
-      return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
-    });
+    out.resort();
     return out;
   }
 }

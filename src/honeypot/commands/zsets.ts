@@ -28,6 +28,8 @@ const NOT_FLOAT = "ERR value is not a valid float";
 const MINMAX_FLOAT = "ERR min or max is not a float";
 const MINMAX_LEX = "ERR min or max not valid string range item";
 const LONG_MAX = 9223372036854775807n;
+/** Members past which one command's changes re-sort the set once instead of one by one. */
+const BATCH = 64;
 
 // ---- replies, written as latin1 text (members are one character per byte) ----
 
@@ -238,35 +240,38 @@ function zaddGeneric(incrCommand: boolean) {
     let processed = 0;
     let last = 0;
     let failed = false;
-    for (let [score, m] of pairs) {
-      if (Number.isNaN(score)) {
-        failed = true;
-        break;
-      }
-      const cur = z!.score(m);
-      if (cur !== undefined) {
-        if (nx) continue;
-        if (incr) {
-          score += cur;
-          if (Number.isNaN(score)) {
-            failed = true;
-            break;
+    const zs = z!;
+    zs.batched(pairs.length > BATCH, () => {
+      for (let [score, m] of pairs) {
+        if (Number.isNaN(score)) {
+          failed = true;
+          break;
+        }
+        const cur = zs.score(m);
+        if (cur !== undefined) {
+          if (nx) continue;
+          if (incr) {
+            score += cur;
+            if (Number.isNaN(score)) {
+              failed = true;
+              break;
+            }
           }
+          if ((lt && score >= cur) || (gt && score <= cur)) continue;
+          last = score;
+          processed++;
+          if (score !== cur) {
+            zs.set(m, stored(c, zs, m, score));
+            updated++;
+          }
+        } else if (!xx) {
+          zs.set(m, stored(c, zs, m, score));
+          added++;
+          processed++;
+          last = score;
         }
-        if ((lt && score >= cur) || (gt && score <= cur)) continue;
-        last = score;
-        processed++;
-        if (score !== cur) {
-          z!.set(m, stored(c, z!, m, score));
-          updated++;
-        }
-      } else if (!xx) {
-        z!.set(m, stored(c, z!, m, score));
-        added++;
-        processed++;
-        last = score;
       }
-    }
+    });
     if (added + updated > 0) wrote(c, added + updated);
     if (failed) return errorReply("ERR resulting score is not a number (NaN)");
     if (incr) return processed > 0 ? doubleReply(c.era, c.state.proto, last) : nullReply();
@@ -479,14 +484,16 @@ function zrem(c: CommandContext): Reply {
   if (z === undefined) return integer(0);
   let deleted = 0;
   let bytes = 0;
-  for (let i = 2; i < c.args.length; i++) {
-    const m = c.arg(i);
-    if (z.delete(m)) {
-      deleted++;
-      bytes += zsetMemberBytes(m);
+  z.batched(c.args.length - 2 > BATCH, () => {
+    for (let i = 2; i < c.args.length; i++) {
+      const m = c.arg(i);
+      if (z.delete(m)) {
+        deleted++;
+        bytes += zsetMemberBytes(m);
+      }
+      if (z.size === 0) break;
     }
-    if (z.size === 0) break;
-  }
+  });
   c.keyspace.zsetShrunk(c.state.db, c.arg(1), bytes, deleted);
   if (deleted > 0) wrote(c, deleted);
   return integer(deleted);
@@ -574,10 +581,12 @@ function zpop(
   else if (!nested) out = `*${n * 2 + 1}\r\n${bulkOf(key)}`;
   else out = `*2\r\n${bulkOf(key)}*${n}\r\n`;
   let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const m = max ? z.at(z.size - 1) : z.at(0);
-    const s = z.score(m)!;
-    z.delete(m);
+  // Taken in one range (not one splice per member), lowest or highest first.
+  const from = max ? z.size - n : 0;
+  const taken = z.slice(from, from + n - 1).map((m): [string, number] => [m, z.score(m)!]);
+  z.removeRange(from, from + n - 1);
+  if (max) taken.reverse();
+  for (const [m, s] of taken) {
     bytes += zsetMemberBytes(m);
     if (nested) out += "*2\r\n";
     out += bulkOf(m) + dbl(c, s);
