@@ -52,6 +52,9 @@ const SETUP: Buffer[] = [
   cmd("SADD", "si", "3", "1", "70000", "-2"),
   cmd("SADD", "sw", "5", "9000000000"),
   cmd("SADD", "ss", "x"),
+  // Sorted sets: a listpack (small) and a skiplist (a member over 64 bytes), odd scores.
+  cmd("ZADD", "z", "1", "a", "2.5", "b", "-3", "c", "1e20", "d", "0.1", "e"),
+  cmd("ZADD", "zbig", "1", "m", "2", "z".repeat(70), "-0.5", "n"),
 ];
 /** Keys whose DUMP is deterministic (not "hbig", a hashtable; "ss" has one member). */
 const KEYS = [
@@ -69,6 +72,8 @@ const KEYS = [
   "hs",
   "si",
   "sw",
+  "z",
+  "zbig",
 ];
 
 /** A bulk reply's payload. */
@@ -269,7 +274,7 @@ describe("DUMP/RESTORE and the master's RDB against Debian's redis-server 7.0", 
       assert.match(check.stdout, /AUX FIELD redis-ver = '7\.0\.15'/);
       assert.match(check.stdout, /AUX FIELD aof-base = '0'/);
       assert.match(check.stdout, /Selecting DB ID 3/);
-      assert.match(check.stdout, /\[info\] 16 keys read/);
+      assert.match(check.stdout, /\[info\] 18 keys read/);
       assert.match(check.stdout, /\[info\] 1 expires/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -17,7 +17,8 @@
  */
 import { BlockedClients } from "./blocking.js";
 import type { MemoryAccount } from "./memory.js";
-import { newStream, type StreamValue } from "./stream.js";
+import type { SortedSet } from "./sorted-set.js";
+import { copyStream, newStream, type StreamValue } from "./stream.js";
 
 export type RedisValue =
   /**
@@ -34,6 +35,7 @@ export type RedisValue =
   | { type: "list"; value: Buffer[] }
   | { type: "hash"; value: Map<string, Buffer> }
   | { type: "set"; value: Set<string> }
+  | { type: "zset"; value: SortedSet }
   /** Charged as its commands grow it (resize): entries, groups, consumers, pending entries. */
   | { type: "stream"; value: StreamValue; bytes: number };
 
@@ -87,8 +89,39 @@ function elementBytes(data: RedisValue): number {
       for (const member of data.value) n += member.length + ELEMENT_OVERHEAD;
       return n;
     }
+    case "zset": {
+      let n = 0;
+      for (const member of data.value.members()) n += zsetMemberBytes(member);
+      return n;
+    }
     case "stream":
       return data.bytes;
+  }
+}
+
+/** What one sorted-set member costs the keyspace: its bytes, its score, the overhead. */
+export function zsetMemberBytes(member: string): number {
+  return member.length + 8 + ELEMENT_OVERHEAD;
+}
+
+/** A value as a new key of its own holds it (COPY): nothing shared with the original. */
+function duplicate(data: RedisValue): RedisValue {
+  switch (data.type) {
+    case "string": {
+      const out: RedisValue = { type: "string", value: Buffer.from(data.value) };
+      if (data.length !== undefined) out.length = data.length;
+      return out;
+    }
+    case "list":
+      return { type: "list", value: data.value.map((b) => Buffer.from(b)) };
+    case "hash":
+      return { type: "hash", value: new Map(data.value) };
+    case "set":
+      return { type: "set", value: new Set(data.value) };
+    case "zset":
+      return { type: "zset", value: data.value.copy() };
+    case "stream":
+      return { type: "stream", value: copyStream(data.value), bytes: data.bytes };
   }
 }
 
@@ -248,6 +281,14 @@ export class Keyspace {
 
   get bytes(): number {
     return this.byteCount;
+  }
+
+  /**
+   * Could `bytes` more be stored? Asked before building a large value (SETBIT far out, SORT
+   * STORE) so that what the cap would refuse is never allocated.
+   */
+  fits(bytes: number): boolean {
+    return this.byteCount + bytes <= this.limits.maxBytes;
   }
 
   /** The entry, after dropping it if its TTL passed. */
@@ -670,6 +711,70 @@ export class Keyspace {
     this.shrinkEntry(e, freed, removed);
     if (set.value.size === 0) this.remove(this.db(db), key, e);
     return removed;
+  }
+
+  // ---- sorted sets ----
+
+  getZset(db: number, key: string): SortedSet | undefined | typeof WRONG_TYPE {
+    const z = this.typed(db, key, "zset");
+    return z === undefined || z === WRONG_TYPE ? z : z.value;
+  }
+
+  /** A sorted set stored under key, replacing any value and its TTL; false over the cap. */
+  setZset(db: number, key: string, value: SortedSet): boolean {
+    return this.store(db, key, { type: "zset", value }, undefined);
+  }
+
+  /**
+   * Before members are added to the sorted set at key in place: charge their bytes (see
+   * zsetMemberBytes) and count; false, with nothing changed, when refused.
+   */
+  zsetGrow(db: number, key: string, bytes: number, elements: number): boolean {
+    const e = this.entry(db, key);
+    return e !== undefined && this.growEntry(e, bytes, elements);
+  }
+
+  /** After members were removed from the sorted set at key: the key goes when it is empty. */
+  zsetShrunk(db: number, key: string, bytes: number, elements: number): void {
+    const e = this.entry(db, key);
+    if (e === undefined || e.data.type !== "zset") return;
+    this.shrinkEntry(e, bytes, elements);
+    if (e.data.value.size === 0) this.remove(this.db(db), key, e);
+  }
+
+  // ---- moving keys between databases ----
+
+  /** MOVE: the key and its TTL to another database, where the key must not exist. */
+  move(from: number, to: number, key: string): boolean {
+    const e = this.entry(from, key);
+    if (e === undefined || this.entry(to, key) !== undefined) return false;
+    this.db(from).delete(key);
+    this.db(to).set(key, e);
+    return true;
+  }
+
+  /** SWAPDB: the two databases trade their keys. */
+  swap(a: number, b: number): void {
+    const x = this.dbs[a];
+    this.dbs[a] = this.dbs[b];
+    this.dbs[b] = x;
+  }
+
+  /**
+   * COPY: a copy of the value (and TTL) at `from` under `to` in database `toDb`, replacing
+   * what is there only with `replace`. "exists" when the target is taken; false when refused.
+   */
+  copy(
+    db: number,
+    from: string,
+    toDb: number,
+    to: string,
+    replace: boolean,
+  ): boolean | "missing" | "exists" {
+    const e = this.entry(db, from);
+    if (e === undefined) return "missing";
+    if (!replace && this.entry(toDb, to) !== undefined) return "exists";
+    return this.store(toDb, to, duplicate(e.data), e.expiresAt);
   }
 
   // ---- TTLs ----

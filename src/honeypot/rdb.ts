@@ -13,9 +13,12 @@
  * added there). Reading is of hostile bytes: every length is checked against what is left
  * before anything is allocated, element counts are capped, and nothing can loop past the end.
  */
+
+import { formatG17, scoreText } from "./commands/doubles.js";
 import { parseInt64 } from "./commands/integers.js";
 import type { RedisValue } from "./keyspace.js";
 import type { Era } from "./personas/era.js";
+import { SortedSet } from "./sorted-set.js";
 
 // ---- CRC64 (crc64.c: Jones polynomial, reflected, as Redis checks RDB files and DUMP) ----
 
@@ -176,12 +179,16 @@ export const RDB_TYPE = {
   string: 0,
   list: 1,
   set: 2,
+  zset: 3,
   hash: 4,
+  zset2: 5,
   listZiplist: 10,
   setIntset: 11,
+  zsetZiplist: 12,
   hashZiplist: 13,
   listQuicklist: 14,
   hashListpack: 16,
+  zsetListpack: 17,
   listQuicklist2: 18,
   setListpack: 20,
 } as const;
@@ -418,9 +425,24 @@ function writeValue(w: Writer, v: RedisValue, era: Era): void {
       else w.byte(RDB_TYPE.set);
       return;
     }
+    case "zset":
+      w.byte(
+        modern && zsetIsSmall(v.value)
+          ? RDB_TYPE.zsetListpack
+          : rdbVersion(era) >= 8
+            ? RDB_TYPE.zset2
+            : RDB_TYPE.zset,
+      );
+      return;
     case "stream":
       throw new RdbUnsupported("stream");
   }
+}
+
+/** zset-max-listpack-entries 128 and zset-max-listpack-value 64, Redis's defaults. */
+function zsetIsSmall(z: SortedSet): boolean {
+  const members = z.members();
+  return members.length <= 128 && members.every((m) => m.length <= 64);
 }
 
 /**
@@ -484,6 +506,36 @@ function writeBody(w: Writer, v: RedisValue, era: Era): void {
       } else {
         w.len(members.length);
         for (const m of members) w.string(text(m));
+      }
+      return;
+    }
+    case "zset": {
+      const z = v.value;
+      const members = z.members();
+      if (modern && zsetIsSmall(z)) {
+        // zzlInsertAt: the member, then its score as d2string prints it.
+        w.string(listpack(members.flatMap((m) => [text(m), text(scoreText(era, z.score(m)!))])));
+        return;
+      }
+      // rdbSaveObject walks the skiplist from its tail: the highest score first.
+      w.len(members.length);
+      const binary = rdbVersion(era) >= 8;
+      for (let i = members.length - 1; i >= 0; i--) {
+        const m = members[i]!;
+        const score = z.score(m)!;
+        w.string(text(m));
+        if (binary) {
+          const b = Buffer.alloc(8);
+          b.writeDoubleLE(score, 0);
+          w.bytes(b);
+        } else if (Number.isNaN(score)) w.byte(253);
+        else if (score === Number.POSITIVE_INFINITY) w.byte(254);
+        else if (score === Number.NEGATIVE_INFINITY) w.byte(255);
+        else {
+          const t = text(formatG17(score));
+          w.byte(t.length);
+          w.bytes(t);
+        }
       }
       return;
     }
@@ -841,9 +893,42 @@ function readValue(r: Reader, type: number): RedisValue {
       return { type: "hash", value: pairs(readZiplist(r.string())) };
     case RDB_TYPE.hashListpack:
       return { type: "hash", value: pairs(readListpack(r.string())) };
+    case RDB_TYPE.zset:
+    case RDB_TYPE.zset2: {
+      const n = r.count();
+      const value = new SortedSet();
+      for (let i = 0; i < n; i++) {
+        const member = r.string().toString("latin1");
+        value.set(member, type === RDB_TYPE.zset2 ? r.take(8).readDoubleLE(0) : readDoubleText(r));
+      }
+      return { type: "zset", value };
+    }
+    case RDB_TYPE.zsetZiplist:
+    case RDB_TYPE.zsetListpack: {
+      const items =
+        type === RDB_TYPE.zsetListpack ? readListpack(r.string()) : readZiplist(r.string());
+      const value = new SortedSet();
+      for (let i = 0; i + 1 < items.length; i += 2) {
+        const score = Number(items[i + 1]!.toString("latin1"));
+        if (Number.isNaN(score)) throw new RdbFormatError("zset score");
+        value.set(items[i]!.toString("latin1"), score);
+      }
+      return { type: "zset", value };
+    }
     default:
       throw new RdbFormatError(`type ${type}`);
   }
+}
+
+/** rdbLoadDoubleValue: a length byte and the digits, or 253/254/255 for nan/inf/-inf. */
+function readDoubleText(r: Reader): number {
+  const n = r.byte();
+  if (n === 253) return Number.NaN;
+  if (n === 254) return Number.POSITIVE_INFINITY;
+  if (n === 255) return Number.NEGATIVE_INFINITY;
+  const score = Number(r.take(n).toString("latin1"));
+  if (Number.isNaN(score)) throw new RdbFormatError("zset score");
+  return score;
 }
 
 /** Which types a server of this RDB version reads (each came with the version noted). */
@@ -851,6 +936,8 @@ function readsType(type: number, version: number): boolean {
   if (type === RDB_TYPE.listQuicklist) return version >= 7;
   if (type === RDB_TYPE.hashListpack || type === RDB_TYPE.listQuicklist2) return version >= 10;
   if (type === RDB_TYPE.setListpack) return version >= 11;
+  if (type === RDB_TYPE.zsetListpack) return version >= 10;
+  if (type === RDB_TYPE.zset2) return version >= 8;
   return true;
 }
 

@@ -103,6 +103,52 @@ export function newStream(): StreamValue {
   };
 }
 
+/**
+ * A stream as a new key of its own holds it (COPY): entries, nodes, groups, consumers and
+ * their pending entries copied, each pending entry shared by its group and its consumer as in
+ * the original.
+ */
+export function copyStream(s: StreamValue): StreamValue {
+  const nodes = new Map<StreamNode, StreamNode>();
+  const node = (n: StreamNode): StreamNode => {
+    let copy = nodes.get(n);
+    if (copy === undefined) {
+      copy = { ...n };
+      nodes.set(n, copy);
+    }
+    return copy;
+  };
+  const entries = s.entries.map((e) => ({
+    id: e.id,
+    fields: e.fields.map((f) => Buffer.from(f)),
+    node: node(e.node),
+  }));
+  let groups: Map<string, StreamGroup> | undefined;
+  if (s.groups !== undefined) {
+    groups = new Map();
+    for (const [name, g] of s.groups) {
+      const consumers = new Map<string, StreamConsumer>();
+      for (const [cname, c] of g.consumers) {
+        consumers.set(cname, { name: c.name, seenTime: c.seenTime, pel: new Map() });
+      }
+      const pel = new Map<StreamId, StreamNack>();
+      for (const [id, nack] of g.pel) {
+        const owner = nack.consumer === undefined ? undefined : consumers.get(nack.consumer.name);
+        const copy: StreamNack = { ...nack, consumer: owner };
+        pel.set(id, copy);
+        owner?.pel.set(id, copy);
+      }
+      groups.set(name, { ...g, pel, consumers });
+    }
+  }
+  return {
+    ...s,
+    entries,
+    groups,
+    nodes: s.nodes.map((n) => node(n)),
+  };
+}
+
 /** Bytes an entry takes in a listpack, roughly (lengths, flags, ID deltas). */
 export function entryBytes(fields: Buffer[]): number {
   let n = 8;

@@ -57,6 +57,28 @@ export function encodingOf(c: CommandContext, key: string): string | undefined {
       }
       return "hashtable";
     }
+    case "zset": {
+      const members = value.value.members();
+      const entries = Number(
+        c.state.config.get(
+          era.at("7.0") ? "zset-max-listpack-entries" : "zset-max-ziplist-entries",
+        ) ?? "128",
+      );
+      const bytes = Number(
+        c.state.config.get(era.at("7.0") ? "zset-max-listpack-value" : "zset-max-ziplist-value") ??
+          "64",
+      );
+      if (
+        !small(
+          members.length,
+          members.map((m) => m.length),
+          entries,
+          bytes,
+        )
+      )
+        return "skiplist";
+      return era.at("7.0") ? "listpack" : "ziplist";
+    }
   }
 }
 
@@ -182,6 +204,16 @@ export function memoryUsage(c: CommandContext, key: string): number | undefined 
         bytes += allocation(8 + members.length * width);
       } else if (encoding === "listpack") bytes += listpackBytes(members);
       else bytes += dictBytes(members.map((m) => sdsBytes(m.length, true)));
+      break;
+    }
+    case "zset": {
+      const members = value.value.members();
+      if (encoding === "skiplist") {
+        // The dict plus a skiplist node (score, backward pointer, ~1.33 levels) per member.
+        bytes += 16 + dictBytes(members.map((m) => sdsBytes(m.length) + 40));
+      } else {
+        bytes += listpackBytes(members.flatMap((m) => [m, String(value.value.score(m))]));
+      }
       break;
     }
   }

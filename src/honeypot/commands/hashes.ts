@@ -1,12 +1,14 @@
 /**
  * Hash commands (t_hash.c): HSET, HSETNX, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,
- * HKEYS, HVALS, HINCRBY.
+ * HKEYS, HVALS, HINCRBY, HSCAN.
  */
 import { arr, bulk } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
 import { arityText } from "../personas/texts.js";
+import { encodingOf } from "./encoding.js";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "./integers.js";
+import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
 import {
   EMPTY_ARRAY,
   errorReply,
@@ -104,6 +106,23 @@ function hincrby(c: CommandContext): Reply {
   return { type: "integer", value: next };
 }
 
+function hscan(c: CommandContext): Reply {
+  const cursor = scanCursor(c, 2);
+  if (typeof cursor !== "number") return cursor;
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  if (hash === undefined) return EMPTY_SCAN;
+  const opts = scanOptions(c, 3, false);
+  if (!("count" in opts)) return opts;
+  const small = encodingOf(c, c.arg(1)) !== "hashtable";
+  return collectionScan(
+    opts,
+    cursor,
+    small,
+    [...hash].map(([f, v]) => [f, v] as const),
+  );
+}
+
 export const HASH_COMMANDS: CommandSpec[] = inCategory("hash", [
   {
     name: "hset",
@@ -133,4 +152,5 @@ export const HASH_COMMANDS: CommandSpec[] = inCategory("hash", [
     handler: hashRead((h) => arr([...h.values()].map((v) => bulk(v))), EMPTY_ARRAY),
   },
   { name: "hincrby", arity: 4, flags: ["write", "denyoom"], handler: hincrby },
+  { name: "hscan", arity: -3, handler: hscan },
 ]);

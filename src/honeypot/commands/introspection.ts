@@ -90,6 +90,9 @@ const DATA_CATEGORIES: ReadonlySet<CommandCategory> = new Set([
   "list",
   "hash",
   "set",
+  "sortedset",
+  "bitmap",
+  "hyperloglog",
   "stream",
   "keyspace",
 ]);

@@ -1,9 +1,12 @@
 /**
  * Generic key commands (db.c, expire.c, object.c's OBJECT): DEL, UNLINK, EXISTS, TYPE, KEYS,
- * SCAN, RANDOMKEY, RENAME, RENAMENX, EXPIRE and its variants, TTL, PTTL, PERSIST, OBJECT.
+ * SCAN, RANDOMKEY, RENAME, RENAMENX, MOVE, SWAPDB, COPY, TOUCH, EXPIRE and its variants, TTL,
+ * PTTL, PERSIST, OBJECT.
  * They work on any type of value in the session's keyspace.
  */
 import { arr, bulk, simple } from "../../resp/index.js";
+import type { RespValue } from "../../resp/types.js";
+import { DATABASES, globMatch } from "../keyspace.js";
 import { encodingOf } from "./encoding.js";
 import { intArg, parseInt64 } from "./integers.js";
 import {
@@ -13,6 +16,7 @@ import {
   notInteger,
   nullBulk,
   OK,
+  outOfMemory,
   type Reply,
   syntaxError,
   textArray,
@@ -40,32 +44,147 @@ function keys(c: CommandContext): Reply {
   return textArray(c.keyspace.keys(c.state.db, c.arg(1)));
 }
 
-function scan(c: CommandContext): Reply {
-  const cursor = parseInt64(c.arg(1));
+/** HSCAN/SSCAN/ZSCAN of a missing key: cursor 0, nothing. */
+export const EMPTY_SCAN: Reply = arr([bulk("0"), arr([])]);
+
+/**
+ * One HSCAN/SSCAN/ZSCAN step over a collection's elements (each one or more reply items, the
+ * first matched against MATCH): a small encoding (listpack, intset) whole in one call with
+ * cursor 0, as Redis returns it; a hash table COUNT elements from the cursor on.
+ */
+export function collectionScan(
+  opts: ScanOptions,
+  cursor: number,
+  small: boolean,
+  elements: ReadonlyArray<readonly [string, ...Buffer[]]>,
+): Reply {
+  const from = small ? 0 : cursor;
+  const to = small ? elements.length : Math.min(elements.length, from + opts.count);
+  const out: RespValue[] = [];
+  for (let i = from; i < to; i++) {
+    const [name, ...rest] = elements[i]!;
+    if (!opts.match(name)) continue;
+    out.push(bulkText(name));
+    for (const b of rest) out.push(bulk(b));
+  }
+  return arr([bulk(String(to >= elements.length ? 0 : to)), arr(out)]);
+}
+
+/** SCAN's cursor (parseScanCursorOrReply): a decimal number, else the error reply. */
+export function scanCursor(c: CommandContext, i: number): number | Reply {
+  const cursor = parseInt64(c.arg(i));
   if (cursor === undefined || cursor < 0n) return errorReply("ERR invalid cursor");
-  let count = 10;
-  let pattern: string | undefined;
-  let keyType: string | undefined;
-  for (let i = 2; i < c.args.length; i += 2) {
+  return Number(cursor);
+}
+
+export interface ScanOptions {
+  count: number;
+  /** Absent for no MATCH, or MATCH "*". */
+  pattern?: string;
+  type?: string;
+  match(s: string): boolean;
+}
+
+/**
+ * scanGenericCommand's options from argument `first` on: COUNT n (≥ 1), MATCH pattern, and
+ * for SCAN (6.0+) TYPE; anything else is a syntax error.
+ */
+export function scanOptions(
+  c: CommandContext,
+  first: number,
+  allowType: boolean,
+): ScanOptions | Reply {
+  const o: ScanOptions = { count: 10, match: () => true };
+  for (let i = first; i < c.args.length; i += 2) {
     const opt = c.arg(i).toUpperCase();
     if (i + 1 >= c.args.length) return syntaxError();
     if (opt === "COUNT") {
       const n = intArg(c, i + 1);
       if (n === undefined) return notInteger();
       if (n < 1) return syntaxError();
-      count = n;
-    } else if (opt === "MATCH") pattern = c.arg(i + 1);
-    else if (opt === "TYPE" && c.era.at("6.0")) keyType = c.arg(i + 1).toLowerCase();
+      o.count = n;
+    } else if (opt === "MATCH") {
+      const p = c.arg(i + 1);
+      if (p === "*") delete o.pattern;
+      else o.pattern = p;
+    } else if (opt === "TYPE" && allowType && c.era.at("6.0")) o.type = c.arg(i + 1).toLowerCase();
     else return syntaxError();
   }
-  const { next, keys: found } = c.keyspace.scan(
-    c.state.db,
-    Number(cursor),
-    count,
-    pattern,
-    keyType,
-  );
+  const pattern = o.pattern;
+  if (pattern !== undefined) o.match = (s) => globMatch(pattern, s);
+  return o;
+}
+
+function scan(c: CommandContext): Reply {
+  const cursor = scanCursor(c, 1);
+  if (typeof cursor !== "number") return cursor;
+  const o = scanOptions(c, 2, true);
+  if (!("count" in o)) return o;
+  const { next, keys: found } = c.keyspace.scan(c.state.db, cursor, o.count, o.pattern, o.type);
   return arr([bulk(String(next)), textArray(found)]);
+}
+
+/** MOVE key db: to another database where the key is not (0 when missing or taken). */
+function move(c: CommandContext): Reply {
+  const n = parseInt64(c.arg(2));
+  const before7 = c.era.before("6.2");
+  if (n === undefined || n < -2147483648n || n > 2147483647n) {
+    return errorReply(
+      before7 ? "ERR index out of range" : "ERR value is not an integer or out of range",
+    );
+  }
+  const to = Number(n);
+  if (to < 0 || to >= DATABASES) {
+    return errorReply(before7 ? "ERR index out of range" : "ERR DB index is out of range");
+  }
+  if (to === c.state.db) return errorReply(SAME_OBJECT);
+  if (!c.keyspace.move(c.state.db, to, c.arg(1))) return integer(0);
+  wrote(c);
+  return integer(1);
+}
+
+const SAME_OBJECT = "ERR source and destination objects are the same";
+
+/** getIntFromObjectOrReply then a database number; the error reply when not. */
+function dbArg(c: CommandContext, i: number, notInt: string): number | Reply {
+  const n = parseInt64(c.arg(i));
+  if (n === undefined || n < -2147483648n || n > 2147483647n) return errorReply(notInt);
+  return Number(n);
+}
+
+function swapdb(c: CommandContext): Reply {
+  const a = dbArg(c, 1, "ERR invalid first DB index");
+  if (typeof a !== "number") return a;
+  const b = dbArg(c, 2, "ERR invalid second DB index");
+  if (typeof b !== "number") return b;
+  if (a < 0 || a >= DATABASES || b < 0 || b >= DATABASES) {
+    return errorReply("ERR DB index is out of range");
+  }
+  c.keyspace.swap(a, b);
+  wrote(c);
+  return OK;
+}
+
+function copy(c: CommandContext): Reply {
+  let toDb = c.state.db;
+  let replace = false;
+  for (let j = 3; j < c.args.length; j++) {
+    const opt = c.arg(j).toLowerCase();
+    if (opt === "replace") replace = true;
+    else if (opt === "db" && c.args.length - j - 1 >= 1) {
+      const n = dbArg(c, j + 1, "ERR value is not an integer or out of range");
+      if (typeof n !== "number") return n;
+      if (n < 0 || n >= DATABASES) return errorReply("ERR DB index is out of range");
+      toDb = n;
+      j++;
+    } else return syntaxError();
+  }
+  if (toDb === c.state.db && c.arg(1) === c.arg(2)) return errorReply(SAME_OBJECT);
+  const r = c.keyspace.copy(c.state.db, c.arg(1), toDb, c.arg(2), replace);
+  if (r === "missing" || r === "exists") return integer(0);
+  if (!r) return outOfMemory();
+  wrote(c);
+  return integer(1);
 }
 
 function randomkey(c: CommandContext): Reply {
@@ -176,6 +295,17 @@ export const KEY_COMMANDS: CommandSpec[] = inCategory("keyspace", [
   { name: "keys", arity: 2, keys: [0, 0, 0], handler: keys },
   { name: "scan", arity: -2, keys: [0, 0, 0], handler: scan },
   { name: "randomkey", arity: 1, keys: [0, 0, 0], handler: randomkey },
+  { name: "move", arity: 3, flags: ["write"], handler: move },
+  { name: "swapdb", arity: 3, since: "4.0", keys: [0, 0, 0], flags: ["write"], handler: swapdb },
+  {
+    name: "copy",
+    arity: -3,
+    since: "6.2",
+    keys: [1, 2, 1],
+    flags: ["write", "denyoom"],
+    handler: copy,
+  },
+  { name: "touch", arity: -2, since: "3.2.1", keys: [1, -1, 1], handler: exists },
   { name: "rename", arity: 3, keys: [1, 2, 1], flags: ["write"], handler: renameGeneric(false) },
   { name: "renamenx", arity: 3, keys: [1, 2, 1], flags: ["write"], handler: renameGeneric(true) },
   {

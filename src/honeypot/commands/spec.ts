@@ -169,13 +169,16 @@ export type CommandFlag =
 
 /**
  * What kind of command it is, named after its ACL category (@string, @connection, @admin …):
- * COMMAND INFO's flags and categories follow from it. The five data kinds take keys.
+ * COMMAND INFO's flags and categories follow from it. The data kinds take keys.
  */
 export type CommandCategory =
   | "string"
   | "list"
   | "hash"
   | "set"
+  | "sortedset"
+  | "bitmap"
+  | "hyperloglog"
   | "stream"
   | "keyspace"
   | "connection"

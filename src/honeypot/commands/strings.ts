@@ -1,6 +1,7 @@
 /**
  * String commands (t_string.c): GET, SET and its options, SETNX, SETEX, PSETEX, GETSET, GETDEL,
- * MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE, INCR/DECR[BY] and INCRBYFLOAT.
+ * GETEX, MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, LCS, INCR/DECR[BY] and
+ * INCRBYFLOAT.
  */
 import { arr, bulk } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
@@ -16,6 +17,7 @@ import {
   nullBulk,
   OK,
   outOfMemory,
+  pairsMap,
   type Reply,
   syntaxError,
   wrongType,
@@ -217,6 +219,186 @@ function getrange(c: CommandContext): Reply {
   return bulk(v.subarray(from, to + 1));
 }
 
+function setrange(c: CommandContext): Reply {
+  const offset = intArg(c, 2);
+  if (offset === undefined) return notInteger();
+  if (offset < 0) return errorReply("ERR offset is out of range");
+  const db = c.state.db;
+  const key = c.arg(1);
+  const value = c.args[3]!;
+  const old = c.keyspace.lookup(db, key);
+  if (old !== undefined && old.type !== "string") return wrongType();
+  const oldLength = old === undefined ? 0 : (old.length ?? old.value.length);
+  if (value.length === 0) return integer(oldLength);
+  if (offset + value.length > 512 * 1024 * 1024) {
+    return errorReply(
+      c.era.at("6.0")
+        ? "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+        : "ERR string exceeds maximum allowed size (512MB)",
+    );
+  }
+  const kept = old?.value ?? Buffer.alloc(0);
+  const size = Math.max(kept.length, offset + value.length);
+  // Built only once the keyspace could hold it: a far offset is -OOM, not an allocation.
+  if (!c.keyspace.fits(size - kept.length)) return outOfMemory();
+  const out = Buffer.alloc(size);
+  kept.copy(out);
+  value.copy(out, offset);
+  const length = Math.max(oldLength, offset + value.length);
+  const opts: { keepTtl: boolean; raw: number; length?: number } = {
+    keepTtl: true,
+    raw: grownAllocation(oldLength, old?.type === "string" ? old.raw : undefined, length),
+  };
+  if (length > size) opts.length = length;
+  if (!c.keyspace.setString(db, key, out, opts)) return outOfMemory();
+  wrote(c);
+  return integer(length);
+}
+
+/** GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST] (6.2+). */
+function getex(c: CommandContext): Reply {
+  let unit: string | undefined;
+  let persist = false;
+  let valueIdx = -1;
+  for (let i = 2; i < c.args.length; i++) {
+    const opt = c.arg(i).toUpperCase();
+    const hasNext = i + 1 < c.args.length;
+    if (opt === "PERSIST" && unit === undefined) persist = true;
+    else if (
+      (opt === "EX" || opt === "PX" || opt === "EXAT" || opt === "PXAT") &&
+      !persist &&
+      (unit === undefined || unit === opt) &&
+      hasNext
+    ) {
+      unit = opt;
+      valueIdx = ++i;
+    } else return syntaxError();
+  }
+  const db = c.state.db;
+  const key = c.arg(1);
+  const v = c.keyspace.getString(db, key);
+  if (v === undefined) return nullBulk();
+  if (v === WRONG_TYPE) return wrongType();
+  let at: number | undefined;
+  if (unit !== undefined) {
+    const n = intArg(c, valueIdx);
+    if (n === undefined) return notInteger();
+    if (n <= 0) return errorReply(invalidExpireText(c.era, "getex"));
+    const now = c.now();
+    at = unit === "EX" ? now + n * 1000 : unit === "PX" ? now + n : unit === "EXAT" ? n * 1000 : n;
+  }
+  const reply = bulk(v);
+  if (at !== undefined) {
+    c.keyspace.setExpiry(db, key, at);
+    wrote(c);
+  } else if (persist && c.keyspace.hasExpiry(db, key)) {
+    c.keyspace.setExpiry(db, key, undefined);
+    wrote(c);
+  }
+  return reply;
+}
+
+/** Cells of LCS's table past which it answers as a server that cannot allocate them. */
+const LCS_MAX_CELLS = 4 * 1024 * 1024;
+
+/** LCS a b [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] (7.0+). */
+function lcs(c: CommandContext): Reply {
+  const va = c.keyspace.lookup(c.state.db, c.arg(1));
+  const vb = c.keyspace.lookup(c.state.db, c.arg(2));
+  if ((va && va.type !== "string") || (vb && vb.type !== "string")) {
+    return errorReply("ERR The specified keys must contain string values");
+  }
+  const a = va?.type === "string" ? va.value : Buffer.alloc(0);
+  const b = vb?.type === "string" ? vb.value : Buffer.alloc(0);
+  let getLen = false;
+  let getIdx = false;
+  let withMatchLen = false;
+  let minMatchLen = 0n;
+  for (let j = 3; j < c.args.length; j++) {
+    const opt = c.arg(j).toUpperCase();
+    const more = c.args.length - 1 - j;
+    if (opt === "IDX") getIdx = true;
+    else if (opt === "LEN") getLen = true;
+    else if (opt === "WITHMATCHLEN") withMatchLen = true;
+    else if (opt === "MINMATCHLEN" && more > 0) {
+      const n = parseInt64(c.arg(++j));
+      if (n === undefined) return notInteger();
+      minMatchLen = n < 0n ? 0n : n;
+    } else return syntaxError();
+  }
+  if (getLen && getIdx) {
+    return errorReply("ERR If you want both the length and indexes, please just use IDX.");
+  }
+  const alen = a.length;
+  const blen = b.length;
+  if ((alen + 1) * (blen + 1) > LCS_MAX_CELLS) {
+    return errorReply("ERR Insufficient memory, failed allocating transient memory for LCS");
+  }
+  const w = blen + 1;
+  const t = new Uint32Array((alen + 1) * w);
+  for (let i = 1; i <= alen; i++) {
+    for (let j = 1; j <= blen; j++) {
+      t[i * w + j] =
+        a[i - 1] === b[j - 1]
+          ? t[(i - 1) * w + j - 1]! + 1
+          : Math.max(t[(i - 1) * w + j]!, t[i * w + j - 1]!);
+    }
+  }
+  const total = t[alen * w + blen]!;
+  if (getLen) return integer(total);
+  const result = Buffer.alloc(total);
+  const matches: RespValue[] = [];
+  let idx = total;
+  let aStart = alen;
+  let aEnd = 0;
+  let bStart = 0;
+  let bEnd = 0;
+  let i = alen;
+  let j = blen;
+  while (i > 0 && j > 0) {
+    let emit = false;
+    if (a[i - 1] === b[j - 1]) {
+      result[idx - 1] = a[i - 1]!;
+      if (aStart === alen) {
+        aStart = i - 1;
+        aEnd = i - 1;
+        bStart = j - 1;
+        bEnd = j - 1;
+      } else if (aStart === i && bStart === j) {
+        aStart--;
+        bStart--;
+      } else emit = true;
+      if (aStart === 0 || bStart === 0) emit = true;
+      idx--;
+      i--;
+      j--;
+    } else {
+      if (t[(i - 1) * w + j]! > t[i * w + j - 1]!) i--;
+      else j--;
+      if (aStart !== alen) emit = true;
+    }
+    const matchLen = aEnd - aStart + 1;
+    if (emit) {
+      if (getIdx && (minMatchLen === 0n || BigInt(matchLen) >= minMatchLen)) {
+        const m: RespValue[] = [
+          arr([integer(aStart), integer(aEnd)]),
+          arr([integer(bStart), integer(bEnd)]),
+        ];
+        if (withMatchLen) m.push(integer(matchLen));
+        matches.push(arr(m));
+      }
+      aStart = alen;
+    }
+  }
+  if (getIdx) {
+    return pairsMap([
+      ["matches", arr(matches)],
+      ["len", integer(total)],
+    ]);
+  }
+  return bulk(result);
+}
+
 function incrGeneric(sign: 1 | -1, byArg: boolean) {
   return (c: CommandContext): Reply => {
     let by = 1n;
@@ -286,6 +468,10 @@ export const STRING_COMMANDS: CommandSpec[] = inCategory("string", [
   { name: "append", arity: 3, flags: ["write", "denyoom"], handler: append },
   { name: "strlen", arity: 2, handler: strlen },
   { name: "getrange", arity: 4, handler: getrange },
+  { name: "substr", arity: 4, handler: getrange },
+  { name: "setrange", arity: 4, flags: ["write", "denyoom"], handler: setrange },
+  { name: "getex", arity: -2, since: "6.2", flags: ["write"], handler: getex },
+  { name: "lcs", arity: -3, since: "7.0", keys: [1, 2, 1], handler: lcs },
   { name: "incr", arity: 2, flags: ["write", "denyoom"], handler: incrGeneric(1, false) },
   { name: "decr", arity: 2, flags: ["write", "denyoom"], handler: incrGeneric(-1, false) },
   { name: "incrby", arity: 3, flags: ["write", "denyoom"], handler: incrGeneric(1, true) },

@@ -24,10 +24,12 @@ import {
   unknownSubcommandText,
 } from "../personas/texts.js";
 import { ACL_COMMANDS } from "./acl.js";
+import { BIT_COMMANDS } from "./bits.js";
 import { CLUSTER_COMMANDS } from "./cluster.js";
 import { CONNECTION_COMMANDS } from "./connection.js";
 import { DUMP_COMMANDS } from "./dump.js";
 import { HASH_COMMANDS } from "./hashes.js";
+import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
@@ -38,6 +40,7 @@ import { errorReply, type Reply } from "./reply.js";
 import { SCRIPTING_COMMANDS } from "./scripting.js";
 import { SERVER_COMMANDS } from "./server.js";
 import { SET_COMMANDS } from "./sets.js";
+import { SORT_COMMANDS } from "./sort.js";
 import {
   arityOk,
   type CommandContext,
@@ -50,15 +53,20 @@ import {
 import { STREAM_COMMANDS } from "./streams.js";
 import { STRING_COMMANDS } from "./strings.js";
 import { TRANSACTION_COMMANDS } from "./transactions.js";
+import { ZSET_COMMANDS } from "./zsets.js";
 
 /** Every family's commands, in the order COMMAND lists them. */
 const ALL: CommandSpec[] = [
   ...STRING_COMMANDS,
+  ...BIT_COMMANDS,
   ...LIST_COMMANDS,
   ...HASH_COMMANDS,
   ...SET_COMMANDS,
+  ...ZSET_COMMANDS,
+  ...HYPERLOGLOG_COMMANDS,
   ...STREAM_COMMANDS,
   ...KEY_COMMANDS,
+  ...SORT_COMMANDS,
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
   ...SCRIPTING_COMMANDS,
