@@ -144,6 +144,32 @@ describe("worlds on the shipped server", () => {
     }
   });
 
+  test("PUBLISH reaches the source's subscribed connections, never another source's", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    const sub = await RespConnection.open(srv.port);
+    const pub = await RespConnection.open(srv.port);
+    const stranger = await RespConnection.open(srv.port, "127.0.0.1", "127.0.1.1");
+    try {
+      await sub.send(encodeCommand(["SUBSCRIBE", "ch"]));
+      await sub.send(encodeCommand(["PSUBSCRIBE", "c*"]));
+      assert.equal(
+        (await stranger.send(encodeCommand(["PUBLISH", "ch", "x"]))).toString(),
+        ":0\r\n",
+      );
+      assert.equal((await pub.send(encodeCommand(["PUBLISH", "ch", "hi"]))).toString(), ":2\r\n");
+      assert.equal(
+        (await sub.send(Buffer.alloc(0), 2)).toString(),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n" +
+          "*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+      );
+    } finally {
+      sub.close();
+      pub.close();
+      stranger.close();
+      await srv.close();
+    }
+  });
+
   test("forgotten once idle: worldIdleMs 0 gives every new connection a fresh server", async () => {
     const srv = await servePersona(persona("redis-7.0-open"), { serverLimits: { worldIdleMs: 0 } });
     try {

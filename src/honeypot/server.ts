@@ -502,6 +502,17 @@ export class HoneypotServer {
       memory: tr.memory,
       // A blocked command's reply, later: written, then the requests read meanwhile run.
       deliver: (r) => this.resume(tr, r, session, write),
+      // A message another connection published (pub/sub): written if it fits the share.
+      push: (bytes) => {
+        if (tr.closing || tr.sock.destroyed) return;
+        if (!tr.memory.take(bytes.length)) {
+          const short = tr.memory.refused === "budget";
+          this.cut(tr, { limit: short ? "memory" : "output_buffer" });
+          return;
+        }
+        tr.record.row.bytesOut += bytes.length;
+        this.post(tr.sock, bytes, tr.memory);
+      },
     });
     tr.session = session;
     // A payload the source's replica link kept is where that source's chain saved it.

@@ -9,7 +9,7 @@
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
 import { moduleCommandSpec } from "./commands/module.js";
-import { subscriptions } from "./commands/pubsub.js";
+import { publishTo, subscriptions } from "./commands/pubsub.js";
 import { replicaLinkEvent } from "./commands/replication.js";
 import {
   encodeReply,
@@ -60,7 +60,7 @@ import type {
   SessionEffect,
   SessionReply,
 } from "./types.js";
-import { SHARED_STATE, type SharedState, SourceWorld } from "./worlds.js";
+import { SHARED_STATE, type SharedState, SourceWorld, type Subscriber } from "./worlds.js";
 
 /**
  * A SessionReply with one more instruction for the server: drop replies to earlier requests of
@@ -109,6 +109,11 @@ export interface SessionContext {
    */
   deliver?: Deliver;
   /**
+   * Where messages other connections of the source publish go (the server writes them as
+   * they come). Absent: the session receives none.
+   */
+  push?: (bytes: Buffer) => void;
+  /**
    * The server's world for this connection's source (worlds.ts): the keyspace and server state
    * it shares with the source's other connections. Without it the session has a world of its
    * own, drawn from `memory`.
@@ -150,6 +155,8 @@ export class Session implements HoneypotSessionHandler {
   /** The connection's share of the memory budget (none: not counted). */
   readonly memory: MemoryAccount | undefined;
   private readonly worldAccess: WorldAccess | undefined;
+  /** This connection as the source's PUBLISH reaches it. */
+  private readonly subscriber: Subscriber | undefined;
   private readonly limits: SessionLimits;
   /** Where the reply of a blocked command goes (the server's); absent: none blocks. */
   readonly deliver: Deliver | undefined;
@@ -198,6 +205,10 @@ export class Session implements HoneypotSessionHandler {
       });
     }
     this.state = own as SessionState;
+    if (ctx.push !== undefined) {
+      this.subscriber = { state: this.state, push: ctx.push };
+      world.subscribers.add(this.subscriber);
+    }
     this.keyspace = world.keyspace;
     const id = persona.attach(this.state);
     this.client.id = ctx.clientId ?? id;
@@ -256,6 +267,7 @@ export class Session implements HoneypotSessionHandler {
     this.closed = true;
     this.keyspace.blocked.remove(this.client.id);
     this.persona.detach(this.state);
+    if (this.subscriber !== undefined) this.world.subscribers.delete(this.subscriber);
     this.worldAccess?.leave();
   }
 
@@ -677,6 +689,10 @@ class Context implements CommandContext {
 
   execute(args: Buffer[], lengths?: readonly number[]): Reply {
     return this.session.execute(args, lengths, this);
+  }
+
+  publish(channel: Buffer, message: Buffer, shard: boolean): number {
+    return publishTo(this.session.world.subscribers, channel, message, shard);
   }
 
   scriptCall(args: Buffer[], readOnly: boolean): Reply | { error: string } {

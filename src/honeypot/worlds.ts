@@ -130,6 +130,12 @@ export class Worlds<W extends WorldEntry> {
   }
 }
 
+/** A connection as PUBLISH sees it: its subscriptions, and where its messages go. */
+export interface Subscriber {
+  readonly state: SessionState;
+  push(bytes: Buffer): void;
+}
+
 /** The fields of a session's state (SessionState) that are its world's, shared by the source. */
 export const SHARED_STATE = ["config", "dirty", "saves", "lastSave", "replication"] as const;
 export type SharedState = (typeof SHARED_STATE)[number];
@@ -145,6 +151,8 @@ export class SourceWorld implements WorldEntry, Pick<SessionState, SharedState> 
   replication: ReplicationState;
   /** SCRIPT LOAD / EVAL bodies by SHA1, held in the world's account. */
   readonly scripts = new Map<string, string>();
+  /** The source's connections that can be sent published messages (pub/sub). */
+  readonly subscribers = new Set<Subscriber>();
   connections = 0;
   lastSeen: number;
   readonly createdAt: number;

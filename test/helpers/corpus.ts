@@ -988,10 +988,12 @@ export function personaOf(rec: Recording): { persona?: Persona; name?: string; n
   if (line === undefined) return { note: "no persona line in PERSONA_LINE" };
   const name = `${line}-open`;
   if (!PERSONAS.includes(name)) return { name, note: "no persona" };
+  // The recordings are of servers just started: the persona claims the same state.
   const opts: PersonaOptions = {
     version: rec.version,
     dir: rec.pins.dir,
     configFile: rec.pins.configFile,
+    fresh: true,
   };
   if (rec.pins.executable !== undefined) opts.executable = rec.pins.executable;
   if (rec.pins.os !== undefined) opts.os = rec.pins.os;

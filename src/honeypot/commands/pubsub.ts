@@ -1,5 +1,5 @@
 /**
- * Pub/sub commands (pubsub.c): PUBLISH reaches nobody; SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE
+ * Pub/sub commands (pubsub.c): PUBLISH reaches the source's subscribed connections; SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE
  * (7.0) put the session in subscribed mode (RESP2) or send pushes (RESP3), keeping the names
  * within the session's memory share. PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/SHARDNUMSUB
  * see the asking connection's subscriptions (not its source's other connections').
@@ -7,6 +7,7 @@
 import { arr, bulk, encodeValue, int } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { globMatch } from "../keyspace.js";
+import type { Subscriber } from "../worlds.js";
 import { bulkText, errorReply, integer, nullBulk, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
@@ -74,7 +75,47 @@ function unsubscribeGeneric(kind: "unsubscribe" | "punsubscribe" | "sunsubscribe
 
 /** A pub/sub message: RESP3 push (`>`), RESP2 array. */
 function pushReply(c: CommandContext, items: RespValue[]): Buffer {
-  return encodeValue({ type: "push", value: items }, c.state.proto);
+  return pushFor(c.state, items);
+}
+
+/**
+ * PUBLISH / SPUBLISH within a source: each connection subscribed to the channel gets a
+ * `message` (`smessage` for shard channels), and one per matching pattern a `pmessage`, in
+ * its own protocol, as pubsubPublishMessage sends them. Returns how many were sent.
+ */
+export function publishTo(
+  subscribers: Iterable<Subscriber>,
+  channel: Buffer,
+  message: Buffer,
+  shard: boolean,
+): number {
+  const name = channel.toString("latin1");
+  let receivers = 0;
+  for (const s of subscribers) {
+    const st = s.state;
+    if (shard) {
+      if (st.shardChannels.has(name)) {
+        s.push(pushFor(st, [bulk("smessage"), bulk(channel), bulk(message)]));
+        receivers++;
+      }
+      continue;
+    }
+    if (st.channels.has(name)) {
+      s.push(pushFor(st, [bulk("message"), bulk(channel), bulk(message)]));
+      receivers++;
+    }
+    for (const pattern of st.patterns) {
+      if (!globMatch(pattern, name)) continue;
+      s.push(pushFor(st, [bulk("pmessage"), bulkText(pattern), bulk(channel), bulk(message)]));
+      receivers++;
+    }
+  }
+  return receivers;
+}
+
+/** A pub/sub message in the protocol of the connection it goes to. */
+function pushFor(state: SessionState, items: RespValue[]): Buffer {
+  return encodeValue({ type: "push", value: items }, state.proto);
 }
 
 /** PUBSUB CHANNELS / SHARDCHANNELS [pattern]: the names matching, in no set order. */
@@ -107,7 +148,11 @@ function subcommandSyntax(c: CommandContext): Reply {
 }
 
 export const PUBSUB_COMMANDS: CommandSpec[] = inCategory("pubsub", [
-  { name: "publish", arity: 3, handler: () => integer(0) },
+  {
+    name: "publish",
+    arity: 3,
+    handler: (c) => integer(c.publish(c.args[1]!, c.args[2]!, false)),
+  },
   { name: "subscribe", arity: -2, flags: ["pubsub"], handler: subscribeGeneric("subscribe") },
   { name: "psubscribe", arity: -2, flags: ["pubsub"], handler: subscribeGeneric("psubscribe") },
   { name: "unsubscribe", arity: -1, flags: ["pubsub"], handler: unsubscribeGeneric("unsubscribe") },
@@ -117,7 +162,13 @@ export const PUBSUB_COMMANDS: CommandSpec[] = inCategory("pubsub", [
     flags: ["pubsub"],
     handler: unsubscribeGeneric("punsubscribe"),
   },
-  { name: "spublish", arity: 3, since: "7.0", keys: [1, 1, 1], handler: () => integer(0) },
+  {
+    name: "spublish",
+    arity: 3,
+    since: "7.0",
+    keys: [1, 1, 1],
+    handler: (c) => integer(c.publish(c.args[1]!, c.args[2]!, true)),
+  },
   {
     name: "ssubscribe",
     arity: -2,

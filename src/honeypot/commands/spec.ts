@@ -128,6 +128,11 @@ export interface CommandContext {
    */
   scriptCall(args: Buffer[], readOnly: boolean): Reply | { error: string };
   /**
+   * Send a message to the source's connections subscribed to `channel` (by name or pattern;
+   * shard channels for SPUBLISH); returns how many received it.
+   */
+  publish(channel: Buffer, message: Buffer, shard: boolean): number;
+  /**
    * Block the client on keys (BLPOP, XREAD BLOCK …): the handler returns what this returns,
    * and the reply comes later — from `block.serve` once a key it waits on is written and it
    * can answer, or `block.timedOut` when the timeout passes or CLIENT UNBLOCK asks. Where the

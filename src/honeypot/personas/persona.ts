@@ -51,6 +51,12 @@ export interface PersonaOptions {
   random?: () => number;
   /** Clock, in ms since the epoch. */
   now?: () => number;
+  /**
+   * Claim a server that has just started: up since the persona was made, with no traffic
+   * before the honeypot's own (client ids from 3, as a fresh server numbers them). By default
+   * a persona claims hours to months of uptime and the background traffic that goes with it.
+   */
+  fresh?: boolean;
 }
 
 /** What INFO shows of one session's world: the keyspace and state it changed. */
@@ -207,7 +213,8 @@ export class Persona {
     // Containers run the server as pid 1 … 30; hosts give it a pid from a long boot.
     this.processId = layoutName === "docker" ? 1 : 400 + Math.floor(this.random() * 60_000);
     // Up between 3 hours and 120 days: exposed servers are rarely fresh.
-    this.startedAt = this.now() - Math.floor((3 * 3600 + this.random() * 120 * 86400) * 1000);
+    const uptime = opts.fresh ? 0 : Math.floor((3 * 3600 + this.random() * 120 * 86400) * 1000);
+    this.startedAt = this.now() - uptime;
     this.systemMemory =
       [2, 4, 8, 16, 32, 64][Math.floor(this.random() * 6)]! * GIB - 180 * 1024 ** 2;
     // RSS is the binary, its libraries and allocator arenas (MBs) plus the heap's pages.
@@ -217,8 +224,8 @@ export class Persona {
     // Children (fork) CPU stays 0: with an empty dataset the save points never fire.
     this.cpuRates = [0.0004 + this.random() * 0.002, 0.0003 + this.random() * 0.0015, 0, 0];
     this.errorRate = 0.005 + this.random() * 0.03;
-    this.commandRate = 0.02 + this.random() * 0.4;
-    this.connectionRate = 0.001 + this.random() * 0.02;
+    this.commandRate = opts.fresh ? 0 : 0.02 + this.random() * 0.4;
+    this.connectionRate = opts.fresh ? 0 : 0.001 + this.random() * 0.02;
 
     // What CONFIG GET requirepass shows once authenticated (only possible with acceptPassword).
     const requirepass = auth === "password" ? (this.acceptPassword ?? this.hex(24)) : "";
