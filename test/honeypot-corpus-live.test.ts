@@ -31,6 +31,7 @@ const skip = present ? false : `Debian's redis-server 7.0.15 is not installed at
 if (!present && requireAll) throw new Error(`corpus live prerequisite missing in CI: ${skip}`);
 
 describe("corpus live: Debian's redis-server 7.0.15 and the redis-7.0-open persona", () => {
+  const LIVE_SLACK = 7;
   test("the persona reaches the floor against the live server", { skip }, async () => {
     const { cases, sha256 } = loadCorpus();
     const committed = loadRecordings().find((r) => r.label === "redis-7.0.15");
@@ -74,7 +75,10 @@ describe("corpus live: Debian's redis-server 7.0.15 and the redis-7.0-open perso
     };
     const r = await replayRecording(both, cases, sha256);
     assert.equal(r.note, undefined, r.note);
-    const floor = loadFloors()["redis-7.0.15"] ?? 0;
+    // A live server is not its recording: a reply that depends on timing can differ from run
+    // to run without showing in two runs' masks. 1% of slack keeps a loaded CI machine from
+    // failing the ratchet; the recorded replay (test/honeypot-corpus.test.ts) has none.
+    const floor = (loadFloors()["redis-7.0.15"] ?? 0) - LIVE_SLACK;
     console.log(
       `corpus live: ${r.persona} ${r.identical}/${r.total} identical (${percent(r)}%), floor ${floor}`,
     );
