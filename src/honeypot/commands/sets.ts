@@ -159,10 +159,16 @@ function srandmember(c: CommandContext): Reply {
   if (c.args.length === 3) {
     const n = parseInt64(c.arg(2));
     if (n === undefined) return notInteger();
-    if (c.era.at("6.2") && n < -INT64_MAX) return errorReply(OUT_OF_RANGE_LONG);
+    // LONG_MIN: 6.2 checks the range, 6.0.18 refuses it alone; before, it overflows (a
+    // reply too big to send, which the reply cap below cuts).
+    if (n < -INT64_MAX && c.era.at("6.2")) return errorReply(OUT_OF_RANGE_LONG);
+    if (n < -INT64_MAX && c.era.at("6.0.18")) return errorReply("ERR value is out of range");
     const members = c.keyspace.getSet(c.state.db, c.arg(1));
     if (members === WRONG_TYPE) return wrongType();
-    if (members === undefined || n === 0n) return EMPTY_ARRAY;
+    // 6.2 answers an array; before, a set (`~` in RESP3).
+    const type = c.era.at("6.2") ? "array" : "set";
+    if (members === undefined || n === 0n)
+      return type === "set" ? { type, value: [] } : EMPTY_ARRAY;
     const all = setOrder(c, members);
     if (n < 0n || n === 1n) {
       // Repeats allowed: as many as asked, which the reply check bounds before any is drawn.
@@ -172,10 +178,10 @@ function srandmember(c: CommandContext): Reply {
       if (!c.replyFits(Number(count) * (longest + 16))) return c.overLimit();
       const picked: string[] = [];
       for (let i = 0n; i < count; i++) picked.push(all[randomIndex(all.length)]!);
-      return membersReply(c, picked, "array");
+      return membersReply(c, picked, type);
     }
     const picked = n >= BigInt(all.length) ? all : pickDistinct(all, Number(n));
-    return membersReply(c, picked, "array");
+    return membersReply(c, picked, type);
   }
   const members = c.keyspace.getSet(c.state.db, c.arg(1));
   if (members === WRONG_TYPE) return wrongType();
@@ -190,12 +196,17 @@ type SetOp = "inter" | "union" | "diff";
  * The sets under keys (a missing key is an empty set), or WRONGTYPE for the first key of
  * another type, as sinterGenericCommand/sunionDiffGenericCommand look them up.
  */
-function setsAt(c: CommandContext, keys: readonly string[]): Array<Set<string>> | Reply {
+function setsAt(c: CommandContext, keys: readonly string[], op: SetOp): Array<Set<string>> | Reply {
+  // An intersection before 6.0.15 / 6.2.5 stopped at the first missing key, unlooked-at keys
+  // of another type included (redis#9032 made it check them all).
+  const stopsAtMissing =
+    op === "inter" && !(c.era.at("6.2.5") || (c.era.at("6.0.15") && !c.era.at("6.1")));
   const sets: Array<Set<string>> = [];
   for (const key of keys) {
     const s = c.keyspace.getSet(c.state.db, key);
     if (s === WRONG_TYPE) return wrongType();
     sets.push(s ?? new Set());
+    if (s === undefined && stopsAtMissing) break;
   }
   return sets;
 }
@@ -231,7 +242,7 @@ function setAlgebra(op: SetOp, store: boolean) {
     const first = store ? 2 : 1;
     const keys: string[] = [];
     for (let i = first; i < c.args.length; i++) keys.push(c.arg(i));
-    const sets = setsAt(c, keys);
+    const sets = setsAt(c, keys, op);
     if (!Array.isArray(sets)) return sets;
     const result = algebraOf(c, op, sets);
     if (!store) return membersReply(c, result, "set");
@@ -267,7 +278,7 @@ function sintercard(c: CommandContext): Reply {
   }
   const keys: string[] = [];
   for (let i = 2; i < 2 + n; i++) keys.push(c.arg(i));
-  const sets = setsAt(c, keys);
+  const sets = setsAt(c, keys, "inter");
   if (!Array.isArray(sets)) return sets;
   return integer(algebraOf(c, "inter", sets, limit).length);
 }
