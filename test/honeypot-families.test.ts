@@ -861,3 +861,119 @@ describe("bounds of streams and blocked clients", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Random picks (SPOP, SRANDMEMBER, HRANDFIELD) can't match byte for byte: their shape — type,
+// length, membership, distinctness — is compared with the real 7.0 server's.
+
+/** A reply's type byte and the bulk strings in it (members here have no CR/LF). */
+function shape(reply: string): { type: string; items: string[] } {
+  const items = [...reply.matchAll(/\$\d+\r\n([^\r]*)\r\n/g)].map((m) => m[1]!);
+  return { type: reply[0]!, items };
+}
+
+const RANDOM_PICKS: Array<{ cmd: Cmd; count: number; distinct: boolean; pool: "set" | "hash" }> = [
+  { cmd: ["SRANDMEMBER", "r"], count: 1, distinct: true, pool: "set" },
+  { cmd: ["SRANDMEMBER", "r", "4"], count: 4, distinct: true, pool: "set" },
+  { cmd: ["SRANDMEMBER", "r", "-25"], count: 25, distinct: false, pool: "set" },
+  { cmd: ["HRANDFIELD", "rh"], count: 1, distinct: true, pool: "hash" },
+  { cmd: ["HRANDFIELD", "rh", "3"], count: 3, distinct: true, pool: "hash" },
+  { cmd: ["HRANDFIELD", "rh", "-9"], count: 9, distinct: false, pool: "hash" },
+  { cmd: ["SPOP", "r", "3"], count: 3, distinct: true, pool: "set" },
+  { cmd: ["SPOP", "r"], count: 1, distinct: true, pool: "set" },
+];
+
+describe("random picks of sets and hashes, shaped as redis-server 7.0 shapes them", {
+  skip: available(BUILDS[0]!),
+}, () => {
+  test("type, length, membership and distinctness; SPOP removes what it answers", async () => {
+    const real = await startRedis({
+      host: "127.0.0.1",
+      port: await freePort(),
+      config: ["protected-mode no"],
+      bin: BUILDS[0]!.bin,
+    });
+    const fake = await servePersona(persona("redis-7.0-open", { version: "7.0.15" }));
+    try {
+      const setMembers = ["11", "12", "13", "14", "15", "16", "17", "18", "19", "20"];
+      const fields = ["f1", "f2", "f3", "f4", "f5"];
+      const setup: Cmd[] = [
+        ["SADD", "r", ...setMembers],
+        ["HSET", "rh", ...fields.flatMap((f) => [f, `v${f}`])],
+      ];
+      const cmds = [...setup, ...RANDOM_PICKS.map((p) => p.cmd), ["SCARD", "r"]];
+      const want = await run(real.port, cmds);
+      const got = await run(fake.port, cmds);
+      const popped = new Set<string>();
+      for (const [i, p] of RANDOM_PICKS.entries()) {
+        const at = setup.length + i;
+        const [w, g] = [shape(want[at]!), shape(got[at]!)];
+        const label = p.cmd.join(" ");
+        assert.equal(g.type, w.type, `${label}: reply type`);
+        assert.equal(g.items.length, p.count, `${label}: length`);
+        assert.equal(w.items.length, p.count, `${label}: the real server's length`);
+        const pool = p.pool === "set" ? setMembers : fields;
+        for (const m of g.items) assert.ok(pool.includes(m), `${label}: ${m} is a member`);
+        if (p.distinct) assert.equal(new Set(g.items).size, p.count, `${label}: distinct`);
+        if (p.cmd[0] === "SPOP") {
+          for (const m of g.items) {
+            assert.ok(!popped.has(m), `${label}: ${m} was popped before`);
+            popped.add(m);
+          }
+        }
+      }
+      assert.equal(got.at(-1), `:${setMembers.length - popped.size}\r\n`);
+      assert.equal(want.at(-1), got.at(-1));
+    } finally {
+      await fake.close();
+      await real.stop();
+    }
+  });
+});
+
+describe("bounds of sets and hashes", () => {
+  test("a STORE result and SMOVE are charged to the keyspace's byte cap; past it -OOM, nothing kept", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"), {
+      limits: { ...DEFAULT_SESSION_LIMITS, maxBytes: 64 * 1024 },
+    });
+    try {
+      const conn = await RespConnection.open(srv.port);
+      const call = async (...cmd: Cmd): Promise<string> =>
+        (await conn.send(encodeCommand(cmd))).toString("latin1");
+      const big = (i: number): Buffer => Buffer.alloc(6 * 1024, 0x61 + i);
+      for (let i = 0; i < 6; i++) assert.equal(await call("SADD", "a", big(i)), ":1\r\n");
+      // A copy of 36 KB on top of 36 KB passes a 64 KB cap.
+      assert.equal(
+        await call("SUNIONSTORE", "b", "a"),
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+      );
+      assert.equal(await call("EXISTS", "b"), ":0\r\n");
+      assert.ok(srv.sessions[0]!.keyspace.bytes <= 64 * 1024);
+      assert.equal(await call("SINTERSTORE", "b", "a", "nokey"), ":0\r\n");
+      assert.equal(await call("SMOVE", "a", "c", big(0)), ":1\r\n");
+      assert.equal(await call("SCARD", "a"), ":5\r\n");
+      assert.equal(await call("HINCRBYFLOAT", "h", "f", "1.5"), "$3\r\n1.5\r\n");
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a reply past the reply cap (SRANDMEMBER with a huge negative count) closes the connection unsent", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      await conn.send(encodeCommand(["SADD", "s", "member"]));
+      const r = await conn.send(encodeCommand(["SRANDMEMBER", "s", "-1000000000000"]));
+      assert.equal(r.toString(), "");
+      assert.ok(conn.closed, "the connection is closed");
+      const h = await RespConnection.open(srv.port);
+      await h.send(encodeCommand(["HSET", "h", "f", "v"]));
+      const r2 = await h.send(encodeCommand(["HRANDFIELD", "h", "-1000000000000", "WITHVALUES"]));
+      assert.equal(r2.toString(), "");
+      assert.ok(h.closed, "the connection is closed");
+    } finally {
+      await srv.close();
+    }
+  });
+});
