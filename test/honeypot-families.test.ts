@@ -295,6 +295,150 @@ const STREAMS: Cmd[] = [
   ["XADD", "v", "18446744073709551615-*", "f", "v"],
 ];
 
+/**
+ * Sets and hashes. Integer members (an intset, sorted on every version) or single-member
+ * results keep orders deterministic; random picks only where the answer is forced (a one-member
+ * set, a count at least the size).
+ */
+const SETS_HASHES: Cmd[] = [
+  ["SADD", "a", "1", "2", "3", "4", "5"],
+  ["SADD", "b", "4", "5", "6"],
+  ["SADD", "c", "5", "7"],
+  ["SADD", "s", "x"],
+  ["SET", "str", "v"],
+  ["SMISMEMBER", "a", "1", "9", "5"],
+  ["SMISMEMBER", "nokey", "1", "2"],
+  ["SMISMEMBER", "str", "1"],
+  ["SMISMEMBER", "a"],
+  ["SINTER", "a", "b"],
+  ["SINTER", "a", "b", "c"],
+  ["SINTER", "a", "nokey"],
+  ["SINTER", "a", "str"],
+  ["SINTER", "nokey", "str"],
+  ["SINTER", "a"],
+  ["SUNION", "a", "b", "c"],
+  ["SUNION", "nokey"],
+  ["SUNION", "a", "str"],
+  ["SDIFF", "a", "b", "c"],
+  ["SDIFF", "a", "a"],
+  ["SDIFF", "nokey", "a"],
+  ["SDIFF", "a", "nokey"],
+  ["SDIFF", "str", "a"],
+  ["SINTERSTORE", "d", "a", "b"],
+  ["SMEMBERS", "d"],
+  ["SINTERSTORE", "d", "a", "s"],
+  ["EXISTS", "d"],
+  ["SUNIONSTORE", "d", "a", "c"],
+  ["SMEMBERS", "d"],
+  ["SDIFFSTORE", "d", "a", "b"],
+  ["SMEMBERS", "d"],
+  ["SDIFFSTORE", "d", "a", "a"],
+  ["EXISTS", "d"],
+  ["SET", "d", "v"],
+  ["EXPIRE", "d", "100"],
+  ["SUNIONSTORE", "d", "b"],
+  ["TYPE", "d"],
+  ["TTL", "d"],
+  ["SUNIONSTORE", "d", "str"],
+  ["SINTERSTORE", "str", "a"],
+  ["TYPE", "str"],
+  ["SET", "str", "v"],
+  ["SINTERSTORE", "d"],
+  ["SINTERCARD", "2", "a", "b"],
+  ["SINTERCARD", "3", "a", "b", "c"],
+  ["SINTERCARD", "1", "a", "LIMIT", "2"],
+  ["SINTERCARD", "1", "a", "LIMIT", "0"],
+  ["SINTERCARD", "2", "a", "nokey"],
+  ["SINTERCARD", "0", "a"],
+  ["SINTERCARD", "x", "a"],
+  ["SINTERCARD", "3", "a", "b"],
+  ["SINTERCARD", "1", "a", "LIMIT", "-1"],
+  ["SINTERCARD", "1", "a", "LIMIT", "x"],
+  ["SINTERCARD", "1", "a", "LIMIT"],
+  ["SINTERCARD", "1", "a", "FOO", "1"],
+  ["SINTERCARD", "1", "str"],
+  ["SMOVE", "a", "b", "1"],
+  ["SMOVE", "a", "b", "1"],
+  ["SMOVE", "a", "a", "2"],
+  ["SMOVE", "a", "a", "9"],
+  ["SMOVE", "nokey", "str", "1"],
+  ["SMOVE", "a", "str", "2"],
+  ["SMOVE", "str", "a", "2"],
+  ["SMOVE", "s", "new", "x"],
+  ["EXISTS", "s"],
+  ["SMEMBERS", "new"],
+  ["SMEMBERS", "a"],
+  ["SMEMBERS", "b"],
+  ["SPOP", "new"],
+  ["SPOP", "new"],
+  ["SPOP", "str"],
+  ["SPOP", "a", "0"],
+  ["SPOP", "a", "-1"],
+  ["SPOP", "a", "x"],
+  ["SPOP", "a", "1", "2"],
+  ["SPOP", "nokey", "3"],
+  ["SPOP", "str", "3"],
+  ["SPOP", "c", "5"],
+  ["EXISTS", "c"],
+  ["SADD", "one", "7"],
+  ["SRANDMEMBER", "one"],
+  ["SRANDMEMBER", "one", "-3"],
+  ["SRANDMEMBER", "one", "1"],
+  ["SRANDMEMBER", "a", "10"],
+  ["SRANDMEMBER", "a", "0"],
+  ["SRANDMEMBER", "nokey"],
+  ["SRANDMEMBER", "nokey", "5"],
+  ["SRANDMEMBER", "nokey", "-5"],
+  ["SRANDMEMBER", "str"],
+  ["SRANDMEMBER", "str", "2"],
+  ["SRANDMEMBER", "a", "x"],
+  ["SRANDMEMBER", "a", "1", "2"],
+  ["HSET", "h", "f", "1.5", "g", "abc", "n", "10"],
+  ["HINCRBYFLOAT", "h", "f", "0.1"],
+  ["HINCRBYFLOAT", "h", "n", "-2.5"],
+  ["HINCRBYFLOAT", "h", "new", "3"],
+  ["HINCRBYFLOAT", "h", "new", "5.0e3"],
+  ["HINCRBYFLOAT", "h", "g", "1"],
+  ["HINCRBYFLOAT", "h", "f", "x"],
+  ["HINCRBYFLOAT", "h", "f", "inf"],
+  ["HINCRBYFLOAT", "h", "f", "nan"],
+  ["HINCRBYFLOAT", "nokey2", "f", "1"],
+  ["HINCRBYFLOAT", "str", "f", "1"],
+  ["HGET", "h", "f"],
+  ["HSTRLEN", "h", "g"],
+  ["HSTRLEN", "h", "nope"],
+  ["HSTRLEN", "nokey", "g"],
+  ["HSTRLEN", "str", "g"],
+  ["HSET", "h1", "only", "val"],
+  ["HRANDFIELD", "h1"],
+  ["HRANDFIELD", "h1", "5"],
+  ["HRANDFIELD", "h1", "-3"],
+  ["HRANDFIELD", "h1", "-2", "WITHVALUES"],
+  ["HRANDFIELD", "h1", "1", "withvalues"],
+  ["HRANDFIELD", "h1", "0"],
+  ["HRANDFIELD", "nokey"],
+  ["HRANDFIELD", "nokey", "3"],
+  ["HRANDFIELD", "str"],
+  ["HRANDFIELD", "str", "1"],
+  ["HRANDFIELD", "h1", "x"],
+  ["HRANDFIELD", "h1", "1", "FOO"],
+  ["HRANDFIELD", "h1", "1", "WITHVALUES", "x"],
+  ["HRANDFIELD", "h1", "-9223372036854775808"],
+  ["HRANDFIELD", "h1", "9223372036854775807", "WITHVALUES"],
+  ["HELLO", "3"],
+  ["SINTER", "a", "b"],
+  ["SINTER", "a", "nokey"],
+  ["SUNION", "nokey"],
+  ["SPOP", "nokey", "2"],
+  ["SPOP", "one", "2"],
+  ["SADD", "one", "7"],
+  ["SRANDMEMBER", "one", "-2"],
+  ["SMISMEMBER", "one", "7", "8"],
+  ["HRANDFIELD", "h1", "-2", "WITHVALUES"],
+  ["HRANDFIELD", "h1", "1", "WITHVALUES"],
+  ["HINCRBYFLOAT", "h", "f", "1"],
+];
+
 /** The real servers this machine has, with the persona of their version. */
 const BUILDS: Array<{ bin: string; persona: string; version: string; debian?: boolean }> = [
   { bin: "/usr/bin/redis-server", persona: "redis-7.0-open", version: "7.0.15", debian: true },
@@ -314,7 +458,11 @@ function available(b: (typeof BUILDS)[number]): string | false {
   return false;
 }
 
-export const SUITES: Record<string, Cmd[]> = { lists: LISTS, streams: STREAMS };
+export const SUITES: Record<string, Cmd[]> = {
+  lists: LISTS,
+  streams: STREAMS,
+  "sets and hashes": SETS_HASHES,
+};
 
 for (const b of BUILDS) {
   describe(`differential against redis-server ${b.version}`, { skip: available(b) }, () => {
@@ -708,6 +856,122 @@ describe("bounds of streams and blocked clients", () => {
       );
       assert.equal(got.toString(), "*-1\r\n:1\r\n*2\r\n$1\r\nk\r\n$1\r\na\r\n+PONG\r\n");
       conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Random picks (SPOP, SRANDMEMBER, HRANDFIELD) can't match byte for byte: their shape — type,
+// length, membership, distinctness — is compared with the real 7.0 server's.
+
+/** A reply's type byte and the bulk strings in it (members here have no CR/LF). */
+function shape(reply: string): { type: string; items: string[] } {
+  const items = [...reply.matchAll(/\$\d+\r\n([^\r]*)\r\n/g)].map((m) => m[1]!);
+  return { type: reply[0]!, items };
+}
+
+const RANDOM_PICKS: Array<{ cmd: Cmd; count: number; distinct: boolean; pool: "set" | "hash" }> = [
+  { cmd: ["SRANDMEMBER", "r"], count: 1, distinct: true, pool: "set" },
+  { cmd: ["SRANDMEMBER", "r", "4"], count: 4, distinct: true, pool: "set" },
+  { cmd: ["SRANDMEMBER", "r", "-25"], count: 25, distinct: false, pool: "set" },
+  { cmd: ["HRANDFIELD", "rh"], count: 1, distinct: true, pool: "hash" },
+  { cmd: ["HRANDFIELD", "rh", "3"], count: 3, distinct: true, pool: "hash" },
+  { cmd: ["HRANDFIELD", "rh", "-9"], count: 9, distinct: false, pool: "hash" },
+  { cmd: ["SPOP", "r", "3"], count: 3, distinct: true, pool: "set" },
+  { cmd: ["SPOP", "r"], count: 1, distinct: true, pool: "set" },
+];
+
+describe("random picks of sets and hashes, shaped as redis-server 7.0 shapes them", {
+  skip: available(BUILDS[0]!),
+}, () => {
+  test("type, length, membership and distinctness; SPOP removes what it answers", async () => {
+    const real = await startRedis({
+      host: "127.0.0.1",
+      port: await freePort(),
+      config: ["protected-mode no"],
+      bin: BUILDS[0]!.bin,
+    });
+    const fake = await servePersona(persona("redis-7.0-open", { version: "7.0.15" }));
+    try {
+      const setMembers = ["11", "12", "13", "14", "15", "16", "17", "18", "19", "20"];
+      const fields = ["f1", "f2", "f3", "f4", "f5"];
+      const setup: Cmd[] = [
+        ["SADD", "r", ...setMembers],
+        ["HSET", "rh", ...fields.flatMap((f) => [f, `v${f}`])],
+      ];
+      const cmds = [...setup, ...RANDOM_PICKS.map((p) => p.cmd), ["SCARD", "r"]];
+      const want = await run(real.port, cmds);
+      const got = await run(fake.port, cmds);
+      const popped = new Set<string>();
+      for (const [i, p] of RANDOM_PICKS.entries()) {
+        const at = setup.length + i;
+        const [w, g] = [shape(want[at]!), shape(got[at]!)];
+        const label = p.cmd.join(" ");
+        assert.equal(g.type, w.type, `${label}: reply type`);
+        assert.equal(g.items.length, p.count, `${label}: length`);
+        assert.equal(w.items.length, p.count, `${label}: the real server's length`);
+        const pool = p.pool === "set" ? setMembers : fields;
+        for (const m of g.items) assert.ok(pool.includes(m), `${label}: ${m} is a member`);
+        if (p.distinct) assert.equal(new Set(g.items).size, p.count, `${label}: distinct`);
+        if (p.cmd[0] === "SPOP") {
+          for (const m of g.items) {
+            assert.ok(!popped.has(m), `${label}: ${m} was popped before`);
+            popped.add(m);
+          }
+        }
+      }
+      assert.equal(got.at(-1), `:${setMembers.length - popped.size}\r\n`);
+      assert.equal(want.at(-1), got.at(-1));
+    } finally {
+      await fake.close();
+      await real.stop();
+    }
+  });
+});
+
+describe("bounds of sets and hashes", () => {
+  test("a STORE result and SMOVE are charged to the keyspace's byte cap; past it -OOM, nothing kept", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"), {
+      limits: { ...DEFAULT_SESSION_LIMITS, maxBytes: 64 * 1024 },
+    });
+    try {
+      const conn = await RespConnection.open(srv.port);
+      const call = async (...cmd: Cmd): Promise<string> =>
+        (await conn.send(encodeCommand(cmd))).toString("latin1");
+      const big = (i: number): Buffer => Buffer.alloc(6 * 1024, 0x61 + i);
+      for (let i = 0; i < 6; i++) assert.equal(await call("SADD", "a", big(i)), ":1\r\n");
+      // A copy of 36 KB on top of 36 KB passes a 64 KB cap.
+      assert.equal(
+        await call("SUNIONSTORE", "b", "a"),
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+      );
+      assert.equal(await call("EXISTS", "b"), ":0\r\n");
+      assert.ok(srv.sessions[0]!.keyspace.bytes <= 64 * 1024);
+      assert.equal(await call("SINTERSTORE", "b", "a", "nokey"), ":0\r\n");
+      assert.equal(await call("SMOVE", "a", "c", big(0)), ":1\r\n");
+      assert.equal(await call("SCARD", "a"), ":5\r\n");
+      assert.equal(await call("HINCRBYFLOAT", "h", "f", "1.5"), "$3\r\n1.5\r\n");
+      conn.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a reply past the reply cap (SRANDMEMBER with a huge negative count) closes the connection unsent", async () => {
+    const srv = await servePersona(persona("redis-7.0-open"));
+    try {
+      const conn = await RespConnection.open(srv.port);
+      await conn.send(encodeCommand(["SADD", "s", "member"]));
+      const r = await conn.send(encodeCommand(["SRANDMEMBER", "s", "-1000000000000"]));
+      assert.equal(r.toString(), "");
+      assert.ok(conn.closed, "the connection is closed");
+      const h = await RespConnection.open(srv.port);
+      await h.send(encodeCommand(["HSET", "h", "f", "v"]));
+      const r2 = await h.send(encodeCommand(["HRANDFIELD", "h", "-1000000000000", "WITHVALUES"]));
+      assert.equal(r2.toString(), "");
+      assert.ok(h.closed, "the connection is closed");
     } finally {
       await srv.close();
     }

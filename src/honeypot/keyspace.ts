@@ -694,6 +694,11 @@ export class Keyspace {
     return fresh.length;
   }
 
+  /** A set stored under key, replacing any value and its TTL (SINTERSTORE …); false over the cap. */
+  storeSet(db: number, key: string, value: Set<string>): boolean {
+    return this.store(db, key, { type: "set", value }, undefined);
+  }
+
   /** SREM: how many members went; the key goes when the set empties. */
   setRemove(db: number, key: string, members: string[]): number | typeof WRONG_TYPE {
     const set = this.typed(db, key, "set");

@@ -1,14 +1,15 @@
 /**
  * Hash commands (t_hash.c): HSET, HSETNX, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,
- * HKEYS, HVALS, HINCRBY, HSCAN.
+ * HKEYS, HVALS, HINCRBY, HINCRBYFLOAT, HSTRLEN, HRANDFIELD, HSCAN.
  */
 import { arr, bulk } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
-import { arityText } from "../personas/texts.js";
+import { arityText, NOT_FLOAT, OUT_OF_RANGE_LONG } from "../personas/texts.js";
 import { encodingOf } from "./encoding.js";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "./integers.js";
 import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
+import { addLongDouble, formatLongDouble, parseLongDouble } from "./long-double.js";
 import {
   EMPTY_ARRAY,
   errorReply,
@@ -19,6 +20,7 @@ import {
   outOfMemory,
   pairsMap,
   type Reply,
+  syntaxError,
   textArray,
   wrongType,
 } from "./reply.js";
@@ -106,6 +108,86 @@ function hincrby(c: CommandContext): Reply {
   return { type: "integer", value: next };
 }
 
+function hincrbyfloat(c: CommandContext): Reply {
+  const by = parseLongDouble(c.arg(3));
+  if (by === undefined) return errorReply(NOT_FLOAT);
+  // 6.0 refuses an infinite increment up front; before, the sum is refused below.
+  if (by === "inf" && c.era.at("6.0")) return errorReply("ERR value is NaN or Infinity");
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  const old = hash?.get(c.arg(2));
+  const current =
+    old === undefined ? parseLongDouble("0") : parseLongDouble(old.toString("latin1"));
+  if (current === undefined) return errorReply("ERR hash value is not a float");
+  const next = by === "inf" || current === "inf" ? undefined : addLongDouble(current, by);
+  if (next === undefined) return errorReply("ERR increment would produce NaN or Infinity");
+  const text = formatLongDouble(next);
+  const n = c.keyspace.hashSet(c.state.db, c.arg(1), [[c.arg(2), Buffer.from(text)]]);
+  if (n === OUT_OF_MEMORY) return outOfMemory();
+  wrote(c);
+  return bulk(text);
+}
+
+function hstrlen(c: CommandContext): Reply {
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  return integer(hash?.get(c.arg(2))?.length ?? 0);
+}
+
+function hrandfield(c: CommandContext): Reply {
+  const randomIndex = (n: number): number => Math.floor(Math.random() * n);
+  if (c.args.length < 3) {
+    const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+    if (hash === WRONG_TYPE) return wrongType();
+    if (hash === undefined) return nullBulk();
+    const fields = [...hash.keys()];
+    return bulk(Buffer.from(fields[randomIndex(fields.length)]!, "latin1"));
+  }
+  const n = parseInt64(c.arg(2));
+  if (n === undefined) return notInteger();
+  if (n < -INT64_MAX) return errorReply(OUT_OF_RANGE_LONG);
+  if (c.args.length > 4 || (c.args.length === 4 && c.arg(3).toLowerCase() !== "withvalues")) {
+    return syntaxError();
+  }
+  const withValues = c.args.length === 4;
+  if (withValues && (n < -INT64_MAX / 2n || n > INT64_MAX / 2n)) {
+    return errorReply("ERR value is out of range");
+  }
+  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
+  if (hash === WRONG_TYPE) return wrongType();
+  if (hash === undefined || n === 0n) return EMPTY_ARRAY;
+  const entries = [...hash];
+  let longest = 0;
+  for (const [f, v] of entries) longest = Math.max(longest, f.length + (withValues ? v.length : 0));
+  const count = n < 0n ? -n : n;
+  const picks = count < BigInt(entries.length) ? Number(count) : entries.length;
+  const replyCount = n < 0n ? count : BigInt(picks);
+  // Repeats allowed for a negative count: the reply check bounds it before any is drawn.
+  if (!c.replyFits(Number(replyCount) * (longest + 32))) return c.overLimit();
+  let picked: Array<[string, Buffer]>;
+  if (n < 0n) {
+    picked = [];
+    for (let i = 0n; i < count; i++) picked.push(entries[randomIndex(entries.length)]!);
+  } else if (picks === entries.length) {
+    picked = entries;
+  } else {
+    for (let i = 0; i < picks; i++) {
+      const j = i + randomIndex(entries.length - i);
+      [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+    }
+    picked = entries.slice(0, picks);
+  }
+  const out: RespValue[] = [];
+  for (const [f, v] of picked) {
+    const field = bulk(Buffer.from(f, "latin1"));
+    // RESP3 nests each pair; RESP2 is flat.
+    if (!withValues) out.push(field);
+    else if (c.state.proto === 3) out.push(arr([field, bulk(v)]));
+    else out.push(field, bulk(v));
+  }
+  return arr(out);
+}
+
 function hscan(c: CommandContext): Reply {
   const cursor = scanCursor(c, 2);
   if (typeof cursor !== "number") return cursor;
@@ -152,5 +234,8 @@ export const HASH_COMMANDS: CommandSpec[] = inCategory("hash", [
     handler: hashRead((h) => arr([...h.values()].map((v) => bulk(v))), EMPTY_ARRAY),
   },
   { name: "hincrby", arity: 4, flags: ["write", "denyoom"], handler: hincrby },
+  { name: "hincrbyfloat", arity: 4, flags: ["write", "denyoom"], handler: hincrbyfloat },
+  { name: "hstrlen", arity: 3, since: "3.2", handler: hstrlen },
+  { name: "hrandfield", arity: -2, since: "6.2", handler: hrandfield },
   { name: "hscan", arity: -3, handler: hscan },
 ]);

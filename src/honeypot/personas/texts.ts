@@ -149,6 +149,11 @@ export const OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 /** What a client blocked on keys gets from CLIENT UNBLOCK id ERROR. */
 export const UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 export const OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive";
+/** getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) refusing a count (SRANDMEMBER, HRANDFIELD …). */
+export const OUT_OF_RANGE_LONG =
+  "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/** shared.outofrangeerr, before 6.2 replaced it with OUT_OF_RANGE_POSITIVE (SPOP key -1). */
+export const INDEX_OUT_OF_RANGE = "ERR index out of range";
 export const CLIENT_NAME_INVALID =
   "ERR Client names cannot contain spaces, newlines or special characters.";
 export const SHUTDOWN_FAILED = "ERR Errors trying to SHUTDOWN. Check logs.";
