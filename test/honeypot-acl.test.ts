@@ -6,6 +6,7 @@
  * a set (the real order is its dict's), GENPASS by shape. Traffic stays on 127.0.0.1.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { describe, test } from "node:test";
 import { persona } from "../src/honeypot/personas/index.js";
@@ -209,3 +210,52 @@ for (const [name, bin, version] of BUILDS) {
     });
   });
 }
+
+const text = (b: Buffer): string => b.toString("latin1");
+
+describe("ACL: what a source keeps, and password personas", () => {
+  test("users persist across a source's connections and are bounded in number", async () => {
+    const fake = await servePersona(persona("redis-7.0-open"));
+    try {
+      const a = await RespConnection.open(fake.port);
+      for (let i = 0; i < 40; i++) {
+        assert.equal(
+          text(await a.send(encodeCommand(["ACL", "SETUSER", `u${i}`, "on"]))),
+          "+OK\r\n",
+        );
+      }
+      a.close();
+      const b = await RespConnection.open(fake.port);
+      const users = text(await b.send(encodeCommand(["ACL", "USERS"])));
+      b.close();
+      // Another connection of the same source sees them; at most 32 users, default included.
+      assert.match(users, /^\*32\r\n/);
+      assert.match(users, /\$2\r\nu0\r\n/);
+      assert.match(users, /\$7\r\ndefault\r\n/);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test("a password persona lists its password's hash; SETUSER does not change what AUTH accepts", async () => {
+    const fake = await servePersona(persona("redis-7.0-password", { acceptPassword: "s3cret" }));
+    try {
+      const conn = await RespConnection.open(fake.port);
+      assert.match(text(await conn.send(encodeCommand(["ACL", "LIST"]))), /^-NOAUTH/);
+      assert.equal(text(await conn.send(encodeCommand(["AUTH", "s3cret"]))), "+OK\r\n");
+      const sha = createHash("sha256").update("s3cret").digest("hex");
+      assert.equal(
+        text(await conn.send(encodeCommand(["ACL", "LIST"]))),
+        `*1\r\n$93\r\nuser default on #${sha} ~* &* +@all\r\n`,
+      );
+      assert.equal(
+        text(await conn.send(encodeCommand(["ACL", "SETUSER", "default", ">other"]))),
+        "+OK\r\n",
+      );
+      assert.match(text(await conn.send(encodeCommand(["AUTH", "wrong"]))), /^-WRONGPASS/);
+      conn.close();
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -432,7 +432,8 @@ function setUser(c: CommandContext): Reply {
   // Bounded: past the caps the reply is the same, and nothing more is kept.
   const bytes = userBytes(u);
   const oldBytes = existing !== undefined ? userBytes(existing) : 0;
-  const room = existing !== undefined || c.state.aclUsers.size < MAX_USERS;
+  const users = c.state.aclUsers.size + (c.state.aclUsers.has("default") ? 0 : 1);
+  const room = existing !== undefined || name === "default" || users < MAX_USERS;
   if (room && bytes <= MAX_USER_BYTES && c.holdShared(name.length + bytes)) {
     if (existing !== undefined) c.releaseShared(name.length + oldBytes);
     c.state.aclUsers.set(name, u);
