@@ -191,6 +191,7 @@ export class Session implements HoneypotSessionHandler {
       shardChannels: new Set(),
       replies: "on",
       scripts: world.scripts,
+      aclUsers: world.aclUsers,
       tx: newTransaction(),
       createdAt: now,
       lastCommandAt: now,

@@ -14,7 +14,7 @@
  * recently used without a connection forgotten first to make room.
  */
 
-import type { SessionState } from "./commands/spec.js";
+import type { AclUser, SessionState } from "./commands/spec.js";
 import { Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount, MemoryBudget } from "./memory.js";
 import type { SessionConfig } from "./personas/config.js";
@@ -153,6 +153,8 @@ export class SourceWorld implements WorldEntry, Pick<SessionState, SharedState> 
   readonly scripts = new Map<string, string>();
   /** The source's connections that can be sent published messages (pub/sub). */
   readonly subscribers = new Set<Subscriber>();
+  /** ACL SETUSER's users (commands/acl.ts bounds them). */
+  readonly aclUsers = new Map<string, AclUser>();
   connections = 0;
   lastSeen: number;
   readonly createdAt: number;

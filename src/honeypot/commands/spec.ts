@@ -40,11 +40,31 @@ export interface SessionState {
   modules?: LoadedModule[];
   /** SCRIPT LOAD / EVAL bodies by SHA1 (bounded by the script cap; shared by the source). */
   scripts: Map<string, string>;
+  /** ACL SETUSER's users by name, `default` once changed (acl.ts; bounded; shared by the source). */
+  aclUsers: Map<string, AclUser>;
   /** MULTI's queue and WATCH's keys (transactions.ts). */
   tx: Transaction;
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
+}
+
+/** A user as ACL SETUSER left it (acl.c's user with its root selector). */
+export interface AclUser {
+  enabled: boolean;
+  nopass: boolean;
+  /** SHA-256 hex of each password, in the order added. */
+  passwords: string[];
+  allKeys: boolean;
+  /** Key patterns as ACL LIST writes them (`~k*`, `%R~k*`). */
+  keys: string[];
+  allChannels: boolean;
+  channels: string[];
+  /** Whether commands no rule names are allowed (`+@all` / `-@all` first). */
+  allCommands: boolean;
+  /** Later command rules, in order, each at most once (`+get`, `-@write`). */
+  rules: string[];
+  sanitizePayload: boolean;
 }
 
 export interface LoadedModule {
