@@ -295,6 +295,52 @@ const STREAMS: Cmd[] = [
   ["XADD", "v", "18446744073709551615-*", "f", "v"],
 ];
 
+/** Sorted sets' blocking pops: what answers at once (a pop, a timeout, an error). */
+const ZSET_BLOCKING: Cmd[] = [
+  ["ZADD", "z", "1", "a", "2", "b", "3", "c", "-1.5", "d"],
+  ["SET", "str", "v"],
+  ["BZPOPMIN", "z", "0"],
+  ["BZPOPMAX", "z", "0"],
+  ["BZPOPMIN", "nokey", "z", "0"],
+  ["BZPOPMIN", "nokey", "z", "1.5"],
+  ["BZPOPMAX", "nokey", "0.01"],
+  ["BZPOPMIN", "nokey", "nokey2", "0.01"],
+  ["BZPOPMIN", "str", "0"],
+  ["BZPOPMIN", "nokey", "str", "0"],
+  ["BZPOPMIN", "nokey", "x"],
+  ["BZPOPMIN", "nokey", "-1"],
+  ["BZPOPMIN", "nokey", "inf"],
+  ["BZPOPMIN", "nokey", "-inf"],
+  ["BZPOPMIN", "nokey"],
+  ["EXISTS", "z"],
+  ["ZADD", "y", "5", "p", "6", "q", "7", "r"],
+  ["BZMPOP", "0", "2", "nokey", "y", "MIN"],
+  ["BZMPOP", "0", "1", "y", "MAX", "COUNT", "5"],
+  ["BZMPOP", "0.01", "1", "y", "MAX"],
+  ["BZMPOP", "0", "1", "str", "MIN"],
+  ["BZMPOP", "x", "1", "nokey", "MIN"],
+  ["BZMPOP", "-1", "1", "nokey", "MIN"],
+  ["BZMPOP", "0", "0", "nokey", "MIN"],
+  ["BZMPOP", "0", "x", "nokey", "MIN"],
+  ["BZMPOP", "0", "5", "nokey", "MIN"],
+  ["BZMPOP", "0", "1", "nokey", "UP"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "0"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "x"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "1", "COUNT", "2"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "FOO"],
+  ["BZMPOP", "x", "0", "nokey", "MIN"],
+  ["ZMPOP", "x", "nokey", "MIN"],
+  ["ZMPOP", "1", "nokey", "MIN", "COUNT", "x"],
+  ["HELLO", "3"],
+  ["ZADD", "r", "1.5", "a", "2", "b", "3", "c"],
+  ["BZPOPMIN", "r", "0"],
+  ["BZPOPMAX", "r", "0"],
+  ["BZMPOP", "0", "1", "r", "MIN", "COUNT", "2"],
+  ["BZPOPMIN", "nokey", "0.01"],
+  ["BZMPOP", "0.01", "1", "nokey", "MAX"],
+];
+
 /** The real servers this machine has, with the persona of their version. */
 const BUILDS: Array<{ bin: string; persona: string; version: string; debian?: boolean }> = [
   { bin: "/usr/bin/redis-server", persona: "redis-7.0-open", version: "7.0.15", debian: true },
@@ -314,7 +360,11 @@ function available(b: (typeof BUILDS)[number]): string | false {
   return false;
 }
 
-export const SUITES: Record<string, Cmd[]> = { lists: LISTS, streams: STREAMS };
+export const SUITES: Record<string, Cmd[]> = {
+  lists: LISTS,
+  streams: STREAMS,
+  "zset blocking": ZSET_BLOCKING,
+};
 
 for (const b of BUILDS) {
   describe(`differential against redis-server ${b.version}`, { skip: available(b) }, () => {
