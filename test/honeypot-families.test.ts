@@ -461,6 +461,32 @@ const SCENARIOS: Record<string, Scenario> = {
     a.close();
     b.close();
   },
+  "BZPOPMIN served by a ZADD on another connection; BZMPOP and BZPOPMAX first come, first served":
+    async (t, log) => {
+      const a = await Peer.open(t.port);
+      const c = await Peer.open(t.port);
+      const b = await Peer.open(t.port);
+      const ida = await a.id();
+      const idc = await c.id();
+      await a.post("BZPOPMIN", "z1", "z", "0");
+      await a.post("PING");
+      await a.post("ZCARD", "z");
+      await t.blocked(ida);
+      log(await b.call("ZADD", "z", "2", "b", "1", "a", "3", "c"));
+      log(await a.next(3));
+      await a.post("BZMPOP", "0", "2", "w1", "w2", "MAX", "COUNT", "2");
+      await t.blocked(ida);
+      await c.post("BZPOPMAX", "w2", "0");
+      await t.blocked(idc);
+      log(await b.call("ZINCRBY", "w2", "1.5", "x"));
+      log(await a.next());
+      log(await b.call("ZUNIONSTORE", "w2", "1", "z"));
+      log(await c.next());
+      log(await b.call("ZRANGE", "w2", "0", "-1", "WITHSCORES"));
+      a.close();
+      b.close();
+      c.close();
+    },
   "BRPOPLPUSH and BLMOVE move what is pushed": async (t, log) => {
     const a = await Peer.open(t.port);
     const b = await Peer.open(t.port);
