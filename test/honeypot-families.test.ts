@@ -439,6 +439,52 @@ const SETS_HASHES: Cmd[] = [
   ["HINCRBYFLOAT", "h", "f", "1"],
 ];
 
+/** Sorted sets' blocking pops: what answers at once (a pop, a timeout, an error). */
+const ZSET_BLOCKING: Cmd[] = [
+  ["ZADD", "z", "1", "a", "2", "b", "3", "c", "-1.5", "d"],
+  ["SET", "str", "v"],
+  ["BZPOPMIN", "z", "0"],
+  ["BZPOPMAX", "z", "0"],
+  ["BZPOPMIN", "nokey", "z", "0"],
+  ["BZPOPMIN", "nokey", "z", "1.5"],
+  ["BZPOPMAX", "nokey", "0.01"],
+  ["BZPOPMIN", "nokey", "nokey2", "0.01"],
+  ["BZPOPMIN", "str", "0"],
+  ["BZPOPMIN", "nokey", "str", "0"],
+  ["BZPOPMIN", "nokey", "x"],
+  ["BZPOPMIN", "nokey", "-1"],
+  ["BZPOPMIN", "nokey", "inf"],
+  ["BZPOPMIN", "nokey", "-inf"],
+  ["BZPOPMIN", "nokey"],
+  ["EXISTS", "z"],
+  ["ZADD", "y", "5", "p", "6", "q", "7", "r"],
+  ["BZMPOP", "0", "2", "nokey", "y", "MIN"],
+  ["BZMPOP", "0", "1", "y", "MAX", "COUNT", "5"],
+  ["BZMPOP", "0.01", "1", "y", "MAX"],
+  ["BZMPOP", "0", "1", "str", "MIN"],
+  ["BZMPOP", "x", "1", "nokey", "MIN"],
+  ["BZMPOP", "-1", "1", "nokey", "MIN"],
+  ["BZMPOP", "0", "0", "nokey", "MIN"],
+  ["BZMPOP", "0", "x", "nokey", "MIN"],
+  ["BZMPOP", "0", "5", "nokey", "MIN"],
+  ["BZMPOP", "0", "1", "nokey", "UP"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "0"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "x"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "COUNT", "1", "COUNT", "2"],
+  ["BZMPOP", "0", "1", "nokey", "MIN", "FOO"],
+  ["BZMPOP", "x", "0", "nokey", "MIN"],
+  ["ZMPOP", "x", "nokey", "MIN"],
+  ["ZMPOP", "1", "nokey", "MIN", "COUNT", "x"],
+  ["HELLO", "3"],
+  ["ZADD", "r", "1.5", "a", "2", "b", "3", "c"],
+  ["BZPOPMIN", "r", "0"],
+  ["BZPOPMAX", "r", "0"],
+  ["BZMPOP", "0", "1", "r", "MIN", "COUNT", "2"],
+  ["BZPOPMIN", "nokey", "0.01"],
+  ["BZMPOP", "0.01", "1", "nokey", "MAX"],
+];
+
 /** The real servers this machine has, with the persona of their version. */
 const BUILDS: Array<{ bin: string; persona: string; version: string; debian?: boolean }> = [
   { bin: "/usr/bin/redis-server", persona: "redis-7.0-open", version: "7.0.15", debian: true },
@@ -462,6 +508,7 @@ export const SUITES: Record<string, Cmd[]> = {
   lists: LISTS,
   streams: STREAMS,
   "sets and hashes": SETS_HASHES,
+  "zset blocking": ZSET_BLOCKING,
 };
 
 for (const b of BUILDS) {
@@ -559,6 +606,32 @@ const SCENARIOS: Record<string, Scenario> = {
     a.close();
     b.close();
   },
+  "BZPOPMIN served by a ZADD on another connection; BZMPOP and BZPOPMAX first come, first served":
+    async (t, log) => {
+      const a = await Peer.open(t.port);
+      const c = await Peer.open(t.port);
+      const b = await Peer.open(t.port);
+      const ida = await a.id();
+      const idc = await c.id();
+      await a.post("BZPOPMIN", "z1", "z", "0");
+      await a.post("PING");
+      await a.post("ZCARD", "z");
+      await t.blocked(ida);
+      log(await b.call("ZADD", "z", "2", "b", "1", "a", "3", "c"));
+      log(await a.next(3));
+      await a.post("BZMPOP", "0", "2", "w1", "w2", "MAX", "COUNT", "2");
+      await t.blocked(ida);
+      await c.post("BZPOPMAX", "w2", "0");
+      await t.blocked(idc);
+      log(await b.call("ZINCRBY", "w2", "1.5", "x"));
+      log(await a.next());
+      log(await b.call("ZUNIONSTORE", "w2", "1", "z"));
+      log(await c.next());
+      log(await b.call("ZRANGE", "w2", "0", "-1", "WITHSCORES"));
+      a.close();
+      b.close();
+      c.close();
+    },
   "BRPOPLPUSH and BLMOVE move what is pushed": async (t, log) => {
     const a = await Peer.open(t.port);
     const b = await Peer.open(t.port);

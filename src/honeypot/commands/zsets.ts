@@ -2,8 +2,9 @@
  * Sorted-set commands (t_zset.c): ZADD and its options, ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
  * ZCOUNT, ZLEXCOUNT, ZRANGE and its BYSCORE/BYLEX/REV/LIMIT forms, ZRANGESTORE, the older
  * Z[REV]RANGE[BYSCORE|BYLEX], Z[REV]RANK, ZREM, ZREMRANGEBY{RANK,SCORE,LEX}, ZPOPMIN/MAX,
- * ZMPOP, ZRANDMEMBER, ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD and ZSCAN. Replies and errors
- * are Redis 7.0's (the blocking BZ* commands are elsewhere). Scores are printed as the
+ * ZMPOP, ZRANDMEMBER, ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD, ZSCAN, and the blocking
+ * BZPOPMIN, BZPOPMAX, BZMPOP (their wait is the session's: CommandContext.block). Replies
+ * and errors are Redis 7.0's unless the version changes them. Scores are printed as the
  * version's addReplyDouble prints them (doubles.ts).
  */
 import { WRONG_TYPE, zsetMemberBytes } from "../keyspace.js";
@@ -23,6 +24,7 @@ import {
   wrongType,
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
+import { timeoutArg } from "./timeout.js";
 
 const NOT_FLOAT = "ERR value is not a valid float";
 const MINMAX_FLOAT = "ERR min or max is not a float";
@@ -612,11 +614,21 @@ function zpopMinMax(max: boolean) {
   };
 }
 
-function zmpop(c: CommandContext): Reply {
-  const numkeys = parseInt64(c.arg(1));
-  if (numkeys === undefined) return notInteger();
-  if (numkeys < 1n) return errorReply("ERR numkeys should be greater than 0");
-  const whereIdx = 1 + Number(numkeys) + 1;
+/**
+ * ZMPOP/BZMPOP's words after the timeout (zmpopGenericCommand): numkeys key … MIN|MAX
+ * [COUNT n] from `at` (numkeys' index), or the error. getRangeLongFromObjectOrReply answers
+ * its own message for a count or numkeys that is no integer too.
+ */
+function mpopArgs(
+  c: CommandContext,
+  at: number,
+): { keys: string[]; max: boolean; count: number } | Reply {
+  const numkeys = parseInt64(c.arg(at));
+  if (numkeys === undefined || numkeys < 1n) {
+    return errorReply("ERR numkeys should be greater than 0");
+  }
+  if (numkeys >= BigInt(c.args.length)) return syntaxError();
+  const whereIdx = at + Number(numkeys) + 1;
   if (whereIdx >= c.args.length) return syntaxError();
   const where = c.arg(whereIdx).toLowerCase();
   if (where !== "min" && where !== "max") return syntaxError();
@@ -626,15 +638,72 @@ function zmpop(c: CommandContext): Reply {
     if (count === -1 && c.arg(j).toLowerCase() === "count" && more > 0) {
       j++;
       const n = parseInt64(c.arg(j));
-      if (n === undefined) return notInteger();
-      if (n < 1n) return errorReply("ERR count should be greater than 0");
+      if (n === undefined || n < 1n) return errorReply("ERR count should be greater than 0");
       count = Number(n);
     } else return syntaxError();
   }
   if (count === -1) count = 1;
   const keys: string[] = [];
-  for (let i = 2; i < whereIdx; i++) keys.push(c.arg(i));
-  return zpop(c, keys, where === "max", count, true, true, true);
+  for (let i = at + 1; i < whereIdx; i++) keys.push(c.arg(i));
+  return { keys, max: where === "max", count };
+}
+
+function zmpop(c: CommandContext): Reply {
+  const parsed = mpopArgs(c, 1);
+  if (isReply(parsed)) return parsed;
+  return zpop(c, parsed.keys, parsed.max, parsed.count, true, true, true);
+}
+
+// ---- BZPOPMIN, BZPOPMAX, BZMPOP ----
+
+/**
+ * blockingGenericZpopCommand: the timeout first, then the first non-empty sorted set of
+ * `keys` pops as ZPOP would (a wrong type before it is an error); with none, the client
+ * blocks until a write makes one of the keys a sorted set (the null array when it gives up).
+ */
+function blockingZpop(
+  c: CommandContext,
+  timeoutAt: number,
+  keys: string[],
+  max: boolean,
+  count: number,
+  mpop: boolean,
+): Reply {
+  const timeout = timeoutArg(c, timeoutAt, "seconds");
+  if (typeof timeout !== "number") return errorReply(timeout.error);
+  const pop = (ctx: CommandContext, key: string): Reply =>
+    zpop(ctx, [key], max, count, mpop, true, mpop);
+  for (const key of keys) {
+    const z = zsetAt(c, key);
+    if (isReply(z)) return z;
+    if (z !== undefined && z.size > 0) return pop(c, key);
+  }
+  return c.block({
+    keys,
+    timeoutMs: timeout,
+    serve: (ctx, key) => {
+      const z = ctx.keyspace.getZset(ctx.state.db, key);
+      if (z === undefined || z === WRONG_TYPE || z.size === 0) return undefined;
+      return pop(ctx, key);
+    },
+    timedOut: (ctx) => raw(nullArrayOf(ctx)),
+  });
+}
+
+/** BZPOPMIN/BZPOPMAX key [key …] timeout: [key, member, score]. */
+function bzpopMinMax(max: boolean) {
+  return (c: CommandContext): Reply => {
+    const keys: string[] = [];
+    for (let i = 1; i < c.args.length - 1; i++) keys.push(c.arg(i));
+    return blockingZpop(c, c.args.length - 1, keys, max, -1, false);
+  };
+}
+
+/** BZMPOP timeout numkeys key … MIN|MAX [COUNT n]: ZMPOP's reply, once there is one. */
+function bzmpop(c: CommandContext): Reply {
+  const parsed = mpopArgs(c, 2);
+  if (isReply(parsed)) return parsed;
+  return blockingZpop(c, 1, parsed.keys, parsed.max, parsed.count, true);
 }
 
 // ---- ZRANDMEMBER ----
@@ -931,6 +1000,30 @@ export const ZSET_COMMANDS: CommandSpec[] = inCategory("sortedset", [
     keys: [0, 0, 0],
     flags: ["write"],
     handler: zmpop,
+  },
+  {
+    name: "bzpopmin",
+    arity: -3,
+    since: "5.0",
+    keys: [1, -2, 1],
+    flags: ["write"],
+    handler: bzpopMinMax(false),
+  },
+  {
+    name: "bzpopmax",
+    arity: -3,
+    since: "5.0",
+    keys: [1, -2, 1],
+    flags: ["write"],
+    handler: bzpopMinMax(true),
+  },
+  {
+    name: "bzmpop",
+    arity: -5,
+    since: "7.0",
+    keys: [0, 0, 0],
+    flags: ["write"],
+    handler: bzmpop,
   },
   { name: "zrandmember", arity: -2, since: "6.2", handler: zrandmember },
 ]);
