@@ -450,6 +450,11 @@ const OPEN_SUITE: Step[] = [
   step("PUBSUB"),
   step("SPUBLISH", "s", "hello"),
   step("CLIENT", "REPLY", "MAYBE"),
+  // Inside MULTI a blocking command answers as its timeout would.
+  step("MULTI"),
+  step("BLPOP", "nolist", "0"),
+  step("BZPOPMIN", "nozset", "0"),
+  step("EXEC"),
   step("CLIENT", "GETREDIR"),
   step("CLIENT", "UNPAUSE"),
   step("CLIENT", "PAUSE", "abc"),

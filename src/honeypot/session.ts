@@ -466,6 +466,8 @@ export class Session implements HoneypotSessionHandler {
     outer: Context,
   ): Reply {
     const ctx = new Context(this, args, fullName, lengths);
+    // Inside EXEC or a script a command may not block: it answers as its timeout would.
+    ctx.denyBlocking = true;
     const reply = handler(ctx);
     const failed = isError(reply);
     this.persona.countCommand(fullName, 1, failed);
