@@ -10,7 +10,6 @@ import type { Era } from "../personas/era.js";
 import type { Persona, ReplicationState } from "../personas/index.js";
 import type { SessionEffect } from "../types.js";
 import type { Reply } from "./reply.js";
-import type { Transaction } from "./transactions.js";
 
 /** What one connection has changed about its make-believe server. */
 export interface SessionState {
@@ -271,4 +270,18 @@ export function arityAt(arity: Arity, era: Era): number {
 /** Does a command of this arity accept `argc` words (name included)? */
 export function arityOk(arity: number, argc: number): boolean {
   return arity > 0 ? argc === arity : argc >= -arity;
+}
+
+/** MULTI … EXEC state of one connection (transactions.ts runs it). */
+export interface Transaction {
+  /** Between MULTI and EXEC/DISCARD. */
+  active: boolean;
+  /** A command was refused while queueing (CLIENT_DIRTY_EXEC): EXEC answers EXECABORT. */
+  aborted: boolean;
+  /** A watched key changed, or too many were watched (CLIENT_DIRTY_CAS). */
+  casFailed: boolean;
+  queue: Array<{ args: Buffer[]; lengths: readonly number[] | undefined }>;
+  /** Argument bytes queued (the bound). */
+  bytes: number;
+  watched: Array<{ db: number; key: string; stamp: number }>;
 }

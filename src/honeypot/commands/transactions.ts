@@ -12,26 +12,13 @@
  * next EXEC fails as if a watched key had changed: safe, and no key is kept).
  */
 import { encodeReply, errorReply, nullArray, OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, type Transaction } from "./spec.js";
 
 export const MAX_QUEUED = 4096;
 export const MAX_QUEUED_BYTES = 1024 * 1024;
 export const MAX_WATCHED = 1024;
 
 /** One connection's transaction: the queue of MULTI and the keys of WATCH. */
-export interface Transaction {
-  /** Between MULTI and EXEC/DISCARD. */
-  active: boolean;
-  /** A command was refused while queueing (CLIENT_DIRTY_EXEC): EXEC answers EXECABORT. */
-  aborted: boolean;
-  /** A watched key changed, or too many were watched (CLIENT_DIRTY_CAS). */
-  casFailed: boolean;
-  queue: Array<{ args: Buffer[]; lengths: readonly number[] | undefined }>;
-  /** Argument bytes queued (the bound). */
-  bytes: number;
-  watched: Array<{ db: number; key: string; stamp: number }>;
-}
-
 export function newTransaction(): Transaction {
   return { active: false, aborted: false, casFailed: false, queue: [], bytes: 0, watched: [] };
 }
