@@ -7,6 +7,7 @@
 import { arr, bulk, encodeValue, int } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { globMatch } from "../keyspace.js";
+import { subcommandArgumentsText } from "../personas/texts.js";
 import type { Subscriber } from "../worlds.js";
 import { bulkText, errorReply, integer, nullBulk, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
@@ -134,16 +135,16 @@ function numsub(set: (c: CommandContext) => Set<string>) {
     arr(c.args.slice(2).flatMap((a) => [bulk(a), int(set(c).has(a.toString("latin1")) ? 1 : 0)]));
 }
 
+/** 2.8–4.0: PUBSUB words its own errors, for an unknown subcommand and for wrong arguments. */
+const legacyPubsubError = (sub: string): string =>
+  `ERR Unknown PUBSUB subcommand or wrong number of arguments for '${sub}'`;
+
 /** What PUBSUB answers, in its handler, to arguments its table entry let through. */
 function subcommandSyntax(c: CommandContext): Reply {
-  const name = c.arg(0).toUpperCase();
-  const sub = c.arg(1);
-  if (c.era.before("5.0")) {
-    return errorReply(`ERR Unknown PUBSUB subcommand or wrong number of arguments for '${sub}'`);
-  }
-  const unknown = c.era.subcommandTable ? "unknown" : "Unknown";
   return errorReply(
-    `ERR ${unknown} subcommand or wrong number of arguments for '${sub.slice(0, 128)}'. Try ${name} HELP.`,
+    c.era.before("5.0")
+      ? legacyPubsubError(c.arg(1))
+      : subcommandArgumentsText(c.era, c.arg(0), c.arg(1)),
   );
 }
 
@@ -200,9 +201,6 @@ export const PUBSUB_COMMANDS: CommandSpec[] = inCategory("pubsub", [
       },
       shardnumsub: { arity: -2, since: "7.0", handler: numsub((c) => c.state.shardChannels) },
     },
-    legacyErrors: {
-      unknown: (sub) => `ERR Unknown PUBSUB subcommand or wrong number of arguments for '${sub}'`,
-      arity: (sub) => `ERR Unknown PUBSUB subcommand or wrong number of arguments for '${sub}'`,
-    },
+    legacyErrors: { unknown: legacyPubsubError, arity: legacyPubsubError },
   },
 ]);
