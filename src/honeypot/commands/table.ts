@@ -34,6 +34,7 @@ import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
 import { MODULE_COMMANDS } from "./module.js";
+import { MONITOR_COMMANDS } from "./monitor.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
 import { REPLICATION_COMMANDS } from "./replication.js";
 import { errorReply, type Reply } from "./reply.js";
@@ -69,6 +70,7 @@ const ALL: CommandSpec[] = [
   ...SORT_COMMANDS,
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
+  ...MONITOR_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...TRANSACTION_COMMANDS,
   ...REPLICATION_COMMANDS,
