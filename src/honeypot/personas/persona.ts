@@ -47,6 +47,8 @@ export interface PersonaOptions {
   executable?: string;
   configFile?: string;
   os?: string;
+  /** INFO's redis_build_id: a build's own hash (tests pin the recorded build's). */
+  buildId?: string;
   /** Randomness for the instance's identity and counters (tests can make it repeatable). */
   random?: () => number;
   /** Clock, in ms since the epoch. */
@@ -140,6 +142,7 @@ export class Persona {
   readonly paths: LayoutPaths;
   /** What the real server of this version said about itself (tables.ts), if recorded. */
   readonly recording: Recording | undefined;
+  private readonly buildId: string | undefined;
   readonly os: string;
   readonly runId: string;
   readonly processId: number;
@@ -202,6 +205,7 @@ export class Persona {
     const layoutName = opts.layout ?? line.layout;
     const layout = layoutPaths(layoutName, this.era);
     this.layout = layoutName;
+    if (opts.buildId !== undefined) this.buildId = opts.buildId;
     this.paths = {
       ...layout,
       dir: opts.dir ?? layout.dir,
@@ -389,6 +393,7 @@ export class Persona {
       executable: this.paths.executable,
       config_file: this.paths.configFile,
     };
+    if (this.buildId !== undefined) fixed.redis_build_id = this.buildId;
     // Tables were recorded bound to loopback; the persona listens as the default bind does.
     if ("table" in line.info) fixed.listener0 = "name=tcp,bind=*,bind=-::*,port=6379";
     if (this.era.valkey) fixed.valkey_version = this.version;
