@@ -638,6 +638,7 @@ export class Session implements HoneypotSessionHandler {
       patterns: s.patterns.size,
       config: s.config,
       replication: s.replication,
+      connectionCommands: s.io.commands,
     };
     if (s.lastSave !== undefined) view.lastSave = s.lastSave;
     return view;

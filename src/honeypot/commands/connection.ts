@@ -177,7 +177,8 @@ function hello(c: CommandContext): Reply {
   }
   c.state.proto = proto;
   return pairsMap([
-    ["server", bulk(c.era.valkey ? "valkey" : "redis")],
+    // Valkey says so from 8.0; 7.2 still answers as the Redis it forked.
+    ["server", bulk(c.era.valkey && c.era.ownAt("8.0") ? "valkey" : "redis")],
     ["version", bulk(c.persona.version)],
     ["proto", int(proto)],
     ["id", int(c.client.id)],

@@ -1111,7 +1111,7 @@ function evalshaGeneric(readOnly: boolean): (c: CommandContext) => Reply {
     const body = c.state.scripts.get(digest);
     if (body === undefined) {
       return errorReply(
-        c.era.valkey
+        c.era.valkey && c.era.ownAt("8.0")
           ? "NOSCRIPT No matching script."
           : "NOSCRIPT No matching script. Please use EVAL.",
       );

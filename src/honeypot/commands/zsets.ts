@@ -147,10 +147,38 @@ function scoreSpan(z: SortedSet, r: ScoreRange): [number, number] {
   return [from, to];
 }
 
-function lexSpan(z: SortedSet, min: LexBound, max: LexBound): [number, number] {
-  const from = z.firstAtLeast((_, m) => lexGteMin(m, min));
-  const to = z.firstAtLeast((_, m) => !lexLteMax(m, max)) - 1;
-  return [from, to];
+/** sdscmplex over bounds: `-` below every string, `+` above. */
+function lexCompare(a: LexBound, b: LexBound): number {
+  const rank = (x: LexBound): number => (x.kind === "-" ? 0 : x.kind === "v" ? 1 : 2);
+  if (a.kind !== "v" || b.kind !== "v") return rank(a) - rank(b);
+  return a.v < b.v ? -1 : a.v > b.v ? 1 : 0;
+}
+
+/**
+ * Ranks [from, to] of the members within a lex range, found as a listpack finds them
+ * (zzlFirstInLexRange / zzlLastInLexRange, walking from `reverse`'s end): a lex range is meant
+ * for members of one score, and when scores differ Redis's answer is what that walk gives, not
+ * a search of a sorted order. Nothing when the range is empty, the last member is below min or
+ * the first above max (zslIsInLexRange).
+ */
+function lexSpan(z: SortedSet, min: LexBound, max: LexBound, reverse = false): [number, number] {
+  const n = z.size;
+  const cmp = lexCompare(min, max);
+  const exclusive = (min.kind === "v" && min.ex) || (max.kind === "v" && max.ex);
+  if (n === 0 || cmp > 0 || (cmp === 0 && exclusive)) return [0, -1];
+  if (!lexGteMin(z.at(n - 1), min) || !lexLteMax(z.at(0), max)) return [0, -1];
+  if (reverse) {
+    let to = n - 1;
+    while (to >= 0 && !lexLteMax(z.at(to), max)) to--;
+    let from = to;
+    while (from >= 0 && lexGteMin(z.at(from), min)) from--;
+    return [from + 1, to];
+  }
+  let from = 0;
+  while (from < n && !lexGteMin(z.at(from), min)) from++;
+  let to = from;
+  while (to < n && lexLteMax(z.at(to), max)) to++;
+  return [from, to - 1];
 }
 
 // ---- how scores are kept ----
@@ -446,7 +474,8 @@ function zrangeGeneric(
       picked = reverse ? z.slice(len - 1 - end, len - 1 - start).reverse() : z.slice(start, end);
     }
   } else {
-    const [from, to] = type === "score" ? scoreSpan(z, range!) : lexSpan(z, lexMin!, lexMax!);
+    const [from, to] =
+      type === "score" ? scoreSpan(z, range!) : lexSpan(z, lexMin!, lexMax!, reverse);
     picked = [];
     if (!(offset > 0 && offset >= z.size) && offset >= 0 && from <= to) {
       const n = to - from + 1;

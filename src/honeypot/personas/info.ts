@@ -136,6 +136,7 @@ export const VOLATILE_INFO_KEYS: ReadonlySet<string> = new Set([
   "lru_clock",
   "listener0",
   "connected_clients",
+  "client_recent_max_input_buffer",
   "pubsub_clients",
   "used_memory",
   "used_memory_human",

@@ -77,6 +77,8 @@ export interface SessionView {
   patterns: number;
   config: SessionConfig;
   replication: ReplicationState;
+  /** Commands the asking connection ran before this one (its query buffer's state). */
+  connectionCommands?: number;
 }
 
 /** A connected session as the persona counts it: live while it spoke recently. */
@@ -404,6 +406,22 @@ export class Persona {
     return template;
   }
 
+  /**
+   * INFO client_recent_max_input_buffer as the asking connection leaves it (measured on the
+   * recorded servers): the query buffer a fresh connection's request took, by version and
+   * allocator, a little more from its second request on where the buffer grew; none from
+   * Valkey 8 (a shared query buffer).
+   */
+  private recentInputBuffer(commandsBefore: number): number {
+    const era = this.era;
+    const later = commandsBefore > 0;
+    if (era.valkey && era.ownAt("8.0")) return 0;
+    if (era.at("7.0")) return this.jemalloc ? 20480 : later ? 16408 : 16392;
+    if (era.at("6.2") || era.keydb) return later ? 48 : 64;
+    if (era.at("6.0")) return 24;
+    return 2;
+  }
+
   /** INFO's mem_allocator is jemalloc (Debian's and the official builds), not libc. */
   get jemalloc(): boolean {
     return (this.templateValue("mem_allocator") ?? "jemalloc").startsWith("jemalloc");
@@ -438,6 +456,7 @@ export class Persona {
     const listener = this.templateValue("listener0");
     if (listener !== undefined) set("listener0", listener.replace(/port=\d+/, `port=${view.port}`));
     set("connected_clients", clients);
+    set("client_recent_max_input_buffer", this.recentInputBuffer(view.connectionCommands ?? 0));
     set("pubsub_clients", view.channels + view.patterns > 0 ? 1 : 0);
 
     // Memory: overhead grows with clients; the dataset breathes slowly (allocator churn) and
