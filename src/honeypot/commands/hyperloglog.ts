@@ -131,11 +131,12 @@ function parse(v: Buffer, intEncoded: boolean): Hll | undefined {
   return { header, sparse: [...v.subarray(HDR)] };
 }
 
-/** hllSparseToDense; false when the opcodes do not cover exactly 16384 registers. */
-function toDense(h: Hll): boolean {
-  if (h.dense !== undefined) return true;
-  const dense = new Uint8Array(DENSE_SIZE - HDR);
-  const s = h.sparse!;
+/**
+ * The sparse opcodes in order: `run` registers from `from` that hold `v` (VAL opcodes; ZERO and
+ * XZERO runs only move on). False when they do not cover exactly 16384 registers, as
+ * hllSparseToDense and hllMerge check.
+ */
+function walkSparse(s: number[], val: (from: number, run: number, v: number) => void): boolean {
   let idx = 0;
   for (let p = 0; p < s.length; ) {
     const b = s[p]!;
@@ -146,14 +147,24 @@ function toDense(h: Hll): boolean {
       idx += xzeroLen(b, s[p + 1] ?? 0);
       p += 2;
     } else {
-      let run = valLen(b);
-      const v = valValue(b);
-      if (run + idx > REGISTERS) break;
-      while (run--) denseSetRaw(dense, 0, idx++, v);
+      const run = valLen(b);
+      if (run + idx > REGISTERS) return false;
+      val(idx, run, valValue(b));
+      idx += run;
       p++;
     }
   }
-  if (idx !== REGISTERS) return false;
+  return idx === REGISTERS;
+}
+
+/** hllSparseToDense; false when the opcodes do not cover exactly 16384 registers. */
+function toDense(h: Hll): boolean {
+  if (h.dense !== undefined) return true;
+  const dense = new Uint8Array(DENSE_SIZE - HDR);
+  const whole = walkSparse(h.sparse!, (from, run, v) => {
+    for (let i = from; i < from + run; i++) denseSetRaw(dense, 0, i, v);
+  });
+  if (!whole) return false;
   h.dense = dense;
   delete h.sparse;
   h.header[4] = DENSE;
@@ -282,28 +293,9 @@ function mergeInto(max: Uint8Array, h: Hll): boolean {
     }
     return true;
   }
-  const s = h.sparse!;
-  let i = 0;
-  for (let p = 0; p < s.length; ) {
-    const b = s[p]!;
-    if (isZero(b)) {
-      i += zeroLen(b);
-      p++;
-    } else if (isXzero(b)) {
-      i += xzeroLen(b, s[p + 1] ?? 0);
-      p += 2;
-    } else {
-      let run = valLen(b);
-      const v = valValue(b);
-      if (run + i > REGISTERS) break;
-      while (run--) {
-        if (v > max[i]!) max[i] = v;
-        i++;
-      }
-      p++;
-    }
-  }
-  return i === REGISTERS;
+  return walkSparse(h.sparse!, (from, run, v) => {
+    for (let i = from; i < from + run; i++) if (v > max[i]!) max[i] = v;
+  });
 }
 
 // ---- estimators ----

@@ -217,33 +217,26 @@ function parseAddOrTrim(c: CommandContext, xadd: boolean): AddTrimArgs {
     const opt = c.arg(i);
     const lower = opt.toLowerCase();
     if (xadd && opt === "*") break;
-    if (lower === "maxlen" && more > 0) {
+    if ((lower === "maxlen" || (lower === "minid" && modern)) && more > 0) {
       if (out.trim !== undefined) {
         fail("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
       }
+      // MAXLEN|MINID [~|=] threshold
       const next = c.arg(i + 1);
       let approx = false;
       if (more >= 2 && next === "~") {
         approx = true;
         i++;
       } else if (more >= 2 && next === "=") i++;
-      const maxlen = int64(c, i + 1);
-      if (maxlen < 0n) fail("ERR The MAXLEN argument must be >= 0.");
-      i++;
-      out.trim = { strategy: "maxlen", maxlen, minid: 0n, approx, limit: 0n };
-    } else if (lower === "minid" && more > 0 && modern) {
-      if (out.trim !== undefined) {
-        fail("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+      if (lower === "maxlen") {
+        const maxlen = int64(c, i + 1);
+        if (maxlen < 0n) fail("ERR The MAXLEN argument must be >= 0.");
+        out.trim = { strategy: "maxlen", maxlen, minid: 0n, approx, limit: 0n };
+      } else {
+        const minid = parseId(c, c.arg(i + 1), 0n, true).id;
+        out.trim = { strategy: "minid", maxlen: 0n, minid, approx, limit: 0n };
       }
-      const next = c.arg(i + 1);
-      let approx = false;
-      if (more >= 2 && next === "~") {
-        approx = true;
-        i++;
-      } else if (more >= 2 && next === "=") i++;
-      const minid = parseId(c, c.arg(i + 1), 0n, true).id;
       i++;
-      out.trim = { strategy: "minid", maxlen: 0n, minid, approx, limit: 0n };
     } else if (lower === "limit" && more > 0 && modern) {
       limit = int64(c, i + 1);
       if (limit < 0n) fail("ERR The LIMIT argument must be >= 0.");
