@@ -10,7 +10,7 @@
 import { PROTOCOL_ERRORS } from "../resp/index.js";
 import { formatAddr } from "./commands/connection.js";
 import { moduleCommandSpec } from "./commands/module.js";
-import { anyMonitor, hiddenFromMonitor, monitorLine } from "./commands/monitor.js";
+import { hiddenFromMonitor, monitorLine } from "./commands/monitor.js";
 import { publishTo, subscriptions } from "./commands/pubsub.js";
 import { replicaLinkEvent } from "./commands/replication.js";
 import {
@@ -281,8 +281,18 @@ export class Session implements HoneypotSessionHandler {
     this.closed = true;
     this.keyspace.blocked.remove(this.client.id);
     this.persona.detach(this.state);
-    if (this.subscriber !== undefined) this.world.subscribers.delete(this.subscriber);
+    if (this.subscriber !== undefined) {
+      this.world.subscribers.delete(this.subscriber);
+      this.world.monitors.delete(this.subscriber);
+    }
     this.worldAccess?.leave();
+  }
+
+  /** MONITOR on or off: this connection's subscriber joins or leaves its world's monitors. */
+  monitoring(on: boolean): void {
+    if (this.subscriber === undefined) return;
+    if (on) this.world.monitors.add(this.subscriber);
+    else this.world.monitors.delete(this.subscriber);
   }
 
   /** The server follows this session's SLAVEOF: what its link did (commands/replication.ts). */
@@ -475,8 +485,8 @@ export class Session implements HoneypotSessionHandler {
    * own reply, so that it keeps its place among the replies.
    */
   private feedMonitors(args: Buffer[], peer?: string): Buffer | undefined {
-    const subscribers = this.world.subscribers;
-    if (!anyMonitor(subscribers)) return undefined;
+    const monitors = this.world.monitors;
+    if (monitors.size === 0) return undefined;
     const name = args[0]!.toString("latin1").toLowerCase();
     if (!SELF_FED.has(name) && hiddenFromMonitor(this.persona.recording?.commands, args)) {
       return undefined;
@@ -484,8 +494,7 @@ export class Session implements HoneypotSessionHandler {
     const who = peer ?? formatAddr(this.client.peer.ip, this.client.peer.port);
     const line = monitorLine(this.persona.era, this.now(), this.state.db, who, args);
     let own: Buffer | undefined;
-    for (const s of subscribers) {
-      if (!s.state.monitor) continue;
+    for (const s of monitors) {
       if (s.state === this.state) own = line;
       else s.push(line);
     }
@@ -755,6 +764,11 @@ class Context implements CommandContext {
 
   publish(channel: Buffer, message: Buffer, shard: boolean): number {
     return publishTo(this.session.world.subscribers, channel, message, shard);
+  }
+
+  setMonitor(on: boolean): void {
+    this.state.monitor = on;
+    this.session.monitoring(on);
   }
 
   scriptCall(args: Buffer[], readOnly: boolean): Reply | { error: string } {

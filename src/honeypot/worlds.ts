@@ -153,6 +153,8 @@ export class SourceWorld implements WorldEntry, Pick<SessionState, SharedState> 
   readonly scripts = new Map<string, string>();
   /** The source's connections that can be sent published messages (pub/sub). */
   readonly subscribers = new Set<Subscriber>();
+  /** The subscribers that asked MONITOR (a subset of `subscribers`; most worlds have none). */
+  readonly monitors = new Set<Subscriber>();
   /** ACL SETUSER's users (commands/acl.ts bounds them). */
   readonly aclUsers = new Map<string, AclUser>();
   connections = 0;

@@ -194,7 +194,7 @@ function reset(c: CommandContext): Reply {
   s.proto = 2;
   s.db = 0;
   s.name = "";
-  s.monitor = false;
+  c.setMonitor(false);
   for (const name of [...s.channels, ...s.patterns, ...s.shardChannels]) {
     c.release(subscriptionBytes(name));
   }

@@ -8,26 +8,20 @@ import { reprArg } from "../../resp/index.js";
 import type { Era } from "../personas/era.js";
 import type { RecordedCommand } from "../personas/tables.js";
 import { OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
 
 const NO_REPLY: Reply = { type: "raw", bytes: Buffer.alloc(0) };
 
 /** MONITOR: the connection becomes a monitor; asked again, it gets no reply (as a replica). */
 function monitor(c: CommandContext): Reply {
   if (c.state.monitor) return NO_REPLY;
-  c.state.monitor = true;
+  c.setMonitor(true);
   return OK;
 }
 
 export const MONITOR_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "monitor", arity: 1, handler: monitor },
 ]);
-
-/** Whether any connection of these states monitors (most worlds have none: no line is built). */
-export function anyMonitor(states: Iterable<{ state: SessionState }>): boolean {
-  for (const s of states) if (s.state.monitor) return true;
-  return false;
-}
 
 /**
  * Is the command one MONITOR never shows (admin or skip_monitor in the version's table; a

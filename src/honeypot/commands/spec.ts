@@ -88,12 +88,19 @@ export interface ConnectionIo {
  * where the reader kept only a prefix of an argument.
  */
 export function requestBytes(args: Buffer[], inline: boolean, lengths?: readonly number[]): number {
-  let n = inline ? 2 + Math.max(0, args.length - 1) : 3 + String(args.length).length;
+  let n = inline ? 2 + Math.max(0, args.length - 1) : 3 + digits(args.length);
   for (let i = 0; i < args.length; i++) {
     const len = lengths?.[i] ?? args[i]!.length;
-    n += inline ? len : 5 + String(len).length + len;
+    n += inline ? len : 5 + digits(len) + len;
   }
   return n;
+}
+
+/** Decimal digits of a count (no string made: this runs for every request). */
+function digits(n: number): number {
+  let d = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
 }
 
 /** A user as ACL SETUSER left it (acl.c's user with its root selector). */
@@ -199,6 +206,8 @@ export interface CommandContext {
    * shard channels for SPUBLISH); returns how many received it.
    */
   publish(channel: Buffer, message: Buffer, shard: boolean): number;
+  /** MONITOR (on) or RESET (off): the connection sees its source's commands, or stops. */
+  setMonitor(on: boolean): void;
   /**
    * Block the client on keys (BLPOP, XREAD BLOCK …): the handler returns what this returns,
    * and the reply comes later — from `block.serve` once a key it waits on is written and it
