@@ -409,7 +409,10 @@ function bitfieldGeneric(readOnly: boolean) {
       buf = grown;
     }
     const out: RespValue[] = [];
-    let changed = false;
+    // A write per SET/INCRBY that changed the value, or every one if the string was made or
+    // grown (bitfieldGeneric's `changes`).
+    const grew = buf !== undefined && buf.length !== (old?.length ?? -1);
+    let changes = 0;
     for (const f of ops) {
       const raw = readField(buf, f.offset, f.bits);
       let current = f.signed ? BigInt.asIntN(f.bits, raw) : raw;
@@ -432,9 +435,9 @@ function bitfieldGeneric(readOnly: boolean) {
       }
       out.push({ type: "integer", value: f.op === "incrby" ? next : current });
       writeField(buf!, f.offset, f.bits, BigInt.asUintN(f.bits, next));
-      changed = true;
+      if (grew || raw !== BigInt.asUintN(f.bits, next)) changes++;
     }
-    if (changed) wrote(c);
+    if (changes > 0) wrote(c, changes);
     return arr(out);
   };
 }

@@ -1176,6 +1176,8 @@ export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
         handler: (c) => {
           for (const body of c.state.scripts.values()) c.releaseShared(scriptBytes(body));
           c.state.scripts.clear();
+          // Before 7.0 the flush counted as a write, so that it was propagated.
+          if (c.era.before("7.0")) wrote(c);
           return OK;
         },
       },

@@ -230,7 +230,8 @@ function flushGeneric(all: boolean) {
       if (!(mode === "ASYNC" || (mode === "SYNC" && c.era.at("6.2")))) return syntaxError();
     }
     const keys = c.keyspace.flush(all ? "all" : c.state.db);
-    wrote(c);
+    // A write per key removed; FLUSHALL one more before 7.0 (flushallCommand's dirty++).
+    wrote(c, keys + (all && c.era.before("7.0") ? 1 : 0));
     c.effect = { kind: "flush", keys };
     return OK;
   };
