@@ -122,8 +122,10 @@ function scan(c: CommandContext): Reply {
   if (!("count" in o)) return o;
   const db = c.state.db;
   const { next, keys: matched } = c.keyspace.scan(db, cursor, o.count, o.pattern, undefined);
-  // TYPE looks each matched key up as lookupKeyRead does (INFO keyspace_hits), then filters.
-  if (o.type !== undefined) for (let i = 0; i < matched.length; i++) c.persona.countLookup(true);
+  // TYPE looks each matched key up as lookupKeyRead does (INFO keyspace_hits), then filters;
+  // Valkey 8 reads the type from the key's entry itself.
+  const looksUp = o.type !== undefined && !c.era.valkey8;
+  if (looksUp) for (let i = 0; i < matched.length; i++) c.persona.countLookup(true);
   const found =
     o.type === undefined ? matched : matched.filter((k) => c.keyspace.typeOf(db, k) === o.type);
   return arr([bulk(String(next)), textArray(found)]);

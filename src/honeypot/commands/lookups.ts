@@ -90,11 +90,11 @@ const RULES: Readonly<Record<string, Rule>> = {
   touch: all,
   dump: first,
   copy: stored(first),
-  // Before 6.0 OBJECT found the key in the dict itself (no stats).
-  object: since("6.0", second),
-  // 5.0–6.2 looked the key up for writing when storing (STORE); 7.0 reads again.
+  // Before 6.0 OBJECT found the key in the dict itself (no stats), as KeyDB still does.
+  object: (_args, era) => (era.at("6.0") && !era.keydb ? [2] : []),
+  // 6.0–6.2 looked the key up for writing when storing (STORE); 7.0 reads again.
   sort: (args, era) =>
-    era.at("5.0") &&
+    era.at("6.0") &&
     era.before("7.0") &&
     args.some((a) => a.toString("latin1").toUpperCase() === "STORE")
       ? []
@@ -172,7 +172,8 @@ const RULES: Readonly<Record<string, Rule>> = {
   // Each stream twice: once to resolve its ID (and group), once to read it.
   xread: (args) => streamKeys(args).flatMap((i) => [i, i]),
   xreadgroup: (args) => streamKeys(args).flatMap((i) => [i, i]),
-  xinfo: second,
+  // 5.0 looked the stream up for writing.
+  xinfo: since("6.0", second),
   geopos: first,
   geodist: first,
   geohash: first,
@@ -224,6 +225,10 @@ const CHECKS_FIRST: ReadonlySet<string> = new Set([
   "zinterstore",
   "zdiffstore",
   "copy",
+  "expire",
+  "pexpire",
+  "expireat",
+  "pexpireat",
   "xrange",
   "xrevrange",
   "xpending",
