@@ -365,7 +365,7 @@ export class Session implements HoneypotSessionHandler {
     if ("error" in resolved) {
       // 7.0+ refuses an unknown subcommand (or its arity) before running anything; before,
       // the container ran and answered the error itself: a command processed, and failed.
-      if (era.subcommandTable) return this.error(resolved.error, spec.name);
+      if (era.subcommandTable) return this.error(resolved.error, resolved.rejected);
       this.persona.countCommand(spec.name, 1, true);
       return this.error(resolved.error);
     }

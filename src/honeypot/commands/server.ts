@@ -259,7 +259,13 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
     subcommands: {
       get: { arity: -3, arityBefore7: 3, handler: configGet },
       set: { arity: -4, arityBefore7: 4, handler: configSet },
-      resetstat: { arity: 2, handler: () => OK },
+      resetstat: {
+        arity: 2,
+        handler: (c) => {
+          c.persona.resetStats(c.now());
+          return OK;
+        },
+      },
       rewrite: { arity: 2, handler: configRewrite },
       help: { arity: 2, since: "5.0", handler: () => statusLines(CONFIG_HELP) },
     },

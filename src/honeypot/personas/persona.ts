@@ -190,6 +190,9 @@ export class Persona {
   private hits = 0;
   private misses = 0;
   private expired = 0;
+  /** CONFIG RESETSTAT: uptime (s) and connections received when the statistics were reset. */
+  private statsSince = 0;
+  private connectionsAtReset = 0;
   private readonly errors = new Map<string, number>();
   private errorReplies = 0;
   private readonly commandStats = new Map<string, CommandStat>();
@@ -342,6 +345,31 @@ export class Persona {
     this.expired += n;
   }
 
+  /**
+   * CONFIG RESETSTAT (resetServerStats, and the command and error tables): every counter INFO
+   * shows starts again from zero. Client ids go on (they are not a statistic).
+   */
+  resetStats(now: number): void {
+    this.statsSince = this.uptimeSeconds(now);
+    this.connectionsAtReset = this.connectionsReceived(now);
+    this.commandsSeen = 0;
+    this.netIn = 0;
+    this.netOut = 0;
+    this.reads = 0;
+    this.writes = 0;
+    this.hits = 0;
+    this.misses = 0;
+    this.expired = 0;
+    this.errorReplies = 0;
+    this.errors.clear();
+    this.commandStats.clear();
+  }
+
+  /** Seconds of simulated background traffic the statistics cover (since start or RESETSTAT). */
+  private statsUptime(now: number): number {
+    return Math.max(0, this.uptimeSeconds(now) - this.statsSince);
+  }
+
   /** The config a new session on this listener port starts from. */
   config(port: number): SessionConfig {
     return this.configs.forPort(port);
@@ -357,9 +385,9 @@ export class Persona {
    * Error replies by code: the background traffic's (scanners' unknown commands and wrong
    * arguments are ERR; a password persona also answered NOAUTH) plus the sessions' own.
    */
-  private errorCounts(up: number): Map<string, number> {
+  private errorCounts(statsUp: number): Map<string, number> {
     const counts = new Map(this.errors);
-    const background = this.backgroundErrors(up);
+    const background = this.backgroundErrors(statsUp);
     if (background > 0) {
       const noauth = this.auth === "password" ? Math.floor(background * 0.7) : 0;
       counts.set("ERR", (counts.get("ERR") ?? 0) + background - noauth);
@@ -368,7 +396,7 @@ export class Persona {
     return counts;
   }
 
-  /** Error replies of the simulated background traffic since the server started. */
+  /** Error replies of the simulated background traffic over `up` seconds. */
   private backgroundErrors(up: number): number {
     return Math.floor(up * this.commandRate * this.errorRate);
   }
@@ -501,11 +529,11 @@ export class Persona {
     set("rdb_last_save_time", Math.floor((view.lastSave ?? this.startedAt) / 1000));
     set("rdb_saves", view.saves);
 
-    const background = Math.floor(up * this.commandRate);
+    const statsUp = this.statsUptime(now);
+    const background = Math.floor(statsUp * this.commandRate);
     const commands = background + this.commandsSeen;
-    const connections = this.connectionsReceived(now);
-    const backgroundConnections = connections - this.connectionsSeen;
-    set("total_connections_received", connections);
+    const backgroundConnections = Math.floor(statsUp * this.connectionRate);
+    set("total_connections_received", this.connectionsReceived(now) - this.connectionsAtReset);
     set("total_commands_processed", commands);
     set("instantaneous_ops_per_sec", Math.floor(this.random() * 3));
     set("total_net_input_bytes", background * 31 + this.netIn);
@@ -517,7 +545,7 @@ export class Persona {
     set("expired_keys", this.expired);
     set("pubsub_channels", view.channels);
     set("pubsub_patterns", view.patterns);
-    set("total_error_replies", this.errorReplies + this.backgroundErrors(up));
+    set("total_error_replies", this.errorReplies + this.backgroundErrors(statsUp));
     set("total_reads_processed", background + backgroundConnections + this.reads);
     set("total_writes_processed", background + this.writes);
     set("reply_buffer_shrinks", Math.floor(up / 40));
@@ -560,7 +588,7 @@ export class Persona {
       ]),
     );
     const errorstats: InfoFields = [];
-    const counts = this.errorCounts(this.uptimeSeconds(view.now));
+    const counts = this.errorCounts(this.statsUptime(view.now));
     for (const [code, count] of [...counts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       errorstats.push([`errorstat_${safeInfoName(code)}`, `count=${count}`]);
     }
