@@ -484,7 +484,10 @@ export class Session implements HoneypotSessionHandler {
     const reply = handler(ctx);
     this.countLookups(spec, found, reply);
     const failed = isError(reply);
-    this.persona.countCommand(fullName, 1, failed);
+    // 3.2 and 4.0 counted a command EXEC ran against the client's last command: EXEC.
+    const era = this.persona.era;
+    const asExec = outer.fullName === "exec" && era.at("3.2") && era.before("5.0");
+    this.persona.countCommand(asExec ? "exec" : fullName, 1, failed);
     if (failed) {
       this.persona.countError(errorCode(reply) ?? "ERR");
       this.innerError = errorCode(reply) ?? "ERR";
