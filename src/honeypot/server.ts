@@ -511,6 +511,7 @@ export class HoneypotServer {
           return;
         }
         tr.record.row.bytesOut += bytes.length;
+        tr.session?.io?.("write", bytes.length);
         this.post(tr.sock, bytes, tr.memory);
       },
     });
@@ -529,6 +530,7 @@ export class HoneypotServer {
       if (r.reply && r.reply.length > 0) {
         if (!sock.destroyed) {
           tr.record.row.bytesOut += r.reply.length;
+          session.io?.("write", r.reply.length);
           this.post(sock, r.reply, charged ? tr.memory : undefined);
         } else if (charged) tr.memory.give(r.reply.length);
       }
@@ -553,6 +555,7 @@ export class HoneypotServer {
     });
     const read = (chunk: Buffer): void => {
       if (tr.closing) return;
+      session.io?.("read", chunk.length);
       tr.record.tick();
       tr.record.row.bytesIn += chunk.length;
       this.stats.bytesIn += chunk.length;
@@ -591,6 +594,8 @@ export class HoneypotServer {
     };
     sock.on("error", () => {});
     sock.on("close", () => {
+      // The peer closed first: Redis's read of the end counts as a read.
+      if (!tr.closing) session.io?.("read", 0);
       // The persona counts live sessions (INFO connected_clients).
       session.end?.();
       tr.memory.give(tr.queuedBytes);

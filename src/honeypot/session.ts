@@ -9,6 +9,7 @@
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
 import { formatAddr } from "./commands/connection.js";
+import { lookedUpBefore, missCounted, readLookups } from "./commands/lookups.js";
 import { moduleCommandSpec } from "./commands/module.js";
 import { hiddenFromMonitor, monitorLine } from "./commands/monitor.js";
 import { publishTo, subscriptions } from "./commands/pubsub.js";
@@ -166,6 +167,8 @@ export class Session implements HoneypotSessionHandler {
   /** The persona's version's commands. */
   readonly table: CommandTable;
   private closed = false;
+  /** The error code a command run inside this one (a script's redis.call) last failed with. */
+  private innerError: string | undefined;
 
   constructor(persona: Persona, ctx: SessionContext) {
     this.persona = persona;
@@ -249,10 +252,13 @@ export class Session implements HoneypotSessionHandler {
     this.applyReplyMode(reply);
     io.commands++;
     io.netOut += reply.reply?.length ?? 0;
-    let inBytes = 0;
-    for (let i = 0; i < args.length; i++) inBytes += (lengths?.[i] ?? args[i]!.length) + 8;
-    this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
     return reply.close ? this.finish(reply) : reply;
+  }
+
+  /** The socket read or wrote: counted where INFO reads it (the persona's counters). */
+  io(kind: "read" | "write", bytes: number): void {
+    if (kind === "read") this.persona.countRead(bytes);
+    else this.persona.countWrite(bytes);
   }
 
   /**
@@ -379,7 +385,13 @@ export class Session implements HoneypotSessionHandler {
     }
 
     const resolved = resolveCommand(spec, args, era);
-    if ("error" in resolved) return this.error(resolved.error, spec.name);
+    if ("error" in resolved) {
+      // 7.0+ refuses an unknown subcommand (or its arity) before running anything; before,
+      // the container ran and answered the error itself: a command processed, and failed.
+      if (era.subcommandTable) return this.error(resolved.error, resolved.rejected);
+      this.persona.countCommand(spec.name, 1, true);
+      return this.error(resolved.error);
+    }
     const { handler, fullName, gated } = resolved;
 
     if (
@@ -520,15 +532,51 @@ export class Session implements HoneypotSessionHandler {
       if (line !== undefined) this.subscriber?.push(line);
     };
     if (shownBefore) push(this.feedMonitors(args, peer));
+    const found = this.readLookups(spec, args);
     const reply = handler(ctx);
+    this.countLookups(spec, found, reply);
     if (!shownBefore) push(this.feedMonitors(args, peer));
     const failed = isError(reply);
-    this.persona.countCommand(fullName, 1, failed);
-    if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
-    else this.touchKeys(spec, args);
+    // 3.2 and 4.0 counted a command EXEC ran against the client's last command: EXEC.
+    const era = this.persona.era;
+    const asExec = outer.fullName === "exec" && era.at("3.2") && era.before("5.0");
+    this.persona.countCommand(asExec ? "exec" : fullName, 1, failed);
+    if (failed) {
+      this.persona.countError(errorCode(reply) ?? "ERR");
+      this.innerError = errorCode(reply) ?? "ERR";
+    } else this.touchKeys(spec, args);
     if (ctx.effect !== undefined) outer.effect = ctx.effect;
     if (ctx.limit !== undefined) outer.limit = ctx.limit;
     return reply;
+  }
+
+  /** Whether each key the command reads as lookupKeyRead does (commands/lookups.ts) exists. */
+  private readLookups(spec: CommandSpec, args: Buffer[]): boolean[] {
+    const db = this.state.db;
+    return readLookups(spec.name, args, this.persona.era).map((i) =>
+      this.keyspace.exists(db, args[i]!.toString("latin1")),
+    );
+  }
+
+  /**
+   * INFO keyspace_hits / keyspace_misses for those lookups, unless the command was refused
+   * before it looked (lookedUpBefore).
+   */
+  private countLookups(spec: CommandSpec, found: boolean[], reply: Reply): void {
+    if (found.length === 0) return;
+    if (isError(reply) && !lookedUpBefore(spec.name, errorCode(reply) ?? "ERR")) return;
+    const misses = missCounted(spec.name, this.persona.era);
+    for (const hit of found) if (hit || misses) this.persona.countLookup(hit);
+  }
+
+  /**
+   * 7.0+: a script that fails with the error a redis.call inside it got passes on an error
+   * counted already (afterErrorReply's ERR_REPLY_FLAG_NO_STATS_UPDATE): counted once.
+   */
+  private errorCountedInside(reply: Reply): boolean {
+    const inner = this.innerError;
+    this.innerError = undefined;
+    return inner !== undefined && this.persona.era.at("7.0") && errorCode(reply) === inner;
   }
 
   /** A write command's keys changed: WATCH sees it (signalModifiedKey). */
@@ -561,14 +609,18 @@ export class Session implements HoneypotSessionHandler {
     const shownBefore = this.persona.era.before("6.2") || SELF_FED.has(spec.name);
     const ownBefore = shownBefore ? this.feedMonitors(args) : undefined;
     const ctx = new Context(this, args, fullName, lengths);
+    const found = this.readLookups(spec, args);
+    this.innerError = undefined;
     const reply: Reply = handler(ctx);
     const ownAfter = shownBefore ? undefined : this.feedMonitors(args);
+    this.countLookups(spec, found, reply);
     // Keys this command made ready serve the clients blocked on them (another connection's,
     // when the keyspace is shared), after the command as Redis does.
     this.keyspace.blocked.serve();
     if (ctx.limit !== undefined) return this.finish({ close: true, limit: ctx.limit });
     if (ctx.blocked !== undefined) {
-      this.persona.countCommand(fullName, 1, false);
+      // 7.2+ counts a blocked command when it runs again to be answered (blockOn).
+      if (this.persona.era.before("7.2")) this.persona.countCommand(fullName, 1, false);
       this.blockOn(ctx.blocked, args, fullName, lengths);
       const out: PersonaReply = { blocked: true };
       if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
@@ -576,9 +628,14 @@ export class Session implements HoneypotSessionHandler {
     }
     const usec = timed ? Math.round((performance.now() - started) * 1000) : 1;
     const failed = isError(reply);
-    this.persona.countCommand(fullName, Math.max(1, usec), failed);
-    if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
-    else this.touchKeys(spec, args);
+    // Before 7.0 processCommand answered QUIT itself: never counted as a command.
+    if (fullName !== "quit" || this.persona.era.at("7.0")) {
+      this.persona.countCommand(fullName, Math.max(1, usec), failed);
+    }
+    if (failed && !this.errorCountedInside(reply)) {
+      this.persona.countError(errorCode(reply) ?? "ERR");
+    }
+    if (!failed) this.touchKeys(spec, args);
     // A master writes nothing to a replica's client but the stream (REPLCONF ACK gets nothing).
     const out: PersonaReply =
       this.state.syncedReplica === true && fullName !== "sync" && fullName !== "psync"
@@ -607,10 +664,12 @@ export class Session implements HoneypotSessionHandler {
     const answer = (make: (c: CommandContext) => Reply | undefined): boolean => {
       if (this.closed) return true;
       const ctx = new Context(this, kept, fullName, lengths);
+      ctx.served = true;
       const reply = make(ctx);
       if (reply === undefined) return false;
       const out: SessionReply = { reply: encodeReply(reply, this.state.proto) };
       if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
+      if (this.persona.era.at("7.2")) this.persona.countCommand(fullName, 1, isError(reply));
       if (isError(reply)) this.persona.countError(errorCode(reply) ?? "ERR");
       this.deliver?.(out);
       return true;
@@ -694,6 +753,7 @@ class Context implements CommandContext {
    * as the timeout would.
    */
   denyBlocking = false;
+  served = false;
 
   constructor(
     private readonly session: Session,

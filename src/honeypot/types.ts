@@ -66,6 +66,12 @@ export interface HoneypotSessionHandler {
    * decoder's RequestProtocolError); the persona answers it as an error, then closes.
    */
   protocolError(text: string): SessionReply;
+  /**
+   * What the connection's socket did, for INFO's counters (total_net_input_bytes,
+   * total_reads_processed, total_writes_processed): a read of `bytes` (0: the peer closed, a
+   * read Redis counts too), or a write of replies.
+   */
+  io?(kind: "read" | "write", bytes: number): void;
   /** The connection is gone. */
   end?(): void;
   /**

@@ -146,7 +146,7 @@ function bitRange(
 function bitcount(c: CommandContext): Reply {
   const argc = c.args.length;
   // Valkey 8 made the end optional (BITCOUNT key start) and reads the unit before the end.
-  const valkey8 = c.era.valkey && c.era.ownAt("8.0");
+  const valkey8 = c.era.valkey8;
   // 7.4 and Valkey 8 read the arguments before the key; earlier versions the key first.
   const argsFirst = c.era.at("7.4") || valkey8;
   const ranged = argc === 4 || (argc === 5 && c.era.at("7.0")) || (argc === 3 && valkey8);
@@ -408,7 +408,10 @@ function bitfieldGeneric(readOnly: boolean) {
       buf = grown;
     }
     const out: RespValue[] = [];
-    let changed = false;
+    // A write per SET/INCRBY that changed the value, or every one if the string was made or
+    // grown (bitfieldGeneric's `changes`).
+    const grew = buf !== undefined && buf.length !== (old?.length ?? -1);
+    let changes = 0;
     for (const f of ops) {
       const raw = readField(buf, f.offset, f.bits);
       let current = f.signed ? BigInt.asIntN(f.bits, raw) : raw;
@@ -431,9 +434,9 @@ function bitfieldGeneric(readOnly: boolean) {
       }
       out.push({ type: "integer", value: f.op === "incrby" ? next : current });
       writeField(buf!, f.offset, f.bits, BigInt.asUintN(f.bits, next));
-      changed = true;
+      if (grew || raw !== BigInt.asUintN(f.bits, next)) changes++;
     }
-    if (changed) wrote(c);
+    if (changes > 0) wrote(c, changes);
     return arr(out);
   };
 }

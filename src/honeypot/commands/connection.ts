@@ -178,7 +178,7 @@ function hello(c: CommandContext): Reply {
   c.state.proto = proto;
   return pairsMap([
     // Valkey says so from 8.0; 7.2 still answers as the Redis it forked.
-    ["server", bulk(c.era.valkey && c.era.ownAt("8.0") ? "valkey" : "redis")],
+    ["server", bulk(c.era.valkey8 ? "valkey" : "redis")],
     ["version", bulk(c.persona.version)],
     ["proto", int(proto)],
     ["id", int(c.client.id)],
@@ -228,7 +228,7 @@ function buffers(c: CommandContext): { room: number; rbs: number; rbp: number; f
   const rbs = fresh ? (je ? 16384 : 16392) : je ? 1024 : 1032;
   const rbp = io.commands === 0 ? rbs : fresh ? 0 : era.at("7.2") ? 5 : io.previous;
   if (era.keydb) return { room: 32770, rbs, rbp, fixed: 50024 };
-  if (era.valkey && era.ownAt("8.0")) return { room: 0, rbs, rbp, fixed: rbs + 904 };
+  if (era.valkey8) return { room: 0, rbs, rbp, fixed: rbs + 904 };
   if (era.at("7.0")) {
     const base = je ? 21248 : era.at("7.4") ? 17184 : era.at("7.2") ? 17168 : 17136;
     return { room: je ? 20474 : 16386, rbs, rbp, fixed: rbs + base };
@@ -279,7 +279,7 @@ function clientLine(c: CommandContext, command: string): string {
   f.push(["db", s.db], ["sub", s.channels.size], ["psub", s.patterns.size]);
   if (era.at("7.0")) f.push(["ssub", 0]);
   f.push(["multi", s.tx.active ? s.tx.queue.length : -1]);
-  if (era.at("7.4") || (era.valkey && era.ownAt("8.0"))) f.push(["watch", s.tx.watched.length]);
+  if (era.at("7.4") || era.valkey8) f.push(["watch", s.tx.watched.length]);
   // 5.0+ shows the request being run still in the query buffer (KeyDB and Valkey 8 do not).
   const b = buffers(c);
   const qbuf = era.at("5.0") && !era.keydb && b.room > 0 ? io.request : 0;
@@ -297,7 +297,7 @@ function clientLine(c: CommandContext, command: string): string {
   if (era.at("6.2")) f.push(["redir", s.tracking?.redirect ?? -1]);
   if (era.at("7.0")) f.push(["resp", s.proto]);
   if (era.at("7.2")) f.push(["lib-name", s.libName], ["lib-ver", s.libVer]);
-  if (era.valkey && era.ownAt("8.0")) {
+  if (era.valkey8) {
     f.push(["tot-net-in", io.netIn], ["tot-net-out", io.netOut], ["tot-cmds", io.commands]);
   }
   return f.map(([k, v]) => `${k}=${v}`).join(" ");

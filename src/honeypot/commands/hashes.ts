@@ -33,7 +33,8 @@ function hset(c: CommandContext): Reply {
   const n = c.keyspace.hashSet(c.state.db, c.arg(1), pairs);
   if (n === WRONG_TYPE) return wrongType();
   if (n === OUT_OF_MEMORY) return outOfMemory();
-  wrote(c);
+  // 6.2+: a write per field given (hsetCommand's dirty += (argc - 2) / 2); before, one.
+  wrote(c, c.era.at("6.2") ? pairs.length : 1);
   return c.fullName === "hmset" ? OK : integer(n);
 }
 

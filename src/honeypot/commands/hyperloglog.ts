@@ -513,7 +513,8 @@ function pfadd(c: CommandContext): Reply {
   if (updated === 0) return integer(0);
   invalidate(h);
   if (!store(c, key, h)) return outOfMemory();
-  wrote(c, updated);
+  // 6.2+: a write per register changed; before, one per PFADD that changed any.
+  wrote(c, c.era.at("6.2") ? updated : 1);
   return integer(1);
 }
 

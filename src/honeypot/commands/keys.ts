@@ -120,7 +120,14 @@ function scan(c: CommandContext): Reply {
   if (typeof cursor !== "number") return cursor;
   const o = scanOptions(c, 2, true);
   if (!("count" in o)) return o;
-  const { next, keys: found } = c.keyspace.scan(c.state.db, cursor, o.count, o.pattern, o.type);
+  const db = c.state.db;
+  const { next, keys: matched } = c.keyspace.scan(db, cursor, o.count, o.pattern, undefined);
+  // TYPE looks each matched key up as lookupKeyRead does (INFO keyspace_hits), then filters;
+  // Valkey 8 reads the type from the key's entry itself.
+  const looksUp = o.type !== undefined && !c.era.valkey8;
+  if (looksUp) for (let i = 0; i < matched.length; i++) c.persona.countLookup(true);
+  const found =
+    o.type === undefined ? matched : matched.filter((k) => c.keyspace.typeOf(db, k) === o.type);
   return arr([bulk(String(next)), textArray(found)]);
 }
 

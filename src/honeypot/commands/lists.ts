@@ -83,7 +83,7 @@ function popGeneric(left: boolean) {
     if (count === 0) return EMPTY_ARRAY;
     const taken = c.keyspace.listPop(db, key, count ?? 1, left);
     if (taken === undefined || taken === WRONG_TYPE) return nullBulk();
-    wrote(c);
+    wrote(c, taken.length);
     return count === undefined ? bulk(taken[0]!) : arr(taken.map((b) => bulk(b)));
   };
 }

@@ -123,7 +123,7 @@ function replicaRdb(c: CommandContext): Buffer {
   return rdbFile(dbs, {
     era,
     version: era.version,
-    verName: era.valkey && era.ownAt("8.0") ? "valkey-ver" : "redis-ver",
+    verName: era.valkey8 ? "valkey-ver" : "redis-ver",
     ctimeSeconds: Math.floor(c.now() / 1000),
     usedMem: 866_000 + c.keyspace.bytes,
     repl: { streamDb: 0, replid: c.state.replication.replid, offset: 0 },

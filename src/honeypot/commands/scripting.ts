@@ -1111,7 +1111,7 @@ function evalshaGeneric(readOnly: boolean): (c: CommandContext) => Reply {
     const body = c.state.scripts.get(digest);
     if (body === undefined) {
       return errorReply(
-        c.era.valkey && c.era.ownAt("8.0")
+        c.era.valkey8
           ? "NOSCRIPT No matching script."
           : "NOSCRIPT No matching script. Please use EVAL.",
       );
@@ -1178,6 +1178,8 @@ export const SCRIPTING_COMMANDS: CommandSpec[] = inCategory("scripting", [
         handler: (c) => {
           for (const body of c.state.scripts.values()) c.releaseShared(scriptBytes(body));
           c.state.scripts.clear();
+          // Before 7.0 the flush counted as a write, so that it was propagated.
+          if (c.era.before("7.0")) wrote(c);
           return OK;
         },
       },

@@ -230,7 +230,8 @@ function flushGeneric(all: boolean) {
       if (!(mode === "ASYNC" || (mode === "SYNC" && c.era.at("6.2")))) return syntaxError();
     }
     const keys = c.keyspace.flush(all ? "all" : c.state.db);
-    wrote(c);
+    // A write per key removed; FLUSHALL one more before 7.0 (flushallCommand's dirty++).
+    wrote(c, keys + (all && c.era.before("7.0") ? 1 : 0));
     c.effect = { kind: "flush", keys };
     return OK;
   };
@@ -258,7 +259,13 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
     subcommands: {
       get: { arity: -3, arityBefore7: 3, handler: configGet },
       set: { arity: -4, arityBefore7: 4, handler: configSet },
-      resetstat: { arity: 2, handler: () => OK },
+      resetstat: {
+        arity: 2,
+        handler: (c) => {
+          c.persona.resetStats(c.now());
+          return OK;
+        },
+      },
       rewrite: { arity: 2, handler: configRewrite },
       help: { arity: 2, since: "5.0", handler: () => statusLines(CONFIG_HELP) },
     },

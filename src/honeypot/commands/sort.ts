@@ -33,6 +33,8 @@ function byPattern(c: CommandContext, pattern: string, element: string): Buffer 
   const keyPart = hasField ? pattern.slice(0, arrow) : pattern;
   const key = keyPart.slice(0, star) + element + keyPart.slice(star + 1);
   const v = c.keyspace.lookup(c.state.db, key);
+  // lookupKeyByPattern reads with lookupKeyRead: INFO keyspace_hits / keyspace_misses.
+  c.persona.countLookup(v !== undefined);
   if (v === undefined) return undefined;
   if (hasField) return v.type === "hash" ? v.value.get(pattern.slice(arrow + 2)) : undefined;
   return v.type === "string" ? v.value : undefined;

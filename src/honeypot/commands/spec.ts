@@ -131,6 +131,9 @@ export interface LoadedModule {
 
 /** A successful write: counts toward the next SAVE (INFO rdb_changes_since_last_save). */
 export function wrote(c: CommandContext, n = 1): void {
+  // A blocked command served once a key became ready: before 7.2 blocked.c served it, which
+  // counts no write; 7.2+ runs the command again, which does.
+  if (c.served === true && c.era.before("7.2")) return;
   c.state.dirty += n;
 }
 
@@ -152,6 +155,8 @@ export interface CommandContext {
   readonly client: ClientInfo;
   /** The command's full name as errors show it (`config|set` from 7.0, else `config`). */
   readonly fullName: string;
+  /** A blocked command answered later, when another command made its key ready. */
+  readonly served?: boolean;
   now(): number;
   /** Argument i as latin1 text (one character per byte). */
   arg(i: number): string;

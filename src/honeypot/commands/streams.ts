@@ -505,6 +505,8 @@ function consumerOf(c: CommandContext, key: string, g: StreamGroup, name: string
   let consumer = g.consumers.get(name);
   if (consumer === undefined) {
     charge(c, key, CONSUMER_BYTES + name.length, 1);
+    // 7.0+: making a consumer is a write of its own (streamCreateConsumer's dirty++).
+    if (c.era.at("7.0")) wrote(c);
     consumer = { name, seenTime: c.now(), pel: new Map() };
     g.consumers.set(name, consumer);
   } else consumer.seenTime = c.now();
@@ -1080,7 +1082,7 @@ function xgroup(c: CommandContext): Reply {
     const consumer = c.arg(4);
     if (g!.consumers.has(consumer)) return integer(0);
     consumerOf(c, key, g!, consumer);
-    wrote(c);
+    if (c.era.before("7.0")) wrote(c);
     return integer(1);
   }
   if (opt === "delconsumer" && argc === 5) {

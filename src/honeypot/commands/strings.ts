@@ -27,7 +27,6 @@ import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec
 function get(c: CommandContext): Reply {
   const v = c.keyspace.getString(c.state.db, c.arg(1));
   if (v === WRONG_TYPE) return wrongType();
-  c.persona.countLookup(v !== undefined);
   return v === undefined ? nullBulk() : bulk(v);
 }
 

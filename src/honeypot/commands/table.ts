@@ -215,7 +215,7 @@ export function resolveCommand(
   spec: CommandSpec,
   args: Buffer[],
   era: Era,
-): ResolvedCommand | { error: string } {
+): ResolvedCommand | { error: string; rejected?: string } {
   const plain = (): ResolvedCommand => {
     let out = PLAIN.get(spec);
     if (out === undefined) {
@@ -232,7 +232,9 @@ export function resolveCommand(
   const fullName = era.subcommandTable ? `${spec.name}|${subName.toLowerCase()}` : spec.name;
   if (era.subcommandTable) {
     if (sub === undefined) return { error: unknownSubcommandText(era, spec.name, subName) };
-    if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName) };
+    // A known subcommand refused for its arity is counted against it (rejected_calls); an
+    // unknown one against nothing.
+    if (!arityOk(sub.arity, args.length)) return { error: arityText(fullName), rejected: fullName };
   } else {
     const arity = sub?.arityBefore7 ?? sub?.arity;
     if (sub === undefined || !arityOk(arity!, args.length)) {

@@ -12,7 +12,13 @@
  * next EXEC fails as if a watched key had changed: safe, and no key is kept).
  */
 import { encodeReply, errorReply, nullArray, OK, type Reply } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory, type Transaction } from "./spec.js";
+import {
+  type CommandContext,
+  type CommandSpec,
+  inCategory,
+  type Transaction,
+  wrote,
+} from "./spec.js";
 
 export const MAX_QUEUED = 4096;
 export const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -89,11 +95,20 @@ function exec(c: CommandContext): Reply {
   discardTransaction(tx, c.keyspace, (n) => c.release(n));
   const parts: Buffer[] = [Buffer.from(`*${queue.length}\r\n`, "latin1")];
   let bytes = 0;
+  const dirtyBefore = c.state.dirty;
   for (const q of queue) {
     const part = encodeReply(c.execute(q.args, q.lengths), c.state.proto);
     bytes += part.length;
     if (!c.replyFits(bytes)) return c.overLimit();
     parts.push(part);
+  }
+  // Before 7.0 EXEC wrapped the writes it propagated in MULTI … EXEC and counted one more
+  // write: 6.2 once a command inside changed something, earlier once a write command ran.
+  if (c.era.before("7.0")) {
+    const writeRan = queue.some((q) =>
+      c.commands.get(q.args[0]!.toString("latin1").toLowerCase())?.flags?.includes("write"),
+    );
+    if (c.era.at("6.2") ? c.state.dirty > dirtyBefore : writeRan) wrote(c);
   }
   return { type: "raw", bytes: Buffer.concat(parts) };
 }

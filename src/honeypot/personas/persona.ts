@@ -1,3 +1,15 @@
+/** getSafeInfoString: a name INFO prints with `#`, `:`, CR and LF made `_`. */
+function safeInfoName(name: string): string {
+  return name.replace(/[#:\r\n]/g, "_");
+}
+
+/** What one writeToClient sends at most (NET_MAX_WRITES_PER_EVENT). */
+const WRITE_PER_TURN = 64 * 1024;
+
+/** INFO errorstats: error codes kept apart, and the length of each kept. */
+const MAX_ERROR_CODES = 128;
+const MAX_ERROR_CODE_CHARS = 128;
+
 /**
  * A persona instance: the server a listener pretends to be, from its catalogue entry. It
  * "started" some random time ago, with its own run_id, pid, memory and counters, shared by
@@ -180,10 +192,16 @@ export class Persona {
   private commandsSeen = 0;
   private netIn = 0;
   private netOut = 0;
+  private reads = 0;
+  private writes = 0;
   private hits = 0;
   private misses = 0;
   private expired = 0;
+  /** CONFIG RESETSTAT: uptime (s) and connections received when the statistics were reset. */
+  private statsSince = 0;
+  private connectionsAtReset = 0;
   private readonly errors = new Map<string, number>();
+  private errorReplies = 0;
   private readonly commandStats = new Map<string, CommandStat>();
 
   constructor(entry: CatalogueEntry, opts: PersonaOptions) {
@@ -318,12 +336,28 @@ export class Persona {
   }
 
   countError(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    this.errorReplies++;
+    // A script can make up error codes: only so many are kept apart (all are counted).
+    const name = code.slice(0, MAX_ERROR_CODE_CHARS);
+    const seen = this.errors.get(name);
+    if (seen !== undefined || this.errors.size < MAX_ERROR_CODES)
+      this.errors.set(name, (seen ?? 0) + 1);
   }
 
-  countTraffic(inBytes: number, outBytes: number): void {
-    this.netIn += inBytes;
-    this.netOut += outBytes;
+  /** A read from a client's socket (INFO total_net_input_bytes, total_reads_processed). */
+  countRead(bytes: number): void {
+    this.netIn += bytes;
+    this.reads++;
+  }
+
+  /**
+   * Replies written to a client's socket (total_net_output_bytes, total_writes_processed). Redis
+   * writes a client's replies in one writeToClient per event-loop turn, which stops after
+   * NET_MAX_WRITES_PER_EVENT (64 KB) and goes on at the next.
+   */
+  countWrite(bytes: number): void {
+    this.netOut += bytes;
+    this.writes += Math.max(1, Math.ceil(bytes / WRITE_PER_TURN));
   }
 
   countLookup(hit: boolean): void {
@@ -333,6 +367,31 @@ export class Persona {
 
   countExpired(n: number): void {
     this.expired += n;
+  }
+
+  /**
+   * CONFIG RESETSTAT (resetServerStats, and the command and error tables): every counter INFO
+   * shows starts again from zero. Client ids go on (they are not a statistic).
+   */
+  resetStats(now: number): void {
+    this.statsSince = this.uptimeSeconds(now);
+    this.connectionsAtReset = this.connectionsReceived(now);
+    this.commandsSeen = 0;
+    this.netIn = 0;
+    this.netOut = 0;
+    this.reads = 0;
+    this.writes = 0;
+    this.hits = 0;
+    this.misses = 0;
+    this.expired = 0;
+    this.errorReplies = 0;
+    this.errors.clear();
+    this.commandStats.clear();
+  }
+
+  /** Seconds of simulated background traffic the statistics cover (since start or RESETSTAT). */
+  private statsUptime(now: number): number {
+    return Math.max(0, this.uptimeSeconds(now) - this.statsSince);
   }
 
   /** The config a new session on this listener port starts from. */
@@ -350,15 +409,20 @@ export class Persona {
    * Error replies by code: the background traffic's (scanners' unknown commands and wrong
    * arguments are ERR; a password persona also answered NOAUTH) plus the sessions' own.
    */
-  private errorCounts(up: number): Map<string, number> {
+  private errorCounts(statsUp: number): Map<string, number> {
     const counts = new Map(this.errors);
-    const background = Math.floor(up * this.commandRate * this.errorRate);
+    const background = this.backgroundErrors(statsUp);
     if (background > 0) {
       const noauth = this.auth === "password" ? Math.floor(background * 0.7) : 0;
       counts.set("ERR", (counts.get("ERR") ?? 0) + background - noauth);
       if (noauth > 0) counts.set("NOAUTH", (counts.get("NOAUTH") ?? 0) + noauth);
     }
     return counts;
+  }
+
+  /** Error replies of the simulated background traffic over `up` seconds. */
+  private backgroundErrors(up: number): number {
+    return Math.floor(up * this.commandRate * this.errorRate);
   }
 
   private stat(name: string): CommandStat {
@@ -415,7 +479,7 @@ export class Persona {
   private recentInputBuffer(commandsBefore: number): number {
     const era = this.era;
     const later = commandsBefore > 0;
-    if (era.valkey && era.ownAt("8.0")) return 0;
+    if (era.valkey8) return 0;
     if (era.at("7.0")) return this.jemalloc ? 20480 : later ? 16408 : 16392;
     if (era.at("6.2") || era.keydb) return later ? 48 : 64;
     if (era.at("6.0")) return 24;
@@ -512,14 +576,15 @@ export class Persona {
     set("rdb_last_save_time", Math.floor((view.lastSave ?? this.startedAt) / 1000));
     set("rdb_saves", view.saves);
 
-    const background = Math.floor(up * this.commandRate);
+    const statsUp = this.statsUptime(now);
+    const background = Math.floor(statsUp * this.commandRate);
     const commands = background + this.commandsSeen;
-    const connections = this.connectionsReceived(now);
-    set("total_connections_received", connections);
+    const backgroundConnections = Math.floor(statsUp * this.connectionRate);
+    set("total_connections_received", this.connectionsReceived(now) - this.connectionsAtReset);
     set("total_commands_processed", commands);
     set("instantaneous_ops_per_sec", Math.floor(this.random() * 3));
-    set("total_net_input_bytes", commands * 31 + this.netIn);
-    set("total_net_output_bytes", commands * 740 + this.netOut);
+    set("total_net_input_bytes", background * 31 + this.netIn);
+    set("total_net_output_bytes", background * 740 + this.netOut);
     set("instantaneous_input_kbps", (this.random() * 0.05).toFixed(2));
     set("instantaneous_output_kbps", (this.random() * 0.05).toFixed(2));
     set("keyspace_hits", this.hits);
@@ -527,11 +592,9 @@ export class Persona {
     set("expired_keys", this.expired);
     set("pubsub_channels", view.channels);
     set("pubsub_patterns", view.patterns);
-    let errors = 0;
-    for (const n of this.errorCounts(up).values()) errors += n;
-    set("total_error_replies", errors);
-    set("total_reads_processed", commands + connections);
-    set("total_writes_processed", commands);
+    set("total_error_replies", this.errorReplies + this.backgroundErrors(statsUp));
+    set("total_reads_processed", background + backgroundConnections + this.reads);
+    set("total_writes_processed", background + this.writes);
     set("reply_buffer_shrinks", Math.floor(up / 40));
     set("reply_buffer_expands", Math.floor(up / 900));
     const cycles = up * 10 + commands;
@@ -554,7 +617,10 @@ export class Persona {
     set("used_cpu_user_children", cpu(userChildren));
     set("used_cpu_sys_main_thread", cpu(sys * 0.97));
     set("used_cpu_user_main_thread", cpu(user * 0.98));
-    set("io_thread_0", `clients=${clients},reads=${commands + connections},writes=${commands}`);
+    set(
+      "io_thread_0",
+      `clients=${clients},reads=${live.get("total_reads_processed")},writes=${live.get("total_writes_processed")}`,
+    );
     return live;
   }
 
@@ -569,9 +635,9 @@ export class Persona {
       ]),
     );
     const errorstats: InfoFields = [];
-    const counts = this.errorCounts(this.uptimeSeconds(view.now));
+    const counts = this.errorCounts(this.statsUptime(view.now));
     for (const [code, count] of [...counts].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      errorstats.push([`errorstat_${code}`, `count=${count}`]);
+      errorstats.push([`errorstat_${safeInfoName(code)}`, `count=${count}`]);
     }
     dynamic.set("Errorstats", errorstats);
     const commandstats: InfoFields = [];
