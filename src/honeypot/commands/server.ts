@@ -15,7 +15,7 @@ import {
   normalizeValue,
   resolveDir,
 } from "../personas/config.js";
-import { SHUTDOWN_FAILED } from "../personas/texts.js";
+import { SHUTDOWN_FAILED, SYNTAX_ERROR } from "../personas/texts.js";
 import { memoryUsage } from "./encoding.js";
 import {
   bulkText,
@@ -26,7 +26,6 @@ import {
   OK,
   pairsMap,
   type Reply,
-  statusLines,
   syntaxError,
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
@@ -169,20 +168,6 @@ function configRewrite(c: CommandContext): Reply {
     : OK;
 }
 
-const CONFIG_HELP = [
-  "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-  "GET <pattern>",
-  "    Return parameters matching the glob-like <pattern> and their values.",
-  "SET <directive> <value>",
-  "    Set the configuration <directive> to <value>.",
-  "RESETSTAT",
-  "    Reset statistics reported by the INFO command.",
-  "REWRITE",
-  "    Rewrite the configuration file.",
-  "HELP",
-  "    Prints this help.",
-];
-
 function save(status: string) {
   return (c: CommandContext): Reply => {
     if (c.fullName === "bgsave" && c.args.length === 2 && c.arg(1).toUpperCase() !== "SCHEDULE") {
@@ -260,7 +245,6 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       set: { arity: -4, arityBefore7: 4, handler: configSet },
       resetstat: { arity: 2, handler: () => OK },
       rewrite: { arity: 2, handler: configRewrite },
-      help: { arity: 2, since: "5.0", handler: () => statusLines(CONFIG_HELP) },
     },
     legacyErrors: {
       unknown: () => "ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE",
@@ -304,6 +288,8 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       reset: { arity: -2, handler: () => integer(0) },
       doctor: { arity: 2, handler: () => bulk(LATENCY_DOCTOR) },
     },
+    // Before 5.0 latencyCommand's chain ended in shared.syntaxerr (no HELP either).
+    legacyErrors: { unknown: () => SYNTAX_ERROR, arity: () => SYNTAX_ERROR },
   },
   {
     name: "slowlog",
