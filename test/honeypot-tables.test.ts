@@ -19,6 +19,7 @@ import { after, before, describe, test } from "node:test";
 import zlib from "node:zlib";
 import { CATALOGUE, type CatalogueEntry, inLine } from "../src/honeypot/personas/catalogue.js";
 import { persona } from "../src/honeypot/personas/index.js";
+import { gatedCommandText } from "../src/honeypot/personas/texts.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand, encodeValue, ReplyDecoder } from "../src/resp/index.js";
 import { installedData } from "../src/store/paths.js";
@@ -211,6 +212,58 @@ describe("personas answer COMMAND and CONFIG from the recorded tables", () => {
     assert.equal(persona("valkey-8-open").recording?.name, "valkey-8.0.1");
     assert.equal(persona("redis-8.2-open").recording?.name, "redis-8.0-m01");
   });
+});
+
+describe("personas answer <C> HELP with the recorded bytes of their build", () => {
+  for (const entry of LINES) {
+    test(`${entry.name}`, async () => {
+      const p = persona(entry.name);
+      assert.ok(p.recording, `${entry.name} has a recording`);
+      const rec = recordingFile(p.recording.name);
+      const seven = p.era.at("7.0");
+      const helps = Object.keys(rec.replies)
+        .filter((k) => k.startsWith("help:"))
+        .map((k) => k.slice("help:".length));
+      // Every build from 4.0 on answered several HELPs (2.8–3.2: DEBUG's at most).
+      if (p.era.at("4.0")) assert.ok(helps.length >= 3, `${helps.join(" ")} recorded`);
+      const server = await servePersona(p);
+      try {
+        const c = await Conn.open(server.port);
+        const c3 = await Conn.open(server.port);
+        const hello = await c3.send(["HELLO", "3"]);
+        let checked = 0;
+        for (const name of helps) {
+          const want = raw(rec, `help:${name}`)!;
+          // Before 7.0 the personas lack DEBUG on purpose (renamed away, commands/server.ts).
+          if (name === "debug" && !seven) continue;
+          if (name === "debug") {
+            // 7.0+: DEBUG is refused before its subcommand is looked at, unless enabled.
+            assert.equal(
+              (await c.send(["DEBUG", "HELP"])).toString("latin1"),
+              `-${gatedCommandText("DEBUG")}\r\n`,
+            );
+            // As the build was recorded: started with enable-debug-command yes (the setting
+            // is immutable, so the test sets it as the configuration file would).
+            server.sessions[0]!.state.config.set("enable-debug-command", "yes");
+            assert.deepEqual(await c.send(["debug", "help"]), want, "DEBUG HELP, enabled");
+            server.sessions[0]!.state.config.set("enable-debug-command", "no");
+            checked++;
+            continue;
+          }
+          assert.deepEqual(await c.send([name.toUpperCase(), "HELP"]), want, `${name} HELP`);
+          assert.deepEqual(await c.send([name, "help"]), want, `${name} help`);
+          // The same bytes in RESP3 (an array of status lines).
+          if (hello[0] === 0x25) assert.deepEqual(await c3.send([name, "HELP"]), want);
+          checked++;
+        }
+        assert.equal(checked, helps.filter((n) => seven || n !== "debug").length);
+        c.close();
+        c3.close();
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
 
 /** Requests whose replies do not depend on a hash table's order: compared byte for byte. */
