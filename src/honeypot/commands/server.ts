@@ -15,7 +15,12 @@ import {
   normalizeValue,
   resolveDir,
 } from "../personas/config.js";
-import { SHUTDOWN_FAILED, SYNTAX_ERROR } from "../personas/texts.js";
+import {
+  latencyDoctorText,
+  memoryDoctorText,
+  SHUTDOWN_FAILED,
+  SYNTAX_ERROR,
+} from "../personas/texts.js";
 import { memoryUsage } from "./encoding.js";
 import {
   bulkText,
@@ -230,10 +235,22 @@ function memoryUsageCommand(c: CommandContext): Reply {
   return bytes === undefined ? nullBulk() : integer(bytes);
 }
 
-const LATENCY_DOCTOR =
-  "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You " +
-  'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
-  "weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+/** LATENCY DOCTOR: the persona logs no latency event, so the monitor's setting decides. */
+function latencyDoctor(c: CommandContext): Reply {
+  const threshold = c.state.config.get("latency-monitor-threshold") ?? "0";
+  return bulkText(latencyDoctorText(c.era, threshold !== "0"));
+}
+
+/** A number of the persona's INFO memory section (its memory model: one place). */
+function memoryInfo(c: CommandContext, field: string): number {
+  const m = new RegExp(`^${field}:(\\d+)`, "m").exec(c.info(["memory"]));
+  return m === null ? 0 : Number(m[1]);
+}
+
+function memoryDoctor(c: CommandContext): Reply {
+  const used = memoryInfo(c, "used_memory");
+  return bulkText(memoryDoctorText(c.era, used, memoryInfo(c, "used_memory_peak")));
+}
 
 export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "info", arity: -1, handler: info },
@@ -286,7 +303,7 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       latest: { arity: 2, handler: () => EMPTY_ARRAY },
       history: { arity: 3, handler: () => EMPTY_ARRAY },
       reset: { arity: -2, handler: () => integer(0) },
-      doctor: { arity: 2, handler: () => bulk(LATENCY_DOCTOR) },
+      doctor: { arity: 2, handler: latencyDoctor },
     },
     // Before 5.0 latencyCommand's chain ended in shared.syntaxerr (no HELP either).
     legacyErrors: { unknown: () => SYNTAX_ERROR, arity: () => SYNTAX_ERROR },
@@ -335,13 +352,7 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
     keys: [2, 2, 1],
     subcommands: {
       usage: { arity: -3, handler: memoryUsageCommand },
-      doctor: {
-        arity: 2,
-        handler: () =>
-          bulk(
-            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n",
-          ),
-      },
+      doctor: { arity: 2, handler: memoryDoctor },
       "malloc-stats": {
         arity: 2,
         handler: () => bulk("Stats not supported for the current allocator"),

@@ -38,6 +38,7 @@ import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
+import { LOLWUT_COMMANDS } from "./lolwut.js";
 import { MODULE_COMMANDS } from "./module.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
 import { REPLICATION_COMMANDS } from "./replication.js";
@@ -74,6 +75,7 @@ const ALL: CommandSpec[] = [
   ...SORT_COMMANDS,
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
+  ...LOLWUT_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...TRANSACTION_COMMANDS,
   ...REPLICATION_COMMANDS,
@@ -158,8 +160,9 @@ function flagsOf(rec: RecordedCommand): CommandFlag[] {
  * The recorded table with the honeypot's handlers: the recorded commands in the recorded order,
  * each with its recorded arity (and 7.0+ subcommands with theirs). A spec whose `since`
  * excludes the version stays out (DEBUG before 7.0: renamed away, as hardening guides advise).
- * Specs of commands the recorded table does not list come after, as they are: QUIT before 7.0
- * was answered by processCommand before the table was looked up, so COMMAND never listed it.
+ * The recorded table decides which commands exist: a spec it does not list is left out (WAIT on
+ * 2.8, LOLWUT on KeyDB), except QUIT, which comes after as it is: before 7.0 processCommand
+ * answered it before the table was looked up, so COMMAND never listed it.
  * A container whose `<C> HELP` was recorded answers it with the recorded bytes (withHelp).
  */
 function fromRecording(era: Era, recordingOf: Recording): CommandTable {
@@ -198,7 +201,8 @@ function fromRecording(era: Era, recordingOf: Recording): CommandTable {
     const help = recordingOf.help.get(name);
     built.set(name, help === undefined ? resolved : withHelp(resolved, help));
   }
-  for (const [name, spec] of specs) if (!built.has(name)) built.set(name, spec);
+  const quit = specs.get("quit");
+  if (quit !== undefined && !built.has("quit")) built.set("quit", quit);
   return built;
 }
 
