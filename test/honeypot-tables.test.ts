@@ -484,3 +484,88 @@ describe("CLI: --claim-version", () => {
     }
   });
 });
+
+/** The field names of a MEMORY STATS reply (RESP2 pairs), nested maps as `db.0.<name>`. */
+function statsNames(reply: Buffer): string[] {
+  const [v] = new ReplyDecoder({ maxBulkBytes: reply.length, maxElements: reply.length }).push(
+    reply,
+  );
+  const names = (x: typeof v, prefix: string): string[] => {
+    assert.ok(x?.type === "array" && x.value !== null, "MEMORY STATS is an array of pairs");
+    const out: string[] = [];
+    for (let i = 0; i + 1 < x.value.length; i += 2) {
+      const k = `${prefix}${(x.value[i] as { value: Buffer }).value}`;
+      out.push(k);
+      const val = x.value[i + 1]!;
+      if (val.type === "array") out.push(...names(val, `${k}.`));
+    }
+    return out;
+  };
+  return names(v, "");
+}
+
+/** The last line of a bulk reply's text (LOLWUT's caption). */
+function caption(reply: Buffer): string {
+  const lines = reply.toString("utf8").split("\n");
+  return lines[lines.length - 2] ?? "";
+}
+
+describe("builds: LATENCY/MEMORY DOCTOR, MEMORY STATS and LOLWUT against each build", () => {
+  for (const b of builds()) {
+    test(`${b.entry.name}@${b.version} vs ${b.name}`, async () => {
+      const p = persona(b.entry.name, { version: b.version });
+      const real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: p.era.protectedMode ? ["protected-mode no"] : [],
+        bin: b.bin,
+      });
+      const fake = await servePersona(p);
+      const r = await Conn.open(real.port);
+      const f = await Conn.open(fake.port);
+      try {
+        const has = (name: string): boolean => p.recording?.commands.has(name) === true;
+        const exact = async (words: string[]): Promise<void> => {
+          const want = await r.send(words);
+          assert.equal(
+            (await f.send(words)).toString("latin1"),
+            want.toString("latin1"),
+            words.join(" "),
+          );
+        };
+        await exact(["LATENCY", "DOCTOR"]);
+        if (has("memory")) {
+          // A fresh server holds under 5 MB: the doctor says it is empty.
+          await exact(["MEMORY", "DOCTOR"]);
+          await exact(["SET", "k", "123456"]);
+          const want = statsNames(await r.send(["MEMORY", "STATS"]));
+          assert.deepEqual(statsNames(await f.send(["MEMORY", "STATS"])), want, "MEMORY STATS");
+        }
+        if (has("lolwut")) {
+          await exact(["LOLWUT", "x"]);
+          if (p.era.at("6.0")) await exact(["LOLWUT", "VERSION", "x"]);
+          // The art is random on a real server too: its caption (and Schotter's size) are fixed.
+          for (const words of p.era.at("6.0")
+            ? [["LOLWUT"], ["LOLWUT", "VERSION", "5"], ["LOLWUT", "VERSION", "6", "40", "10"]]
+            : [["LOLWUT"], ["LOLWUT", "20", "4", "4"]]) {
+            const want = await r.send(words);
+            const got = await f.send(words);
+            assert.equal(caption(got), caption(want), `${words.join(" ")}: caption`);
+            // Schotter's braille has a fixed size; the skyline's colour escapes vary in length.
+            if (!p.era.at("6.0") || words[2] === "5") {
+              assert.equal(got.length, want.length, `${words.join(" ")}: size`);
+            }
+          }
+        }
+        // With the latency monitor on and nothing logged.
+        await exact(["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+        await exact(["LATENCY", "DOCTOR"]);
+      } finally {
+        r.close();
+        f.close();
+        await fake.close();
+        await real.stop();
+      }
+    });
+  }
+});
