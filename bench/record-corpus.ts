@@ -1,11 +1,14 @@
 /**
  * Records the differential corpus (test/fixtures/corpus/corpus.txt) from real servers: each is
- * started twice from scratch on 127.0.0.1 (free port, `--save ""`, a temp dir of its own) and
+ * started from scratch several times (--runs) on 127.0.0.1 (free port, `--save ""`, a temp dir of its own) and
  * the corpus played against it; the first run's replies are kept, with masks where the two runs
  * differed. Writes test/fixtures/corpus/recordings/<label>.json.
  *
- *   npm run build && node dist/bench/record-corpus.js [label …]
+ *   npm run build && node dist/bench/record-corpus.js [--runs N] [label …]
  *
+ * --runs (default 3): runs per server. Orders that follow a hash seed (KEYS, SCAN, SMEMBERS of
+ * two or three keys) agree between three runs by chance often enough to leave one unmasked in
+ * some recording; more runs catch more of them.
  * Labels: see realServers() in test/helpers/corpus.ts (all by default; missing binaries are
  * skipped with a note). REDSCOPE_SERVERS points at the builds (default /work/servers).
  */
@@ -44,7 +47,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--runs");
+  const runs = at >= 0 ? Number(args.splice(at, 2)[1]) : 3;
+  if (!Number.isInteger(runs) || runs < 2 || runs > 20) {
+    console.error("--runs: a whole number from 2 to 20");
+    process.exit(2);
+  }
+  const wanted = args;
   const servers = realServers().filter((s) => wanted.length === 0 || wanted.includes(s.label));
   const { cases, sha256 } = loadCorpus();
   const requests = cases.reduce((n, c) => n + c.steps.length, 0);
@@ -58,7 +68,7 @@ async function main(): Promise<void> {
   const worker = async (): Promise<void> => {
     for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
       const t0 = Date.now();
-      const rec = await recordServer(s, cases, sha256, os.tmpdir());
+      const rec = await recordServer(s, cases, sha256, os.tmpdir(), runs);
       fs.writeFileSync(path.join(RECORDINGS_DIR, `${s.label}.json`), formatRecording(rec));
       const steps = rec.cases.flatMap((c) => c.steps);
       const masked = steps.filter((x) => x.masks !== undefined).length;

@@ -8,7 +8,9 @@
  */
 
 import { PROTOCOL_ERRORS } from "../resp/index.js";
+import { formatAddr } from "./commands/connection.js";
 import { moduleCommandSpec } from "./commands/module.js";
+import { anyMonitor, hiddenFromMonitor, monitorLine } from "./commands/monitor.js";
 import { publishTo, subscriptions } from "./commands/pubsub.js";
 import { replicaLinkEvent } from "./commands/replication.js";
 import {
@@ -29,6 +31,7 @@ import {
   type CommandSpec,
   type CommandTable,
   type Handler,
+  requestBytes,
   type SessionState,
 } from "./commands/spec.js";
 import { commandTable, resolveCommand } from "./commands/table.js";
@@ -186,6 +189,9 @@ export class Session implements HoneypotSessionHandler {
       db: 0,
       authenticated: persona.auth !== "password",
       name: "",
+      monitor: false,
+      libName: "",
+      libVer: "",
       channels: new Set(),
       patterns: new Set(),
       shardChannels: new Set(),
@@ -195,6 +201,7 @@ export class Session implements HoneypotSessionHandler {
       tx: newTransaction(),
       createdAt: now,
       lastCommandAt: now,
+      io: { commands: 0, netIn: 0, netOut: 0, request: 0, previous: 0 },
     };
     for (const key of SHARED_STATE) {
       Object.defineProperty(own, key, {
@@ -234,8 +241,14 @@ export class Session implements HoneypotSessionHandler {
     lengths?: readonly number[],
   ): PersonaReply {
     if (this.closed || args.length === 0) return {};
+    const io = this.state.io;
+    io.previous = io.request;
+    io.request = requestBytes(args, inline, lengths);
+    io.netIn += io.request;
     const reply = this.dispatch(args, inline, upper, lengths);
     this.applyReplyMode(reply);
+    io.commands++;
+    io.netOut += reply.reply?.length ?? 0;
     let inBytes = 0;
     for (let i = 0; i < args.length; i++) inBytes += (lengths?.[i] ?? args[i]!.length) + 8;
     this.persona.countTraffic(inBytes, reply.reply?.length ?? 0);
@@ -453,7 +466,30 @@ export class Session implements HoneypotSessionHandler {
       );
     }
     if (spec.flags?.includes("denyoom") && this.atCap()) return errorReply(OOM);
-    return this.call(resolved.handler, args, resolved.fullName, undefined, spec, outer);
+    return this.call(resolved.handler, args, resolved.fullName, undefined, spec, outer, "lua");
+  }
+
+  /**
+   * The command is shown to the source's monitors (MONITOR), if any and unless the version
+   * hides it. Returns the line when this connection monitors too: the caller puts it with its
+   * own reply, so that it keeps its place among the replies.
+   */
+  private feedMonitors(args: Buffer[], peer?: string): Buffer | undefined {
+    const subscribers = this.world.subscribers;
+    if (!anyMonitor(subscribers)) return undefined;
+    const name = args[0]!.toString("latin1").toLowerCase();
+    if (!SELF_FED.has(name) && hiddenFromMonitor(this.persona.recording?.commands, args)) {
+      return undefined;
+    }
+    const who = peer ?? formatAddr(this.client.peer.ip, this.client.peer.port);
+    const line = monitorLine(this.persona.era, this.now(), this.state.db, who, args);
+    let own: Buffer | undefined;
+    for (const s of subscribers) {
+      if (!s.state.monitor) continue;
+      if (s.state === this.state) own = line;
+      else s.push(line);
+    }
+    return own;
   }
 
   /** Run a handler inside another command (EXEC, a script): stats, WATCH stamps, effect. */
@@ -464,11 +500,19 @@ export class Session implements HoneypotSessionHandler {
     lengths: readonly number[] | undefined,
     spec: CommandSpec,
     outer: Context,
+    /** How monitors name the caller: `lua` for a script's calls (else the client's address). */
+    peer?: string,
   ): Reply {
     const ctx = new Context(this, args, fullName, lengths);
     // Inside EXEC or a script a command may not block: it answers as its timeout would.
     ctx.denyBlocking = true;
+    const shownBefore = this.persona.era.before("6.2");
+    const push = (line: Buffer | undefined): void => {
+      if (line !== undefined) this.subscriber?.push(line);
+    };
+    if (shownBefore) push(this.feedMonitors(args, peer));
     const reply = handler(ctx);
+    if (!shownBefore) push(this.feedMonitors(args, peer));
     const failed = isError(reply);
     this.persona.countCommand(fullName, 1, failed);
     if (failed) this.persona.countError(errorCode(reply) ?? "ERR");
@@ -502,8 +546,14 @@ export class Session implements HoneypotSessionHandler {
   ): PersonaReply {
     const timed = !FAST.has(fullName);
     const started = timed ? performance.now() : 0;
+    // Monitors see the command before it runs (after, from 6.2); this very connection's line
+    // goes with its reply, in that order.
+    // Scripts show themselves first, then their calls (evalCommand feeds monitors itself).
+    const shownBefore = this.persona.era.before("6.2") || SELF_FED.has(spec.name);
+    const ownBefore = shownBefore ? this.feedMonitors(args) : undefined;
     const ctx = new Context(this, args, fullName, lengths);
     const reply: Reply = handler(ctx);
+    const ownAfter = shownBefore ? undefined : this.feedMonitors(args);
     // Keys this command made ready serve the clients blocked on them (another connection's,
     // when the keyspace is shared), after the command as Redis does.
     this.keyspace.blocked.serve();
@@ -525,6 +575,9 @@ export class Session implements HoneypotSessionHandler {
       this.state.syncedReplica === true && fullName !== "sync" && fullName !== "psync"
         ? {}
         : { reply: encodeReply(reply, this.state.proto) };
+    if (out.reply !== undefined && (ownBefore ?? ownAfter) !== undefined) {
+      out.reply = Buffer.concat([ownBefore ?? EMPTY, out.reply, ownAfter ?? EMPTY]);
+    }
     if (ctx.close) out.close = true;
     if (ctx.effect !== undefined) out.effect = boundEffect(ctx.effect);
     return out;
@@ -607,6 +660,11 @@ function boundEffect(effect: SessionEffect): SessionEffect {
 const QUEUED = encodeReply({ type: "simple", value: "QUEUED" }, 2);
 
 /** One command's context: a plain object of one shape, no closures. */
+const EMPTY = Buffer.alloc(0);
+
+/** Flagged skip_monitor, yet shown: they feed monitors themselves, before they run. */
+const SELF_FED = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
+
 class Context implements CommandContext {
   readonly persona: Persona;
   readonly era: Era;

@@ -5,7 +5,7 @@
  * requests with RequestDecoder, whose errors are Redis's texts (protocol-errors.ts).
  */
 export { encodeCommand, encodeInline, encodeValue } from "./encoder.js";
-export { quoteInlineArg, splitArgs } from "./inline.js";
+export { quoteInlineArg, reprArg, splitArgs } from "./inline.js";
 export { DEFAULT_REPLY_LIMITS } from "./limits.js";
 export { formatDouble } from "./numbers.js";
 export {

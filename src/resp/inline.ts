@@ -135,7 +135,14 @@ export function quoteInlineArg(arg: string | Buffer, first = false): string {
     const b = bytes[k]!;
     bare = b > 0x20 && b < 0x7f && b !== DOUBLE_QUOTE && b !== SINGLE_QUOTE;
   }
-  if (bare) return bytes.toString("latin1");
+  return bare ? bytes.toString("latin1") : reprArg(bytes);
+}
+
+/**
+ * Bytes double-quoted with escapes as Redis's sdscatrepr writes them (MONITOR's lines, and
+ * redis-cli's quoting): \\ \" \n \r \t \a \b, other non-printable bytes as \xHH.
+ */
+export function reprArg(bytes: Buffer): string {
   let quoted = '"';
   for (const b of bytes) {
     if (b === BACKSLASH) quoted += "\\\\";

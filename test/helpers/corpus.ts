@@ -996,6 +996,10 @@ export function personaOf(rec: Recording): { persona?: Persona; name?: string; n
     fresh: true,
   };
   if (rec.pins.executable !== undefined) opts.executable = rec.pins.executable;
+  // The recorded build's own hash, as `os` and the paths: another build of the version differs.
+  const info = rec.cases.find((c) => c.name === "nmap-redis-info")?.steps[0]?.reply ?? "";
+  const buildId = infoLine(info, "redis_build_id");
+  if (buildId !== undefined) opts.buildId = buildId;
   if (rec.pins.os !== undefined) opts.os = rec.pins.os;
   try {
     return { persona: persona(name, opts), name };

@@ -4,7 +4,7 @@
  * CLIENT shows only this connection, the one client a visitor can see.
  */
 import { peerAddress } from "../../net/ip.js";
-import { arr, bulk, int, simple } from "../../resp/index.js";
+import { arr, bulk, int, simple, verbatim } from "../../resp/index.js";
 import { DATABASES } from "../keyspace.js";
 import type { Era } from "../personas/era.js";
 import {
@@ -31,7 +31,7 @@ import {
   type Reply,
   syntaxError,
 } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory } from "./spec.js";
+import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
 /** CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered (the session drops the reply). */
 function clientReply(c: CommandContext): Reply {
@@ -193,6 +193,7 @@ function reset(c: CommandContext): Reply {
   s.proto = 2;
   s.db = 0;
   s.name = "";
+  s.monitor = false;
   for (const name of [...s.channels, ...s.patterns, ...s.shardChannels]) {
     c.release(subscriptionBytes(name));
   }
@@ -207,15 +208,52 @@ function reset(c: CommandContext): Reply {
  * An address as Redis formats it: `ip:port`, IPv6 in brackets. An IPv4 peer on a dual-stack
  * socket (`::ffff:a.b.c.d`) is shown as IPv4: Redis listens on separate v4 and v6 sockets.
  */
-function formatAddr(ip: string, port: number): string {
+export function formatAddr(ip: string, port: number): string {
   const plain = peerAddress(ip);
   return plain.includes(":") ? `[${plain}]:${port}` : `${plain}:${port}`;
+}
+
+/**
+ * A connection's buffers as CLIENT LIST shows them, by version and allocator (measured on the
+ * recorded servers): the query buffer's room (qbuf + qbuf-free), the read buffer 7.0+ reports
+ * (rbs: 16 KB as a connection starts, shrunk to 1 KB by the server's cron a moment later; we
+ * shrink it from the fourth command) and what tot-mem adds to the buffers and the arguments.
+ */
+function buffers(c: CommandContext): { room: number; rbs: number; rbp: number; fixed: number } {
+  const era = c.era;
+  const io = c.state.io;
+  const je = c.persona.jemalloc;
+  const fresh = io.commands < 3;
+  const rbs = fresh ? (je ? 16384 : 16392) : je ? 1024 : 1032;
+  const rbp = io.commands === 0 ? rbs : fresh ? 0 : era.at("7.2") ? 5 : io.previous;
+  if (era.keydb) return { room: 32770, rbs, rbp, fixed: 50024 };
+  if (era.valkey && era.ownAt("8.0")) return { room: 0, rbs, rbp, fixed: rbs + 904 };
+  if (era.at("7.0")) {
+    const base = je ? 21248 : era.at("7.4") ? 17184 : era.at("7.2") ? 17168 : 17136;
+    return { room: je ? 20474 : 16386, rbs, rbp, fixed: rbs + base };
+  }
+  if (era.at("5.0")) return { room: era.at("6.2") ? 32770 : 32768, rbs, rbp, fixed: 49784 };
+  return { room: 32768, rbs, rbp, fixed: 0 };
+}
+
+/**
+ * CLIENT LIST's flags, in catClientInfoString's order: O monitor, P pubsub, x MULTI, t
+ * tracking, B its BCAST mode, d a watched key changed.
+ */
+function clientFlags(s: SessionState, era: Era): string {
+  let flags = s.monitor ? "O" : "";
+  if (subscriptions(s) > 0) flags += "P";
+  if (s.tx.active) flags += "x";
+  if (s.tracking !== undefined) flags += s.tracking.bcast && era.at("6.2") ? "tB" : "t";
+  if (s.tx.casFailed) flags += "d";
+  return flags === "" ? "N" : flags;
 }
 
 /** One CLIENT LIST / CLIENT INFO line, with the fields of the persona's version. */
 function clientLine(c: CommandContext, command: string): string {
   const era = c.era;
   const s = c.state;
+  const io = s.io;
   const now = c.now();
   const local = c.client.local ?? {
     ip:
@@ -234,34 +272,192 @@ function clientLine(c: CommandContext, command: string): string {
     ["name", s.name],
     ["age", Math.floor((now - s.createdAt) / 1000)],
     ["idle", 0],
-    ["flags", subscriptions(s) > 0 ? "P" : "N"],
+    ["flags", clientFlags(s, era)],
   );
-  if (era.valkey) f.push(["capa", ""]);
+  if (era.valkey && era.ownAt("8.1")) f.push(["capa", ""]);
   f.push(["db", s.db], ["sub", s.channels.size], ["psub", s.patterns.size]);
   if (era.at("7.0")) f.push(["ssub", 0]);
-  f.push(["multi", -1]);
-  if (era.at("7.4")) f.push(["watch", 0]);
-  f.push(["qbuf", era.at("6.0") ? 26 : 0], ["qbuf-free", era.at("7.0") ? 20448 : 32742]);
-  if (era.at("6.2")) f.push(["argv-mem", 10]);
-  if (era.at("7.0")) f.push(["multi-mem", 0], ["rbs", 1024], ["rbp", 0]);
+  f.push(["multi", s.tx.active ? s.tx.queue.length : -1]);
+  if (era.at("7.4") || (era.valkey && era.ownAt("8.0"))) f.push(["watch", s.tx.watched.length]);
+  // 5.0+ shows the request being run still in the query buffer (KeyDB and Valkey 8 do not).
+  const b = buffers(c);
+  const qbuf = era.at("5.0") && !era.keydb && b.room > 0 ? io.request : 0;
+  f.push(["qbuf", qbuf], ["qbuf-free", Math.max(0, b.room - qbuf)]);
+  // argv-mem and tot-mem arrived in 6.0.? (6.0.20 has them): the arguments' bytes, and all the
+  // client's buffers plus the argument vector.
+  const argvMem = c.args.reduce((n, _, i) => n + c.argLength(i), 0);
+  const perArgs = era.at("6.0") || era.keydb;
+  if (perArgs) f.push(["argv-mem", argvMem]);
+  if (era.at("7.0")) f.push(["multi-mem", 0], ["rbs", b.rbs], ["rbp", b.rbp]);
   f.push(["obl", 0], ["oll", 0], ["omem", 0]);
-  if (era.at("6.2")) f.push(["tot-mem", era.at("7.0") ? 22298 : 61466]);
+  if (perArgs) f.push(["tot-mem", b.fixed + argvMem + 8 * c.args.length]);
   f.push(["events", "r"], ["cmd", command]);
   if (era.acl) f.push(["user", "default"]);
-  if (era.at("6.2")) f.push(["redir", -1]);
+  if (era.at("6.2")) f.push(["redir", s.tracking?.redirect ?? -1]);
   if (era.at("7.0")) f.push(["resp", s.proto]);
-  if (era.at("7.2")) f.push(["lib-name", ""], ["lib-ver", ""]);
+  if (era.at("7.2")) f.push(["lib-name", s.libName], ["lib-ver", s.libVer]);
+  if (era.valkey && era.ownAt("8.0")) {
+    f.push(["tot-net-in", io.netIn], ["tot-net-out", io.netOut], ["tot-cmds", io.commands]);
+  }
   return f.map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+/** CLIENT LIST / CLIENT INFO's text: a verbatim string to a RESP3 client (6.0+). */
+function clientText(line: string): Reply {
+  return verbatim(Buffer.from(`${line}\n`, "latin1"));
 }
 
 function clientList(c: CommandContext): Reply {
   if (c.args.length > 2 && c.era.before("5.0")) return syntaxError();
   const command = c.era.subcommandTable ? "client|list" : "client";
-  return bulk(Buffer.from(`${clientLine(c, command)}\n`, "latin1"));
+  return clientText(clientLine(c, command));
 }
 
 function clientInfo(c: CommandContext): Reply {
-  return bulk(Buffer.from(`${clientLine(c, "client|info")}\n`, "latin1"));
+  return clientText(clientLine(c, c.era.subcommandTable ? "client|info" : "client"));
+}
+
+/** CLIENT SETINFO LIB-NAME|LIB-VER (7.2+): shown in CLIENT LIST. */
+function clientSetinfo(c: CommandContext): Reply {
+  const attr = c.arg(2);
+  const which = attr.toLowerCase();
+  if (which !== "lib-name" && which !== "lib-ver") {
+    return errorReply(`ERR Unrecognized option '${attr}'`);
+  }
+  const value = c.arg(3);
+  if (!validName(value)) {
+    return errorReply(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
+  }
+  if (which === "lib-name") c.state.libName = value;
+  else c.state.libVer = value;
+  return OK;
+}
+
+/** CLIENT NO-EVICT / NO-TOUCH on|off: accepted (a honeypot evicts nothing, touches nothing). */
+function onOff(c: CommandContext): Reply {
+  return /^(on|off)$/i.test(c.arg(2)) ? OK : syntaxError();
+}
+
+/** Most BCAST prefixes one connection keeps (Redis has no limit; the honeypot must). */
+const MAX_TRACKING_PREFIXES = 64;
+
+/** CLIENT TRACKING on|off [REDIRECT id] [BCAST] [PREFIX p]… [OPTIN] [OPTOUT] [NOLOOP]. */
+function clientTracking(c: CommandContext): Reply {
+  let redirect: number | undefined;
+  let bcast = false;
+  let optin = false;
+  let optout = false;
+  let noloop = false;
+  const prefixes: string[] = [];
+  for (let j = 3; j < c.args.length; j++) {
+    const opt = c.arg(j).toLowerCase();
+    const more = j < c.args.length - 1;
+    if (opt === "redirect" && more) {
+      j++;
+      if (redirect !== undefined) {
+        return errorReply("ERR A client can only redirect to a single other client");
+      }
+      const id = parseInt64(c.arg(j));
+      if (id === undefined) return errorReply(NOT_INTEGER);
+      // Only this connection's own id is known to exist (the honeypot shows no other client).
+      if (id !== BigInt(c.client.id)) {
+        return errorReply("ERR The client ID you want redirect to does not exist");
+      }
+      redirect = Number(id);
+    } else if (opt === "bcast") bcast = true;
+    else if (opt === "optin") optin = true;
+    else if (opt === "optout") optout = true;
+    else if (opt === "noloop") noloop = true;
+    else if (opt === "prefix" && more) {
+      j++;
+      if (prefixes.length < MAX_TRACKING_PREFIXES) prefixes.push(c.arg(j));
+    } else return syntaxError();
+  }
+  const s = c.state;
+  const mode = c.arg(2).toLowerCase();
+  if (mode === "off") {
+    delete s.tracking;
+    return OK;
+  }
+  if (mode !== "on") return syntaxError();
+  const was = s.tracking;
+  if (!bcast && prefixes.length > 0) {
+    return errorReply("ERR PREFIX option requires BCAST mode to be enabled");
+  }
+  if (was !== undefined && was.bcast !== bcast) {
+    return errorReply(
+      "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+    );
+  }
+  if (bcast && (optin || optout)) {
+    return errorReply("ERR OPTIN and OPTOUT are not compatible with BCAST");
+  }
+  if (optin && optout) return errorReply("ERR You can't specify both OPTIN mode and OPTOUT mode");
+  if ((optin && was?.optout) || (optout && was?.optin)) {
+    return errorReply(
+      "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+    );
+  }
+  // Enabling again sets the modes anew (enableTracking); BCAST prefixes add up, none is "".
+  const kept = was?.prefixes ?? [];
+  const added = bcast && prefixes.length === 0 ? [""] : prefixes;
+  s.tracking = {
+    redirect: redirect ?? 0,
+    bcast,
+    optin,
+    optout,
+    noloop,
+    caching: false,
+    prefixes: [...new Set([...kept, ...added])].slice(0, MAX_TRACKING_PREFIXES),
+  };
+  return OK;
+}
+
+/** CLIENT CACHING yes|no: only in OPTIN (yes) or OPTOUT (no) tracking. */
+function clientCaching(c: CommandContext): Reply {
+  const t = c.state.tracking;
+  if (t === undefined) {
+    return errorReply(
+      "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+    );
+  }
+  const opt = c.arg(2).toLowerCase();
+  if (opt === "yes") {
+    if (!t.optin) {
+      return errorReply(
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+      );
+    }
+  } else if (opt === "no") {
+    if (!t.optout) {
+      return errorReply(
+        "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+      );
+    }
+  } else return syntaxError();
+  t.caching = true;
+  return OK;
+}
+
+/** CLIENT TRACKINGINFO (6.2+): flags (a set in RESP3), redirect, prefixes. */
+function clientTrackingInfo(c: CommandContext): Reply {
+  const t = c.state.tracking;
+  const flags: string[] = [t === undefined ? "off" : "on"];
+  if (t?.bcast) flags.push("bcast");
+  if (t?.optin) flags.push("optin", ...(t.caching ? ["caching-yes"] : []));
+  if (t?.optout) flags.push("optout", ...(t.caching ? ["caching-no"] : []));
+  if (t?.noloop) flags.push("noloop");
+  const names = flags.map((f) => bulkText(f));
+  return pairsMap([
+    ["flags", c.state.proto === 3 ? { type: "set", value: names } : arr(names)],
+    ["redirect", integer(t === undefined ? -1 : t.redirect)],
+    ["prefixes", arr([...(t?.prefixes ?? [])].sort().map((p) => bulkText(p)))],
+  ]);
+}
+
+/** CLIENT GETREDIR: the tracking redirection, 0 tracking without one, -1 not tracking. */
+function clientGetredir(c: CommandContext): Reply {
+  return integer(c.state.tracking?.redirect ?? -1);
 }
 
 function clientSetname(c: CommandContext): Reply {
@@ -351,12 +547,16 @@ export const CONNECTION_COMMANDS: CommandSpec[] = inCategory("connection", [
       id: { arity: 2, since: "5.0", handler: (c) => integer(c.client.id) },
       kill: { arity: -3, handler: clientKill },
       unblock: { arity: -3, since: "5.0", handler: clientUnblock },
-      "no-evict": { arity: 3, since: "7.0", handler: () => OK },
+      "no-evict": { arity: 3, since: "7.0", handler: onOff },
+      "no-touch": { arity: 3, since: "7.2", handler: onOff },
+      tracking: { arity: -3, since: "6.0", handler: clientTracking },
+      trackinginfo: { arity: 2, since: "6.2", handler: clientTrackingInfo },
+      caching: { arity: 3, since: "6.0", handler: clientCaching },
       reply: { arity: 3, since: "3.2", handler: clientReply },
       pause: { arity: -3, arityBefore7: 3, since: "3.0", handler: clientPause },
       unpause: { arity: 2, since: "6.2", handler: () => OK },
-      getredir: { arity: 2, since: "6.0", handler: () => integer(-1) },
-      setinfo: { arity: 4, since: "7.2", handler: () => OK },
+      getredir: { arity: 2, since: "6.0", handler: clientGetredir },
+      setinfo: { arity: 4, since: "7.2", handler: clientSetinfo },
     },
     legacyErrors: { unknown: legacyClientError, arity: legacyClientError },
   },

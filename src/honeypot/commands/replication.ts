@@ -11,7 +11,6 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { arr, bulk, int, simple } from "../../resp/index.js";
 import { DATABASES } from "../keyspace.js";
-import { versionParts } from "../personas/era.js";
 import { NOT_INTEGER } from "../personas/texts.js";
 import { type RdbDatabase, rdbFile } from "../rdb.js";
 import type { ReplicaLinkEvent } from "../types.js";
@@ -45,6 +44,9 @@ function replicaof(c: CommandContext): Reply {
   if (r.master !== undefined && r.master.host === host && r.master.port === port) {
     return simple("OK Already connected to specified master");
   }
+  // A master turning replica caches itself as the master to continue from (4.0+, PSYNC2): a
+  // client of the server's own, which takes a client id.
+  if (r.master === undefined && c.era.at("4.0")) c.persona.internalClient();
   r.master = { host, port: port! };
   delete r.link;
   c.effect = { kind: "replicaof", host, port: port!, psync2: c.era.at("4.0") };
@@ -121,7 +123,7 @@ function replicaRdb(c: CommandContext): Buffer {
   return rdbFile(dbs, {
     era,
     version: era.version,
-    verName: era.valkey && versionParts(era.version)[0] >= 8 ? "valkey-ver" : "redis-ver",
+    verName: era.valkey && era.ownAt("8.0") ? "valkey-ver" : "redis-ver",
     ctimeSeconds: Math.floor(c.now() / 1000),
     usedMem: 866_000 + c.keyspace.bytes,
     repl: { streamDb: 0, replid: c.state.replication.replid, offset: 0 },

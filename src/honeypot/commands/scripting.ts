@@ -849,6 +849,8 @@ function functionFlush(c: CommandContext): Reply {
   for (const lib of libs.values()) c.release(lib.payload.length + 200);
   libs.clear();
   wrote(c);
+  // 7.4 builds a new Lua engine for the emptied functions context: its client takes an id.
+  if (c.era.at("7.4")) c.persona.internalClient();
   return OK;
 }
 

@@ -18,6 +18,13 @@ export interface SessionState {
   authenticated: boolean;
   /** CLIENT SETNAME / HELLO SETNAME. */
   name: string;
+  /** CLIENT TRACKING on (6.0+): its modes; no invalidation is ever sent. */
+  tracking?: Tracking;
+  /** MONITOR was asked: every command of the source's connections is shown here. */
+  monitor: boolean;
+  /** CLIENT SETINFO LIB-NAME / LIB-VER (7.2+; the request reader bounds their length). */
+  libName: string;
+  libVer: string;
   channels: Set<string>;
   patterns: Set<string>;
   /** SSUBSCRIBE's shard channels (7.0+). */
@@ -46,6 +53,47 @@ export interface SessionState {
   /** When the connection was accepted and last sent a command (CLIENT LIST age/idle). */
   createdAt: number;
   lastCommandAt: number;
+  /** The connection's traffic so far, as CLIENT LIST shows it (tot-net-in/out, tot-cmds, rbp). */
+  io: ConnectionIo;
+}
+
+/** CLIENT TRACKING's state for one connection (CLIENT TRACKINGINFO shows it). */
+export interface Tracking {
+  /** The client id invalidations go to; 0 for the connection itself. */
+  redirect: number;
+  bcast: boolean;
+  optin: boolean;
+  optout: boolean;
+  noloop: boolean;
+  /** CLIENT CACHING was asked in OPTIN/OPTOUT mode. */
+  caching: boolean;
+  /** BCAST prefixes (bounded). */
+  prefixes: string[];
+}
+
+/** A connection's traffic: the command running now is counted in `netIn` and `request` only. */
+export interface ConnectionIo {
+  /** Commands run before the current one. */
+  commands: number;
+  netIn: number;
+  netOut: number;
+  /** Bytes of the current request and of the one before it. */
+  request: number;
+  previous: number;
+}
+
+/**
+ * A request's size on the wire: a RESP array of bulk strings as clients send it, or an inline
+ * line (its words and one space between each, then CRLF). `lengths` are the lengths as sent
+ * where the reader kept only a prefix of an argument.
+ */
+export function requestBytes(args: Buffer[], inline: boolean, lengths?: readonly number[]): number {
+  let n = inline ? 2 + Math.max(0, args.length - 1) : 3 + String(args.length).length;
+  for (let i = 0; i < args.length; i++) {
+    const len = lengths?.[i] ?? args[i]!.length;
+    n += inline ? len : 5 + String(len).length + len;
+  }
+  return n;
 }
 
 /** A user as ACL SETUSER left it (acl.c's user with its root selector). */

@@ -40,6 +40,7 @@ import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
 import { LOLWUT_COMMANDS } from "./lolwut.js";
 import { MODULE_COMMANDS } from "./module.js";
+import { MONITOR_COMMANDS } from "./monitor.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
 import { REPLICATION_COMMANDS } from "./replication.js";
 import { errorReply, type Reply } from "./reply.js";
@@ -76,6 +77,7 @@ const ALL: CommandSpec[] = [
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
   ...LOLWUT_COMMANDS,
+  ...MONITOR_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...TRANSACTION_COMMANDS,
   ...REPLICATION_COMMANDS,

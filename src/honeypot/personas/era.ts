@@ -64,6 +64,11 @@ export class Era {
     return answer;
   }
 
+  /** The product's own version ≥ v (Valkey 8.0 is `ownAt("8.0")`; Redis is as at()). */
+  ownAt(v: string): boolean {
+    return compare(versionParts(this.version), versionParts(v)) >= 0;
+  }
+
   /** Redis-space version < v. */
   before(v: string): boolean {
     return !this.at(v);

@@ -47,6 +47,8 @@ export interface PersonaOptions {
   executable?: string;
   configFile?: string;
   os?: string;
+  /** INFO's redis_build_id: a build's own hash (tests pin the recorded build's). */
+  buildId?: string;
   /** Randomness for the instance's identity and counters (tests can make it repeatable). */
   random?: () => number;
   /** Clock, in ms since the epoch. */
@@ -140,6 +142,7 @@ export class Persona {
   readonly paths: LayoutPaths;
   /** What the real server of this version said about itself (tables.ts), if recorded. */
   readonly recording: Recording | undefined;
+  private readonly buildId: string | undefined;
   readonly os: string;
   readonly runId: string;
   readonly processId: number;
@@ -170,6 +173,8 @@ export class Persona {
    */
   private readonly live = new Set<Liveness>();
   private connectionsSeen = 0;
+  /** Client ids the server took for clients of its own since it started (internalClient). */
+  private internalClients = 0;
   private commandsSeen = 0;
   private netIn = 0;
   private netOut = 0;
@@ -200,6 +205,7 @@ export class Persona {
     const layoutName = opts.layout ?? line.layout;
     const layout = layoutPaths(layoutName, this.era);
     this.layout = layoutName;
+    if (opts.buildId !== undefined) this.buildId = opts.buildId;
     this.paths = {
       ...layout,
       dir: opts.dir ?? layout.dir,
@@ -244,14 +250,30 @@ export class Persona {
 
   /**
    * A session began (total_connections_received, connected_clients). Returns its client id:
-   * a real server numbers its clients in the order they connect, after the two ids it uses for
-   * itself, so a client's id is total_connections_received + 2 as it connects.
+   * a real server numbers its clients in the order they connect, after the ids its own fake
+   * clients took at startup (measured: one before 4.0, three on 6.0, two otherwise) and since
+   * (see internalClient), so the first visitor of a fresh 7.0 is id 3.
    */
   attach(session: Liveness): number {
     this.prune();
     this.live.add(session);
     this.connectionsSeen++;
-    return this.connectionsReceived(this.now()) + 2;
+    return this.connectionsReceived(this.now()) + this.startupClientIds() + this.internalClients;
+  }
+
+  private startupClientIds(): number {
+    const era = this.era;
+    if (era.before("4.0")) return 1;
+    return !era.keydb && !era.valkey && era.at("6.0") && era.before("6.2") ? 3 : 2;
+  }
+
+  /**
+   * The server created a client of its own (a fake one, not a connection): it takes the next
+   * client id, so later visitors' ids skip one. 4.0+ does so when a master becomes a replica
+   * (replicationCacheMasterUsingMyself's cached master).
+   */
+  internalClient(): void {
+    this.internalClients++;
   }
 
   /** INFO total_connections_received: the background's and the sessions'. */
@@ -384,6 +406,7 @@ export class Persona {
       executable: this.paths.executable,
       config_file: this.paths.configFile,
     };
+    if (this.buildId !== undefined) fixed.redis_build_id = this.buildId;
     // Tables were recorded bound to loopback; the persona listens as the default bind does.
     if ("table" in line.info) fixed.listener0 = "name=tcp,bind=*,bind=-::*,port=6379";
     if (this.era.valkey) fixed.valkey_version = this.version;
@@ -392,6 +415,11 @@ export class Persona {
       s.fields = s.fields.map(([k, v]): [string, string] => [k, fixed[k] ?? v]);
     }
     return template;
+  }
+
+  /** INFO's mem_allocator is jemalloc (Debian's and the official builds), not libc. */
+  get jemalloc(): boolean {
+    return (this.templateValue("mem_allocator") ?? "jemalloc").startsWith("jemalloc");
   }
 
   private templateValue(key: string): string | undefined {

@@ -118,7 +118,9 @@ export function unknownSubcommandText(era: Era, container: string, sub: string):
   if (era.subcommandTable) {
     return `ERR unknown subcommand '${cString(sub).slice(0, 128)}'. Try ${upper} HELP.`;
   }
-  return `ERR Unknown subcommand or wrong number of arguments for '${cString(sub)}'. Try ${upper} HELP.`;
+  // CLIENT's own text in 5.0–6.0 (clientCommand's addReplyErrorFormat) has no final period.
+  const end = upper === "CLIENT" && !era.keydb && era.at("5.0") && era.before("6.2") ? "" : ".";
+  return `ERR Unknown subcommand or wrong number of arguments for '${cString(sub)}'. Try ${upper} HELP${end}`;
 }
 
 /** Before 7.0 a container checks its subcommand's arguments itself and says so this way. */
