@@ -1,9 +1,16 @@
 /**
  * Records what each real server build answers about itself: its command table (COMMAND, and
  * COMMAND DOCS where it exists), its parameters (CONFIG GET *) and its INFO (default and all),
- * in RESP2 and, where the version has HELLO, in RESP3. The replies are kept as the server sent
- * them (base64 in a gzipped JSON file per build, data/tables/<name>.json.gz), never re-typed:
- * the personas answer COMMAND and CONFIG from them (src/honeypot/personas/tables.ts).
+ * in RESP2 and, where the version has HELLO, in RESP3, and `<C> HELP` of every container command
+ * the build has (7.0+: the commands with subcommands in its COMMAND table; before, the commands
+ * of HELP_CANDIDATES it has; only the replies that are arrays are kept). The replies are kept as
+ * the server sent them (base64 in a gzipped JSON file per build, data/tables/<name>.json.gz),
+ * never re-typed: the personas answer COMMAND, CONFIG and HELP from them
+ * (src/honeypot/personas/tables.ts).
+ *
+ * HELP is asked of a second run of the build started with `--enable-debug-command yes` where
+ * the build has that setting (7.0+), so DEBUG HELP is recorded too; the other replies come from
+ * the first run, started as the fixtures' "open" configuration.
  *
  * Each server runs as the INFO fixtures' "open" configuration (/work/shared/fixtures/README.md:
  * `--protected-mode no`, 3.2+), bound to 127.0.0.1 on a free port, with `--save ''` and a
@@ -36,6 +43,26 @@ const REQUESTS: Array<[key: string, words: string[]]> = [
   ["info_all", ["INFO", "all"]],
 ];
 const RESP3_REQUESTS = new Set(["command", "command_docs", "config_get"]);
+
+/** Containers whose HELP is tried before 7.0 (no subcommands in COMMAND to list them). */
+const HELP_CANDIDATES = [
+  "client",
+  "config",
+  "command",
+  "module",
+  "memory",
+  "latency",
+  "object",
+  "debug",
+  "script",
+  "slowlog",
+  "cluster",
+  "xinfo",
+  "xgroup",
+  "pubsub",
+  "acl",
+  "function",
+];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -169,22 +196,55 @@ function configRules(source: string): {
   return { standard, special: [...special] };
 }
 
+/** One run of a build on 127.0.0.1 (free port, `--save ''`, a temporary dir), killed after. */
+async function withServer<T>(
+  binary: string,
+  extra: string[],
+  run: (first: Client, port: number, args: string[]) => Promise<T>,
+): Promise<T> {
+  const port = await freePort();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "record-tables-"));
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", work];
+  const child = spawn(binary, [...args, ...extra], { stdio: "ignore", cwd: work });
+  try {
+    return await run(
+      await waitForServer(port, child),
+      port,
+      args.map((a) => (a === work ? "<tmpdir>" : a === String(port) ? "<port>" : a)),
+    );
+  } finally {
+    child.kill("SIGKILL");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The container commands of a COMMAND reply: those with subcommands (7.0+), else candidates. */
+function helpContainers(command: RespValue): string[] {
+  const entries = command.type === "array" ? (command.value ?? []) : [];
+  const names = new Set<string>();
+  const containers: string[] = [];
+  for (const e of entries) {
+    if (e.type !== "array" || e.value === null) continue;
+    const [name, , , , , , , , , subs] = e.value;
+    if (name?.type !== "bulk" || name.value === null) continue;
+    const n = name.value.toString("latin1").toLowerCase();
+    names.add(n);
+    if (subs?.type === "array" && (subs.value?.length ?? 0) > 0) containers.push(n);
+  }
+  for (const c of HELP_CANDIDATES) if (names.has(c) && !containers.includes(c)) containers.push(c);
+  return containers;
+}
+
 async function record(serversDir: string, name: string): Promise<void> {
   const [product, version] = [name.slice(0, name.indexOf("-")), name.slice(name.indexOf("-") + 1)];
-  const port = await freePort();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), `record-${name}-`));
   const major = Number(version.split(".")[0]);
   const minor = Number(version.split(".")[1]);
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", work];
   const hasProtectedMode = product !== "redis" || major > 3 || (major === 3 && minor >= 2);
   const serverArgs = hasProtectedMode ? ["--protected-mode", "no"] : [];
-  const child = spawn(binaryOf(path.join(serversDir, name)), [...args, ...serverArgs], {
-    stdio: "ignore",
-    cwd: work,
-  });
-  try {
-    const replies: Record<string, string> = {};
-    const c2 = await waitForServer(port, child);
+  const binary = binaryOf(path.join(serversDir, name));
+  const replies: Record<string, string> = {};
+  const args = await withServer(binary, serverArgs, async (c2, port, args) => {
     for (const [key, words] of REQUESTS) {
       const bytes = await c2.request(words);
       if (bytes[0] === 0x2d) {
@@ -203,6 +263,21 @@ async function record(serversDir: string, name: string): Promise<void> {
       }
     }
     c3.close();
+    return args;
+  });
+  const hasDebugSetting =
+    replies.config_get !== undefined &&
+    Buffer.from(replies.config_get, "base64").includes("enable-debug-command");
+  const helpArgs = [...serverArgs, ...(hasDebugSetting ? ["--enable-debug-command", "yes"] : [])];
+  await withServer(binary, helpArgs, async (c) => {
+    for (const container of helpContainers(decodeOne(Buffer.from(replies.command!, "base64")))) {
+      const bytes = await c.request([container.toUpperCase(), "HELP"]);
+      if (bytes[0] === 0x2a) replies[`help:${container}`] = bytes.toString("base64");
+      else process.stderr.write(`${name}: ${container} HELP: ${bytes.toString("latin1").trim()}\n`);
+    }
+    c.close();
+  });
+  {
     const info = decodeOne(Buffer.from(replies.info!, "base64"));
     const text = info.type === "bulk" && info.value !== null ? info.value.toString("latin1") : "";
     const reported = /(?:valkey_version|redis_version):(\S+)/.exec(
@@ -213,7 +288,8 @@ async function record(serversDir: string, name: string): Promise<void> {
       version,
       reported_version: reported,
       server_args: serverArgs,
-      recorded_with: args.map((a) => (a === work ? "<tmpdir>" : a === String(port) ? "<port>" : a)),
+      recorded_with: args,
+      help_server_args: helpArgs,
       replies,
       config_rules: (() => {
         const source = configSource(product, version === "8.0-m01" ? "8.0-m01" : version);
@@ -224,10 +300,6 @@ async function record(serversDir: string, name: string): Promise<void> {
     const out = path.join(OUT, `${name}.json.gz`);
     fs.writeFileSync(out, zlib.gzipSync(`${JSON.stringify(file, null, 1)}\n`, { level: 9 }));
     process.stdout.write(`${name}: ${Object.keys(replies).join(" ")} -> ${out}\n`);
-  } finally {
-    child.kill("SIGKILL");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
-    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -19,6 +19,7 @@ import { after, before, describe, test } from "node:test";
 import zlib from "node:zlib";
 import { CATALOGUE, type CatalogueEntry, inLine } from "../src/honeypot/personas/catalogue.js";
 import { persona } from "../src/honeypot/personas/index.js";
+import { gatedCommandText } from "../src/honeypot/personas/texts.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand, encodeValue, ReplyDecoder } from "../src/resp/index.js";
 import { installedData } from "../src/store/paths.js";
@@ -211,6 +212,58 @@ describe("personas answer COMMAND and CONFIG from the recorded tables", () => {
     assert.equal(persona("valkey-8-open").recording?.name, "valkey-8.0.1");
     assert.equal(persona("redis-8.2-open").recording?.name, "redis-8.0-m01");
   });
+});
+
+describe("personas answer <C> HELP with the recorded bytes of their build", () => {
+  for (const entry of LINES) {
+    test(`${entry.name}`, async () => {
+      const p = persona(entry.name);
+      assert.ok(p.recording, `${entry.name} has a recording`);
+      const rec = recordingFile(p.recording.name);
+      const seven = p.era.at("7.0");
+      const helps = Object.keys(rec.replies)
+        .filter((k) => k.startsWith("help:"))
+        .map((k) => k.slice("help:".length));
+      // Every build from 4.0 on answered several HELPs (2.8–3.2: DEBUG's at most).
+      if (p.era.at("4.0")) assert.ok(helps.length >= 3, `${helps.join(" ")} recorded`);
+      const server = await servePersona(p);
+      try {
+        const c = await Conn.open(server.port);
+        const c3 = await Conn.open(server.port);
+        const hello = await c3.send(["HELLO", "3"]);
+        let checked = 0;
+        for (const name of helps) {
+          const want = raw(rec, `help:${name}`)!;
+          // Before 7.0 the personas lack DEBUG on purpose (renamed away, commands/server.ts).
+          if (name === "debug" && !seven) continue;
+          if (name === "debug") {
+            // 7.0+: DEBUG is refused before its subcommand is looked at, unless enabled.
+            assert.equal(
+              (await c.send(["DEBUG", "HELP"])).toString("latin1"),
+              `-${gatedCommandText("DEBUG")}\r\n`,
+            );
+            // As the build was recorded: started with enable-debug-command yes (the setting
+            // is immutable, so the test sets it as the configuration file would).
+            server.sessions[0]!.state.config.set("enable-debug-command", "yes");
+            assert.deepEqual(await c.send(["debug", "help"]), want, "DEBUG HELP, enabled");
+            server.sessions[0]!.state.config.set("enable-debug-command", "no");
+            checked++;
+            continue;
+          }
+          assert.deepEqual(await c.send([name.toUpperCase(), "HELP"]), want, `${name} HELP`);
+          assert.deepEqual(await c.send([name, "help"]), want, `${name} help`);
+          // The same bytes in RESP3 (an array of status lines).
+          if (hello[0] === 0x25) assert.deepEqual(await c3.send([name, "HELP"]), want);
+          checked++;
+        }
+        assert.equal(checked, helps.filter((n) => seven || n !== "debug").length);
+        c.close();
+        c3.close();
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
 
 /** Requests whose replies do not depend on a hash table's order: compared byte for byte. */
@@ -430,4 +483,89 @@ describe("CLI: --claim-version", () => {
       await server.close();
     }
   });
+});
+
+/** The field names of a MEMORY STATS reply (RESP2 pairs), nested maps as `db.0.<name>`. */
+function statsNames(reply: Buffer): string[] {
+  const [v] = new ReplyDecoder({ maxBulkBytes: reply.length, maxElements: reply.length }).push(
+    reply,
+  );
+  const names = (x: typeof v, prefix: string): string[] => {
+    assert.ok(x?.type === "array" && x.value !== null, "MEMORY STATS is an array of pairs");
+    const out: string[] = [];
+    for (let i = 0; i + 1 < x.value.length; i += 2) {
+      const k = `${prefix}${(x.value[i] as { value: Buffer }).value}`;
+      out.push(k);
+      const val = x.value[i + 1]!;
+      if (val.type === "array") out.push(...names(val, `${k}.`));
+    }
+    return out;
+  };
+  return names(v, "");
+}
+
+/** The last line of a bulk reply's text (LOLWUT's caption). */
+function caption(reply: Buffer): string {
+  const lines = reply.toString("utf8").split("\n");
+  return lines[lines.length - 2] ?? "";
+}
+
+describe("builds: LATENCY/MEMORY DOCTOR, MEMORY STATS and LOLWUT against each build", () => {
+  for (const b of builds()) {
+    test(`${b.entry.name}@${b.version} vs ${b.name}`, async () => {
+      const p = persona(b.entry.name, { version: b.version });
+      const real = await startRedis({
+        host: "127.0.0.1",
+        port: await freePort(),
+        config: p.era.protectedMode ? ["protected-mode no"] : [],
+        bin: b.bin,
+      });
+      const fake = await servePersona(p);
+      const r = await Conn.open(real.port);
+      const f = await Conn.open(fake.port);
+      try {
+        const has = (name: string): boolean => p.recording?.commands.has(name) === true;
+        const exact = async (words: string[]): Promise<void> => {
+          const want = await r.send(words);
+          assert.equal(
+            (await f.send(words)).toString("latin1"),
+            want.toString("latin1"),
+            words.join(" "),
+          );
+        };
+        await exact(["LATENCY", "DOCTOR"]);
+        if (has("memory")) {
+          // A fresh server holds under 5 MB: the doctor says it is empty.
+          await exact(["MEMORY", "DOCTOR"]);
+          await exact(["SET", "k", "123456"]);
+          const want = statsNames(await r.send(["MEMORY", "STATS"]));
+          assert.deepEqual(statsNames(await f.send(["MEMORY", "STATS"])), want, "MEMORY STATS");
+        }
+        if (has("lolwut")) {
+          await exact(["LOLWUT", "x"]);
+          if (p.era.at("6.0")) await exact(["LOLWUT", "VERSION", "x"]);
+          // The art is random on a real server too: its caption (and Schotter's size) are fixed.
+          for (const words of p.era.at("6.0")
+            ? [["LOLWUT"], ["LOLWUT", "VERSION", "5"], ["LOLWUT", "VERSION", "6", "40", "10"]]
+            : [["LOLWUT"], ["LOLWUT", "20", "4", "4"]]) {
+            const want = await r.send(words);
+            const got = await f.send(words);
+            assert.equal(caption(got), caption(want), `${words.join(" ")}: caption`);
+            // Schotter's braille has a fixed size; the skyline's colour escapes vary in length.
+            if (!p.era.at("6.0") || words[2] === "5") {
+              assert.equal(got.length, want.length, `${words.join(" ")}: size`);
+            }
+          }
+        }
+        // With the latency monitor on and nothing logged.
+        await exact(["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+        await exact(["LATENCY", "DOCTOR"]);
+      } finally {
+        r.close();
+        f.close();
+        await fake.close();
+        await real.stop();
+      }
+    });
+  }
 });

@@ -20,7 +20,6 @@ import {
   OK,
   pairsMap,
   type Reply,
-  statusLines,
   textArray,
 } from "./reply.js";
 import { type AclUser, type CommandContext, type CommandSpec, inCategory } from "./spec.js";
@@ -596,63 +595,6 @@ function dryrun(c: CommandContext): Reply {
 const NO_ACL_FILE =
   "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
 
-const HELP_62 = [
-  "CAT [<category>]",
-  "    List all commands that belong to <category>, or all command categories",
-  "    when no category is specified.",
-  "DELUSER <username> [<username> ...]",
-  "    Delete a list of users.",
-  "DRYRUN <username> <command> [<arg> ...]",
-  "    Returns whether the user can execute the given command without executing the command.",
-  "GETUSER <username>",
-  "    Get the user's details.",
-  "GENPASS [<bits>]",
-  "    Generate a secure 256-bit user password. The optional `bits` argument can",
-  "    be used to specify a different size.",
-  "LIST",
-  "    Show users details in config file format.",
-  "LOAD",
-  "    Reload users from the ACL file.",
-  "LOG [<count> | RESET]",
-  "    Show the ACL log entries.",
-  "SAVE",
-  "    Save the current config to the ACL file.",
-  "SETUSER <username> <attribute> [<attribute> ...]",
-  "    Create or modify a user with the specified attributes.",
-  "USERS",
-  "    List all the registered usernames.",
-  "WHOAMI",
-  "    Return the current connection username.",
-];
-
-const HELP_60 = [
-  "LOAD                             -- Reload users from the ACL file.",
-  "SAVE                             -- Save the current config to the ACL file.",
-  "LIST                             -- Show user details in config file format.",
-  "USERS                            -- List all the registered usernames.",
-  "SETUSER <username> [attribs ...] -- Create or modify a user.",
-  "GETUSER <username>               -- Get the user details.",
-  "DELUSER <username> [...]         -- Delete a list of users.",
-  "CAT                              -- List available categories.",
-  "CAT <category>                   -- List commands inside category.",
-  "GENPASS [<bits>]                 -- Generate a secure user password.",
-  "WHOAMI                           -- Return the current connection username.",
-  "LOG [<count> | RESET]            -- Show the ACL log entries.",
-];
-
-function help(c: CommandContext): Reply {
-  if (c.era.before("6.2")) {
-    return statusLines(["ACL <subcommand> arg arg ... arg. Subcommands are:", ...HELP_60]);
-  }
-  const lines = c.era.at("7.0") ? HELP_62 : HELP_62.filter((_, i) => i !== 5 && i !== 6);
-  return statusLines([
-    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    ...lines,
-    "HELP",
-    c.era.at("7.2") ? "    Print this help." : "    Prints this help.",
-  ]);
-}
-
 export const ACL_COMMANDS: CommandSpec[] = inCategory("admin", [
   {
     name: "acl",
@@ -675,7 +617,6 @@ export const ACL_COMMANDS: CommandSpec[] = inCategory("admin", [
       dryrun: { arity: -4, since: "7.0", handler: dryrun },
       save: { arity: 2, handler: () => errorReply(NO_ACL_FILE) },
       load: { arity: 2, handler: () => errorReply(NO_ACL_FILE) },
-      help: { arity: 2, handler: help },
     },
   },
 ]);

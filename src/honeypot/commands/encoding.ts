@@ -162,19 +162,29 @@ export function grownAllocation(
 
 /**
  * MEMORY USAGE as Redis 7.0 computes it on a jemalloc build: the value's structures (object
- * header, encoding, elements) plus the key's sds and its dict entry. Other versions encode
- * differently; their numbers here are the same estimate.
+ * header, encoding, elements) plus the key's sds and its dict entry (24 bytes). How the key is
+ * counted follows each version's memoryCommand: 4.0 took sdsAllocSize of the request's
+ * argument (an embstr's sds8, no type 5), 5.0 sdsAllocSize of the stored key (sds5 below 32
+ * bytes, not rounded to the allocator), 6.0+ the allocator's size of the stored key. KeyDB's
+ * object header is 24 bytes (its MVCC stamp), not 16. Other encodings differ between versions;
+ * their numbers here are the same estimate.
  */
 export function memoryUsage(c: CommandContext, key: string): number | undefined {
   const value = c.keyspace.lookup(c.state.db, key);
   if (value === undefined) return undefined;
-  const keyBytes = sdsBytes(key.length, true) + 24;
+  const keySds = c.era.before("5.0")
+    ? sdsHeader(key.length) + key.length + 1
+    : c.era.before("6.0")
+      ? sdsHeader(key.length, true) + key.length + 1
+      : sdsBytes(key.length, true);
+  const keyBytes = keySds + 24;
   const encoding = encodingOf(c, key);
-  let bytes = 16;
+  const header = c.era.keydb ? 24 : 16;
+  let bytes = header;
   switch (value.type) {
     case "string": {
       const len = value.length ?? value.value.length;
-      if (encoding === "embstr") bytes = allocation(16 + 3 + len + 1);
+      if (encoding === "embstr") bytes = allocation(header + 3 + len + 1);
       else if (encoding === "raw") bytes += value.raw ?? sdsBytes(len);
       break;
     }

@@ -12,7 +12,7 @@
  */
 import path from "node:path";
 import { arr, bulk, int, type RespValue } from "../../resp/index.js";
-import { arityText, MODULE_LOAD_FAILED } from "../personas/texts.js";
+import { arityText, MODULE_LOAD_FAILED, SYNTAX_ERROR } from "../personas/texts.js";
 import { bulkText, EMPTY_ARRAY, errorReply, OK, pairsMap, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
@@ -142,5 +142,7 @@ export const MODULE_COMMANDS: CommandSpec[] = inCategory("admin", [
       loadex: { arity: -3, since: "7.0", gated: "MODULE", handler: moduleLoad },
       unload: { arity: 3, gated: "MODULE", handler: moduleUnload },
     },
+    // 4.0's moduleCommand chain ended in shared.syntaxerr (no HELP either).
+    legacyErrors: { unknown: () => SYNTAX_ERROR, arity: () => SYNTAX_ERROR },
   },
 ]);

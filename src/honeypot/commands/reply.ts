@@ -126,7 +126,16 @@ export function pairsMap(pairs: ReadonlyArray<[string, RespValue]>): RespValue {
   return map(pairs.map(([k, v]): [RespValue, RespValue] => [bulkText(k), v]));
 }
 
-/** Status lines as one array of `+` replies (the HELP subcommands). */
-export function statusLines(lines: readonly string[]): RespValue {
-  return arr(lines.map((l) => simple(l)));
+/**
+ * A map (RESP3 `%`, RESP2's flat array of pairs) whose values may be raw replies (a C double
+ * written by addReplyDouble, a nested map of them): MEMORY STATS.
+ */
+export function replyPairs(pairs: ReadonlyArray<[string, Reply]>, proto: 2 | 3): Reply {
+  const parts: Buffer[] = [
+    Buffer.from(proto === 3 ? `%${pairs.length}\r\n` : `*${pairs.length * 2}\r\n`, "latin1"),
+  ];
+  for (const [k, v] of pairs) {
+    parts.push(encodeReply(bulkText(k), proto), encodeReply(v, proto));
+  }
+  return { type: "raw", bytes: Buffer.concat(parts) };
 }

@@ -15,7 +15,13 @@ import {
   normalizeValue,
   resolveDir,
 } from "../personas/config.js";
-import { SHUTDOWN_FAILED } from "../personas/texts.js";
+import {
+  latencyDoctorText,
+  memoryDoctorText,
+  SHUTDOWN_FAILED,
+  SYNTAX_ERROR,
+} from "../personas/texts.js";
+import { doubleReply } from "./doubles.js";
 import { memoryUsage } from "./encoding.js";
 import {
   bulkText,
@@ -26,7 +32,7 @@ import {
   OK,
   pairsMap,
   type Reply,
-  statusLines,
+  replyPairs,
   syntaxError,
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
@@ -169,20 +175,6 @@ function configRewrite(c: CommandContext): Reply {
     : OK;
 }
 
-const CONFIG_HELP = [
-  "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-  "GET <pattern>",
-  "    Return parameters matching the glob-like <pattern> and their values.",
-  "SET <directive> <value>",
-  "    Set the configuration <directive> to <value>.",
-  "RESETSTAT",
-  "    Reset statistics reported by the INFO command.",
-  "REWRITE",
-  "    Rewrite the configuration file.",
-  "HELP",
-  "    Prints this help.",
-];
-
 function save(status: string) {
   return (c: CommandContext): Reply => {
     if (c.fullName === "bgsave" && c.args.length === 2 && c.arg(1).toUpperCase() !== "SCHEDULE") {
@@ -246,10 +238,123 @@ function memoryUsageCommand(c: CommandContext): Reply {
   return bytes === undefined ? nullBulk() : integer(bytes);
 }
 
-const LATENCY_DOCTOR =
-  "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You " +
-  'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
-  "weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+/** LATENCY DOCTOR: the persona logs no latency event, so the monitor's setting decides. */
+function latencyDoctor(c: CommandContext): Reply {
+  const threshold = c.state.config.get("latency-monitor-threshold") ?? "0";
+  return bulkText(latencyDoctorText(c.era, threshold !== "0"));
+}
+
+/** The persona's INFO memory section as numbers (its memory model: one place). */
+function memoryInfo(c: CommandContext): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of c.info(["memory"]).matchAll(/^(\w+):(\d+(?:\.\d+)?)\r?$/gm)) {
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+function memoryDoctor(c: CommandContext): Reply {
+  const info = memoryInfo(c);
+  const used = info.get("used_memory") ?? 0;
+  return bulkText(memoryDoctorText(c.era, used, info.get("used_memory_peak") ?? used));
+}
+
+/**
+ * A database's dict overhead as getMemoryOverheadData counts it: a dictEntry (24 bytes) per
+ * entry and a pointer per bucket (a power of two, at least 4), plus for the main dict an robj
+ * header per key (16 bytes, KeyDB's 24); 7.4+ (and Valkey 8) keep each in a kvstore, 216 bytes more, and
+ * 64 for the dict it allocates once it holds anything.
+ */
+function dictOverhead(n: number, robj: number, kvstore: boolean): number {
+  const table = n === 0 ? 0 : n * (24 + robj) + Math.max(4, 2 ** Math.ceil(Math.log2(n))) * 8;
+  if (!kvstore) return table;
+  return 216 + (n > 0 ? 64 : 0) + table;
+}
+
+/**
+ * MEMORY STATS (memoryCommand and getMemoryOverheadData in object.c): the fields and their
+ * order as each version prints them, the values from the persona's INFO memory and keyspace,
+ * so the two agree. Ratios are C floats written by addReplyDouble.
+ */
+function memoryStats(c: CommandContext): Reply {
+  const era = c.era;
+  const info = memoryInfo(c);
+  const n = (k: string): number => info.get(k) ?? 0;
+  const used = n("used_memory");
+  const peak = Math.max(used, n("used_memory_peak"));
+  const startup = n("used_memory_startup");
+  const net = Math.max(1, used - startup);
+  const dbs: Array<[number, number, number]> = [];
+  let keys = 0;
+  for (const m of c.info(["keyspace"]).matchAll(/^db(\d+):keys=(\d+),expires=(\d+)/gm)) {
+    dbs.push([Number(m[1]), Number(m[2]), Number(m[3])]);
+    keys += Number(m[2]);
+  }
+  const int = (v: number): Reply => integer(Math.round(v));
+  const dbl = (v: number): Reply => doubleReply(era, c.state.proto, Math.fround(v));
+  const fields: Array<[string, Reply]> = [
+    ["peak.allocated", int(peak)],
+    ["total.allocated", int(used)],
+    ["startup.allocated", int(startup)],
+    ["replication.backlog", int(n("mem_replication_backlog"))],
+    ["clients.slaves", int(n("mem_clients_slaves"))],
+    ["clients.normal", int(n("mem_clients_normal"))],
+  ];
+  if (era.at("7.0")) fields.push(["cluster.links", int(n("mem_cluster_links"))]);
+  fields.push(["aof.buffer", int(n("mem_aof_buffer"))]);
+  if (era.at("5.0")) {
+    const lua = era.at("7.0") ? n("used_memory_scripts_eval") : n("used_memory_scripts");
+    fields.push(["lua.caches", int(lua)]);
+  }
+  if (era.at("7.0")) fields.push(["functions.caches", int(n("used_memory_functions"))]);
+  const kvstore = era.at("7.4") || (era.valkey && !era.version.startsWith("7."));
+  for (const [db, k, expires] of dbs) {
+    const inner: Array<[string, Reply]> = [
+      ["overhead.hashtable.main", int(dictOverhead(k, era.keydb ? 24 : 16, kvstore))],
+      ["overhead.hashtable.expires", int(dictOverhead(expires, 0, kvstore))],
+    ];
+    if (era.at("7.0") && !kvstore) inner.push(["overhead.hashtable.slot-to-keys", int(0)]);
+    fields.push([`db.${db}`, replyPairs(inner, c.state.proto)]);
+  }
+  if (kvstore) {
+    fields.push(["overhead.db.hashtable.lut", int(dbs.length > 0 ? 256 : 0)]);
+    fields.push(["overhead.db.hashtable.rehashing", int(0)]);
+  }
+  fields.push(["overhead.total", int(n("used_memory_overhead"))]);
+  if (kvstore) fields.push(["db.dict.rehashing.count", int(0)]);
+  fields.push(
+    ["keys.count", int(keys)],
+    ["keys.bytes-per-key", int(keys > 0 ? Math.floor(net / keys) : 0)],
+    ["dataset.bytes", int(n("used_memory_dataset"))],
+    ["dataset.percentage", dbl((n("used_memory_dataset") * 100) / net)],
+    ["peak.percentage", dbl((used * 100) / peak)],
+  );
+  const rss = n("used_memory_rss");
+  if (era.before("5.0")) {
+    fields.push(["fragmentation", dbl(rss / Math.max(1, used))]);
+  } else {
+    const allocated = n("allocator_allocated") || used;
+    const active = n("allocator_active") || allocated;
+    const resident = n("allocator_resident") || active;
+    fields.push(
+      ["allocator.allocated", int(allocated)],
+      ["allocator.active", int(active)],
+      ["allocator.resident", int(resident)],
+    );
+    if (kvstore) fields.push(["allocator.muzzy", int(n("allocator_muzzy"))]);
+    fields.push(
+      ["allocator-fragmentation.ratio", dbl(active / allocated)],
+      ["allocator-fragmentation.bytes", int(active - allocated)],
+      ["allocator-rss.ratio", dbl(resident / active)],
+      ["allocator-rss.bytes", int(resident - active)],
+      ["rss-overhead.ratio", dbl(rss / resident)],
+      ["rss-overhead.bytes", int(rss - resident)],
+      ["fragmentation", dbl(rss / Math.max(1, used))],
+      ["fragmentation.bytes", int(rss - used)],
+    );
+  }
+  return replyPairs(fields, c.state.proto);
+}
 
 export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "info", arity: -1, handler: info },
@@ -267,7 +372,6 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
         },
       },
       rewrite: { arity: 2, handler: configRewrite },
-      help: { arity: 2, since: "5.0", handler: () => statusLines(CONFIG_HELP) },
     },
     legacyErrors: {
       unknown: () => "ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE",
@@ -309,8 +413,10 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       latest: { arity: 2, handler: () => EMPTY_ARRAY },
       history: { arity: 3, handler: () => EMPTY_ARRAY },
       reset: { arity: -2, handler: () => integer(0) },
-      doctor: { arity: 2, handler: () => bulk(LATENCY_DOCTOR) },
+      doctor: { arity: 2, handler: latencyDoctor },
     },
+    // Before 5.0 latencyCommand's chain ended in shared.syntaxerr (no HELP either).
+    legacyErrors: { unknown: () => SYNTAX_ERROR, arity: () => SYNTAX_ERROR },
   },
   {
     name: "slowlog",
@@ -356,13 +462,8 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
     keys: [2, 2, 1],
     subcommands: {
       usage: { arity: -3, handler: memoryUsageCommand },
-      doctor: {
-        arity: 2,
-        handler: () =>
-          bulk(
-            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n",
-          ),
-      },
+      doctor: { arity: 2, handler: memoryDoctor },
+      stats: { arity: 2, handler: memoryStats },
       "malloc-stats": {
         arity: 2,
         handler: () => bulk("Stats not supported for the current allocator"),

@@ -48,7 +48,6 @@ import {
   OK,
   outOfMemory,
   type Reply,
-  statusLines,
   syntaxError,
   wrongType,
 } from "./reply.js";
@@ -1043,7 +1042,6 @@ function xgroup(c: CommandContext): Reply {
       }
     }
   }
-  if (opt === "help" && argc === 2) return xgroupHelp(c);
   if (opt === "create" && argc >= 5 && argc <= 8) {
     let id: StreamId;
     if (c.arg(4) === "$") id = s?.lastId ?? 0n;
@@ -1098,92 +1096,6 @@ function xgroup(c: CommandContext): Reply {
   return syntax();
 }
 
-/** addReplyHelp of 6.2+: the header, the lines, HELP (worded "Print" from 7.2). */
-function help(c: CommandContext, name: string, lines: string[]): Reply {
-  return statusLines([
-    `${name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
-    ...lines,
-    "HELP",
-    c.era.at("7.2") ? "    Print this help." : "    Prints this help.",
-  ]);
-}
-
-/** Before 6.2 each command wrote its whole help, under this header. */
-function legacyHelp(name: string, lines: string[]): Reply {
-  return statusLines([`${name} <subcommand> arg arg ... arg. Subcommands are:`, ...lines]);
-}
-
-function xgroupHelp(c: CommandContext): Reply {
-  if (c.era.before("6.2")) {
-    return legacyHelp("XGROUP", [
-      "CREATE      <key> <groupname> <id or $> [opt] -- Create a new consumer group.",
-      "            option MKSTREAM: create the empty stream if it does not exist.",
-      "SETID       <key> <groupname> <id or $>  -- Set the current group ID.",
-      "DESTROY     <key> <groupname>            -- Remove the specified group.",
-      "DELCONSUMER <key> <groupname> <consumer> -- Remove the specified consumer.",
-      "HELP                                     -- Prints this help.",
-    ]);
-  }
-  const v7 = c.era.at("7.0");
-  return help(c, "XGROUP", [
-    "CREATE <key> <groupname> <id|$> [option]",
-    "    Create a new consumer group. Options are:",
-    "    * MKSTREAM",
-    "      Create the empty stream if it does not exist.",
-    ...(v7
-      ? [
-          "    * ENTRIESREAD entries_read",
-          "      Set the group's entries_read counter (internal use).",
-        ]
-      : []),
-    "CREATECONSUMER <key> <groupname> <consumer>",
-    "    Create a new consumer in the specified group.",
-    "DELCONSUMER <key> <groupname> <consumer>",
-    "    Remove the specified consumer.",
-    // 6.2's list lacks a comma here: the two lines are one.
-    ...(v7
-      ? ["DESTROY <key> <groupname>", "    Remove the specified group."]
-      : ["DESTROY <key> <groupname>    Remove the specified group."]),
-    ...(v7
-      ? [
-          "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-          "    Set the current group ID and entries_read counter.",
-        ]
-      : ["SETID <key> <groupname> <id|$>", "    Set the current group ID."]),
-  ]);
-}
-
-function xinfoHelp(c: CommandContext): Reply {
-  if (c.era.before("6.0")) {
-    return legacyHelp("XINFO", [
-      "CONSUMERS <key> <groupname>  -- Show consumer groups of group <groupname>.",
-      "GROUPS <key>                 -- Show the stream consumer groups.",
-      "STREAM <key>                 -- Show information about the stream.",
-      "HELP                         -- Print this help.",
-    ]);
-  }
-  if (c.era.before("6.2")) {
-    return legacyHelp("XINFO", [
-      "CONSUMERS <key> <groupname>         -- Show consumer groups of group <groupname>.",
-      "GROUPS <key>                        -- Show the stream consumer groups.",
-      "STREAM <key> [FULL [COUNT <count>]] -- Show information about the stream.",
-      "                                       FULL will return the full state of the stream,",
-      "                                            including all entries, groups, consumers and PELs.",
-      "                                            It's possible to show only the first stream/PEL entries",
-      "                                            by using the COUNT modifier (Default is 10)",
-      "HELP                                -- Print this help.",
-    ]);
-  }
-  return help(c, "XINFO", [
-    "CONSUMERS <key> <groupname>",
-    "    Show consumers of <groupname>.",
-    "GROUPS <key>",
-    "    Show the stream consumer groups.",
-    "STREAM <key> [FULL [COUNT <count>]",
-    "    Show information about the stream.",
-  ]);
-}
-
 /** A map of named fields (RESP3 `%`, a flat array in RESP2). */
 function fields(pairs: Array<[string, RespValue]>): RespValue {
   return map(pairs.map(([k, v]): [RespValue, RespValue] => [bulkText(k), v]));
@@ -1206,7 +1118,6 @@ function xinfo(c: CommandContext): Reply {
         ? `ERR unknown subcommand or wrong number of arguments for '${c.arg(1).slice(0, 128)}'. Try XINFO HELP.`
         : `ERR Unknown subcommand or wrong number of arguments for '${c.arg(1)}'. Try XINFO HELP.`,
     );
-  if (opt === "help") return argc === 2 ? xinfoHelp(c) : syntax();
   if (argc < 3) return syntax();
   const key = c.arg(2);
   const s = readStream(c, key);

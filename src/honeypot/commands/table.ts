@@ -16,7 +16,12 @@
  */
 
 import type { Era } from "../personas/era.js";
-import { type RecordedCommand, recording, recordingFor } from "../personas/tables.js";
+import {
+  type RecordedCommand,
+  type Recording,
+  recording,
+  recordingFor,
+} from "../personas/tables.js";
 import {
   arityText,
   subcommandSyntaxText,
@@ -33,6 +38,7 @@ import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.js";
 import { INTROSPECTION_COMMANDS } from "./introspection.js";
 import { KEY_COMMANDS } from "./keys.js";
 import { LIST_COMMANDS } from "./lists.js";
+import { LOLWUT_COMMANDS } from "./lolwut.js";
 import { MODULE_COMMANDS } from "./module.js";
 import { MONITOR_COMMANDS } from "./monitor.js";
 import { PUBSUB_COMMANDS } from "./pubsub.js";
@@ -70,6 +76,7 @@ const ALL: CommandSpec[] = [
   ...SORT_COMMANDS,
   ...DUMP_COMMANDS,
   ...SERVER_COMMANDS,
+  ...LOLWUT_COMMANDS,
   ...MONITOR_COMMANDS,
   ...SCRIPTING_COMMANDS,
   ...TRANSACTION_COMMANDS,
@@ -90,7 +97,7 @@ export function commandTable(era: Era): CommandTable {
   let table = tables.get(id);
   if (table === undefined) {
     const name = recordingFor(era.product, era.version);
-    table = name === undefined ? fromSpecs(era) : fromRecording(era, recording(name).commands);
+    table = name === undefined ? fromSpecs(era) : fromRecording(era, recording(name));
     tables.set(id, table);
   }
   return table;
@@ -155,10 +162,13 @@ function flagsOf(rec: RecordedCommand): CommandFlag[] {
  * The recorded table with the honeypot's handlers: the recorded commands in the recorded order,
  * each with its recorded arity (and 7.0+ subcommands with theirs). A spec whose `since`
  * excludes the version stays out (DEBUG before 7.0: renamed away, as hardening guides advise).
- * Specs of commands the recorded table does not list come after, as they are: QUIT before 7.0
- * was answered by processCommand before the table was looked up, so COMMAND never listed it.
+ * The recorded table decides which commands exist: a spec it does not list is left out (WAIT on
+ * 2.8, LOLWUT on KeyDB), except QUIT, which comes after as it is: before 7.0 processCommand
+ * answered it before the table was looked up, so COMMAND never listed it.
+ * A container whose `<C> HELP` was recorded answers it with the recorded bytes (withHelp).
  */
-function fromRecording(era: Era, recorded: ReadonlyMap<string, RecordedCommand>): CommandTable {
+function fromRecording(era: Era, recordingOf: Recording): CommandTable {
+  const recorded = recordingOf.commands;
   const specs = specsOf(era);
   const excluded = new Set(ALL.map((s) => s.name).filter((n) => !specs.has(n)));
   const built = new Map<string, CommandSpec>();
@@ -190,10 +200,43 @@ function fromRecording(era: Era, recorded: ReadonlyMap<string, RecordedCommand>)
       }
       resolved = { ...resolved, subcommands: subs };
     }
-    built.set(name, resolved);
+    const help = recordingOf.help.get(name);
+    built.set(name, help === undefined ? resolved : withHelp(resolved, help));
   }
-  for (const [name, spec] of specs) if (!built.has(name)) built.set(name, spec);
+  const quit = specs.get("quit");
+  if (quit !== undefined && !built.has("quit")) built.set("quit", quit);
   return built;
+}
+
+/**
+ * A container whose `<C> HELP` a real build of the version answered: HELP answers the recorded
+ * bytes, the one place any HELP is answered where a recording exists (the same bytes in RESP2
+ * and RESP3: an array of status lines). Whatever the version checks first still comes first,
+ * as for any subcommand: the command's existence and arity, the 7.0+ subcommand table's
+ * unknown-subcommand and arity errors, DEBUG's 7.0+ gate (session.ts). Every container checks
+ * `argc == 2` for HELP; a HELP with more words goes to the handler as before.
+ */
+function withHelp(spec: CommandSpec, bytes: Buffer): CommandSpec {
+  const reply: Reply = { type: "raw", bytes };
+  const answer: Handler = () => reply;
+  if (spec.subcommands !== undefined) {
+    const own = spec.subcommands.help;
+    return {
+      ...spec,
+      subcommands: {
+        ...spec.subcommands,
+        help: own === undefined ? { arity: 2, handler: answer } : { ...own, handler: answer },
+      },
+    };
+  }
+  const handler = spec.handler!;
+  return {
+    ...spec,
+    handler: (c) =>
+      c.args.length === 2 && c.args[1]!.toString("latin1").toLowerCase() === "help"
+        ? reply
+        : handler(c),
+  };
 }
 
 /** What runs for a request: the handler, the name errors and stats use, and any 7.0+ gate. */

@@ -1,8 +1,8 @@
 /**
  * What real servers said about themselves (data/tables, recorded by scripts/record-tables.ts
  * from the builds in /work/servers): COMMAND, COMMAND DOCS, CONFIG GET * and INFO, as the raw
- * RESP2 and (6.0+) RESP3 replies. A persona answers COMMAND and CONFIG from the recording of
- * its version, and its arity checks follow the recorded command table: the recorded server
+ * RESP2 and (6.0+) RESP3 replies, and `<C> HELP` of every container command that answered one.
+ * A persona answers COMMAND, CONFIG and HELP from the recording of its version, and its arity checks follow the recorded command table: the recorded server
  * decides, not the honeypot's own command specs (commands/spec.ts keeps `arity` only for
  * versions without a recording).
  *
@@ -80,6 +80,12 @@ export interface Recording {
    * chain handles.
    */
   configRules?: { standard: Array<[string, string | null, string]>; special: string[] };
+  /**
+   * `<C> HELP` as the build sent it, by lower-case container name (`client`, `xgroup` …): the
+   * same bytes in RESP2 and RESP3 (an array of status lines). Only containers whose HELP
+   * answered an array are here.
+   */
+  help: ReadonlyMap<string, Buffer>;
   /** INFO (default sections) and INFO all, as text. */
   info: string;
   infoAll: string;
@@ -276,6 +282,11 @@ function load(name: string): Recording {
     },
     docs: docsFor,
     config,
+    help: new Map(
+      Object.entries(r)
+        .filter(([key]) => key.startsWith("help:"))
+        .map(([key, b64]) => [key.slice("help:".length), Buffer.from(b64, "base64")]),
+    ),
     info: text(decode(r.info!)),
     infoAll: text(decode(r.info_all!)),
   };

@@ -3,7 +3,7 @@
  * recorded replies in data/replies). Texts are latin1 strings without the leading `-` and the
  * CRLF: one character per byte, so a client's bytes echoed in an error stay the same bytes.
  */
-import type { Era } from "./era.js";
+import { type Era, versionParts } from "./era.js";
 
 const DENIED_OPENING_OLD =
   "DENIED Redis is running in protected mode because protected mode is enabled, no bind address " +
@@ -200,4 +200,54 @@ export function subscribedContextText(era: Era, command: string): string {
     return `ERR Can't execute '${command}': only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT are allowed in this context`;
   }
   return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
+}
+
+/**
+ * How a server's own reports name it: KeyDB's always said KeyDB, Valkey 8 replaced "Redis" by
+ * "Valkey" (Valkey 7.2 still said Redis).
+ */
+function reportName(era: Era): string {
+  if (era.keydb) return "KeyDB";
+  if (era.valkey && versionParts(era.version)[0] >= 8) return "Valkey";
+  return "Redis";
+}
+
+/**
+ * LATENCY DOCTOR (createLatencyReport in latency.c) of a server that never logged a latency
+ * event: with latency-monitor-threshold 0 the monitor is disabled; else no spike was seen.
+ * KeyDB and Valkey 8 dropped the sentences around; the link became https in Redis 6.2.2.
+ */
+export function latencyDoctorText(era: Era, monitorEnabled: boolean): string {
+  const name = reportName(era);
+  if (!monitorEnabled) {
+    const head = `I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this ${name} instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it.`;
+    if (name !== "Redis") return `${head}\n`;
+    const scheme = era.at("6.2.2") ? "https" : "http";
+    return `${head} If we weren't in a deep space mission I'd suggest to take a look at ${scheme}://redis.io/topics/latency-monitor.\n`;
+  }
+  if (name === "Valkey") {
+    return "No latency spike was observed during the lifetime of this Valkey instance, not in the slightest bit.\n";
+  }
+  return `Dave, no latency spike was observed during the lifetime of this ${name} instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n`;
+}
+
+/**
+ * MEMORY DOCTOR (getMemoryDoctorReport in object.c, the same from 4.0 to 8.0) for what the
+ * persona's memory model says: under 5 MB allocated the instance counts as empty; a peak above
+ * 150% of what is used now is the one issue the model can show (it has no fragmentation, big
+ * client buffers or script cache to report).
+ */
+export function memoryDoctorText(era: Era, used: number, peak: number): string {
+  if (used < 5 * 1024 * 1024) {
+    return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n";
+  }
+  if (peak / used <= 1.5) {
+    return "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
+  }
+  const name = reportName(era);
+  return (
+    `Sam, I detected a few issues in this ${name} instance memory implants:\n\n` +
+    ` * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the ${name} instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the ${name} instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n` +
+    "I'm here to keep you safe, Sam. I want to help you.\n"
+  );
 }
