@@ -21,10 +21,11 @@ local type, tostring0, error, rawget, rawset0, setmetatable0, getmetatable, next
 local fmt, mtype, floor, tointeger = string.format, math.type, math.floor, math.tointeger
 local dbg_getinfo, dbg_setupvalue = debug.getinfo, debug.setupvalue
 local gsub, byte, char, concat = string.gsub, string.byte, string.char, table.concat
+local unpack0, spack, sunpack = table.unpack, string.pack, string.unpack
 
+-- Lua 5.1's lua_Number is a double printed with "%.14g" (integers too: 1e14 prints 1e+14).
 local function num2str(n)
-  if mtype(n) == "float" then return (fmt("%.14g", n)) end
-  return fmt("%d", n)
+  return (fmt("%.14g", n))
 end
 local function toint(v)
   local n = tonumber(v)
@@ -63,8 +64,12 @@ tostring = function(v)
   if type(v) == "number" then return num2str(v) end
   return tostring0(v)
 end
-print = function() end
-dofile, loadfile, warn, require, utf8 = nil, nil, nil, nil, nil
+-- Globals as the version's Lua has them: print until 7.0, dofile until 3.2 (the host's
+-- answers "cannot open": no file is ever read), never loadfile (and nothing of 5.4's).
+_VERSION = "Lua 5.1"
+if F.print then print = function() end else print = nil end
+dofile = F.dofile and H.dofile or nil
+loadfile, warn, require, utf8 = nil, nil, nil, nil
 local load0 = load
 local envProxy
 load = function(chunk, name)
@@ -97,6 +102,27 @@ string.gfind = string.gmatch
 math.type, math.tointeger, math.ult, math.maxinteger, math.mininteger = nil, nil, nil, nil, nil
 table.move, table.pack, string.pack, string.unpack, string.packsize = nil, nil, nil, nil, nil
 coroutine.close, coroutine.isyieldable = nil, nil
+table.unpack, rawlen = nil, nil
+-- 5.1's string.format reads the integer conversions' arguments as numbers cast to integers.
+local format0 = string.format
+string.format = function(f, ...)
+  local n = select("#", ...)
+  if n == 0 or type(f) ~= "string" or not f:find("%", 1, true) then return format0(f, ...) end
+  local args = { ... }
+  local i = 0
+  for flags, conv in f:gmatch("%%([-+ #0]*%d*%.?%d*)(.)") do
+    if conv ~= "%" then
+      i = i + 1
+      local a = args[i]
+      if (conv == "d" or conv == "i" or conv == "o" or conv == "u" or conv == "x" or conv == "X"
+          or conv == "c") and type(a) == "number" and a == a and a ~= math.huge and a ~= -math.huge then
+        args[i] = a >= 0 and floor(a) or -floor(-a)
+        args[i] = tointeger(args[i]) or args[i]
+      end
+    end
+  end
+  return format0(f, unpack0(args, 1, n))
+end
 
 -- Redis's math.random: redisLrand48, whose state lives as long as the server (seed).
 local X = seed
@@ -318,9 +344,9 @@ if vulnerable then
   }
 end
 
--- debug: only what cannot unsettle the sandbox (no sethook, no setupvalue, no registry).
-G.debug = { getinfo = dbg_getinfo, traceback = debug.traceback, gethook = debug.gethook,
-  getlocal = debug.getlocal, getupvalue = debug.getupvalue, getmetatable = debug.getmetatable }
+-- Redis removes debug once its error handler holds it ("debug = nil" in eval.c).
+local dbg_getupvalue = debug.getupvalue
+G.debug = nil
 
 -- Lua 5.4's runtime error texts in Lua 5.1's words ("attempt to index local 't' (a nil value)").
 local function as51(msg)
@@ -332,9 +358,27 @@ local function as51(msg)
   return msg
 end
 
+-- The step bound ends a script as SCRIPT KILL does (the hook's error, "Script killed by user
+-- with SCRIPT KILL..."), at the script's line where it ran (not the prelude's, when the bound
+-- was re-raised by a pcall wrapper).
+local KILLED = "Script killed by user with SCRIPT KILL..."
+local function scriptLevel()
+  for level = 3, 200 do
+    local i = dbg_getinfo(level, "Sl")
+    if i == nil then return nil end
+    if byte(i.source, 1) == 64 then return i end
+  end
+end
+
 local handler
 if F.v7 then
   handler = function(err)
+    if err == STEPS then
+      local i = scriptLevel()
+      local e = { err = "ERR " .. KILLED }
+      if i then e["source"], e["line"] = i.source, i.currentline end
+      return e
+    end
     local i = dbg_getinfo(2, "nSl")
     if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
     if type(err) ~= "table" then err = { err = "ERR " .. as51(tostring(err)) } end
@@ -346,6 +390,11 @@ if F.v7 then
   end
 else
   handler = function(err)
+    if err == STEPS then
+      local i = scriptLevel()
+      if i then return i.source .. ":" .. i.currentline .. ": " .. KILLED end
+      return KILLED
+    end
     local i = dbg_getinfo(2, "nSl")
     if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
     if type(err) == "table" then
@@ -354,7 +403,7 @@ else
       return "@" .. at .. ": " .. at .. ": attempt to concatenate local 'err' (a table value)"
     end
     err = as51(tostring(err))
-    if F.strict and err:find("Script attempted to access nonexistent global variable", 1, true) then
+    if F.strict and err:find("Script attempted to access %a+ global variable") then
       return "@enable_strict_lua:15: " .. err
     end
     if F.strict and err:find("Script attempted to create global variable", 1, true) then
@@ -389,7 +438,6 @@ if F.readonly then
     return setmetatable0(t, mt)
   end
   envProxy = proxy(G)
-  getfenv = function() return envProxy end
   G._G = envProxy
   setmetatable0(G, { __index = H.noglobal })
 else
@@ -397,6 +445,57 @@ else
   setmetatable0(G, { __index = H.noglobal, __newindex = H.noglobalset })
 end
 ipairs = ipairs
+
+-- Lua 5.1's function environments, over 5.4's _ENV upvalue (never handing out the real
+-- globals table where the version protects it); newproxy's userdata comes from the host.
+-- Debian's 7.0 package has none of the three.
+if F.fenv then
+  local function envSlot(f)
+    if type(f) ~= "function" then return nil end
+    for n = 1, 255 do
+      local name = dbg_getupvalue(f, n)
+      if name == nil then return nil end
+      if name == "_ENV" then return n end
+    end
+  end
+  local function target(f, fname)
+    if type(f) == "function" then return f end
+    local level = f
+    if level == nil then level = 1 end
+    level = tonumber(level)
+    if level == nil then
+      error("bad argument #1 to '" .. fname .. "' (number expected, got " .. type(f) .. ")", 3)
+    end
+    if level < 0 then error("bad argument #1 to '" .. fname .. "' (level must be non-negative)", 3) end
+    if level == 0 then return 0 end
+    local i = dbg_getinfo(level + 2, "f")
+    if i == nil then error("bad argument #1 to '" .. fname .. "' (invalid level)", 3) end
+    return i.func
+  end
+  rawset0(G, "getfenv", function(f)
+    local fn = target(f, "getfenv")
+    local n = fn ~= 0 and envSlot(fn)
+    if not n then return envProxy end
+    local _, env = dbg_getupvalue(fn, n)
+    if env == G then return envProxy end
+    return env
+  end)
+  rawset0(G, "setfenv", function(f, t)
+    if type(t) ~= "table" then
+      error("bad argument #2 to 'setfenv' (table expected, got " .. (t == nil and "no value" or type(t)) .. ")", 2)
+    end
+    local fn = target(f, "setfenv")
+    local n = fn ~= 0 and envSlot(fn)
+    if not n or dbg_getinfo(fn, "S").source ~= "@user_script" and dbg_getinfo(fn, "S").source ~= "@user_function" then
+      error("'setfenv' cannot change environment of given object", 2)
+    end
+    dbg_setupvalue(fn, n, t)
+    return fn
+  end)
+  rawset0(G, "newproxy", H.newproxy)
+end
+-- Valkey 8 names the redis table "server" too.
+if F.serverAlias then rawset0(G, "server", rawget(G, "redis")) end
 
 -- FUNCTION LOAD / FCALL (7.0+): run a library's code with the load-time redis table, whose
 -- register_function collects the callbacks; returns them and each one's flags.

@@ -38,6 +38,21 @@ const LUA_MASKCOUNT = 8;
 const wasm = await new LuaFactory().getLuaModule();
 const m = wasm.module as unknown as WasmModule;
 
+/**
+ * Lua 5.1 prints a float as "%.14g" alone; 5.4's tostringbuff adds ".0" when that looks like an
+ * integer (`"x" .. 10/2` is "x5.0" in 5.4, "x5" in Redis). It decides with
+ * strspn(buff, "-0123456789"): emptying that set (its one copy in the module's static data)
+ * makes it never add the suffix, for tostring, concatenation and every coercion alike.
+ */
+function printFloatsAs51(): void {
+  const needle = Buffer.from("\0-0123456789\0", "latin1");
+  const heap = Buffer.from(m.HEAPU8.buffer, m.HEAPU8.byteOffset, m.HEAPU8.byteLength);
+  const at = heap.indexOf(needle);
+  if (at < 0 || heap.indexOf(needle, at + 1) >= 0) throw new Error("lua: float format not found");
+  heap[at + 1] = 0;
+}
+printFloatsAs51();
+
 interface WasmModule {
   _realloc(p: number, n: number): number;
   HEAPU8: Uint8Array;
@@ -53,6 +68,8 @@ interface WasmModule {
   _lua_concat: CFn;
   _lua_createtable: CFn;
   _lua_newstate: CFn;
+  _lua_newuserdatauv: CFn;
+  _lua_setmetatable: CFn;
   _lua_close: CFn;
   _lua_dump: CFn;
   _lua_error: CFn;
@@ -212,6 +229,14 @@ export class LuaState {
   /** t[k] = v with k, v on top (popped), t at index i. */
   rawSet(i: number): void {
     m._lua_rawset(this.L, i);
+  }
+  /** A new empty full userdata (newproxy's), with a new empty metatable if asked. */
+  pushUserdata(withMetatable: boolean): void {
+    m._lua_newuserdatauv(this.L, 0, 0);
+    if (withMetatable) {
+      m._lua_createtable(this.L, 0, 0);
+      m._lua_setmetatable(this.L, -2);
+    }
   }
   /** cjson.null: a light userdata NULL. */
   pushLightNull(): void {

@@ -4,8 +4,8 @@
  * KEYS/ARGV, redis.call/pcall into the session's own command handlers against its keyspace,
  * the conversions between Lua and RESP both ways as script_lua.c makes them, the error texts
  * of the version (7.0+: `script: <sha>, on @user_script:<line>.`; before: `Error running
- * script (call to f_<sha>): …`). A script past its step bound ends the connection unanswered
- * (recorded as the `script_steps` limit), as a client of a server stuck in a script waits.
+ * script (call to f_<sha>): …`). A script past its step bound ends as SCRIPT KILL ends one,
+ * with the version's error reply (recorded as the `script_steps` limit); the connection lives.
  */
 import { createHash } from "node:crypto";
 import { arr, bulk, int, map, nil, ReplyDecoder, simple } from "../../resp/index.js";
@@ -25,7 +25,7 @@ import {
   withState,
 } from "../lua.js";
 import { PRELUDE } from "../lua-prelude.js";
-import { NOT_INTEGER } from "../personas/texts.js";
+import { NOT_INTEGER, noGlobalText } from "../personas/texts.js";
 import { parseInteger } from "./integers.js";
 import { encodeReply, errorReply, OK, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
@@ -346,7 +346,21 @@ const HOST = {
   }),
   noglobal: hostFunction((s) => {
     const name = s.toBytes(2)?.toString("latin1") ?? "?";
-    return s.errorAt(`Script attempted to access nonexistent global variable '${name}'`);
+    return s.errorAt(noGlobalText(run!.c.era, name));
+  }),
+  // Lua 5.1's dofile (Redis before 3.2): no file is ever read; every path is missing.
+  dofile: hostFunction((s) => {
+    if (s.top() === 0 || s.type(1) === LUA_TNIL) return 0;
+    const path = s.type(1) === LUA_TNUMBER ? numberText(s, 1) : s.toBytes(1)?.toString("latin1");
+    if (path === undefined || (s.type(1) !== LUA_TSTRING && s.type(1) !== LUA_TNUMBER)) {
+      return s.errorAt(`bad argument #1 to 'dofile' (string expected, got ${typeName(s, 1)})`);
+    }
+    s.pushString(`cannot open ${path}: No such file or directory`);
+    return s.error();
+  }),
+  newproxy: hostFunction((s) => {
+    s.pushUserdata(s.toBoolean(1));
+    return 1;
   }),
   readonly: hostFunction((s) => s.errorAt("Attempt to modify a readonly table")),
   exec: hostFunction((s) => {
@@ -407,6 +421,14 @@ function pushJson(s: LuaState, v: unknown, depth: number): void {
       s.rawSet(-3);
     }
   }
+}
+
+const TYPE_NAMES = ["nil", "boolean", "userdata", "number", "string", "table", "function"];
+
+/** lua_typename of the value at i. */
+function typeName(s: LuaState, i: number): string {
+  const t = s.type(i);
+  return t === 8 ? "thread" : (TYPE_NAMES[t] ?? "userdata");
 }
 
 function numberText(s: LuaState, i: number): string {
@@ -471,7 +493,13 @@ function prepare(
     versionNum: ((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0),
     // 7.0 draws from one sequence for the server's life; before, each script starts it anew.
     seed: era.at("7.0") ? (RANDOM_STATE.get(c.keyspace) ?? LRAND48_INITIAL) : LRAND48_SEED_0,
-    osClock: era.product === "redis" && era.at("7.4"),
+    // os (only os.clock): Redis 7.4, Valkey 8.
+    osClock: (era.product === "redis" && era.at("7.4")) || era.valkey8,
+    serverAlias: era.valkey8,
+    print: era.before("7.0"),
+    dofile: era.before("3.2"),
+    // Debian's 7.0 package (built on its own Lua 5.1) has no getfenv, setfenv, newproxy.
+    fenv: !(c.persona.layout === "debian" && era.at("7.0")),
   };
   s.newTable();
   for (const [k, v] of Object.entries(features)) {
@@ -585,7 +613,16 @@ function runScript(
         status = s.pcall(2, 1, 1);
       }
       if (r.command !== undefined) c.effect = { kind: "script", sha1: label, command: r.command };
-      if (s.stepsExceeded) return c.overLimit("script_steps");
+      if (s.stepsExceeded) {
+        // Ended as SCRIPT KILL ends a script: the error reply, the connection lives.
+        c.effect = {
+          kind: "script",
+          sha1: label,
+          ...(r.command === undefined ? {} : { command: r.command }),
+          limit: "script_steps",
+        };
+        return runError(s, c, label, status);
+      }
       if (status !== 0) {
         const reply = runError(s, c, label, status);
         saveRandom(s, c);

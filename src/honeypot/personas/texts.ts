@@ -199,3 +199,9 @@ export function subscribedContextText(era: Era, command: string): string {
   }
   return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
 }
+
+/** A script read a global that does not exist (enable_strict_lua; "unexisting" before 4.0). */
+export function noGlobalText(era: Era, name: string): string {
+  const word = era.at("4.0") ? "nonexistent" : "unexisting";
+  return `Script attempted to access ${word} global variable '${name}'`;
+}
