@@ -19,9 +19,10 @@ local G = _G
 local type, tostring0, error, rawget, rawset0, setmetatable0, getmetatable, next, select =
   type, tostring, error, rawget, rawset, setmetatable, getmetatable, next, select
 local fmt, mtype, floor, tointeger = string.format, math.type, math.floor, math.tointeger
+local fmt_, mininteger = string.format, math.mininteger
 local dbg_getinfo, dbg_setupvalue = debug.getinfo, debug.setupvalue
 local gsub, byte, char, concat = string.gsub, string.byte, string.char, table.concat
-local unpack0, spack, sunpack = table.unpack, string.pack, string.unpack
+local unpack0, spack, sunpack, rawlen0 = table.unpack, string.pack, string.unpack, rawlen
 
 -- Lua 5.1's lua_Number is a double printed with "%.14g" (integers too: 1e14 prints 1e+14).
 local function num2str(n)
@@ -253,6 +254,443 @@ G.cjson = {
   encode_invalid_numbers = function() end,
 }
 
+
+-- struct (lua_struct.c, as each version ships it: F.structOld, 2.8–3.0's texts and offsets;
+-- F.structOverflow, the size overflow check of 5.0.8+). Native order: little-endian (x86-64).
+-- luaL_error as a C library function raises it: at its caller's line, if that is the script's.
+local function raise(msg)
+  for level = 3, 200 do
+    local i = dbg_getinfo(level, "Sl")
+    if i == nil or i.what == "C" then break end
+    if byte(i.source, 1) == 64 then error(i.source:sub(2) .. ":" .. i.currentline .. ": " .. msg, 0) end
+  end
+  error(msg, 0)
+end
+local function argError(n, fname, msg) raise("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")") end
+local function typeOf(v, given) if not given then return "no value" end return type(v) end
+local function checkString(fname, n, v, given)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" then return num2str(v) end
+  argError(n, fname, "string expected, got " .. typeOf(v, given))
+end
+local function checkNumber(fname, n, v, given)
+  local x = tonumber(v)
+  if type(v) ~= "number" and (type(v) ~= "string" or x == nil) then
+    argError(n, fname, "number expected, got " .. typeOf(v, given))
+  end
+  return x
+end
+local function isdigit(c) return c ~= nil and c >= 48 and c <= 57 end
+-- A double as C casts it to a 64-bit integer (negative: through the signed type).
+local function castInt(n)
+  if n ~= n then return mininteger end
+  if n < 0 then
+    if n <= -9.2233720368547758e18 then return mininteger end
+    return tointeger(-floor(-n)) or 0
+  end
+  if n < 9.2233720368547758e18 then return tointeger(floor(n)) or 0 end
+  if n < 1.8446744073709552e19 then return (tointeger(floor(n - 9.2233720368547758e18)) or 0) | mininteger end
+  return 0
+end
+local struct = {}
+do
+  local MAXINTSIZE, MAXALIGN = 32, 8
+  local INTMAX = 2147483647
+  -- Reads the number at fmt[pos]; returns it (or df) and the next position.
+  local function getnum(fmt, pos, df)
+    if not isdigit(byte(fmt, pos)) then return df, pos end
+    local a = 0
+    repeat
+      local d = byte(fmt, pos) - 48
+      if a > INTMAX // 10 or a * 10 > INTMAX - d then
+        if F.structOverflow then raise("integral size overflow") end
+        a = (a * 10 + d) & 0xffffffff
+        if a >= 0x80000000 then a = a - 0x100000000 end
+      else
+        a = a * 10 + d
+      end
+      pos = pos + 1
+    until not isdigit(byte(fmt, pos))
+    return a, pos
+  end
+  local SIZES = { b = 1, B = 1, h = 2, H = 2, l = 8, L = 8, T = 8, f = 4, d = 8, x = 1 }
+  local function optsize(opt, fmt, pos)
+    local sz = SIZES[opt]
+    if sz then return sz, pos end
+    if opt == "c" then return getnum(fmt, pos, 1) end
+    if opt == "i" or opt == "I" then
+      local n
+      n, pos = getnum(fmt, pos, 4)
+      if n > MAXINTSIZE then
+        raise(fmt_("integral size %d is larger than limit of %d", n, MAXINTSIZE))
+      end
+      return n, pos
+    end
+    return 0, pos
+  end
+  local function gettoalign(len, h, opt, size)
+    if size == 0 or opt == "c" then return 0 end
+    if size > h.align then size = h.align end
+    return (size - (len & (size - 1))) & (size - 1)
+  end
+  local function controloptions(opt, fmt, pos, h, fname)
+    if opt == " " then return pos end
+    if opt == ">" then h.little = false return pos end
+    if opt == "<" then h.little = true return pos end
+    if opt == "!" then
+      local a
+      a, pos = getnum(fmt, pos, MAXALIGN)
+      if not (a > 0 and (a & (a - 1)) == 0) then
+        raise(fmt_("alignment %d is not a power of 2", a))
+      end
+      h.align = a
+      return pos
+    end
+    argError(1, fname, "invalid format option '" .. opt .. "'")
+  end
+  local INTS = { b = true, B = true, h = true, H = true, l = true, L = true, T = true, i = true, I = true }
+  local function intBytes(v, size, little)
+    local out = {}
+    for i = 1, size do
+      out[i] = v & 0xff
+      v = v >> 8
+    end
+    if not little then
+      local r = {}
+      for i = 1, size do r[i] = out[size + 1 - i] end
+      out = r
+    end
+    return char(unpack0(out))
+  end
+  struct.pack = function(...)
+    local given = select("#", ...)
+    local args = { ... }
+    local fmt = checkString("pack", 1, args[1], given >= 1)
+    local h = { little = true, align = 1 }
+    local arg, total, out, pos = 2, 0, {}, 1
+    while pos <= #fmt do
+      local opt = char(byte(fmt, pos))
+      pos = pos + 1
+      local size
+      size, pos = optsize(opt, fmt, pos)
+      local toalign = gettoalign(total, h, opt, size)
+      total = total + toalign
+      if toalign > 0 then out[#out + 1] = string.rep("\0", toalign) end
+      if INTS[opt] then
+        local n = checkNumber("pack", arg, args[arg], given >= arg)
+        arg = arg + 1
+        out[#out + 1] = intBytes(castInt(n), size, h.little)
+      elseif opt == "x" then
+        out[#out + 1] = "\0"
+      elseif opt == "f" or opt == "d" then
+        local n = checkNumber("pack", arg, args[arg], given >= arg)
+        arg = arg + 1
+        out[#out + 1] = spack((h.little and "<" or ">") .. opt, n)
+      elseif opt == "c" or opt == "s" then
+        local str = checkString("pack", arg, args[arg], given >= arg)
+        arg = arg + 1
+        if size == 0 then size = #str end
+        if #str < size then argError(arg, "pack", "string too short") end
+        out[#out + 1] = str:sub(1, size)
+        if opt == "s" then
+          out[#out + 1] = "\0"
+          size = size + 1
+        end
+      else
+        pos = controloptions(opt, fmt, pos, h, "pack")
+      end
+      total = total + size
+    end
+    return concat(out)
+  end
+  local function getinteger(data, at, little, signed, size)
+    local l = 0
+    if not little then
+      for i = 0, size - 1 do l = (l << 8) | byte(data, at + i) end
+    else
+      for i = size - 1, 0, -1 do l = (l << 8) | byte(data, at + i) end
+    end
+    if signed then
+      if size < 8 then
+        local mask = -1 << (size * 8 - 1)
+        if l & mask ~= 0 then l = l | mask end
+      end
+      return l + 0.0
+    end
+    if l < 0 then return (l >> 1) * 2.0 + (l & 1) end
+    return l + 0.0
+  end
+  struct.unpack = function(...)
+    local given = select("#", ...)
+    local fmt = checkString("unpack", 1, (...), given >= 1)
+    local data = checkString("unpack", 2, (select(2, ...)), given >= 2)
+    local p3 = select(3, ...)
+    local pos = 1
+    if p3 ~= nil then pos = castInt(checkNumber("unpack", 3, p3, true)) end
+    if not F.structOld and pos <= 0 then argError(3, "unpack", "offset must be 1 or greater") end
+    pos = pos - 1
+    local ld = #data
+    local h = { little = true, align = 1 }
+    local res, n = {}, 0
+    local fpos = 1
+    while fpos <= #fmt do
+      local opt = char(byte(fmt, fpos))
+      fpos = fpos + 1
+      local size
+      size, fpos = optsize(opt, fmt, fpos)
+      pos = pos + gettoalign(pos, h, opt, size)
+      if pos < 0 or not (size <= ld and pos <= ld - size) then argError(2, "unpack", "data string too short") end
+      if INTS[opt] then
+        n = n + 1
+        res[n] = getinteger(data, pos + 1, h.little, opt:lower() == opt, size)
+      elseif opt == "x" then
+      elseif opt == "f" or opt == "d" then
+        n = n + 1
+        res[n] = (sunpack((h.little and "<" or ">") .. opt, data, pos + 1)) + 0.0
+      elseif opt == "c" then
+        if size == 0 then
+          if n == 0 or type(res[n]) ~= "number" and tonumber(res[n]) == nil then
+            raise(F.structOld and "format \96c0' needs a previous size" or "format 'c0' needs a previous size")
+          end
+          size = castInt(tonumber(res[n]))
+          res[n] = nil
+          n = n - 1
+          if size < 0 or not (size <= ld and pos <= ld - size) then argError(2, "unpack", "data string too short") end
+        end
+        n = n + 1
+        res[n] = data:sub(pos + 1, pos + size)
+      elseif opt == "s" then
+        local e = data:find("\0", pos + 1, true)
+        if e == nil then raise("unfinished string in data") end
+        size = e - pos
+        n = n + 1
+        res[n] = data:sub(pos + 1, e - 1)
+      else
+        fpos = controloptions(opt, fmt, fpos, h, "unpack")
+      end
+      pos = pos + size
+    end
+    n = n + 1
+    res[n] = pos + 1
+    return unpack0(res, 1, n)
+  end
+  struct.size = function(...)
+    local given = select("#", ...)
+    local fmt = checkString("size", 1, (...), given >= 1)
+    local h = { little = true, align = 1 }
+    local pos, fpos = 0, 1
+    while fpos <= #fmt do
+      local opt = char(byte(fmt, fpos))
+      fpos = fpos + 1
+      local size
+      size, fpos = optsize(opt, fmt, fpos)
+      pos = pos + gettoalign(pos, h, opt, size)
+      if opt == "s" then argError(1, "size", "option 's' has no fixed size")
+      elseif opt == "c" and size == 0 then argError(1, "size", "option 'c0' has no fixed size") end
+      if not opt:find("^%w$") then fpos = controloptions(opt, fmt, fpos, h, "size") end
+      pos = pos + size
+    end
+    return pos
+  end
+end
+G.struct = struct
+
+-- cmsgpack (lua_cmsgpack.c 0.4.0, the same in every version). Tables' keys come in Lua 5.4's
+-- order, which is not always 5.1's.
+local cmsgpack = { _NAME = "cmsgpack", _VERSION = "lua-cmsgpack 0.4.0",
+  _COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo",
+  _DESCRIPTION = "MessagePack C implementation for Lua" }
+do
+  local MAX_NESTING = 16
+  local function encInt(n, out)
+    if n >= 0 then
+      if n <= 127 then out[#out + 1] = char(n)
+      elseif n <= 0xff then out[#out + 1] = "\204" .. char(n)
+      elseif n <= 0xffff then out[#out + 1] = spack(">BI2", 0xcd, n)
+      elseif n <= 0xffffffff then out[#out + 1] = spack(">BI4", 0xce, n)
+      else out[#out + 1] = spack(">Bi8", 0xcf, n) end
+    else
+      if n >= -32 then out[#out + 1] = char(n & 0xff)
+      elseif n >= -128 then out[#out + 1] = spack(">Bi1", 0xd0, n)
+      elseif n >= -32768 then out[#out + 1] = spack(">Bi2", 0xd1, n)
+      elseif n >= -2147483648 then out[#out + 1] = spack(">Bi4", 0xd2, n)
+      else out[#out + 1] = spack(">Bi8", 0xd3, n) end
+    end
+  end
+  local function encDouble(d, out)
+    local ok, f = pcall0(spack, ">f", d)
+    if ok and sunpack(">f", f) == d then out[#out + 1] = "\202" .. f
+    else out[#out + 1] = "\203" .. spack(">d", d) end
+  end
+  local function isArray(t)
+    local count, max = 0, 0
+    for k in next, t do
+      if type(k) ~= "number" or k <= 0 or k ~= k or k >= 2147483648 or floor(k) ~= k then
+        return false
+      end
+      if k > max then max = k end
+      count = count + 1
+    end
+    return max == count
+  end
+  local encode
+  encode = function(v, level, out)
+    local t = type(v)
+    if t == "table" and level == MAX_NESTING then t = "nil" end
+    if t == "string" then
+      local len = #v
+      if len < 32 then out[#out + 1] = char(0xa0 | len)
+      elseif len <= 0xff then out[#out + 1] = "\217" .. char(len)
+      elseif len <= 0xffff then out[#out + 1] = spack(">BI2", 0xda, len)
+      else out[#out + 1] = spack(">BI4", 0xdb, len) end
+      out[#out + 1] = v
+    elseif t == "boolean" then
+      out[#out + 1] = v and "\195" or "\194"
+    elseif t == "number" then
+      if mtype(v) == "integer" then encInt(v, out)
+      elseif v == v and v > -9.2233720368547758e18 - 1 and v < 9.2233720368547758e18 and floor(v) == v then
+        encInt(tointeger(v) or mininteger, out)
+      else encDouble(v, out) end
+    elseif t == "table" then
+      if isArray(v) then
+        local len = rawlen0(v)
+        if len <= 15 then out[#out + 1] = char(0x90 | len)
+        elseif len <= 65535 then out[#out + 1] = spack(">BI2", 0xdc, len)
+        else out[#out + 1] = spack(">BI4", 0xdd, len) end
+        for j = 1, len do encode(v[j], level + 1, out) end
+      else
+        local len = 0
+        for _ in next, v do len = len + 1 end
+        if len <= 15 then out[#out + 1] = char(0x80 | len)
+        elseif len <= 65535 then out[#out + 1] = spack(">BI2", 0xde, len)
+        else out[#out + 1] = spack(">BI4", 0xdf, len) end
+        for k, val in next, v do
+          encode(k, level + 1, out)
+          encode(val, level + 1, out)
+        end
+      end
+    else
+      out[#out + 1] = "\192"
+    end
+  end
+  cmsgpack.pack = function(...)
+    local n = select("#", ...)
+    if n == 0 then raise("bad argument #0 to 'pack' (MessagePack pack needs input.)") end
+    local out = {}
+    for i = 1, n do encode((select(i, ...)), 0, out) end
+    return concat(out)
+  end
+  -- Decoding: returns the value and the next position, or nil and "eof" / "bad".
+  local decode
+  local function need(s, p, n) return #s - p + 1 >= n end
+  local function decodeArray(s, p, len, hash)
+    local t = {}
+    for i = 1, len do
+      local k, v
+      if hash then
+        k, p = decode(s, p)
+        if k == nil and type(p) == "string" then return nil, p end
+      else
+        k = i + 0.0
+      end
+      v, p = decode(s, p)
+      if v == nil and type(p) == "string" then return nil, p end
+      if k == nil then error("table index is nil", 0) end
+      if k ~= k then error("table index is NaN", 0) end
+      t[k] = v
+    end
+    return t, p
+  end
+  decode = function(s, p)
+    if not need(s, p, 1) then return nil, "eof" end
+    local b = byte(s, p)
+    local function fixed(n, f)
+      if not need(s, p, n + 1) then return nil, "eof" end
+      return sunpack(f, s, p + 1), p + 1 + n
+    end
+    if b == 0xcc then return fixed(1, ">I1")
+    elseif b == 0xd0 then return fixed(1, ">i1")
+    elseif b == 0xcd then return fixed(2, ">I2")
+    elseif b == 0xd1 then return fixed(2, ">i2")
+    elseif b == 0xce then return fixed(4, ">I4")
+    elseif b == 0xd2 then return fixed(4, ">i4")
+    elseif b == 0xcf or b == 0xd3 then return fixed(8, ">i8")
+    elseif b == 0xc0 then return nil, p + 1
+    elseif b == 0xc3 then return true, p + 1
+    elseif b == 0xc2 then return false, p + 1
+    elseif b == 0xca then
+      if not need(s, p, 5) then return nil, "eof" end
+      return sunpack(">f", s, p + 1) + 0.0, p + 5
+    elseif b == 0xcb then
+      if not need(s, p, 9) then return nil, "eof" end
+      return sunpack(">d", s, p + 1) + 0.0, p + 9
+    elseif b == 0xd9 or b == 0xda or b == 0xdb then
+      local w = b == 0xd9 and 1 or b == 0xda and 2 or 4
+      if not need(s, p, 1 + w) then return nil, "eof" end
+      local l = sunpack(">I" .. w, s, p + 1)
+      if not need(s, p, 1 + w + l) then return nil, "eof" end
+      return s:sub(p + 1 + w, p + w + l), p + 1 + w + l
+    elseif b == 0xdc or b == 0xdd or b == 0xde or b == 0xdf then
+      local w = (b == 0xdc or b == 0xde) and 2 or 4
+      if not need(s, p, 1 + w) then return nil, "eof" end
+      return decodeArray(s, p + 1 + w, sunpack(">I" .. w, s, p + 1), b >= 0xde)
+    elseif b & 0x80 == 0 then return b, p + 1
+    elseif b & 0xe0 == 0xe0 then return b - 256, p + 1
+    elseif b & 0xe0 == 0xa0 then
+      local l = b & 0x1f
+      if not need(s, p, 1 + l) then return nil, "eof" end
+      return s:sub(p + 1, p + l), p + 1 + l
+    elseif b & 0xf0 == 0x90 then return decodeArray(s, p + 1, b & 0xf, false)
+    elseif b & 0xf0 == 0x80 then return decodeArray(s, p + 1, b & 0xf, true)
+    end
+    return nil, "bad"
+  end
+  local function unpackFull(fname, s, given, limit, offset)
+    s = checkString(fname, 1, s, given)
+    local len = #s
+    local decodeAll = limit == 0 and offset == 0
+    if offset < 0 or limit < 0 then
+      raise(fmt_("Invalid request to unpack with offset of %d and limit of %d.", offset, len))
+    elseif offset > len then
+      raise(fmt_("Start offset %d greater than input length %d.", offset, len))
+    end
+    if decodeAll then limit = 2147483647 end
+    local out, cnt, p = {}, 0, offset + 1
+    while p <= len and cnt < limit do
+      local v, np = decode(s, p)
+      if v == nil and type(np) == "string" then
+        raise(np == "eof" and "Missing bytes in input." or "Bad data format in input.")
+      end
+      cnt = cnt + 1
+      out[cnt] = v
+      p = np
+    end
+    if not decodeAll then
+      return (p > len) and -1 or (p - 1), unpack0(out, 1, cnt)
+    end
+    return unpack0(out, 1, cnt)
+  end
+  local function optInt(fname, n, v, df)
+    if v == nil then return df end
+    return castInt(checkNumber(fname, n, v, true))
+  end
+  cmsgpack.unpack = function(...)
+    return unpackFull("unpack", (...), select("#", ...) >= 1, 0, 0)
+  end
+  cmsgpack.unpack_one = function(...)
+    local offset = optInt("unpack_one", 2, (select(2, ...)), 0)
+    return unpackFull("unpack_one", (...), select("#", ...) >= 1, 1, offset)
+  end
+  cmsgpack.unpack_limit = function(...)
+    local given = select("#", ...)
+    local limit = castInt(checkNumber("unpack_limit", 2, (select(2, ...)), given >= 2))
+    local offset = optInt("unpack_limit", 3, (select(3, ...)), 0)
+    return unpackFull("unpack_limit", (...), given >= 1, limit, offset)
+  end
+end
+G.cmsgpack = cmsgpack
+
 -- The redis table.
 local redis = {
   call = H.call, pcall = H.pcall, sha1hex = H.sha1hex, log = H.log,
@@ -380,7 +818,7 @@ if F.v7 then
       return e
     end
     local i = dbg_getinfo(2, "nSl")
-    if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
+    if i and (i.what == "C" or byte(i.source, 1) ~= 64) then i = scriptLevel() end
     if type(err) ~= "table" then err = { err = "ERR " .. as51(tostring(err)) } end
     if i then
       err["source"] = i.source
@@ -396,7 +834,7 @@ else
       return KILLED
     end
     local i = dbg_getinfo(2, "nSl")
-    if i and i.what == "C" then i = dbg_getinfo(3, "nSl") end
+    if i and (i.what == "C" or byte(i.source, 1) ~= 64) then i = scriptLevel() end
     if type(err) == "table" then
       -- eval.c's handler concatenates the table: it fails, and is called on its own error.
       local at = "err_handler_def:" .. F.handlerLine
@@ -426,7 +864,7 @@ if F.readonly then
     return p
   end
   for _, name in ipairs({ "string", "math", "table", "coroutine", "redis", "cjson", "bit",
-      "debug", "package", "os" }) do
+      "struct", "cmsgpack", "package", "os" }) do
     if G[name] ~= nil then G[name] = proxy(G[name]) end
   end
   rawset = function(t, k, v)

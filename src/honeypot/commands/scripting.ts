@@ -496,6 +496,10 @@ function prepare(
     // os (only os.clock): Redis 7.4, Valkey 8.
     osClock: (era.product === "redis" && era.at("7.4")) || era.valkey8,
     serverAlias: era.valkey8,
+    // lua_struct.c: 2.8–3.0 ship struct.c 1.4 (no offset check, `c0' quoted); the size
+    // overflow check came with 5.0.8 (CVE-2020-14147).
+    structOld: era.before("3.2"),
+    structOverflow: era.at("5.0.8"),
     print: era.before("7.0"),
     dofile: era.before("3.2"),
     // Debian's 7.0 package (built on its own Lua 5.1) has no getfenv, setfenv, newproxy.
