@@ -117,6 +117,46 @@ const STEPS: Cmd[] = [
   ev("local io_l = package.loadlib('/usr/lib/x86_64-linux-gnu/liblua5.1.so.0', 'luaopen_io')", "0"),
   ev("return require('os')", "0"),
   ev("return dofile('/etc/passwd')", "0"),
+  // Lua 5.1 as Redis has it: the version, no debug, 5.1's library, its float printing.
+  ev("return _VERSION", "0"),
+  ev("return type(debug)", "0"),
+  ev("return type(rawlen)", "0"),
+  ev("return {type(table.unpack), type(string.pack), type(math.tointeger), type(table.getn)}", "0"),
+  ev("return {type(getfenv), type(gcinfo), type(string.gfind)}", "0"),
+  ev("return 'x' .. 10/2", "0"),
+  ev("return tostring(123456789012345)", "0"),
+  ev("return string.format('%5.2f|%d|%s|%x', 3.14159, -2.5, 'a', 255.9)", "0"),
+  ev("this is not lua", "0"),
+  // struct and cmsgpack, bytes and errors.
+  ev("return struct.pack('>I2', 258)", "0"),
+  ev("return struct.pack('bBhHlLTiI', -1, 255, -2, 65535, -3, 4, 5, -6, 7)", "0"),
+  ev(
+    "return struct.pack('!4 b i', 1, 2) .. struct.pack('i3', 70000) .. struct.pack('I16', 1)",
+    "0",
+  ),
+  ev("return struct.pack('>f d', 1.5, 0.1) .. struct.pack('c0 s', 'abc', 'de')", "0"),
+  ev("return {struct.unpack('<i4', struct.pack('<i4', -2))}", "0"),
+  ev("return {struct.unpack('b c0', struct.pack('b', 3) .. 'abcd')}", "0"),
+  ev("return {struct.unpack('s', 'abc\0def')}", "0"),
+  ev("return struct.size('i4 !4 b d')", "0"),
+  ev("local x = struct.pack('z', 1) return x", "0"),
+  ev("local x = struct.pack('c5', 'ab') return x", "0"),
+  ev("local x = struct.unpack('i4', 'ab') return x", "0"),
+  ev("return cmsgpack.pack({1,2})", "0"),
+  ev(
+    "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 4294967295, 4294967296, -2147483648, -2147483649, 2^53, -2^53)",
+    "0",
+  ),
+  ev("return cmsgpack.pack(1.5, 0.1, 1e300, 3.25, true, false, nil, {}, {a=1}, {1,2,nil,4})", "0"),
+  ev(
+    "return cmsgpack.pack('', 'abc', string.rep('y', 32), string.rep('z', 255), string.rep('w', 256))",
+    "0",
+  ),
+  ev("local t = {} for i=1,17 do t = {t} end return cmsgpack.pack(t)", "0"),
+  ev("return cmsgpack.unpack(cmsgpack.pack({1,2,{3,'x'}}))", "0"),
+  ev("return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 2)}", "0"),
+  ev("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 2)}", "0"),
+  ev("local x = cmsgpack.unpack(string.char(0xc1)) return x", "0"),
   ev("redis.setresp(3) return redis.call('hgetall', 'nohash')", "0"),
   ev("return redis.setresp(4)", "0"),
   ev("return redis.log(redis.LOG_WARNING, 'hello')", "0"),
@@ -357,14 +397,27 @@ for (const build of BUILDS) {
 const FLOORS: Record<string, number> = {};
 
 describe("scripting bounds, the CVE-2022-0543 forms and real clients on the shipped server", () => {
-  test("a script past the step bound ends the connection unanswered, recorded as a limit", async () => {
+  test("a script past the step bound ends as SCRIPT KILL ends it (the version's reply, recorded as a limit)", async () => {
     const srv = await servePersona(persona("redis-7.0-open"));
+    const old = await servePersona(persona("redis-6.0-open"));
+    const sha = (b: string) => createHash("sha1").update(b).digest("hex");
     try {
+      // The texts real servers answer after SCRIPT KILL (7.0.15 and 6.0.20, run by hand).
       const conn = await RespConnection.open(srv.port);
-      const reply = await conn.send(encodeCommand(["EVAL", "while true do end", "0"]), 1, 20_000);
-      assert.equal(reply.length, 0);
-      assert.ok(conn.closed);
+      const body = "while true do end";
+      const reply = await conn.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000);
+      assert.equal(
+        reply.toString("latin1"),
+        `-ERR Script killed by user with SCRIPT KILL... script: ${sha(body)}, on @user_script:1.\r\n`,
+      );
+      assert.equal((await conn.send(encodeCommand(["PING"]))).toString(), "+PONG\r\n");
       conn.close();
+      const c6 = await RespConnection.open(old.port);
+      assert.equal(
+        (await c6.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).toString("latin1"),
+        `-ERR Error running script (call to f_${sha(body)}): @user_script:1: Script killed by user with SCRIPT KILL...\r\n`,
+      );
+      c6.close();
       // A script cannot catch the bound with pcall, xpcall or a coroutine and loop on.
       for (const body of [
         "while true do pcall(function() while true do end end) end",
@@ -372,14 +425,20 @@ describe("scripting bounds, the CVE-2022-0543 forms and real clients on the ship
         "local co = coroutine.wrap(function() while true do end end) while true do pcall(co) end",
       ]) {
         const c = await RespConnection.open(srv.port);
-        assert.equal((await c.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).length, 0);
-        assert.ok(c.closed, body);
+        const r = (await c.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).toString("latin1");
+        assert.match(
+          r,
+          /^-ERR Script killed by user with SCRIPT KILL\.\.\. script: [0-9a-f]{40}, on @user_script:1\.\r\n$/,
+          body,
+        );
+        assert.ok(!c.closed, body);
         c.close();
       }
       const limits = srv.recorder.rows.filter((r) => JSON.stringify(r).includes("script_steps"));
       assert.ok(limits.length >= 4, "the step bound is recorded");
     } finally {
       await srv.close();
+      await old.close();
     }
   });
 

@@ -550,7 +550,11 @@ function formatted(c: CommandContext, text: string): Reply {
 
 /** The compile error reply of the version. */
 function compileError(s: LuaState, c: CommandContext): Reply {
-  const text = (s.toBytes(-1)?.toString("latin1") ?? "").replace(/near <eof>/g, "near '<eof>'");
+  const text = (s.toBytes(-1)?.toString("latin1") ?? "")
+    .replace(/near <eof>/g, "near '<eof>'")
+    // An expression statement that is not a call: 5.4 says "syntax error", 5.1's assignment
+    // wanted its '=' (unless the next token was one, which 5.1 also calls a syntax error).
+    .replace(/: syntax error near (?!'[=,]'$)/, ": '=' expected near ");
   return formatted(c, `ERR Error compiling script (new function): ${text}`);
 }
 
