@@ -36,6 +36,23 @@ local function toint(v)
   return tointeger(n) or 0
 end
 
+-- Library functions that stand for Redis's C ones run behind a C closure (H.wrap), so a
+-- script's tail call keeps its own frame; raise() errs as luaL_error does: at the caller's
+-- line when the caller is the script.
+local wrapped = setmetatable0({}, { __mode = "k" })
+local function cfunction(f)
+  local w = H.wrap(f)
+  wrapped[w] = true
+  return w
+end
+local function raise(msg)
+  for level = 3, 200 do
+    local i = dbg_getinfo(level, "Slf")
+    if i == nil or (i.what == "C" and not wrapped[i.func]) then break end
+    if byte(i.source, 1) == 64 then error(i.source:sub(2) .. ":" .. i.currentline .. ": " .. msg, 0) end
+  end
+  error(msg, 0)
+end
 -- The step bound's error ("\0steps", raised by the hook) goes through every protected call:
 -- a script cannot catch it and loop on.
 local STEPS = "\0steps"
@@ -137,16 +154,17 @@ math.random = function(...)
   if n == 0 then return r end
   if n == 1 then
     local u = toint((...))
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    if u < 1 then raise("bad argument #1 to 'random' (interval is empty)") end
     return floor(r * u) + 1
   end
   if n == 2 then
     local l, u = toint((...)), toint((select(2, ...)))
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    if l > u then raise("bad argument #2 to 'random' (interval is empty)") end
     return floor(r * (u - l + 1)) + l
   end
-  error("wrong number of arguments", 2)
+  raise("wrong number of arguments")
 end
+math.random = cfunction(math.random)
 math.randomseed = function(s) X = (((toint(s) & 0xffffffff) << 16) | 0x330E) & 0xFFFFFFFFFFFF end
 
 -- LuaBitOp.
@@ -257,15 +275,6 @@ G.cjson = {
 
 -- struct (lua_struct.c, as each version ships it: F.structOld, 2.8–3.0's texts and offsets;
 -- F.structOverflow, the size overflow check of 5.0.8+). Native order: little-endian (x86-64).
--- luaL_error as a C library function raises it: at its caller's line, if that is the script's.
-local function raise(msg)
-  for level = 3, 200 do
-    local i = dbg_getinfo(level, "Sl")
-    if i == nil or i.what == "C" then break end
-    if byte(i.source, 1) == 64 then error(i.source:sub(2) .. ":" .. i.currentline .. ": " .. msg, 0) end
-  end
-  error(msg, 0)
-end
 local function argError(n, fname, msg) raise("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")") end
 local function typeOf(v, given) if not given then return "no value" end return type(v) end
 local function checkString(fname, n, v, given)
@@ -494,6 +503,7 @@ do
     return pos
   end
 end
+for k, f in next, struct do struct[k] = cfunction(f) end
 G.struct = struct
 
 -- cmsgpack (lua_cmsgpack.c 0.4.0, the same in every version). Tables' keys come in Lua 5.4's
@@ -688,6 +698,9 @@ do
     local offset = optInt("unpack_limit", 3, (select(3, ...)), 0)
     return unpackFull("unpack_limit", (...), given >= 1, limit, offset)
   end
+end
+for _, k in ipairs({ "pack", "unpack", "unpack_one", "unpack_limit" }) do
+  cmsgpack[k] = cfunction(cmsgpack[k])
 end
 G.cmsgpack = cmsgpack
 

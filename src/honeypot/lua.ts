@@ -64,6 +64,8 @@ interface WasmModule {
   _luaL_loadbufferx: CFn;
   _luaL_where: CFn;
   _lua_absindex: CFn;
+  _lua_callk: CFn;
+  _lua_rotate: CFn;
   _lua_checkstack: CFn;
   _lua_concat: CFn;
   _lua_createtable: CFn;
@@ -200,6 +202,18 @@ export class LuaState {
   }
   pushFunction(fn: number): void {
     m._lua_pushcclosure(this.L, fn, 0);
+  }
+  /** A C closure of `fn` over the top `n` values (popped). */
+  pushClosure(fn: number, n: number): void {
+    m._lua_pushcclosure(this.L, fn, n);
+  }
+  /** Move the top value to index i, shifting the ones above up. */
+  insert(i: number): void {
+    m._lua_rotate(this.L, i, 1);
+  }
+  /** lua_call: errors propagate to the enclosing protected call. */
+  call(nargs: number, nresults: number): void {
+    m._lua_callk(this.L, nargs, nresults, 0, 0);
   }
   newTable(narr = 0, nrec = 0): void {
     m._lua_createtable(this.L, narr, nrec);

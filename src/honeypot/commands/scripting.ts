@@ -304,7 +304,25 @@ function refuse(state: LuaState, r: Run, raise: boolean, text: string, where?: s
   return 1;
 }
 
+/**
+ * A Lua function behind a C function (a closure over it): how the prelude's stand-ins for
+ * Redis's C libraries keep the caller's frame when a script tail-calls them (`return
+ * struct.pack(…)`), so their errors carry the script's line as luaL_error's do.
+ */
+const TRAMPOLINE = hostFunction((s) => {
+  const n = s.top();
+  s.pushValue(LUA_REGISTRYINDEX - 1);
+  s.insert(1);
+  s.call(n, -1);
+  return s.top();
+});
+
 const HOST = {
+  wrap: hostFunction((s) => {
+    s.pushValue(1);
+    s.pushClosure(TRAMPOLINE, 1);
+    return 1;
+  }),
   call: hostFunction((s) => redisCall(s, true)),
   pcall: hostFunction((s) => redisCall(s, false)),
   sha1hex: hostFunction((s) => {
@@ -1154,7 +1172,7 @@ function evalshaGeneric(readOnly: boolean): (c: CommandContext) => Reply {
     const body = c.state.scripts.get(digest);
     if (body === undefined) {
       return errorReply(
-        c.era.valkey
+        c.era.valkey8
           ? "NOSCRIPT No matching script."
           : "NOSCRIPT No matching script. Please use EVAL.",
       );
