@@ -23,6 +23,7 @@ local fmt_, mininteger = string.format, math.mininteger
 local dbg_getinfo, dbg_setupvalue = debug.getinfo, debug.setupvalue
 local gsub, byte, char, concat = string.gsub, string.byte, string.char, table.concat
 local unpack0, spack, sunpack, rawlen0 = table.unpack, string.pack, string.unpack, rawlen
+local log0 = math.log
 
 -- Lua 5.1's lua_Number is a double printed with "%.14g" (integers too: 1e14 prints 1e+14).
 local function num2str(n)
@@ -103,8 +104,10 @@ table.maxn = function(t)
 end
 table.setn = function() error("'setn' is obsolete", 2) end
 math.pow = function(a, b) return a ^ b end
+-- 5.1's math.log has no base.
+math.log = function(x) return log0(x) end
 math.ldexp = function(m, e) return m * 2.0 ^ e end
-math.log10 = function(x) return math.log(x, 10) end
+math.log10 = function(x) return log0(x, 10) end
 math.mod = math.fmod
 math.cosh = function(x) return (math.exp(x) + math.exp(-x)) / 2 end
 math.sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end
@@ -132,6 +135,7 @@ string.format = function(f, ...)
     if conv ~= "%" then
       i = i + 1
       local a = args[i]
+      if conv == "q" and type(a) == "number" then args[i] = num2str(a) end
       if (conv == "d" or conv == "i" or conv == "o" or conv == "u" or conv == "x" or conv == "X"
           or conv == "c") and type(a) == "number" and a == a and a ~= math.huge and a ~= -math.huge then
         args[i] = a >= 0 and floor(a) or -floor(-a)

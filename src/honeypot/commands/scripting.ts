@@ -25,6 +25,7 @@ import {
   withState,
 } from "../lua.js";
 import { PRELUDE } from "../lua-prelude.js";
+import { as51Message, as51Source, unrename } from "../lua51.js";
 import { NOT_INTEGER, noGlobalText } from "../personas/texts.js";
 import { parseInteger } from "./integers.js";
 import { encodeReply, errorReply, OK, type Reply } from "./reply.js";
@@ -567,12 +568,8 @@ function formatted(c: CommandContext, text: string): Reply {
 }
 
 /** The compile error reply of the version. */
-function compileError(s: LuaState, c: CommandContext): Reply {
-  const text = (s.toBytes(-1)?.toString("latin1") ?? "")
-    .replace(/near <eof>/g, "near '<eof>'")
-    // An expression statement that is not a call: 5.4 says "syntax error", 5.1's assignment
-    // wanted its '=' (unless the next token was one, which 5.1 also calls a syntax error).
-    .replace(/: syntax error near (?!'[=,]'$)/, ": '=' expected near ");
+function compileError(s: LuaState, c: CommandContext, body: Buffer): Reply {
+  const text = as51Message(s.toBytes(-1)?.toString("latin1") ?? "", body, !c.era.at("6.2.7"));
   return formatted(c, `ERR Error compiling script (new function): ${text}`);
 }
 
@@ -583,10 +580,13 @@ function compileError(s: LuaState, c: CommandContext): Reply {
  */
 function compile(s: LuaState, c: CommandContext, body: Buffer): number {
   if (c.era.at("6.2.7")) {
-    return s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script");
+    return s.load(
+      as51Source(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0)),
+      "@user_script",
+    );
   }
   return s.load(
-    Buffer.concat([Buffer.from("return function() "), body, Buffer.from("\nend")]),
+    Buffer.concat([Buffer.from("return function() "), as51Source(body), Buffer.from("\nend")]),
     "@user_script",
   );
 }
@@ -595,7 +595,7 @@ function compile(s: LuaState, c: CommandContext, body: Buffer): number {
 function compiles(c: CommandContext, body: Buffer): Reply | undefined {
   return withState((s) => {
     s.openLibs();
-    return compile(s, c, body) === 0 ? undefined : compileError(s, c);
+    return compile(s, c, body) === 0 ? undefined : compileError(s, c, body);
   });
 }
 
@@ -622,11 +622,11 @@ function runScript(
       // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter, 4 runLibrary.
       let status: number;
       if (target.kind === "eval") {
-        if (compile(s, c, target.body) !== 0) return compileError(s, c);
+        if (compile(s, c, target.body) !== 0) return compileError(s, c, target.body);
         s.pushValue(2);
         s.setUpvalue(-2, 1);
         // Before 6.2.7 the chunk returns the script's function.
-        if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c);
+        if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c, target.body);
         status = s.pcall(0, 1, 1);
       } else {
         const loaded = loadLibrary(s, target.library.code);
@@ -678,8 +678,8 @@ function pushArray(s: LuaState, items: readonly Buffer[]): void {
  * load-time API: leaves its callbacks and their flags on the stack, or returns the error text.
  */
 function loadLibrary(s: LuaState, code: Buffer): string | undefined {
-  if (s.load(code, "@user_function") !== 0) {
-    return `Error compiling function: ${s.toBytes(-1)?.toString("latin1") ?? ""}`;
+  if (s.load(as51Source(code), "@user_function") !== 0) {
+    return `Error compiling function: ${as51Message(s.toBytes(-1)?.toString("latin1") ?? "", code, false)}`;
   }
   s.pushValue(2);
   s.setUpvalue(-2, 1);
@@ -951,7 +951,7 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
       return formatted(c, `ERR Error running script ${digest}, ${msg.slice(0, 100)}`);
     }
     s.getField(-1, "err");
-    let msg = s.toBytes(-1)?.toString("latin1") ?? "";
+    let msg = unrename(s.toBytes(-1)?.toString("latin1") ?? "");
     s.pop();
     s.getField(-1, "source");
     const source = s.type(-1) === LUA_TSTRING ? s.toBytes(-1)!.toString("latin1") : undefined;
@@ -964,7 +964,8 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
     }
     return errorReply(msg);
   }
-  const msg = status === 4 ? "not enough memory" : (s.toBytes(-1)?.toString("latin1") ?? "");
+  const msg =
+    status === 4 ? "not enough memory" : unrename(s.toBytes(-1)?.toString("latin1") ?? "");
   return formatted(c, `ERR Error running script (call to f_${digest}): ${msg}`);
 }
 
