@@ -713,11 +713,17 @@ local redis = {
   call = H.call, pcall = H.pcall, sha1hex = H.sha1hex, log = H.log,
   set_repl = H.set_repl,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
-  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = F.v50 and 2 or nil, REPL_ALL = 3,
 }
-redis.replicate_commands = function() return true end
-redis.breakpoint = function() return false end
-redis.debug = function() end
+-- 3.2 brought effects replication and the debugger's functions.
+if F.v32 then
+  redis.replicate_commands = function() return true end
+  redis.breakpoint = function() return false end
+  redis.debug = function() end
+else
+  redis.set_repl = nil
+  redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = nil, nil, nil, nil, nil
+end
 if F.resp3 then redis.setresp = H.setresp end
 if F.v7 then
   redis.REDIS_VERSION = version

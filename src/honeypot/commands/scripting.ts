@@ -236,8 +236,15 @@ function m_rawset(state: LuaState): void {
 function redisCall(state: LuaState, raise: boolean): number {
   const r = run!;
   const argc = state.top();
+  // Before 3.2 these two are returned as error tables, never raised (luaRedisGenericCommand).
+  const raiseArgs = raise && r.c.era.at("3.2");
   if (argc === 0) {
-    return refuse(state, r, raise, "Please specify at least one argument for this redis lib call");
+    return refuse(
+      state,
+      r,
+      raiseArgs,
+      "Please specify at least one argument for this redis lib call",
+    );
   }
   const args: Buffer[] = [];
   for (let i = 1; i <= argc; i++) {
@@ -245,7 +252,12 @@ function redisCall(state: LuaState, raise: boolean): number {
     if (t === LUA_TNUMBER) args.push(Buffer.from(numberArg(state, i, r.v7), "latin1"));
     else if (t === LUA_TSTRING) args.push(state.toBytes(i)!);
     else {
-      return refuse(state, r, raise, "Lua redis lib command arguments must be strings or integers");
+      return refuse(
+        state,
+        r,
+        raiseArgs,
+        "Lua redis lib command arguments must be strings or integers",
+      );
     }
   }
   const where = r.v7 ? "" : state.where();
@@ -272,6 +284,18 @@ function redisCall(state: LuaState, raise: boolean): number {
   return 1;
 }
 
+/** Redis 7's words as Valkey 8 rewrote them (valkey-io/valkey src/script_lua.c). */
+const VALKEY_8: Record<string, string> = {
+  "Please specify at least one argument for this redis lib call":
+    "Please specify at least one argument for this call",
+  "Lua redis lib command arguments must be strings or integers":
+    "Command arguments must be strings or integers",
+  "redis.log() requires two arguments or more.": "server.log() requires two arguments or more.",
+  "Invalid debug level.": "Invalid log level.",
+  "redis.setresp() requires one argument.": "server.setresp() requires one argument.",
+  "redis.set_repl() requires two arguments.": "server.set_repl() requires one argument.",
+};
+
 /** 7.0's words for a refused redis.call, as versions before 7.0 worded them. */
 const BEFORE_7: Record<string, string> = {
   "Please specify at least one argument for this redis lib call":
@@ -290,7 +314,7 @@ const BEFORE_7: Record<string, string> = {
  */
 function refuse(state: LuaState, r: Run, raise: boolean, text: string, where?: string): number {
   if (r.v7) {
-    pushErrorTable(state, text, true);
+    pushErrorTable(state, r.c.era.valkey8 ? (VALKEY_8[text] ?? text) : text, true);
     return raise ? state.error() : 1;
   }
   const at = where ?? state.where();
@@ -367,14 +391,19 @@ const HOST = {
     const name = s.toBytes(2)?.toString("latin1") ?? "?";
     return s.errorAt(noGlobalText(run!.c.era, name));
   }),
-  // Lua 5.1's dofile (Redis before 3.2): no file is ever read; every path is missing.
+  // Lua 5.1's dofile (Redis before 3.2): no file is ever read; /etc/passwd fails as its first
+  // line (`root:x:0:0:…`) fails to compile, every other path is missing.
   dofile: hostFunction((s) => {
     if (s.top() === 0 || s.type(1) === LUA_TNIL) return 0;
     const path = s.type(1) === LUA_TNUMBER ? numberText(s, 1) : s.toBytes(1)?.toString("latin1");
     if (path === undefined || (s.type(1) !== LUA_TSTRING && s.type(1) !== LUA_TNUMBER)) {
       return s.errorAt(`bad argument #1 to 'dofile' (string expected, got ${typeName(s, 1)})`);
     }
-    s.pushString(`cannot open ${path}: No such file or directory`);
+    s.pushString(
+      path === "/etc/passwd"
+        ? "/etc/passwd:1: function arguments expected near ':'"
+        : `cannot open ${path}: No such file or directory`,
+    );
     return s.error();
   }),
   newproxy: hostFunction((s) => {
@@ -458,7 +487,7 @@ function numberText(s: LuaState, i: number): string {
 
 /** luaPushError + luaError: raise {err = "ERR <text>"}. */
 function raiseText(s: LuaState, text: string): number {
-  if (run!.v7) pushErrorTable(s, text);
+  if (run!.v7) pushErrorTable(s, run!.c.era.valkey8 ? (VALKEY_8[text] ?? text) : text);
   else s.pushString(text);
   return s.error();
 }
@@ -515,6 +544,8 @@ function prepare(
     // os (only os.clock): Redis 7.4, Valkey 8.
     osClock: (era.product === "redis" && era.at("7.4")) || era.valkey8,
     serverAlias: era.valkey8,
+    v32: era.at("3.2"),
+    v50: era.at("5.0"),
     // lua_struct.c: 2.8–3.0 ship struct.c 1.4 (no offset check, `c0' quoted); the size
     // overflow check came with 5.0.8 (CVE-2020-14147).
     structOld: era.before("3.2"),
@@ -586,7 +617,12 @@ function compile(s: LuaState, c: CommandContext, body: Buffer): number {
     );
   }
   return s.load(
-    Buffer.concat([Buffer.from("return function() "), as51Source(body), Buffer.from("\nend")]),
+    // 2.8 closed the function on the body's last line; 3.0 on a line of its own.
+    Buffer.concat([
+      Buffer.from("return function() "),
+      as51Source(body),
+      Buffer.from(c.era.at("3.0") ? "\nend" : " end"),
+    ]),
     "@user_script",
   );
 }
