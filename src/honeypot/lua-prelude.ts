@@ -54,18 +54,38 @@ local function raise(msg)
   end
   error(msg, 0)
 end
+-- Lua 5.4's runtime error texts in Lua 5.1's words ("attempt to index local 't' (a nil value)").
+local function as51(msg)
+  msg = gsub(msg, "attempt to (%w[%w ]-) a (%w+) value %((%w+) '([^']*)'%)",
+    function(what, ty, kind, name)
+      if kind == "constant" then return "attempt to " .. what .. " a " .. ty .. " value" end
+      return "attempt to " .. what .. " " .. kind .. " '" .. name .. "' (a " .. ty .. " value)"
+    end)
+  msg = gsub(msg, "bad 'for' (%a[%a ]-) %(number expected, got %a+%)", "'for' %1 must be a number")
+  return msg
+end
+
 -- The step bound's error ("\0steps", raised by the hook) goes through every protected call:
 -- a script cannot catch it and loop on.
 local STEPS = "\0steps"
 local pcall0, xpcall0, resume0, wrap0, create0 = pcall, xpcall, coroutine.resume,
   coroutine.wrap, coroutine.create
+-- A caught error's text is 5.1's too.
 local function rethrow(ok, ...)
-  if not ok and (...) == STEPS then error(STEPS, 0) end
+  if not ok then
+    local e = ...
+    if e == STEPS then error(STEPS, 0) end
+    if type(e) == "string" then return ok, as51(e), select(2, ...) end
+  end
   return ok, ...
 end
 pcall = function(...) return rethrow(pcall0(...)) end
 xpcall = function(f, h, ...)
-  return rethrow(xpcall0(f, function(e) if e == STEPS then return e end return h(e) end, ...))
+  return rethrow(xpcall0(f, function(e)
+    if e == STEPS then return e end
+    if type(e) == "string" then e = as51(e) end
+    return h(e)
+  end, ...))
 end
 coroutine.resume = function(...) return rethrow(resume0(...)) end
 coroutine.wrap = function(f)
@@ -79,9 +99,24 @@ coroutine.wrap = function(f)
   end
 end
 
+-- An object's address as a 64-bit Redis prints it (%p of its heap: glibc's for a source
+-- build, jemalloc's for a package), not the WebAssembly memory's small offsets.
+local heapBase = F.heapBase
+local function withAddress(text)
+  local kind, hex = text:match("^(%a+): 0x(%x+)$")
+  if kind == nil then
+    kind = text:match("^(%a+): 0$")
+    if kind ~= nil then return kind .. ": (nil)" end
+    return text
+  end
+  local at = tonumber(hex, 16)
+  -- A C function prints its table slot: placed among the heap's closures.
+  if at < 0x10000 then at = 0x2d000 + at * 0x28 end
+  return fmt("%s: 0x%x", kind, heapBase + at * 2)
+end
 tostring = function(v)
   if type(v) == "number" then return num2str(v) end
-  return tostring0(v)
+  return withAddress(tostring0(v))
 end
 -- Globals as the version's Lua has them: print until 7.0, dofile until 3.2 (the host's
 -- answers "cannot open": no file is ever read), never loadfile (and nothing of 5.4's).
@@ -91,10 +126,78 @@ dofile = F.dofile and H.dofile or nil
 loadfile, warn, require, utf8 = nil, nil, nil, nil
 local load0 = load
 local envProxy
-load = function(chunk, name)
-  return load0(chunk, name, "t", envProxy)
+-- 5.1's loadstring compiles 5.1 (lua51.ts's rules, on the host); its load takes a reader
+-- function only.
+local function compiled(f, msg)
+  if f == nil and type(msg) == "string" then return nil, H.as51Message(msg) end
+  return f, msg
 end
-loadstring = load
+loadstring = function(chunk, name)
+  if type(chunk) == "string" then
+    return compiled(load0(H.as51Source(chunk), name or chunk, "t", envProxy))
+  end
+  return compiled(load0(chunk, name, "t", envProxy))
+end
+load = cfunction(function(chunk, name)
+  if type(chunk) ~= "function" then
+    raise("bad argument #1 to 'load' (function expected, got " .. (chunk == nil and "no value" or type(chunk)) .. ")")
+  end
+  local parts = {}
+  while true do
+    local piece = chunk()
+    if piece == nil or piece == "" then break end
+    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    parts[#parts + 1] = piece
+  end
+  local text = concat(parts)
+  return compiled(load0(H.as51Source(text), name or "=(load)", "t", envProxy))
+end)
+-- 5.1's checks where 5.4's functions take anything.
+local ipairs0, max0, min0, running0 = ipairs, math.max, math.min, coroutine.running
+ipairs = cfunction(function(...)
+  local t = ...
+  if type(t) ~= "table" then
+    raise("bad argument #1 to 'ipairs' (table expected, got " .. (select("#", ...) == 0 and "no value" or type(t)) .. ")")
+  end
+  return ipairs0(t)
+end)
+for name, f in next, { max = max0, min = min0 } do
+  math[name] = cfunction(function(...)
+    if select("#", ...) == 0 then raise("bad argument #1 to '" .. name .. "' (number expected, got no value)") end
+    return f(...)
+  end)
+end
+coroutine.running = function()
+  local co, main = running0()
+  if main then return nil end
+  return co
+end
+-- 5.1 converts strings for arithmetic in the VM and names the operand that is not a number.
+do
+  local smt = getmetatable("")
+  local OPS = { __add = function(a, b) return a + b end, __sub = function(a, b) return a - b end,
+    __mul = function(a, b) return a * b end, __div = function(a, b) return a / b end,
+    __mod = function(a, b) return a % b end, __pow = function(a, b) return a ^ b end,
+    __unm = function(a) return -a end }
+  for name, op in next, OPS do
+    smt[name] = function(a, b)
+      local x, y = tonumber(a), tonumber(b)
+      if x ~= nil and (y ~= nil or name == "__unm") then return op(x, y) end
+      local bad = x == nil and a or b
+      error("attempt to perform arithmetic on a " .. type(bad) .. " value", 2)
+    end
+  end
+  smt.__idiv, smt.__band, smt.__bor, smt.__bxor, smt.__shl, smt.__shr, smt.__bnot =
+    nil, nil, nil, nil, nil, nil, nil
+end
+-- error() of a number adds the position, as for a string.
+local error0 = error
+G.error = cfunction(function(msg, level)
+  if type(msg) == "number" then msg = num2str(msg) end
+  level = level == nil and 1 or tonumber(level) or 1
+  if level > 0 then level = level + 2 end
+  error0(msg, level)
+end)
 unpack = table.unpack
 table.getn = function(t) return #t end
 table.maxn = function(t)
@@ -124,18 +227,26 @@ math.type, math.tointeger, math.ult, math.maxinteger, math.mininteger = nil, nil
 table.move, table.pack, string.pack, string.unpack, string.packsize = nil, nil, nil, nil, nil
 coroutine.close, coroutine.isyieldable = nil, nil
 table.unpack, rawlen = nil, nil
--- 5.1's string.format reads the integer conversions' arguments as numbers cast to integers.
+-- 5.1's string.format: its conversions only, %s of strings and numbers only, the integer
+-- conversions' arguments as numbers cast to integers.
 local format0 = string.format
-string.format = function(f, ...)
+local CONVERSIONS = { c = true, d = true, i = true, o = true, u = true, x = true, X = true,
+  e = true, E = true, f = true, g = true, G = true, q = true, s = true }
+string.format = cfunction(function(f, ...)
   local n = select("#", ...)
-  if n == 0 or type(f) ~= "string" or not f:find("%", 1, true) then return format0(f, ...) end
+  if type(f) ~= "string" or not f:find("%", 1, true) then return format0(f, ...) end
   local args = { ... }
   local i = 0
-  for flags, conv in f:gmatch("%%([-+ #0]*%d*%.?%d*)(.)") do
+  for flags, conv in f:gmatch("%%([-+ #0]*%d*%.?%d*)(.?)") do
     if conv ~= "%" then
+      if not CONVERSIONS[conv] then raise("invalid option '%" .. conv .. "' to 'format'") end
       i = i + 1
       local a = args[i]
       if conv == "q" and type(a) == "number" then args[i] = num2str(a) end
+      if conv == "s" and type(a) ~= "string" and type(a) ~= "number" then
+        raise("bad argument #" .. (i + 1) .. " to 'format' (string expected, got " ..
+          (i > n and "no value" or type(a)) .. ")")
+      end
       if (conv == "d" or conv == "i" or conv == "o" or conv == "u" or conv == "x" or conv == "X"
           or conv == "c") and type(a) == "number" and a == a and a ~= math.huge and a ~= -math.huge then
         args[i] = a >= 0 and floor(a) or -floor(-a)
@@ -144,7 +255,7 @@ string.format = function(f, ...)
     end
   end
   return format0(f, unpack0(args, 1, n))
-end
+end)
 
 -- Redis's math.random: redisLrand48, whose state lives as long as the server (seed).
 local X = seed
@@ -748,8 +859,26 @@ if F.v7 then
     return { ok = s }
   end
 else
-  redis.error_reply = function(s) return { err = s } end
-  redis.status_reply = function(s) return { ok = s } end
+  -- luaRedisErrorReplyCommand / luaRedisStatusReplyCommand: one string, else
+  -- luaPushError's table at the caller's line.
+  local function reply(field)
+    return cfunction(function(...)
+      local v = ...
+      if select("#", ...) ~= 1 or type(v) ~= "string" then
+        for level = 3, 200 do
+          local i = dbg_getinfo(level, "Slf")
+          if i == nil or (i.what == "C" and not wrapped[i.func]) then break end
+          if byte(i.source, 1) == 64 then
+            return { err = i.source .. ": " .. i.currentline .. ": wrong number or type of arguments" }
+          end
+        end
+        return { err = "wrong number or type of arguments" }
+      end
+      return { [field] = v }
+    end)
+  end
+  redis.error_reply = reply("err")
+  redis.status_reply = reply("ok")
 end
 G.redis = redis
 
@@ -809,16 +938,6 @@ end
 local dbg_getupvalue = debug.getupvalue
 G.debug = nil
 
--- Lua 5.4's runtime error texts in Lua 5.1's words ("attempt to index local 't' (a nil value)").
-local function as51(msg)
-  msg = gsub(msg, "attempt to (%w[%w ]-) a (%w+) value %((%w+) '([^']*)'%)",
-    function(what, ty, kind, name)
-      if kind == "constant" then return "attempt to " .. what .. " a " .. ty .. " value" end
-      return "attempt to " .. what .. " " .. kind .. " '" .. name .. "' (a " .. ty .. " value)"
-    end)
-  return msg
-end
-
 -- The step bound ends a script as SCRIPT KILL does (the hook's error, "Script killed by user
 -- with SCRIPT KILL..."), at the script's line where it ran (not the prelude's, when the bound
 -- was re-raised by a pcall wrapper).
@@ -858,10 +977,11 @@ else
     end
     local i = dbg_getinfo(2, "nSl")
     if i and (i.what == "C" or byte(i.source, 1) ~= 64) then i = scriptLevel() end
-    if type(err) == "table" then
-      -- eval.c's handler concatenates the table: it fails, and is called on its own error.
+    if type(err) ~= "string" and type(err) ~= "number" then
+      -- eval.c's handler concatenates the error: a table, nil or boolean fails, and the
+      -- handler is called on its own error.
       local at = "err_handler_def:" .. F.handlerLine
-      return "@" .. at .. ": " .. at .. ": attempt to concatenate local 'err' (a table value)"
+      return "@" .. at .. ": " .. at .. ": attempt to concatenate local 'err' (a " .. type(err) .. " value)"
     end
     err = as51(tostring(err))
     if F.strict and err:find("Script attempted to access %a+ global variable") then

@@ -406,6 +406,14 @@ const HOST = {
     );
     return s.error();
   }),
+  as51Source: hostFunction((s) => {
+    s.pushBytes(as51Source(s.toBytes(1) ?? Buffer.alloc(0)));
+    return 1;
+  }),
+  as51Message: hostFunction((s) => {
+    s.pushString(as51Message(s.toBytes(1)?.toString("latin1") ?? "", Buffer.alloc(0), false));
+    return 1;
+  }),
   newproxy: hostFunction((s) => {
     s.pushUserdata(s.toBoolean(1));
     return 1;
@@ -546,6 +554,8 @@ function prepare(
     serverAlias: era.valkey8,
     v32: era.at("3.2"),
     v50: era.at("5.0"),
+    // Where %p addresses fall: glibc's heap (a source build, MALLOC=libc) or jemalloc's.
+    heapBase: c.persona.layout === "source" ? 0x556d9b800000 : 0x7fef16a00000,
     // lua_struct.c: 2.8–3.0 ship struct.c 1.4 (no offset check, `c0' quoted); the size
     // overflow check came with 5.0.8 (CVE-2020-14147).
     structOld: era.before("3.2"),
