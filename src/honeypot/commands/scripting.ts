@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { arr, bulk, int, map, nil, ReplyDecoder, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import { CjsonError, type CjsonValue, cjsonDecode } from "../cjson-decode.js";
 import { globMatch } from "../keyspace.js";
 import {
   hostFunction,
@@ -435,45 +436,43 @@ const HOST = {
     return 1;
   }),
   cjson_decode: hostFunction((s) => {
-    const text = s.toBytes(1);
-    if (text === undefined || s.top() !== 1) {
-      s.pushString("bad argument #1 to 'decode' (string expected)");
-      return s.error();
+    if (s.top() !== 1) return s.errorAt("bad argument #1 to 'decode' (expected 1 argument)");
+    const t = s.type(1);
+    if (t !== LUA_TSTRING && t !== LUA_TNUMBER) {
+      return s.errorAt(`bad argument #1 to 'decode' (string expected, got ${typeName(s, 1)})`);
     }
-    let value: unknown;
+    const text = t === LUA_TNUMBER ? Buffer.from(numberText(s, 1), "latin1") : s.toBytes(1)!;
+    let value: CjsonValue;
     try {
-      value = JSON.parse(text.toString("utf8"));
-    } catch {
-      s.pushString("Expected value but found invalid token at character 1");
-      return s.error();
+      value = cjsonDecode(text);
+    } catch (e) {
+      if (!(e instanceof CjsonError)) throw e;
+      return s.errorAt(e.message);
     }
     s.setTop(0);
-    pushJson(s, value, 0);
+    pushCjson(s, value);
     return 1;
   }),
 };
 
-function pushJson(s: LuaState, v: unknown, depth: number): void {
-  if (depth > 1000 || !s.checkStack(4)) {
-    s.pushString("Found too many nested data structures (1001) at character 1");
-    s.error();
-    return;
-  }
+/** A decoded cjson value onto the stack (depth bounded by the decoder). */
+function pushCjson(s: LuaState, v: CjsonValue): void {
+  s.checkStack(4);
   if (v === null) s.pushLightNull();
-  else if (typeof v === "string") s.pushBytes(Buffer.from(v, "utf8"));
-  else if (typeof v === "number") s.pushNumber(v);
   else if (typeof v === "boolean") s.pushBoolean(v);
-  else if (Array.isArray(v)) {
-    s.newTable(v.length, 0);
-    v.forEach((item, i) => {
-      pushJson(s, item, depth + 1);
+  else if (typeof v === "number") s.pushNumber(v);
+  else if (Buffer.isBuffer(v)) s.pushBytes(v);
+  else if ("array" in v) {
+    s.newTable(0, 0);
+    v.array.forEach((item, i) => {
+      pushCjson(s, item);
       s.rawSetI(-2, i + 1);
     });
   } else {
-    s.newTable();
-    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-      s.pushBytes(Buffer.from(k, "utf8"));
-      pushJson(s, item, depth + 1);
+    s.newTable(0, 0);
+    for (const [k, item] of v.object) {
+      s.pushBytes(k);
+      pushCjson(s, item);
       s.rawSet(-3);
     }
   }
