@@ -1,10 +1,14 @@
 /**
  * The Lua side of Redis's scripting environment, run in every fresh state before the script
  * (lua.ts runs it, scripting.ts gives it its host functions): Lua 5.1's library as Redis's
- * scripts see it on top of Lua 5.4 (5.1's number formatting in tostring, unpack, loadstring,
- * math.pow, table.getn …), Redis's deterministic math.random (redisLrand48), the bit library,
+ * scripts see it on top of Lua 5.4 (_VERSION, 5.1's number formatting in tostring, unpack,
+ * loadstring, math.pow, table.getn, getfenv …, no debug, nothing of 5.4's), the globals of the
+ * version (print, dofile, os.clock, `server`), Redis's deterministic math.random
+ * (redisLrand48), the bit library, struct (lua_struct.c) and cmsgpack (lua_cmsgpack.c),
  * cjson.encode, the redis table, the error handler of eval.c, and the globals protection of
  * the version (7.0+: read-only tables behind proxies; before: enable_strict_lua's metatable).
+ * What stays 5.4's: the order pairs() and the encoders walk a table's keys in, "?" for a
+ * library function called through pcall, collectgarbage's figures.
  *
  * Arguments: the host functions table and the version's features (F): v7 (7.0's error
  * texts), readonly (read-only library tables: 6.2.7+), strict (enable_strict_lua's metatable

@@ -8,9 +8,12 @@
  *   memory" error; the WebAssembly memory, shared by all runs, is never asked for more);
  * - steps: a count hook raises a fatal error after MAX_STEPS VM instructions (the caller maps
  *   it to what a client of a busy server sees);
- * - only the libraries Redis loads (base, table, string, math, debug's harmless part) are
- *   opened; io, os, package, require, dofile, loadfile are never loaded, `load` only takes
- *   source text (no bytecode), `print` writes nothing.
+ * - only the libraries Redis loads (base, table, string, math, coroutine; debug for the
+ *   prelude's error handler, never visible to scripts) are opened; io, os, package, require,
+ *   loadfile are never loaded, `load` only takes source text (no bytecode), `print` writes
+ *   nothing, dofile reads no file;
+ * - Lua 5.1 as Redis has it is the prelude's (lua-prelude.ts) and lua51.ts's work: globals,
+ *   libraries (struct, cmsgpack, cjson, bit), 5.1's lexer and texts.
  *
  * Host functions are registered once (WebAssembly table slots are not freed) and find the run
  * they belong to through `current`.
