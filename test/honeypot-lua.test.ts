@@ -117,6 +117,97 @@ const STEPS: Cmd[] = [
   ev("local io_l = package.loadlib('/usr/lib/x86_64-linux-gnu/liblua5.1.so.0', 'luaopen_io')", "0"),
   ev("return require('os')", "0"),
   ev("return dofile('/etc/passwd')", "0"),
+  // Lua 5.1 as Redis has it: the version, no debug, 5.1's library, its float printing.
+  ev("return _VERSION", "0"),
+  ev("return type(debug)", "0"),
+  ev("return type(rawlen)", "0"),
+  ev("return {type(table.unpack), type(string.pack), type(math.tointeger), type(table.getn)}", "0"),
+  ev("return {type(getfenv), type(gcinfo), type(string.gfind)}", "0"),
+  ev("return 'x' .. 10/2", "0"),
+  ev("return tostring(123456789012345)", "0"),
+  ev("return string.format('%5.2f|%d|%s|%x', 3.14159, -2.5, 'a', 255.9)", "0"),
+  ev("this is not lua", "0"),
+  // Globals of the version: print (before 7.0), dofile (before 3.2), os (7.4, Valkey 8),
+  // getfenv, the `server` alias (Valkey 8).
+  ev("return {type(print), type(loadfile), type(newproxy), type(setfenv), type(getfenv)}", "0"),
+  ev("return type(dofile)", "0"),
+  ev("dofile('/nonexistent-redscope/x.lua')", "0"),
+  ev("return type(os)", "0"),
+  ev("return type(server)", "0"),
+  // 5.1's lexer and numbers.
+  ev("return 7 // 2", "0"),
+  ev("return 3 & 1", "0"),
+  ev("return 1 ~ 2", "0"),
+  ev("return 1 << 2", "0"),
+  ev("::lbl::", "0"),
+  ev("goto x", "0"),
+  ev("local goto = 5 return goto", "0"),
+  ev("local a <const> = 1 return a", "0"),
+  ev("return '\\x41\\q\\65'", "0"),
+  ev("break", "0"),
+  ev("x = [[", "0"),
+  ev("return tostring(1 % 0)", "0"),
+  ev("return tostring(2^53 + 1)", "0"),
+  ev("return tostring(0xffffffffffffffff)", "0"),
+  ev("return string.format('%q', 1/3)", "0"),
+  ev("return tostring(math.log(8, 2))", "0"),
+  // 5.1's library checks and runtime texts.
+  ev("return ipairs()", "0"),
+  ev("return math.max()", "0"),
+  ev("return type(coroutine.running())", "0"),
+  ev("return select(2, loadstring('x = '))", "0"),
+  ev("return loadstring('return 1 + 1')()", "0"),
+  ev("return select(2, load('x = '))", "0"),
+  ev("for i = 1, 'x' do end", "0"),
+  ev("return 'abc' + 1", "0"),
+  ev("return '10' + 1", "0"),
+  ev("error(42)", "0"),
+  ev("error(nil)", "0"),
+  ev("return error('x')", "0"),
+  ev("return {pcall(function() local x = nil; return x.y end)}", "0"),
+  ev("return string.format('%s', {})", "0"),
+  ev("return string.format('%p', {})", "0"),
+  ev("return redis.error_reply()", "0"),
+  ev("return redis.status_reply(5)", "0"),
+  ev("return tostring(cjson.null)", "0"),
+  ev("return math.random(0)", "0"),
+  // cjson.decode as lua_cjson.c parses (strtod's numbers, its error texts).
+  ev("return cjson.decode('[1,2')", "0"),
+  ev("return cjson.decode('{\"a\":1,}')", "0"),
+  ev("return cjson.decode('\"a\\\\qb\"')", "0"),
+  ev("return tostring(cjson.decode('0x10')) .. tostring(cjson.decode('+5'))", "0"),
+  ev("return cjson.decode(string.rep('[', 1001))", "0"),
+  ev("return cjson.decode('[1,\"x\",true,false,null]')", "0"),
+  // struct and cmsgpack, bytes and errors.
+  ev("return struct.pack('>I2', 258)", "0"),
+  ev("return struct.pack('bBhHlLTiI', -1, 255, -2, 65535, -3, 4, 5, -6, 7)", "0"),
+  ev(
+    "return struct.pack('!4 b i', 1, 2) .. struct.pack('i3', 70000) .. struct.pack('I16', 1)",
+    "0",
+  ),
+  ev("return struct.pack('>f d', 1.5, 0.1) .. struct.pack('c0 s', 'abc', 'de')", "0"),
+  ev("return {struct.unpack('<i4', struct.pack('<i4', -2))}", "0"),
+  ev("return {struct.unpack('b c0', struct.pack('b', 3) .. 'abcd')}", "0"),
+  ev("return {struct.unpack('s', 'abc\0def')}", "0"),
+  ev("return struct.size('i4 !4 b d')", "0"),
+  ev("local x = struct.pack('z', 1) return x", "0"),
+  ev("local x = struct.pack('c5', 'ab') return x", "0"),
+  ev("local x = struct.unpack('i4', 'ab') return x", "0"),
+  ev("return cmsgpack.pack({1,2})", "0"),
+  ev(
+    "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 4294967295, 4294967296, -2147483648, -2147483649, 2^53, -2^53)",
+    "0",
+  ),
+  ev("return cmsgpack.pack(1.5, 0.1, 1e300, 3.25, true, false, nil, {}, {a=1}, {1,2,nil,4})", "0"),
+  ev(
+    "return cmsgpack.pack('', 'abc', string.rep('y', 32), string.rep('z', 255), string.rep('w', 256))",
+    "0",
+  ),
+  ev("local t = {} for i=1,17 do t = {t} end return cmsgpack.pack(t)", "0"),
+  ev("return cmsgpack.unpack(cmsgpack.pack({1,2,{3,'x'}}))", "0"),
+  ev("return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 2)}", "0"),
+  ev("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 2)}", "0"),
+  ev("local x = cmsgpack.unpack(string.char(0xc1)) return x", "0"),
   ev("redis.setresp(3) return redis.call('hgetall', 'nohash')", "0"),
   ev("return redis.setresp(4)", "0"),
   ev("return redis.log(redis.LOG_WARNING, 'hello')", "0"),
@@ -300,10 +391,13 @@ describe("scripting and transactions against Debian's redis-server 7.0", {
 });
 
 /** Builds of other versions (scripts/build-servers.sh), compared where present. */
-const BUILDS: Array<{ dir: string; persona: string }> = [
+const BUILDS: Array<{ dir: string; persona: string; version?: string; config?: string[] }> = [
   { dir: "redis-7.4.1", persona: "redis-7.4-open" },
   { dir: "redis-6.2.16", persona: "redis-6.2-open" },
   { dir: "redis-5.0.8", persona: "redis-5.0-open" },
+  { dir: "redis-3.2.12", persona: "redis-3.2-open" },
+  { dir: "redis-2.8.24", persona: "redis-2.8-open", config: [] },
+  { dir: "valkey-8.0.1", persona: "valkey-8-open", version: "8.0.1" },
 ];
 // The builds are made from source: the personas claim the same (a Debian 5.0 package would
 // expose `package`, CVE-2022-0543, which a source build does not).
@@ -317,10 +411,15 @@ for (const build of BUILDS) {
       const real = await startRedis({
         host: "127.0.0.1",
         port: await freePort(),
-        config: ["protected-mode no"],
+        config: build.config ?? ["protected-mode no"],
         bin,
       });
-      const fake = await servePersona(persona(build.persona, { layout: "source" }));
+      const fake = await servePersona(
+        persona(build.persona, {
+          layout: "source",
+          ...(build.version === undefined ? {} : { version: build.version }),
+        }),
+      );
       try {
         const steps = STEPS.filter(
           (s) =>
@@ -354,17 +453,34 @@ for (const build of BUILDS) {
 }
 
 /** Replies known identical per build: the test fails when fewer are (a regression). */
-const FLOORS: Record<string, number> = {};
+const FLOORS: Record<string, number> = {
+  // Valkey 8 refuses MULTI and WATCH inside MULTI with "Command not allowed inside a
+  // transaction" (and then aborts EXEC): the transactions' texts, not scripting's.
+  "valkey-8.0.1": 248,
+};
 
 describe("scripting bounds, the CVE-2022-0543 forms and real clients on the shipped server", () => {
-  test("a script past the step bound ends the connection unanswered, recorded as a limit", async () => {
+  test("a script past the step bound ends as SCRIPT KILL ends it (the version's reply, recorded as a limit)", async () => {
     const srv = await servePersona(persona("redis-7.0-open"));
+    const old = await servePersona(persona("redis-6.0-open"));
+    const sha = (b: string) => createHash("sha1").update(b).digest("hex");
     try {
+      // The texts real servers answer after SCRIPT KILL (7.0.15 and 6.0.20, run by hand).
       const conn = await RespConnection.open(srv.port);
-      const reply = await conn.send(encodeCommand(["EVAL", "while true do end", "0"]), 1, 20_000);
-      assert.equal(reply.length, 0);
-      assert.ok(conn.closed);
+      const body = "while true do end";
+      const reply = await conn.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000);
+      assert.equal(
+        reply.toString("latin1"),
+        `-ERR Script killed by user with SCRIPT KILL... script: ${sha(body)}, on @user_script:1.\r\n`,
+      );
+      assert.equal((await conn.send(encodeCommand(["PING"]))).toString(), "+PONG\r\n");
       conn.close();
+      const c6 = await RespConnection.open(old.port);
+      assert.equal(
+        (await c6.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).toString("latin1"),
+        `-ERR Error running script (call to f_${sha(body)}): @user_script:1: Script killed by user with SCRIPT KILL...\r\n`,
+      );
+      c6.close();
       // A script cannot catch the bound with pcall, xpcall or a coroutine and loop on.
       for (const body of [
         "while true do pcall(function() while true do end end) end",
@@ -372,14 +488,20 @@ describe("scripting bounds, the CVE-2022-0543 forms and real clients on the ship
         "local co = coroutine.wrap(function() while true do end end) while true do pcall(co) end",
       ]) {
         const c = await RespConnection.open(srv.port);
-        assert.equal((await c.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).length, 0);
-        assert.ok(c.closed, body);
+        const r = (await c.send(encodeCommand(["EVAL", body, "0"]), 1, 20_000)).toString("latin1");
+        assert.match(
+          r,
+          /^-ERR Script killed by user with SCRIPT KILL\.\.\. script: [0-9a-f]{40}, on @user_script:1\.\r\n$/,
+          body,
+        );
+        assert.ok(!c.closed, body);
         c.close();
       }
       const limits = srv.recorder.rows.filter((r) => JSON.stringify(r).includes("script_steps"));
       assert.ok(limits.length >= 4, "the step bound is recorded");
     } finally {
       await srv.close();
+      await old.close();
     }
   });
 

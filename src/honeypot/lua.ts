@@ -8,9 +8,12 @@
  *   memory" error; the WebAssembly memory, shared by all runs, is never asked for more);
  * - steps: a count hook raises a fatal error after MAX_STEPS VM instructions (the caller maps
  *   it to what a client of a busy server sees);
- * - only the libraries Redis loads (base, table, string, math, debug's harmless part) are
- *   opened; io, os, package, require, dofile, loadfile are never loaded, `load` only takes
- *   source text (no bytecode), `print` writes nothing.
+ * - only the libraries Redis loads (base, table, string, math, coroutine; debug for the
+ *   prelude's error handler, never visible to scripts) are opened; io, os, package, require,
+ *   loadfile are never loaded, `load` only takes source text (no bytecode), `print` writes
+ *   nothing, dofile reads no file;
+ * - Lua 5.1 as Redis has it is the prelude's (lua-prelude.ts) and lua51.ts's work: globals,
+ *   libraries (struct, cmsgpack, cjson, bit), 5.1's lexer and texts.
  *
  * Host functions are registered once (WebAssembly table slots are not freed) and find the run
  * they belong to through `current`.
@@ -38,6 +41,21 @@ const LUA_MASKCOUNT = 8;
 const wasm = await new LuaFactory().getLuaModule();
 const m = wasm.module as unknown as WasmModule;
 
+/**
+ * Lua 5.1 prints a float as "%.14g" alone; 5.4's tostringbuff adds ".0" when that looks like an
+ * integer (`"x" .. 10/2` is "x5.0" in 5.4, "x5" in Redis). It decides with
+ * strspn(buff, "-0123456789"): emptying that set (its one copy in the module's static data)
+ * makes it never add the suffix, for tostring, concatenation and every coercion alike.
+ */
+function printFloatsAs51(): void {
+  const needle = Buffer.from("\0-0123456789\0", "latin1");
+  const heap = Buffer.from(m.HEAPU8.buffer, m.HEAPU8.byteOffset, m.HEAPU8.byteLength);
+  const at = heap.indexOf(needle);
+  if (at < 0 || heap.indexOf(needle, at + 1) >= 0) throw new Error("lua: float format not found");
+  heap[at + 1] = 0;
+}
+printFloatsAs51();
+
 interface WasmModule {
   _realloc(p: number, n: number): number;
   HEAPU8: Uint8Array;
@@ -49,10 +67,14 @@ interface WasmModule {
   _luaL_loadbufferx: CFn;
   _luaL_where: CFn;
   _lua_absindex: CFn;
+  _lua_callk: CFn;
+  _lua_rotate: CFn;
   _lua_checkstack: CFn;
   _lua_concat: CFn;
   _lua_createtable: CFn;
   _lua_newstate: CFn;
+  _lua_newuserdatauv: CFn;
+  _lua_setmetatable: CFn;
   _lua_close: CFn;
   _lua_dump: CFn;
   _lua_error: CFn;
@@ -184,6 +206,18 @@ export class LuaState {
   pushFunction(fn: number): void {
     m._lua_pushcclosure(this.L, fn, 0);
   }
+  /** A C closure of `fn` over the top `n` values (popped). */
+  pushClosure(fn: number, n: number): void {
+    m._lua_pushcclosure(this.L, fn, n);
+  }
+  /** Move the top value to index i, shifting the ones above up. */
+  insert(i: number): void {
+    m._lua_rotate(this.L, i, 1);
+  }
+  /** lua_call: errors propagate to the enclosing protected call. */
+  call(nargs: number, nresults: number): void {
+    m._lua_callk(this.L, nargs, nresults, 0, 0);
+  }
   newTable(narr = 0, nrec = 0): void {
     m._lua_createtable(this.L, narr, nrec);
   }
@@ -212,6 +246,14 @@ export class LuaState {
   /** t[k] = v with k, v on top (popped), t at index i. */
   rawSet(i: number): void {
     m._lua_rawset(this.L, i);
+  }
+  /** A new empty full userdata (newproxy's), with a new empty metatable if asked. */
+  pushUserdata(withMetatable: boolean): void {
+    m._lua_newuserdatauv(this.L, 0, 0);
+    if (withMetatable) {
+      m._lua_createtable(this.L, 0, 0);
+      m._lua_setmetatable(this.L, -2);
+    }
   }
   /** cjson.null: a light userdata NULL. */
   pushLightNull(): void {

@@ -463,17 +463,20 @@ export class Session implements HoneypotSessionHandler {
     const era = this.persona.era;
     const lower = args[0]!.toString("latin1").toLowerCase();
     const spec = this.table.get(lower);
-    if (spec === undefined) return { error: "Unknown Redis command called from script" };
-    if (!arityOk(arityAt(spec.arity, era), args.length)) {
-      return { error: "Wrong number of args calling Redis command from script" };
-    }
+    // Valkey 8 dropped "Redis" from these two (valkey-io/valkey src/script.c).
+    const unknown = era.valkey8
+      ? "Unknown command called from script"
+      : "Unknown Redis command called from script";
+    const arity = era.valkey8
+      ? "Wrong number of args calling command from script"
+      : "Wrong number of args calling Redis command from script";
+    if (spec === undefined) return { error: unknown };
+    if (!arityOk(arityAt(spec.arity, era), args.length)) return { error: arity };
     const resolved = resolveCommand(spec, args, era);
     if ("error" in resolved) {
       if (!era.subcommandTable) return errorReply(resolved.error);
       return {
-        error: /^ERR unknown subcommand/.test(resolved.error)
-          ? "Unknown Redis command called from script"
-          : "Wrong number of args calling Redis command from script",
+        error: /^ERR unknown subcommand/.test(resolved.error) ? unknown : arity,
       };
     }
     if (NOSCRIPT.has(spec.name) || NOSCRIPT.has(resolved.fullName)) {

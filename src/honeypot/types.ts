@@ -40,9 +40,10 @@ export type SessionEffect =
   | { kind: "sync"; rdbBytes: number }
   /**
    * A script ran (or was loaded). `command`: what it asked a CVE-2022-0543 `io.popen` /
-   * `os.execute` to run (never run: the honeypot answers with an empty output).
+   * `os.execute` to run (never run: the honeypot answers with an empty output). `limit`:
+   * `script_steps` when the script ran into the step bound (ended as SCRIPT KILL ends one).
    */
-  | { kind: "script"; sha1: string; command?: string }
+  | { kind: "script"; sha1: string; command?: string; limit?: string }
   /** `keys`: how many the flush removed (absent in records made before it was kept). */
   | { kind: "flush"; keys?: number };
 

@@ -4,12 +4,13 @@
  * KEYS/ARGV, redis.call/pcall into the session's own command handlers against its keyspace,
  * the conversions between Lua and RESP both ways as script_lua.c makes them, the error texts
  * of the version (7.0+: `script: <sha>, on @user_script:<line>.`; before: `Error running
- * script (call to f_<sha>): …`). A script past its step bound ends the connection unanswered
- * (recorded as the `script_steps` limit), as a client of a server stuck in a script waits.
+ * script (call to f_<sha>): …`). A script past its step bound ends as SCRIPT KILL ends one,
+ * with the version's error reply (recorded as the `script_steps` limit); the connection lives.
  */
 import { createHash } from "node:crypto";
 import { arr, bulk, int, map, nil, ReplyDecoder, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
+import { CjsonError, type CjsonValue, cjsonDecode } from "../cjson-decode.js";
 import { globMatch } from "../keyspace.js";
 import {
   hostFunction,
@@ -25,7 +26,8 @@ import {
   withState,
 } from "../lua.js";
 import { PRELUDE } from "../lua-prelude.js";
-import { NOT_INTEGER } from "../personas/texts.js";
+import { as51Message, as51Source, unrename } from "../lua51.js";
+import { NOT_INTEGER, noGlobalText } from "../personas/texts.js";
 import { parseInteger } from "./integers.js";
 import { encodeReply, errorReply, OK, type Reply } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
@@ -235,8 +237,15 @@ function m_rawset(state: LuaState): void {
 function redisCall(state: LuaState, raise: boolean): number {
   const r = run!;
   const argc = state.top();
+  // Before 3.2 these two are returned as error tables, never raised (luaRedisGenericCommand).
+  const raiseArgs = raise && r.c.era.at("3.2");
   if (argc === 0) {
-    return refuse(state, r, raise, "Please specify at least one argument for this redis lib call");
+    return refuse(
+      state,
+      r,
+      raiseArgs,
+      "Please specify at least one argument for this redis lib call",
+    );
   }
   const args: Buffer[] = [];
   for (let i = 1; i <= argc; i++) {
@@ -244,7 +253,12 @@ function redisCall(state: LuaState, raise: boolean): number {
     if (t === LUA_TNUMBER) args.push(Buffer.from(numberArg(state, i, r.v7), "latin1"));
     else if (t === LUA_TSTRING) args.push(state.toBytes(i)!);
     else {
-      return refuse(state, r, raise, "Lua redis lib command arguments must be strings or integers");
+      return refuse(
+        state,
+        r,
+        raiseArgs,
+        "Lua redis lib command arguments must be strings or integers",
+      );
     }
   }
   const where = r.v7 ? "" : state.where();
@@ -271,6 +285,18 @@ function redisCall(state: LuaState, raise: boolean): number {
   return 1;
 }
 
+/** Redis 7's words as Valkey 8 rewrote them (valkey-io/valkey src/script_lua.c). */
+const VALKEY_8: Record<string, string> = {
+  "Please specify at least one argument for this redis lib call":
+    "Please specify at least one argument for this call",
+  "Lua redis lib command arguments must be strings or integers":
+    "Command arguments must be strings or integers",
+  "redis.log() requires two arguments or more.": "server.log() requires two arguments or more.",
+  "Invalid debug level.": "Invalid log level.",
+  "redis.setresp() requires one argument.": "server.setresp() requires one argument.",
+  "redis.set_repl() requires two arguments.": "server.set_repl() requires one argument.",
+};
+
 /** 7.0's words for a refused redis.call, as versions before 7.0 worded them. */
 const BEFORE_7: Record<string, string> = {
   "Please specify at least one argument for this redis lib call":
@@ -289,7 +315,7 @@ const BEFORE_7: Record<string, string> = {
  */
 function refuse(state: LuaState, r: Run, raise: boolean, text: string, where?: string): number {
   if (r.v7) {
-    pushErrorTable(state, text, true);
+    pushErrorTable(state, r.c.era.valkey8 ? (VALKEY_8[text] ?? text) : text, true);
     return raise ? state.error() : 1;
   }
   const at = where ?? state.where();
@@ -304,7 +330,25 @@ function refuse(state: LuaState, r: Run, raise: boolean, text: string, where?: s
   return 1;
 }
 
+/**
+ * A Lua function behind a C function (a closure over it): how the prelude's stand-ins for
+ * Redis's C libraries keep the caller's frame when a script tail-calls them (`return
+ * struct.pack(…)`), so their errors carry the script's line as luaL_error's do.
+ */
+const TRAMPOLINE = hostFunction((s) => {
+  const n = s.top();
+  s.pushValue(LUA_REGISTRYINDEX - 1);
+  s.insert(1);
+  s.call(n, -1);
+  return s.top();
+});
+
 const HOST = {
+  wrap: hostFunction((s) => {
+    s.pushValue(1);
+    s.pushClosure(TRAMPOLINE, 1);
+    return 1;
+  }),
   call: hostFunction((s) => redisCall(s, true)),
   pcall: hostFunction((s) => redisCall(s, false)),
   sha1hex: hostFunction((s) => {
@@ -346,7 +390,34 @@ const HOST = {
   }),
   noglobal: hostFunction((s) => {
     const name = s.toBytes(2)?.toString("latin1") ?? "?";
-    return s.errorAt(`Script attempted to access nonexistent global variable '${name}'`);
+    return s.errorAt(noGlobalText(run!.c.era, name));
+  }),
+  // Lua 5.1's dofile (Redis before 3.2): no file is ever read; /etc/passwd fails as its first
+  // line (`root:x:0:0:…`) fails to compile, every other path is missing.
+  dofile: hostFunction((s) => {
+    if (s.top() === 0 || s.type(1) === LUA_TNIL) return 0;
+    const path = s.type(1) === LUA_TNUMBER ? numberText(s, 1) : s.toBytes(1)?.toString("latin1");
+    if (path === undefined || (s.type(1) !== LUA_TSTRING && s.type(1) !== LUA_TNUMBER)) {
+      return s.errorAt(`bad argument #1 to 'dofile' (string expected, got ${typeName(s, 1)})`);
+    }
+    s.pushString(
+      path === "/etc/passwd"
+        ? "/etc/passwd:1: function arguments expected near ':'"
+        : `cannot open ${path}: No such file or directory`,
+    );
+    return s.error();
+  }),
+  as51Source: hostFunction((s) => {
+    s.pushBytes(as51Source(s.toBytes(1) ?? Buffer.alloc(0)));
+    return 1;
+  }),
+  as51Message: hostFunction((s) => {
+    s.pushString(as51Message(s.toBytes(1)?.toString("latin1") ?? "", Buffer.alloc(0), false));
+    return 1;
+  }),
+  newproxy: hostFunction((s) => {
+    s.pushUserdata(s.toBoolean(1));
+    return 1;
   }),
   readonly: hostFunction((s) => s.errorAt("Attempt to modify a readonly table")),
   exec: hostFunction((s) => {
@@ -365,48 +436,54 @@ const HOST = {
     return 1;
   }),
   cjson_decode: hostFunction((s) => {
-    const text = s.toBytes(1);
-    if (text === undefined || s.top() !== 1) {
-      s.pushString("bad argument #1 to 'decode' (string expected)");
-      return s.error();
+    if (s.top() !== 1) return s.errorAt("bad argument #1 to 'decode' (expected 1 argument)");
+    const t = s.type(1);
+    if (t !== LUA_TSTRING && t !== LUA_TNUMBER) {
+      return s.errorAt(`bad argument #1 to 'decode' (string expected, got ${typeName(s, 1)})`);
     }
-    let value: unknown;
+    const text = t === LUA_TNUMBER ? Buffer.from(numberText(s, 1), "latin1") : s.toBytes(1)!;
+    let value: CjsonValue;
     try {
-      value = JSON.parse(text.toString("utf8"));
-    } catch {
-      s.pushString("Expected value but found invalid token at character 1");
-      return s.error();
+      value = cjsonDecode(text);
+    } catch (e) {
+      if (!(e instanceof CjsonError)) throw e;
+      return s.errorAt(e.message);
     }
     s.setTop(0);
-    pushJson(s, value, 0);
+    pushCjson(s, value);
     return 1;
   }),
 };
 
-function pushJson(s: LuaState, v: unknown, depth: number): void {
-  if (depth > 1000 || !s.checkStack(4)) {
-    s.pushString("Found too many nested data structures (1001) at character 1");
-    s.error();
-    return;
-  }
+/** A decoded cjson value onto the stack (depth bounded by the decoder). */
+function pushCjson(s: LuaState, v: CjsonValue): void {
+  s.checkStack(4);
   if (v === null) s.pushLightNull();
-  else if (typeof v === "string") s.pushBytes(Buffer.from(v, "utf8"));
-  else if (typeof v === "number") s.pushNumber(v);
   else if (typeof v === "boolean") s.pushBoolean(v);
-  else if (Array.isArray(v)) {
-    s.newTable(v.length, 0);
-    v.forEach((item, i) => {
-      pushJson(s, item, depth + 1);
+  else if (typeof v === "number") s.pushNumber(v);
+  else if (Buffer.isBuffer(v)) s.pushBytes(v);
+  else if ("array" in v) {
+    s.newTable(0, 0);
+    v.array.forEach((item, i) => {
+      pushCjson(s, item);
       s.rawSetI(-2, i + 1);
     });
   } else {
-    s.newTable();
-    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-      s.pushBytes(Buffer.from(k, "utf8"));
-      pushJson(s, item, depth + 1);
+    s.newTable(0, 0);
+    for (const [k, item] of v.object) {
+      s.pushBytes(k);
+      pushCjson(s, item);
       s.rawSet(-3);
     }
   }
+}
+
+const TYPE_NAMES = ["nil", "boolean", "userdata", "number", "string", "table", "function"];
+
+/** lua_typename of the value at i. */
+function typeName(s: LuaState, i: number): string {
+  const t = s.type(i);
+  return t === 8 ? "thread" : (TYPE_NAMES[t] ?? "userdata");
 }
 
 function numberText(s: LuaState, i: number): string {
@@ -417,7 +494,7 @@ function numberText(s: LuaState, i: number): string {
 
 /** luaPushError + luaError: raise {err = "ERR <text>"}. */
 function raiseText(s: LuaState, text: string): number {
-  if (run!.v7) pushErrorTable(s, text);
+  if (run!.v7) pushErrorTable(s, run!.c.era.valkey8 ? (VALKEY_8[text] ?? text) : text);
   else s.pushString(text);
   return s.error();
 }
@@ -471,7 +548,21 @@ function prepare(
     versionNum: ((a ?? 0) << 16) | ((b ?? 0) << 8) | (d ?? 0),
     // 7.0 draws from one sequence for the server's life; before, each script starts it anew.
     seed: era.at("7.0") ? (RANDOM_STATE.get(c.keyspace) ?? LRAND48_INITIAL) : LRAND48_SEED_0,
-    osClock: era.product === "redis" && era.at("7.4"),
+    // os (only os.clock): Redis 7.4, Valkey 8.
+    osClock: (era.product === "redis" && era.at("7.4")) || era.valkey8,
+    serverAlias: era.valkey8,
+    v32: era.at("3.2"),
+    v50: era.at("5.0"),
+    // Where %p addresses fall: glibc's heap (a source build, MALLOC=libc) or jemalloc's.
+    heapBase: c.persona.layout === "source" ? 0x556d9b800000 : 0x7fef16a00000,
+    // lua_struct.c: 2.8–3.0 ship struct.c 1.4 (no offset check, `c0' quoted); the size
+    // overflow check came with 5.0.8 (CVE-2020-14147).
+    structOld: era.before("3.2"),
+    structOverflow: era.at("5.0.8"),
+    print: era.before("7.0"),
+    dofile: era.before("3.2"),
+    // Debian's 7.0 package (built on its own Lua 5.1) has no getfenv, setfenv, newproxy.
+    fenv: !(c.persona.layout === "debian" && era.at("7.0")),
   };
   s.newTable();
   for (const [k, v] of Object.entries(features)) {
@@ -517,8 +608,8 @@ function formatted(c: CommandContext, text: string): Reply {
 }
 
 /** The compile error reply of the version. */
-function compileError(s: LuaState, c: CommandContext): Reply {
-  const text = (s.toBytes(-1)?.toString("latin1") ?? "").replace(/near <eof>/g, "near '<eof>'");
+function compileError(s: LuaState, c: CommandContext, body: Buffer): Reply {
+  const text = as51Message(s.toBytes(-1)?.toString("latin1") ?? "", body, !c.era.at("6.2.7"));
   return formatted(c, `ERR Error compiling script (new function): ${text}`);
 }
 
@@ -529,10 +620,18 @@ function compileError(s: LuaState, c: CommandContext): Reply {
  */
 function compile(s: LuaState, c: CommandContext, body: Buffer): number {
   if (c.era.at("6.2.7")) {
-    return s.load(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0), "@user_script");
+    return s.load(
+      as51Source(body.subarray(body[0] === 0x23 ? shebangEnd(body) : 0)),
+      "@user_script",
+    );
   }
   return s.load(
-    Buffer.concat([Buffer.from("return function() "), body, Buffer.from("\nend")]),
+    // 2.8 closed the function on the body's last line; 3.0 on a line of its own.
+    Buffer.concat([
+      Buffer.from("return function() "),
+      as51Source(body),
+      Buffer.from(c.era.at("3.0") ? "\nend" : " end"),
+    ]),
     "@user_script",
   );
 }
@@ -541,7 +640,7 @@ function compile(s: LuaState, c: CommandContext, body: Buffer): number {
 function compiles(c: CommandContext, body: Buffer): Reply | undefined {
   return withState((s) => {
     s.openLibs();
-    return compile(s, c, body) === 0 ? undefined : compileError(s, c);
+    return compile(s, c, body) === 0 ? undefined : compileError(s, c, body);
   });
 }
 
@@ -568,11 +667,11 @@ function runScript(
       // Stack: 1 error handler, 2 the environment, 3 the PRNG state getter, 4 runLibrary.
       let status: number;
       if (target.kind === "eval") {
-        if (compile(s, c, target.body) !== 0) return compileError(s, c);
+        if (compile(s, c, target.body) !== 0) return compileError(s, c, target.body);
         s.pushValue(2);
         s.setUpvalue(-2, 1);
         // Before 6.2.7 the chunk returns the script's function.
-        if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c);
+        if (!c.era.at("6.2.7") && s.pcall(0, 1, 0) !== 0) return compileError(s, c, target.body);
         status = s.pcall(0, 1, 1);
       } else {
         const loaded = loadLibrary(s, target.library.code);
@@ -585,7 +684,16 @@ function runScript(
         status = s.pcall(2, 1, 1);
       }
       if (r.command !== undefined) c.effect = { kind: "script", sha1: label, command: r.command };
-      if (s.stepsExceeded) return c.overLimit("script_steps");
+      if (s.stepsExceeded) {
+        // Ended as SCRIPT KILL ends a script: the error reply, the connection lives.
+        c.effect = {
+          kind: "script",
+          sha1: label,
+          ...(r.command === undefined ? {} : { command: r.command }),
+          limit: "script_steps",
+        };
+        return runError(s, c, label, status);
+      }
       if (status !== 0) {
         const reply = runError(s, c, label, status);
         saveRandom(s, c);
@@ -615,8 +723,8 @@ function pushArray(s: LuaState, items: readonly Buffer[]): void {
  * load-time API: leaves its callbacks and their flags on the stack, or returns the error text.
  */
 function loadLibrary(s: LuaState, code: Buffer): string | undefined {
-  if (s.load(code, "@user_function") !== 0) {
-    return `Error compiling function: ${s.toBytes(-1)?.toString("latin1") ?? ""}`;
+  if (s.load(as51Source(code), "@user_function") !== 0) {
+    return `Error compiling function: ${as51Message(s.toBytes(-1)?.toString("latin1") ?? "", code, false)}`;
   }
   s.pushValue(2);
   s.setUpvalue(-2, 1);
@@ -890,7 +998,7 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
       return formatted(c, `ERR Error running script ${digest}, ${msg.slice(0, 100)}`);
     }
     s.getField(-1, "err");
-    let msg = s.toBytes(-1)?.toString("latin1") ?? "";
+    let msg = unrename(s.toBytes(-1)?.toString("latin1") ?? "");
     s.pop();
     s.getField(-1, "source");
     const source = s.type(-1) === LUA_TSTRING ? s.toBytes(-1)!.toString("latin1") : undefined;
@@ -903,7 +1011,8 @@ function runError(s: LuaState, c: CommandContext, digest: string, status: number
     }
     return errorReply(msg);
   }
-  const msg = status === 4 ? "not enough memory" : (s.toBytes(-1)?.toString("latin1") ?? "");
+  const msg =
+    status === 4 ? "not enough memory" : unrename(s.toBytes(-1)?.toString("latin1") ?? "");
   return formatted(c, `ERR Error running script (call to f_${digest}): ${msg}`);
 }
 

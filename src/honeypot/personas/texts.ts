@@ -3,7 +3,7 @@
  * recorded replies in data/replies). Texts are latin1 strings without the leading `-` and the
  * CRLF: one character per byte, so a client's bytes echoed in an error stay the same bytes.
  */
-import { type Era, versionParts } from "./era.js";
+import type { Era } from "./era.js";
 
 const DENIED_OPENING_OLD =
   "DENIED Redis is running in protected mode because protected mode is enabled, no bind address " +
@@ -208,7 +208,7 @@ export function subscribedContextText(era: Era, command: string): string {
  */
 function reportName(era: Era): string {
   if (era.keydb) return "KeyDB";
-  if (era.valkey && versionParts(era.version)[0] >= 8) return "Valkey";
+  if (era.valkey8) return "Valkey";
   return "Redis";
 }
 
@@ -250,4 +250,10 @@ export function memoryDoctorText(era: Era, used: number, peak: number): string {
     ` * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the ${name} instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the ${name} instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n` +
     "I'm here to keep you safe, Sam. I want to help you.\n"
   );
+}
+
+/** A script read a global that does not exist (enable_strict_lua; "unexisting" before 4.0). */
+export function noGlobalText(era: Era, name: string): string {
+  const word = era.at("4.0") ? "nonexistent" : "unexisting";
+  return `Script attempted to access ${word} global variable '${name}'`;
 }
