@@ -9,7 +9,6 @@
 import { arr } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { WRONG_TYPE } from "../keyspace.js";
-import { versionParts } from "../personas/era.js";
 import { grownAllocation } from "./encoding.js";
 import { parseInt64 } from "./integers.js";
 import {
@@ -147,7 +146,7 @@ function bitRange(
 function bitcount(c: CommandContext): Reply {
   const argc = c.args.length;
   // Valkey 8 made the end optional (BITCOUNT key start) and reads the unit before the end.
-  const valkey8 = c.era.valkey && versionParts(c.era.version)[0] >= 8;
+  const valkey8 = c.era.valkey8;
   // 7.4 and Valkey 8 read the arguments before the key; earlier versions the key first.
   const argsFirst = c.era.at("7.4") || valkey8;
   const ranged = argc === 4 || (argc === 5 && c.era.at("7.0")) || (argc === 3 && valkey8);

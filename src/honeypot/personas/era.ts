@@ -77,6 +77,11 @@ export class Era {
     return this.product === "keydb";
   }
 
+  /** Valkey 8 and later (its own changes on top of the 7.2.4 behaviour). */
+  get valkey8(): boolean {
+    return this.valkey && versionParts(this.version)[0] >= 8;
+  }
+
   /** Redis 8 and later (not Valkey, whose Redis-space version stays 7.2.4). */
   get redis8(): boolean {
     return this.at("8.0");

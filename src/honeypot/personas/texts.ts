@@ -115,10 +115,12 @@ export function arityText(fullName: string): string {
 /** An unknown subcommand of a container command (CONFIG FOO). */
 export function unknownSubcommandText(era: Era, container: string, sub: string): string {
   const upper = container.toUpperCase();
+  // 5.0 and 6.0's clientCommand wrote its own copy of the text, without the final period.
+  const period = upper === "CLIENT" && era.at("5.0") && era.before("6.2") ? "" : ".";
   if (era.subcommandTable) {
     return `ERR unknown subcommand '${cString(sub).slice(0, 128)}'. Try ${upper} HELP.`;
   }
-  return `ERR Unknown subcommand or wrong number of arguments for '${cString(sub)}'. Try ${upper} HELP.`;
+  return `ERR Unknown subcommand or wrong number of arguments for '${cString(sub)}'. Try ${upper} HELP${period}`;
 }
 
 /** Before 7.0 a container checks its subcommand's arguments itself and says so this way. */
@@ -164,14 +166,17 @@ export function invalidExpireText(era: Era, command: string): string {
     : `ERR invalid expire time in ${command}`;
 }
 
-/** SELECT with a number that is not a database. */
+/** SELECT with a number that is not a database (selectCommand: reworded in 4.0). */
 export function dbOutOfRangeText(era: Era): string {
-  return era.at("3.2") ? "ERR DB index is out of range" : "ERR invalid DB index";
+  return era.at("4.0") ? "ERR DB index is out of range" : "ERR invalid DB index";
 }
 
-/** SELECT with something that is not a number. */
+/**
+ * SELECT with something that is not a number: getLongFromObjectOrReply with its own message
+ * before 6.2, getIntFromObjectOrReply (the shared wording) from 6.2.
+ */
 export function dbNotIntegerText(era: Era): string {
-  return era.at("7.0") ? NOT_INTEGER : "ERR invalid DB index";
+  return era.at("6.2") ? NOT_INTEGER : "ERR invalid DB index";
 }
 
 /** 7.0+ gates MODULE LOAD/UNLOAD and DEBUG behind enable-module-command / enable-debug-command. */
