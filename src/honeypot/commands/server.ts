@@ -16,6 +16,7 @@ import {
   resolveDir,
 } from "../personas/config.js";
 import { SHUTDOWN_FAILED } from "../personas/texts.js";
+import { debug } from "./debug.js";
 import { memoryUsage } from "./encoding.js";
 import {
   bulkText,
@@ -283,9 +284,8 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
   },
   { name: "lastsave", arity: 1, handler: lastsave },
   { name: "shutdown", arity: -1, handler: shutdown },
-  // Before 7.0 a server exposed to the internet that answers DEBUG is rare: hardening guides
-  // rename it away, which is what the persona shows (unknown command). 7.0+ gates it.
-  { name: "debug", arity: -2, since: "7.0", gated: "DEBUG", handler: () => OK },
+  // 7.0+ refuses it unless enable-debug-command allows it (session.ts); before, it answers.
+  { name: "debug", arity: -2, gated: "DEBUG", handler: debug },
   {
     name: "time",
     arity: 1,

@@ -152,7 +152,7 @@ function flagsOf(rec: RecordedCommand): CommandFlag[] {
 /**
  * The recorded table with the honeypot's handlers: the recorded commands in the recorded order,
  * each with its recorded arity (and 7.0+ subcommands with theirs). A spec whose `since`
- * excludes the version stays out (DEBUG before 7.0: renamed away, as hardening guides advise).
+ * excludes the version stays out.
  * Specs of commands the recorded table does not list come after, as they are: QUIT before 7.0
  * was answered by processCommand before the table was looked up, so COMMAND never listed it.
  */
