@@ -66,7 +66,17 @@ function configGet(c: CommandContext): Reply {
     for (const [name, value] of c.state.config) {
       if (seen.has(name) || !globMatch(lower, name)) continue;
       seen.add(name);
-      pairs.push([name, bulkText(value)]);
+      // KeyDB lists tls-allowlist as an array of its entries (configGetCommand).
+      const shown =
+        c.era.keydb && name === "tls-allowlist"
+          ? arr(
+              value
+                .split(" ")
+                .filter((w) => w !== "")
+                .map((w) => bulkText(w)),
+            )
+          : bulkText(value);
+      pairs.push([name, shown]);
     }
   }
   return pairsMap(pairs);

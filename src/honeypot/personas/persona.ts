@@ -57,6 +57,14 @@ export interface PersonaOptions {
    * a persona claims hours to months of uptime and the background traffic that goes with it.
    */
   fresh?: boolean;
+  /**
+   * CONFIG values the server was started with (its command line or config file), over the
+   * version's and the layout's defaults; names the version does not have are ignored. Tests pin
+   * a recorded server's launch (`save ""`, `bind 127.0.0.1`, no log or pid file).
+   */
+  config?: Readonly<Record<string, string>>;
+  /** Pin INFO's redis_build_id (tests pin a recorded build's; else the recorded table's). */
+  buildId?: string;
 }
 
 /** What INFO shows of one session's world: the keyspace and state it changed. */
@@ -141,6 +149,8 @@ export class Persona {
   /** What the real server of this version said about itself (tables.ts), if recorded. */
   readonly recording: Recording | undefined;
   readonly os: string;
+  /** INFO's redis_build_id when pinned (PersonaOptions.buildId). */
+  private readonly buildId?: string;
   readonly runId: string;
   readonly processId: number;
   readonly masterReplid: string;
@@ -208,6 +218,7 @@ export class Persona {
     };
     const kernels = kernelsFor(this.era);
     this.os = opts.os ?? kernels[Math.floor(this.random() * kernels.length)]!;
+    if (opts.buildId !== undefined) this.buildId = opts.buildId;
     this.runId = this.hex(40);
     this.masterReplid = this.hex(40);
     // Containers run the server as pid 1 … 30; hosts give it a pid from a long boot.
@@ -232,7 +243,14 @@ export class Persona {
     if (this.recording === undefined) {
       throw new RangeError(`${this.name}: no recorded server of ${line.product} ${this.version}`);
     }
-    this.configs = new DefaultConfigs(this.recording, this.era, this.paths, auth, requirepass);
+    this.configs = new DefaultConfigs(
+      this.recording,
+      this.era,
+      this.paths,
+      auth,
+      requirepass,
+      opts.config,
+    );
     this.template = this.buildTemplate(line);
     // Memory at rest: the recording's overhead (server structures, buffers) give or take a
     // little, and a dataset of a few KB (an exposed server that holds nothing of note).
@@ -400,6 +418,7 @@ export class Persona {
     const clients = this.connectedClients;
 
     set("os", this.os);
+    if (this.buildId !== undefined) set("redis_build_id", this.buildId);
     set("process_id", this.processId);
     set("run_id", this.runId);
     set("tcp_port", view.port);
