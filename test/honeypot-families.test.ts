@@ -552,6 +552,9 @@ const SERVER_MISC: Cmd[] = [
   ["DEBUG", "RELOAD", "FOO"],
   ["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
   ["DEBUG"],
+  ["LOLWUT", "VERSION", "x"],
+  ["LOLWUT", "VERSION", "7"],
+  ["LATENCY", "DOCTOR"],
 ];
 
 /** The real servers this machine has, with the persona of their version. */

@@ -18,6 +18,7 @@ import {
 import { SHUTDOWN_FAILED } from "../personas/texts.js";
 import { debug } from "./debug.js";
 import { memoryUsage } from "./encoding.js";
+import { lolwut } from "./lolwut.js";
 import {
   bulkText,
   EMPTY_ARRAY,
@@ -256,10 +257,23 @@ function memoryUsageCommand(c: CommandContext): Reply {
   return bytes === undefined ? nullBulk() : integer(bytes);
 }
 
-const LATENCY_DOCTOR =
-  "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You " +
-  'may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we ' +
-  "weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+/**
+ * LATENCY DOCTOR with monitoring off (latency.c): "https" from 6.2.2 (c945e1126); KeyDB and
+ * Valkey 8 name themselves and drop the link.
+ */
+function latencyDoctor(c: CommandContext): Reply {
+  const product = c.era.keydb ? "KeyDB" : c.era.valkey8 ? "Valkey" : "Redis";
+  const head =
+    `I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this ${product} ` +
+    'instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order to ' +
+    "enable it.";
+  if (c.era.keydb || c.era.valkey8) return bulk(`${head}\n`);
+  const scheme = c.era.at("6.2.2") ? "https" : "http";
+  return bulk(
+    `${head} If we weren't in a deep space mission I'd suggest to take a look at ` +
+      `${scheme}://redis.io/topics/latency-monitor.\n`,
+  );
+}
 
 export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "info", arity: -1, handler: info },
@@ -312,7 +326,7 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       latest: { arity: 2, handler: () => EMPTY_ARRAY },
       history: { arity: 3, handler: () => EMPTY_ARRAY },
       reset: { arity: -2, handler: () => integer(0) },
-      doctor: { arity: 2, handler: () => bulk(LATENCY_DOCTOR) },
+      doctor: { arity: 2, handler: latencyDoctor },
     },
   },
   {
@@ -328,6 +342,7 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
       arity: () => "ERR Unknown SLOWLOG subcommand or wrong # of args. Try GET, RESET, LEN.",
     },
   },
+  { name: "lolwut", arity: -1, since: "5.0", handler: lolwut },
   { name: "dbsize", arity: 1, category: "keyspace", keys: [0, 0, 0], handler: dbsize },
   {
     name: "flushdb",
