@@ -137,7 +137,19 @@ function lolwut5(c: CommandContext, args: readonly string[]): Reply {
   );
 }
 
+/** KeyDB keeps lolwut.c but never put the command in its table. */
+function unknown(c: CommandContext): Reply {
+  return errorReply(
+    unknownCommandText(
+      c.era,
+      c.args[0]!.toString("latin1"),
+      c.args.slice(1).map((a) => a.toString("latin1")),
+    ),
+  );
+}
+
 export function lolwut(c: CommandContext): Reply {
+  if (c.era.keydb) return unknown(c);
   let args = c.args.slice(1).map((a) => a.toString("latin1"));
   let major = Number(c.era.version.split(".")[0]);
   if (c.era.at("6.0") && args.length >= 2 && args[0]!.toLowerCase() === "version") {
@@ -148,14 +160,7 @@ export function lolwut(c: CommandContext): Reply {
     args = args.slice(2);
   }
   if (major === 5) return lolwut5(c, args);
-  if (major === 6) {
-    return errorReply(
-      unknownCommandText(
-        c.era,
-        c.args[0]!.toString("latin1"),
-        c.args.slice(1).map((a) => a.toString("latin1")),
-      ),
-    );
-  }
+  // Redis 6's art (lolwut6.c) is not drawn: answered as a server without the command.
+  if (major === 6) return unknown(c);
   return textReply(c, `Redis ver. ${c.era.version}\n`);
 }

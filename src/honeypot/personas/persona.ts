@@ -537,7 +537,9 @@ export class Persona {
       "Keyspace",
       view.keyspace.map(({ db, keys, expires, avgTtl }): [string, string] => [
         `db${db}`,
-        `keys=${keys},expires=${expires},avg_ttl=${avgTtl}${subexpiry ? ",subexpiry=0" : ""}`,
+        // KeyDB adds the keys held in memory (all of them without FLASH storage).
+        `keys=${keys},expires=${expires},avg_ttl=${avgTtl}${subexpiry ? ",subexpiry=0" : ""}` +
+          (this.era.keydb ? `,cached_keys=${keys}` : ""),
       ]),
     );
     const errorstats: InfoFields = [];

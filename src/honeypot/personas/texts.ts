@@ -202,5 +202,9 @@ export function subscribedContextText(era: Era, command: string): string {
   if (era.at("6.0")) {
     return `ERR Can't execute '${command}': only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT are allowed in this context`;
   }
-  return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
+  // 3.0.6 named PING (allowed all along); 2.8 never did.
+  if (era.at("3.0.6")) {
+    return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
+  }
+  return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / QUIT allowed in this context";
 }
