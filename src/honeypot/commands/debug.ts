@@ -200,6 +200,19 @@ function listFigures(
   return { serialized, extra };
 }
 
+/**
+ * rdbSavedObjectLen from DUMP's payload (less the type byte, RDB version and CRC). rdb.ts writes
+ * no streams and the keyspace keeps only the head of a huge string: for those, an estimate
+ * (the string stored plain, the stream's charged bytes).
+ */
+function serializedLength(c: CommandContext, value: RedisValue): number {
+  if (value.type === "stream") return value.bytes;
+  if (value.type === "string" && value.length !== undefined) {
+    return savedLenLength(value.length) + value.length;
+  }
+  return dumpPayload(value, c.era).length - 11;
+}
+
 function debugObject(c: CommandContext): Reply {
   const key = c.arg(2);
   const value = c.keyspace.lookup(c.state.db, key);
@@ -208,7 +221,7 @@ function debugObject(c: CommandContext): Reply {
   // rdbSavedObjectLen: the value as RDB writes it, without its type byte (DUMP's payload less
   // the type, the RDB version and the CRC); lists before 7.0 as their ziplists.
   const list = value.type === "list" ? listFigures(c, value.value, encoding) : undefined;
-  const serialized = list?.serialized ?? dumpPayload(value, c.era).length - 11;
+  const serialized = list?.serialized ?? serializedLength(c, value);
   const extra = list?.extra ?? "";
   const lru = Math.floor(c.now() / 1000) & 0xffffff;
   // A heap address as a glibc build prints it (%p), the same for the key while it lives.
