@@ -147,10 +147,42 @@ function scoreSpan(z: SortedSet, r: ScoreRange): [number, number] {
   return [from, to];
 }
 
+/**
+ * Ranks [from, to] of the members within a lex range, found as a listpack finds them
+ * (zzlIsInLexRange, zzlFirstInLexRange, then forward while within the max). Where the scores
+ * are equal, as lex ranges assume, that is the binary search's answer; where they are not,
+ * it is what a small (listpack) set answers.
+ */
 function lexSpan(z: SortedSet, min: LexBound, max: LexBound): [number, number] {
-  const from = z.firstAtLeast((_, m) => lexGteMin(m, min));
-  const to = z.firstAtLeast((_, m) => !lexLteMax(m, max)) - 1;
+  const none: [number, number] = [0, -1];
+  if (z.size === 0 || !lexRangeValid(min, max)) return none;
+  if (!lexGteMin(z.at(z.size - 1), min) || !lexLteMax(z.at(0), max)) return none;
+  if (lexMonotone(z)) {
+    const from = z.firstAtLeast((_, m) => lexGteMin(m, min));
+    const to = z.firstAtLeast((_, m) => !lexLteMax(m, max)) - 1;
+    return [from, to];
+  }
+  let from = 0;
+  while (from < z.size && !lexGteMin(z.at(from), min)) from++;
+  if (from === z.size || !lexLteMax(z.at(from), max)) return none;
+  let to = from;
+  while (to + 1 < z.size && lexLteMax(z.at(to + 1), max)) to++;
   return [from, to];
+}
+
+/** sdscmplex of the bounds: a range whose min is past its max holds nothing. */
+function lexRangeValid(min: LexBound, max: LexBound): boolean {
+  if (min.kind === "+" || max.kind === "-") return false;
+  if (min.kind !== "v" || max.kind !== "v") return true;
+  if (min.v > max.v) return false;
+  return !(min.v === max.v && (min.ex || max.ex));
+}
+
+/** Are the members in lex order too (equal scores, or scores agreeing with it)? */
+function lexMonotone(z: SortedSet): boolean {
+  const order = z.members();
+  for (let i = 1; i < order.length; i++) if (order[i - 1]! > order[i]!) return false;
+  return true;
 }
 
 // ---- how scores are kept ----
