@@ -21,7 +21,7 @@ import { CATALOGUE, type CatalogueEntry, inLine } from "../src/honeypot/personas
 import { persona } from "../src/honeypot/personas/index.js";
 import { gatedCommandText } from "../src/honeypot/personas/texts.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
-import { encodeCommand, encodeValue, ReplyDecoder } from "../src/resp/index.js";
+import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
 import { installedData } from "../src/store/paths.js";
 import { runCli } from "./helpers/cli.js";
 import { type PersonaServer, ReplyFramer, servePersona } from "./helpers/honeypot-server.js";
@@ -121,19 +121,6 @@ function aritiesOf(rec: RecordingFile): Array<[string, number]> {
   return out;
 }
 
-/** A recorded COMMAND reply without DEBUG's entry, as rename-command would leave it. */
-function withoutDebug(reply: Buffer, proto: 2 | 3 = 2): Buffer {
-  const [v] = new ReplyDecoder({ maxBulkBytes: reply.length, maxElements: reply.length }).push(
-    reply,
-  );
-  assert.ok(v?.type === "array" && v.value !== null);
-  const kept = v.value.filter(
-    (e) =>
-      !(e.type === "array" && e.value?.[0]?.type === "bulk" && `${e.value[0].value}` === "debug"),
-  );
-  return encodeValue({ type: "array", value: kept }, proto);
-}
-
 /** One open persona per line, at the line's own version. */
 const LINES: CatalogueEntry[] = CATALOGUE.filter((e) => e.auth === "open");
 
@@ -147,12 +134,9 @@ describe("personas answer COMMAND and CONFIG from the recorded tables", () => {
       const server = await servePersona(p);
       try {
         const c = await Conn.open(server.port);
-        // Before 7.0 the personas lack DEBUG on purpose (renamed away): COMMAND leaves it out.
-        const want = seven ? raw(rec, "command")! : withoutDebug(raw(rec, "command")!);
+        const want = raw(rec, "command")!;
         assert.deepEqual(await c.send(["COMMAND"]), want, "COMMAND (RESP2)");
-        const count = aritiesOf(rec).filter(
-          ([n]) => !n.includes("|") && (seven || n !== "debug"),
-        ).length;
+        const count = aritiesOf(rec).filter(([n]) => !n.includes("|")).length;
         assert.equal((await c.send(["COMMAND", "COUNT"])).toString(), `:${count}\r\n`);
         const docs = raw(rec, "command_docs");
         if (docs !== undefined) {
@@ -169,8 +153,6 @@ describe("personas answer COMMAND and CONFIG from the recorded tables", () => {
         let refused = 0;
         for (const [name, arity] of aritiesOf(rec)) {
           if (name === "host:" || name === "post") continue; // the cross-protocol guard
-          // Before 7.0 the personas lack DEBUG on purpose (renamed away, commands/server.ts).
-          if (name === "debug" && !seven) continue;
           const words = name.split("|");
           const need = Math.abs(arity);
           let argc: number;
@@ -192,7 +174,7 @@ describe("personas answer COMMAND and CONFIG from the recorded tables", () => {
         if (raw(rec, "command@3") !== undefined) {
           const c3 = await Conn.open(server.port);
           await c3.send(["HELLO", "3"]);
-          const want3 = seven ? raw(rec, "command@3")! : withoutDebug(raw(rec, "command@3")!, 3);
+          const want3 = raw(rec, "command@3")!;
           assert.deepEqual(await c3.send(["COMMAND"]), want3, "COMMAND (RESP3)");
           if (docs !== undefined) {
             assert.deepEqual(await c3.send(["COMMAND", "DOCS"]), raw(rec, "command_docs@3"));
@@ -428,11 +410,7 @@ describe("builds: the persona of each build's line, claiming its version, agains
       const real = await startRedis({
         host: "127.0.0.1",
         port: await freePort(),
-        // Before 7.0 the personas are servers with DEBUG renamed away (commands/server.ts).
-        config: [
-          ...(p.era.protectedMode ? ["protected-mode no"] : []),
-          ...(p.era.at("7.0") ? [] : ['rename-command DEBUG ""']),
-        ],
+        config: p.era.protectedMode ? ["protected-mode no"] : [],
         bin: b.bin,
       });
       const fake = await servePersona(p);

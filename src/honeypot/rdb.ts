@@ -292,6 +292,88 @@ class Writer {
 
 const text = (s: string): Buffer => Buffer.from(s, "latin1");
 
+/** What rdbSaveRawString writes for these bytes, in bytes (RDB's length of a packed node). */
+export function savedStringLength(s: Buffer): number {
+  const w = new Writer();
+  w.string(s);
+  return w.done().length;
+}
+
+/** What rdbSaveLen writes for n, in bytes. */
+export function savedLenLength(n: number): number {
+  return n < 1 << 6 ? 1 : n < 1 << 14 ? 2 : n <= 0xffffffff ? 5 : 9;
+}
+
+/**
+ * One ziplist entry (ziplist.c, before 7.0) after an entry of `prevlen` bytes: a string of at
+ * most 31 bytes that is an integer takes its integer encoding (zipTryEncoding).
+ */
+export function ziplistEntry(prevlen: number, e: Buffer): Buffer {
+  const prev =
+    prevlen < 254 ? Buffer.from([prevlen]) : Buffer.concat([Buffer.from([0xfe]), u32le(prevlen)]);
+  const n = e.length > 0 && e.length < 32 ? parseInt64(e.toString("latin1")) : undefined;
+  let body: Buffer;
+  if (n !== undefined) {
+    if (n >= 0n && n <= 12n) body = Buffer.from([0xf1 + Number(n)]);
+    else if (n >= -128n && n <= 127n) body = Buffer.from([0xfe, Number(n) & 0xff]);
+    else if (n >= -32768n && n <= 32767n) {
+      body = Buffer.alloc(3);
+      body[0] = 0xc0;
+      body.writeInt16LE(Number(n), 1);
+    } else if (n >= -8388608n && n <= 8388607n) {
+      body = Buffer.alloc(4);
+      body[0] = 0xf0;
+      body.writeIntLE(Number(n), 1, 3);
+    } else if (n >= -2147483648n && n <= 2147483647n) {
+      body = Buffer.alloc(5);
+      body[0] = 0xd0;
+      body.writeInt32LE(Number(n), 1);
+    } else {
+      body = Buffer.alloc(9);
+      body[0] = 0xe0;
+      body.writeBigInt64LE(n, 1);
+    }
+  } else {
+    const l = e.length;
+    const head =
+      l <= 0x3f
+        ? Buffer.from([l])
+        : l <= 0x3fff
+          ? Buffer.from([0x40 | (l >> 8), l & 0xff])
+          : Buffer.from([0x80, (l >>> 24) & 0xff, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff]);
+    body = Buffer.concat([head, e]);
+  }
+  return Buffer.concat([prev, body]);
+}
+
+/** A ziplist's header (zlbytes, zltail, zllen) and end byte. */
+export const ZIPLIST_OVERHEAD = 11;
+
+/** One ziplist (before 7.0) of these elements. */
+export function ziplist(elements: readonly Buffer[]): Buffer {
+  const entries: Buffer[] = [];
+  let prevlen = 0;
+  let tail = 10;
+  for (const e of elements) {
+    const entry = ziplistEntry(prevlen, e);
+    if (entries.length > 0) tail += prevlen;
+    entries.push(entry);
+    prevlen = entry.length;
+  }
+  const bytes = ZIPLIST_OVERHEAD + entries.reduce((n, x) => n + x.length, 0);
+  const head = Buffer.alloc(10);
+  head.writeUInt32LE(bytes, 0);
+  head.writeUInt32LE(tail, 4);
+  head.writeUInt16LE(Math.min(elements.length, 0xffff), 8);
+  return Buffer.concat([head, ...entries, Buffer.from([0xff])]);
+}
+
+function u32le(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
 /** One listpack (listpack.c) of these elements, integers in their integer encodings. */
 export function listpack(elements: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [];

@@ -43,6 +43,7 @@ import {
   NOT_QUEUED,
   newTransaction,
   queuedBytes,
+  refusedInMulti,
 } from "./commands/transactions.js";
 import { DEFAULT_KEYSPACE_LIMITS, type Keyspace, type KeyspaceLimits } from "./keyspace.js";
 import type { MemoryAccount } from "./memory.js";
@@ -406,6 +407,9 @@ export class Session implements HoneypotSessionHandler {
       return reply;
     }
     if (needsAuth && !spec.flags?.includes("noauth")) return this.error(NOAUTH, fullName);
+    if (state.tx.active && refusedInMulti(era, spec.name)) {
+      return this.error("ERR Command not allowed inside a transaction", fullName);
+    }
     const subscribed = subscriptions(state) > 0;
     if (subscribed && state.proto === 2 && !spec.flags?.includes("pubsub")) {
       return this.error(subscribedContextText(era, fullName), fullName);

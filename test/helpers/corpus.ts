@@ -17,6 +17,7 @@ import {
   type PersonaOptions,
   persona,
 } from "../../src/honeypot/personas/index.js";
+import { recordingFor, recording as tableRecording } from "../../src/honeypot/personas/tables.js";
 import { encodeCommand, ReplyDecoder, type RespValue } from "../../src/resp/index.js";
 import { ReplyFramer, servePersona } from "./honeypot-server.js";
 import { freePort } from "./ports.js";
@@ -982,6 +983,30 @@ export const PERSONA_LINE: Readonly<Record<string, string>> = {
   "keydb-6.3.4": "keydb-6.3",
 };
 
+/**
+ * How the recorded server was started, as CONFIG shows it: its command line's settings (save,
+ * bind, protected-mode; port and dir are the listener's and the pinned dir), and, as it ran
+ * without a config file, the version's own defaults for the log and pid files and daemonize
+ * (read from its recorded table) where a persona claims an install layout's.
+ */
+function launchConfig(rec: Recording): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < rec.args.length; i += 2) {
+    const name = rec.args[i]!.replace(/^--/, "");
+    if (name === "port" || name === "dir") continue;
+    out[name] = rec.args[i + 1]!;
+  }
+  const table = recordingFor(rec.product, rec.version);
+  if (table !== undefined) {
+    const defaults = new Map(tableRecording(table).config);
+    for (const name of ["logfile", "pidfile", "daemonize"]) {
+      const v = defaults.get(name);
+      if (v !== undefined) out[name] = v;
+    }
+  }
+  return out;
+}
+
 /** The open persona of a recording's line, claiming its exact version and pinned to its paths. */
 export function personaOf(rec: Recording): { persona?: Persona; name?: string; note?: string } {
   const line = PERSONA_LINE[rec.label];
@@ -1001,6 +1026,7 @@ export function personaOf(rec: Recording): { persona?: Persona; name?: string; n
   const buildId = infoLine(info, "redis_build_id");
   if (buildId !== undefined) opts.buildId = buildId;
   if (rec.pins.os !== undefined) opts.os = rec.pins.os;
+  opts.config = launchConfig(rec);
   try {
     return { persona: persona(name, opts), name };
   } catch (e) {

@@ -144,6 +144,10 @@ function hello(c: CommandContext): Reply {
   let proto = c.state.proto;
   if (c.args.length >= 2) {
     const v = parseInteger(c.arg(1));
+    // 6.0 refused a version that is not a number as it refuses 4 (6.2 gave it its own text).
+    if (v === undefined && era.before("6.2")) {
+      return errorReply("NOPROTO unsupported protocol version");
+    }
     if (v === undefined)
       return errorReply("ERR Protocol version is not an integer or out of range");
     if (v < 2 || v > 3) return errorReply("NOPROTO unsupported protocol version");
@@ -507,6 +511,10 @@ const legacyClientError = (_sub: string, era: Era): string =>
 function select(c: CommandContext): Reply {
   const n = parseInt64(c.arg(1));
   if (n === undefined) return errorReply(dbNotIntegerText(c.era));
+  // 6.2+ reads an int (getIntFromObjectOrReply): past its range, the range error.
+  if (c.era.at("6.2") && (n < -2147483648n || n > 2147483647n)) {
+    return errorReply("ERR value is out of range, value must between -2147483648 and 2147483647");
+  }
   if (n < 0n || n >= BigInt(DATABASES)) return errorReply(dbOutOfRangeText(c.era));
   c.state.db = Number(n);
   return OK;

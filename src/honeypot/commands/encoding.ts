@@ -34,7 +34,16 @@ export function encodingOf(c: CommandContext, key: string): string | undefined {
       ) {
         return "listpack";
       }
-      return era.at("3.2") ? "quicklist" : "ziplist";
+      if (era.at("3.2")) return "quicklist";
+      // Before quicklists: a ziplist while small (list-max-ziplist-entries/-value).
+      return small(
+        value.value.length,
+        value.value.map((b) => b.length),
+        512,
+        64,
+      )
+        ? "ziplist"
+        : "linkedlist";
     case "hash": {
       const lengths = [...value.value].flatMap(([f, v]) => [f.length, v.length]);
       if (!small(value.value.size, lengths, 512, 64)) return "hashtable";

@@ -7,6 +7,7 @@
 import { arr, bulk, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { DATABASES, globMatch } from "../keyspace.js";
+import type { Era } from "../personas/era.js";
 import { encodingOf } from "./encoding.js";
 import { intArg, parseInt64 } from "./integers.js";
 import {
@@ -204,6 +205,8 @@ function renameGeneric(nx: boolean) {
     const db = c.state.db;
     const from = c.arg(1);
     const to = c.arg(2);
+    // Before 3.2 the same key on both sides was refused before anything was looked up.
+    if (from === to && c.era.before("3.2")) return errorReply(SAME_OBJECT);
     if (!c.keyspace.exists(db, from)) return errorReply("ERR no such key");
     if (nx && c.keyspace.exists(db, to)) return integer(0);
     c.keyspace.rename(db, from, to);
@@ -256,6 +259,16 @@ function ttlGeneric(ms: boolean) {
   };
 }
 
+/** EXPIRETIME / PEXPIRETIME (7.0+): the absolute expiry, -2 no key, -1 no expiry. */
+function expiretimeGeneric(ms: boolean) {
+  return (c: CommandContext): Reply => {
+    const t = c.keyspace.ttlMs(c.state.db, c.arg(1));
+    if (t < 0) return integer(t);
+    const at = c.now() + t;
+    return integer(ms ? at : Math.floor((at + 500) / 1000));
+  };
+}
+
 function persist(c: CommandContext): Reply {
   const db = c.state.db;
   const key = c.arg(1);
@@ -283,8 +296,18 @@ function objectFreq(c: CommandContext): Reply {
   );
 }
 
-/** OBJECT's own error before 5.0 (for unknown subcommands and wrong arguments alike). */
-const objectSyntaxError = (): string => "ERR Syntax error. Try OBJECT (refcount|encoding|idletime)";
+/**
+ * OBJECT's own error before 5.0 (for unknown subcommands and wrong arguments alike): 4.0.3
+ * named the subcommand, 4.0 listed FREQ.
+ */
+const objectSyntaxError = (sub: string, era: Era): string => {
+  if (era.at("4.0.3")) {
+    return `ERR Unknown subcommand or wrong number of arguments for '${sub}'. Try OBJECT help`;
+  }
+  return era.at("4.0")
+    ? "ERR Syntax error. Try OBJECT (refcount|encoding|idletime|freq)"
+    : "ERR Syntax error. Try OBJECT (refcount|encoding|idletime)";
+};
 
 export const KEY_COMMANDS: CommandSpec[] = inCategory("keyspace", [
   { name: "del", arity: -2, keys: [1, -1, 1], flags: ["write"], handler: del },
@@ -353,6 +376,8 @@ export const KEY_COMMANDS: CommandSpec[] = inCategory("keyspace", [
   },
   { name: "ttl", arity: 2, handler: ttlGeneric(false) },
   { name: "pttl", arity: 2, handler: ttlGeneric(true) },
+  { name: "expiretime", arity: 2, since: "7.0", handler: expiretimeGeneric(false) },
+  { name: "pexpiretime", arity: 2, since: "7.0", handler: expiretimeGeneric(true) },
   { name: "persist", arity: 2, flags: ["write"], handler: persist },
   {
     name: "object",

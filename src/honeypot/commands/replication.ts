@@ -14,8 +14,16 @@ import { DATABASES } from "../keyspace.js";
 import { NOT_INTEGER } from "../personas/texts.js";
 import { type RdbDatabase, rdbFile } from "../rdb.js";
 import type { ReplicaLinkEvent } from "../types.js";
-import { parseInteger } from "./integers.js";
-import { bulkText, EMPTY_ARRAY, errorReply, integer, OK, type Reply } from "./reply.js";
+import { parseInt64, parseInteger } from "./integers.js";
+import {
+  bulkText,
+  EMPTY_ARRAY,
+  errorReply,
+  integer,
+  OK,
+  type Reply,
+  syntaxError,
+} from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
 
 function replicaof(c: CommandContext): Reply {
@@ -147,6 +155,42 @@ function sync(c: CommandContext): Reply {
   };
 }
 
+/**
+ * FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (6.2+, failoverCommand): a persona has
+ * no replicas, so after the options are read it is refused as such a master refuses it (or as
+ * a replica, once SLAVEOF made the session one); ABORT finds no failover to abort.
+ */
+function failover(c: CommandContext): Reply {
+  if (c.args.length === 2 && c.arg(1).toLowerCase() === "abort") {
+    return errorReply("ERR No failover in progress.");
+  }
+  let timeout = 0n;
+  let host: string | undefined;
+  let force = false;
+  for (let j = 1; j < c.args.length; j++) {
+    const opt = c.arg(j).toLowerCase();
+    if (opt === "timeout" && j + 1 < c.args.length && timeout === 0n) {
+      const n = parseInt64(c.arg(j + 1));
+      if (n === undefined) return errorReply(NOT_INTEGER);
+      if (n <= 0n) return errorReply("ERR FAILOVER timeout must be greater than 0");
+      timeout = n;
+      j++;
+    } else if (opt === "to" && j + 2 < c.args.length && host === undefined) {
+      if (parseInt64(c.arg(j + 2)) === undefined) return errorReply(NOT_INTEGER);
+      host = c.arg(j + 1);
+      j += 2;
+    } else if (opt === "force" && !force) {
+      force = true;
+    } else {
+      return syntaxError();
+    }
+  }
+  if (c.state.replication.master !== undefined) {
+    return errorReply("ERR FAILOVER is not valid when server is a replica.");
+  }
+  return errorReply("ERR FAILOVER requires connected replicas.");
+}
+
 export const REPLICATION_COMMANDS: CommandSpec[] = inCategory("admin", [
   { name: "slaveof", arity: 3, handler: replicaof },
   { name: "replicaof", arity: 3, since: "5.0", handler: replicaof },
@@ -162,9 +206,11 @@ export const REPLICATION_COMMANDS: CommandSpec[] = inCategory("admin", [
     since: "2.8",
     handler: sync,
   },
+  { name: "failover", arity: -1, since: "6.2", handler: failover },
   {
     name: "wait",
     arity: 3,
+    since: "3.0",
     handler: (c) => {
       const replicas = parseInteger(c.arg(1));
       const timeout = parseInteger(c.arg(2));

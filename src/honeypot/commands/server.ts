@@ -21,6 +21,7 @@ import {
   SHUTDOWN_FAILED,
   SYNTAX_ERROR,
 } from "../personas/texts.js";
+import { debug } from "./debug.js";
 import { doubleReply } from "./doubles.js";
 import { memoryUsage } from "./encoding.js";
 import {
@@ -71,7 +72,17 @@ function configGet(c: CommandContext): Reply {
     for (const [name, value] of c.state.config) {
       if (seen.has(name) || !globMatch(lower, name)) continue;
       seen.add(name);
-      pairs.push([name, bulkText(value)]);
+      // KeyDB lists tls-allowlist as an array of its entries (configGetCommand).
+      const shown =
+        c.era.keydb && name === "tls-allowlist"
+          ? arr(
+              value
+                .split(" ")
+                .filter((w) => w !== "")
+                .map((w) => bulkText(w)),
+            )
+          : bulkText(value);
+      pairs.push([name, shown]);
     }
   }
   return pairsMap(pairs);
@@ -394,9 +405,8 @@ export const SERVER_COMMANDS: CommandSpec[] = inCategory("admin", [
   },
   { name: "lastsave", arity: 1, handler: lastsave },
   { name: "shutdown", arity: -1, handler: shutdown },
-  // Before 7.0 a server exposed to the internet that answers DEBUG is rare: hardening guides
-  // rename it away, which is what the persona shows (unknown command). 7.0+ gates it.
-  { name: "debug", arity: -2, since: "7.0", gated: "DEBUG", handler: () => OK },
+  // 7.0+ refuses it unless enable-debug-command allows it (session.ts); before, it answers.
+  { name: "debug", arity: -2, gated: "DEBUG", handler: debug },
   {
     name: "time",
     arity: 1,

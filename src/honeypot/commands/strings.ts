@@ -38,33 +38,44 @@ interface SetOptions {
   expiresAt?: number;
 }
 
-/** SET's options, or the error reply they deserve. */
+/**
+ * SET's options, or the error reply they deserve. The expire value is read after every option
+ * was accepted (setGenericCommand / getExpireMillisecondsOrReply), so a syntax error later in
+ * the line wins over a bad number. Before 3.2 options were not checked against each other:
+ * NX with XX, or EX twice (the last wins), were accepted.
+ */
 function parseSetOptions(c: CommandContext): SetOptions | Reply {
   const o: SetOptions = { nx: false, xx: false, get: false, keepTtl: false };
+  const loose = c.era.before("3.2");
   let expiry: { unit: string; at: number } | undefined;
+  let expiryArg: { unit: string; i: number } | undefined;
   for (let i = 3; i < c.args.length; i++) {
     const opt = c.arg(i).toUpperCase();
     const hasNext = i + 1 < c.args.length;
-    if (opt === "NX" && !o.xx) o.nx = true;
-    else if (opt === "XX" && !o.nx) o.xx = true;
+    if (opt === "NX" && (!o.xx || loose)) o.nx = true;
+    else if (opt === "XX" && (!o.nx || loose)) o.xx = true;
     else if (opt === "GET" && c.era.at("6.2") && (!o.nx || c.era.at("7.0"))) o.get = true;
-    else if (opt === "KEEPTTL" && c.era.at("6.0") && expiry === undefined) o.keepTtl = true;
+    else if (opt === "KEEPTTL" && c.era.at("6.0") && expiryArg === undefined) o.keepTtl = true;
     else if (
       (opt === "EX" || opt === "PX" || ((opt === "EXAT" || opt === "PXAT") && c.era.at("6.2"))) &&
       hasNext &&
-      expiry === undefined &&
+      (expiryArg === undefined || loose) &&
       !o.keepTtl
     ) {
-      const n = intArg(c, ++i);
-      if (n === undefined) return notInteger();
-      if (n <= 0) return errorReply(invalidExpireText(c.era, "set"));
-      const now = c.now();
-      const at =
-        opt === "EX" ? now + n * 1000 : opt === "PX" ? now + n : opt === "EXAT" ? n * 1000 : n;
-      expiry = { unit: opt, at };
+      expiryArg = { unit: opt, i: ++i };
     } else return syntaxError();
   }
   if (o.get && o.nx && c.era.before("7.0")) return syntaxError();
+  if (expiryArg !== undefined) {
+    const n = intArg(c, expiryArg.i);
+    if (n === undefined) return notInteger();
+    if (n <= 0) return errorReply(invalidExpireText(c.era, "set"));
+    const now = c.now();
+    const opt = expiryArg.unit;
+    const at =
+      opt === "EX" ? now + n * 1000 : opt === "PX" ? now + n : opt === "EXAT" ? n * 1000 : n;
+    expiry = { unit: opt, at };
+  }
   if (expiry !== undefined) o.expiresAt = expiry.at;
   return o;
 }

@@ -161,7 +161,7 @@ function flagsOf(rec: RecordedCommand): CommandFlag[] {
 /**
  * The recorded table with the honeypot's handlers: the recorded commands in the recorded order,
  * each with its recorded arity (and 7.0+ subcommands with theirs). A spec whose `since`
- * excludes the version stays out (DEBUG before 7.0: renamed away, as hardening guides advise).
+ * excludes the version stays out.
  * The recorded table decides which commands exist: a spec it does not list is left out (WAIT on
  * 2.8, LOLWUT on KeyDB), except QUIT, which comes after as it is: before 7.0 processCommand
  * answered it before the table was looked up, so COMMAND never listed it.

@@ -11,6 +11,7 @@
  * maxmemory refuses commands in MULTI), and watches at most MAX_WATCHED keys (past it the
  * next EXEC fails as if a watched key had changed: safe, and no key is kept).
  */
+import type { Era } from "../personas/era.js";
 import { encodeReply, errorReply, nullArray, OK, type Reply } from "./reply.js";
 import {
   type CommandContext,
@@ -31,6 +32,16 @@ export function newTransaction(): Transaction {
 
 /** Commands that run at once inside MULTI instead of being queued (processCommand). */
 export const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+
+/**
+ * Commands refused inside MULTI (the CMD_NO_MULTI flag, 7.0+): SAVE, SHUTDOWN, SYNC and PSYNC;
+ * Valkey 8 flagged MULTI and WATCH too, instead of their own errors.
+ */
+export function refusedInMulti(era: Era, name: string): boolean {
+  if (era.before("7.0")) return false;
+  if (name === "save" || name === "shutdown" || name === "sync" || name === "psync") return true;
+  return (name === "multi" || name === "watch") && era.valkey8;
+}
 
 /** What a command costs the queue: its arguments' bytes plus a fixed overhead per argument. */
 export function queuedBytes(args: readonly Buffer[]): number {

@@ -269,6 +269,8 @@ interface ConfigDefaults {
   /** "yes" only for a protected-mode persona; open personas run with it off. */
   protectedMode: "yes" | "no";
   requirepass: string;
+  /** Values the server was started with, over every default (PersonaOptions.config). */
+  pins?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -290,7 +292,7 @@ function defaultConfig(rec: Recording, era: Era, d: ConfigDefaults): ConfigValue
     save: era.at("6.2") ? "3600 1 300 100 60 10000" : "900 1 300 10 60 10000",
     bind: era.at("7.0") ? "* -::*" : "",
   };
-  for (const [k, v] of Object.entries(own)) if (values.has(k)) values.set(k, v);
+  for (const [k, v] of Object.entries({ ...own, ...d.pins })) if (values.has(k)) values.set(k, v);
   return values;
 }
 
@@ -307,6 +309,7 @@ export class DefaultConfigs {
     private readonly paths: LayoutPaths,
     private readonly auth: AuthMode,
     private readonly requirepass: string,
+    private readonly pins?: Readonly<Record<string, string>>,
   ) {}
 
   /** The config a new session on this port starts from. */
@@ -320,6 +323,7 @@ export class DefaultConfigs {
         // the default (on), which a password makes moot.
         protectedMode: this.auth === "open" ? "no" : "yes",
         requirepass: this.requirepass,
+        pins: this.pins,
       });
       // One per listener port; a caller asking for many ports gets them built, not kept.
       if (this.byPort.size < 16) this.byPort.set(port, base);

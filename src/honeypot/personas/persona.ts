@@ -71,6 +71,12 @@ export interface PersonaOptions {
    * a persona claims hours to months of uptime and the background traffic that goes with it.
    */
   fresh?: boolean;
+  /**
+   * CONFIG values the server was started with (its command line or config file), over the
+   * version's and the layout's defaults; names the version does not have are ignored. Tests pin
+   * a recorded server's launch (`save ""`, `bind 127.0.0.1`, no log or pid file).
+   */
+  config?: Readonly<Record<string, string>>;
 }
 
 /** What INFO shows of one session's world: the keyspace and state it changed. */
@@ -258,7 +264,14 @@ export class Persona {
     if (this.recording === undefined) {
       throw new RangeError(`${this.name}: no recorded server of ${line.product} ${this.version}`);
     }
-    this.configs = new DefaultConfigs(this.recording, this.era, this.paths, auth, requirepass);
+    this.configs = new DefaultConfigs(
+      this.recording,
+      this.era,
+      this.paths,
+      auth,
+      requirepass,
+      opts.config,
+    );
     this.template = this.buildTemplate(line);
     // Memory at rest: the recording's overhead (server structures, buffers) give or take a
     // little, and a dataset of a few KB (an exposed server that holds nothing of note).
@@ -647,7 +660,9 @@ export class Persona {
       "Keyspace",
       view.keyspace.map(({ db, keys, expires, avgTtl }): [string, string] => [
         `db${db}`,
-        `keys=${keys},expires=${expires},avg_ttl=${avgTtl}${subexpiry ? ",subexpiry=0" : ""}`,
+        // KeyDB adds the keys held in memory (all of them without FLASH storage).
+        `keys=${keys},expires=${expires},avg_ttl=${avgTtl}${subexpiry ? ",subexpiry=0" : ""}` +
+          (this.era.keydb ? `,cached_keys=${keys}` : ""),
       ]),
     );
     const errorstats: InfoFields = [];

@@ -166,14 +166,17 @@ export function invalidExpireText(era: Era, command: string): string {
     : `ERR invalid expire time in ${command}`;
 }
 
-/** SELECT with a number that is not a database. */
+/** SELECT with a number that is not a database (selectCommand: reworded in 4.0). */
 export function dbOutOfRangeText(era: Era): string {
-  return era.at("3.2") ? "ERR DB index is out of range" : "ERR invalid DB index";
+  return era.at("4.0") ? "ERR DB index is out of range" : "ERR invalid DB index";
 }
 
-/** SELECT with something that is not a number. */
+/**
+ * SELECT with something that is not a number: getLongFromObjectOrReply with its own message
+ * before 6.2, getIntFromObjectOrReply (the shared wording) from 6.2.
+ */
 export function dbNotIntegerText(era: Era): string {
-  return era.at("7.0") ? NOT_INTEGER : "ERR invalid DB index";
+  return era.at("6.2") ? NOT_INTEGER : "ERR invalid DB index";
 }
 
 /** 7.0+ gates MODULE LOAD/UNLOAD and DEBUG behind enable-module-command / enable-debug-command. */
@@ -199,7 +202,11 @@ export function subscribedContextText(era: Era, command: string): string {
   if (era.at("6.0")) {
     return `ERR Can't execute '${command}': only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT are allowed in this context`;
   }
-  return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
+  // 3.0.6 named PING (allowed all along); 2.8 never did.
+  if (era.at("3.0.6")) {
+    return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT allowed in this context";
+  }
+  return "ERR only (P)SUBSCRIBE / (P)UNSUBSCRIBE / QUIT allowed in this context";
 }
 
 /**
