@@ -519,7 +519,12 @@ export class HoneypotServer {
     // A payload the source's replica link kept is where that source's chain saved it.
     const kept = this.replication.get(source)?.payload;
     if (kept !== undefined) session.replicaLink?.(kept);
-    const stream = new RequestDecoder({ argPrefixBytes: ARG_PREFIX_BYTES, account: tr.memory });
+    const stream = new RequestDecoder({
+      argPrefixBytes: ARG_PREFIX_BYTES,
+      account: tr.memory,
+      // Arguments are charged as they arrive: a long header waits on the memory share.
+      ...(session.maxMultibulk !== undefined ? { maxMultibulk: session.maxMultibulk } : {}),
+    });
     const write = (r: SessionReply, charged = false): void => {
       if (r.effect) {
         tr.record.effect(r.effect);

@@ -227,6 +227,16 @@ export class Session implements HoneypotSessionHandler {
   }
 
   /**
+   * processMultibulkBuffer's bound: 1024*1024 until 7.0, INT_MAX since for a client that needs
+   * no password. (One that does is refused by the unauthenticated limit at the request's end;
+   * it keeps the old bound, so a huge header is still refused at once.)
+   */
+  get maxMultibulk(): number {
+    const open = this.persona.auth !== "password";
+    return open && this.persona.era.at("7.0") ? 2_147_483_647 : 1024 * 1024;
+  }
+
+  /**
    * Protected mode answers before reading anything, then closes — to every peer: a honeypot
    * faces the internet, and its own loopback is not where visitors come from.
    */

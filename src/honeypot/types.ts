@@ -52,6 +52,11 @@ export interface HoneypotSessionHandler {
   /** On accept, before any byte is read: a DENIED for protected mode, else nothing. */
   greet(): SessionReply;
   /**
+   * The longest multibulk header (`*N`) the claimed server reads before it calls the length
+   * invalid (1,048,576; INT_MAX from 7.0). Default: the request decoder's.
+   */
+  readonly maxMultibulk?: number;
+  /**
    * One decoded request: the command and its arguments, raw bytes. `upper`: the command's name
    * in upper case, when the caller has it already. `lengths`: each argument's length as sent,
    * when some were cut to a prefix.

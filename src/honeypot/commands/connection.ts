@@ -313,7 +313,7 @@ function clientText(line: string): Reply {
 }
 
 function clientList(c: CommandContext): Reply {
-  if (c.args.length > 2 && c.era.before("5.0")) return syntaxError();
+  if (c.args.length > 2 && c.era.before("5.0")) return errorReply(legacyClientError("", c.era));
   const command = c.era.subcommandTable ? "client|list" : "client";
   return clientText(clientLine(c, command));
 }
