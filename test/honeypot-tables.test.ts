@@ -397,6 +397,27 @@ function builds(): Array<{ name: string; bin: string; entry: CatalogueEntry; ver
   return out;
 }
 
+/** The persona of a build's line, claiming its version, and the build itself, side by side. */
+async function againstBuild(
+  b: ReturnType<typeof builds>[number],
+  run: (p: ReturnType<typeof persona>, realPort: number, fakePort: number) => Promise<unknown>,
+): Promise<void> {
+  const p = persona(b.entry.name, { version: b.version });
+  const real = await startRedis({
+    host: "127.0.0.1",
+    port: await freePort(),
+    config: p.era.protectedMode ? ["protected-mode no"] : [],
+    bin: b.bin,
+  });
+  const fake = await servePersona(p);
+  try {
+    await run(p, real.port, fake.port);
+  } finally {
+    await fake.close();
+    await real.stop();
+  }
+}
+
 describe("builds: the persona of each build's line, claiming its version, against the build", () => {
   const found = builds();
   test("builds present", {
@@ -405,22 +426,10 @@ describe("builds: the persona of each build's line, claiming its version, agains
     assert.ok(found.length > 0);
   });
   for (const b of found) {
-    test(`${b.entry.name}@${b.version} vs ${b.name}`, async () => {
-      const p = persona(b.entry.name, { version: b.version });
-      const real = await startRedis({
-        host: "127.0.0.1",
-        port: await freePort(),
-        config: p.era.protectedMode ? ["protected-mode no"] : [],
-        bin: b.bin,
-      });
-      const fake = await servePersona(p);
-      try {
-        await compareLive(real.port, fake.port, p.era.at("7.0") ? EXACT_7 : EXACT_ALL);
-      } finally {
-        await fake.close();
-        await real.stop();
-      }
-    });
+    test(`${b.entry.name}@${b.version} vs ${b.name}`, () =>
+      againstBuild(b, (p, real, fake) =>
+        compareLive(real, fake, p.era.at("7.0") ? EXACT_7 : EXACT_ALL),
+      ));
   }
 });
 
@@ -490,60 +499,51 @@ function caption(reply: Buffer): string {
 
 describe("builds: LATENCY/MEMORY DOCTOR, MEMORY STATS and LOLWUT against each build", () => {
   for (const b of builds()) {
-    test(`${b.entry.name}@${b.version} vs ${b.name}`, async () => {
-      const p = persona(b.entry.name, { version: b.version });
-      const real = await startRedis({
-        host: "127.0.0.1",
-        port: await freePort(),
-        config: p.era.protectedMode ? ["protected-mode no"] : [],
-        bin: b.bin,
-      });
-      const fake = await servePersona(p);
-      const r = await Conn.open(real.port);
-      const f = await Conn.open(fake.port);
-      try {
-        const has = (name: string): boolean => p.recording?.commands.has(name) === true;
-        const exact = async (words: string[]): Promise<void> => {
-          const want = await r.send(words);
-          assert.equal(
-            (await f.send(words)).toString("latin1"),
-            want.toString("latin1"),
-            words.join(" "),
-          );
-        };
-        await exact(["LATENCY", "DOCTOR"]);
-        if (has("memory")) {
-          // A fresh server holds under 5 MB: the doctor says it is empty.
-          await exact(["MEMORY", "DOCTOR"]);
-          await exact(["SET", "k", "123456"]);
-          const want = statsNames(await r.send(["MEMORY", "STATS"]));
-          assert.deepEqual(statsNames(await f.send(["MEMORY", "STATS"])), want, "MEMORY STATS");
-        }
-        if (has("lolwut")) {
-          await exact(["LOLWUT", "x"]);
-          if (p.era.at("6.0")) await exact(["LOLWUT", "VERSION", "x"]);
-          // The art is random on a real server too: its caption (and Schotter's size) are fixed.
-          for (const words of p.era.at("6.0")
-            ? [["LOLWUT"], ["LOLWUT", "VERSION", "5"], ["LOLWUT", "VERSION", "6", "40", "10"]]
-            : [["LOLWUT"], ["LOLWUT", "20", "4", "4"]]) {
+    test(`${b.entry.name}@${b.version} vs ${b.name}`, () =>
+      againstBuild(b, async (p, realPort, fakePort) => {
+        const r = await Conn.open(realPort);
+        const f = await Conn.open(fakePort);
+        try {
+          const has = (name: string): boolean => p.recording?.commands.has(name) === true;
+          const exact = async (words: string[]): Promise<void> => {
             const want = await r.send(words);
-            const got = await f.send(words);
-            assert.equal(caption(got), caption(want), `${words.join(" ")}: caption`);
-            // Schotter's braille has a fixed size; the skyline's colour escapes vary in length.
-            if (!p.era.at("6.0") || words[2] === "5") {
-              assert.equal(got.length, want.length, `${words.join(" ")}: size`);
+            assert.equal(
+              (await f.send(words)).toString("latin1"),
+              want.toString("latin1"),
+              words.join(" "),
+            );
+          };
+          await exact(["LATENCY", "DOCTOR"]);
+          if (has("memory")) {
+            // A fresh server holds under 5 MB: the doctor says it is empty.
+            await exact(["MEMORY", "DOCTOR"]);
+            await exact(["SET", "k", "123456"]);
+            const want = statsNames(await r.send(["MEMORY", "STATS"]));
+            assert.deepEqual(statsNames(await f.send(["MEMORY", "STATS"])), want, "MEMORY STATS");
+          }
+          if (has("lolwut")) {
+            await exact(["LOLWUT", "x"]);
+            if (p.era.at("6.0")) await exact(["LOLWUT", "VERSION", "x"]);
+            // The art is random on a real server too: its caption (and Schotter's size) are fixed.
+            for (const words of p.era.at("6.0")
+              ? [["LOLWUT"], ["LOLWUT", "VERSION", "5"], ["LOLWUT", "VERSION", "6", "40", "10"]]
+              : [["LOLWUT"], ["LOLWUT", "20", "4", "4"]]) {
+              const want = await r.send(words);
+              const got = await f.send(words);
+              assert.equal(caption(got), caption(want), `${words.join(" ")}: caption`);
+              // Schotter's braille has a fixed size; the skyline's colour escapes vary in length.
+              if (!p.era.at("6.0") || words[2] === "5") {
+                assert.equal(got.length, want.length, `${words.join(" ")}: size`);
+              }
             }
           }
+          // With the latency monitor on and nothing logged.
+          await exact(["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+          await exact(["LATENCY", "DOCTOR"]);
+        } finally {
+          r.close();
+          f.close();
         }
-        // With the latency monitor on and nothing logged.
-        await exact(["CONFIG", "SET", "latency-monitor-threshold", "100"]);
-        await exact(["LATENCY", "DOCTOR"]);
-      } finally {
-        r.close();
-        f.close();
-        await fake.close();
-        await real.stop();
-      }
-    });
+      }));
   }
 });
