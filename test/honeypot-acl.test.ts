@@ -12,7 +12,7 @@ import { describe, test } from "node:test";
 import { persona } from "../src/honeypot/personas/index.js";
 import { redisServerPath, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import { RespConnection, sendAll, servePersona } from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 interface Step {
@@ -125,15 +125,9 @@ function stepsFor(version: string): Step[] {
 }
 
 async function run(port: number, steps: Step[], hello3: boolean): Promise<Buffer[]> {
-  const conn = await RespConnection.open(port);
-  try {
-    if (hello3) await conn.send(encodeCommand(["HELLO", "3"]));
-    const out: Buffer[] = [];
-    for (const st of steps) out.push(await conn.send(encodeCommand(st.cmd)));
-    return out;
-  } finally {
-    conn.close();
-  }
+  const requests = steps.map((st) => encodeCommand(st.cmd));
+  if (!hello3) return sendAll(port, requests);
+  return (await sendAll(port, [encodeCommand(["HELLO", "3"]), ...requests])).slice(1);
 }
 
 function compare(steps: Step[], got: Buffer[], want: Buffer[]): string[] {

@@ -18,7 +18,12 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import {
+  type PersonaServer,
+  RespConnection,
+  sendAll,
+  servePersona,
+} from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 type Cmd = Array<string | Buffer>;
@@ -492,15 +497,9 @@ const SORT_SUITE: Step[] = [
 
 /** A suite on one connection: each step's reply bytes. */
 async function run(port: number, steps: Step[], hello3: boolean): Promise<Buffer[]> {
-  const conn = await RespConnection.open(port);
-  try {
-    if (hello3) await conn.send(encodeCommand(["HELLO", "3"]));
-    const out: Buffer[] = [];
-    for (const st of steps) out.push(await conn.send(encodeCommand(st.cmd)));
-    return out;
-  } finally {
-    conn.close();
-  }
+  const requests = steps.map((st) => encodeCommand(st.cmd));
+  if (!hello3) return sendAll(port, requests);
+  return (await sendAll(port, [encodeCommand(["HELLO", "3"]), ...requests])).slice(1);
 }
 
 const label = (st: Step): string => {

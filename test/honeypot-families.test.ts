@@ -14,7 +14,12 @@ import { persona } from "../src/honeypot/personas/index.js";
 import { DEFAULT_SESSION_LIMITS } from "../src/honeypot/session.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import {
+  type PersonaServer,
+  RespConnection,
+  sendAll,
+  servePersona,
+} from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 const requireAll = process.env.CI === "true";
@@ -23,14 +28,11 @@ type Cmd = Array<string | Buffer>;
 
 /** Every command on one connection; each reply's bytes. */
 async function run(port: number, cmds: Cmd[]): Promise<string[]> {
-  const conn = await RespConnection.open(port);
-  const out: string[] = [];
-  try {
-    for (const c of cmds) out.push((await conn.send(encodeCommand(c), 1, 3000)).toString("latin1"));
-  } finally {
-    conn.close();
-  }
-  return out;
+  const replies = await sendAll(
+    port,
+    cmds.map((c) => encodeCommand(c)),
+  );
+  return replies.map((r) => r.toString("latin1"));
 }
 
 const LISTS: Cmd[] = [

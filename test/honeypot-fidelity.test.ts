@@ -42,6 +42,7 @@ import {
   type PersonaServer,
   ReplyFramer,
   RespConnection,
+  sendAll,
   servePersona,
   splitReplies,
 } from "./helpers/honeypot-server.js";
@@ -822,14 +823,10 @@ function compareStep(s: Step, got: Buffer, want: Buffer): void {
 
 /** Send every step on one connection; returns each step's reply bytes. */
 async function runSuite(port: number, steps: Step[]): Promise<Buffer[]> {
-  const conn = await RespConnection.open(port);
-  const out: Buffer[] = [];
-  try {
-    for (const s of steps) out.push(await conn.send(encodeStep(s), s.replies ?? 1, 2000));
-  } finally {
-    conn.close();
-  }
-  return out;
+  return sendAll(port, steps.map(encodeStep), {
+    replies: (i) => steps[i]!.replies ?? 1,
+    timeoutMs: 2000,
+  });
 }
 
 const HAVE_REDIS =

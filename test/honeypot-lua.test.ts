@@ -21,7 +21,12 @@ import {
   startRedis,
 } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
-import { type PersonaServer, RespConnection, servePersona } from "./helpers/honeypot-server.js";
+import {
+  type PersonaServer,
+  RespConnection,
+  sendAll,
+  servePersona,
+} from "./helpers/honeypot-server.js";
 import { freePort } from "./helpers/ports.js";
 
 type Cmd = Array<string | Buffer>;
@@ -326,18 +331,12 @@ const STEPS: Cmd[] = [
 ];
 
 async function runAll(port: number, steps: Cmd[]): Promise<Buffer[]> {
-  const conn = await RespConnection.open(port);
-  const out: Buffer[] = [];
-  try {
-    for (const s of steps) {
-      const reply = await conn.send(encodeCommand(s), 1, 3000);
-      // HELLO's map (server id, version …) differs by design; only its shape's first byte.
-      out.push(s[0] === "HELLO" ? reply.subarray(0, 1) : reply);
-    }
-  } finally {
-    conn.close();
-  }
-  return out;
+  const replies = await sendAll(
+    port,
+    steps.map((s) => encodeCommand(s)),
+  );
+  // HELLO's map (server id, version …) differs by design; only its shape's first byte.
+  return replies.map((r, i) => (steps[i]![0] === "HELLO" ? r.subarray(0, 1) : r));
 }
 
 function show(cmd: Cmd): string {

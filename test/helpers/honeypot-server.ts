@@ -292,3 +292,24 @@ export class RespConnection {
     this.sock.destroy();
   }
 }
+
+/**
+ * The requests on one new connection to 127.0.0.1:`port`, in order, each waited for: the bytes
+ * of each one's replies (`replies(i)` of them, one by default). The differential tests' loop.
+ */
+export async function sendAll(
+  port: number,
+  requests: readonly Buffer[],
+  opts: { replies?: (i: number) => number; timeoutMs?: number } = {},
+): Promise<Buffer[]> {
+  const conn = await RespConnection.open(port);
+  const out: Buffer[] = [];
+  try {
+    for (const [i, r] of requests.entries()) {
+      out.push(await conn.send(r, opts.replies?.(i) ?? 1, opts.timeoutMs ?? 3000));
+    }
+  } finally {
+    conn.close();
+  }
+  return out;
+}
