@@ -10,6 +10,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildDiff, buildReport, classifyChange } from "../src/report/build.js";
 import { renderCsv, renderMarkdown, renderText } from "../src/report/render.js";
+import { reportTables } from "../src/report/tables.js";
 import type { ProbeResult } from "../src/schema/result.js";
 import { openStore, type Store } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
@@ -144,13 +145,25 @@ describe("report: the tables", () => {
   test("state tables: the NICER rows and the finer states, with percentages", async () => {
     const r = await reportOf(DB);
     assert.equal(r.total, 100);
+    // The study's six rows in its order, zero rows too, as shares of the 80 Redis nodes found.
+    assert.equal(r.nicerTotal, 80);
     assert.deepEqual(
-      r.nicer.map((s) => [s.nicer, s.count]),
+      r.nicer.map((s) => [s.nicer, s.count, s.percent]),
       [
-        ["Returned version", 40],
-        ["Requires authentication", 30],
-        ["Running protected", 10],
+        ["Requires authentication", 30, 37.5],
+        ["Returned version", 40, 50],
+        ["Running protected", 10, 12.5],
+        ["Encountered error", 0, 0],
+        ["IP whitelisting", 0, 0],
+        ["Reported busy", 0, 0],
       ],
+    );
+    const table = reportTables(r).find((t) => t.id === "nicer")!;
+    assert.equal(table.rows.length, 6);
+    assert.match(table.note ?? "", /percent of the 80 Redis nodes found/);
+    assert.match(
+      table.note ?? "",
+      /100 targets probed, 0 not Redis, 0 silent, 0 closed, 20 timed out/,
     );
     assert.deepEqual(
       r.states.map((s) => [s.state, s.count, s.percent]),

@@ -106,7 +106,9 @@ export interface Report {
   generatedAt: string;
   scan: ScanInfo;
   total: number;
+  /** The study's six rows in its order, each a share of `nicerTotal` (the Redis nodes it counted). */
   nicer: StateRow[];
+  nicerTotal: number;
   states: StateRow[];
   versions: { coverage: number; products: ProductVersions[] };
   clouds: PlaceRow[];
@@ -139,20 +141,24 @@ export async function buildReport(
     if (nicer) row.nicer = nicer;
     states.push(row);
   }
-  // The NICER rows as the study counted them: `nicer` is set on exactly the records it counted.
+  // The NICER table as the study printed it: its six rows in its order, every row shown, each a
+  // share of the Redis nodes it counted (`nicer` is set on exactly the records it counted).
   const nicerCounts = facts.sum(["nicer"]);
-  const nicer: StateRow[] = [];
-  for (const [st, name] of Object.entries(NICER_ROW)) {
-    const n = nicerCounts.get(key([name])) ?? 0;
-    if (n > 0) nicer.push({ state: st, nicer: name, count: n, percent: pct(n, total) });
-  }
-  nicer.sort((x, y) => y.count - x.count);
+  const counted = Object.values(NICER_ROW).map((name) => nicerCounts.get(key([name])) ?? 0);
+  const nicerTotal = counted.reduce((a, b) => a + b, 0);
+  const nicer: StateRow[] = Object.entries(NICER_ROW).map(([st, name], i) => ({
+    state: st,
+    nicer: name,
+    count: counted[i]!,
+    percent: pct(counted[i]!, nicerTotal),
+  }));
 
   return {
     generatedAt: new Date().toISOString(),
     scan,
     total,
     nicer,
+    nicerTotal,
     states,
     versions: { coverage: opts.coverage, products: versionTable(facts, opts.coverage) },
     clouds: places(facts, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),

@@ -65,6 +65,28 @@ function placeTable(id: string, title: string, keyColumns: string[], rows: Place
   );
 }
 
+/**
+ * Under the NICER table: its base (the Redis nodes the study counted), then what it did not
+ * count — targets probed, and by state those that were not Redis or did not answer, plus the
+ * Redis-protocol replies it had no row for (an open server whose version was not read).
+ */
+function nicerNote(r: Report): string {
+  const count = (st: string): number => r.states.find((s) => s.state === st)?.count ?? 0;
+  const outside: Array<[string, number]> = [
+    ["not Redis", count("not_redis")],
+    ["silent", count("silent")],
+    ["closed", count("closed")],
+    ["timed out", count("timeout")],
+  ];
+  const other = r.total - r.nicerTotal - outside.reduce((a, [, n]) => a + n, 0);
+  if (other > 0) outside.push(["Redis without a NICER row", other]);
+  const parts = outside.map(([what, n]) => `${n} ${what}`).join(", ");
+  return (
+    `percent of the ${r.nicerTotal} Redis nodes found, as the study counted; not counted: ` +
+    `${r.total} targets probed, ${parts}; an open server is "Returned version" once its version was read`
+  );
+}
+
 export function reportTables(r: Report): Table[] {
   const out: Table[] = [];
   out.push(
@@ -77,7 +99,7 @@ export function reportTables(r: Report): Table[] {
         ["percent", true],
       ],
       r.nicer.map((s) => [s.nicer ?? s.state, s.count, p2(s.percent)]),
-      `of ${r.total} targets probed; an open server counts as "Returned version" once its version was read`,
+      nicerNote(r),
     ),
   );
   out.push(
