@@ -6,9 +6,8 @@ import { arr, bulk } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
 import { arityText, NOT_FLOAT, OUT_OF_RANGE_LONG } from "../personas/texts.js";
-import { encodingOf } from "./encoding.js";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "./integers.js";
-import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
+import { collectionScan } from "./keys.js";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./long-double.js";
 import {
   EMPTY_ARRAY,
@@ -190,19 +189,11 @@ function hrandfield(c: CommandContext): Reply {
 }
 
 function hscan(c: CommandContext): Reply {
-  const cursor = scanCursor(c, 2);
-  if (typeof cursor !== "number") return cursor;
-  const hash = c.keyspace.getHash(c.state.db, c.arg(1));
-  if (hash === WRONG_TYPE) return wrongType();
-  if (hash === undefined) return EMPTY_SCAN;
-  const opts = scanOptions(c, 3, false);
-  if (!("count" in opts)) return opts;
-  const small = encodingOf(c, c.arg(1)) !== "hashtable";
   return collectionScan(
-    opts,
-    cursor,
-    small,
-    [...hash].map(([f, v]) => [f, v] as const),
+    c,
+    "hashtable",
+    () => c.keyspace.getHash(c.state.db, c.arg(1)),
+    (hash) => [...hash].map(([f, v]) => [f, v] as const),
   );
 }
 

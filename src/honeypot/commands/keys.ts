@@ -6,7 +6,7 @@
  */
 import { arr, bulk, simple } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
-import { DATABASES, globMatch } from "../keyspace.js";
+import { DATABASES, globMatch, WRONG_TYPE } from "../keyspace.js";
 import type { Era } from "../personas/era.js";
 import { encodingOf } from "./encoding.js";
 import { intArg, parseInt64 } from "./integers.js";
@@ -21,6 +21,7 @@ import {
   type Reply,
   syntaxError,
   textArray,
+  wrongType,
 } from "./reply.js";
 import { type CommandContext, type CommandSpec, inCategory, wrote } from "./spec.js";
 
@@ -46,29 +47,40 @@ function keys(c: CommandContext): Reply {
 }
 
 /** HSCAN/SSCAN/ZSCAN of a missing key: cursor 0, nothing. */
-export const EMPTY_SCAN: Reply = arr([bulk("0"), arr([])]);
+const EMPTY_SCAN: Reply = arr([bulk("0"), arr([])]);
 
 /**
- * One HSCAN/SSCAN/ZSCAN step over a collection's elements (each one or more reply items, the
- * first matched against MATCH): a small encoding (listpack, intset) whole in one call with
- * cursor 0, as Redis returns it; a hash table COUNT elements from the cursor on.
+ * HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]: the cursor checked, then the key (`lookup`:
+ * the collection, missing, or WRONG_TYPE), then the options; one step over `elements` (each one
+ * or more reply items, the first matched against MATCH). A small encoding (anything but
+ * `bigEncoding`: listpack, intset) comes whole in one call with cursor 0, as Redis returns it;
+ * a hash table COUNT elements from the cursor on.
  */
-export function collectionScan(
-  opts: ScanOptions,
-  cursor: number,
-  small: boolean,
-  elements: ReadonlyArray<readonly [string, ...Buffer[]]>,
+export function collectionScan<T>(
+  c: CommandContext,
+  bigEncoding: string,
+  lookup: () => T | undefined | typeof WRONG_TYPE,
+  elements: (value: T, small: boolean) => ReadonlyArray<readonly [string, ...Buffer[]]>,
 ): Reply {
+  const cursor = scanCursor(c, 2);
+  if (typeof cursor !== "number") return cursor;
+  const value = lookup();
+  if (value === WRONG_TYPE) return wrongType();
+  if (value === undefined) return EMPTY_SCAN;
+  const opts = scanOptions(c, 3, false);
+  if (!("count" in opts)) return opts;
+  const small = encodingOf(c, c.arg(1)) !== bigEncoding;
+  const all = elements(value, small);
   const from = small ? 0 : cursor;
-  const to = small ? elements.length : Math.min(elements.length, from + opts.count);
+  const to = small ? all.length : Math.min(all.length, from + opts.count);
   const out: RespValue[] = [];
   for (let i = from; i < to; i++) {
-    const [name, ...rest] = elements[i]!;
+    const [name, ...rest] = all[i]!;
     if (!opts.match(name)) continue;
     out.push(bulkText(name));
     for (const b of rest) out.push(bulk(b));
   }
-  return arr([bulk(String(to >= elements.length ? 0 : to)), arr(out)]);
+  return arr([bulk(String(to >= all.length ? 0 : to)), arr(out)]);
 }
 
 /** SCAN's cursor (parseScanCursorOrReply): a decimal number, else the error reply. */

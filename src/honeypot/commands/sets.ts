@@ -6,9 +6,8 @@ import { arr } from "../../resp/index.js";
 import type { RespValue } from "../../resp/types.js";
 import { OUT_OF_MEMORY, WRONG_TYPE } from "../keyspace.js";
 import { INDEX_OUT_OF_RANGE, OUT_OF_RANGE_LONG, OUT_OF_RANGE_POSITIVE } from "../personas/texts.js";
-import { encodingOf } from "./encoding.js";
 import { INT64_MAX, parseInt64 } from "./integers.js";
-import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
+import { collectionScan } from "./keys.js";
 import {
   bulkText,
   EMPTY_ARRAY,
@@ -284,19 +283,11 @@ function sintercard(c: CommandContext): Reply {
 }
 
 function sscan(c: CommandContext): Reply {
-  const cursor = scanCursor(c, 2);
-  if (typeof cursor !== "number") return cursor;
-  const members = c.keyspace.getSet(c.state.db, c.arg(1));
-  if (members === WRONG_TYPE) return wrongType();
-  if (members === undefined) return EMPTY_SCAN;
-  const opts = scanOptions(c, 3, false);
-  if (!("count" in opts)) return opts;
-  const small = encodingOf(c, c.arg(1)) !== "hashtable";
   return collectionScan(
-    opts,
-    cursor,
-    small,
-    setOrder(c, members).map((m) => [m] as const),
+    c,
+    "hashtable",
+    () => c.keyspace.getSet(c.state.db, c.arg(1)),
+    (members) => setOrder(c, members).map((m) => [m] as const),
   );
 }
 

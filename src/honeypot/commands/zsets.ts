@@ -11,9 +11,8 @@ import { WRONG_TYPE, zsetMemberBytes } from "../keyspace.js";
 import { arityText } from "../personas/texts.js";
 import { SortedSet } from "../sorted-set.js";
 import { doubleReply, parseDouble, scoreText, strtod } from "./doubles.js";
-import { encodingOf } from "./encoding.js";
 import { parseInt64 } from "./integers.js";
-import { collectionScan, EMPTY_SCAN, scanCursor, scanOptions } from "./keys.js";
+import { collectionScan } from "./keys.js";
 import {
   errorReply,
   integer,
@@ -926,22 +925,16 @@ function algebra(op: Op, store: boolean, cardOnly = false) {
 // ---- ZSCAN ----
 
 function zscan(c: CommandContext): Reply {
-  const cursor = scanCursor(c, 2);
-  if (typeof cursor !== "number") return cursor;
-  const z = zsetAt(c, c.arg(1));
-  if (isReply(z)) return z;
-  if (z === undefined) return EMPTY_SCAN;
-  const opts = scanOptions(c, 3, false);
-  if (!("count" in opts)) return opts;
-  const small = encodingOf(c, c.arg(1)) !== "skiplist";
-  // A listpack in score order; a skiplist's dict in insertion order here.
-  const order = small ? z.members() : [...z.scores.keys()];
-  const text = (m: string): Buffer => Buffer.from(scoreText(c.era, z.score(m)!), "latin1");
   return collectionScan(
-    opts,
-    cursor,
-    small,
-    order.map((m) => [m, text(m)] as const),
+    c,
+    "skiplist",
+    () => c.keyspace.getZset(c.state.db, c.arg(1)),
+    (z, small) => {
+      // A listpack in score order; a skiplist's dict in insertion order here.
+      const order = small ? z.members() : [...z.scores.keys()];
+      const text = (m: string): Buffer => Buffer.from(scoreText(c.era, z.score(m)!), "latin1");
+      return order.map((m) => [m, text(m)] as const);
+    },
   );
 }
 
