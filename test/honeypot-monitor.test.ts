@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { MemoryBudget } from "../src/honeypot/memory.js";
 import { persona } from "../src/honeypot/personas/index.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import { encodeCommand } from "../src/resp/index.js";
@@ -122,3 +123,30 @@ for (const s of servers) {
     });
   });
 }
+
+describe("CLIENT TRACKING prefixes and CLIENT SETNAME/SETINFO are held in the session's share", () => {
+  test("prefixes that add up past the share are refused with OOM; the connection goes on", async () => {
+    // A 2 MB budget: a session's share is an eighth, 256 KB; each prefix is 60 KB.
+    const srv = await servePersona(persona("redis-7.0-open", { fresh: true }), {
+      memory: new MemoryBudget(2_000_000),
+    });
+    const conn = await RespConnection.open(srv.port);
+    try {
+      const replies: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const prefix = `${String(i).padStart(2, "0")}${"p".repeat(60_000)}`;
+        const cmd = ["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", prefix];
+        replies.push((await conn.send(encodeCommand(cmd))).toString("latin1"));
+      }
+      assert.equal(replies[0], "+OK\r\n");
+      assert.ok(
+        replies.some((r) => r.startsWith("-OOM")),
+        `no OOM among ${replies.length} replies`,
+      );
+      assert.equal((await conn.send(encodeCommand(["PING"]))).toString(), "+PONG\r\n");
+    } finally {
+      conn.close();
+      await srv.close();
+    }
+  });
+});

@@ -27,11 +27,18 @@ import {
   integer,
   nullBulk,
   OK,
+  outOfMemory,
   pairsMap,
   type Reply,
   syntaxError,
 } from "./reply.js";
-import { type CommandContext, type CommandSpec, inCategory, type SessionState } from "./spec.js";
+import {
+  type CommandContext,
+  type CommandSpec,
+  inCategory,
+  type SessionState,
+  type Tracking,
+} from "./spec.js";
 
 /** CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered (the session drops the reply). */
 function clientReply(c: CommandContext): Reply {
@@ -333,6 +340,8 @@ function clientSetinfo(c: CommandContext): Reply {
   if (!validName(value)) {
     return errorReply(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
   }
+  const old = which === "lib-name" ? c.state.libName : c.state.libVer;
+  if (!heldInstead(c, old.length, value.length)) return outOfMemory();
   if (which === "lib-name") c.state.libName = value;
   else c.state.libVer = value;
   return OK;
@@ -380,7 +389,10 @@ function clientTracking(c: CommandContext): Reply {
   }
   const s = c.state;
   const mode = c.arg(2).toLowerCase();
+  const heldPrefixes = (t: Tracking | undefined): number =>
+    (t?.prefixes ?? []).reduce((n, p) => n + p.length, 0);
   if (mode === "off") {
+    c.release(heldPrefixes(s.tracking));
     delete s.tracking;
     return OK;
   }
@@ -406,7 +418,7 @@ function clientTracking(c: CommandContext): Reply {
   // Enabling again sets the modes anew (enableTracking); BCAST prefixes add up, none is "".
   const kept = was?.prefixes ?? [];
   const added = bcast && prefixes.length === 0 ? [""] : prefixes;
-  s.tracking = {
+  const tracking: Tracking = {
     redirect: redirect ?? 0,
     bcast,
     optin,
@@ -415,6 +427,8 @@ function clientTracking(c: CommandContext): Reply {
     caching: false,
     prefixes: [...new Set([...kept, ...added])].slice(0, MAX_TRACKING_PREFIXES),
   };
+  if (!heldInstead(c, heldPrefixes(was), heldPrefixes(tracking))) return outOfMemory();
+  s.tracking = tracking;
   return OK;
 }
 
@@ -468,8 +482,20 @@ function clientGetredir(c: CommandContext): Reply {
 function clientSetname(c: CommandContext): Reply {
   const name = c.arg(2);
   if (!validName(name)) return errorReply(CLIENT_NAME_INVALID);
+  if (!heldInstead(c, c.state.name.length, name.length)) return outOfMemory();
   c.state.name = name;
   return OK;
+}
+
+/**
+ * A string the connection keeps (its name, its library, tracking prefixes) replaced by one of
+ * `now` bytes: held in the session's memory share first, the old one let go; false when the
+ * share has no room (nothing changes).
+ */
+function heldInstead(c: CommandContext, before: number, now: number): boolean {
+  if (!c.hold(now)) return false;
+  c.release(before);
+  return true;
 }
 
 function clientGetname(c: CommandContext): Reply {
