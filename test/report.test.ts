@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildDiff, buildReport, classifyChange } from "../src/report/build.js";
+import { parseReference } from "../src/report/reference.js";
 import { renderCsv, renderMarkdown, renderText } from "../src/report/render.js";
 import { reportTables } from "../src/report/tables.js";
 import type { ProbeResult } from "../src/schema/result.js";
@@ -321,7 +322,9 @@ describe("redscope report (CLI)", () => {
     const r = await runCli(["report", "--db", DB]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^redscope report: scan newer \(scan\)/);
-    assert.match(r.stdout, /Versions: redis \(39 servers with a known version\)/);
+    // The study's sentence: "112 different version strings; thirty of them cover 90%".
+    assert.match(r.stdout, /Versions: redis, 5 different version strings; 4 of them cover 90%/);
+    assert.match(r.stdout, /percent of the 39 redis servers whose version was read/);
     assert.match(r.stdout, /Trend: 2 scans of the same targets/);
     const list = await runCli(["report", "--list", "--db", DB]);
     assert.match(list.stdout, /older\s+scan\s+2026-10-01/);
@@ -346,8 +349,85 @@ describe("redscope report (CLI)", () => {
     assert.match(r.stdout, /192\.0\.2\.40:6379\s+remediated\s+open redis 6\.0\.9\s+auth_required/);
   });
 
+  test("--reference nicer-2020: the study's figures beside this scan's, in every format", async () => {
+    const text = await runCli(["report", "--db", DB, "--reference", "nicer-2020"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /NICER row\s+count\s+percent\s+NICER 2020 count\s+NICER 2020 percent/,
+    );
+    assert.match(text.stdout, /Requires authentication\s+30\s+37\.50%\s+77050\s+74\.95%/);
+    assert.match(text.stdout, /Reported busy\s+0\s+0\.00%\s+11\s+0\.01%/);
+    assert.match(text.stdout, /Redis nodes found\s+80\s+100\.00%\s+102801\s+100\.00%/);
+    // The version table: the study's count and share beside each version it listed.
+    assert.match(text.stdout, /4\.0\.14\s+3\s+7\.69%\s+97\.44%\s+160\s+1\.48%/);
+    assert.match(text.stdout, /7\.0\.15\s+20\s+51\.28%\s+51\.28%\s+-\s+-/);
+    assert.match(text.stdout, /NICER 2020: 112 different version strings, 30 of them cover 90%/);
+    // The published counts of open servers, each with its source.
+    assert.match(text.stdout, /this scan: open \(no authentication\)\s+2026-11-21\s+40\s+redscope/);
+    for (const n of ["13590", "9916", "17443", "8000"])
+      assert.match(text.stdout, new RegExp(`\\s${n}\\s`));
+    assert.match(
+      text.stdout,
+      /https:\/\/www\.rapid7\.com\/blog\/post\/2020\/11\/30\/nicer-protocol-deep-dive-internet-exposure-of-redis\//,
+    );
+    assert.match(text.stdout, /https:\/\/redis\.io\/blog\/fewer-unsecured-redis-servers/);
+
+    const csv = await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "csv"]);
+    assert.match(csv.stdout, /^nicer,Requires authentication,30,37\.50%,77050,74\.95%\r$/m);
+    assert.match(
+      csv.stdout,
+      /^published,Shodan: unsecured Redis servers \('a year later'\),~2018,17443,/m,
+    );
+    const md = await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "md"]);
+    assert.match(md.stdout, /\| Returned version \| 40 \| 50\.00% \| 13590 \| 13\.22% \|/);
+    const json = JSON.parse(
+      (await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "json"])).stdout,
+    );
+    assert.equal(json.reference.nicer.total, 102801);
+    assert.equal(json.reference.versions.distinct, 112);
+    assert.deepEqual(
+      json.reference.open_counts.map((c: { count: number }) => c.count),
+      [9916, 17443, 8000],
+    );
+    // HTML: the published counts are a series of the trend chart, on the same time axis.
+    const html = await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "html"]);
+    assert.equal(html.code, 0, html.stderr);
+    assert.match(html.stdout, /open, published \(NICER 2020\)/);
+    assert.match(html.stdout, />~?2018</);
+    // Without --reference none of it.
+    const plain = await runCli(["report", "--db", DB, "-f", "csv"]);
+    assert.doesNotMatch(plain.stdout, /NICER 2020|^published,/m);
+  });
+
+  test("a reference file that went wrong fails with the field it broke", () => {
+    const good = JSON.parse(
+      fs.readFileSync(
+        path.join(import.meta.dirname, "../../data/reference/nicer-2020.json"),
+        "utf8",
+      ),
+    );
+    assert.equal(parseReference(good, "x.json").nicer?.total, 102801);
+    const broken = structuredClone(good);
+    broken.nicer.rows["Returned version"] = 13591;
+    assert.throws(
+      () => parseReference(broken, "x.json"),
+      /x\.json: nicer\.total: expected the rows' sum 102802/,
+    );
+    const unsourced = structuredClone(good);
+    unsourced.open_counts[0].source = "nowhere";
+    assert.throws(() => parseReference(unsourced, "x.json"), /open_counts\[0\]\.source/);
+    const row = structuredClone(good);
+    row.nicer.rows["Protected"] = 1;
+    assert.throws(() => parseReference(row, "x.json"), /"Protected" is not a NICER row/);
+  });
+
   test("bad input: one line, exit 2", async () => {
     const cases: Array<[string[], RegExp]> = [
+      [
+        ["report", "--db", DB, "--reference", "nicer-2019"],
+        /no reference "nicer-2019" \(bundled: nicer-2020\)/,
+      ],
       [["report", "nosuch", "--db", DB], /no scan "nosuch" in /],
       [["report", "--db", DB, "--diff", "older"], /--diff takes two scan ids/],
       [["report", "--db", DB, "--coverage", "0"], /--coverage/],

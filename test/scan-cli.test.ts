@@ -441,6 +441,28 @@ describe("redscope demo (the README's first command)", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /127\.78\.0\.1:\d+\s+open\s+redis\s+7\.4\.1\s+\d+, max CVSS 10/);
     assert.match(r.stdout, /127\.78\.0\.3:\d+\s+protected\s+~>=7\.0\s+DENIED/);
+    // Its end table is the study's: six rows in its order, zero rows too, shares of the Redis
+    // nodes found (11), and a line for what the study did not count.
+    const study = r.stdout.slice(r.stdout.indexOf("Security state, as the NICER study counted it"));
+    assert.deepEqual(
+      [
+        ...study.matchAll(
+          /^(Requires authentication|Returned version|Running protected|Encountered error|IP whitelisting|Reported busy)\s+(\d+)\s+([\d.]+)%$/gm,
+        ),
+      ].map((m) => [m[1], Number(m[2]), m[3]]),
+      [
+        ["Requires authentication", 3, "27.27"],
+        ["Returned version", 4, "36.36"],
+        ["Running protected", 2, "18.18"],
+        ["Encountered error", 0, "0.00"],
+        ["IP whitelisting", 0, "0.00"],
+        ["Reported busy", 2, "18.18"],
+      ],
+    );
+    assert.match(
+      study,
+      /percent of the 11 Redis nodes found, as the study counted; not counted: 16 targets probed, 1 not Redis, 1 silent, 3 closed, 0 timed out/,
+    );
     const stored = /stored: (\d+) rows for scan (\w+) in (\S+redscope\.db) \(SQLite\)/.exec(
       r.stdout,
     );

@@ -1,8 +1,10 @@
 /** Terminal output for scans and imports: the live status line and the end-of-run tables. */
 
 import type { IntelStatus } from "../intel/enrich.js";
-import { renderTable } from "../report/render.js";
-import { NICER_ROW, type ProbeResult, STATES } from "../schema/result.js";
+import { nicerCounts, type StateTally } from "../report/nicer.js";
+import { renderTable, renderTextTables } from "../report/render.js";
+import { nicerTables } from "../report/tables.js";
+import { type ProbeResult, STATES } from "../schema/result.js";
 import { terminalText } from "../untrusted/text.js";
 import type { ScanProgress, ScanSummary } from "../usecases/scan.js";
 
@@ -48,26 +50,17 @@ export function statusLine(p: ScanProgress, total: bigint): string {
   );
 }
 
-/** The NICER-style table: one row per state, counts and percentages of all probed targets. */
-export function stateTable(counts: Record<string, number>): string {
-  let total = 0;
-  for (const st of STATES) total += counts[st] ?? 0;
-  const rows: string[][] = [["state", "count", "percent", "NICER row"]];
-  for (const st of STATES) {
-    const n = counts[st] ?? 0;
-    if (n === 0) continue;
-    rows.push([st, String(n), pct(n, total), NICER_ROW[st] ?? "—"]);
-  }
-  rows.push(["total", String(total), total ? "100.00%" : "0.00%", ""]);
-  return renderTable(rows, [false, true, true, false]);
+/** The NICER study's table and redscope's states: what a scan and an import print at their end. */
+export function stateTables(tally: StateTally): string {
+  return renderTextTables(nicerTables(nicerCounts(tally))).trimEnd();
 }
 
-/** The state table and the scan's line: what a scan prints at its end. */
+/** The state tables and the scan's line: what a scan prints at its end. */
 export function summaryTable(s: ScanSummary): string {
-  const redis = STATES.filter((st) => NICER_ROW[st]).reduce((a, st) => a + (s.counts[st] ?? 0), 0);
-  const lines = [stateTable(s.counts)];
+  const counts = nicerCounts({ states: s.counts, nicer: s.nicer });
+  const lines = [renderTextTables(nicerTables(counts)).trimEnd()];
   lines.push(
-    `Redis-protocol servers found: ${redis}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
+    `Redis-protocol servers found: ${counts.nicerTotal}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
       `${(s.elapsedMs / 1000).toFixed(1)} s${s.elapsedMs > 0 ? `, ${Math.round((s.done * 1000) / s.elapsedMs)}/s` : ""}`,
   );
   if (s.skipped.reserved > 0n || s.skipped.excluded > 0n) {
@@ -106,10 +99,6 @@ function cveCell(r: ProbeResult): string {
   for (const c of r.cves)
     if (c.cvss !== undefined && (max === undefined || c.cvss > max)) max = c.cvss;
   return max === undefined ? String(r.cves.length) : `${r.cves.length}, max CVSS ${max}`;
-}
-
-function pct(n: number, total: number): string {
-  return total ? `${((100 * n) / total).toFixed(2)}%` : "0.00%";
 }
 
 /** Attacker-controlled text never reaches the terminal raw (no escape sequences). */

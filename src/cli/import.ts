@@ -17,7 +17,7 @@ import {
   runImport,
 } from "../usecases/import.js";
 import { checkScanId, fail } from "./errors.js";
-import { intelLine, stateTable } from "./format.js";
+import { intelLine, stateTables } from "./format.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
@@ -116,13 +116,13 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
     if (showStatus) process.stderr.write("\r\x1b[2K");
     await store.close();
   }
-  const { tally, counts, elapsedMs: ms } = summary;
+  const { tally, counts, nicer, elapsedMs: ms } = summary;
   const out = process.stdout;
   out.write(
     `${files.join(", ")} (${format}): ${tally.read} records read, ${tally.imported} imported, ` +
       `${tally.valid - tally.imported} duplicates, ${tally.malformed} malformed\n`,
   );
-  out.write(`${stateTable(counts)}\n`);
+  out.write(`${stateTables({ states: counts, nicer })}\n`);
   out.write(
     `scan ${scanId} (import:${format}) in ${store.location}; ${(ms / 1000).toFixed(1)} s` +
       `${ms > 0 ? `, ${Math.round((tally.read * 1000) / ms)} records/s` : ""}\n`,

@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport, type HoneypotReport, honeypotTables } from "../report/honeypot.js";
 import { renderHoneypotHtml, renderHtml } from "../report/html.js";
+import { loadReference, PublishedDataError, type Reference } from "../report/reference.js";
 import {
   renderCsv,
   renderCsvTables,
@@ -34,6 +35,7 @@ interface ReportFlags {
   honeypot?: boolean;
   since?: string;
   until?: string;
+  reference?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -53,6 +55,10 @@ export function registerReport(program: Command): void {
     .option("--top <n>", "rows in the cloud, ASN, country, CVE and replication tables", "20")
     .option("--diff <scans...>", "compare two scans: --diff SCAN_A SCAN_B")
     .option("--list", "list the scans in the store")
+    .option(
+      "--reference <id>",
+      "print published figures beside this scan's: nicer-2020 (the NICER study's tables and the Shodan counts Redis quoted in 2020)",
+    )
     .option("--honeypot", "the honeypot's sessions instead of a scan")
     .option("--since <date>", "with --honeypot: sessions from this day or time (UTC)")
     .option("--until <date>", "with --honeypot: sessions before this day or time (UTC)")
@@ -74,6 +80,19 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
   if (flags.honeypot && (scanId !== undefined || flags.diff)) {
     fail("--honeypot reports the honeypot's sessions: no scan id or --diff with it");
   }
+  if (flags.honeypot && flags.reference !== undefined) {
+    fail("--reference goes with a scan's report, not --honeypot");
+  }
+  let reference: Reference | undefined;
+  if (flags.reference !== undefined) {
+    try {
+      reference = loadReference(flags.reference);
+    } catch (e) {
+      if (e instanceof PublishedDataError) fail(`--reference: ${e.message}`);
+      throw e;
+    }
+  }
+  const options = { coverage, top, ...(reference ? { reference } : {}) };
   const range: { from?: string; to?: string } = {};
   if (flags.since !== undefined) range.from = isoDate("--since", flags.since);
   if (flags.until !== undefined) range.to = isoDate("--until", flags.until);
@@ -97,11 +116,11 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
       const [a, b] = flags.diff as [string, string];
       const before = await scanOrFail(store, a);
       const after = await scanOrFail(store, b);
-      report = await buildReport(store, after, { coverage, top });
+      report = await buildReport(store, after, options);
       report.diff = await buildDiff(store, before.id, after.id);
     } else {
       const scan = scanId !== undefined ? await scanOrFail(store, scanId) : await newestScan(store);
-      report = await buildReport(store, scan, { coverage, top });
+      report = await buildReport(store, scan, options);
     }
     write(flags.output, render(report, flags.format, flags.diff !== undefined));
     return 0;

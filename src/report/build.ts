@@ -6,32 +6,24 @@
  * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
  * are read whole.
  */
-import {
-  type GroupColumn,
-  NICER_ROW,
-  type ProbeResult,
-  STATES,
-  type State,
-} from "../schema/result.js";
+import type { GroupColumn, ProbeResult, State } from "../schema/result.js";
 import type { DiffRow, GroupCount, ReportReader, ScanInfo } from "../store/index.js";
 import { eolBranch } from "./eol.js";
+import { type NicerCounts, nicerCounts } from "./nicer.js";
+import type { Reference } from "./reference.js";
+
+export type { StateRow } from "./nicer.js";
 
 export interface ReportOptions {
   /** Cut the version table where the cumulative share reaches this percentage. */
   coverage: number;
   /** Rows kept in the cloud, ASN, country, CVE and leak tables. */
   top: number;
+  /** Published figures to print beside this scan's (`--reference`). */
+  reference?: Reference;
 }
 
 export const DEFAULT_REPORT_OPTIONS: ReportOptions = { coverage: 90, top: 20 };
-
-export interface StateRow {
-  state: string;
-  /** The NICER report's name for it, when it has one. */
-  nicer?: string;
-  count: number;
-  percent: number;
-}
 
 export interface VersionRow {
   version: string;
@@ -102,14 +94,10 @@ export type DiffChange =
   | "appeared"
   | "disappeared";
 
-export interface Report {
+/** The NICER rows and redscope's states (see nicer.ts), then every other table's facts. */
+export interface Report extends NicerCounts {
   generatedAt: string;
   scan: ScanInfo;
-  total: number;
-  /** The study's six rows in its order, each a share of `nicerTotal` (the Redis nodes it counted). */
-  nicer: StateRow[];
-  nicerTotal: number;
-  states: StateRow[];
   versions: { coverage: number; products: ProductVersions[] };
   clouds: PlaceRow[];
   asns: PlaceRow[];
@@ -117,6 +105,8 @@ export interface Report {
   exposure: Exposure;
   trends: TrendPoint[];
   diff?: DiffReport;
+  /** Published figures printed beside this scan's. */
+  reference?: Reference;
 }
 
 const pct = (n: number, total: number): number => (total > 0 ? (100 * n) / total : 0);
@@ -130,43 +120,33 @@ export async function buildReport(
   // One pass over the scan's rows for every table that counts: each further GROUP BY would
   // read the whole scan again (measured on 1 M results: 6 queries 6.2 s, one 2.5 s).
   const facts = new Facts(await store.groupCounts(id, FACT_COLUMNS));
-  const byState = facts.sum(["state"]);
-  const total = facts.total;
-  const states: StateRow[] = [];
-  for (const st of STATES) {
-    const n = byState.get(key([st])) ?? 0;
-    if (n === 0) continue;
-    const row: StateRow = { state: st, count: n, percent: pct(n, total) };
-    const nicer = NICER_ROW[st];
-    if (nicer) row.nicer = nicer;
-    states.push(row);
-  }
-  // The NICER table as the study printed it: its six rows in its order, every row shown, each a
-  // share of the Redis nodes it counted (`nicer` is set on exactly the records it counted).
-  const nicerCounts = facts.sum(["nicer"]);
-  const counted = Object.values(NICER_ROW).map((name) => nicerCounts.get(key([name])) ?? 0);
-  const nicerTotal = counted.reduce((a, b) => a + b, 0);
-  const nicer: StateRow[] = Object.entries(NICER_ROW).map(([st, name], i) => ({
-    state: st,
-    nicer: name,
-    count: counted[i]!,
-    percent: pct(counted[i]!, nicerTotal),
-  }));
+  const counts = nicerCounts({
+    states: Object.fromEntries(firstOf(facts.sum(["state"]))),
+    nicer: Object.fromEntries(firstOf(facts.sum(["nicer"]))),
+  });
 
   return {
     generatedAt: new Date().toISOString(),
     scan,
-    total,
-    nicer,
-    nicerTotal,
-    states,
+    ...counts,
     versions: { coverage: opts.coverage, products: versionTable(facts, opts.coverage) },
     clouds: places(facts, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),
     asns: places(facts, ["asn", "as_org"], opts.top),
     countries: places(facts, ["country"], opts.top),
     exposure: await exposure(store, id, facts, opts.top),
     trends: await trends(store, scan),
+    ...(opts.reference ? { reference: opts.reference } : {}),
   };
+}
+
+/** A one-column sum as (value, count) pairs, nulls left out. */
+function firstOf(sums: Map<Key, number>): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [k, n] of sums) {
+    const [v] = JSON.parse(k) as Array<string | null>;
+    if (v != null) out.push([String(v), n]);
+  }
+  return out;
 }
 
 /** Every column a report counts by, grouped once. */

@@ -8,7 +8,7 @@
 
 import { createRequire } from "node:module";
 import type * as Echarts from "echarts";
-import type { BarSeriesOption, EChartsOption } from "echarts";
+import type { BarSeriesOption, EChartsOption, LineSeriesOption } from "echarts";
 import { STATES, type State } from "../schema/result.js";
 import { htmlText, terminalText } from "../untrusted/text.js";
 import type { Report } from "./build.js";
@@ -318,29 +318,77 @@ function cloudsChart(r: Report): string | undefined {
   });
 }
 
-/** Counts per state across scans of the same targets, oldest first. */
+/** Published counts of open servers (a reference's), as points of the trend chart. */
+function publishedPoints(r: Report): Array<{ date: string; count: number; name: string }> {
+  const ref = r.reference;
+  if (!ref) return [];
+  const out = (ref.open_counts ?? []).map((c) => ({
+    date: c.date,
+    count: c.count,
+    name: `${c.approximate ? "~" : ""}${c.count} ${c.what}`,
+  }));
+  const returned = ref.nicer?.rows["Returned version"];
+  if (ref.nicer && returned !== undefined) {
+    out.push({ date: ref.nicer.date, count: returned, name: `${ref.title}: Returned version` });
+  }
+  return out;
+}
+
+/**
+ * Counts per state across scans of the same targets, oldest first; with a reference, the open
+ * servers others published stand on the same time axis as one more series.
+ */
 function trendChart(r: Report): string | undefined {
-  if (r.trends.length < 2) return undefined;
-  const states = STATES.filter((s) => r.trends.some((t) => (t.counts[s] ?? 0) > 0));
-  return renderChart(340, {
-    title: { text: "Servers per state, scan by scan", left: 0, top: 0, textStyle: titleStyle },
-    legend: LEGEND,
-    grid: { left: 0, right: 24, top: 64, bottom: 8 },
-    xAxis: {
-      ...TIME_AXIS,
-      boundaryGap: false,
-      data: r.trends.map((t) => label(t.startedAt.slice(0, 16).replace("T", " "))),
-    },
-    yAxis: COUNT_AXIS,
-    series: states.map((s) => ({
+  const published = publishedPoints(r);
+  if (r.trends.length < 2 && published.length === 0) return undefined;
+  // With one scan there is no trend of its own: its open servers, beside the published ones.
+  const states = STATES.filter(
+    (s) => (r.trends.length > 1 || s === "open") && r.trends.some((t) => (t.counts[s] ?? 0) > 0),
+  );
+  // One category per scan and per published date, in time order (ISO dates sort as text).
+  const points = [
+    ...r.trends.map((t) => ({ at: t.startedAt.slice(0, 16).replace("T", " "), trend: t })),
+    ...published.map((p) => ({ at: p.date, published: p })),
+  ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const series: LineSeriesOption[] = states.map((s) => ({
+    type: "line",
+    name: s,
+    silent: true,
+    connectNulls: true,
+    symbolSize: 7,
+    lineStyle: { width: 2.5, color: STATE_COLOUR[s] },
+    itemStyle: { color: STATE_COLOUR[s] },
+    data: points.map((p) => ("trend" in p && p.trend ? (p.trend.counts[s] ?? 0) : null)),
+  }));
+  if (published.length > 0) {
+    series.push({
       type: "line",
-      name: s,
+      name: label(`open, published (${r.reference?.title ?? ""})`),
       silent: true,
-      symbolSize: 7,
-      lineStyle: { width: 2.5, color: STATE_COLOUR[s] },
-      itemStyle: { color: STATE_COLOUR[s] },
-      data: r.trends.map((t) => t.counts[s] ?? 0),
-    })),
+      connectNulls: true,
+      symbol: "diamond",
+      symbolSize: 10,
+      lineStyle: { width: 1.5, type: "dashed", color: MUTED },
+      itemStyle: { color: STATE_COLOUR.open },
+      data: points.map((p) => ("published" in p && p.published ? p.published.count : null)),
+    });
+  }
+  return renderChart(340, {
+    title: {
+      text:
+        published.length > 0
+          ? "Servers per state, beside published counts"
+          : "Servers per state, scan by scan",
+      left: 0,
+      top: 0,
+      textStyle: titleStyle,
+    },
+    legend: LEGEND,
+    // A published series makes the legend long enough to wrap.
+    grid: { left: 0, right: 24, top: published.length > 0 ? 88 : 64, bottom: 8 },
+    xAxis: { ...TIME_AXIS, boundaryGap: false, data: points.map((p) => label(p.at)) },
+    yAxis: COUNT_AXIS,
+    series,
   });
 }
 
@@ -421,8 +469,10 @@ function chartsByTable(r: Report): Map<string, string> {
   if (firstProduct && versions) charts.set(`versions-${firstProduct.product}`, versions);
   const clouds = cloudsChart(r);
   if (clouds) charts.set("clouds", clouds);
+  // Above the trend table; with only one scan there is none, and the published counts' table
+  // carries the chart of this scan beside them.
   const trends = trendChart(r);
-  if (trends) charts.set("trends", trends);
+  if (trends) charts.set(r.trends.length > 1 ? "trends" : "published", trends);
   return charts;
 }
 

@@ -4,7 +4,9 @@
  * may hold what a scanned server wrote.
  */
 import { STATES } from "../schema/result.js";
-import type { DiffReport, PlaceRow, Report } from "./build.js";
+import type { DiffReport, PlaceRow, ProductVersions, Report } from "./build.js";
+import type { NicerCounts } from "./nicer.js";
+import type { Reference } from "./reference.js";
 
 export type Cell = string | number;
 
@@ -70,39 +72,60 @@ function placeTable(id: string, title: string, keyColumns: string[], rows: Place
  * count — targets probed, and by state those that were not Redis or did not answer, plus the
  * Redis-protocol replies it had no row for (an open server whose version was not read).
  */
-function nicerNote(r: Report): string {
-  const count = (st: string): number => r.states.find((s) => s.state === st)?.count ?? 0;
+function nicerNote(c: NicerCounts): string {
+  const count = (st: string): number => c.states.find((s) => s.state === st)?.count ?? 0;
   const outside: Array<[string, number]> = [
     ["not Redis", count("not_redis")],
     ["silent", count("silent")],
     ["closed", count("closed")],
     ["timed out", count("timeout")],
   ];
-  const other = r.total - r.nicerTotal - outside.reduce((a, [, n]) => a + n, 0);
+  const other = c.total - c.nicerTotal - outside.reduce((a, [, n]) => a + n, 0);
   if (other > 0) outside.push(["Redis without a NICER row", other]);
   const parts = outside.map(([what, n]) => `${n} ${what}`).join(", ");
   return (
-    `percent of the ${r.nicerTotal} Redis nodes found, as the study counted; not counted: ` +
-    `${r.total} targets probed, ${parts}; an open server is "Returned version" once its version was read`
+    `percent of the ${c.nicerTotal} Redis nodes found, as the study counted; not counted: ` +
+    `${c.total} targets probed, ${parts}; an open server is "Returned version" once its version was read`
   );
 }
 
-export function reportTables(r: Report): Table[] {
-  const out: Table[] = [];
-  out.push(
+/**
+ * The study's table (its six rows, shares of the Redis nodes found) and redscope's finer one
+ * (shares of every target probed): what a report, a scan and an import print. With a
+ * reference, the published figures stand in two more columns.
+ */
+export function nicerTables(c: NicerCounts, ref?: Reference): Table[] {
+  const pub = ref?.nicer;
+  const pubCols: Array<[string, boolean]> = pub
+    ? [
+        [`${ref.title} count`, true],
+        [`${ref.title} percent`, true],
+      ]
+    : [];
+  const pubCells = (name: string): Cell[] => {
+    if (!pub) return [];
+    const n = pub.rows[name];
+    return n === undefined ? ["-", "-"] : [n, p2((100 * n) / pub.total)];
+  };
+  const note = nicerNote(c);
+  return [
     table(
       "nicer",
       "Security state, as the NICER study counted it",
+      [["NICER row", false], ["count", true], ["percent", true], ...pubCols],
       [
-        ["NICER row", false],
-        ["count", true],
-        ["percent", true],
+        ...c.nicer.map((s) => [
+          s.nicer ?? s.state,
+          s.count,
+          p2(s.percent),
+          ...pubCells(s.nicer ?? ""),
+        ]),
+        ...(pub ? [["Redis nodes found", c.nicerTotal, "100.00%", pub.total, "100.00%"]] : []),
       ],
-      r.nicer.map((s) => [s.nicer ?? s.state, s.count, p2(s.percent)]),
-      nicerNote(r),
+      pub
+        ? `${note}; ${ref.title}: ${pub.total} nodes (${pub.date}), ${sourceTitle(ref, ref.nicer?.source)}`
+        : note,
     ),
-  );
-  out.push(
     table(
       "states",
       "Security state (redscope's taxonomy)",
@@ -113,31 +136,127 @@ export function reportTables(r: Report): Table[] {
         ["NICER row", false],
       ],
       [
-        ...r.states.map((s) => [s.state, s.count, p2(s.percent), s.nicer ?? "-"]),
-        ["total", r.total, r.total > 0 ? "100.00%" : "0.00%", ""],
+        ...c.states.map((s) => [s.state, s.count, p2(s.percent), s.nicer ?? "-"]),
+        ["total", c.total, c.total > 0 ? "100.00%" : "0.00%", ""],
       ],
     ),
-  );
-  for (const p of r.versions.products) {
-    const omitted =
-      p.omitted.versions > 0
-        ? `${p.rows.length} versions cover ${p1(p.rows[p.rows.length - 1]?.cumulative ?? 0)}; ${p.omitted.versions} more versions (${p.omitted.count} servers) below the ${r.versions.coverage}% cut`
-        : `all ${p.rows.length} versions listed`;
-    out.push(
-      table(
-        `versions-${p.product}`,
-        `Versions: ${p.product} (${p.total} servers with a known version)`,
-        [
-          ["version", false],
-          ["count", true],
-          ["percent", true],
-          ["cumulative", true],
-        ],
-        p.rows.map((v) => [v.version, v.count, p2(v.percent), p2(v.cumulative)]),
-        omitted,
-      ),
-    );
+  ];
+}
+
+/** A reference's source in full (title and address), or as a table cell cites it. */
+function sourceTitle(ref: Reference, id: string | undefined, short = false): string {
+  const s = ref.sources.find((x) => x.id === id);
+  if (!s) return "";
+  return short ? s.short : `${s.title} <${s.url}>`;
+}
+
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * One product's versions as the study printed them: "112 different version strings; thirty of
+ * them cover 90%", then the versions that together reach the cut, with count and share.
+ */
+function versionsTable(p: ProductVersions, coverage: number, ref?: Reference): Table {
+  const distinct = p.rows.length + p.omitted.versions;
+  const last = p.rows[p.rows.length - 1]?.cumulative ?? 0;
+  const sentence =
+    p.omitted.versions > 0
+      ? `${count(distinct, "different version string", "different version strings")}; ${p.rows.length} of them cover ${coverage}%`
+      : `${count(distinct, "different version string", "different version strings")}, all listed`;
+  const pub = ref?.versions?.product === p.product ? ref.versions : undefined;
+  const published = new Map(pub?.rows ?? []);
+  const cols: Array<[string, boolean]> = [
+    ["version", false],
+    ["count", true],
+    ["percent", true],
+    ["cumulative", true],
+    ...(pub
+      ? ([
+          [`${ref!.title} count`, true],
+          [`${ref!.title} percent`, true],
+        ] as Array<[string, boolean]>)
+      : []),
+  ];
+  const pubCells = (v: string): Cell[] => {
+    if (!pub) return [];
+    const n = published.get(v);
+    return n === undefined ? ["-", "-"] : [n, p2((100 * n) / pub.listed_total)];
+  };
+  let note = `percent of the ${p.total} ${p.product} servers whose version was read; the listed versions cover ${p1(last)}`;
+  if (p.omitted.versions > 0) {
+    note += `; ${p.omitted.versions} more versions (${p.omitted.count} servers) below the ${coverage}% cut`;
   }
+  if (pub) {
+    note +=
+      `; ${ref!.title}: ${pub.distinct} different version strings, ${pub.rows.length} of them cover ${pub.coverage}%` +
+      ` (its percentages are of the ${pub.listed_total} servers those ${pub.rows.length} versions account for), ` +
+      sourceTitle(ref!, pub.source);
+  }
+  return table(
+    `versions-${p.product}`,
+    `Versions: ${p.product}, ${sentence}`,
+    cols,
+    p.rows.map((v) => [
+      v.version,
+      v.count,
+      p2(v.percent),
+      p2(v.cumulative),
+      ...pubCells(v.version),
+    ]),
+    note,
+  );
+}
+
+/** This scan's open servers beside the counts others published. */
+function publishedTable(r: Report, ref: Reference): Table | undefined {
+  const rows: Cell[][] = [];
+  const open = r.states.find((s) => s.state === "open")?.count ?? 0;
+  const returned = r.nicer.find((s) => s.state === "open")?.count ?? 0;
+  rows.push([
+    `this scan: open (no authentication)`,
+    r.scan.startedAt.slice(0, 10),
+    open,
+    "redscope",
+  ]);
+  if (ref.nicer) {
+    rows.push([
+      `${ref.title}: Returned version (open, version read)`,
+      ref.nicer.date,
+      ref.nicer.rows["Returned version"] ?? 0,
+      sourceTitle(ref, ref.nicer.source, true),
+    ]);
+  }
+  for (const c of ref.open_counts ?? []) {
+    rows.push([
+      c.what,
+      `${c.approximate ? "~" : ""}${c.date}`,
+      c.count,
+      sourceTitle(ref, c.source, true),
+    ]);
+  }
+  if (rows.length < 2) return undefined;
+  return table(
+    "published",
+    `Open servers beside published counts (${ref.title})`,
+    [
+      ["figure", false],
+      ["date", false],
+      ["servers", true],
+      ["source", false],
+    ],
+    rows,
+    `this scan's ${open} open servers, ${returned} of them with their version read; published counts cover the whole internet (or the named part of it), this scan only its targets; sources: ${ref.sources.map((x) => `${x.title} <${x.url}>`).join("; ")}`,
+  );
+}
+
+export function reportTables(r: Report): Table[] {
+  const out: Table[] = [];
+  out.push(...nicerTables(r, r.reference));
+  if (r.reference) {
+    const t = publishedTable(r, r.reference);
+    if (t) out.push(t);
+  }
+  for (const p of r.versions.products) out.push(versionsTable(p, r.versions.coverage, r.reference));
   out.push(placeTable("clouds", "Clouds", ["provider", "region", "service"], r.clouds));
   out.push(placeTable("asns", "Autonomous systems", ["asn", "organisation"], r.asns));
   out.push(placeTable("countries", "Countries", ["country"], r.countries));

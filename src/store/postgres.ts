@@ -204,6 +204,10 @@ export class PostgresStore implements Store {
     return countsOf(this.pool, scanId, shard);
   }
 
+  async nicerCounts(scanId: string, shard?: string): Promise<Record<string, number>> {
+    return countsOf(this.pool, scanId, shard, "nicer");
+  }
+
   async getScan(id: string): Promise<ScanInfo | undefined> {
     const res = await this.pool.query("SELECT * FROM scans WHERE id = $1", [id]);
     const row = res.rows[0] as Row | undefined;
@@ -475,23 +479,20 @@ async function migrate(pool: pg.Pool): Promise<void> {
   });
 }
 
+/** Rows per value of `column` (nulls left out), of a scan or one of its shards. */
 async function countsOf(
   q: pg.Pool | pg.PoolClient,
   scanId: string,
   shard?: string,
+  column: "state" | "nicer" = "state",
 ): Promise<Record<string, number>> {
-  const res =
-    shard === undefined
-      ? await q.query(
-          "SELECT state, count(*)::int AS n FROM results WHERE scan_id = $1 GROUP BY state",
-          [scanId],
-        )
-      : await q.query(
-          "SELECT state, count(*)::int AS n FROM results WHERE scan_id = $1 AND shard = $2 GROUP BY state",
-          [scanId, shard],
-        );
+  const where = `scan_id = $1${shard === undefined ? "" : " AND shard = $2"} AND ${column} IS NOT NULL`;
+  const res = await q.query(
+    `SELECT ${column} AS v, count(*)::int AS n FROM results WHERE ${where} GROUP BY ${column}`,
+    shard === undefined ? [scanId] : [scanId, shard],
+  );
   const out: Record<string, number> = {};
-  for (const r of res.rows as Array<{ state: string; n: number }>) out[r.state] = r.n;
+  for (const r of res.rows as Array<{ v: string; n: number }>) out[r.v] = r.n;
   return out;
 }
 

@@ -195,20 +195,27 @@ export class SqliteStore implements Store {
     return this.countsSync(scanId, shard);
   }
 
-  private countsSync(scanId: string, shard?: string): Record<string, number> {
-    const rows = (
-      shard === undefined
-        ? this.db
-            .prepare("SELECT state, count(*) AS n FROM results WHERE scan_id = ? GROUP BY state")
-            .all(scanId)
-        : this.db
-            .prepare(
-              "SELECT state, count(*) AS n FROM results WHERE scan_id = ? AND shard = ? GROUP BY state",
-            )
-            .all(scanId, shard)
-    ) as Array<{ state: string; n: number }>;
+  async nicerCounts(scanId: string, shard?: string): Promise<Record<string, number>> {
+    return this.countsSync(scanId, shard, "nicer");
+  }
+
+  /** Rows per value of `column` (nulls left out), of a scan or one of its shards. */
+  private countsSync(
+    scanId: string,
+    shard?: string,
+    column: "state" | "nicer" = "state",
+  ): Record<string, number> {
+    const where = `scan_id = ?${shard === undefined ? "" : " AND shard = ?"} AND ${column} IS NOT NULL`;
+    const rows = this.db
+      .prepare(
+        `SELECT ${column} AS v, count(*) AS n FROM results WHERE ${where} GROUP BY ${column}`,
+      )
+      .all(...(shard === undefined ? [scanId] : [scanId, shard])) as Array<{
+      v: string;
+      n: number;
+    }>;
     const out: Record<string, number> = {};
-    for (const r of rows) out[r.state] = r.n;
+    for (const r of rows) out[r.v] = r.n;
     return out;
   }
 

@@ -132,6 +132,8 @@ export interface ScanWriter {
   finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void>;
   /** Results per state, from the rows themselves (exact after a resume or a re-run). */
   stateCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
+  /** Results per NICER row (the records that have one), from the rows themselves. */
+  nicerCounts(scanId: string, shard?: string): Promise<Record<string, number>>;
   listShards(scanId: string): Promise<ShardInfo[]>;
   /** A running shard's progress (the scan writes it about once a second). */
   recordShardProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void>;

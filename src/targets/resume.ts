@@ -28,6 +28,8 @@ export interface ResumeState {
   output: { path: string; bytes: number };
   /** Results per state up to the checkpoint. */
   counts: Record<string, number>;
+  /** Results per NICER row up to the checkpoint (absent in files of older versions). */
+  nicer?: Record<string, number>;
   complete: boolean;
 }
 
@@ -127,6 +129,10 @@ function invalidField(s: ResumeState): string | undefined {
   if (typeof s.output.path !== "string" || !isCount(s.output.bytes)) return "output";
   if (typeof s.counts !== "object" || s.counts === null) return "counts";
   if (!Object.values(s.counts).every(isCount)) return "counts";
+  if (s.nicer !== undefined) {
+    if (typeof s.nicer !== "object" || s.nicer === null) return "nicer";
+    if (!Object.values(s.nicer).every(isCount)) return "nicer";
+  }
   if (typeof s.complete !== "boolean") return "complete";
   return undefined;
 }

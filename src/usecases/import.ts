@@ -39,6 +39,8 @@ export interface ImportSummary {
   tally: ImportTally;
   /** The scan's results per state, from the store. */
   counts: Record<string, number>;
+  /** The scan's results per NICER row, from the store. */
+  nicer: Record<string, number>;
   elapsedMs: number;
 }
 
@@ -113,7 +115,8 @@ export async function runImport(cfg: ImportConfig): Promise<ImportSummary> {
   await record.finish(true);
   tally.imported = record.inserted;
   const counts = await cfg.store.stateCounts(cfg.scanId);
-  return { tally, counts, elapsedMs: Date.now() - t0 };
+  const nicer = await cfg.store.nicerCounts(cfg.scanId);
+  return { tally, counts, nicer, elapsedMs: Date.now() - t0 };
 }
 
 /**

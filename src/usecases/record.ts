@@ -41,6 +41,11 @@ export class ScanRecord {
     return this.store.stateCounts(this.scanId, this.shard);
   }
 
+  /** The shard's row count per NICER row, as the store holds them now. */
+  nicerCounts(): Promise<Record<string, number>> {
+    return this.store.nicerCounts(this.scanId, this.shard);
+  }
+
   /** Delete the shard's rows a resume checkpoint does not cover (they are probed again). */
   rollback(cover: CheckpointCover): Promise<number> {
     return this.store.rollbackShard(this.scanId, this.shard, cover);

@@ -93,6 +93,8 @@ export interface ScanSummary {
   total: bigint;
   done: number;
   counts: Record<string, number>;
+  /** Results per NICER row (those that have one): with `counts`, the study's table. */
+  nicer: Record<string, number>;
   elapsedMs: number;
   skipped: { reserved: bigint; excluded: bigint };
   resumed: boolean;
@@ -205,6 +207,7 @@ export class Scan {
     }
     const scanId = prior?.scanId ?? cfg.scanId ?? newScanId();
     const counts: Record<string, number> = { ...(prior?.counts ?? {}) };
+    const nicer: Record<string, number> = { ...(prior?.nicer ?? {}) };
     const startedAt = prior?.startedAt ?? new Date().toISOString();
     const summaryBase = {
       scanId,
@@ -219,10 +222,12 @@ export class Scan {
       // finish it now (the store already holds every row the checkpoint covers).
       const exact = cfg.store && (await ScanRecord.finishLeftOver(cfg.store, scanId, shardLabel));
       if (exact) replaceCounts(counts, exact);
+      if (cfg.store) replaceCounts(nicer, await cfg.store.nicerCounts(scanId, shardLabel));
       return {
         ...summaryBase,
         done: sum(counts),
         counts,
+        nicer,
         elapsedMs: 0,
         alreadyComplete: true,
         interrupted: false,
@@ -246,6 +251,7 @@ export class Scan {
       doneAbove: tracker.doneAbove(),
       output: { path: cfg.output ?? "", bytes: sink?.bytesWritten ?? 0 },
       counts: { ...counts },
+      nicer: { ...nicer },
       complete,
     });
     // The scan's identity is kept before anything is written anywhere: a kill from here on
@@ -319,6 +325,7 @@ export class Scan {
       scanId,
       shardLabel,
       counts,
+      nicer,
       total: () => space.size,
       onResult: (target) => tracker.complete(target.seq),
       checkpoint,
@@ -327,11 +334,12 @@ export class Scan {
     // Complete only when the whole permutation was walked, not when stopped or capped.
     await checkpoint(walked);
     await sink?.close();
-    const stored = await finishRecord(store, walked, counts);
+    const stored = await finishRecord(store, walked, counts, nicer);
     return {
       ...summaryBase,
       done: sum(counts),
       counts,
+      nicer,
       elapsedMs,
       alreadyComplete: false,
       interrupted: this.interrupted,
@@ -347,6 +355,7 @@ export class Scan {
     const cfg = this.cfg;
     const scanId = cfg.scanId ?? newScanId();
     const counts: Record<string, number> = {};
+    const nicer: Record<string, number> = {};
     const store = await this.beginRecord(scanId, new Date().toISOString(), undefined, "0/1");
     const sink = openSink(cfg.output, false);
     let skippedReserved = 0n;
@@ -402,6 +411,7 @@ export class Scan {
       scanId,
       shardLabel: "0/1",
       counts,
+      nicer,
       // Unknown until the stream ends: what is done, running and queued so far.
       total: () => BigInt(sum(counts)) + BigInt(engine?.stats.inFlight ?? 0) + targets.backlog,
       checkpoint: async () => {
@@ -418,7 +428,7 @@ export class Scan {
     if (!targets.ended) (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     await reading.catch(() => undefined);
     await sink?.close();
-    const stored = await finishRecord(store, !this.interrupted, counts);
+    const stored = await finishRecord(store, !this.interrupted, counts, nicer);
     return {
       scanId,
       seed: "stream",
@@ -428,6 +438,7 @@ export class Scan {
       resumed: false,
       done: sum(counts),
       counts,
+      nicer,
       elapsedMs,
       alreadyComplete: false,
       interrupted: this.interrupted,
@@ -467,6 +478,7 @@ export class Scan {
     scanId: string;
     shardLabel: string;
     counts: Record<string, number>;
+    nicer: Record<string, number>;
     total: () => bigint;
     checkpoint: (complete: boolean) => Promise<void>;
     onResult?: (target: EngineTarget) => void;
@@ -475,7 +487,7 @@ export class Scan {
     steps?: boolean;
   }): Promise<{ elapsedMs: number }> {
     const cfg = this.cfg;
-    const { sink, store, counts } = run;
+    const { sink, store, counts, nicer } = run;
     boundHeapGrowth(cfg.concurrency);
     const probe = new RedisProbe({
       maxReplyBytes: cfg.budgets.maxBytesPerHost,
@@ -499,6 +511,7 @@ export class Scan {
         if (sink?.error) engine.stop();
         store?.write(result, run.steps ? target.seq : undefined);
         counts[result.state] = (counts[result.state] ?? 0) + 1;
+        if (result.nicer !== undefined) nicer[result.nicer] = (nicer[result.nicer] ?? 0) + 1;
         run.onResult?.(target);
         done++;
       },
@@ -632,9 +645,11 @@ async function finishRecord(
   record: ScanRecord | undefined,
   complete: boolean,
   counts: Record<string, number>,
+  nicer: Record<string, number>,
 ): Promise<{ stored?: number }> {
   if (!record) return {};
   replaceCounts(counts, await record.finish(complete));
+  replaceCounts(nicer, await record.nicerCounts());
   return { stored: record.inserted };
 }
 
