@@ -58,9 +58,11 @@ export function stateTables(tally: StateTally): string {
 /** The state tables and the scan's line: what a scan prints at its end. */
 export function summaryTable(s: ScanSummary): string {
   const counts = nicerCounts({ states: s.counts, nicer: s.nicer });
+  // Every Redis reply counts here, an open server whose version was not read too.
+  const redis = counts.states.reduce((a, st) => a + (st.nicer ? st.count : 0), 0);
   const lines = [renderTextTables(nicerTables(counts)).trimEnd()];
   lines.push(
-    `Redis-protocol servers found: ${counts.nicerTotal}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
+    `Redis-protocol servers found: ${redis}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
       `${(s.elapsedMs / 1000).toFixed(1)} s${s.elapsedMs > 0 ? `, ${Math.round((s.done * 1000) / s.elapsedMs)}/s` : ""}`,
   );
   if (s.skipped.reserved > 0n || s.skipped.excluded > 0n) {
