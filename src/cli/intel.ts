@@ -95,11 +95,15 @@ export async function runIntelCves(
   }
   const m = new CveMatcher(table).match({ product: product as Product, version });
   const rows = [["cve", "cvss", "fixed in", ""]];
-  for (const c of m.cves) rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", ""]);
+  for (const c of m.cves) {
+    rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", c.unfixed ? "unfixed" : ""]);
+  }
   for (const c of m.possible ?? []) {
     rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", "possible"]);
   }
-  io.out(`${product} ${version}: basis ${m.basis}${m.judged ? `, judged as ${m.judged}` : ""}\n`);
+  io.out(
+    `${product} ${version}: basis ${m.basis}${m.judged ? `, judged as ${m.product ?? "redis"} ${m.judged}` : ""}\n`,
+  );
   if (rows.length > 1) io.out(`${renderTable(rows, [false, true, false, false])}\n`);
   else io.out(m.basis === "none" ? "not judged (see the note)\n" : "no known CVE applies\n");
   for (const n of m.notes ?? []) io.out(`note: ${n}\n`);
