@@ -257,12 +257,18 @@ export function defaultCveTablePath(): string {
 
 /**
  * The CVE table an intel directory selects: its own `cves.json` (what `redscope intel update`
- * refreshed), else the bundled one. Every command that judges versions reads it through here.
+ * refreshed) unless the bundled one is newer (`updated`; an upgraded redscope ships a newer table
+ * than an old refresh), else the bundled one. Every command that judges versions reads it here.
  */
 export function cveTableIn(dir: string): { path: string; table: CveTable } {
   const local = path.join(dir, "cves.json");
-  const file = fs.existsSync(local) ? local : defaultCveTablePath();
-  return { path: file, table: loadCveTable(file) };
+  const bundledPath = defaultCveTablePath();
+  const bundled = loadCveTable(bundledPath);
+  if (!fs.existsSync(local)) return { path: bundledPath, table: bundled };
+  const own = loadCveTable(local);
+  return own.updated >= bundled.updated
+    ? { path: local, table: own }
+    : { path: bundledPath, table: bundled };
 }
 
 export function loadCveTable(file: string = defaultCveTablePath()): CveTable {
