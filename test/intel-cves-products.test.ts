@@ -207,6 +207,26 @@ describe("distribution build: Debian's packaged 7.0.15 beside a source build", {
     assert.equal(src.cve_verdict, undefined);
   });
 
+  test("the report's CVE table says how many verdicts are by upstream version of a package", async () => {
+    const db = path.join(tmp, "distro.db");
+    const env = { REDSCOPE_INTEL_DIR: bundledDir };
+    for (const port of [debian.port, source.port]) {
+      const r = await runCli(["scan", `127.0.0.1:${port}`, "--allow-reserved", "-q", "--db", db], {
+        env,
+      });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Each scan is its own: the newest (the source build) has no caveat, the Debian one has one.
+    const scans = await runCli(["report", "--db", db, "--list"]);
+    const ids = [...scans.stdout.matchAll(/^([0-9a-f]{16})\b/gm)].map((m) => m[1]!);
+    assert.equal(ids.length, 2, scans.stdout);
+    const texts = await Promise.all(ids.map((id) => runCli(["report", "--db", db, id])));
+    const notes = texts.map((t) =>
+      t.stdout.includes("1 servers by upstream version; distribution build — backports possible"),
+    );
+    assert.deepEqual(notes.sort(), [false, true], texts.map((t) => t.stderr).join(""));
+  });
+
   test("the audit's RS-VER-001: high with the wording for the package, critical for the source build", async () => {
     const deb = await verFinding(debian.port);
     assert.equal(deb?.severity, "high");
