@@ -28,7 +28,8 @@ function redis(version: string, over: Partial<CveSubject> = {}): CveSubject {
 }
 
 const ids = (facts: readonly { id: string }[]): string[] => facts.map((f) => f.id).sort();
-const cve = (...n: string[]): string[] => n.map((x) => `CVE-${x}`).sort();
+/** "2026-66373" is CVE-2026-66373; an id that already names its scheme (REDSCOPE-…) is kept. */
+const cve = (...n: string[]): string[] => n.map((x) => (/^[A-Z]/.test(x) ? x : `CVE-${x}`)).sort();
 
 // Rows every Lua-era server below 6.2 carries (2.6+ "all versions" and Lua CVEs).
 const OLD_COMMON = [
@@ -129,10 +130,22 @@ const EXPECTED: [string, string[]][] = [
       "2026-66373",
     ],
   ],
-  ["7.0.15", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228"]],
-  ["7.2.4", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "2026-23479"]],
-  ["7.2.14", ["2026-81934", "2026-66373"]],
-  ["7.4.1", [...LATE_7X, "2026-23479"]],
+  ["7.0.15", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "REDSCOPE-redis-15594"]],
+  [
+    "7.2.4",
+    [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "2026-23479", "REDSCOPE-redis-15594"],
+  ],
+  ["7.2.14", ["2026-81934", "2026-66373", "REDSCOPE-redis-15594"]],
+  [
+    "7.4.1",
+    [
+      ...LATE_7X,
+      "2026-23479",
+      "REDSCOPE-redis-15594",
+      "REDSCOPE-redis-15478",
+      "REDSCOPE-redis-slot-info",
+    ],
+  ],
   [
     "8.0.2",
     [
@@ -157,7 +170,7 @@ describe("cves.json", () => {
   it("loads, validates and keeps the research table's entries", () => {
     assert.match(table.updated, /^\d{4}-\d{2}-\d{2}$/);
     assert.ok(table.sources.length > 0);
-    assert.equal(table.cves.length, 68);
+    assert.equal(table.cves.length, 71);
     assert.equal(new Set(table.cves.map((c) => c.id)).size, table.cves.length);
     const byId = new Map(table.cves.map((c) => [c.id, c]));
     // Combined rows are split.
@@ -262,6 +275,9 @@ describe("CveMatcher: Redis by version", () => {
         ["CVE-2026-23631", 6.1],
         ["CVE-2025-46818", 6],
         ["CVE-2024-51741", 4.4],
+        ["REDSCOPE-redis-15478", undefined],
+        ["REDSCOPE-redis-15594", undefined],
+        ["REDSCOPE-redis-slot-info", undefined],
       ],
     );
     const tail = matcher.match(redis("6.2.6")).cves.filter((c) => c.cvss === undefined);
