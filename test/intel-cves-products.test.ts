@@ -79,8 +79,13 @@ describe("Valkey and KeyDB verdicts on their recorded INFO", () => {
     const m = judgeRecorded("keydb-6.3.4");
     assert.equal(m.basis, "version");
     assert.equal(m.product, "keydb");
-    assert.equal(m.judged, "6.3.4");
+    assert.equal(m.judged, "6.3.4", "KeyDB's own numbering (there is no Redis 6.3)");
     assert.deepEqual(m.cves.map((c) => c.id).sort(), [
+      // Inherited from its Redis 6.2.6 base, without the fix in KeyDB's code.
+      "CVE-2022-24834",
+      "CVE-2022-36021",
+      // The open Lua issues.
+      "CVE-2024-31228",
       "CVE-2024-31449",
       "CVE-2024-46981",
       "CVE-2025-46817",
@@ -92,7 +97,12 @@ describe("Valkey and KeyDB verdicts on their recorded INFO", () => {
       assert.equal(c.unfixed, true, c.id);
       assert.equal(c.fixed_in, undefined, c.id);
     }
-    assert.ok(m.notes?.some((n) => /no KeyDB release fixes it/.test(n)));
+    assert.ok(m.notes?.some((n) => /no KeyDB release fixes these/.test(n)));
+    // Fixes KeyDB did take count: 6.3.2 took CVE-2022-35977, 6.3.3 CVE-2023-25155.
+    const older = matcher.match({ product: "keydb", version: "6.3.1" });
+    assert.equal(older.cves.find((c) => c.id === "CVE-2022-35977")?.fixed_in, "6.3.2");
+    assert.equal(older.cves.find((c) => c.id === "CVE-2023-25155")?.fixed_in, "6.3.3");
+    assert.ok(!m.cves.some((c) => c.id === "CVE-2021-32675"), "KeyDB 6.3.0 already had it");
   });
 
   test("a Redis release judged by INFO is not ambiguous", () => {

@@ -222,6 +222,32 @@ describe("cves.json", () => {
     assert.throws(() => parseCveTable({ ...raw, cves: [null] }), /cves\[0\]: expected an object/);
   });
 
+  it("checks the product ranges and advisory ids", () => {
+    const raw = JSON.parse(fs.readFileSync(defaultCveTablePath(), "utf8"));
+    const at = raw.cves.findIndex((c: { id: string }) => c.id === "CVE-2026-63639");
+    const product = structuredClone(raw);
+    product.cves[at].affected[0].product = "dragonfly";
+    assert.throws(() => parseCveTable(product), /CVE-2026-63639.*product must be one of/);
+    const twice = structuredClone(raw);
+    twice.cves[at].affected.push({ ...twice.cves[at].affected[0] });
+    assert.throws(() => parseCveTable(twice), /valkey branch 7\.2 listed twice/);
+    // The same branch number for two products is two ranges, not a repeat.
+    assert.ok(
+      table.cves.some(
+        (c) =>
+          c.affected.some((r) => r.product === undefined && r.branch === "7.2") &&
+          c.affected.some((r) => r.product === "valkey" && r.branch === "7.2"),
+      ),
+    );
+    const ids = structuredClone(raw);
+    ids.cves[at].id = "GHSA-fq2f-crmw-q97r";
+    assert.equal(parseCveTable(ids).cves[at]?.id, "GHSA-fq2f-crmw-q97r");
+    ids.cves[at].id = "GHSA-nope";
+    assert.throws(() => parseCveTable(ids), /id must look like/);
+    ids.cves[at].id = "REDSCOPE-valkey-4574";
+    assert.equal(parseCveTable(ids).cves[at]?.id, "REDSCOPE-valkey-4574");
+  });
+
   it("names the file when it is not JSON", () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "redscope-cves-")), "bad.json");
     fs.writeFileSync(file, "{ not json");

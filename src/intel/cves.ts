@@ -625,7 +625,7 @@ export class CveMatcher {
     }
     for (const [why, ids] of possibleWhy) notes.push(`${ids.join(", ")}: ${whyPossible(why)}`);
     if (unfixed.length > 0) {
-      notes.push(`${unfixed.join(", ")}: no ${PRODUCT_NAME[ranges]} release fixes it (unfixed)`);
+      notes.push(`${unfixed.join(", ")}: no ${PRODUCT_NAME[ranges]} release fixes these (unfixed)`);
     }
     const ambiguous = ambiguity(server, judged);
     if (ambiguous !== undefined) notes.push(`ambiguous: ${ambiguous}`);
