@@ -26,6 +26,7 @@ import {
 import { updateCveTable } from "../src/intel/update.js";
 import { type RedisProcess, redisServerVersion, startRedis } from "../src/lab/redis.js";
 import type { ProbeResult } from "../src/schema/result.js";
+import { SqliteStore } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/ports.js";
 
@@ -379,5 +380,63 @@ describe("intel update refreshes the CVE table (never clobbering it)", () => {
       else process.env.REDSCOPE_CVE_URL = saved;
       for (const x of servers) x.close();
     }
+  });
+});
+
+describe("import: a file's CVE list keeps the file's caveats", () => {
+  test("a record with its own list keeps it (and no caveat of today); one without gets both", async () => {
+    const base = {
+      port: 6379,
+      transport: "tcp",
+      time: "2026-01-01T00:00:00.000Z",
+      state: "open",
+      server: {
+        product: "redis",
+        version: "7.0.15",
+        redis_version: "7.0.15",
+        version_source: "info",
+        executable: "/usr/bin/redis-server",
+      },
+    };
+    const file = path.join(tmp, "own.jsonl");
+    fs.writeFileSync(
+      file,
+      [
+        {
+          ...base,
+          ip: "198.51.100.1",
+          cves: [{ id: "CVE-2025-49844", cvss: 10, fixed_in: "7.2.11" }],
+        },
+        { ...base, ip: "198.51.100.2" },
+      ]
+        .map((x) => JSON.stringify(x))
+        .join("\n") + "\n",
+    );
+    const db = path.join(tmp, "import.db");
+    const r = await runCli([
+      "import",
+      file,
+      "--db",
+      db,
+      "--intel-dir",
+      bundledDir,
+      "--scan-id",
+      "own",
+      "-q",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const store = SqliteStore.open(db);
+    const rows = new Map<string, ProbeResult>();
+    try {
+      for await (const x of store.results({ scanId: "own" })) rows.set(x.ip, x);
+    } finally {
+      await store.close();
+    }
+    const kept = rows.get("198.51.100.1");
+    assert.deepEqual(kept?.cves, [{ id: "CVE-2025-49844", cvss: 10, fixed_in: "7.2.11" }]);
+    assert.equal(kept?.cve_verdict, undefined, "today's caveat is not pinned to the file's list");
+    const judged = rows.get("198.51.100.2");
+    assert.ok((judged?.cves ?? []).length > 1);
+    assert.equal(judged?.cve_verdict?.backports_possible, true);
   });
 });
