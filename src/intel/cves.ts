@@ -405,7 +405,7 @@ function ambiguity(s: CveSubject, judged: SemVer): string | undefined {
   if (judged.major !== 7 || judged.minor !== 2 || judged.patch < 4) return undefined;
   const because = "identified by HELLO alone (INFO not readable)";
   if (judged.patch === 4) {
-    return `${because}: Valkey 8.0+ with extended-redis-compatibility yes also answers HELLO as server=redis version=7.2.4, and Valkey 7.2.4 as server=redis; this may be a Valkey, whose advisories differ`;
+    return `${because}: Valkey 8.0+ with extended-redis-compatibility yes also answers HELLO as server=redis version=7.2.4 (its redis_version); this may be a Valkey, whose advisories differ`;
   }
   return `${because}: Valkey 7.2.x also answers HELLO as server=redis with its own version; this may be a Valkey ${judged.version}, whose advisories differ`;
 }
