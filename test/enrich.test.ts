@@ -113,7 +113,11 @@ describe("scan --intel-dir", () => {
 
     const valkey = byIp.get("127.88.0.2");
     assert.equal(valkey?.server?.product, "valkey");
-    assert.equal(valkey?.cves, undefined, "Valkey is not judged by redis_version");
+    // Valkey is judged by its own version (8.0.1) against its own ranges, never by redis_version.
+    const valkeyIds = (valkey?.cves ?? []).map((c) => c.id);
+    assert.ok(valkeyIds.includes("CVE-2026-63639"), "Valkey's own advisory");
+    assert.equal(valkey?.cves?.find((c) => c.id === "CVE-2026-23479")?.fixed_in, "8.0.8");
+    assert.ok(!valkeyIds.includes("CVE-2026-81934"), "Redis's TLS CVE id is not Valkey's");
     assert.deepEqual(valkey?.cloud, { provider: "othercloud" }, "the most specific prefix wins");
 
     const auth = byIp.get("127.88.0.3");
@@ -164,7 +168,10 @@ describe("scan --intel-dir", () => {
     assert.match(r.stdout, /CVE-2022-0543\s+10\s+\S+\s+possible/);
     assert.match(r.stdout, /note: CVE-2022-0543: only Debian\/Ubuntu/);
     const v = await runCli(["intel", "cves", "valkey", "8.0.1", "--intel-dir", intel]);
-    assert.match(v.stdout, /basis none\nnot judged/);
+    assert.match(v.stdout, /^valkey 8\.0\.1: basis version/);
+    assert.match(v.stdout, /CVE-2026-63639\s+8\.8\s+8\.0\.10\s*\n/);
+    const k = await runCli(["intel", "cves", "keydb", "6.3.4", "--intel-dir", intel]);
+    assert.match(k.stdout, /CVE-2025-49844\s+10\s+-\s+unfixed/);
     const bad = await runCli(["intel", "cves", "nosuch", "1.0.0"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^redscope: unknown product "nosuch"/);

@@ -737,11 +737,15 @@ describe("redscope intel (dist/src/cli/intel.js)", () => {
       const dir = path.join(tmp, "cli-update");
       assert.equal(await runIntelUpdate({ intelDir: dir, mirror, timeout: "10s" }, io), 1);
       const lines = io.stdout.trim().split("\n");
-      assert.equal(lines.length, CLOUD_SOURCES.length + 1);
+      assert.equal(lines.length, CLOUD_SOURCES.length + 2, "one line per source and the CVE table");
       assert.match(lines[0]!, /^aws\s+ok\s+28 prefixes, 5 KiB, 5 malformed skipped$/);
       assert.match(
         lines[2]!,
         /^gcp\s+failed\s+HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/intel\/gcp-cloud\.json$/,
+      );
+      assert.match(
+        lines.at(-2)!,
+        /^cves\s+failed\s+HTTP 503 from http:\/\/127\.0\.0\.1:\d+\/intel\/cves\.json$/,
       );
       assert.equal(lines.at(-1), `intel directory: ${dir}`);
       await assert.rejects(

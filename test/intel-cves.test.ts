@@ -28,7 +28,8 @@ function redis(version: string, over: Partial<CveSubject> = {}): CveSubject {
 }
 
 const ids = (facts: readonly { id: string }[]): string[] => facts.map((f) => f.id).sort();
-const cve = (...n: string[]): string[] => n.map((x) => `CVE-${x}`).sort();
+/** "2026-66373" is CVE-2026-66373; an id that already names its scheme (REDSCOPE-…) is kept. */
+const cve = (...n: string[]): string[] => n.map((x) => (/^[A-Z]/.test(x) ? x : `CVE-${x}`)).sort();
 
 // Rows every Lua-era server below 6.2 carries (2.6+ "all versions" and Lua CVEs).
 const OLD_COMMON = [
@@ -69,6 +70,8 @@ const LATE_7X = [
   "2025-46819",
   "2026-25243",
   "2026-23631",
+  "2026-81934",
+  "2026-66373",
 ];
 
 const EXPECTED: [string, string[]][] = [
@@ -87,8 +90,19 @@ const EXPECTED: [string, string[]][] = [
   ],
   ["3.2.12", [...OLD_COMMON, "2019-10192", "2019-10193", "2020-14147", "2021-32672"]],
   ["4.0.14", [...OLD_COMMON, "2020-14147", "2021-32672"]],
-  ["5.0.7", [...OLD_COMMON, "2020-14147", "2021-32672", "2021-32627"]],
-  ["6.0.9", [...OLD_COMMON, "2021-29477", "2021-32625", "2021-32627", "2021-32672"]],
+  ["5.0.7", [...OLD_COMMON, "2020-14147", "2021-32672", "2021-32627", "2026-66373"]],
+  [
+    "6.0.9",
+    [
+      ...OLD_COMMON,
+      "2021-29477",
+      "2021-32625",
+      "2021-32627",
+      "2021-32672",
+      "2026-81934",
+      "2026-66373",
+    ],
+  ],
   [
     "6.2.6",
     [
@@ -112,11 +126,26 @@ const EXPECTED: [string, string[]][] = [
       "2025-46818",
       "2025-46819",
       "2026-25243",
+      "2026-81934",
+      "2026-66373",
     ],
   ],
-  ["7.0.15", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228"]],
-  ["7.2.4", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "2026-23479"]],
-  ["7.4.1", [...LATE_7X, "2026-23479"]],
+  ["7.0.15", [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "REDSCOPE-redis-15594"]],
+  [
+    "7.2.4",
+    [...LATE_7X, "2024-31449", "2024-31227", "2024-31228", "2026-23479", "REDSCOPE-redis-15594"],
+  ],
+  ["7.2.14", ["2026-81934", "2026-66373", "REDSCOPE-redis-15594"]],
+  [
+    "7.4.1",
+    [
+      ...LATE_7X,
+      "2026-23479",
+      "REDSCOPE-redis-15594",
+      "REDSCOPE-redis-15478",
+      "REDSCOPE-redis-slot-info",
+    ],
+  ],
   [
     "8.0.2",
     [
@@ -129,17 +158,19 @@ const EXPECTED: [string, string[]][] = [
       "2026-23479",
       "2026-25243",
       "2026-23631",
+      "2026-81934",
+      "2026-66373",
     ],
   ],
-  ["8.2.2", ["2025-62507", "2026-23479", "2026-25243", "2026-23631"]],
-  ["8.6.3", []],
+  ["8.2.2", ["2025-62507", "2026-23479", "2026-25243", "2026-23631", "2026-81934", "2026-66373"]],
+  ["8.6.3", ["2026-81934", "2026-66373"]],
 ];
 
 describe("cves.json", () => {
   it("loads, validates and keeps the research table's entries", () => {
     assert.match(table.updated, /^\d{4}-\d{2}-\d{2}$/);
     assert.ok(table.sources.length > 0);
-    assert.equal(table.cves.length, 61);
+    assert.equal(table.cves.length, 71);
     assert.equal(new Set(table.cves.map((c) => c.id)).size, table.cves.length);
     const byId = new Map(table.cves.map((c) => [c.id, c]));
     // Combined rows are split.
@@ -147,8 +178,11 @@ describe("cves.json", () => {
       assert.ok(byId.has(id), id);
     }
     assert.deepEqual(
-      table.cves.filter((c) => c.unauthenticated).map((c) => c.id),
-      cve("2021-32675", "2025-21605", "2025-48367"),
+      table.cves
+        .filter((c) => c.unauthenticated)
+        .map((c) => c.id)
+        .sort(),
+      cve("2021-32675", "2025-21605", "2025-48367", "2026-81934", "2026-21863", "2026-27623"),
     );
     assert.deepEqual(
       table.cves
@@ -188,6 +222,32 @@ describe("cves.json", () => {
     assert.throws(() => parseCveTable({ ...raw, cves: [null] }), /cves\[0\]: expected an object/);
   });
 
+  it("checks the product ranges and advisory ids", () => {
+    const raw = JSON.parse(fs.readFileSync(defaultCveTablePath(), "utf8"));
+    const at = raw.cves.findIndex((c: { id: string }) => c.id === "CVE-2026-63639");
+    const product = structuredClone(raw);
+    product.cves[at].affected[0].product = "dragonfly";
+    assert.throws(() => parseCveTable(product), /CVE-2026-63639.*product must be one of/);
+    const twice = structuredClone(raw);
+    twice.cves[at].affected.push({ ...twice.cves[at].affected[0] });
+    assert.throws(() => parseCveTable(twice), /valkey branch 7\.2 listed twice/);
+    // The same branch number for two products is two ranges, not a repeat.
+    assert.ok(
+      table.cves.some(
+        (c) =>
+          c.affected.some((r) => r.product === undefined && r.branch === "7.2") &&
+          c.affected.some((r) => r.product === "valkey" && r.branch === "7.2"),
+      ),
+    );
+    const ids = structuredClone(raw);
+    ids.cves[at].id = "GHSA-fq2f-crmw-q97r";
+    assert.equal(parseCveTable(ids).cves[at]?.id, "GHSA-fq2f-crmw-q97r");
+    ids.cves[at].id = "GHSA-nope";
+    assert.throws(() => parseCveTable(ids), /id must look like/);
+    ids.cves[at].id = "REDSCOPE-valkey-4574";
+    assert.equal(parseCveTable(ids).cves[at]?.id, "REDSCOPE-valkey-4574");
+  });
+
   it("names the file when it is not JSON", () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "redscope-cves-")), "bad.json");
     fs.writeFileSync(file, "{ not json");
@@ -215,7 +275,10 @@ describe("CveMatcher: Redis by version", () => {
     assert.equal(fixedIn("6.2.6", "CVE-2022-24735"), "6.2.7");
     assert.equal(fixedIn("5.0.7", "CVE-2022-24834"), "6.0.20");
     assert.equal(fixedIn("7.0.15", "CVE-2025-49844"), "7.2.11");
-    assert.equal(fixedIn("7.2.4", "CVE-2026-23479"), "7.4.9");
+    assert.equal(fixedIn("7.2.4", "CVE-2026-23479"), "7.2.14");
+    assert.equal(fixedIn("7.2.13", "CVE-2026-23479"), "7.2.14");
+    assert.equal(fixedIn("7.2.14", "CVE-2026-66373"), "7.2.15");
+    assert.equal(fixedIn("6.2.20", "CVE-2026-81934"), "6.2.24");
     assert.equal(fixedIn("8.0.2", "CVE-2026-23479"), "8.2.6");
     assert.equal(fixedIn("2.6.17", "CVE-2015-4335"), "2.8.21");
   });
@@ -225,10 +288,12 @@ describe("CveMatcher: Redis by version", () => {
       matcher.match(redis("7.4.1")).cves.map((c) => [c.id, c.cvss]),
       [
         ["CVE-2025-49844", 10],
+        ["CVE-2026-81934", 9.8],
         ["CVE-2026-23479", 7.7],
         ["CVE-2026-25243", 7.7],
         ["CVE-2025-21605", 7.5],
         ["CVE-2025-48367", 7.5],
+        ["CVE-2026-66373", 7.5],
         ["CVE-2024-46981", 7],
         ["CVE-2025-32023", 7],
         ["CVE-2025-46817", 7],
@@ -236,6 +301,9 @@ describe("CveMatcher: Redis by version", () => {
         ["CVE-2026-23631", 6.1],
         ["CVE-2025-46818", 6],
         ["CVE-2024-51741", 4.4],
+        ["REDSCOPE-redis-15478", undefined],
+        ["REDSCOPE-redis-15594", undefined],
+        ["REDSCOPE-redis-slot-info", undefined],
       ],
     );
     const tail = matcher.match(redis("6.2.6")).cves.filter((c) => c.cvss === undefined);
@@ -338,10 +406,10 @@ describe("CveMatcher: products", () => {
   });
 
   it("never judges forks and reimplementations by redis_version", () => {
+    // Valkey and KeyDB are judged by their own version only (see "CveMatcher: Valkey and KeyDB").
     const cases: CveSubject[] = [
-      { product: "valkey", version: "8.0.1", redis_version: "7.2.4" },
-      { product: "valkey", version: "7.2.5", redis_version: "7.2.4" },
-      { product: "keydb", version: "6.3.4", redis_version: "6.3.4" },
+      { product: "valkey", redis_version: "7.2.4" },
+      { product: "keydb", redis_version: "6.3.4" },
       { product: "dragonfly", version: "1.27.1", redis_version: "7.4.0" },
       { product: "garnet", version: "1.0.60", redis_version: "7.4.3" },
       { product: "unknown", redis_version: "5.0.7" },
@@ -354,7 +422,7 @@ describe("CveMatcher: products", () => {
       assert.equal(m.possible, undefined);
       assert.ok((m.notes ?? []).length > 0, "says why");
     }
-    assert.match(matcher.match(cases[0]!).notes?.[0] ?? "", /Valkey/);
+    assert.match(matcher.match(cases[2]!).notes?.[0] ?? "", /Dragonfly/);
   });
 });
 
@@ -398,9 +466,11 @@ describe("CveMatcher: hostile and odd versions", () => {
     const m = matcher.match(redis("9.0.0"));
     assert.equal(m.basis, "version");
     assert.deepEqual(m.cves, []);
-    assert.ok(m.notes?.some((n) => n.includes("newer than every branch")));
+    assert.ok(m.notes?.some((n) => n.includes("newer than every Redis branch")));
     const newest = matcher.match(redis("8.10.0")).notes ?? [];
-    assert.ok(!newest.some((n) => n.includes("newer than every branch")));
+    assert.ok(!newest.some((n) => n.includes("newer than every")));
+    const valkey = matcher.match({ product: "valkey", version: "10.0.0" });
+    assert.ok(valkey.notes?.some((n) => n.includes("newer than every Valkey branch")));
   });
 
   it("survives arbitrary facts", () => {

@@ -4,7 +4,7 @@
  * could not read reports "not checked" with the reason — never a pass.
  */
 import { serverFactsFromInfo } from "../classify/facts.js";
-import type { CveMatcher } from "../intel/cves.js";
+import { BACKPORTS_WORDING, type CveMatcher } from "../intel/cves.js";
 import {
   type AuditReport,
   type Finding,
@@ -401,17 +401,40 @@ export const CHECKS: Check[] = [
       if (m.cves.length === 0) return [];
       const top = m.cves[0]!;
       const score = top.cvss ?? 0;
+      let severity: Finding["severity"] =
+        score >= 9 ? "critical" : score >= 7 ? "high" : score >= 4 ? "medium" : "low";
+      // A distribution's package (Debian's /usr/bin/redis-server) keeps the upstream version when
+      // it backports a fix, so the list is "by upstream version" and may be wrong. Not a bare
+      // CRITICAL then, but still HIGH: distributions often lag or skip fixes (Debian's 7.0.15
+      // is past upstream's end of life), so the finding must still be acted on — by checking the
+      // package's changelog for the listed ids, or upgrading.
+      if (m.backports_possible && severity === "critical") severity = "high";
       const fixed = m.cves.map((x) => x.fixed_in).filter((x): x is string => x !== undefined);
+      const unfixed = m.cves.filter((x) => x.unfixed).map((x) => x.id);
+      const caveats = [
+        ...(m.backports_possible
+          ? [
+              `${BACKPORTS_WORDING} (${facts.executable}): check the package changelog for these ids`,
+            ]
+          : []),
+        ...(m.ambiguous !== undefined ? [`ambiguous: ${m.ambiguous}`] : []),
+        ...(unfixed.length > 0 ? [`no release fixes ${unfixed.slice(0, 5).join(", ")}`] : []),
+      ];
       return [
         {
           id: this.id,
-          severity: score >= 9 ? "critical" : score >= 7 ? "high" : score >= 4 ? "medium" : "low",
+          severity,
           title: this.title,
           evidence: `${facts.product ?? "redis"} ${facts.version ?? "?"}: ${m.cves.length} CVEs, e.g. ${m.cves
             .slice(0, 5)
             .map((x) => `${x.id}${x.cvss !== undefined ? ` (${x.cvss})` : ""}`)
-            .join(", ")}`,
-          remediation: `upgrade to ${highestVersion(fixed) ?? "the latest release of a supported branch"} or later`,
+            .join(", ")}${caveats.length > 0 ? `; ${caveats.join("; ")}` : ""}`,
+          remediation:
+            fixed.length > 0
+              ? `upgrade to ${highestVersion(fixed)} or later${unfixed.length > 0 ? "; for the unfixed ones, deny the commands they need to untrusted users (ACL, e.g. -@scripting for the Lua ones) or move to a maintained product" : ""}`
+              : unfixed.length > 0
+                ? "no release fixes these: deny the commands they need to untrusted users (ACL, e.g. -@scripting for the Lua ones) or move to a maintained product"
+                : "upgrade to the latest release of a supported branch",
         },
       ];
     },

@@ -235,6 +235,7 @@ export function factsFromHello(hello: Hello): ServerFacts {
   const id = identifyFromHello(h);
   if (id.product !== undefined) facts.product = id.product;
   if (id.version !== undefined) facts.version = id.version;
+  if (id.version !== undefined) facts.version_source = "hello";
   applyHello(facts, h);
   return facts;
 }
@@ -268,18 +269,27 @@ export function serverFactsFromInfo(info: ParsedInfo, hello?: Hello): ServerFact
   const facts: ServerFacts = {};
 
   let id = identifyFromInfo(info);
+  let source: "info" | "hello" = "info";
   if (h !== undefined) {
     const hid = identifyFromHello(h);
-    if (id.product === undefined) id = hid;
+    if (id.product === undefined) {
+      id = hid;
+      source = "hello";
+    }
     // Valkey 8 names itself in HELLO even where INFO keeps a Redis-compatible face.
     else if (id.product === "redis" && hid.product === "valkey") id = hid;
-    else if (id.version === undefined && id.product === hid.product)
+    else if (id.version === undefined && id.product === hid.product) {
       id = { ...id, version: hid.version };
+      source = "hello";
+    }
   }
   // An INFO that names no product at all still came from some Redis-protocol server.
   if (id.product === undefined && looksLikeInfo(info)) id = { product: "unknown" };
   if (id.product !== undefined) facts.product = id.product;
-  if (id.version !== undefined) facts.version = id.version;
+  if (id.version !== undefined) {
+    facts.version = id.version;
+    facts.version_source = source;
+  }
 
   const redisVersion = cleanVersion(f.get("redis_version"));
   if (redisVersion !== undefined) facts.redis_version = redisVersion;

@@ -1,5 +1,6 @@
 /** Terminal output for scans and imports: the live status line and the end-of-run tables. */
 
+import { BACKPORTS_WORDING } from "../intel/cves.js";
 import type { IntelStatus } from "../intel/enrich.js";
 import { nicerCounts, type StateTally } from "../report/nicer.js";
 import { renderTable, renderTextTables } from "../report/render.js";
@@ -96,11 +97,17 @@ export function resultsTable(results: ProbeResult[]): string {
 /** `14, max CVSS 10` for a judged version; empty when there was no version to judge. */
 function cveCell(r: ProbeResult): string {
   if (r.cves === undefined) return "";
-  if (r.cves.length === 0) return "none";
-  let max: number | undefined;
-  for (const c of r.cves)
-    if (c.cvss !== undefined && (max === undefined || c.cvss > max)) max = c.cvss;
-  return max === undefined ? String(r.cves.length) : `${r.cves.length}, max CVSS ${max}`;
+  let cell = "none";
+  if (r.cves.length > 0) {
+    let max: number | undefined;
+    for (const c of r.cves)
+      if (c.cvss !== undefined && (max === undefined || c.cvss > max)) max = c.cvss;
+    cell = max === undefined ? String(r.cves.length) : `${r.cves.length}, max CVSS ${max}`;
+  }
+  // The verdict's caveats, in the same words as the audit (BACKPORTS_WORDING).
+  if (r.cve_verdict?.backports_possible) cell += `; ${BACKPORTS_WORDING}`;
+  if (r.cve_verdict?.ambiguous !== undefined) cell += "; ambiguous: may be another product";
+  return cell;
 }
 
 /** Attacker-controlled text never reaches the terminal raw (no escape sequences). */

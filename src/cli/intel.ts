@@ -5,7 +5,7 @@ import { type CloudSourceStatus, loadCloudIndex } from "../intel/clouds.js";
 import { CveMatcher, type CveTable, cveTableIn } from "../intel/cves.js";
 import { defaultIntelDir } from "../intel/dirs.js";
 import { Enricher } from "../intel/enrich.js";
-import { updateIntel } from "../intel/update.js";
+import { type CveUpdateResult, updateCveTable, updateIntel } from "../intel/update.js";
 import { parseIp } from "../net/ip.js";
 import type { Product } from "../schema/result.js";
 import { fail } from "./errors.js";
@@ -16,6 +16,7 @@ export interface IntelFlags {
   intelDir?: string;
   timeout?: string;
   mirror?: string;
+  cveUrl?: string;
 }
 
 /** Where the subcommands print; tests pass their own. */
@@ -38,10 +39,16 @@ export function registerIntelCommand(program: Command, io: IntelOutput = STDIO):
     .description("cloud provider IP ranges, from the providers' own published files");
   intel
     .command("update")
-    .description("download each provider's IP ranges file; a failed download keeps the old file")
+    .description(
+      "download each provider's IP ranges file and the CVE table; a failed or invalid download keeps the old file",
+    )
     .option("--intel-dir <dir>", INTEL_DIR_HELP)
     .option("--timeout <t>", "budget of each download", "60s")
     .option("--mirror <url>", "download from a mirror serving the intel directory's file names")
+    .option(
+      "--cve-url <url>",
+      "where to fetch the CVE table cves.json (default $REDSCOPE_CVE_URL, else <mirror>/cves.json, else the project's published table)",
+    )
     .action(async (flags: IntelFlags) => {
       process.exitCode = await runIntelUpdate(flags, io);
     });
@@ -95,11 +102,15 @@ export async function runIntelCves(
   }
   const m = new CveMatcher(table).match({ product: product as Product, version });
   const rows = [["cve", "cvss", "fixed in", ""]];
-  for (const c of m.cves) rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", ""]);
+  for (const c of m.cves) {
+    rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", c.unfixed ? "unfixed" : ""]);
+  }
   for (const c of m.possible ?? []) {
     rows.push([c.id, c.cvss?.toString() ?? "-", c.fixed_in ?? "-", "possible"]);
   }
-  io.out(`${product} ${version}: basis ${m.basis}${m.judged ? `, judged as ${m.judged}` : ""}\n`);
+  io.out(
+    `${product} ${version}: basis ${m.basis}${m.judged ? `, judged as ${m.product ?? "redis"} ${m.judged}` : ""}\n`,
+  );
   if (rows.length > 1) io.out(`${renderTable(rows, [false, true, false, false])}\n`);
   else io.out(m.basis === "none" ? "not judged (see the note)\n" : "no known CVE applies\n");
   for (const n of m.notes ?? []) io.out(`note: ${n}\n`);
@@ -128,16 +139,22 @@ export async function runIntelUpdate(flags: IntelFlags, io: IntelOutput = STDIO)
   if (flags.mirror !== undefined && !/^https?:\/\/[^\s]+$/.test(flags.mirror)) {
     fail(`invalid --mirror "${flags.mirror}": expected an http:// or https:// URL`);
   }
+  const cveUrl = flags.cveUrl ?? process.env.REDSCOPE_CVE_URL;
+  if (cveUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(cveUrl)) {
+    fail(`invalid CVE table URL "${cveUrl}": expected an http:// or https:// URL`);
+  }
   let results: Awaited<ReturnType<typeof updateIntel>>;
+  let cves: CveUpdateResult;
   try {
-    results = await updateIntel(dir, {
-      timeoutMs,
-      ...(flags.mirror !== undefined ? { baseUrl: flags.mirror } : {}),
-    });
+    const base = flags.mirror !== undefined ? { baseUrl: flags.mirror } : {};
+    [results, cves] = await Promise.all([
+      updateIntel(dir, { timeoutMs, ...base }),
+      updateCveTable(dir, { timeoutMs, ...base, ...(cveUrl !== undefined ? { url: cveUrl } : {}) }),
+    ]);
   } catch (e) {
     fail(`cannot create intel directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const width = Math.max(...results.map((r) => r.source.length));
+  const width = Math.max(...results.map((r) => r.source.length), "cves".length);
   for (const r of results) {
     const name = r.source.padEnd(width);
     if (r.ok) {
@@ -147,8 +164,16 @@ export async function runIntelUpdate(flags: IntelFlags, io: IntelOutput = STDIO)
       io.out(`${name}  failed  ${r.reason}\n`);
     }
   }
+  const name = "cves".padEnd(width);
+  if (cves.ok) {
+    io.out(
+      `${name}  ok      ${count(cves.entries)} entries, updated ${cves.updated}, ${size(cves.bytes)}\n`,
+    );
+  } else {
+    io.out(`${name}  failed  ${cves.reason}\n`);
+  }
   io.out(`intel directory: ${dir}\n`);
-  return results.every((r) => r.ok) ? 0 : 1;
+  return results.every((r) => r.ok) && cves.ok ? 0 : 1;
 }
 
 export async function runIntelShow(flags: IntelFlags, io: IntelOutput = STDIO): Promise<number> {

@@ -9,8 +9,18 @@
  *   changing that number, so the verdict is upstream Redis's and says so in a note.
  * - msopentech: the upstream Redis release the Windows port was built from (see
  *   windowsPortUpstream); basis "upstream_build".
- * - valkey, keydb, dragonfly, garnet, unknown: nothing. Their redis_version is a compatibility
- *   value, not evidence of Redis code (versions.md §3); the note says why.
+ * - valkey: its own version (valkey_version) against the table's `product: "valkey"` ranges: its
+ *   own advisories and its own fix releases for the Redis CVEs it inherited (it forked from Redis
+ *   7.2.4). Its redis_version is a compatibility value and is never judged.
+ * - keydb: its own version against the `product: "keydb"` ranges (open Lua CVEs without a fixed
+ *   release are reported as unfixed).
+ * - dragonfly, garnet, unknown: nothing. Their redis_version is a compatibility value, not
+ *   evidence of Redis code (versions.md §3); the note says why.
+ *
+ * Besides the list, a verdict says what it rests on where a reader must weigh it: `ambiguous`
+ * when the product was told by evidence another product can give (HELLO alone), and
+ * `backports_possible` when the executable is a distribution's package (judged by upstream
+ * version; the distribution may have backported fixes without changing it).
  *
  * Only clean x.y.z release numbers are judged. INFO and HELLO never carry "-rcN" suffixes
  * (Redis pre-releases number themselves x.(y-1).24z, e.g. 7.1.241 is 7.2-rc1), so anything else
@@ -25,15 +35,26 @@ import { installedData } from "../store/paths.js";
 
 export type CveCondition = "32-bit" | "non-jemalloc" | `module:${string}`;
 
-/** A CVE's reach on one release branch; no `fixed` means the branch never got a fix. */
+/** Products whose own release numbers the table's ranges are written in. */
+export const CVE_PRODUCTS = ["redis", "valkey", "keydb"] as const;
+export type CveProduct = (typeof CVE_PRODUCTS)[number];
+
+/**
+ * A CVE's reach on one release branch of one product (default redis); no `fixed` means the branch
+ * never got a fix.
+ */
 export interface CveRange {
+  product?: CveProduct;
   branch: string;
   introduced: string;
   fixed?: string;
 }
 
 export interface CveEntry {
+  /** A CVE id, else the advisory's GHSA id, else a stable `REDSCOPE-<product>-<ref>` id. */
   id: string;
+  /** Where the entry's facts were read (advisory, release notes), when not in the table's sources. */
+  source?: string;
   cvss?: number;
   summary: string;
   /** Reachable before AUTH, so password-protected servers are exposed too. */
@@ -66,12 +87,15 @@ export class CveTableError extends Error {
 const RELEASE = /^(?:0|[1-9]\d{0,5})\.(?:0|[1-9]\d{0,5})\.(?:0|[1-9]\d{0,5})$/;
 const BRANCH = /^(?:0|[1-9]\d{0,5})\.(?:0|[1-9]\d{0,5})$/;
 const CVE_ID = /^CVE-(\d{4})-(\d{4,7})$/;
+const GHSA_ID = /^GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}$/;
+const LOCAL_ID = /^REDSCOPE-(?:redis|valkey|keydb)-[A-Za-z0-9-]{1,40}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const CONDITION = /^(?:32-bit|non-jemalloc|module:[A-Za-z0-9_.-]{1,64})$/;
 
 const TABLE_KEYS = new Set(["updated", "judged_from", "about", "sources", "cves"]);
 const ENTRY_KEYS = new Set([
   "id",
+  "source",
   "cvss",
   "summary",
   "unauthenticated",
@@ -81,7 +105,7 @@ const ENTRY_KEYS = new Set([
   "note",
   "affected",
 ]);
-const RANGE_KEYS = new Set(["branch", "introduced", "fixed"]);
+const RANGE_KEYS = new Set(["product", "branch", "introduced", "fixed"]);
 
 type Json = Record<string, unknown>;
 
@@ -134,8 +158,12 @@ export function parseCveTable(json: unknown, origin = "cves.json"): CveTable {
     if (!isObject(raw)) return fail(where, "expected an object");
     const bad = unknownKey(raw, ENTRY_KEYS);
     if (bad !== undefined) fail(where, `unknown key ${JSON.stringify(bad)}`);
-    const { id, cvss, summary, unauthenticated, client_side, distro_only, requires, note } = raw;
-    if (typeof id !== "string" || !CVE_ID.test(id)) fail(where, "id must look like CVE-2021-32675");
+    const { id, source, cvss, summary, unauthenticated, client_side, distro_only, requires, note } =
+      raw;
+    if (typeof id !== "string" || !(CVE_ID.test(id) || GHSA_ID.test(id) || LOCAL_ID.test(id))) {
+      fail(where, "id must look like CVE-2021-32675, GHSA-xxxx-xxxx-xxxx or REDSCOPE-redis-<ref>");
+    }
+    if (source !== undefined && !isText(source)) fail(where, "source must be a non-empty string");
     if (seen.has(id as string)) fail(where, "duplicate id");
     seen.add(id as string);
     if (
@@ -164,10 +192,14 @@ export function parseCveTable(json: unknown, origin = "cves.json"): CveTable {
       if (!isObject(r)) return fail(at, "expected an object");
       const odd = unknownKey(r, RANGE_KEYS);
       if (odd !== undefined) fail(at, `unknown key ${JSON.stringify(odd)}`);
-      const { branch, introduced, fixed } = r;
+      const { product, branch, introduced, fixed } = r;
+      if (product !== undefined && !(CVE_PRODUCTS as readonly unknown[]).includes(product)) {
+        fail(at, `product must be one of ${CVE_PRODUCTS.join(", ")} (omit it for redis)`);
+      }
       if (typeof branch !== "string" || !BRANCH.test(branch)) fail(at, 'branch must be like "6.2"');
-      if (branches.has(branch as string)) fail(at, `branch ${branch} listed twice`);
-      branches.add(branch as string);
+      const who = (product as CveProduct | undefined) ?? "redis";
+      if (branches.has(`${who} ${branch}`)) fail(at, `${who} branch ${branch} listed twice`);
+      branches.add(`${who} ${branch}`);
       if (typeof introduced !== "string" || !RELEASE.test(introduced)) {
         fail(at, "introduced must be an x.y.z release");
       }
@@ -176,6 +208,7 @@ export function parseCveTable(json: unknown, origin = "cves.json"): CveTable {
         fail(at, `introduced ${introduced} is not on branch ${branch}`);
       if (compare(from, floor) < 0) fail(at, `introduced ${introduced} is below judged_from`);
       const range: CveRange = { branch: branch as string, introduced: introduced as string };
+      if (product !== undefined && product !== "redis") range.product = product as CveProduct;
       if (fixed !== undefined) {
         if (typeof fixed !== "string" || !RELEASE.test(fixed)) {
           fail(at, "fixed must be an x.y.z release (omit it when the branch got no fix)");
@@ -195,6 +228,7 @@ export function parseCveTable(json: unknown, origin = "cves.json"): CveTable {
       client_side: client_side as boolean,
       affected,
     };
+    if (source !== undefined) entry.source = source as string;
     if (cvss !== undefined) entry.cvss = cvss as number;
     if (distro_only !== undefined) entry.distro_only = "debian";
     if (requires !== undefined) entry.requires = requires as CveCondition;
@@ -223,12 +257,18 @@ export function defaultCveTablePath(): string {
 
 /**
  * The CVE table an intel directory selects: its own `cves.json` (what `redscope intel update`
- * refreshed), else the bundled one. Every command that judges versions reads it through here.
+ * refreshed) unless the bundled one is newer (`updated`; an upgraded redscope ships a newer table
+ * than an old refresh), else the bundled one. Every command that judges versions reads it here.
  */
 export function cveTableIn(dir: string): { path: string; table: CveTable } {
   const local = path.join(dir, "cves.json");
-  const file = fs.existsSync(local) ? local : defaultCveTablePath();
-  return { path: file, table: loadCveTable(file) };
+  const bundledPath = defaultCveTablePath();
+  const bundled = loadCveTable(bundledPath);
+  if (!fs.existsSync(local)) return { path: bundledPath, table: bundled };
+  const own = loadCveTable(local);
+  return own.updated >= bundled.updated
+    ? { path: local, table: own }
+    : { path: bundledPath, table: bundled };
 }
 
 export function loadCveTable(file: string = defaultCveTablePath()): CveTable {
@@ -248,7 +288,9 @@ export type CveBasis = "version" | "upstream_build" | "none";
 export interface CveMatch {
   /** What the verdict rests on; "none" when there is no verdict (cves is then empty). */
   readonly basis: CveBasis;
-  /** The upstream Redis release judged (differs from the reported version on the Windows port). */
+  /** The product whose ranges were applied (ElastiCache and the Windows port: redis). */
+  readonly product?: CveProduct;
+  /** The release judged (differs from the reported version on the Windows port). */
   readonly judged?: string;
   /** Findings for the result's `cves`: sorted by cvss (highest first, unscored last), then id. */
   readonly cves: readonly CveFact[];
@@ -258,13 +300,41 @@ export interface CveMatch {
    */
   readonly possible?: readonly CveFact[];
   readonly notes?: readonly string[];
+  /** The product was told by evidence another product can give; why. */
+  readonly ambiguous?: string;
+  /** A distribution's package: judged by upstream version, fixes may have been backported. */
+  readonly backports_possible?: boolean;
 }
 
 /** The server facts the matcher reads. */
 export type CveSubject = Pick<
   ServerFacts,
-  "product" | "version" | "redis_version" | "arch_bits" | "mem_allocator" | "modules"
+  | "product"
+  | "version"
+  | "redis_version"
+  | "arch_bits"
+  | "mem_allocator"
+  | "modules"
+  | "executable"
+  | "version_source"
 >;
+
+/** The wording every output uses for a distribution build's verdict. */
+export const BACKPORTS_WORDING = "by upstream version; distribution build — backports possible";
+
+/**
+ * Where distributions install the server they package (Debian/Ubuntu, Fedora/RHEL, Alpine, Arch:
+ * /usr/bin/redis-server; some /usr/sbin). Source builds (`make install`) go to /usr/local/bin and
+ * the official Docker image runs /usr/local/bin/redis-server, so neither is taken for a package.
+ * Debian's 7.0.15 and a source build of 7.0.15 differ in INFO only by this path (both report
+ * redis_git_sha1:00000000).
+ */
+const PACKAGED_EXECUTABLE = /^\/usr\/s?bin\/[^/]+$/;
+
+/** Whether INFO's `executable:` is a distribution's packaged binary. */
+export function isPackagedExecutable(executable: string | undefined): boolean {
+  return typeof executable === "string" && PACKAGED_EXECUTABLE.test(executable);
+}
 
 /** Whether the scanned build has a property: yes, no, or not seen. */
 type Seen = "y" | "n" | "?";
@@ -278,6 +348,7 @@ interface CompiledRange {
 
 interface CompiledEntry {
   entry: CveEntry;
+  /** Keyed `${product} ${branch}`. */
   byBranch: Map<string, CompiledRange>;
 }
 
@@ -301,19 +372,6 @@ const NOT_A_RELEASE = noVerdict("version is not a clean x.y.z release number; no
 const NO_PRODUCT = noVerdict("product not identified; not judged");
 const NOT_REDIS_CODE = new Map<string, CveMatch>([
   [
-    "valkey",
-    noVerdict(
-      "Valkey: redis_version is a fixed compatibility value; Redis CVEs are not judged from it " +
-        "(Valkey's own advisories are not in this table)",
-    ),
-  ],
-  [
-    "keydb",
-    noVerdict(
-      "KeyDB: redis_version carries KeyDB's own release numbering; Redis CVEs are not judged from it",
-    ),
-  ],
-  [
     "dragonfly",
     noVerdict("Dragonfly is its own implementation; its redis_version is a compatibility value"),
   ],
@@ -326,6 +384,31 @@ const NOT_REDIS_CODE = new Map<string, CveMatch>([
     noVerdict("unidentified Redis-protocol server: its redis_version is no evidence of Redis code"),
   ],
 ]);
+
+/** Which product's ranges judge a server product, or undefined when none do. */
+function tableProduct(product: string): CveProduct | undefined {
+  if (product === "redis" || product === "elasticache" || product === "msopentech") return "redis";
+  if (product === "valkey" || product === "keydb") return product;
+  return undefined;
+}
+
+/**
+ * Why a Redis verdict may belong to a Valkey, or undefined. Only HELLO-alone identifications are
+ * open to it: INFO names Valkey (`server_name:valkey`, `valkey_version`) in every mode.
+ * - Valkey ≥ 8.0 with `extended-redis-compatibility yes` answers HELLO `server=redis
+ *   version=7.2.4` (its redis_version);
+ * - Valkey 7.2.x answers HELLO `server=redis` with its own version, 7.2.4 and up, numbers Redis
+ *   7.2 also has.
+ */
+function ambiguity(s: CveSubject, judged: SemVer): string | undefined {
+  if (s.product !== "redis" || s.version_source !== "hello") return undefined;
+  if (judged.major !== 7 || judged.minor !== 2 || judged.patch < 4) return undefined;
+  const because = "identified by HELLO alone (INFO not readable)";
+  if (judged.patch === 4) {
+    return `${because}: Valkey 8.0+ with extended-redis-compatibility yes also answers HELLO as server=redis version=7.2.4 (its redis_version); this may be a Valkey, whose advisories differ`;
+  }
+  return `${because}: Valkey 7.2.x also answers HELLO as server=redis with its own version; this may be a Valkey ${judged.version}, whose advisories differ`;
+}
 
 /**
  * MSOpenTech numbered Windows releases x.y.(upstream patch × 100 + port build): win-3.0.504 is
@@ -356,10 +439,12 @@ function sawCondition(c: CveCondition, s: CveSubject): Seen {
 function cveOrder(a: CveFact, b: CveFact): number {
   const byScore = (b.cvss ?? -1) - (a.cvss ?? -1);
   if (byScore !== 0) return byScore;
-  // Numeric, so CVE-2021-3470 sorts before CVE-2021-21309.
-  const [, ay = "", an = ""] = CVE_ID.exec(a.id) ?? [];
-  const [, by = "", bn = ""] = CVE_ID.exec(b.id) ?? [];
-  return Number(ay) - Number(by) || Number(an) - Number(bn);
+  // Numeric, so CVE-2021-3470 sorts before CVE-2021-21309; advisories without a CVE id last.
+  const [, ay = "9999", an = ""] = CVE_ID.exec(a.id) ?? [];
+  const [, by = "9999", bn = ""] = CVE_ID.exec(b.id) ?? [];
+  return (
+    Number(ay) - Number(by) || Number(an) - Number(bn) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }
 
 function whyPossible(c: CveCondition | "debian"): string {
@@ -371,6 +456,12 @@ function whyPossible(c: CveCondition | "debian"): string {
   return `needs the ${c.slice("module:".length)} module loaded; no module list seen`;
 }
 
+const PRODUCT_NAME: Record<CveProduct, string> = {
+  redis: "Redis",
+  valkey: "Valkey",
+  keydb: "KeyDB",
+};
+
 /**
  * Judges server facts against a CVE table. Results are memoised per (product, version, build
  * facts) in a bounded map, so enriching every result of a scan costs one lookup per result.
@@ -381,7 +472,7 @@ export class CveMatcher {
   readonly #entries: CompiledEntry[];
   readonly #conditions: CveCondition[];
   readonly #floor: SemVer;
-  readonly #newestBranch: SemVer;
+  readonly #newestBranch = new Map<CveProduct, SemVer>();
   readonly #memo = new Map<string, CveMatch>();
   readonly #memoLimit: number;
 
@@ -390,51 +481,54 @@ export class CveMatcher {
     this.#memoLimit = Math.max(1, memoLimit);
     this.#floor = parse(table.judged_from)!;
     const branchStart = (b: string): SemVer => parse(`${b}.0`)!;
-    let newest = this.#floor;
     const conditions = new Set<CveCondition>();
     this.#entries = table.cves.map((entry) => {
       if (entry.requires !== undefined) conditions.add(entry.requires);
       const byBranch = new Map<string, CompiledRange>();
       for (const r of entry.affected) {
+        const product = r.product ?? "redis";
         const start = branchStart(r.branch);
-        if (compare(start, newest) > 0) newest = start;
+        const newest = this.#newestBranch.get(product);
+        if (newest === undefined || compare(start, newest) > 0)
+          this.#newestBranch.set(product, start);
         const compiled: CompiledRange = { introduced: parse(r.introduced)! };
         if (r.fixed !== undefined) {
           compiled.fixed = parse(r.fixed)!;
           compiled.fixedIn = r.fixed;
         } else {
-          // An end-of-life branch: point at the lowest fix on any later branch.
+          // A branch without a fix: point at the lowest fix on a later branch of the product.
           let lowest: SemVer | undefined;
           for (const other of entry.affected) {
-            if (other.fixed === undefined || compare(branchStart(other.branch), start) <= 0)
-              continue;
+            if ((other.product ?? "redis") !== product || other.fixed === undefined) continue;
+            if (compare(branchStart(other.branch), start) <= 0) continue;
             const f = parse(other.fixed)!;
             if (lowest === undefined || compare(f, lowest) < 0) lowest = f;
           }
           if (lowest !== undefined) compiled.fixedIn = lowest.version;
         }
-        byBranch.set(r.branch, compiled);
+        byBranch.set(`${product} ${r.branch}`, compiled);
       }
       return { entry, byBranch };
     });
-    this.#newestBranch = newest;
     this.#conditions = [...conditions];
   }
 
   match(server: CveSubject | undefined): CveMatch {
     const product = server?.product;
     if (server === undefined || typeof product !== "string") return NO_PRODUCT;
-    if (product !== "redis" && product !== "elasticache" && product !== "msopentech") {
-      return NOT_REDIS_CODE.get(product) ?? NO_PRODUCT;
-    }
-    const reported = server.version ?? server.redis_version;
+    const ranges = tableProduct(product);
+    if (ranges === undefined) return NOT_REDIS_CODE.get(product) ?? NO_PRODUCT;
+    // Valkey's and KeyDB's redis_version is a compatibility value: only their own version counts.
+    const reported = ranges === "redis" ? (server.version ?? server.redis_version) : server.version;
     if (typeof reported !== "string" || !RELEASE.test(reported)) return NOT_A_RELEASE;
 
     const seen = new Map(this.#conditions.map((c) => [c, sawCondition(c, server)] as const));
-    const key = `${product} ${reported} ${[...seen.values()].join("")}`;
+    const packaged =
+      ranges === "redis" && product === "redis" && isPackagedExecutable(server.executable);
+    const key = `${product} ${reported} ${[...seen.values()].join("")} ${server.version_source ?? ""} ${packaged ? "p" : ""}`;
     const hit = this.#memo.get(key);
     if (hit !== undefined) return hit;
-    const result = this.#judge(product, reported, seen);
+    const result = this.#judge(server, product, ranges, reported, seen, packaged);
     if (this.#memo.size >= this.#memoLimit) {
       // First in, first out: a scan meets a few hundred distinct versions, so this rarely runs.
       this.#memo.delete(this.#memo.keys().next().value!);
@@ -444,9 +538,12 @@ export class CveMatcher {
   }
 
   #judge(
-    product: "redis" | "elasticache" | "msopentech",
+    server: CveSubject,
+    product: string,
+    ranges: CveProduct,
     reported: string,
     seen: Map<CveCondition, Seen>,
+    packaged: boolean,
   ): CveMatch {
     const version = parse(reported)!; // RELEASE admits only numbers semver can hold
     const notes: string[] = [];
@@ -460,23 +557,31 @@ export class CveMatcher {
       );
     } else if (product === "elasticache") {
       notes.push(ELASTICACHE_NOTE);
+    } else if (ranges !== "redis") {
+      notes.push(
+        `${PRODUCT_NAME[ranges]} judged by its own version ${reported}, against its own advisories and its own fix releases for the Redis CVEs it inherited; its redis_version is not judged`,
+      );
     }
-    if (judged.minor % 2 === 1) {
+    if (ranges === "redis" && judged.minor % 2 === 1) {
       return noVerdict(
         ...notes,
         `${judged.version}: odd minor versions are Redis pre-releases (7.1.241 is 7.2-rc1), not a release branch; not judged`,
       );
     }
-    if (compare(judged, this.#floor) < 0) {
+    if (ranges === "redis" && compare(judged, this.#floor) < 0) {
       return noVerdict(
         ...notes,
         `${judged.version} is older than ${this.#table.judged_from}, where this table starts; not judged`,
       );
     }
     const branch = branchOf(judged);
-    if (compare(parse(`${branch}.0`)!, this.#newestBranch) > 0) {
+    const newest = this.#newestBranch.get(ranges);
+    if (newest === undefined) {
+      return noVerdict(...notes, `this table has no ${PRODUCT_NAME[ranges]} ranges; not judged`);
+    }
+    if (compare(parse(`${branch}.0`)!, newest) > 0) {
       notes.push(
-        `branch ${branch} is newer than every branch in this table (updated ${this.#table.updated}); later CVEs are missing`,
+        `branch ${branch} is newer than every ${PRODUCT_NAME[ranges]} branch in this table (updated ${this.#table.updated}); later CVEs are missing`,
       );
     }
 
@@ -489,9 +594,10 @@ export class CveMatcher {
       if (ids === undefined) possibleWhy.set(why, [fact.id]);
       else ids.push(fact.id);
     };
+    const unfixed: string[] = [];
     for (const { entry, byBranch } of this.#entries) {
       if (entry.client_side) continue;
-      const range = byBranch.get(branch);
+      const range = byBranch.get(`${ranges} ${branch}`);
       if (range === undefined || compare(judged, range.introduced) < 0) continue;
       if (range.fixed !== undefined && compare(judged, range.fixed) >= 0) continue;
       const fact: CveFact = { id: entry.id };
@@ -503,6 +609,10 @@ export class CveMatcher {
         continue;
       }
       if (range.fixedIn !== undefined) fact.fixed_in = range.fixedIn;
+      else {
+        fact.unfixed = true;
+        unfixed.push(entry.id);
+      }
       if (entry.requires !== undefined) {
         const state = seen.get(entry.requires);
         if (state === "n") continue;
@@ -514,13 +624,26 @@ export class CveMatcher {
       cves.push(fact);
     }
     for (const [why, ids] of possibleWhy) notes.push(`${ids.join(", ")}: ${whyPossible(why)}`);
+    if (unfixed.length > 0) {
+      notes.push(`${unfixed.join(", ")}: no ${PRODUCT_NAME[ranges]} release fixes these (unfixed)`);
+    }
+    const ambiguous = ambiguity(server, judged);
+    if (ambiguous !== undefined) notes.push(`ambiguous: ${ambiguous}`);
+    if (packaged) {
+      notes.push(
+        `${BACKPORTS_WORDING}: executable ${server.executable} is a distribution's package; check its changelog for these CVE ids`,
+      );
+    }
 
     return freezeMatch({
       basis,
+      product: ranges,
       judged: judged.version,
       cves: cves.sort(cveOrder),
       ...(possible.length > 0 ? { possible: possible.sort(cveOrder) } : {}),
       ...(notes.length > 0 ? { notes } : {}),
+      ...(ambiguous !== undefined ? { ambiguous } : {}),
+      ...(packaged ? { backports_possible: true } : {}),
     });
   }
 }

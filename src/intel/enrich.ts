@@ -52,7 +52,16 @@ export class Enricher {
     if (r.server?.version !== undefined) {
       const m = this.cves.match(r.server);
       // A judged version carries its list, empty when clean; an unjudged one carries none.
-      if (m.basis !== "none") r.cves = m.cves.map((c) => ({ ...c }));
+      if (m.basis !== "none") {
+        r.cves = m.cves.map((c) => ({ ...c }));
+        // What the verdict rests on, where a reader must weigh it: said, not hidden.
+        if (m.ambiguous !== undefined || m.backports_possible) {
+          r.cve_verdict = {
+            ...(m.ambiguous !== undefined ? { ambiguous: m.ambiguous } : {}),
+            ...(m.backports_possible ? { backports_possible: true } : {}),
+          };
+        }
+      }
     }
     Object.assign(r, this.place(r.ip));
   }

@@ -4,6 +4,10 @@
  * complete, within the size cap, and parsed by its own parser with at least one usable prefix; it
  * is written to a temporary file in the same directory and renamed over the old one, so a failed,
  * truncated or hostile download never costs the good file already there.
+ *
+ * The CVE table (`cves.json`) is refreshed the same way: from the project's published table, or
+ * a URL the user points at a mirror; validated by the one table parser (parseCveTable) before it
+ * replaces anything, and never replacing a table with an older one (by its `updated` date).
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
@@ -14,6 +18,14 @@ import {
   type CloudSourceId,
   MAX_INTEL_FILE_BYTES,
 } from "./clouds.js";
+import {
+  type CveTable,
+  CveTableError,
+  cveTableIn,
+  defaultCveTablePath,
+  loadCveTable,
+  parseCveTable,
+} from "./cves.js";
 
 /** The providers' own URLs. Azure's file moves every week: see AZURE_DOWNLOAD_PAGE. */
 export const SOURCE_URLS: Readonly<Record<Exclude<CloudSourceId, "azure">, string>> = {
@@ -35,6 +47,19 @@ export const AZURE_DOWNLOAD_PAGE = "https://www.microsoft.com/en-us/download/det
 /** Only a link of exactly this form, on Microsoft's download host, is followed. */
 const AZURE_LINK =
   /https:\/\/download\.microsoft\.com\/download\/(?:[0-9A-Za-z-]{1,64}\/){1,8}ServiceTags_Public_(\d{8})\.json/g;
+
+/**
+ * The project's published CVE table (data/intel/cves.json on its main branch). `--cve-url` or
+ * $REDSCOPE_CVE_URL replace it, and `--mirror` serves it as `${mirror}/cves.json`.
+ */
+export const CVE_TABLE_URL =
+  "https://raw.githubusercontent.com/redscope/redscope/main/data/intel/cves.json";
+
+/** The file name in the intel directory that cveTableIn reads. */
+export const CVE_TABLE_FILE = "cves.json";
+
+/** The bundled table is some 100 kB; a CVE table past this is not one. */
+const MAX_CVE_TABLE_BYTES = 4 * 1024 * 1024;
 
 /** The download page is HTML of some hundred kB; more than this is not that page. */
 const MAX_PAGE_BYTES = 4 * 1024 * 1024;
@@ -246,5 +271,86 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+export interface CveUpdateOptions extends Omit<UpdateOptions, "urls"> {
+  /** Where to fetch the table (over baseUrl's `cves.json` and CVE_TABLE_URL). */
+  url?: string;
+}
+
+export type CveUpdateResult = { readonly path: string; readonly url: string } & (
+  | {
+      readonly ok: true;
+      readonly bytes: number;
+      readonly entries: number;
+      readonly updated: string;
+    }
+  | { readonly ok: false; readonly reason: string; readonly bytes?: number }
+);
+
+/**
+ * Refreshes `cves.json` in `dir` (created if need be). The download replaces the file only when
+ * it is complete, within the cap, a valid table by parseCveTable, and not older (`updated`) than
+ * the table the commands use now (the directory's, else the bundled one): an old mirror never
+ * rolls the verdicts back. Never throws for a download; throws only when `dir` cannot be created.
+ */
+export async function updateCveTable(
+  dir: string,
+  opts: CveUpdateOptions = {},
+): Promise<CveUpdateResult> {
+  await fs.mkdir(dir, { recursive: true });
+  const target = path.join(dir, CVE_TABLE_FILE);
+  const url =
+    opts.url ??
+    (opts.baseUrl !== undefined
+      ? new URL(CVE_TABLE_FILE, opts.baseUrl.endsWith("/") ? opts.baseUrl : `${opts.baseUrl}/`).href
+      : CVE_TABLE_URL);
+  let bytes: number | undefined;
+  try {
+    const body = await download(url, opts.maxBytes ?? MAX_CVE_TABLE_BYTES, opts);
+    bytes = body.length;
+    let table: CveTable;
+    try {
+      table = parseCveTable(JSON.parse(body.toString("utf8")), url);
+    } catch (e) {
+      const why =
+        e instanceof CveTableError ? e.message : `${url}: not JSON (${(e as Error).message})`;
+      throw new UpdateFailure(`not a valid CVE table: ${why}`.slice(0, 400));
+    }
+    const current = currentCveTable(dir);
+    if (current !== undefined && table.updated < current.updated) {
+      throw new UpdateFailure(
+        `the download (updated ${table.updated}) is older than the table in use (updated ${current.updated}, ${current.path})`,
+      );
+    }
+    await replaceFile(target, body, undefined);
+    return {
+      path: target,
+      url,
+      ok: true,
+      bytes,
+      entries: table.cves.length,
+      updated: table.updated,
+    };
+  } catch (e) {
+    let reason = e instanceof Error ? e.message : String(e);
+    if (await exists(target)) reason += "; the existing file is kept";
+    return { path: target, url, ok: false, reason, ...(bytes !== undefined ? { bytes } : {}) };
+  }
+}
+
+/** The table the commands use now, or undefined when even the bundled one cannot be read. */
+function currentCveTable(dir: string): { updated: string; path: string } | undefined {
+  try {
+    const { path: file, table } = cveTableIn(dir);
+    return { updated: table.updated, path: file };
+  } catch {
+    // A broken file in the directory: the bundled table is the floor.
+    try {
+      return { updated: loadCveTable().updated, path: defaultCveTablePath() };
+    } catch {
+      return undefined;
+    }
   }
 }

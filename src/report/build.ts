@@ -60,6 +60,8 @@ export interface Exposure {
   openByRole: Array<{ role: string; count: number }>;
   replication: { count: number; examples: ReplicationLeak[] };
   cves: Array<{ id: string; cvss?: number; servers: number }>;
+  /** Servers whose CVE list is by upstream version of a distribution build / told by HELLO alone. */
+  cveCaveats?: { backportsPossible: number; ambiguous: number };
   worstCvss: Array<{ band: string; servers: number }>;
   eol: Array<{ product: string; branch: string; lastRelease: string; servers: number }>;
 }
@@ -275,7 +277,10 @@ async function exposure(
   leaks.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 
   const cves = new Map<string, { id: string; cvss?: number; servers: number }>();
+  const caveats = { backportsPossible: 0, ambiguous: 0 };
   for await (const r of store.results({ scanId, withCves: true, ordered: false })) {
+    if (r.cve_verdict?.backports_possible) caveats.backportsPossible++;
+    if (r.cve_verdict?.ambiguous !== undefined) caveats.ambiguous++;
     for (const c of r.cves ?? []) {
       const e = cves.get(c.id) ?? { id: c.id, servers: 0 };
       if (c.cvss !== undefined) e.cvss = c.cvss;
@@ -320,6 +325,7 @@ async function exposure(
         (a, b) => b.servers - a.servers || (b.cvss ?? 0) - (a.cvss ?? 0) || (a.id < b.id ? -1 : 1),
       )
       .slice(0, top),
+    ...(caveats.backportsPossible + caveats.ambiguous > 0 ? { cveCaveats: caveats } : {}),
     worstCvss,
     eol: [...eol.values()].sort((a, b) => b.servers - a.servers),
   };

@@ -4,7 +4,7 @@
  * may hold what a scanned server wrote.
  */
 import { STATES } from "../schema/result.js";
-import type { DiffReport, PlaceRow, ProductVersions, Report } from "./build.js";
+import type { DiffReport, Exposure, PlaceRow, ProductVersions, Report } from "./build.js";
 import type { NicerCounts } from "./nicer.js";
 import type { Reference } from "./reference.js";
 
@@ -296,7 +296,7 @@ export function reportTables(r: Report): Table[] {
         ["servers", true],
       ],
       e.cves.map((c) => [c.id, c.cvss ?? "-", c.servers]),
-      "by version alone: distro backports and build options are not visible (see `redscope intel cves`)",
+      cveNote(e),
     ),
   );
   out.push(
@@ -379,4 +379,20 @@ export function diffTables(d: DiffReport): Table[] {
 function side(s: { state: string; product?: string; version?: string } | undefined): string {
   if (!s) return "-";
   return [s.state, s.product, s.version].filter((x) => x !== undefined).join(" ");
+}
+
+/** The CVE table's note, with the verdicts a reader must weigh (issue 17) when there are any. */
+function cveNote(e: Exposure): string {
+  const base =
+    "by version alone: distro backports and build options are not visible (see `redscope intel cves`)";
+  const c = e.cveCaveats;
+  if (c === undefined) return base;
+  const parts: string[] = [];
+  if (c.backportsPossible > 0) {
+    parts.push(
+      `${c.backportsPossible} servers by upstream version; distribution build — backports possible`,
+    );
+  }
+  if (c.ambiguous > 0) parts.push(`${c.ambiguous} servers ambiguous (product told by HELLO alone)`);
+  return `${base}; ${parts.join("; ")}`;
 }

@@ -64,6 +64,11 @@ export interface ServerFacts {
   version_hint?: string;
   /** Named forks/ports reveal their own version field; kept apart for reports. */
   valkey_version?: string;
+  /**
+   * Where product and version were read: INFO, or the HELLO map alone (INFO renamed, refused or
+   * missing). HELLO alone can be faked by another product (Valkey answers as server=redis).
+   */
+  version_source?: "info" | "hello";
   mode?: string;
   os?: string;
   arch_bits?: number;
@@ -103,6 +108,19 @@ export interface CveFact {
   id: string;
   cvss?: number;
   fixed_in?: string;
+  /** No release of the product fixes it (e.g. KeyDB's open Lua CVEs). */
+  unfixed?: boolean;
+}
+
+/** What a CVE verdict rests on, where a reader must weigh it; absent when there is nothing to add. */
+export interface CveVerdictFacts {
+  /** The product was told by evidence another product can give (HELLO alone); the reason. */
+  ambiguous?: string;
+  /**
+   * A distribution's package (executable under /usr/bin): judged by upstream version; the
+   * distribution may have backported fixes without changing the version.
+   */
+  backports_possible?: boolean;
 }
 
 export interface ProbeResult {
@@ -124,6 +142,7 @@ export interface ProbeResult {
   /** Milliseconds from connect start to the end of the exchange. */
   rtt_ms?: number;
   cves?: CveFact[];
+  cve_verdict?: CveVerdictFacts;
   cloud?: { provider: string; region?: string; service?: string };
   asn?: number;
   as_org?: string;

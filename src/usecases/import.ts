@@ -125,11 +125,16 @@ export async function runImport(cfg: ImportConfig): Promise<ImportSummary> {
  * values stay and enrichment only fills in what the file did not have.
  */
 function enrichKeepingSource(enricher: Enricher, r: ProbeResult): void {
-  const { cloud, asn, as_org, country, cves } = r;
+  const { cloud, asn, as_org, country, cves, cve_verdict } = r;
   enricher.enrich(r);
   if (cloud !== undefined) r.cloud = cloud;
   if (asn !== undefined) r.asn = asn;
   if (as_org !== undefined) r.as_org = as_org;
   if (country !== undefined) r.country = country;
-  if (cves !== undefined) r.cves = cves;
+  if (cves !== undefined) {
+    // The file's list goes with the file's caveats (or none), never today's.
+    r.cves = cves;
+    if (cve_verdict !== undefined) r.cve_verdict = cve_verdict;
+    else delete r.cve_verdict;
+  }
 }
