@@ -175,7 +175,7 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(5\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(6\)/);
         return true;
       });
     });
