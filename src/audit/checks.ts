@@ -626,8 +626,8 @@ export const CHECKS: Check[] = [
       const f = (severity: Severity, evidence: string, remediation: string): void => {
         out.push({ id: this.id, severity, title: this.title, evidence, remediation });
       };
-      const protocols = (m.get("tls-protocols") ?? "").toLowerCase().split(/\s+/);
-      const old = protocols.filter((p) => p === "tlsv1" || p === "tlsv1.1");
+      const protocols = (m.get("tls-protocols") ?? "").split(/\s+/);
+      const old = protocols.filter((p) => /^tlsv1(\.1)?$/i.test(p));
       if (old.length > 0) {
         f(
           "medium",
