@@ -221,6 +221,11 @@ describe("audit: never a pass it did not earn", () => {
     const weak = await auditJson([`redis://127.0.0.1:${weakPort}`]);
     const found = weak.r.findings.filter((f) => f.id === "RS-AUTH-002");
     assert.equal(found.length, 1, JSON.stringify(weak.r.findings));
+    // Not logged in, nothing else is known: no command is "reachable" on a guess.
+    assert.deepEqual(
+      weak.r.findings.map((f) => f.id),
+      ["RS-AUTH-002"],
+    );
     assert.match(found[0]!.evidence, /accepted a password from the built-in list; 15 AUTH tries/);
     assert.ok(!weak.out.includes("redis123"));
 
@@ -401,6 +406,45 @@ describe("audit: never a pass it did not earn", () => {
       /^replicating from 127\.0\.0\.1:\d+ with no masterauth/,
     );
   });
+});
+
+/** Valkey and KeyDB answer ACL LIST the same way: their users' hashes are judged offline too. */
+describe("audit: Valkey and KeyDB, real servers", () => {
+  for (const [name, bin] of [
+    ["valkey-8.0.1", "/work/servers/valkey-8.0.1/valkey-server"],
+    ["keydb-6.3.4", "/work/servers/keydb-6.3.4/keydb-server"],
+  ] as const) {
+    test(`${name}: user app/app found offline, nothing added to ACL LOG, every check accounted for`, {
+      skip: fs.existsSync(bin) ? false : `no ${bin}`,
+    }, async () => {
+      const port = await freePort();
+      const p = await startRedis({
+        host: "127.0.0.1",
+        port,
+        bin,
+        config: [`user admin on >${ADMIN} ~* &* +@all`, "user app on >app ~* +@all"],
+      });
+      try {
+        const log = async (): Promise<number> => {
+          const [, l] = await calls(port, ["AUTH", "admin", ADMIN], ["ACL", "LOG"]);
+          return l?.type === "array" && l.value ? l.value.length : -1;
+        };
+        const before = await log();
+        const { r } = await auditJson([`redis://admin:${ADMIN}@127.0.0.1:${port}`]);
+        assert.equal(await log(), before);
+        assert.deepEqual(
+          r.findings.filter((f) => f.id === "RS-AUTH-002").map((f) => f.evidence),
+          [
+            "user app: its password is the user's own name (SHA-256 from ACL LIST, checked offline)",
+          ],
+        );
+        assert.deepEqual(r.notChecked, []);
+        accounted(r);
+      } finally {
+        await p.stop();
+      }
+    });
+  }
 });
 
 test("the audit's client sends read-only commands only", () => {

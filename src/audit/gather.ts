@@ -263,6 +263,10 @@ async function access(c: AuditClient, f: AuditFacts, name: string): Promise<Comm
     };
   }
   if (exists.ok && !exists.value) return { exists, allowed: { ok: true, value: false } };
+  // Not logged in (no password given to a server that wants one): nothing is known.
+  if (!exists.ok && /NOAUTH/.test(exists.reason)) {
+    return { exists, allowed: { ok: false, reason: exists.reason } };
+  }
   if (!f.whoami.ok) {
     // No ACL (before 6.0): whoever is connected may run every command that exists.
     const noAcl = /unknown command/i.test(f.whoami.reason);
