@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { CHECKS } from "../src/audit/index.js";
 import { parseTarget, parseTargetList, TargetError } from "../src/audit/target.js";
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
@@ -74,8 +75,14 @@ interface Report {
   target: string;
   findings: Array<{ id: string; severity: string; evidence: string; remediation: string }>;
   notChecked: Array<{ id: string; reason: string }>;
+  passed: Array<{ id: string; detail?: string }>;
+  notApplicable: Array<{ id: string; reason: string }>;
+  counts: { passed: number; failed: number; notChecked: number; notApplicable: number };
   error?: string;
 }
+
+/** Every check the audit has: each report accounts for all of them. */
+const CHECK_COUNT = CHECKS.length;
 
 describe("redscope audit", {
   skip: canMakeNetns() ? false : "needs root for a network namespace",
@@ -136,7 +143,18 @@ describe("redscope audit", {
 
     // The good server: TLS only, default user off, an application user and an auditor with
     // just what the audit reads, memory capped, AOF on.
-    const certs = makeCert(tmp);
+    // A year's certificate: one that expires within 30 days is a finding (RS-TLS-002).
+    const certs = makeCert(tmp, 400);
+    const goodAcl = path.join(tmp, "good-users.acl");
+    fs.writeFileSync(
+      goodAcl,
+      [
+        "user default off",
+        `user app on >${GOOD_SECRET}-app ~app:* &* -@all +@read +@write +@connection -@dangerous`,
+        `user auditor on >${GOOD_SECRET} ~* -@all +ping +auth +hello +info +config|get +acl|whoami +acl|list +acl|dryrun +acl|log +command|info +select +scan`,
+        "",
+      ].join("\n"),
+    );
     const tlsPort = await freePort();
     procs.push(
       await startRedis({
@@ -145,10 +163,9 @@ describe("redscope audit", {
         readyPort: tlsPort,
         config: [
           ...tlsConfig(tlsPort, certs),
-          "tls-auth-clients no",
-          "user default off",
-          `user app on >${GOOD_SECRET}-app ~app:* &* -@all +@read +@write +@connection -@dangerous`,
-          `user auditor on >${GOOD_SECRET} ~* -@all +ping +auth +hello +info +config|get +acl|whoami +acl|list +acl|dryrun +command|info +select +scan`,
+          "tls-auth-clients optional",
+          `aclfile ${goodAcl}`,
+          "timeout 300",
           "maxmemory 64mb",
           "appendonly yes",
         ],
@@ -260,12 +277,20 @@ describe("redscope audit", {
     assert.ok(!allowed.reports[0]!.findings.some((f) => f.id === "RS-REPL-001"));
   });
 
-  test("a password from the built-in list is found, tried against the audited server only", async () => {
+  test("a password from the bundled list is found offline", async () => {
     const { code, reports, out } = await audit([weak], { REDISCLI_AUTH: "foobared" });
     assert.equal(code, 1);
     const weakFindings = reports[0]!.findings.filter((f) => f.id === "RS-AUTH-002");
-    assert.equal(weakFindings.length, 2, JSON.stringify(weakFindings));
-    assert.ok(weakFindings.some((f) => f.severity === "critical"));
+    // The audited user's password, judged once (not again from its hash in ACL LIST).
+    assert.deepEqual(
+      weakFindings.map((f) => [f.severity, f.evidence]),
+      [
+        [
+          "critical",
+          "the audited user's password is a password from the bundled list of weak passwords (8 characters)",
+        ],
+      ],
+    );
     assert.ok(!out.includes("foobared"), "the password is never printed");
   });
 
@@ -279,6 +304,9 @@ describe("redscope audit", {
       JSON.stringify(r.findings, null, 1),
     );
     assert.deepEqual(r.notChecked, []);
+    assert.equal(r.counts.failed, 1);
+    assert.equal(r.counts.notChecked, 0);
+    assert.equal(r.counts.passed + r.counts.failed + r.counts.notApplicable, CHECK_COUNT);
     assert.equal(code, 1, "Debian's 7.0 has CVEs of CVSS 10");
     assert.ok(!out.includes(GOOD_SECRET), "the password is never printed");
     assert.match(r.target, /^rediss:\/\/auditor@127\.0\.0\.1:\d+$/);
@@ -340,9 +368,22 @@ describe("redscope audit", {
         .sort();
     assert.deepEqual(
       [...new Set(r.findings.map((f) => f.id))].sort(),
-      ["RS-ACL-002", "RS-CMD-001", "RS-REPL-001", "RS-TLS-001", "RS-VER-001"],
+      [
+        "RS-ACL-002",
+        "RS-ACL-003",
+        "RS-CMD-001",
+        "RS-CONN-001",
+        "RS-REPL-001",
+        "RS-TLS-001",
+        "RS-TLS-002",
+        "RS-VER-001",
+      ],
       JSON.stringify(r.findings, null, 1),
     );
+    assert.deepEqual(evidence("RS-TLS-002"), [
+      "tls-auth-clients no: clients need no certificate, the password is the only guard",
+    ]);
+    assert.match(evidence("RS-ACL-003")[0] ?? "", /^aclfile "" with 1 ACL user \(cache\)/);
     assert.deepEqual(evidence("RS-TLS-001"), [
       `tls-port ${mixedTls} and plaintext port ${mixedPort}`,
     ]);

@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { AUDIT_COLUMNS } from "../src/schema/audit.js";
 import { type ProbeResult, RESULT_COLUMNS } from "../src/schema/result.js";
 import {
   openStore,
@@ -17,7 +18,11 @@ import {
   StoreConflictError,
   StoreOpenError,
 } from "../src/store/index.js";
+import { MIGRATIONS } from "../src/store/schema.js";
 import { type PgServer, startPostgres } from "./helpers/postgres.js";
+
+/** The schema version a new store is at: the last migration's. */
+const LATEST = MIGRATIONS.at(-1)!.version;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-store-"));
 let server: PgServer;
@@ -116,10 +121,10 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 5);
+      assert.equal(await a.schemaVersion(), LATEST);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 5);
+      assert.equal(await b.schemaVersion(), LATEST);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
@@ -145,10 +150,10 @@ for (const [kind, location] of backends) {
         "DELETE FROM schema_migrations WHERE version >= 2",
       ]);
       const c = await openStore(where);
-      assert.equal(await c.schemaVersion(), 5);
+      assert.equal(await c.schemaVersion(), LATEST);
       await c.close();
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
-        { n: 5 },
+        { n: LATEST },
       ]);
     });
 
@@ -163,6 +168,15 @@ for (const [kind, location] of backends) {
       // PostgreSQL's insertion order (`seq`) is the store's own, not a fact of the record.
       const names = rows.map((r) => r.name).filter((n) => n !== "seq");
       assert.deepEqual(new Set(names), new Set(RESULT_COLUMNS.map((c) => c.name)));
+      const audits = (await rawSql(where, [
+        kind === "sqlite"
+          ? "SELECT name FROM pragma_table_info('audits')"
+          : "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'audits'",
+      ])) as Array<{ name: string }>;
+      assert.deepEqual(
+        new Set(audits.map((r) => r.name)),
+        new Set(AUDIT_COLUMNS.map((c) => c.name)),
+      );
     });
 
     test("a database from a newer redscope is refused with a clear message", async () => {
@@ -175,7 +189,10 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(5\)/);
+        assert.match(
+          e.message,
+          new RegExp(`schema version 99, newer than this redscope knows \\(${LATEST}\\)`),
+        );
         return true;
       });
     });

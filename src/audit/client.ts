@@ -17,6 +17,34 @@ export interface ClientOptions {
   ca?: Buffer;
 }
 
+/**
+ * The only commands the audit sends, each in its read-only form: anything else is refused before
+ * it reaches the socket. ACL LOG only reads (with an optional count, never RESET); CONFIG only
+ * GETs; HELLO only asks for RESP2 (the answer tells 6.0+ from older servers without AUTH).
+ */
+export function readOnly(args: readonly string[]): boolean {
+  const [cmd = "", sub = "", ...rest] = args.map((a, i) => (i < 2 ? a.toUpperCase() : a));
+  switch (cmd) {
+    case "PING":
+    case "AUTH":
+    case "INFO":
+    case "SELECT":
+    case "SCAN":
+      return true;
+    case "HELLO":
+      return sub === "2" && rest.length === 0;
+    case "CONFIG":
+      return sub === "GET";
+    case "COMMAND":
+      return sub === "INFO";
+    case "ACL":
+      if (sub === "LOG") return rest.length === 0 || (rest.length === 1 && /^\d+$/.test(rest[0]!));
+      return ["WHOAMI", "LIST", "GETUSER", "DRYRUN"].includes(sub);
+    default:
+      return false;
+  }
+}
+
 /** Largest answer accepted (CONFIG GET * and INFO are a few KB; ACL LIST of many users more). */
 const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 
@@ -75,6 +103,9 @@ export class AuditClient {
 
   /** Send one command and wait for its answer (an error reply is a value, not a throw). */
   call(...args: string[]): Promise<RespValue> {
+    if (!readOnly(args)) {
+      return Promise.reject(new Error(`${args[0]} ${args[1] ?? ""} is not a read-only command`));
+    }
     if (this.failure) return Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error("one command at a time"));
     return new Promise((resolve, reject) => {
@@ -96,6 +127,11 @@ export class AuditClient {
     });
   }
 
+  /** The server certificate's subject and expiry (TLS connections), else undefined. */
+  certificate(): Certificate | undefined {
+    return this.sock instanceof tls.TLSSocket ? certificateOf(this.sock) : undefined;
+  }
+
   close(): void {
     this.sock.destroy();
   }
@@ -112,6 +148,57 @@ export class AuditClient {
     this.waiter?.(this.failure);
     this.sock.destroy();
   }
+}
+
+export interface Certificate {
+  subject: string;
+  /** ISO 8601. */
+  validTo: string;
+}
+
+function certificateOf(s: tls.TLSSocket): Certificate | undefined {
+  const c = s.getPeerCertificate();
+  if (!c?.valid_to) return undefined;
+  const to = new Date(c.valid_to);
+  if (Number.isNaN(to.getTime())) return undefined;
+  const cn = c.subject?.CN;
+  return { subject: Array.isArray(cn) ? cn.join(",") : (cn ?? ""), validTo: to.toISOString() };
+}
+
+/**
+ * The certificate a TLS port presents: a handshake only (certificates are not verified: this
+ * reads them), then the connection is closed without a command.
+ */
+export function tlsCertificate(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<Certificate | undefined> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect(
+      {
+        host,
+        port,
+        servername: net.isIP(host) ? undefined : host,
+        rejectUnauthorized: false,
+      },
+      () => {
+        clearTimeout(timer);
+        const c = certificateOf(sock);
+        sock.destroy();
+        resolve(c);
+      },
+    );
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no TLS handshake within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once("error", (e) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(e);
+    });
+  });
 }
 
 /** A reply as text: simple and bulk strings, verbatim text, errors with their `-`. */

@@ -1,12 +1,20 @@
 /**
- * What the audit reads from a server before judging it. Read-only by construction: PING, AUTH,
- * INFO, CONFIG GET, ACL WHOAMI/LIST/GETUSER/DRYRUN, COMMAND INFO, SELECT and SCAN, nothing else.
+ * What the audit reads from a server before judging it. Read-only by construction: PING, HELLO 2,
+ * AUTH, INFO, CONFIG GET, ACL WHOAMI/LIST/GETUSER/DRYRUN/LOG, COMMAND INFO, SELECT and SCAN,
+ * nothing else (the client refuses any other command: `readOnly`).
  * Every answer the audited user may not have (NOPERM, a renamed command) is kept as the reason
  * a check could not run.
  */
 import { type ParsedInfo, parseInfo } from "../classify/info.js";
 import type { RespValue } from "../resp/types.js";
-import { AuditClient, type ClientOptions, replyStrings, replyText } from "./client.js";
+import {
+  AuditClient,
+  type Certificate,
+  type ClientOptions,
+  replyStrings,
+  replyText,
+  tlsCertificate,
+} from "./client.js";
 import type { AuditTarget } from "./target.js";
 
 /** Commands the audit reports on when the audited user can run them. */
@@ -51,10 +59,25 @@ export interface CommandAccess {
   allowed: Answer<boolean>;
 }
 
+/** One ACL LOG entry (6.0+), the fields the audit reads. */
+export interface AclLogEntry {
+  count: number;
+  reason: string;
+  username: string;
+  ageSeconds: number;
+  /** The client's address (`addr=` of its client-info). */
+  addr: string;
+}
+
 export interface AuditFacts {
   target: AuditTarget;
   /** What an anonymous connection got for PING: +PONG, -NOAUTH…, -DENIED…, or a failure. */
   anonymous: Answer<string>;
+  /**
+   * What the same anonymous connection got for HELLO 2: servers before 6.0 do not know the
+   * command (and answer so before asking for a password); 6.0+ answer or ask for AUTH.
+   */
+  hello: Answer<string>;
   /** The audit connected and (with credentials) authenticated. */
   authenticated: boolean;
   info: Answer<ParsedInfo>;
@@ -62,6 +85,10 @@ export interface AuditFacts {
   whoami: Answer<string>;
   /** ACL LIST lines (6.0+). */
   acl: Answer<string[]>;
+  /** ACL LOG (6.0+): recent denials and failed AUTHs. */
+  aclLog: Answer<AclLogEntry[]>;
+  /** The certificate of the TLS port (the target's, or tls-port's on the same host). */
+  certificate: Answer<Certificate | undefined>;
   commands: Map<string, CommandAccess>;
   /** Keys seen by SCAN in each non-empty database, only those matching `wanted`. */
   keys: Answer<Array<{ db: number; key: string }>>;
@@ -82,18 +109,55 @@ function errorReason(command: string, v: RespValue): string {
   return `${command}: ${replyText(v).replace(/^-/, "").slice(0, 200)}`;
 }
 
-/** Connect anonymously and ask PING: what anyone on the network gets. */
-async function anonymousPing(t: AuditTarget, o: ClientOptions): Promise<Answer<string>> {
+/** Connect anonymously and ask PING, then HELLO 2: what anyone on the network gets. */
+async function anonymousPing(
+  t: AuditTarget,
+  o: ClientOptions,
+): Promise<{ ping: Answer<string>; hello: Answer<string> }> {
   let c: AuditClient | undefined;
+  let ping: Answer<string>;
   try {
     c = await AuditClient.connect(t, o);
-    const v = await c.call("PING");
-    return { ok: true, value: replyText(v) };
+    ping = { ok: true, value: replyText(await c.call("PING")) };
   } catch (e) {
-    return { ok: false, reason: (e as Error).message };
-  } finally {
     c?.close();
+    const failed = { ok: false as const, reason: (e as Error).message };
+    return { ping: failed, hello: failed };
   }
+  try {
+    const v = await c.call("HELLO", "2");
+    return { ping, hello: { ok: true, value: v.type === "error" ? replyText(v) : "+HELLO" } };
+  } catch (e) {
+    return { ping, hello: { ok: false, reason: (e as Error).message } };
+  } finally {
+    c.close();
+  }
+}
+
+/** True when the server is older than 6.0 (no HELLO, hence no ACL), false when 6.0+. */
+export function beforeAcl(f: AuditFacts): boolean | undefined {
+  if (!f.hello.ok) return undefined;
+  if (/^-ERR unknown command/i.test(f.hello.value)) return true;
+  if (/^(\+HELLO|-NOAUTH|-NOPERM|-WRONGPASS)/.test(f.hello.value)) return false;
+  return undefined;
+}
+
+/** The fields of ACL LOG's entries (a flat key/value array each in RESP2, a map in RESP3). */
+function aclLogEntries(v: RespValue): AclLogEntry[] {
+  if (v.type !== "array" || !v.value) return [];
+  return v.value.map((e) => {
+    const flat = replyStrings(e);
+    const m = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
+    const info = m.get("client-info") ?? "";
+    return {
+      count: Number(m.get("count") ?? "1") || 1,
+      reason: m.get("reason") ?? "",
+      username: m.get("username") ?? "",
+      ageSeconds: Number(m.get("age-seconds") ?? "0") || 0,
+      addr: /(?:^| )addr=(\S+)/.exec(info)?.[1] ?? "?",
+    };
+  });
 }
 
 /** A connection as the audited user (AUTH when there are credentials). */
@@ -112,17 +176,20 @@ export async function connectAs(t: AuditTarget, o: ClientOptions): Promise<Audit
 }
 
 export async function gather(t: AuditTarget, o: GatherOptions): Promise<AuditFacts> {
-  const anonymous = await anonymousPing(t, o);
+  const { ping: anonymous, hello } = await anonymousPing(t, o);
   const c = await connectAs(t, o);
   try {
     const facts: AuditFacts = {
       target: t,
       anonymous,
+      hello,
       authenticated: t.password !== undefined,
       info: { ok: false, reason: "not asked" },
       config: { ok: false, reason: "not asked" },
       whoami: { ok: false, reason: "not asked" },
       acl: { ok: false, reason: "not asked" },
+      aclLog: { ok: false, reason: "not asked" },
+      certificate: { ok: true, value: undefined },
       commands: new Map(),
       keys: { ok: false, reason: "not asked" },
       scanned: 0,
@@ -151,6 +218,11 @@ export async function gather(t: AuditTarget, o: GatherOptions): Promise<AuditFac
     facts.acl = isError(acl)
       ? { ok: false, reason: errorReason("ACL LIST", acl) }
       : { ok: true, value: replyStrings(acl) };
+    const log = await c.call("ACL", "LOG");
+    facts.aclLog = isError(log)
+      ? { ok: false, reason: errorReason("ACL LOG", log) }
+      : { ok: true, value: aclLogEntries(log) };
+    facts.certificate = await certificate(t, o, c, facts.config);
 
     for (const name of DANGEROUS_COMMANDS) facts.commands.set(name, await access(c, facts, name));
 
@@ -158,6 +230,23 @@ export async function gather(t: AuditTarget, o: GatherOptions): Promise<AuditFac
     return facts;
   } finally {
     c.close();
+  }
+}
+
+/** The certificate the target's TLS connection showed, or a handshake with its tls-port. */
+async function certificate(
+  t: AuditTarget,
+  o: ClientOptions,
+  c: AuditClient,
+  config: Answer<Map<string, string>>,
+): Promise<Answer<Certificate | undefined>> {
+  if (t.tls) return { ok: true, value: c.certificate() };
+  const tlsPort = config.ok ? Number(config.value.get("tls-port") ?? "0") : 0;
+  if (!(tlsPort > 0 && tlsPort < 65536)) return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: await tlsCertificate(t.host, tlsPort, o.timeoutMs) };
+  } catch (e) {
+    return { ok: false, reason: `TLS handshake with port ${tlsPort}: ${(e as Error).message}` };
   }
 }
 
@@ -174,6 +263,10 @@ async function access(c: AuditClient, f: AuditFacts, name: string): Promise<Comm
     };
   }
   if (exists.ok && !exists.value) return { exists, allowed: { ok: true, value: false } };
+  // Not logged in (no password given to a server that wants one): nothing is known.
+  if (!exists.ok && /NOAUTH/.test(exists.reason)) {
+    return { exists, allowed: { ok: false, reason: exists.reason } };
+  }
   if (!f.whoami.ok) {
     // No ACL (before 6.0): whoever is connected may run every command that exists.
     const noAcl = /unknown command/i.test(f.whoami.reason);

@@ -8,7 +8,14 @@
 
 import { STYLE, sectionHtml } from "../report/html.js";
 import type { Table } from "../report/tables.js";
-import type { AuditReport, AuditRow } from "../schema/audit.js";
+import {
+  type AuditCounts,
+  type AuditReport,
+  type AuditRow,
+  auditCounts,
+  countsLine,
+  NOT_CHECKABLE,
+} from "../schema/audit.js";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { type ProbeResult, STATES } from "../schema/result.js";
 import type { ScanInfo, ShardInfo, ShardProgress } from "../store/index.js";
@@ -460,18 +467,47 @@ export function sessionPage(
 
 // ---------- audits ----------
 
+/** Passed, failed and not-checked counts: the row's columns, or (older rows) its record's. */
+function checkCounts(a: AuditRow): AuditCounts {
+  const fromRecord = auditCounts(a.record as unknown as AuditReport);
+  return {
+    passed: a.passed ?? fromRecord.passed,
+    failed: a.failed ?? fromRecord.failed,
+    notChecked: a.notChecked ?? fromRecord.notChecked,
+    notApplicable: fromRecord.notApplicable,
+  };
+}
+
+/** The worst finding, or — never "none" — what was not checked. */
+function worstCell(a: AuditRow, n: AuditCounts): string {
+  const worst = a.worst
+    ? `<span class="sev-${escapeHtml(a.worst)}">${htmlText(a.worst)}</span>`
+    : n.notChecked > 0
+      ? ""
+      : "none found";
+  if (n.notChecked === 0) return worst;
+  const why = `${n.notChecked} not checked`;
+  return worst ? `${worst}; ${why}` : why;
+}
+
 export function auditsPage(ctx: PageContext, rows: AuditRow[]): string {
-  const cells = rows.map((a) => [
-    `<a href="${href(`/audits/${encodeURIComponent(a.id)}`, {})}">${htmlText(a.time.slice(0, 19).replace("T", " "))}</a>`,
-    htmlText(a.target, 120),
-    a.worst ? `<span class="sev-${escapeHtml(a.worst)}">${htmlText(a.worst)}</span>` : "none",
-    num(a.findings),
-  ]);
+  const cells = rows.map((a) => {
+    const n = checkCounts(a);
+    return [
+      `<a href="${href(`/audits/${encodeURIComponent(a.id)}`, {})}">${htmlText(a.time.slice(0, 19).replace("T", " "))}</a>`,
+      htmlText(a.target, 120),
+      worstCell(a, n),
+      num(a.findings),
+      num(n.passed),
+      num(n.failed),
+      num(n.notChecked),
+    ];
+  });
   return layout(ctx, "Audits", [
     heading("redscope dashboard", "Audits"),
     section(
       "Audit reports, newest first",
-      `${htmlTable(["time", "target", "worst", "findings"], cells, [false, false, false, true])}<p class="note">Reports appear here when audits run with <code>redscope audit --db</code>.</p>`,
+      `${htmlTable(["time", "target", "worst", "findings", "passed", "failed", "not checked"], cells, [false, false, false, true, true, true, true])}<p class="note">Reports appear here when audits run with <code>redscope audit --db</code>. A check not run is not a pass.</p>`,
     ),
   ]);
 }
@@ -490,6 +526,17 @@ export function auditPage(ctx: PageContext, a: AuditRow): string {
     htmlText(str(n.title)),
     htmlText(str(n.reason), 300),
   ]);
+  const passed = (Array.isArray(r.passed) ? r.passed : []).map((p) => [
+    htmlText(str(p.id)),
+    htmlText(str(p.title)),
+    htmlText(str(p.detail ?? ""), 300),
+  ]);
+  const na = (Array.isArray(r.notApplicable) ? r.notApplicable : []).map((n) => [
+    htmlText(str(n.id)),
+    htmlText(str(n.title)),
+    htmlText(str(n.reason), 300),
+  ]);
+  const n = checkCounts(a);
   const server = r.server ?? {};
   return layout(ctx, `Audit of ${a.target}`, [
     heading("redscope audit", a.target, [
@@ -503,10 +550,13 @@ export function auditPage(ctx: PageContext, a: AuditRow): string {
       ],
       ...(r.error !== undefined
         ? ([["Could not audit", str(r.error)]] as Array<[string, string]>)
-        : []),
+        : ([["Checks", countsLine(n)]] as Array<[string, string]>)),
     ]),
     section("Findings", htmlTable(["severity", "id", "check", "seen", "fix"], findings)),
     section("Not checked (not passed either)", htmlTable(["id", "check", "why"], skipped)),
+    section("Passed", htmlTable(["id", "check", "note"], passed)),
+    section("Not applicable to this server", htmlTable(["id", "check", "why"], na)),
+    `<p class="note">${htmlText(NOT_CHECKABLE)}.</p>`,
   ]);
 }
 

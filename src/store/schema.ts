@@ -165,6 +165,16 @@ function v5(d: Dialect): string[] {
   return [`ALTER TABLE results ADD COLUMN step ${BIGINT[d]}`];
 }
 
+/**
+ * Audits: how many checks passed, failed and were not checked, so lists show at a glance an audit
+ * that could not check everything (NULL in rows kept before: the dashboard counts their record).
+ */
+const v6 = [
+  "ALTER TABLE audits ADD COLUMN passed INTEGER",
+  "ALTER TABLE audits ADD COLUMN failed INTEGER",
+  "ALTER TABLE audits ADD COLUMN not_checked INTEGER",
+];
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -186,6 +196,11 @@ export const MIGRATIONS: Migration[] = [
     version: 5,
     name: "a scan row's step in the permutation (resume)",
     sql: { sqlite: v5("sqlite"), postgres: v5("postgres") },
+  },
+  {
+    version: 6,
+    name: "audits: checks passed, failed, not checked",
+    sql: { sqlite: v6, postgres: v6 },
   },
 ];
 

@@ -371,6 +371,9 @@ export function auditFromRow(row: Row, d: RowDecoder): AuditRow {
     record: d.json<AuditReport>(row.record) ?? { target: "", findings: [], notChecked: [] },
   };
   if (row.worst != null) out.worst = String(row.worst);
+  if (row.passed != null) out.passed = Number(row.passed);
+  if (row.failed != null) out.failed = Number(row.failed);
+  if (row.not_checked != null) out.notChecked = Number(row.not_checked);
   return out;
 }
 

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 
-export function makeCert(dir: string): { cert: string; key: string } {
+export function makeCert(dir: string, days = 2): { cert: string; key: string } {
   const cert = path.join(dir, "server.crt");
   const key = path.join(dir, "server.key");
   execFileSync(
@@ -14,7 +14,7 @@ export function makeCert(dir: string): { cert: string; key: string } {
       "rsa:2048",
       "-nodes",
       "-days",
-      "2",
+      String(days),
       "-subj",
       "/CN=lab.redscope.test/O=redscope lab",
       "-addext",
