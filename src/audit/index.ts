@@ -2,11 +2,13 @@
  * `redscope audit`: gather what the server says about itself (read-only), try the built-in weak
  * passwords against it alone, run the checks, and render findings as text, JSON or SARIF.
  */
+
+import { IOC_KEYS } from "../intel/compromise.js";
 import type { CveMatcher } from "../intel/cves.js";
 import type { AuditReport, AuditRow, Severity } from "../schema/audit.js";
 import { timeOrderedId } from "../store/ids.js";
 import { terminalText } from "../untrusted/text.js";
-import { IOC_KEYS, runChecks, severityRank } from "./checks.js";
+import { runChecks, severityRank } from "./checks.js";
 import { AuditClient, type ClientOptions, replyText } from "./client.js";
 import { gather } from "./gather.js";
 import type { AuditTarget } from "./target.js";

@@ -14,6 +14,7 @@ import {
   type State,
 } from "../schema/result.js";
 import type { DiffRow, GroupCount, ReportReader, ScanInfo } from "../store/index.js";
+import { type AttackSummary, attackSummary } from "./attack.js";
 import { eolBranch } from "./eol.js";
 
 export interface ReportOptions {
@@ -115,6 +116,8 @@ export interface Report {
   asns: PlaceRow[];
   countries: PlaceRow[];
   exposure: Exposure;
+  /** Open servers by what an attacker can do, and those showing signs of compromise. */
+  attack: AttackSummary;
   trends: TrendPoint[];
   diff?: DiffReport;
 }
@@ -165,6 +168,7 @@ export async function buildReport(
     asns: places(facts, ["asn", "as_org"], opts.top),
     countries: places(facts, ["country"], opts.top),
     exposure: await exposure(store, id, facts, opts.top),
+    attack: await attackSummary(store, id, facts.sum(["state", "attack", "compromise"])),
     trends: await trends(store, scan),
   };
 }
@@ -183,6 +187,8 @@ export const FACT_COLUMNS: GroupColumn[] = [
   "cloud_provider",
   "cloud_region",
   "cloud_service",
+  "attack",
+  "compromise",
 ];
 
 type Key = string;

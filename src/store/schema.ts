@@ -165,6 +165,21 @@ function v5(d: Dialect): string[] {
   return [`ALTER TABLE results ADD COLUMN step ${BIGINT[d]}`];
 }
 
+/**
+ * What an attacker can do with each open server and the signs of compromise it shows (the
+ * `attack` and `compromise` columns of RESULT_COLUMNS): reports count by them and the dashboard
+ * filters on them. Only open servers have them, so the indexes are partial and small.
+ */
+function v6(d: Dialect): string[] {
+  const seq = d === "sqlite" ? "" : ", seq";
+  return [
+    "ALTER TABLE results ADD COLUMN attack TEXT",
+    "ALTER TABLE results ADD COLUMN compromise TEXT",
+    `CREATE INDEX results_scan_attack ON results (scan_id, attack${seq}) WHERE attack IS NOT NULL`,
+    `CREATE INDEX results_scan_compromise ON results (scan_id, compromise${seq}) WHERE compromise IS NOT NULL`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -186,6 +201,11 @@ export const MIGRATIONS: Migration[] = [
     version: 5,
     name: "a scan row's step in the permutation (resume)",
     sql: { sqlite: v5("sqlite"), postgres: v5("postgres") },
+  },
+  {
+    version: 6,
+    name: "open servers: attack verdicts and signs of compromise",
+    sql: { sqlite: v6("sqlite"), postgres: v6("postgres") },
   },
 ];
 
