@@ -116,10 +116,10 @@ for (const [kind, location] of backends) {
       const where = await location("migrate");
       const a = await openStore(where);
       assert.equal(a.kind, kind);
-      assert.equal(await a.schemaVersion(), 5);
+      assert.equal(await a.schemaVersion(), 6);
       await a.close();
       const b = await openStore(where);
-      assert.equal(await b.schemaVersion(), 5);
+      assert.equal(await b.schemaVersion(), 6);
       assert.deepEqual(await b.listScans(), []);
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
@@ -134,6 +134,10 @@ for (const [kind, location] of backends) {
         "DROP INDEX results_ip",
         "ALTER TABLE scan_shards DROP COLUMN progress",
         "ALTER TABLE results DROP COLUMN step",
+        "DROP INDEX results_scan_attack",
+        "DROP INDEX results_scan_compromise",
+        "ALTER TABLE results DROP COLUMN attack",
+        "ALTER TABLE results DROP COLUMN compromise",
         // PostgreSQL's state and product indexes end in seq: they go with it, as in version 1.
         ...(kind === "postgres"
           ? [
@@ -145,10 +149,10 @@ for (const [kind, location] of backends) {
         "DELETE FROM schema_migrations WHERE version >= 2",
       ]);
       const c = await openStore(where);
-      assert.equal(await c.schemaVersion(), 5);
+      assert.equal(await c.schemaVersion(), 6);
       await c.close();
       assert.deepEqual(await rawSql(where, ["SELECT max(version) AS n FROM schema_migrations"]), [
-        { n: 5 },
+        { n: 6 },
       ]);
     });
 
@@ -175,7 +179,7 @@ for (const [kind, location] of backends) {
       ]);
       await assert.rejects(openStore(where), (e: Error) => {
         assert.ok(e instanceof StoreOpenError);
-        assert.match(e.message, /schema version 99, newer than this redscope knows \(5\)/);
+        assert.match(e.message, /schema version 99, newer than this redscope knows \(6\)/);
         return true;
       });
     });
