@@ -148,7 +148,8 @@ export function attackTables(a: AttackSummary): Table[] {
         k.servers,
         k.examples.map((e) => `${e.server} ${e.evidence}`).join("; ") || "-",
       ]),
-      compromiseNote ?? (a.open > 0 ? "none seen" : undefined),
+      compromiseNote ??
+        (a.assessed > 0 ? `none of the ${a.assessed} open servers checked showed one` : undefined),
     ),
   ];
 }
