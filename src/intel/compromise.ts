@@ -86,7 +86,8 @@ export function compromiseIndicators(
   if (!s) return [];
   const out: CompromiseIndicator[] = [];
 
-  for (const m of s.modules ?? []) {
+  // An imported record's facts may be anything JSON allows: look only at the expected shapes.
+  for (const m of Array.isArray(s.modules) ? s.modules : []) {
     if (typeof m?.name !== "string") continue;
     const known = MALICIOUS_MODULES.get(m.name.toLowerCase());
     if (known === undefined) continue;
@@ -102,7 +103,7 @@ export function compromiseIndicators(
     const ip = parseIp(master);
     // A hostname cannot be placed without a lookup (the scan makes none): not judged.
     if (ip !== undefined && reservedEntryFor(ip.family, ip.value) === undefined) {
-      const port = s.master_port ?? 6379;
+      const port = typeof s.master_port === "number" ? s.master_port : 6379;
       const inSpace = ctx.inScanSpace?.(master, port);
       if (inSpace !== true) {
         const rogue = ROGUE_MASTER_PORTS.has(port)
@@ -133,7 +134,7 @@ export function compromiseIndicators(
     });
   }
 
-  const hits = (s.keys ?? []).filter((k) => IOC_KEYS.has(k));
+  const hits = (Array.isArray(s.keys) ? s.keys : []).filter((k) => IOC_KEYS.has(k));
   if (hits.length > 0) {
     out.push({
       kind: "campaign_key",

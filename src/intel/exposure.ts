@@ -70,18 +70,15 @@ type Defaults =
       protectedConfigs: boolean;
       /** MODULE: absent from the version, allowed, or refused by default. */
       module: "absent" | "allowed" | "refused";
-      /** Where the defaults were read. */
-      basis: string;
     };
 
-function redisDefaults(label: string, v: SemVer, basis: string): Defaults {
+function redisDefaults(label: string, v: SemVer): Defaults {
   const at7 = compare(v, parse("7.0.0")!) >= 0;
   return {
     kind: "known",
     label,
     protectedConfigs: at7,
     module: compare(v, parse("4.0.0")!) < 0 ? "absent" : at7 ? "refused" : "allowed",
-    basis,
   };
 }
 
@@ -95,7 +92,6 @@ export function defaultsOf(s: ServerFacts | undefined): Defaults {
         label: `Valkey ${version ?? "(version not read)"}`,
         protectedConfigs: true,
         module: "refused",
-        basis: "every Valkey release keeps Redis 7.0's protected configs and MODULE switch",
       };
     case "keydb":
       return {
@@ -103,7 +99,6 @@ export function defaultsOf(s: ServerFacts | undefined): Defaults {
         label: `KeyDB ${version ?? "(version not read)"}`,
         protectedConfigs: false,
         module: "allowed",
-        basis: "KeyDB (through 6.3.4) is based on Redis 6.x and has neither switch",
       };
     case "redis":
     case "msopentech": {
@@ -120,11 +115,7 @@ export function defaultsOf(s: ServerFacts | undefined): Defaults {
           why: `Redis ${version} is a pre-release (odd minor): its defaults are not judged`,
         };
       }
-      return redisDefaults(
-        `${name} ${version}`,
-        parse(`${v.major}.${v.minor}.0`)!,
-        product === "redis" ? "Redis's defaults for its version" : "the Redis branch it ports",
-      );
+      return redisDefaults(`${name} ${version}`, parse(`${v.major}.${v.minor}.0`)!);
     }
     case "elasticache":
       return {
@@ -141,8 +132,6 @@ export function defaultsOf(s: ServerFacts | undefined): Defaults {
   }
 }
 
-const NOT_VISIBLE = "a renamed command or an ACL rule would not show in INFO";
-
 function configWrite(d: Defaults): AttackFact {
   const technique = "config_write";
   if (d.kind === "unknown") return { technique, verdict: "unknown", reason: d.why };
@@ -150,15 +139,14 @@ function configWrite(d: Defaults): AttackFact {
     return {
       technique,
       verdict: "blocked",
-      reason: `${d.label}: dir and dbfilename are protected configs, refused by CONFIG SET unless enable-protected-configs allows it (default no; ${d.basis})`,
+      reason: `${d.label}: dir and dbfilename are protected configs (enable-protected-configs no by default)`,
     };
   }
   return {
     technique,
     verdict: "open",
-    reason: `${d.label}: CONFIG SET dir and dbfilename are allowed to any client by default, and SAVE then writes the keyspace there (${d.basis}; ${NOT_VISIBLE})`,
-    leads_to:
-      "files written with the server's permissions: cron jobs, SSH authorized_keys, web shells",
+    reason: `${d.label}: no protected configs; CONFIG SET dir/dbfilename then SAVE writes a file, by default`,
+    leads_to: "cron jobs, SSH keys, web shells, written as the server's user",
   };
 }
 
@@ -169,21 +157,21 @@ function moduleLoad(d: Defaults): AttackFact {
     return {
       technique,
       verdict: "blocked",
-      reason: `${d.label}: no MODULE command in this version (modules arrived in Redis 4.0)`,
+      reason: `${d.label}: no MODULE command (modules arrived in Redis 4.0)`,
     };
   }
   if (d.module === "refused") {
     return {
       technique,
       verdict: "blocked",
-      reason: `${d.label}: MODULE is refused unless enable-module-command allows it (default no; ${d.basis})`,
+      reason: `${d.label}: MODULE is off (enable-module-command no by default)`,
     };
   }
   return {
     technique,
     verdict: "open",
-    reason: `${d.label}: MODULE LOAD is allowed to any client by default; it loads a shared object from the server's disk, put there by a rogue master or a file write (${d.basis}; ${NOT_VISIBLE})`,
-    leads_to: "code execution as the server's user (redis-rogue-server's exp.so: system.exec)",
+    reason: `${d.label}: MODULE LOAD of a file on the server's disk is allowed by default`,
+    leads_to: "code execution as the server's user",
   };
 }
 
@@ -209,25 +197,17 @@ function rogueMaster(
       reason: `${d.label}: mode not shown (cluster nodes refuse REPLICAOF)`,
     };
   }
-  const leads: string[] = ["the master's data replaces the whole dataset"];
-  if (d.module === "allowed") {
-    leads.push(
-      "the file it sends is saved on the server's disk and loaded with MODULE LOAD: code execution (redis-rogue-server)",
-    );
-  } else if (!d.protectedConfigs) {
-    leads.push(
-      "the bytes it sends are saved as dir/dbfilename, which CONFIG SET may point anywhere: an arbitrary file",
-    );
-  } else {
-    leads.push("no file write or module load by default (protected configs, MODULE off)");
-  }
-  if (cves.has("CVE-2026-23631")) {
-    leads.push("on a writable replica, DarkReplica (CVE-2026-23631) by its version");
-  }
+  const leads: string[] = ["dataset replaced"];
+  if (d.module === "allowed")
+    leads.push("the replicated file loaded by MODULE LOAD: code execution");
+  else if (!d.protectedConfigs)
+    leads.push("the replicated bytes saved as dir/dbfilename: any file");
+  else leads.push("no file write or module load by default");
+  if (cves.has("CVE-2026-23631")) leads.push("DarkReplica (CVE-2026-23631) on a writable replica");
   return {
     technique,
     verdict: "open",
-    reason: `${d.label}, mode ${mode}: SLAVEOF / REPLICAOF to any address is allowed to any client by default (${NOT_VISIBLE}; whether the server may connect out is not visible)`,
+    reason: `${d.label}, ${mode}: SLAVEOF/REPLICAOF to any address is allowed by default`,
     leads_to: leads.join("; "),
   };
 }
@@ -251,8 +231,8 @@ function luaCves(
     return {
       technique,
       verdict: "open",
-      reason: `by version, ${name} has Lua CVEs ${found.join(", ")}; EVAL is allowed to any client by default (${NOT_VISIBLE}; a distribution build may carry backported fixes)`,
-      leads_to: "per CVE, from a crash to remote code execution (see redscope intel cves)",
+      reason: `${name} by version; EVAL is allowed by default; a distribution build may carry backported fixes`,
+      leads_to: "per CVE, a crash up to remote code execution",
       cves: found,
     };
   }
@@ -260,7 +240,7 @@ function luaCves(
     return {
       technique,
       verdict: "unknown",
-      reason: `${maybe.join(", ")} match ${name} by version but hinge on what the probe cannot see (distribution packaging or build)`,
+      reason: `${name}: these match by version but hinge on the distribution or build, not visible`,
       cves: maybe,
     };
   }
