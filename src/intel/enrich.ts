@@ -27,6 +27,8 @@ export type EnrichContext = CompromiseContext;
 export class Enricher {
   /** Lua CVE ids of the loaded table (the attack verdict's "Lua CVEs of its version"). */
   private readonly luaCves: ReadonlySet<string>;
+  /** The CVE table's date, for "no known Lua CVE" reasons. */
+  private readonly tableUpdated: string;
 
   private constructor(
     private readonly cves: CveMatcher,
@@ -38,8 +40,6 @@ export class Enricher {
     this.luaCves = new Set(table.cves.filter(isLuaCve).map((c) => c.id));
     this.tableUpdated = table.updated;
   }
-
-  private readonly tableUpdated: string;
 
   /** Everything found in `dir` (which may not exist: then only the bundled CVE table). */
   static async load(dir: string): Promise<Enricher> {
