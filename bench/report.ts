@@ -76,6 +76,13 @@ function steps(scanId: string): Step[] {
   GROUP BY cve ORDER BY servers DESC, cvss DESC, cve;`,
     },
     {
+      // The attacker's view: verdicts and indicator kinds come with the fact counts; the
+      // examples are read from the rows that show a sign of compromise (a partial index).
+      name: "signs of compromise: examples",
+      calls: ["results(compromised)"],
+      sql: `SELECT ip, port, record ->> '$.compromise' FROM results ${where} AND compromise IS NOT NULL LIMIT 50000;`,
+    },
+    {
       name: "trends (scans of the same targets)",
       calls: ["listScans", "stateCounts"],
       sql: `SELECT id, started_at, counts FROM scans WHERE targets = '${TARGETS}' AND ports = '${PORTS}' AND source = 'scan' ORDER BY started_at;`,
@@ -93,7 +100,7 @@ function timedStore(store: Store, spent: Map<string, number>): Store {
     spent.set(key, (spent.get(key) ?? 0) + (performance.now() - t0) / 1000);
   };
   async function* timedResults(q: ResultQuery): AsyncIterable<ProbeResult> {
-    const key = `results(${q.withCves ? "withCves" : (q.states ?? [q.state ?? "all"]).join("|")})`;
+    const key = `results(${q.withCves ? "withCves" : q.compromised ? "compromised" : (q.states ?? [q.state ?? "all"]).join("|")})`;
     const t0 = performance.now();
     try {
       yield* store.results(q);

@@ -5,7 +5,9 @@
  * run stores the same rows. Used by bench/report.ts and bench/serve.ts.
  */
 
+import { compromiseIndicators } from "../src/intel/compromise.js";
 import type { CveMatcher } from "../src/intel/cves.js";
+import { assessAttack, LUA_CVE_IDS } from "../src/intel/exposure.js";
 import {
   NICER_ROW,
   type ProbeResult,
@@ -466,10 +468,20 @@ export class Synth {
       if (r() < 0.1) s.keyspace.db1 = { keys: 1 + Math.floor(r() * 50), expires: 0 };
     }
 
+    // About one open server in 256 has the rogue-master tool's module loaded (drawn from the
+    // run id, so the other facts stay as they were).
+    if (s.run_id.startsWith("00")) s.modules = [{ name: "system", ver: "1" }];
+
     const out: ProbeResult = { ...base, state: "open", server: s };
     const m = this.cves.match(s);
-    // As enrichment writes it: a judged version carries its list (maybe empty), others none.
+    // As enrichment writes it: a judged version carries its list (maybe empty), others none;
+    // attack verdicts, and signs of compromise as an import gets them (no scan space to check
+    // masters against: every public master counts).
     if (m.basis !== "none") out.cves = m.cves.map((c) => ({ ...c }));
+    const attack = assessAttack(out, m, { isLua: (id) => LUA_CVE_IDS.has(id) });
+    if (attack) out.attack = attack;
+    const signs = compromiseIndicators(out);
+    if (signs.length > 0) out.compromise = signs;
     return out;
   }
 

@@ -686,3 +686,129 @@ describe("login throttle over the network", {
     }
   });
 });
+
+describe("redscope serve: exploitable and signs-of-compromise filters", {
+  skip: fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed`,
+}, () => {
+  let tmp = "";
+  let dash: Served;
+  let browser: Browser;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-serve-attack-"));
+    const db = path.join(tmp, "attack.db");
+    const intel = path.join(tmp, "intel");
+    fs.mkdirSync(intel);
+    // Shodan's banners as a user imports them (the 7.4.1 one lists backup1, backup2, crackit),
+    // plus a 6.2.16 running from a hidden directory whose name is a payload.
+    const fixture = fileURLToPath(
+      new URL("../../test/fixtures/import/shodan-redis.jsonl", import.meta.url),
+    );
+    const file = path.join(tmp, "banners.jsonl");
+    const hidden = {
+      ip_str: "198.51.100.66",
+      port: 6379,
+      transport: "tcp",
+      timestamp: "2026-03-01T00:00:00",
+      data: `# Server\r\nredis_version:6.2.16\r\nredis_mode:standalone\r\nexecutable:/dev/shm/.x/${XSS.img}\r\n\r\n# Replication\r\nrole:master\r\n`,
+    };
+    fs.writeFileSync(
+      file,
+      `${fs.readFileSync(fixture, "utf8").trimEnd()}\n${JSON.stringify(hidden)}\n`,
+    );
+    const r = await runCli(
+      ["import", file, "--db", db, "--format", "shodan", "--scan-id", "banners"],
+      {
+        env: { REDSCOPE_INTEL_DIR: intel },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dash?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("search by what an attacker can do and by signs of compromise; the report's tables", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("dialog", (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("request", (q) => {
+      const u = new URL(q.url());
+      if (u.origin !== dash.url || u.pathname.startsWith("/xss"))
+        problems.push(`request: ${q.url()}`);
+    });
+    await page.goto(`${dash.url}/login`);
+    await page.fill("input[name=token]", TOKEN);
+    await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
+    const results = page.locator("section:has(h2:text('Results')) tbody tr");
+    const count = async (): Promise<string> => {
+      await until(async () =>
+        /\d+ results?/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
+      );
+      return (await page.locator("[data-count-url]").textContent()) ?? "";
+    };
+
+    // Exploitable: file write is blocked by default on 7.4.1 and Valkey, open on 6.2.16.
+    await page.goto(`${dash.url}/search?scan=banners`);
+    await page.selectOption("select[name=attack]", "config_write:blocked");
+    await Promise.all([
+      page.waitForURL(/attack=config_write%3Ablocked/),
+      page.click("button.primary"),
+    ]);
+    assert.equal(await results.count(), 2);
+    assert.match(await count(), /^2 results/);
+    await page.selectOption("select[name=attack]", "module_load:open");
+    await Promise.all([page.waitForURL(/attack=module_load%3Aopen/), page.click("button.primary")]);
+    assert.equal(await results.count(), 1);
+    assert.match(
+      (await results.first().textContent()) ?? "",
+      /198\.51\.100\.66.*config_write module_load rogue_master/,
+    );
+
+    // Signs of compromise: the campaign keys and the hidden directory.
+    await page.selectOption("select[name=attack]", "");
+    await page.selectOption("select[name=compromise]", "any");
+    await Promise.all([page.waitForURL(/compromise=any/), page.click("button.primary")]);
+    assert.equal(await results.count(), 2);
+    await page.selectOption("select[name=compromise]", "campaign_key");
+    await Promise.all([page.waitForURL(/compromise=campaign_key/), page.click("button.primary")]);
+    assert.equal(await results.count(), 1);
+    assert.match((await results.first().textContent()) ?? "", /203\.0\.113\.20.*campaign_key/);
+    assert.match(await count(), /^1 result/);
+    // The form keeps both choices on the next page of results.
+    assert.equal(await page.locator("select[name=compromise]").inputValue(), "campaign_key");
+
+    // A bad value is one line, not a page of errors.
+    const bad = await fetch(`${dash.url}/search?scan=banners&attack=rm_rf:open`, {
+      headers: { cookie: (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ") },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /no such technique: rm_rf:open/);
+
+    // The scan's report: both tables, the server's words as text.
+    await page.goto(`${dash.url}/scans/banners`);
+    const attack = (await page.locator("#attack").textContent()) ?? "";
+    assert.match(attack, /Open servers by what an attacker can do/);
+    assert.match(attack, /MODULE LOAD\s*1\s*2\s*0/);
+    const signs = (await page.locator("#compromise").textContent()) ?? "";
+    assert.match(signs, /keys backup1, backup2, crackit/);
+    assert.ok(signs.includes(XSS.img), "the hidden path, shown as text");
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-attack.png"), fullPage: true });
+    assert.equal(await page.locator("img").count(), 0);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});

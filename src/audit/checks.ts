@@ -4,6 +4,8 @@
  * could not read reports "not checked" with the reason — never a pass.
  */
 import { serverFactsFromInfo } from "../classify/facts.js";
+// Suspicious write targets: one list for the audit and the scan's signs of compromise.
+import { SUSPICIOUS_DBFILENAME, SUSPICIOUS_DIR } from "../intel/compromise.js";
 import { BACKPORTS_WORDING, type CveMatcher } from "../intel/cves.js";
 import {
   type AuditReport,
@@ -57,25 +59,6 @@ interface Check {
 function notApplicable(reason: string): NotApplicable {
   return { notApplicable: reason };
 }
-
-/** Paths a `dir` pointing at means someone wrote, or meant to write, files through SAVE. */
-const SUSPICIOUS_DIR =
-  /(^|\/)\.ssh(\/|$)|\/var\/spool\/cron|\/etc\/cron|\/var\/www|\/usr\/share\/nginx|\/srv\/www|\/etc\/init\.d|\/root(\/|$)/;
-const SUSPICIOUS_DBFILENAME = /^(authorized_keys\d*|root|crontab|.*\.php|.*\.jsp|.*\.sh)$/i;
-
-/**
- * Key names left by known campaigns, each with a source in shared/research: `backup1`…`backup4`
- * hold the cron lines of droppers (honeypot.md [28][29]); `crackit` holds the SSH key of the
- * 2015 campaign and tops Shodan's key names (honeypot.md [66], peers.md). Generic names (`x`,
- * `ssh`) are left out: on a healthy server they would be false alarms.
- */
-export const IOC_KEYS: ReadonlySet<string> = new Set([
-  "backup1",
-  "backup2",
-  "backup3",
-  "backup4",
-  "crackit",
-]);
 
 function notChecked(id: string, title: string, reason: string): NotChecked {
   return { id, title, reason };

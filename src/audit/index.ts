@@ -4,6 +4,8 @@
  * only ones tried online), run the checks, and render passed, failed and not-checked checks as
  * text, JSON or SARIF.
  */
+
+import { IOC_KEYS } from "../intel/compromise.js";
 import type { CveMatcher } from "../intel/cves.js";
 import {
   type AuditReport,
@@ -15,7 +17,7 @@ import {
 } from "../schema/audit.js";
 import { timeOrderedId } from "../store/ids.js";
 import { terminalText } from "../untrusted/text.js";
-import { IOC_KEYS, runChecks, severityRank } from "./checks.js";
+import { runChecks, severityRank } from "./checks.js";
 import { AuditClient, type ClientOptions, replyText } from "./client.js";
 import { beforeAcl, gather } from "./gather.js";
 import { ONLINE_PASSWORDS } from "./passwords.js";

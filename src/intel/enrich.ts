@@ -6,7 +6,9 @@
  */
 import type { ProbeResult, State } from "../schema/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "./clouds.js";
+import { type CompromiseContext, compromiseIndicators } from "./compromise.js";
 import { CveMatcher, cveTableIn } from "./cves.js";
+import { assessAttack, isLuaCve } from "./exposure.js";
 import { findGeoDbs, type GeoDbInfo, GeoIndex } from "./geo.js";
 
 /** Results that only say nothing answered: no server to place, nothing to look up. */
@@ -19,13 +21,25 @@ export interface IntelStatus {
   geo: readonly GeoDbInfo[];
 }
 
+/** What the caller knows about the scan a result belongs to (its target space). */
+export type EnrichContext = CompromiseContext;
+
 export class Enricher {
+  /** Lua CVE ids of the loaded table (the attack verdict's "Lua CVEs of its version"). */
+  private readonly luaCves: ReadonlySet<string>;
+  /** The CVE table's date, for "no known Lua CVE" reasons. */
+  private readonly tableUpdated: string;
+
   private constructor(
     private readonly cves: CveMatcher,
     private readonly clouds: { lookup(ip: string): ProbeResult["cloud"] } | undefined,
     private readonly geo: GeoIndex | undefined,
     readonly status: IntelStatus,
-  ) {}
+    table: { updated: string; cves: ReadonlyArray<{ id: string; summary: string }> },
+  ) {
+    this.luaCves = new Set(table.cves.filter(isLuaCve).map((c) => c.id));
+    this.tableUpdated = table.updated;
+  }
 
   /** Everything found in `dir` (which may not exist: then only the bundled CVE table). */
   static async load(dir: string): Promise<Enricher> {
@@ -43,11 +57,15 @@ export class Enricher {
       index.prefixCount > 0 ? index : undefined,
       status.geo.length > 0 ? geo : undefined,
       status,
+      table,
     );
   }
 
-  /** Adds `cves`, `cloud`, `asn`, `as_org` and `country` to a result, where known. */
-  enrich(r: ProbeResult): void {
+  /**
+   * Adds `cves`, `cloud`, `asn`, `as_org` and `country` to a result, where known, and to an
+   * open server its attack verdicts and signs of compromise (`ctx`: the scan's target space).
+   */
+  enrich(r: ProbeResult, ctx?: EnrichContext): void {
     if (UNANSWERED.has(r.state)) return;
     if (r.server?.version !== undefined) {
       const m = this.cves.match(r.server);
@@ -64,6 +82,21 @@ export class Enricher {
       }
     }
     Object.assign(r, this.place(r.ip));
+    this.assess(r, ctx);
+  }
+
+  /** An open server's `attack` verdicts and `compromise` indicators (none for other states). */
+  assess(r: ProbeResult, ctx: EnrichContext = {}): void {
+    delete r.attack;
+    delete r.compromise;
+    if (r.state !== "open") return;
+    const attack = assessAttack(r, this.cves.match(r.server), {
+      isLua: (id) => this.luaCves.has(id),
+      tableUpdated: this.tableUpdated,
+    });
+    if (attack) r.attack = attack;
+    const signs = compromiseIndicators(r, ctx);
+    if (signs.length > 0) r.compromise = signs;
   }
 
   /** Cloud, ASN, AS organisation and country of an address: only what the data knows. */

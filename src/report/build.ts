@@ -8,6 +8,7 @@
  */
 import type { GroupColumn, ProbeResult, State } from "../schema/result.js";
 import type { DiffRow, GroupCount, ReportReader, ScanInfo } from "../store/index.js";
+import { type AttackSummary, attackSummary } from "./attack.js";
 import { eolBranch } from "./eol.js";
 import { type NicerCounts, nicerCounts } from "./nicer.js";
 import type { Reference } from "./reference.js";
@@ -105,6 +106,8 @@ export interface Report extends NicerCounts {
   asns: PlaceRow[];
   countries: PlaceRow[];
   exposure: Exposure;
+  /** Open servers by what an attacker can do, and those showing signs of compromise. */
+  attack: AttackSummary;
   trends: TrendPoint[];
   diff?: DiffReport;
   /** Published figures printed beside this scan's. */
@@ -136,6 +139,7 @@ export async function buildReport(
     asns: places(facts, ["asn", "as_org"], opts.top),
     countries: places(facts, ["country"], opts.top),
     exposure: await exposure(store, id, facts, opts.top),
+    attack: await attackSummary(store, id, facts.sum(["state", "attack", "compromise"])),
     trends: await trends(store, scan),
     ...(opts.reference ? { reference: opts.reference } : {}),
   };
@@ -165,6 +169,8 @@ export const FACT_COLUMNS: GroupColumn[] = [
   "cloud_provider",
   "cloud_region",
   "cloud_service",
+  "attack",
+  "compromise",
 ];
 
 type Key = string;

@@ -11,6 +11,7 @@ import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption, LineSeriesOption } from "echarts";
 import { STATES, type State } from "../schema/result.js";
 import { htmlText, terminalText } from "../untrusted/text.js";
+import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
 import { honeypotTables } from "./honeypot.js";
@@ -537,7 +538,7 @@ const CSP =
 /** A scan report's header, summary and sections (the file report and the dashboard alike). */
 export function reportParts(r: Report): { top: string[]; sections: string[] } {
   const charts = chartsByTable(r);
-  const sections = reportTables(r)
+  const sections = withAttackTables(r, reportTables(r))
     .filter((t) => t.rows.length > 0 || t.note !== undefined)
     .map((t) => sectionHtml(t, charts.get(t.id)));
   return { top: [headerHtml(r), summaryHtml(r)], sections };

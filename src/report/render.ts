@@ -5,6 +5,7 @@
  * escapes, Markdown pipes and markup, CSV formulas).
  */
 import { terminalText } from "../untrusted/text.js";
+import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
 import { type Cell, reportTables, type Table } from "./tables.js";
 
@@ -41,7 +42,7 @@ function header(r: Report): string[] {
 }
 
 export function renderText(r: Report): string {
-  return `${header(r).map(line).join("\n")}\n\n${renderTextTables(reportTables(r))}`;
+  return `${header(r).map(line).join("\n")}\n\n${renderTextTables(withAttackTables(r, reportTables(r)))}`;
 }
 
 /** Titled tables for a terminal; an empty one shows "(none)" when it has a note to explain. */
@@ -70,7 +71,7 @@ export function renderMarkdown(r: Report): string {
       ...header(r).slice(1),
       `Source ${s.source}, started ${s.startedAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ", not finished"}.`,
     ],
-    reportTables(r),
+    withAttackTables(r, reportTables(r)),
   );
 }
 
@@ -105,7 +106,7 @@ function csvCell(c: Cell): string {
 
 /** One tidy CSV: `section,column,…` rows, the column names repeated per section as a header row. */
 export function renderCsv(r: Report): string {
-  return renderCsvTables(reportTables(r));
+  return renderCsvTables(withAttackTables(r, reportTables(r)));
 }
 
 export function renderCsvTables(tables: Table[]): string {

@@ -90,6 +90,11 @@ export interface ServerFacts {
   mem_allocator?: string;
   /** Protocol the server agreed to after HELLO (2 or 3). */
   proto?: number;
+  /**
+   * Key names an import carried (Shodan's `# Keys` section), bounded in count and length and
+   * cleaned as untrusted text; a scan never reads keys (it sends no KEYS or SCAN).
+   */
+  keys?: string[];
 }
 
 export interface TlsFacts {
@@ -123,6 +128,67 @@ export interface CveVerdictFacts {
   backports_possible?: boolean;
 }
 
+/** What an attacker can do with an open server, as far as its version and build defaults tell. */
+export const ATTACK_TECHNIQUES = [
+  "config_write",
+  "module_load",
+  "rogue_master",
+  "lua_cve",
+] as const;
+export type AttackTechnique = (typeof ATTACK_TECHNIQUES)[number];
+
+export const TECHNIQUE_LABEL: Record<AttackTechnique, string> = {
+  config_write: "file write (CONFIG SET dir/dbfilename)",
+  module_load: "MODULE LOAD",
+  rogue_master: "rogue-master replication (SLAVEOF/REPLICAOF)",
+  lua_cve: "Lua CVEs of its version (EVAL)",
+};
+
+/** open: open to it by default; blocked: blocked by default; unknown: the facts do not tell. */
+export const ATTACK_VERDICTS = ["open", "blocked", "unknown"] as const;
+export type AttackVerdict = (typeof ATTACK_VERDICTS)[number];
+
+export const VERDICT_LABEL: Record<AttackVerdict, string> = {
+  open: "open to",
+  blocked: "blocked by default",
+  unknown: "unknown",
+};
+
+export interface AttackFact {
+  technique: AttackTechnique;
+  verdict: AttackVerdict;
+  /** Why, from the facts (product, version, mode, build): never more than they give. */
+  reason: string;
+  /** What the technique leads to on this version, when it is open. */
+  leads_to?: string;
+  /** The Lua CVEs the verdict rests on (lua_cve only). */
+  cves?: string[];
+}
+
+/** Signs of compromise visible in what the server said: indicators, never certainty. */
+export const COMPROMISE_KINDS = [
+  "malicious_module",
+  "outside_master",
+  "suspicious_path",
+  "campaign_key",
+] as const;
+export type CompromiseKind = (typeof COMPROMISE_KINDS)[number];
+
+export const COMPROMISE_LABEL: Record<CompromiseKind, string> = {
+  malicious_module: "module named like a known malicious module",
+  outside_master: "replica of an outside master",
+  suspicious_path: "config file or executable in a suspicious place",
+  campaign_key: "key names left by known campaigns",
+};
+
+export interface CompromiseIndicator {
+  kind: CompromiseKind;
+  /** What the server showed (its own words: untrusted text, cut). */
+  evidence: string;
+  /** Why it is an indicator, and what it may also be. */
+  why: string;
+}
+
 export interface ProbeResult {
   ip: string;
   port: number;
@@ -143,6 +209,10 @@ export interface ProbeResult {
   rtt_ms?: number;
   cves?: CveFact[];
   cve_verdict?: CveVerdictFacts;
+  /** Open servers: each technique's verdict (enrichment; needs the version facts). */
+  attack?: AttackFact[];
+  /** Open servers: signs of compromise in what they showed; absent when there are none. */
+  compromise?: CompromiseIndicator[];
   cloud?: { provider: string; region?: string; service?: string };
   asn?: number;
   as_org?: string;
@@ -163,6 +233,44 @@ function worstCvss(r: ProbeResult): number | null {
   let max: number | null = null;
   for (const c of r.cves ?? []) if (c.cvss !== undefined && (max ?? -1) < c.cvss) max = c.cvss;
   return max;
+}
+
+/**
+ * The `attack` column: every technique's verdict in ATTACK_TECHNIQUES order, as
+ * `config_write=open module_load=blocked …` — a few dozen distinct values, so reports count by
+ * it and the dashboard filters on it through an index (see attackColumnValues).
+ */
+export function attackColumn(list: readonly AttackFact[] | undefined): string | null {
+  if (!list || list.length === 0) return null;
+  const by = new Map(list.map((a) => [a.technique, a.verdict] as const));
+  return ATTACK_TECHNIQUES.map((t) => `${t}=${by.get(t) ?? "unknown"}`).join(" ");
+}
+
+/** Every `attack` column value in which `technique` has `verdict` (for an indexed IN filter). */
+export function attackColumnValues(technique: AttackTechnique, verdict: AttackVerdict): string[] {
+  let out: string[][] = [[]];
+  for (const t of ATTACK_TECHNIQUES) {
+    const vs = t === technique ? [verdict] : ATTACK_VERDICTS;
+    out = out.flatMap((prefix) => vs.map((v) => [...prefix, `${t}=${v}`]));
+  }
+  return out.map((parts) => parts.join(" "));
+}
+
+/** The `compromise` column: the indicator kinds a result shows, in COMPROMISE_KINDS order. */
+export function compromiseColumn(list: readonly CompromiseIndicator[] | undefined): string | null {
+  if (!list || list.length === 0) return null;
+  const kinds = new Set(list.map((c) => c.kind));
+  return COMPROMISE_KINDS.filter((k) => kinds.has(k)).join(" ") || null;
+}
+
+/** Every `compromise` column value that includes `kind` (all of them when absent). */
+export function compromiseColumnValues(kind?: CompromiseKind): string[] {
+  const out: string[] = [];
+  for (let mask = 1; mask < 1 << COMPROMISE_KINDS.length; mask++) {
+    const kinds = COMPROMISE_KINDS.filter((_, i) => mask & (1 << i));
+    if (kind === undefined || kinds.includes(kind)) out.push(kinds.join(" "));
+  }
+  return out;
 }
 
 /**
@@ -208,6 +316,13 @@ export const RESULT_COLUMNS = [
   },
   { name: "cve_count", type: "int", value: (x) => x.result.cves?.length ?? null },
   { name: "max_cvss", type: "real", group: true, value: (x) => worstCvss(x.result) },
+  { name: "attack", type: "text", group: true, value: (x) => attackColumn(x.result.attack) },
+  {
+    name: "compromise",
+    type: "text",
+    group: true,
+    value: (x) => compromiseColumn(x.result.compromise),
+  },
   { name: "shard", type: "text", value: (x) => x.result.shard ?? null },
   { name: "step", type: "bigint", value: (x) => x.step ?? null },
   {

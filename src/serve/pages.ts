@@ -17,7 +17,16 @@ import {
   NOT_CHECKABLE,
 } from "../schema/audit.js";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
-import { type ProbeResult, STATES } from "../schema/result.js";
+import {
+  ATTACK_TECHNIQUES,
+  ATTACK_VERDICTS,
+  COMPROMISE_KINDS,
+  COMPROMISE_LABEL,
+  type ProbeResult,
+  STATES,
+  TECHNIQUE_LABEL,
+  VERDICT_LABEL,
+} from "../schema/result.js";
 import type { ScanInfo, ShardInfo, ShardProgress } from "../store/index.js";
 import { escapeHtml, htmlText } from "../untrusted/text.js";
 import type { SearchPage, SearchParams } from "./search.js";
@@ -259,9 +268,33 @@ export function searchPageHtml(
   const stateOptions = ['<option value="">any</option>']
     .concat(STATES.map((s) => `<option${s === f.state ? " selected" : ""}>${s}</option>`))
     .join("");
+  const attackValue = p.attack ? `${p.attack.technique}:${p.attack.verdict}` : "";
+  const attackOptions = ['<option value="">any</option>']
+    .concat(
+      ATTACK_TECHNIQUES.flatMap((t) =>
+        ATTACK_VERDICTS.map((v) => {
+          const value = `${t}:${v}`;
+          return `<option value="${value}"${value === attackValue ? " selected" : ""}>${htmlText(`${VERDICT_LABEL[v]}: ${TECHNIQUE_LABEL[t]}`)}</option>`;
+        }),
+      ),
+    )
+    .join("");
+  const compromiseOptions = ['<option value="">any or none</option>']
+    .concat(
+      [
+        ["any", "any sign"] as const,
+        ...COMPROMISE_KINDS.map((k) => [k, COMPROMISE_LABEL[k]] as const),
+      ].map(
+        ([value, label]) =>
+          `<option value="${value}"${value === p.compromise ? " selected" : ""}>${htmlText(label)}</option>`,
+      ),
+    )
+    .join("");
   const form = `<form class="search" method="get" action="/search">
 <label>scan<select name="scan">${scanOptions}</select></label>
 <label>state<select name="state">${stateOptions}</select></label>
+<label>exploitable (open servers)<select name="attack">${attackOptions}</select></label>
+<label>signs of compromise<select name="compromise">${compromiseOptions}</select></label>
 ${field("product", "product", f.product, "redis, valkey…")}
 ${field("version", "version", f.version, "7.0.15")}
 ${field("cve", "CVE", p.cve, "CVE-2025-49844")}
@@ -284,6 +317,8 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
       asn: f.asn,
       country: f.country,
       q: f.text,
+      attack: p.attack ? `${p.attack.technique}:${p.attack.verdict}` : undefined,
+      compromise: p.compromise,
     };
     const rows = page.rows.map(({ result: r }) => [
       `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${htmlText(r.ip, 64)}</a>`,
@@ -299,6 +334,13 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
       r.cves && r.cves.length > 0
         ? `${r.cves.length} (max ${Math.max(...r.cves.map((c) => c.cvss ?? 0))})`
         : "",
+      htmlText(
+        (r.attack ?? [])
+          .filter((a) => a.verdict === "open")
+          .map((a) => a.technique)
+          .join(" "),
+      ),
+      htmlText((r.compromise ?? []).map((c) => c.kind).join(" ")),
       htmlText(r.time.slice(0, 19).replace("T", " ")),
     ]);
     const searched = `searched ${(page.searched * 100).toFixed(page.searched < 0.1 ? 1 : 0)}% of the scan in ${Math.round(page.ms)} ms`;
@@ -310,7 +352,7 @@ ${field("q", "text (anywhere in the record)", f.text, "")}
       section(
         "Results",
         `<p class="muted"><span data-count-url="${href("/api/count", q)}">counting…</span> · ${escapeHtml(searched)}</p>
-${htmlTable(["address", "port", "state", "product / version", "role", "country", "AS", "cloud", "CVEs", "probed"], rows, [false, true])}
+${htmlTable(["address", "port", "state", "product / version", "role", "country", "AS", "cloud", "CVEs", "open to", "signs of compromise", "probed"], rows, [false, true])}
 <div class="pager"><a href="${href("/search", q)}">First page</a>${next}</div>`,
       ),
     );

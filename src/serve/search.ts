@@ -4,7 +4,18 @@
  * query; windows grow until a page is full or the time budget is spent, so every request
  * answers in about the same time however rare the match, and the page says how far it looked.
  */
-import { type ProbeResult, STATES } from "../schema/result.js";
+import {
+  ATTACK_TECHNIQUES,
+  ATTACK_VERDICTS,
+  type AttackTechnique,
+  type AttackVerdict,
+  attackColumnValues,
+  COMPROMISE_KINDS,
+  type CompromiseKind,
+  compromiseColumnValues,
+  type ProbeResult,
+  STATES,
+} from "../schema/result.js";
 import type { SearchFilter, SearchReader } from "../store/index.js";
 import { Lru } from "./lru.js";
 
@@ -18,6 +29,10 @@ export interface SearchParams {
   scan: string;
   filter: SearchFilter;
   cve?: string;
+  /** Open servers whose verdict for `technique` is `verdict` ("exploitable"). */
+  attack?: { technique: AttackTechnique; verdict: AttackVerdict };
+  /** Open servers showing this sign of compromise, or any. */
+  compromise?: CompromiseKind | "any";
   /** Continue after this position (insertion order). */
   after?: number;
 }
@@ -58,6 +73,28 @@ export function parseSearch(q: URLSearchParams): SearchParams {
   if (cve !== undefined) {
     if (!/^CVE-\d{4}-\d{4,7}$/i.test(cve)) throw new SearchInputError(`not a CVE id: ${cve}`);
     out.cve = cve.toUpperCase();
+  }
+  const attack = get("attack");
+  if (attack !== undefined) {
+    // technique:verdict, e.g. module_load:open
+    const [technique, verdict = "open"] = attack.split(":");
+    if (!(ATTACK_TECHNIQUES as readonly string[]).includes(technique ?? "")) {
+      throw new SearchInputError(`no such technique: ${attack}`);
+    }
+    if (!(ATTACK_VERDICTS as readonly string[]).includes(verdict)) {
+      throw new SearchInputError(`no such verdict: ${attack}`);
+    }
+    out.attack = {
+      technique: technique as AttackTechnique,
+      verdict: verdict as AttackVerdict,
+    };
+  }
+  const compromise = get("compromise");
+  if (compromise !== undefined) {
+    if (compromise !== "any" && !(COMPROMISE_KINDS as readonly string[]).includes(compromise)) {
+      throw new SearchInputError(`no such sign of compromise: ${compromise}`);
+    }
+    out.compromise = compromise as CompromiseKind | "any";
   }
   const after = get("after");
   if (after !== undefined) {
@@ -111,6 +148,12 @@ export class ScanCache {
   async filter(p: SearchParams): Promise<SearchFilter> {
     const f: SearchFilter = { ...p.filter };
     if (p.cve !== undefined) f.versions = (await this.cveIndex(p.scan)).get(p.cve) ?? [];
+    if (p.attack !== undefined) {
+      f.attack = attackColumnValues(p.attack.technique, p.attack.verdict);
+    }
+    if (p.compromise !== undefined) {
+      f.compromise = compromiseColumnValues(p.compromise === "any" ? undefined : p.compromise);
+    }
     return f;
   }
 

@@ -1,12 +1,15 @@
 /**
  * Shodan → our Exchange. Shodan keeps banners only for servers that answered, so there are no
  * timeouts: `data` is the INFO text (a bulk reply to INFO) with Shodan's `# Keys` section
- * removed (key names are the victim's data, not facts of our schema), or error/status lines
+ * taken out of it (key names are not INFO: a key called `redis_version:9` must not become a
+ * fact) and kept apart as `server.keys` — the first MAX_KEPT_KEYS names, each cut and cleaned as
+ * untrusted text — where enrichment looks for the campaigns' keys; or error/status lines
  * (`-NOAUTH …`, `-DENIED …`, `-ERR …`) taken as replies, or something else, which is judged from
  * its first bytes like any other non-Redis answer. asn ("AS16509" → 16509), as_org (Shodan's
  * `isp`, else `org`), country and cloud are kept from the banner.
  */
 import { classifyExchange, type Exchange } from "../classify/exchange.js";
+import { MAX_KEPT_KEYS, MAX_KEY_CHARS } from "../intel/compromise.js";
 import { formatIp } from "../net/ip.js";
 import type { ProbeResult } from "../schema/result.js";
 import { safeText } from "../untrusted/text.js";
@@ -34,6 +37,29 @@ const MAX_BANNER_LINES = 16;
  * Lazy, with one fixed alternative after it: linear in the banner's length.
  */
 const KEYS_SECTION = /(^|\n)# Keys\r?\n[\s\S]*?(?:\r?\n\r?\n|$)/;
+
+/**
+ * The key names of a banner's `# Keys` section: at most MAX_KEPT_KEYS, each at most
+ * MAX_KEY_CHARS, cleaned; the rest is not read (a banner may list thousands).
+ */
+function keptKeys(data: string): string[] | undefined {
+  const m = KEYS_SECTION.exec(data);
+  if (!m) return undefined;
+  const section = m[0];
+  const keys: string[] = [];
+  let at = section.indexOf("# Keys") + "# Keys".length;
+  while (keys.length < MAX_KEPT_KEYS && at < section.length) {
+    let end = section.indexOf("\n", at + 1);
+    if (end < 0) end = section.length;
+    const name = section
+      .slice(at, end)
+      .replace(/^\r?\n/, "")
+      .replace(/\r$/, "");
+    if (name !== "") keys.push(safeText(name, MAX_KEY_CHARS));
+    at = end;
+  }
+  return keys;
+}
 
 /** The banner as what a server said in answer to INFO. */
 function shodanExchange(data: string): Exchange {
@@ -77,6 +103,8 @@ export function fromShodan(v: Obj): ProbeResult {
   const tls = optObj(v, "ssl") !== undefined;
 
   const r = resultOf(ip, port, tls ? "tls" : "tcp", time, classifyExchange(shodanExchange(data)));
+  const keys = r.server ? keptKeys(data.replace(/^\$\d+\r?\n/, "")) : undefined;
+  if (r.server && keys !== undefined) r.server.keys = keys;
   const asn = optString(v, "asn");
   if (asn !== undefined) {
     const m = /^AS(\d{1,10})$/i.exec(asn.trim());

@@ -175,6 +175,21 @@ const v6 = [
   "ALTER TABLE audits ADD COLUMN not_checked INTEGER",
 ];
 
+/**
+ * What an attacker can do with each open server and the signs of compromise it shows (the
+ * `attack` and `compromise` columns of RESULT_COLUMNS): reports count by them and the dashboard
+ * filters on them. Only open servers have them, so the indexes are partial and small.
+ */
+function v7(d: Dialect): string[] {
+  const seq = d === "sqlite" ? "" : ", seq";
+  return [
+    "ALTER TABLE results ADD COLUMN attack TEXT",
+    "ALTER TABLE results ADD COLUMN compromise TEXT",
+    `CREATE INDEX results_scan_attack ON results (scan_id, attack${seq}) WHERE attack IS NOT NULL`,
+    `CREATE INDEX results_scan_compromise ON results (scan_id, compromise${seq}) WHERE compromise IS NOT NULL`,
+  ];
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -201,6 +216,11 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     name: "audits: checks passed, failed, not checked",
     sql: { sqlite: v6, postgres: v6 },
+  },
+  {
+    version: 7,
+    name: "open servers: attack verdicts and signs of compromise",
+    sql: { sqlite: v7("sqlite"), postgres: v7("postgres") },
   },
 ];
 

@@ -69,6 +69,10 @@ export interface SearchFilter {
   cloud?: string;
   /** A substring of the record (case-insensitive for ASCII). */
   text?: string;
+  /** Any of these `attack` column values (see attackColumnValues). */
+  attack?: readonly string[];
+  /** Any of these `compromise` column values (see compromiseColumnValues). */
+  compromise?: readonly string[];
 }
 
 export interface ResultQuery {
@@ -78,6 +82,8 @@ export interface ResultQuery {
   states?: readonly string[];
   /** Only results that carry at least one CVE. */
   withCves?: boolean;
+  /** Only results showing signs of compromise. */
+  compromised?: boolean;
   shard?: string;
   /** At most this many rows (all when absent). */
   limit?: number;
@@ -311,7 +317,9 @@ export function indexedFilter(f: SearchFilter): boolean {
     f.country !== undefined ||
     f.asn !== undefined ||
     f.cloud !== undefined ||
-    f.versions !== undefined
+    f.versions !== undefined ||
+    f.attack !== undefined ||
+    f.compromise !== undefined
   );
 }
 
@@ -357,6 +365,14 @@ export function searchFilterSql(
     });
     where.push(terms.length > 0 ? `(${terms.join(" OR ")})` : "FALSE");
   }
+  // Fixed lists of short values, each an index range of the partial indexes (v6).
+  for (const [col, values] of [
+    ["attack", f.attack],
+    ["compromise", f.compromise],
+  ] as const) {
+    if (values === undefined) continue;
+    where.push(values.length > 0 ? `${col} IN (${values.map((v) => p(v)).join(", ")})` : "FALSE");
+  }
   if (f.text !== undefined && f.text !== "") where.push(d.recordLike(p(likePattern(f.text))));
   return { where, args };
 }
@@ -398,6 +414,7 @@ export function resultFilter(
     where.push(ps.length > 0 ? `state IN (${ps.join(", ")})` : "FALSE");
   }
   if (q.withCves) where.push("cve_count > 0");
+  if (q.compromised) where.push("compromise IS NOT NULL");
   return { where, args };
 }
 

@@ -495,6 +495,12 @@ export class Scan {
       shard: run.shardLabel,
     });
     let done = 0;
+    // A replica's master among the scan's own targets is not an "outside" master; a streamed
+    // scan has no space to check against, and its indicators say so.
+    const space = this.space;
+    const enrichCtx = space
+      ? { inScanSpace: (ip: string, port: number) => space.has(ip, port) }
+      : {};
     const engine = new ScanEngine(
       probe,
       {
@@ -505,7 +511,7 @@ export class Scan {
       },
       run.source,
       (target, result) => {
-        cfg.enricher?.enrich(result);
+        cfg.enricher?.enrich(result, enrichCtx);
         sink?.write(result);
         // The output failed (a full disk): stop; the last checkpoint throws the error.
         if (sink?.error) engine.stop();

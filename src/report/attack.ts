@@ -1,0 +1,165 @@
+/**
+ * The attacker's view of a scan: open servers by what an attacker can do with them (each
+ * technique's verdicts, counted from the `attack` column) and open servers showing signs of
+ * compromise (counted from the `compromise` column; the examples read from the few rows that
+ * have one, through its partial index). Verdicts and indicators come from enrichment
+ * (intel/exposure.ts, intel/compromise.ts); this file only counts and lays them out.
+ */
+import {
+  ATTACK_TECHNIQUES,
+  ATTACK_VERDICTS,
+  type AttackTechnique,
+  type AttackVerdict,
+  COMPROMISE_KINDS,
+  COMPROMISE_LABEL,
+  type CompromiseKind,
+  TECHNIQUE_LABEL,
+  VERDICT_LABEL,
+} from "../schema/result.js";
+import type { ReportReader } from "../store/index.js";
+import type { Report } from "./build.js";
+import { type Table, table } from "./tables.js";
+
+export interface AttackSummary {
+  /** Open servers in the scan. */
+  open: number;
+  /** Open servers that carry verdicts (the scan or import ran with intel). */
+  assessed: number;
+  techniques: Array<{ technique: AttackTechnique; counts: Record<AttackVerdict, number> }>;
+  compromise: {
+    /** Open servers with at least one indicator. */
+    servers: number;
+    kinds: Array<{
+      kind: CompromiseKind;
+      servers: number;
+      /** The first servers in (ip, port) order, with what they showed. */
+      examples: Array<{ server: string; evidence: string }>;
+    }>;
+  };
+}
+
+/** Examples kept per indicator kind, and rows read to find them. */
+const EXAMPLES = 3;
+const MAX_EXAMPLE_ROWS = 50_000;
+
+/**
+ * `counts` are the report's fact groups summed down to (state, attack, compromise): JSON keys
+ * of the three values, as build.ts's Facts.sum gives them.
+ */
+export async function attackSummary(
+  store: ReportReader,
+  scanId: string,
+  counts: ReadonlyMap<string, number>,
+): Promise<AttackSummary> {
+  const techniques = ATTACK_TECHNIQUES.map((technique) => ({
+    technique,
+    counts: Object.fromEntries(ATTACK_VERDICTS.map((v) => [v, 0])) as Record<AttackVerdict, number>,
+  }));
+  const byKind = new Map<CompromiseKind, number>();
+  let open = 0;
+  let assessed = 0;
+  let compromised = 0;
+  for (const [k, n] of counts) {
+    const [state, attack, compromise] = JSON.parse(k) as Array<string | null>;
+    if (state !== "open") continue;
+    open += n;
+    if (attack != null) {
+      assessed += n;
+      for (const part of attack.split(" ")) {
+        const [t, v] = part.split("=");
+        const row = techniques.find((x) => x.technique === t);
+        if (row && (ATTACK_VERDICTS as readonly string[]).includes(v ?? "")) {
+          row.counts[v as AttackVerdict] += n;
+        }
+      }
+    }
+    if (compromise != null) {
+      compromised += n;
+      for (const kind of compromise.split(" ")) {
+        if ((COMPROMISE_KINDS as readonly string[]).includes(kind)) {
+          byKind.set(kind as CompromiseKind, (byKind.get(kind as CompromiseKind) ?? 0) + n);
+        }
+      }
+    }
+  }
+
+  const examples = new Map<CompromiseKind, Array<{ ip: string; port: number; evidence: string }>>();
+  if (compromised > 0) {
+    for await (const r of store.results({
+      scanId,
+      compromised: true,
+      ordered: false,
+      limit: MAX_EXAMPLE_ROWS,
+    })) {
+      if (r.state !== "open") continue;
+      for (const c of r.compromise ?? []) {
+        const list = examples.get(c.kind) ?? [];
+        list.push({ ip: r.ip, port: r.port, evidence: c.evidence });
+        examples.set(c.kind, list);
+      }
+    }
+  }
+  const kinds = COMPROMISE_KINDS.filter((k) => (byKind.get(k) ?? 0) > 0).map((kind) => ({
+    kind,
+    servers: byKind.get(kind) ?? 0,
+    examples: (examples.get(kind) ?? [])
+      .sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port))
+      .slice(0, EXAMPLES)
+      .map((e) => ({ server: `${e.ip}:${e.port}`, evidence: e.evidence })),
+  }));
+  return { open, assessed, techniques, compromise: { servers: compromised, kinds } };
+}
+
+export function attackTables(a: AttackSummary): Table[] {
+  const verdictNote =
+    a.assessed === 0
+      ? `${a.open} open servers; no verdicts: the results were not enriched (--no-intel)`
+      : `of ${a.open} open servers (${a.assessed} with verdicts), by the defaults of their product and version: a renamed command, an ACL or a changed setting is not visible to a read-only probe`;
+  const compromiseNote =
+    a.compromise.servers === 0
+      ? undefined
+      : `${a.compromise.servers} of ${a.open} open servers: indicators in what they showed, not proof of compromise`;
+  return [
+    table(
+      "attack",
+      "Open servers by what an attacker can do",
+      [
+        ["technique", false],
+        ...ATTACK_VERDICTS.map((v) => [VERDICT_LABEL[v], true] as [string, boolean]),
+      ],
+      a.assessed === 0
+        ? []
+        : a.techniques.map((t) => [
+            TECHNIQUE_LABEL[t.technique],
+            ...ATTACK_VERDICTS.map((v) => t.counts[v]),
+          ]),
+      verdictNote,
+    ),
+    table(
+      "compromise",
+      "Open servers showing signs of compromise",
+      [
+        ["indicator", false],
+        ["servers", true],
+        ["example (what the server showed)", false],
+      ],
+      a.compromise.kinds.map((k) => [
+        COMPROMISE_LABEL[k.kind],
+        k.servers,
+        k.examples.map((e) => `${e.server} ${e.evidence}`).join("; ") || "-",
+      ]),
+      compromiseNote ??
+        (a.assessed > 0 ? `none of the ${a.assessed} open servers checked showed one` : undefined),
+    ),
+  ];
+}
+
+/** The report's tables with the attacker's view after the CVE and end-of-life tables. */
+export function withAttackTables(r: Report, tables: Table[]): Table[] {
+  // A report made by an older redscope (JSON read back) has no attack part.
+  if (r.attack === undefined) return tables;
+  const extra = attackTables(r.attack);
+  const at = tables.findIndex((t) => t.id === "eol");
+  if (at < 0) return [...tables, ...extra];
+  return [...tables.slice(0, at + 1), ...extra, ...tables.slice(at + 1)];
+}
