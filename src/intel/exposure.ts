@@ -50,6 +50,7 @@ export const LUA_CVE_IDS: ReadonlySet<string> = new Set([
   "CVE-2025-46818",
   "CVE-2025-46819",
   "CVE-2025-49844",
+  "CVE-2025-67733",
   "CVE-2026-23631",
 ]);
 
