@@ -139,6 +139,10 @@ for (const [kind, location] of backends) {
         "DROP INDEX results_ip",
         "ALTER TABLE scan_shards DROP COLUMN progress",
         "ALTER TABLE results DROP COLUMN step",
+        "DROP INDEX results_scan_attack",
+        "DROP INDEX results_scan_compromise",
+        "ALTER TABLE results DROP COLUMN attack",
+        "ALTER TABLE results DROP COLUMN compromise",
         // PostgreSQL's state and product indexes end in seq: they go with it, as in version 1.
         ...(kind === "postgres"
           ? [
