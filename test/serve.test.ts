@@ -27,6 +27,17 @@ import { freePort } from "./helpers/ports.js";
 import { testScan } from "./helpers/scans.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+
+/**
+ * Headless Chromium in which no name resolves (a page sent to evil.example fails there, without
+ * a DNS query): the dashboard is an address.
+ */
+function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+  });
+}
 const SHOTS = fileURLToPath(new URL("../../test-output/", import.meta.url));
 const TOKEN = "test-token-0123456789-abcdef";
 
@@ -201,12 +212,7 @@ describe("redscope serve", {
     assert.equal(a.code, 1, a.stderr);
 
     dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
-    // No name resolves (a page sent to evil.example fails there, without a DNS query); the
-    // dashboard is an address.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {
@@ -724,10 +730,7 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
     );
     assert.equal(r.code, 0, r.stderr);
     dash = await serve(["--db", db, "--listen", "127.0.0.1:0", "--token", TOKEN]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {
