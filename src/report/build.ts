@@ -274,26 +274,28 @@ async function exposure(
   }
   openByRole.sort((a, b) => b.count - a.count || (a.role < b.role ? -1 : 1));
 
-  // Unordered reads: the state index and the CVE index find the rows; order is set below.
+  // One unordered read of the rows the report needs whole (open ones, and those with CVEs: the
+  // state index and the CVE index find them); their order is set below. Two reads of nearly the
+  // same rows cost 1.3× as long on 1 M results.
   const leaks: ReplicationLeak[] = [];
-  for await (const r of store.results({ scanId, states: ["open"], ordered: false })) {
-    const leak = replicationLeak(r);
-    if (leak) leaks.push(leak);
-  }
-  leaks.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
-
   const cves = new Map<string, { id: string; cvss?: number; servers: number }>();
   const caveats = { backportsPossible: 0, ambiguous: 0 };
-  for await (const r of store.results({ scanId, withCves: true, ordered: false })) {
+  for await (const r of store.results({ scanId, openOrCves: true, ordered: false })) {
+    if (r.state === "open") {
+      const leak = replicationLeak(r);
+      if (leak) leaks.push(leak);
+    }
+    if (r.cves === undefined || r.cves.length === 0) continue;
     if (r.cve_verdict?.backports_possible) caveats.backportsPossible++;
     if (r.cve_verdict?.ambiguous !== undefined) caveats.ambiguous++;
-    for (const c of r.cves ?? []) {
+    for (const c of r.cves) {
       const e = cves.get(c.id) ?? { id: c.id, servers: 0 };
       if (c.cvss !== undefined) e.cvss = c.cvss;
       e.servers++;
       cves.set(c.id, e);
     }
   }
+  leaks.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 
   const worst = facts.sum(["max_cvss"]);
   const worstCvss = CVSS_BANDS.map(([band, floor], i) => {

@@ -82,6 +82,8 @@ export interface ResultQuery {
   states?: readonly string[];
   /** Only results that carry at least one CVE. */
   withCves?: boolean;
+  /** Only open results and results that carry a CVE (either): what a report reads whole. */
+  openOrCves?: boolean;
   /** Only results showing signs of compromise. */
   compromised?: boolean;
   shard?: string;
@@ -414,6 +416,7 @@ export function resultFilter(
     where.push(ps.length > 0 ? `state IN (${ps.join(", ")})` : "FALSE");
   }
   if (q.withCves) where.push("cve_count > 0");
+  if (q.openOrCves) where.push("(state = 'open' OR cve_count > 0)");
   if (q.compromised) where.push("compromise IS NOT NULL");
   return { where, args };
 }
