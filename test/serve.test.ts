@@ -38,6 +38,33 @@ function launchBrowser(): Promise<Browser> {
     args: ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
   });
 }
+
+/** A logged-in tab that fails the test on any dialog, foreign request or page error. */
+async function loggedInTab(
+  browser: Browser,
+  url: string,
+): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("dialog", (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.origin !== url || u.pathname.startsWith("/xss")) problems.push(`request: ${r.url()}`);
+  });
+  await page.goto(`${url}/scans`);
+  assert.match(page.url(), /\/login\?next=%2Fscans$/, "sent to the login first");
+  await page.fill("input[name=token]", TOKEN);
+  await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
+  return { page, problems };
+}
 const SHOTS = fileURLToPath(new URL("../../test-output/", import.meta.url));
 const TOKEN = "test-token-0123456789-abcdef";
 
@@ -223,30 +250,7 @@ describe("redscope serve", {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** A logged-in tab that fails the test on any dialog, foreign request or page error. */
-  async function tab(): Promise<{ page: Page; problems: string[] }> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on("dialog", (d) => {
-      problems.push(`dialog: ${d.message()}`);
-      void d.dismiss();
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("request", (r) => {
-      const u = new URL(r.url());
-      if (u.origin !== dash.url || u.pathname.startsWith("/xss"))
-        problems.push(`request: ${r.url()}`);
-    });
-    await page.goto(`${dash.url}/scans`);
-    assert.match(page.url(), /\/login\?next=%2Fscans$/, "sent to the login first");
-    await page.fill("input[name=token]", TOKEN);
-    await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
-    return { page, problems };
-  }
+  const tab = () => loggedInTab(browser, dash.url);
 
   test("every page in Chromium: hostile strings shown as text, nothing runs or loads; screenshots", async () => {
     const { page, problems } = await tab();
@@ -740,22 +744,7 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
   });
 
   test("search by what an attacker can do and by signs of compromise; the report's tables", async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on("dialog", (d) => {
-      problems.push(`dialog: ${d.message()}`);
-      void d.dismiss();
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("request", (q) => {
-      const u = new URL(q.url());
-      if (u.origin !== dash.url || u.pathname.startsWith("/xss"))
-        problems.push(`request: ${q.url()}`);
-    });
-    await page.goto(`${dash.url}/login`);
-    await page.fill("input[name=token]", TOKEN);
-    await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
+    const { page, problems } = await loggedInTab(browser, dash.url);
     const results = page.locator("section:has(h2:text('Results')) tbody tr");
     const count = async (): Promise<string> => {
       await until(async () =>
@@ -796,7 +785,9 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
 
     // A bad value is one line, not a page of errors.
     const bad = await fetch(`${dash.url}/search?scan=banners&attack=rm_rf:open`, {
-      headers: { cookie: (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ") },
+      headers: {
+        cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; "),
+      },
     });
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /no such technique: rm_rf:open/);
@@ -812,6 +803,6 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
     await page.screenshot({ path: path.join(SHOTS, "dashboard-attack.png"), fullPage: true });
     assert.equal(await page.locator("img").count(), 0);
     assert.deepEqual(problems, []);
-    await context.close();
+    await page.context().close();
   });
 });
