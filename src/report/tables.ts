@@ -96,17 +96,8 @@ function nicerNote(c: NicerCounts): string {
  */
 export function nicerTables(c: NicerCounts, ref?: Reference): Table[] {
   const pub = ref?.nicer;
-  const pubCols: Array<[string, boolean]> = pub
-    ? [
-        [`${ref.title} count`, true],
-        [`${ref.title} percent`, true],
-      ]
-    : [];
-  const pubCells = (name: string): Cell[] => {
-    if (!pub) return [];
-    const n = pub.rows[name];
-    return n === undefined ? ["-", "-"] : [n, p2((100 * n) / pub.total)];
-  };
+  const pubCols = referenceColumns(pub && ref);
+  const pubCells = (name: string): Cell[] => (pub ? referenceCells(pub.rows[name], pub.total) : []);
   const note = nicerNote(c);
   return [
     table(
@@ -143,6 +134,21 @@ export function nicerTables(c: NicerCounts, ref?: Reference): Table[] {
   ];
 }
 
+/** The two columns a reference adds beside a table's own count and percent. */
+function referenceColumns(ref: Reference | undefined): Array<[string, boolean]> {
+  return ref
+    ? [
+        [`${ref.title} count`, true],
+        [`${ref.title} percent`, true],
+      ]
+    : [];
+}
+
+/** A published count and its share of the publication's base, or dashes where it gave none. */
+function referenceCells(n: number | undefined, base: number): Cell[] {
+  return n === undefined ? ["-", "-"] : [n, p2((100 * n) / base)];
+}
+
 /** A reference's source in full (title and address), or as a table cell cites it. */
 function sourceTitle(ref: Reference, id: string | undefined, short = false): string {
   const s = ref.sources.find((x) => x.id === id);
@@ -170,18 +176,10 @@ function versionsTable(p: ProductVersions, coverage: number, ref?: Reference): T
     ["count", true],
     ["percent", true],
     ["cumulative", true],
-    ...(pub
-      ? ([
-          [`${ref!.title} count`, true],
-          [`${ref!.title} percent`, true],
-        ] as Array<[string, boolean]>)
-      : []),
+    ...referenceColumns(pub && ref),
   ];
-  const pubCells = (v: string): Cell[] => {
-    if (!pub) return [];
-    const n = published.get(v);
-    return n === undefined ? ["-", "-"] : [n, p2((100 * n) / pub.listed_total)];
-  };
+  const pubCells = (v: string): Cell[] =>
+    pub ? referenceCells(published.get(v), pub.listed_total) : [];
   let note = `percent of the ${p.total} ${p.product} servers whose version was read; the listed versions cover ${p1(last)}`;
   if (p.omitted.versions > 0) {
     note += `; ${p.omitted.versions} more versions (${p.omitted.count} servers) below the ${coverage}% cut`;
