@@ -31,6 +31,15 @@ describe("bad input: one line on stderr, exit 2, nothing written", () => {
     ["bad duration", ["scan", "127.0.0.1", "--read-timeout", "soon"], /--read-timeout/],
     ["tls and tls-auto", ["scan", "127.0.0.1", "--tls", "--tls-auto"], /exclude/],
     ["unknown command", ["frobnicate"], /unknown command/],
+    // nmap's output forms: never `-o G` and a target named x.gnmap.
+    ["nmap -oG", ["scan", "127.0.0.1", "-oG", "x.gnmap"], /-oG: nmap's output forms .* -oJ FILE/],
+    ["nmap -oX", ["scan", "127.0.0.1", "-oX", "x.xml"], /-oX: nmap's output forms/],
+    // A file name where a target was expected is never sent to a resolver.
+    [
+      "a file name as a target",
+      ["scan", "results.json", "--allow-reserved"],
+      /"results\.json".*looks like a file name: read targets from a file with -iL results\.json/,
+    ],
   ];
   for (const [name, args, re] of cases) {
     test(name, async () => {
@@ -109,6 +118,26 @@ describe("targets and output", () => {
     for (const x of res) {
       assert.ok(x.scan_id && x.time && x.transport === "tcp");
     }
+  });
+
+  test("-oJ FILE writes JSONL to FILE, as -o does (nmap's spelling)", async () => {
+    const file = path.join(tmp, "oj.json");
+    const r = await runCli([
+      "scan",
+      `127.0.0.1:${port}`,
+      "--allow-reserved",
+      "--no-db",
+      "-q",
+      "-oJ",
+      file,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = parseJsonl(fs.readFileSync(file, "utf8"));
+    assert.deepEqual(
+      rows.map((x) => [x.ip, x.port]),
+      [["127.0.0.1", port]],
+    );
+    assert.ok(!fs.existsSync("J"), "no file named J");
   });
 
   test("hostnames resolve and are kept on the result", async () => {

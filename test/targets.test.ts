@@ -321,6 +321,13 @@ describe("target specs", () => {
       ["1.2.3.4:", /^invalid port ""/],
       ["1.2.3:80", /^invalid IPv4 address "1.2.3"/],
       ["host_x:80", /^invalid hostname "host_x"/],
+      // File names are never sent to a resolver as hostnames (`-oJ x.json` misread).
+      [
+        "x.json",
+        /^invalid target "x\.json": .*looks like a file name: read targets from a file with -iL x\.json/,
+      ],
+      ["Hosts.TXT", /looks like a file name/],
+      ["scan.jsonl:6379", /^invalid hostname "scan\.jsonl": .*looks like a file name/],
       ["[::1", /missing "\]"/],
       ["[1.2.3.4]:80", /must be an IPv6 address/],
       ["[::1]6379", /expected ":port" after "\]"/],

@@ -5,7 +5,7 @@ import { TargetSpecError } from "../targets/index.js";
 import { ConfigError } from "../usecases/errors.js";
 import { registerAudit } from "./audit.js";
 import { registerDemo } from "./demo.js";
-import { UsageError } from "./errors.js";
+import { fail, UsageError } from "./errors.js";
 import { registerHoneypot } from "./honeypot.js";
 import { registerImport } from "./import.js";
 import { registerIntelCommand } from "./intel.js";
@@ -14,9 +14,26 @@ import { registerScan } from "./scan.js";
 import { registerServe } from "./serve.js";
 import { VERSION } from "./version.js";
 
-/** nmap's `-iL` is two letters after one dash, which no option parser takes as a short flag. */
+/** nmap's output forms after one dash and `-o` (`-oN`, `-oG`, `-oX`, `-oA`, `-oS`). */
+const NMAP_OUTPUT = /^-o[A-Z]$/;
+
+/**
+ * nmap's two-letter flags are two letters after one dash, which no option parser takes as a
+ * short flag: left alone, `-oJ x.json` would read as `-o J` and a target `x.json`. `-iL` reads
+ * targets from a file; `-oJ` writes JSONL, as `-o` does; nmap's other output forms are refused
+ * with a hint.
+ */
 export function normaliseArgv(argv: string[]): string[] {
-  return argv.map((a) => (a === "-iL" ? "--input-list" : a));
+  return argv.map((a) => {
+    if (a === "-iL") return "--input-list";
+    if (a === "-oJ") return "--output";
+    if (NMAP_OUTPUT.test(a)) {
+      fail(
+        `${a}: nmap's output forms are not written; use -o FILE or -oJ FILE (JSONL), and redscope report -f csv|json|md|html for tables`,
+      );
+    }
+    return a;
+  });
 }
 
 function program(): Command {
@@ -45,7 +62,8 @@ function program(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await program().parseAsync(normaliseArgv(argv), { from: "user" });
+    const args = normaliseArgv(argv);
+    await program().parseAsync(args, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -67,25 +67,28 @@ function placeTable(id: string, title: string, keyColumns: string[], rows: Place
   );
 }
 
+/** `1 server`, `2 servers`. */
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
 /**
  * Under the NICER table: its base (the Redis nodes the study counted), then what it did not
  * count — targets probed, and by state those that were not Redis or did not answer, plus the
  * Redis-protocol replies it had no row for (an open server whose version was not read).
  */
 function nicerNote(c: NicerCounts): string {
-  const count = (st: string): number => c.states.find((s) => s.state === st)?.count ?? 0;
+  const inState = (st: string): number => c.states.find((s) => s.state === st)?.count ?? 0;
   const outside: Array<[string, number]> = [
-    ["not Redis", count("not_redis")],
-    ["silent", count("silent")],
-    ["closed", count("closed")],
-    ["timed out", count("timeout")],
+    ["not Redis", inState("not_redis")],
+    ["silent", inState("silent")],
+    ["closed", inState("closed")],
+    ["timed out", inState("timeout")],
   ];
   const other = c.total - c.nicerTotal - outside.reduce((a, [, n]) => a + n, 0);
   if (other > 0) outside.push(["Redis without a NICER row", other]);
   const parts = outside.map(([what, n]) => `${n} ${what}`).join(", ");
   return (
-    `percent of the ${c.nicerTotal} Redis nodes found, as the study counted; not counted: ` +
-    `${c.total} targets probed, ${parts}; an open server is "Returned version" once its version was read`
+    `percent of the ${count(c.nicerTotal, "Redis node", "Redis nodes")} found, as the study counted; not counted: ` +
+    `${count(c.total, "target", "targets")} probed, ${parts}; an open server is "Returned version" once its version was read`
   );
 }
 
@@ -155,8 +158,6 @@ function sourceTitle(ref: Reference, id: string | undefined, short = false): str
   if (!s) return "";
   return short ? s.short : `${s.title} <${s.url}>`;
 }
-
-const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /**
  * One product's versions as the study printed them: "112 different version strings; thirty of

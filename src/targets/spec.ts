@@ -155,10 +155,21 @@ export function parseAddressRange(
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/**
+ * Endings of file names that are no top-level domain: a token like `results.json` or
+ * `hosts.txt` is a file named where a target was expected (`-oJ x.json` misread, `-iL` left
+ * out), never a name to send to a resolver.
+ */
+const FILE_NAME =
+  /\.(?:jsonl?|ndjson|txt|csv|tsv|xml|gnmap|nmap|gz|bz2|xz|zst|log|lst|out|conf|cfg|ya?ml|db|sqlite3?)$/;
+
 /** Why `name` is not an RFC 1123 hostname, or undefined when it is one. */
 function hostnameProblem(name: string): string | undefined {
   const bare = name.endsWith(".") ? name.slice(0, -1) : name;
   if (bare.length === 0) return "empty name";
+  if (FILE_NAME.test(bare)) {
+    return `it looks like a file name: read targets from a file with -iL ${bare}, write results with -o ${bare}`;
+  }
   if (bare.length > 253) return "longer than 253 characters";
   const labels = bare.split(".");
   for (const label of labels) {
