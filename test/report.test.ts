@@ -328,6 +328,21 @@ describe("redscope report (CLI)", () => {
     assert.match(r.stdout, /Trend: 2 scans of the same targets/);
     const list = await runCli(["report", "--list", "--db", DB]);
     assert.match(list.stdout, /older\s+scan\s+2026-10-01/);
+    // Every listing honours -f.
+    const listJson = JSON.parse(
+      (await runCli(["report", "--list", "--db", DB, "-f", "json"])).stdout,
+    );
+    assert.deepEqual(
+      listJson.scans.map((x: { id: string }) => x.id),
+      ["older", "newer"],
+    );
+    const listCsv = (await runCli(["report", "--list", "--db", DB, "-f", "csv"])).stdout;
+    assert.match(
+      listCsv,
+      /^section,scan,source,started,finished,targets,ports,results\r\nscans,older,scan,/,
+    );
+    const listHtml = (await runCli(["report", "--list", "--db", DB, "-f", "html"])).stdout;
+    assert.match(listHtml, /^<!DOCTYPE html>[\s\S]*<td>older<\/td>/);
     for (const format of ["md", "csv", "json"]) {
       const file = path.join(tmp, `r.${format}`);
       const w = await runCli(["report", "older", "--db", DB, "-f", format, "-o", file]);

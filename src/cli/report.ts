@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport, type HoneypotReport, honeypotTables } from "../report/honeypot.js";
-import { renderHoneypotHtml, renderHtml } from "../report/html.js";
+import { renderHoneypotHtml, renderHtml, renderTablesHtml } from "../report/html.js";
 import { loadReference, PublishedDataError, type Reference } from "../report/reference.js";
 import {
   renderCsv,
@@ -11,11 +11,10 @@ import {
   renderJson,
   renderMarkdown,
   renderMarkdownTables,
-  renderTable,
   renderText,
   renderTextTables,
 } from "../report/render.js";
-import { diffTables } from "../report/tables.js";
+import { type Cell, diffTables, table } from "../report/tables.js";
 import { defaultDbPath, type ScanInfo, type Store } from "../store/index.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail } from "./open.js";
@@ -103,7 +102,7 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
   const store = await openStoreOrFail(dbSpec);
   try {
     if (flags.list) {
-      write(flags.output, scanList(await store.listScans()));
+      write(flags.output, scanList(await store.listScans(), flags.format));
       return 0;
     }
     if (flags.honeypot) {
@@ -187,21 +186,42 @@ async function newestScan(store: Store): Promise<ScanInfo> {
   return newest;
 }
 
-function scanList(scans: ScanInfo[]): string {
-  const rows = [["scan", "source", "started", "finished", "targets", "ports", "results"]];
-  for (const s of scans) {
-    const n = Object.values(s.counts ?? {}).reduce((a, b) => a + b, 0);
-    rows.push([
-      s.id,
-      s.source,
-      s.startedAt.slice(0, 19),
-      s.finishedAt?.slice(0, 19) ?? "-",
-      s.targets.length > 40 ? `${s.targets.slice(0, 39)}…` : s.targets,
-      s.ports,
-      s.counts ? String(n) : "-",
-    ]);
+/** The scans in the store, in any format (JSON: the scan records whole). */
+function scanList(scans: ScanInfo[], format: Format): string {
+  if (format === "json") return `${JSON.stringify({ scans }, null, 2)}\n`;
+  const rows: Cell[][] = scans.map((s) => [
+    s.id,
+    s.source,
+    s.startedAt.slice(0, 19),
+    s.finishedAt?.slice(0, 19) ?? "-",
+    s.targets,
+    s.ports,
+    s.counts ? Object.values(s.counts).reduce((a, b) => a + b, 0) : "-",
+  ]);
+  const t = table(
+    "scans",
+    "Scans in the store",
+    [
+      ["scan", false],
+      ["source", false],
+      ["started", false],
+      ["finished", false],
+      ["targets", false],
+      ["ports", false],
+      ["results", true],
+    ],
+    rows,
+  );
+  switch (format) {
+    case "csv":
+      return renderCsvTables([t]);
+    case "md":
+      return renderMarkdownTables("redscope: scans in the store", [], [t]);
+    case "html":
+      return renderTablesHtml("redscope: scans in the store", [t]);
+    default:
+      return renderTextTables([t]);
   }
-  return `${renderTable(rows, [false, false, false, false, false, false, true])}\n`;
 }
 
 /**
