@@ -34,6 +34,12 @@ describe("bad input: one line on stderr, exit 2, nothing written", () => {
     // nmap's output forms: never `-o G` and a target named x.gnmap.
     ["nmap -oG", ["scan", "127.0.0.1", "-oG", "x.gnmap"], /-oG: nmap's output forms .* -oJ FILE/],
     ["nmap -oX", ["scan", "127.0.0.1", "-oX", "x.xml"], /-oX: nmap's output forms/],
+    // nmap's -n: no DNS, so a hostname is refused, not resolved (-n was --max-targets).
+    [
+      "-n with a hostname",
+      ["scan", "redis.example.com", "-n", "--allow-reserved"],
+      /-n \(no DNS\): "redis\.example\.com" is a hostname; give its address/,
+    ],
     // A file name where a target was expected is never sent to a resolver.
     [
       "a file name as a target",

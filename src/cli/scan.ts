@@ -58,6 +58,8 @@ interface ScanFlags {
   intelDir?: string;
   intel?: boolean;
   scanId?: string;
+  /** false with -n / --no-dns. */
+  dns?: boolean;
 }
 
 /** Skipped stream lines reported one by one before only being counted. */
@@ -117,7 +119,8 @@ export function registerScan(program: Command): void {
       "--resume <file>",
       "checkpoint file: a killed scan run again with it continues where it stopped",
     )
-    .option("-n, --max-targets <n>", "stop after this many targets")
+    .option("--max-targets <n>", "stop after this many targets")
+    .option("-n, --no-dns", "never resolve names (as nmap's -n): a hostname target is refused")
     .option("--max-runtime <t>", "stop starting new probes after this long")
     .option(
       "--stream",
@@ -139,6 +142,12 @@ async function readInput(targets: string[], flags: ScanFlags): Promise<TargetInp
   }
   if (input.ranges.length + input.pairs.length + input.hostnames.length === 0) {
     fail("no targets: give addresses, CIDRs or hostnames, or -iL FILE (-iL - for stdin)");
+  }
+  const name = input.hostnames[0];
+  if (flags.dns === false && name !== undefined) {
+    fail(
+      `-n (no DNS): ${JSON.stringify(name.source).slice(0, 80)} is a hostname; give its address (${input.hostnames.length} hostname${input.hostnames.length === 1 ? "" : "s"} in all)`,
+    );
   }
   return input;
 }
