@@ -5,7 +5,7 @@ import type { IntelStatus } from "../intel/enrich.js";
 import { nicerCounts, type StateTally } from "../report/nicer.js";
 import { renderTable, renderTextTables } from "../report/render.js";
 import { nicerTables } from "../report/tables.js";
-import { type ProbeResult, STATES } from "../schema/result.js";
+import { NICER_ROW, type ProbeResult, STATES } from "../schema/result.js";
 import { terminalText } from "../untrusted/text.js";
 import type { ScanProgress, ScanSummary } from "../usecases/scan.js";
 
@@ -58,10 +58,9 @@ export function stateTables(tally: StateTally): string {
 
 /** The state tables and the scan's line: what a scan prints at its end. */
 export function summaryTable(s: ScanSummary): string {
-  const counts = nicerCounts({ states: s.counts, nicer: s.nicer });
   // Every Redis reply counts here, an open server whose version was not read too.
-  const redis = counts.states.reduce((a, st) => a + (st.nicer ? st.count : 0), 0);
-  const lines = [renderTextTables(nicerTables(counts)).trimEnd()];
+  const redis = STATES.reduce((a, st) => a + (NICER_ROW[st] ? (s.counts[st] ?? 0) : 0), 0);
+  const lines = [stateTables({ states: s.counts, nicer: s.nicer })];
   lines.push(
     `Redis-protocol servers found: ${redis}; scan ${s.scanId}, seed ${s.seed}, shard ${s.shard}, ` +
       `${(s.elapsedMs / 1000).toFixed(1)} s${s.elapsedMs > 0 ? `, ${Math.round((s.done * 1000) / s.elapsedMs)}/s` : ""}`,

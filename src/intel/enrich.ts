@@ -7,7 +7,7 @@
 import type { ProbeResult, State } from "../schema/result.js";
 import { type CloudSourceStatus, loadCloudIndex } from "./clouds.js";
 import { type CompromiseContext, compromiseIndicators } from "./compromise.js";
-import { CveMatcher, cveTableIn } from "./cves.js";
+import { type CveMatch, CveMatcher, cveTableIn } from "./cves.js";
 import { assessAttack, isLuaCve } from "./exposure.js";
 import { findGeoDbs, type GeoDbInfo, GeoIndex } from "./geo.js";
 
@@ -67,8 +67,9 @@ export class Enricher {
    */
   enrich(r: ProbeResult, ctx?: EnrichContext): void {
     if (UNANSWERED.has(r.state)) return;
+    // Matched once: the CVE list and the attack verdicts read the same verdict.
+    const m = this.cves.match(r.server);
     if (r.server?.version !== undefined) {
-      const m = this.cves.match(r.server);
       // A judged version carries its list, empty when clean; an unjudged one carries none.
       if (m.basis !== "none") {
         r.cves = m.cves.map((c) => ({ ...c }));
@@ -82,15 +83,15 @@ export class Enricher {
       }
     }
     Object.assign(r, this.place(r.ip));
-    this.assess(r, ctx);
+    this.assess(r, m, ctx);
   }
 
   /** An open server's `attack` verdicts and `compromise` indicators (none for other states). */
-  assess(r: ProbeResult, ctx: EnrichContext = {}): void {
+  private assess(r: ProbeResult, match: CveMatch, ctx: EnrichContext = {}): void {
     delete r.attack;
     delete r.compromise;
     if (r.state !== "open") return;
-    const attack = assessAttack(r, this.cves.match(r.server), {
+    const attack = assessAttack(r, match, {
       isLua: (id) => this.luaCves.has(id),
       tableUpdated: this.tableUpdated,
     });
