@@ -262,7 +262,8 @@ describe("index", () => {
       p.family === 4
         ? BigInt(p.w3)
         : (BigInt(p.w0) << 96n) | (BigInt(p.w1) << 64n) | (BigInt(p.w2) << 32n) | BigInt(p.w3);
-    const MAPPED = 0xffffn << 32n;
+    /** The top 96 bits of an IPv4-mapped address (::ffff:a.b.c.d). */
+    const MAPPED = 0xffffn;
     /** The rules as the documentation states them, one prefix at a time. */
     const naive = (entries: Entry[], family: 4 | 6, x: bigint): CloudMatch | undefined => {
       if (family === 6 && x >> 32n === MAPPED) return naive(entries, 4, x & 0xffff_ffffn);
