@@ -278,7 +278,7 @@ describe("redscope serve", {
     );
     assert.equal(await page.locator("[data-count-url]").textContent(), "60 results");
     await shot("search");
-    await Promise.all([page.waitForURL(/state=open.*after=/), page.click("text=Next page")]);
+    await Promise.all([page.waitForURL(/q=state%3Aopen.*after=/), page.click("text=Next page")]);
     assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 10);
     await page.goto(
       `${dash.url}/search?scan=new&cve=CVE-2025-49844&q=${encodeURIComponent(XSS.script)}`,

@@ -7,6 +7,7 @@
  */
 
 import { STYLE, sectionHtml } from "../report/html.js";
+import { formatQuery } from "../report/query.js";
 import type { Table } from "../report/tables.js";
 import {
   type AuditCounts,
@@ -250,7 +251,9 @@ export function searchPageHtml(
   page: SearchPage | undefined,
   error: string | undefined,
 ): string {
-  const f = p.filter;
+  const f = p.query;
+  const versionValue =
+    f.versionRange !== undefined ? `${f.versionRange.op}${f.versionRange.version}` : f.version;
   const field = (
     name: string,
     label: string,
@@ -268,7 +271,7 @@ export function searchPageHtml(
   const stateOptions = ['<option value="">any</option>']
     .concat(STATES.map((s) => `<option${s === f.state ? " selected" : ""}>${s}</option>`))
     .join("");
-  const attackValue = p.attack ? `${p.attack.technique}:${p.attack.verdict}` : "";
+  const attackValue = f.attack ? `${f.attack.technique}:${f.attack.verdict}` : "";
   const attackOptions = ['<option value="">any</option>']
     .concat(
       ATTACK_TECHNIQUES.flatMap((t) =>
@@ -286,7 +289,7 @@ export function searchPageHtml(
         ...COMPROMISE_KINDS.map((k) => [k, COMPROMISE_LABEL[k]] as const),
       ].map(
         ([value, label]) =>
-          `<option value="${value}"${value === p.compromise ? " selected" : ""}>${htmlText(label)}</option>`,
+          `<option value="${value}"${value === f.compromise ? " selected" : ""}>${htmlText(label)}</option>`,
       ),
     )
     .join("");
@@ -296,29 +299,21 @@ export function searchPageHtml(
 <label>exploitable (open servers)<select name="attack">${attackOptions}</select></label>
 <label>signs of compromise<select name="compromise">${compromiseOptions}</select></label>
 ${field("product", "product", f.product, "redis, valkey…")}
-${field("version", "version", f.version, "7.0.15")}
-${field("cve", "CVE", p.cve, "CVE-2025-49844")}
+${field("version", "version", versionValue, "7.0.15, <6, >=7.2")}
+${field("cve", "CVE", f.cve, "CVE-2025-49844")}
 ${field("cloud", "cloud", f.cloud, "aws, gcp…")}
 ${field("asn", "AS number", f.asn, "16509")}
 ${field("country", "country", f.country, "DE")}
-${field("q", "text (anywhere in the record)", f.text, "")}
+${field("q", "query or text (state:open version:<6 country:DE cve:… or words)", f.text === undefined ? undefined : formatQuery({ text: f.text }), "")}
 <button class="primary" type="submit">Search</button>
 </form>`;
   const body = [heading("redscope dashboard", "Search results"), section("Filters", form)];
   if (error !== undefined) body.push(`<p class="flash">${htmlText(error)}</p>`);
   if (page) {
+    // One parameter carries the whole filter: the syntax the form's query box takes.
     const q: Record<string, string | number | undefined> = {
       scan: p.scan,
-      state: f.state,
-      product: f.product,
-      version: f.version,
-      cve: p.cve,
-      cloud: f.cloud,
-      asn: f.asn,
-      country: f.country,
-      q: f.text,
-      attack: p.attack ? `${p.attack.technique}:${p.attack.verdict}` : undefined,
-      compromise: p.compromise,
+      q: formatQuery(f) || undefined,
     };
     const rows = page.rows.map(({ result: r }) => [
       `<a href="${href(`/hosts/${encodeURIComponent(r.ip)}`, {})}">${htmlText(r.ip, 64)}</a>`,

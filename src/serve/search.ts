@@ -5,17 +5,17 @@
  * answers in about the same time however rare the match, and the page says how far it looked.
  */
 import {
-  ATTACK_TECHNIQUES,
-  ATTACK_VERDICTS,
-  type AttackTechnique,
-  type AttackVerdict,
-  attackColumnValues,
-  COMPROMISE_KINDS,
-  type CompromiseKind,
-  compromiseColumnValues,
-  type ProbeResult,
-  STATES,
-} from "../schema/result.js";
+  cveIndex,
+  type HostQuery,
+  MAX_QUERY,
+  parseQuery,
+  QUERY_KEYS,
+  QueryError,
+  setTerm,
+  storeFilter,
+  type VersionPair,
+} from "../report/query.js";
+import type { ProbeResult } from "../schema/result.js";
 import type { SearchFilter, SearchReader } from "../store/index.js";
 import { Lru } from "./lru.js";
 
@@ -27,75 +27,40 @@ const MAX_WINDOW = 1 << 21;
 
 export interface SearchParams {
   scan: string;
-  filter: SearchFilter;
-  cve?: string;
-  /** Open servers whose verdict for `technique` is `verdict` ("exploitable"). */
-  attack?: { technique: AttackTechnique; verdict: AttackVerdict };
-  /** Open servers showing this sign of compromise, or any. */
-  compromise?: CompromiseKind | "any";
+  /** The filter, in the one query form `report --hosts` shares (src/report/query.ts). */
+  query: HostQuery;
   /** Continue after this position (insertion order). */
   after?: number;
 }
 
-/** Longest value taken from a query parameter. */
+/** Longest value taken from a query parameter (the query text has its own bound). */
 const MAX_PARAM = 200;
 
+/** A bad search: its message is shown in the form (QueryError is the query syntax's). */
 export class SearchInputError extends Error {}
 
-/** The search form's fields from a URL's query (unknown states, bad numbers: an error). */
+/**
+ * The search from a URL's query: `q` in the query syntax (`state:open version:<6 …`), and the
+ * single fields the older links and the form's selects use (`state=open`, `cve=…`), merged.
+ */
 export function parseSearch(q: URLSearchParams): SearchParams {
   const get = (k: string): string | undefined => {
     const v = q.get(k)?.trim();
-    return v === undefined || v === "" ? undefined : v.slice(0, MAX_PARAM);
+    return v === undefined || v === "" ? undefined : v.slice(0, k === "q" ? MAX_QUERY : MAX_PARAM);
   };
-  const filter: SearchFilter = {};
-  const state = get("state");
-  if (state !== undefined) {
-    if (!(STATES as readonly string[]).includes(state))
-      throw new SearchInputError(`no such state: ${state}`);
-    filter.state = state;
-  }
-  for (const k of ["product", "version", "country", "cloud"] as const) {
-    const v = get(k);
-    if (v !== undefined) filter[k] = k === "country" ? v.toUpperCase() : v;
-  }
-  const asn = get("asn");
-  if (asn !== undefined) {
-    const n = Number(asn.replace(/^AS/i, ""));
-    if (!Number.isInteger(n) || n < 0 || n > 4294967295)
-      throw new SearchInputError(`not an AS number: ${asn}`);
-    filter.asn = n;
-  }
-  const text = get("q");
-  if (text !== undefined) filter.text = text;
-  const out: SearchParams = { scan: get("scan") ?? "", filter };
-  const cve = get("cve");
-  if (cve !== undefined) {
-    if (!/^CVE-\d{4}-\d{4,7}$/i.test(cve)) throw new SearchInputError(`not a CVE id: ${cve}`);
-    out.cve = cve.toUpperCase();
-  }
-  const attack = get("attack");
-  if (attack !== undefined) {
-    // technique:verdict, e.g. module_load:open
-    const [technique, verdict = "open"] = attack.split(":");
-    if (!(ATTACK_TECHNIQUES as readonly string[]).includes(technique ?? "")) {
-      throw new SearchInputError(`no such technique: ${attack}`);
+  const query: HostQuery = {};
+  try {
+    for (const k of QUERY_KEYS) {
+      const v = get(k);
+      if (v !== undefined) setTerm(query, k, v);
     }
-    if (!(ATTACK_VERDICTS as readonly string[]).includes(verdict)) {
-      throw new SearchInputError(`no such verdict: ${attack}`);
-    }
-    out.attack = {
-      technique: technique as AttackTechnique,
-      verdict: verdict as AttackVerdict,
-    };
+    const text = get("q");
+    if (text !== undefined) parseQuery(text, query);
+  } catch (e) {
+    if (e instanceof QueryError) throw new SearchInputError(e.message);
+    throw e;
   }
-  const compromise = get("compromise");
-  if (compromise !== undefined) {
-    if (compromise !== "any" && !(COMPROMISE_KINDS as readonly string[]).includes(compromise)) {
-      throw new SearchInputError(`no such sign of compromise: ${compromise}`);
-    }
-    out.compromise = compromise as CompromiseKind | "any";
-  }
+  const out: SearchParams = { scan: get("scan") ?? "", query };
   const after = get("after");
   if (after !== undefined) {
     const n = Number(after);
@@ -144,54 +109,29 @@ export class ScanCache {
     return v;
   }
 
-  /** The store filter of a search: its CVE, if any, as the versions that carry it. */
+  /** The store filter of a search: its CVE and version comparison as the pairs they select. */
   async filter(p: SearchParams): Promise<SearchFilter> {
-    const f: SearchFilter = { ...p.filter };
-    if (p.cve !== undefined) f.versions = (await this.cveIndex(p.scan)).get(p.cve) ?? [];
-    if (p.attack !== undefined) {
-      f.attack = attackColumnValues(p.attack.technique, p.attack.verdict);
-    }
-    if (p.compromise !== undefined) {
-      f.compromise = compromiseColumnValues(p.compromise === "any" ? undefined : p.compromise);
-    }
-    return f;
+    return storeFilter(p.query, {
+      cveVersions: async (cve) => (await this.cveIndex(p.scan)).get(cve) ?? [],
+      versions: async () =>
+        (await this.store.groupCounts(p.scan, ["product", "version"])).map((g) => ({
+          product: g.key[0] === null ? null : String(g.key[0]),
+          version: g.key[1] === null ? null : String(g.key[1]),
+        })),
+    });
   }
 
   /** Which (product, version) pairs carry each CVE in the scan's stored results. */
-  async cveIndex(
-    scan: string,
-  ): Promise<Map<string, Array<{ product: string | null; version: string | null }>>> {
+  async cveIndex(scan: string): Promise<Map<string, VersionPair[]>> {
     let c = this.cves.get(scan);
     if (!c || !(await this.fresh(scan, c.at))) {
-      c = { at: Date.now(), v: this.buildCveIndex(scan) };
+      c = {
+        at: Date.now(),
+        v: cveIndex(this.store.results({ scanId: scan, withCves: true, ordered: false })),
+      };
       this.cves.set(scan, c);
     }
     return c.v;
-  }
-
-  private async buildCveIndex(
-    scan: string,
-  ): Promise<Map<string, Array<{ product: string | null; version: string | null }>>> {
-    const seen = new Map<string, Set<string>>();
-    const out = new Map<string, Array<{ product: string | null; version: string | null }>>();
-    for await (const r of this.store.results({ scanId: scan, withCves: true, ordered: false })) {
-      const product = r.server?.product ?? null;
-      const version = r.server?.version ?? null;
-      const key = `${product}\u0000${version}`;
-      for (const c of r.cves ?? []) {
-        let keys = seen.get(c.id);
-        if (!keys) {
-          keys = new Set();
-          seen.set(c.id, keys);
-          out.set(c.id, []);
-        }
-        if (!keys.has(key)) {
-          keys.add(key);
-          out.get(c.id)!.push({ product, version });
-        }
-      }
-    }
-    return out;
   }
 }
 

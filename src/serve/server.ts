@@ -504,7 +504,7 @@ export class Dashboard {
 
   private async search(res: http.ServerResponse, url: URL, ctx: PageContext): Promise<void> {
     const scans = await this.opts.store.listScans();
-    let params: SearchParams = { scan: scans[scans.length - 1]?.id ?? "", filter: {} };
+    let params: SearchParams = { scan: scans[scans.length - 1]?.id ?? "", query: {} };
     try {
       params = this.searchParams(url, scans);
     } catch (e) {

@@ -180,6 +180,8 @@ export interface SearchReader {
   results(query: ResultQuery): AsyncIterable<ProbeResult>;
   /** Every stored result for an address, across scans, newest first (at most `limit`). */
   hostResults(ip: string, limit: number): Promise<ProbeResult[]>;
+  /** Rows per distinct value (the (product, version) pairs a version comparison picks from). */
+  groupCounts(scanId: string, by: readonly GroupColumn[]): Promise<GroupCount[]>;
 }
 
 /** What the honeypot writes (sensors) and its report and the dashboard read. */
