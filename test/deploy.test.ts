@@ -92,20 +92,23 @@ describe("PostgreSQL: verify-full TLS and a least-privilege scanning role", () =
       await admin.end();
     }
     tls = `sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.cert)}`;
-    // The reload is asynchronous: wait until the server speaks TLS (bounded).
-    for (let i = 0; ; i++) {
+    // The reload is asynchronous: wait until the server speaks TLS (at most 600 tries, 30 s).
+    let lastError: unknown;
+    let speaksTls = false;
+    for (let i = 0; i < 600 && !speaksTls; i++) {
       const c = new pg.Client({ connectionString: url("redscope", "postgres") });
       try {
         await c.connect();
         const r = await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
-        await c.end();
-        if (r.rows[0]?.ssl === true) break;
+        speaksTls = r.rows[0]?.ssl === true;
       } catch (e) {
+        lastError = e;
+      } finally {
         await c.end().catch(() => {});
-        if (i > 200) throw e;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      if (!speaksTls) await new Promise((r) => setTimeout(r, 50));
     }
+    assert.ok(speaksTls, `PostgreSQL did not start TLS: ${lastError}`);
     openPort = await freePort();
     redis.push(
       await startRedis({ host: "127.0.0.1", port: openPort, config: ["protected-mode no"] }),

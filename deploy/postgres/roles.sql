@@ -14,6 +14,8 @@
 \set ON_ERROR_STOP on
 
 CREATE ROLE redscope_owner LOGIN PASSWORD :'owner_password';
+-- Each scanning pod holds at most 4 connections: 200 is 50 pods, and a runaway Job cannot take
+-- every connection the server has.
 CREATE ROLE redscope_scan LOGIN PASSWORD :'scan_password' CONNECTION LIMIT 200;
 CREATE ROLE redscope_read LOGIN PASSWORD :'read_password';
 CREATE DATABASE redscope OWNER redscope_owner ENCODING 'UTF8' TEMPLATE template0;
