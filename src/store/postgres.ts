@@ -20,7 +20,7 @@ import {
   RESULT_COLUMNS,
   type StoredResult,
 } from "../schema/result.js";
-import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
+import { MIGRATIONS, pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
   auditFromRow,
   type CheckpointCover,
@@ -94,6 +94,8 @@ const INSERT_EVENTS = unnestInsert<HoneypotEventRow>(
 const PAGE_ROWS = 5000;
 /** Any constant: serialises migrations between workers that start together. */
 const MIGRATION_LOCK = 0x7265_6473;
+/** SQLSTATE 42501: the role lacks a privilege (here: to create or alter the schema). */
+const INSUFFICIENT_PRIVILEGE = "42501";
 
 type Row = Record<string, unknown>;
 
@@ -461,22 +463,47 @@ async function inTransaction<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<
   }
 }
 
+/**
+ * Brings the schema up to date. A store already current is only read: scanning workers may run as
+ * a role with no right to create or alter anything (deploy/postgres/roles.sql), and such a role
+ * opens a current store without one DDL statement. Only an owner role migrates.
+ */
 async function migrate(pool: pg.Pool): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-    await c.query(
-      `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
-    );
-    const res = await c.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
-    const at = Number(res.rows[0]?.v ?? 0);
-    for (const m of pendingMigrations(at)) {
-      for (const stmt of m.sql.postgres) await c.query(stmt);
+  const current = await schemaAt(pool);
+  if (current !== undefined && pendingMigrations(current).length === 0) return;
+  try {
+    await inTransaction(pool, async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
       await c.query(
-        `INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES ($1, $2, now())`,
-        [m.version, m.name],
+        `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
       );
-    }
-  });
+      const res = await c.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
+      const at = Number(res.rows[0]?.v ?? 0);
+      for (const m of pendingMigrations(at)) {
+        for (const stmt of m.sql.postgres) await c.query(stmt);
+        await c.query(
+          `INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES ($1, $2, now())`,
+          [m.version, m.name],
+        );
+      }
+    });
+  } catch (e) {
+    if ((e as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw e;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    throw new StoreOpenError(
+      `the PostgreSQL store's schema is at version ${current ?? 0} and this redscope needs ${latest}, ` +
+        `but this role may not change it (${(e as Error).message}): run any redscope command once ` +
+        "with the owner role's URL (e.g. redscope report --list --db OWNER_URL), then scan again",
+    );
+  }
+}
+
+/** The schema's version, or undefined when the store has no schema table yet. */
+async function schemaAt(pool: pg.Pool): Promise<number | undefined> {
+  const exists = await pool.query("SELECT to_regclass($1) IS NOT NULL AS ok", [SCHEMA_TABLE]);
+  if (exists.rows[0]?.ok !== true) return undefined;
+  const res = await pool.query(`SELECT max(version) AS v FROM ${SCHEMA_TABLE}`);
+  return Number(res.rows[0]?.v ?? 0);
 }
 
 /** Rows per value of `column` (nulls left out), of a scan or one of its shards. */
