@@ -41,6 +41,24 @@ function exchange(port: number, commands: string[][]): Promise<Buffer> {
   });
 }
 
+/** zgrab2's way: one command, its reply, then the next (each reply decoded as it arrives). */
+function oneByOne(port: number, commands: string[][]): Promise<RespValue[]> {
+  return new Promise((resolve, reject) => {
+    const decoder = new ReplyDecoder();
+    const replies: RespValue[] = [];
+    const s = net.connect({ host: HOST, port }, () => s.write(encodeCommand(commands[0]!)));
+    s.on("data", (d: Buffer) => {
+      const before = replies.length;
+      replies.push(...decoder.push(d));
+      if (replies.length > before && replies.length < commands.length) {
+        s.write(encodeCommand(commands[replies.length]!));
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(replies));
+  });
+}
+
 /** The reply to INFO alone: INFO, then QUIT so that the server closes, without QUIT's +OK. */
 async function infoAlone(port: number): Promise<Buffer> {
   const bytes = await exchange(port, [["INFO"], ["QUIT"]]);
@@ -191,4 +209,63 @@ describe("a server with INFO renamed, scanned and imported", () => {
       error: "ERR unknown command 'INFO', with args beginning with: ",
     });
   });
+
+  // zgrab2's --custom-commands may hold an AUTH: its answer tells whether a password is set, in
+  // every era's wording (checked against the real servers).
+  const ERAS: Array<[string, string, boolean, string]> = [
+    ["redis-2.8.24", "/work/servers/redis-2.8.24/redis-server", false, "<=4.0.10"],
+    ["redis-5.0.14", "/work/servers/redis-5.0.14/redis-server", true, "4.0.11-5.x"],
+    ["redis-6.0.20", "/work/servers/redis-6.0.20/redis-server", true, "6.0-6.2"],
+    ["redis-7.4.1", "/work/servers/redis-7.4.1/redis-server", true, ">=7.0"],
+    ["valkey-8.0.1", "/work/servers/valkey-8.0.1/valkey-server", true, ">=7.0"],
+  ];
+  for (const [name, bin, protectedMode, hint] of ERAS) {
+    test(`${name}, PING and INFO renamed away: AUTH "no password is set" shows it open`, async () => {
+      const renamed = ['rename-command PING ""', 'rename-command INFO ""'];
+      const server = await startRedis({
+        host: HOST,
+        port: await freePort(),
+        bin,
+        config: [...(protectedMode ? ["protected-mode no"] : []), ...renamed],
+      });
+      servers.push(server);
+      const withPassword = await startRedis({
+        host: HOST,
+        port: await freePort(),
+        bin,
+        config: ["requirepass s3cret-pass", ...renamed],
+      });
+      servers.push(withPassword);
+      const zgrab2Record = async (port: number): Promise<ProbeResult> => {
+        const commands = [["PING"], ["INFO"], ["NONEXISTENT"], ["AUTH", "password!"], ["QUIT"]];
+        const texts = (await oneByOne(port, commands)).map(zgrab2Text);
+        assert.equal(texts.length, 5);
+        return importOne(
+          JSON.stringify({
+            domain: "redis.example.net",
+            data: {
+              redis: {
+                status: "success",
+                result: {
+                  ping_response: texts[0],
+                  info_response: texts[1],
+                  nonexistent_response: texts[2],
+                  custom_responses: [
+                    { command: "AUTH", arguments: "password!", response: texts[3] },
+                  ],
+                  quit_response: texts[4],
+                },
+                timestamp: TIME,
+              },
+            },
+          }),
+        );
+      };
+      const r = await zgrab2Record(server.port);
+      assert.deepEqual([r.state, r.detail, r.server?.version_hint], ["open", "INFO_RENAMED", hint]);
+      const locked = await zgrab2Record(withPassword.port);
+      // Only the AUTH shows the password here (the rest are unknown commands): it was wrong.
+      assert.deepEqual([locked.state, locked.detail], ["auth_required", "WRONGPASS"]);
+    });
+  }
 });
