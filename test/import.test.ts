@@ -697,6 +697,22 @@ describe("stdin and JSON arrays", () => {
     assert.match(mixed.stderr, /read stdin alone/);
   });
 
+  test("format detection reads a few lines and closes the file it opened", async () => {
+    const big = path.join(tmp, "many.jsonl");
+    fs.writeFileSync(big, `${fs.readFileSync(SHODAN, "utf8").repeat(400)}`);
+    const array = path.join(tmp, "many.json");
+    fs.writeFileSync(array, JSON.stringify(shodanRows(), null, 2));
+    const open = (): number => fs.readdirSync("/proc/self/fd").length;
+    const before = open();
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await detectFileFormat(big), "shodan");
+      assert.equal(await detectFileFormat(SHODAN_GZ), "shodan");
+      assert.equal(await detectFileFormat(array), "shodan");
+    }
+    // 150 files opened: a leak would hold about that many descriptors.
+    assert.ok(open() - before < 10, `${open() - before} descriptors more than before`);
+  });
+
   test("gzip on stdin", async () => {
     const db = path.join(tmp, "stdin-gz.db");
     const { spawn } = await import("node:child_process");

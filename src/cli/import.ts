@@ -162,7 +162,7 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
   }
   const out = process.stdout;
   out.write(
-    `${names} (${summary.format}): ${tally.read} records read, ${tally.imported} imported, ` +
+    `${names} (${summary.format}): ${tally.read} record${tally.read === 1 ? "" : "s"} read, ${tally.imported} imported, ` +
       `${tally.valid - tally.imported} duplicates, ${tally.malformed} malformed\n`,
   );
   out.write(`${stateTables({ states: counts, nicer })}\n`);

@@ -52,16 +52,25 @@ async function peek(
     seen.push(chunk);
     size += chunk.length;
   }
-  async function* rest(): AsyncGenerator<Buffer> {
+  return { head: Buffer.concat(seen, size).subarray(0, n), rest: rejoin(seen, it, done) };
+}
+
+/**
+ * The chunks already taken from an iterator, then the rest of it. A reader that stops early
+ * (format detection reads a few lines) ends the iterator, and with it the file it reads.
+ */
+async function* rejoin(
+  seen: Buffer[],
+  it: AsyncIterator<Buffer>,
+  done: boolean,
+): AsyncGenerator<Buffer> {
+  try {
     yield* seen;
     if (done) return;
-    try {
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
-    } finally {
-      await it.return?.();
-    }
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  } finally {
+    await it.return?.();
   }
-  return { head: Buffer.concat(seen, size).subarray(0, n), rest: rest() };
 }
 
 const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
@@ -97,17 +106,9 @@ export async function* jsonTexts(
       }
     }
   }
-  async function* all(): AsyncGenerator<Buffer> {
-    yield* seen;
-    if (done) return;
-    try {
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
-    } finally {
-      await it.return?.();
-    }
-  }
-  if (first === 0x5b /* [ */) yield* arrayElements(all(), max);
-  else yield* splitLines(all(), max);
+  const all = rejoin(seen, it, done);
+  if (first === 0x5b /* [ */) yield* arrayElements(all, max);
+  else yield* splitLines(all, max);
 }
 
 /**
