@@ -73,6 +73,12 @@ async function* rejoin(
   }
 }
 
+/** Where byte `b` is next in `chunk` from `from`, or chunk.length when it is not. */
+function indexOr(chunk: Buffer, b: number, from: number): number {
+  const at = chunk.indexOf(b, from);
+  return at < 0 ? chunk.length : at;
+}
+
 const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
@@ -152,6 +158,9 @@ async function* arrayElements(input: AsyncIterable<Buffer>, max: number): AsyncG
   try {
     for await (const chunk of input) {
       partFrom = inElement ? 0 : -1;
+      // Where the next quote and backslash of this chunk are (chunk.length: none), found once.
+      let nextQuote = -1;
+      let nextSlash = -1;
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i]!;
         if (b === 0x0a) line++;
@@ -164,6 +173,13 @@ async function* arrayElements(input: AsyncIterable<Buffer>, max: number): AsyncG
           if (escaped) escaped = false;
           else if (b === 0x5c /* \ */) escaped = true;
           else if (b === 0x22 /* " */) inString = false;
+          else {
+            // Most bytes of a banner are inside strings: jump to the next quote or backslash
+            // (JSON strings hold no raw newline, so no line is skipped over).
+            if (nextQuote < i) nextQuote = indexOr(chunk, 0x22, i);
+            if (nextSlash < i) nextSlash = indexOr(chunk, 0x5c, i);
+            i = Math.min(nextQuote, nextSlash) - 1;
+          }
           continue;
         }
         if (depth === 0) {
