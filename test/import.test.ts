@@ -522,12 +522,44 @@ describe("redscope import", () => {
     assert.equal(fs.existsSync(db), false);
   });
 
-  test("a file of which not one line is good (a wrong --format) exits 1", async () => {
+  test("a file of which not one line is good (a wrong --format) exits 1 and records no scan", async () => {
     const db = path.join(tmp, "wrongformat.db");
+    const good = await importCli([ZGRAB2, "--db", db, "--no-intel", "--scan-id", "before"]);
+    assert.equal(good.code, 0, good.stderr);
     const run = await importCli([SHODAN, "--format", "zgrab2", "--db", db, "--no-intel"]);
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /redscope: nothing imported: all \d+ lines were malformed/);
+    assert.match(
+      run.stderr,
+      /redscope: nothing imported: all 5 records of .*shodan-redis\.jsonl were malformed; no scan was recorded/,
+    );
     assert.match(run.stderr, /not a zgrab2 record: it looks like shodan/);
+    // Junk on stdin, and an empty stdin: no scan either.
+    const junk = await runCli(["import", "-", "--db", db, "--no-intel"], { stdin: "junk\n" });
+    assert.equal(junk.code, 2, junk.stderr);
+    assert.match(junk.stderr, /redscope: cannot tell the format of stdin: give --format/);
+    const empty = await runCli(["import", "-", "--db", db, "--no-intel"], { stdin: "" });
+    assert.equal(empty.code, 1, empty.stderr);
+    assert.match(empty.stderr, /nothing imported: stdin holds no records; no scan was recorded/);
+    const bad = await runCli(["import", "-", "--db", db, "--format", "shodan", "--no-intel"], {
+      stdin: `${firstLine(ZGRAB2)}\n`,
+    });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /^stdin:1: not a shodan record: it looks like zgrab2$/m);
+
+    const store = SqliteStore.open(db);
+    try {
+      assert.deepEqual(
+        (await store.listScans()).map((x) => x.id),
+        ["before"],
+      );
+    } finally {
+      await store.close();
+    }
+    // So `report` still reports the scan before the failed imports.
+    const report = await runCli(["report", "--db", db]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /\bbefore\b/);
+    assert.match(report.stdout, /^total +11 +100\.00%$/m);
   });
 
   test("a scan id that exists with other files is refused before anything is written", async () => {
@@ -537,5 +569,164 @@ describe("redscope import", () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /scan id x already exists .* different targets/);
     assert.equal((await storedRows(db, "x")).length, 11);
+  });
+});
+
+// ---------- stdin and JSON arrays ----------
+
+describe("stdin and JSON arrays", () => {
+  const shodanRows = (): unknown[] =>
+    fs
+      .readFileSync(SHODAN, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+
+  test("a Shodan JSON array, pretty-printed (jq -s) or on one line, reads as its JSONL does", async () => {
+    const jsonl = [...(await records(SHODAN, { format: "shodan" })).values()];
+    const pretty = path.join(tmp, "shodan-array.json");
+    fs.writeFileSync(pretty, JSON.stringify(shodanRows(), null, 2));
+    const compact = path.join(tmp, "shodan-array-compact.json.gz");
+    fs.writeFileSync(compact, zlib.gzipSync(`\ufeff ${JSON.stringify(shodanRows())}\n`));
+    for (const file of [pretty, compact]) {
+      assert.equal(await detectFileFormat(file), "shodan");
+      assert.deepEqual([...(await records(file, { format: "auto" })).values()], jsonl, file);
+    }
+    // Errors name the line the element starts on.
+    const lines = await readAll(pretty, { format: "shodan" });
+    assert.deepEqual(
+      lines.map((l) => l.line),
+      [2, ...lines.slice(1).map((l) => l.line)],
+    );
+    assert.ok(lines[1]!.line > 2);
+  });
+
+  test("array elements: bare values, strings with brackets, a cut array, text after it", async () => {
+    const banner = shodanRows()[1] as Record<string, unknown>;
+    const tricky = { ...banner, isp: 'a "quoted" [org] {x}, y\\' };
+    const file = path.join(tmp, "odd-array.json");
+    fs.writeFileSync(file, `[\n${JSON.stringify(tricky)}, 42, "str" ,\n[1,[2]]\n]\n`);
+    const lines = await readAll(file, { format: "shodan" });
+    assert.equal(lines[0]!.record?.as_org, 'a "quoted" [org] {x}, y\\');
+    assert.deepEqual(
+      lines.slice(1).map((l) => [l.line, l.error]),
+      [
+        [2, "not a JSON object"],
+        [2, "not a JSON object"],
+        [3, "not a JSON object"],
+      ],
+    );
+    const cut = path.join(tmp, "cut-array.json");
+    fs.writeFileSync(cut, `[${JSON.stringify(banner)},\n${JSON.stringify(banner).slice(0, 50)}`);
+    const cutLines = await readAll(cut, { format: "shodan" });
+    assert.equal(cutLines[0]!.record?.ip, "203.0.113.21");
+    assert.deepEqual(cutLines[1], {
+      line: 2,
+      error: "the JSON array is cut short: this record is incomplete",
+    });
+    const after = path.join(tmp, "after-array.json");
+    fs.writeFileSync(after, `[${JSON.stringify(banner)}]\n{"more":1}\n`);
+    const afterLines = await readAll(after, { format: "shodan" });
+    assert.deepEqual(afterLines[1], { line: 2, error: "text after the JSON array" });
+  });
+
+  test("an array element over the cap is skipped and reported, never held", async () => {
+    const file = path.join(tmp, "huge-array.json");
+    const fd = fs.openSync(file, "w");
+    const banner = JSON.stringify(shodanRows()[1]);
+    fs.writeSync(fd, `[${banner},\n{"x":"`);
+    const chunk = Buffer.alloc(1024 * 1024, 0x41);
+    for (let i = 0; i < 40; i++) fs.writeSync(fd, chunk);
+    fs.writeSync(fd, `"},\n${banner.replace("203.0.113.21", "203.0.113.98")}]`);
+    fs.closeSync(fd);
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const held = (): number => {
+      gc();
+      return process.memoryUsage().arrayBuffers;
+    };
+    const before = held();
+    let peak = before;
+    const out: string[] = [];
+    for await (const l of readImport(file, { format: "shodan", maxLineBytes: 4 * 1024 * 1024 })) {
+      peak = Math.max(peak, held());
+      out.push(l.record?.ip ?? `${l.line}: ${l.error}`);
+    }
+    assert.deepEqual(out, [
+      "203.0.113.21",
+      `2: record too long: ${40 * 1024 * 1024 + 8} bytes (at most 4194304)`,
+      "203.0.113.98",
+    ]);
+    assert.ok(peak - before < 16 * 1024 * 1024, `buffers grew by ${peak - before} bytes`);
+  });
+
+  test("redscope import - reads stdin, gzipped or not, its format told as it streams", async () => {
+    const db = path.join(tmp, "stdin.db");
+    const zg = await runCli(["import", "-", "--db", db, "--no-intel", "--scan-id", "zg-in"], {
+      cwd: ROOT,
+      stdin: fs.readFileSync(ZGRAB2, "utf8"),
+    });
+    assert.equal(zg.code, 0, zg.stderr);
+    assert.match(zg.stdout, /^stdin \(zgrab2\): 11 records read, 11 imported/m);
+    assert.match(zg.stdout, /scan zg-in \(import:zgrab2\)/);
+    assert.equal((await storedRows(db, "zg-in")).length, 11);
+
+    const array = await runCli(["import", "-", "--db", db, "--no-intel", "--scan-id", "sh-in"], {
+      stdin: JSON.stringify(shodanRows(), null, 1),
+    });
+    assert.equal(array.code, 0, array.stderr);
+    assert.match(array.stdout, /^stdin \(shodan\): 5 records read, 5 imported/m);
+    const store = SqliteStore.open(db);
+    try {
+      const scan = await store.getScan("sh-in");
+      assert.equal(scan?.source, "import:shodan");
+      assert.equal(scan?.targets, "-");
+    } finally {
+      await store.close();
+    }
+
+    // --port on stdin that turns out not to be zgrab2: a usage error, nothing written.
+    const port = await runCli(["import", "-", "--db", db, "--port", "7000", "--scan-id", "p"], {
+      stdin: fs.readFileSync(SHODAN, "utf8"),
+    });
+    assert.equal(port.code, 2, port.stderr);
+    assert.match(port.stderr, /^redscope: --port is for zgrab2 records; this input is shodan$/m);
+    assert.equal((await storedRows(db, "p")).length, 0);
+    const mixed = await runCli(["import", "-", ZGRAB2, "--db", db]);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /read stdin alone/);
+  });
+
+  test("format detection reads a few lines and closes the file it opened", async () => {
+    const big = path.join(tmp, "many.jsonl");
+    fs.writeFileSync(big, `${fs.readFileSync(SHODAN, "utf8").repeat(400)}`);
+    const array = path.join(tmp, "many.json");
+    fs.writeFileSync(array, JSON.stringify(shodanRows(), null, 2));
+    const open = (): number => fs.readdirSync("/proc/self/fd").length;
+    const before = open();
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await detectFileFormat(big), "shodan");
+      assert.equal(await detectFileFormat(SHODAN_GZ), "shodan");
+      assert.equal(await detectFileFormat(array), "shodan");
+    }
+    // 150 files opened: a leak would hold about that many descriptors.
+    assert.ok(open() - before < 10, `${open() - before} descriptors more than before`);
+  });
+
+  test("gzip on stdin", async () => {
+    const db = path.join(tmp, "stdin-gz.db");
+    const { spawn } = await import("node:child_process");
+    const { BIN } = await import("./helpers/cli.js");
+    const p = spawn(process.execPath, [BIN, "import", "-", "--db", db, "--no-intel"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.stdin.end(fs.readFileSync(SHODAN_GZ));
+    const code = await new Promise((r) => p.on("close", r));
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^stdin \(shodan\): 2 records read, 2 imported/m);
   });
 });

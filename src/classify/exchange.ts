@@ -27,7 +27,11 @@
  *       INFO parsed                     → open (nicer "Returned version" when a version is known;
  *                                          detail PROTOCOL if the stream broke after it)
  *       protocol breakage after a valid reply → error / PROTOCOL
- *       PONG or a HELLO map, INFO not usable → open, detail INFO_RENAMED (INFO unknown command),
+ *       PONG, a HELLO map or an AUTH answered "no password is set", INFO not usable
+ *                                       → open, detail INFO_RENAMED (INFO unknown command: the
+ *                                          reply to INFO, or any error that names INFO, so a
+ *                                          recorded stream whose commands are not known reads
+ *                                          as the scan's does),
  *                                          NOPERM (ACL-restricted default user), another code,
  *                                          INFO_UNPARSED, INFO_TRUNCATED (byte budget) or NO_INFO.
  *       only errors                     → error, detail = first error kind (NOPERM-only,
@@ -49,7 +53,7 @@ import {
   looksLikeInfo,
   serverFactsFromInfo,
 } from "./facts.js";
-import { type ErrorKind, errorKind, hintFromErrors } from "./hints.js";
+import { type ErrorKind, errorKind, hintFromErrors, unknownCommandName } from "./hints.js";
 import { parseInfo } from "./info.js";
 import { respText } from "./text.js";
 
@@ -289,6 +293,8 @@ export function classifyExchange(ex: Exchange): Classification {
   const aligned = align(replies, ex.sent);
   const errors: SeenError[] = [];
   let pong = false;
+  // An AUTH answered "no password is set": commands are served without authentication.
+  let noPassword = false;
   let hello: Map<string, RespValue> | undefined;
   let helloError: SeenError | undefined;
   let infoError: SeenError | undefined;
@@ -299,7 +305,9 @@ export function classifyExchange(ex: Exchange): Classification {
       const e: SeenError = { line: v.value, kind: errorKind(v.value) };
       if (cmd !== undefined) e.cmd = cmd;
       errors.push(e);
-      if (cmd === "INFO" && infoError === undefined) infoError = e;
+      if (e.kind === "NO_PASSWORD") noPassword = true;
+      const infoUnknown = e.kind === "UNKNOWN_COMMAND" && unknownCommandName(v.value) === "INFO";
+      if ((cmd === "INFO" || infoUnknown) && infoError === undefined) infoError = e;
       if (cmd === "HELLO" && helloError === undefined) helloError = e;
       continue;
     }
@@ -377,7 +385,7 @@ export function classifyExchange(ex: Exchange): Classification {
     state = "error";
     detail = "PROTOCOL";
     errorText = `protocol error ${ex.protocolError.code} at byte ${ex.protocolError.offset}`;
-  } else if (pong || hello !== undefined) {
+  } else if (pong || hello !== undefined || noPassword) {
     state = "open";
     if (infoError !== undefined) {
       decisive = infoError;

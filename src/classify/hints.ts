@@ -10,6 +10,11 @@
  *   ERR invalid password               → WRONGPASS      (AUTH failure ≤ 5.0; only if AUTH was sent)
  *   ERR illegal address[: ip:port]     → ILLEGAL_ADDRESS (Alibaba Cloud / Tair allow-list)
  *   ERR unknown command …              → UNKNOWN_COMMAND (renamed / disabled / pre-6.0 HELLO)
+ *   ERR Client sent AUTH, but no password is set (≤ 5.x), ERR AUTH <password> called without any
+ *   password configured for the default user … (6.0+)
+ *                                      → NO_PASSWORD    (an AUTH was answered: no password is
+ *                                        set, so the server serves commands unauthenticated;
+ *                                        zgrab2 records it when its custom commands hold an AUTH)
  *   … not in (the) whitelist/allowlist → IP_WHITELIST   (any code; Tair proxy mode words it
  *                                        "client ip is not in whitelist")
  *
@@ -35,6 +40,8 @@
  *   -NOPERM this user has no permissions to run the '…'       7.0
  *   -NOPERM User <name> has no permissions …                  >=7.2
  *   -NOPERM (other wording)                                   >=6.0
+ *   -ERR Client sent AUTH, but no password is set             <=5.x
+ *   -ERR AUTH <password> called without any password configured  >=6.0
  * Fork wordings set the product, and their hint is in the fork's own versions:
  *   -DENIED Running in protected mode … / "Valkey is loading" / "Valkey is busy"
  *                                                             product valkey, >=8.0
@@ -65,6 +72,7 @@ export type ErrorKind =
   | "MASTERDOWN"
   | "NOPERM"
   | "UNKNOWN_COMMAND"
+  | "NO_PASSWORD"
   | string;
 
 const WHITELIST = /\bnot (?:in|on) (?:the )?(?:ip )?(?:white|allow)[ -]?list\b/i;
@@ -83,9 +91,29 @@ export function errorKind(line: string): ErrorKind {
     if (rest.startsWith("invalid password")) return "WRONGPASS";
     if (rest.startsWith("illegal address")) return "ILLEGAL_ADDRESS";
     if (rest.startsWith("unknown command")) return "UNKNOWN_COMMAND";
+    if (
+      rest.startsWith("client sent auth, but no password is set") ||
+      /^auth <password> called without any password configured/.test(rest)
+    ) {
+      return "NO_PASSWORD";
+    }
   }
   if (WHITELIST.test(head)) return "IP_WHITELIST";
   return code;
+}
+
+/** Every era's wording: 'X' (≤ 4.0.10, 7.0+) or `X` (4.0.11–6.2); the name ends at the quote. */
+const UNKNOWN_COMMAND = /^ERR unknown command (['`])([^'`]{0,128})\1(, with args beginning with:)?/;
+
+/**
+ * The command an `unknown command` error names, upper-case (undefined for any other error).
+ * Redis quotes the name it did not know, so the error says which command was renamed away
+ * whatever order the replies came in: a scan's pipelined replies and an import's recorded ones
+ * (a Shodan banner, whose commands are not written down) read the same.
+ */
+export function unknownCommandName(line: string): string | undefined {
+  const m = UNKNOWN_COMMAND.exec(line.slice(0, SCAN_CHARS));
+  return m?.[2]?.toUpperCase();
 }
 
 export interface VersionRange {
@@ -124,9 +152,7 @@ export function hintsFromError(line: string): HintEvidence {
       break;
     case "UNKNOWN_COMMAND": {
       // 'X' → ≤4.0.10 (no args suffix); `X`, with args → 4.0.11–6.2.x; 'X', with args → 7.0+.
-      const m = /^ERR unknown command (['`])([^'`]{0,128})\1(, with args beginning with:)?/.exec(
-        text,
-      );
+      const m = UNKNOWN_COMMAND.exec(text);
       if (!m) break;
       const hello = m[2]?.toUpperCase() === "HELLO";
       if (m[3] === undefined) ranges.push({ hi: "4.0.10" });
@@ -134,6 +160,10 @@ export function hintsFromError(line: string): HintEvidence {
       else ranges.push({ lo: "7.0" });
       break;
     }
+    case "NO_PASSWORD":
+      if (/^ERR Client sent AUTH/.test(text)) ranges.push({ hi: "5.x" });
+      else ranges.push({ lo: "6.0" });
+      break;
     case "DENIED":
       product = /^DENIED Running in protected mode/.test(text) ? "valkey" : fork();
       if (product === "valkey") ranges.push({ lo: "8.0", product });

@@ -30,6 +30,7 @@ export {
   hintFromErrors,
   hintsFromError,
   renderRange,
+  unknownCommandName,
   type VersionRange,
 } from "./hints.js";
 export {
@@ -47,4 +48,5 @@ export {
   type SubFields,
   subGet,
 } from "./info.js";
+export { HEAD_BYTES, type ReplyLimits, ReplyReader } from "./replies.js";
 export { errorCode, respText, safeInt } from "./text.js";

@@ -7,6 +7,7 @@
  */
 import type tls from "node:tls";
 import { classifyExchange, type Exchange } from "../classify/index.js";
+import { ReplyReader } from "../classify/replies.js";
 import type {
   EngineTarget,
   ProbeModule,
@@ -14,8 +15,6 @@ import type {
   TransportOutcome,
   Verdict,
 } from "../engine/engine.js";
-import { ReplyDecoder, RespProtocolError } from "../resp/index.js";
-import type { RespValue } from "../resp/types.js";
 import type { ProbeResult, TlsFacts } from "../schema/result.js";
 import { buildRequest } from "./allowlist.js";
 
@@ -26,9 +25,6 @@ export const DEFAULT_PROBE: readonly (readonly string[])[] = [
   ["QUIT"],
 ];
 
-/** How many leading bytes are kept raw for recognising what answered. */
-const HEAD_BYTES = 512;
-
 export interface RedisProbeOptions {
   commands?: readonly (readonly string[])[];
   /** Largest single reply accepted (INFO of a big server); also bounded by the host byte budget. */
@@ -38,24 +34,15 @@ export interface RedisProbeOptions {
 }
 
 class RedisSession implements ProbeSession {
-  readonly replies: RespValue[] = [];
-  head: Buffer = Buffer.alloc(0);
-  protocolError: { code: string; offset: number } | undefined;
-  private readonly decoder: ReplyDecoder;
+  /** The bytes as they arrive, read by the one reader imports use too (classify/replies.ts). */
+  readonly reader: ReplyReader;
 
   constructor(
     private readonly req: Buffer,
     private readonly expected: number,
     maxReplyBytes: number,
   ) {
-    // Our four replies hold a few dozen values and lines of ~1 KiB (DENIED); anything far
-    // beyond is hostile and is cut before it costs memory (objects cost ~20× their wire bytes).
-    this.decoder = new ReplyDecoder({
-      maxBulkBytes: maxReplyBytes,
-      maxElements: 1024,
-      maxDepth: 8,
-      maxLineBytes: 16 * 1024,
-    });
+    this.reader = new ReplyReader({ maxReplyBytes });
   }
 
   request(): Buffer {
@@ -63,28 +50,9 @@ class RedisSession implements ProbeSession {
   }
 
   onData(chunk: Buffer): Verdict {
-    if (this.head.length === 0) {
-      // Usually the first chunk holds all of it: keep a view, copy only when it does not.
-      this.head = chunk.subarray(0, HEAD_BYTES);
-    } else if (this.head.length < HEAD_BYTES) {
-      this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
-    }
-    if (this.protocolError) return "abort";
-    let values: RespValue[];
-    try {
-      values = this.decoder.push(chunk);
-    } catch (e) {
-      if (e instanceof RespProtocolError) {
-        // Values completed before the bad bytes still count (a DENIED before garbage).
-        for (const v of e.partial as RespValue[]) this.replies.push(v);
-        this.protocolError = { code: e.code, offset: e.offset };
-        return "abort";
-      }
-      throw e;
-    }
-    for (const v of values) this.replies.push(v);
+    if (!this.reader.push(chunk)) return "abort";
     // An error on accept (DENIED, max clients) is followed by a close: nothing more will come.
-    if (this.replies.length >= this.expected) return "done";
+    if (this.reader.replies.length >= this.expected) return "done";
     return "more";
   }
 }
@@ -109,7 +77,7 @@ export class RedisProbe implements ProbeModule<ProbeResult> {
     outcome: TransportOutcome,
     canRetryTls: boolean,
   ): { result: ProbeResult; retryTls?: boolean } {
-    const s = session as RedisSession;
+    const s = (session as RedisSession).reader;
     const exchange: Exchange = {
       sent: this.sent,
       replies: s.replies,

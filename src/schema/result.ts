@@ -221,6 +221,26 @@ export interface ProbeResult {
   shard?: string;
 }
 
+/**
+ * `ip` of a record whose source probed a name and kept no address (zgrab2 run on a domain, with
+ * no `ip` in its output and no `import --resolve` entry for the name): the name in parentheses,
+ * `(cache.example.net)`; the name itself is in `hostname`. Why this form: the store's key is
+ * (scan, ip, port) with ip NOT NULL, so ip must be present and must tell apart the names probed
+ * on one port (an empty ip would merge them into one row, dropping all but the first); it must
+ * never be taken for an address (a made-up one would be placed in a country and a cloud, and
+ * could be scanned) nor for a name a scanner or resolver would accept — "(" is valid in
+ * neither. So intel lookups find nothing, a diff of two imports still matches a name to itself,
+ * and anything that reads ip as an address refuses it instead of guessing.
+ */
+export function unresolvedIp(name: string): string {
+  return `(${name})`;
+}
+
+/** Whether `ip` is unresolvedIp's form (no address known), and the name it holds. */
+export function unresolvedName(ip: string): string | undefined {
+  return ip.length > 2 && ip.startsWith("(") && ip.endsWith(")") ? ip.slice(1, -1) : undefined;
+}
+
 /** What a `results` row is made of: the record, its scan, and its step in the permutation. */
 export interface StoredResult {
   scanId: string;

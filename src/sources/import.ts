@@ -8,16 +8,15 @@
  * never buffered), strings that reach a record go through safeText, and a line that does not
  * validate is reported with its line number while the lines around it are still imported.
  *
+ * An input is a file or stdin, in JSONL or as one JSON array of records (sources/input.ts).
  * The formats themselves: sources/zgrab2.ts, sources/shodan.ts, sources/redscope.ts.
  */
-import fs from "node:fs";
-import { pipeline } from "node:stream";
-import zlib from "node:zlib";
 import type { ProbeResult } from "../schema/result.js";
-import { splitLines } from "../untrusted/lines.js";
 import { safeText } from "../untrusted/text.js";
 import { isObj, Unimportable } from "./fields.js";
+import { jsonTexts, openInput } from "./input.js";
 import { fromRedscope } from "./redscope.js";
+import type { NameMap } from "./resolve.js";
 import { fromShodan } from "./shodan.js";
 import { fromZgrab2 } from "./zgrab2.js";
 
@@ -29,38 +28,28 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** zgrab2 writes no port unless its input named one: the module's default is assumed. */
 export const DEFAULT_ZGRAB2_PORT = 6379;
 /** Non-empty lines looked at to tell a file's format before giving up. */
-const DETECT_LINES = 1000;
+export const DETECT_LINES = 1000;
 
 export interface ImportOptions {
   format: ImportFormat | "auto";
   /** Port for zgrab2 records that carry none (default 6379). */
   port?: number;
-  /** Line cap in bytes (default MAX_LINE_BYTES). */
+  /** Line cap in bytes (default MAX_LINE_BYTES); the cap of a JSON array's elements too. */
   maxLineBytes?: number;
+  /** Addresses of the names zgrab2 probed without writing the address (--resolve). */
+  resolve?: NameMap;
 }
 
 /** One non-empty input line: a record, or why it was not imported (one line, safe to print). */
 export interface ImportLine {
+  /** The line (of an array: the line its element starts on). */
   line: number;
   record?: ProbeResult;
+  /** The format the record was read in (with `auto`, the first recognised line's). */
+  format?: ImportFormat;
   error?: string;
-}
-
-/** The file's bytes, gunzipped when it starts with the gzip magic (whatever its name). */
-async function openInput(file: string): Promise<AsyncIterable<Buffer>> {
-  const fh = await fs.promises.open(file, "r");
-  let raw: fs.ReadStream;
-  try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(head, 0, 2, 0);
-    raw = fh.createReadStream({ start: 0, highWaterMark: 1 << 16 });
-    if (bytesRead < 2 || head[0] !== 0x1f || head[1] !== 0x8b) return raw;
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
-  // pipeline: an error on either side ends both, and so does the reader stopping early.
-  return pipeline(raw, zlib.createGunzip(), () => {});
+  /** `auto` found no known shape in the first DETECT_LINES lines: reading stopped here. */
+  undetected?: true;
 }
 
 // ---------- format detection ----------
@@ -87,13 +76,13 @@ export function detectFormat(line: string): ImportFormat | undefined {
   }
 }
 
-/** The format of the first recognisable line among the first non-empty ones of a file. */
+/** The format of the first recognisable record among the first non-empty ones of a file. */
 export async function detectFileFormat(
   file: string,
   maxLineBytes = MAX_LINE_BYTES,
 ): Promise<ImportFormat | undefined> {
   let seen = 0;
-  for await (const l of splitLines(await openInput(file), maxLineBytes)) {
+  for await (const l of jsonTexts(await openInput(file), maxLineBytes)) {
     if (l.text !== undefined && l.text.trim() === "") continue;
     const f = l.text === undefined ? undefined : detectFormat(l.text);
     if (f !== undefined || ++seen >= DETECT_LINES) return f;
@@ -104,14 +93,30 @@ export async function detectFileFormat(
 // ---------- reading records ----------
 
 /**
- * The records of one file, line by line. Empty lines are skipped; every other line yields a
- * record or an error. With `auto`, the first line of a known shape fixes the format.
+ * The records of one input (a file name, or a stream such as stdin), line by line or element by
+ * element. Empty lines are skipped; every other line yields a record or an error. With `auto`,
+ * the first line of a known shape fixes the format; when none of the first DETECT_LINES
+ * non-empty lines has one, a last line says so (`undetected`) and reading stops.
  */
-export async function* readImport(file: string, opts: ImportOptions): AsyncGenerator<ImportLine> {
+export async function* readImport(
+  source: string | AsyncIterable<Buffer>,
+  opts: ImportOptions,
+): AsyncGenerator<ImportLine> {
   let format = opts.format === "auto" ? undefined : opts.format;
   const port = opts.port ?? DEFAULT_ZGRAB2_PORT;
-  for await (const l of splitLines(await openInput(file), opts.maxLineBytes ?? MAX_LINE_BYTES)) {
+  const max = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  let unknown = 0;
+  for await (const l of jsonTexts(await openInput(source), max)) {
+    if (format === undefined && unknown >= DETECT_LINES) {
+      yield {
+        line: l.line,
+        error: `no redscope, zgrab2 or Shodan record in the first ${DETECT_LINES} lines`,
+        undetected: true,
+      };
+      return;
+    }
     if (l.text === undefined) {
+      unknown++;
       yield { line: l.line, error: l.error ?? "unreadable line" };
       continue;
     }
@@ -120,14 +125,18 @@ export async function* readImport(file: string, opts: ImportOptions): AsyncGener
     try {
       v = JSON.parse(l.text);
     } catch (e) {
+      unknown++;
       yield { line: l.line, error: safeText(`bad JSON: ${(e as Error).message}`, 200) };
       continue;
     }
     format ??= shapeOf(v);
     let item: ImportLine;
     try {
-      if (format === undefined) throw new Unimportable("not a redscope, zgrab2 or Shodan record");
-      item = { line: l.line, record: toRecord(format, v, port) };
+      if (format === undefined) {
+        unknown++;
+        throw new Unimportable("not a redscope, zgrab2 or Shodan record");
+      }
+      item = { line: l.line, record: toRecord(format, v, port, opts.resolve), format };
     } catch (e) {
       if (!(e instanceof Unimportable)) throw e;
       // A file given the wrong format fails on every line: say what it looks like instead.
@@ -142,13 +151,18 @@ export async function* readImport(file: string, opts: ImportOptions): AsyncGener
   }
 }
 
-function toRecord(format: ImportFormat, v: unknown, port: number): ProbeResult {
+function toRecord(
+  format: ImportFormat,
+  v: unknown,
+  port: number,
+  resolve: NameMap | undefined,
+): ProbeResult {
   if (!isObj(v)) throw new Unimportable("not a JSON object");
   switch (format) {
     case "redscope":
       return fromRedscope(v);
     case "zgrab2":
-      return fromZgrab2(v, port);
+      return fromZgrab2(v, port, resolve);
     case "shodan":
       return fromShodan(v);
   }

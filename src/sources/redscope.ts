@@ -1,6 +1,7 @@
 /** Our own JSONL read back: checked field by field, as the file may have been edited. */
 
-import { type ProbeResult, STATES, type State } from "../schema/result.js";
+import { type ProbeResult, STATES, type State, unresolvedName } from "../schema/result.js";
+import { hostnameProblem } from "../targets/spec.js";
 import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import {
   canonicalIp,
@@ -30,7 +31,11 @@ const STATE_SET: ReadonlySet<string> = new Set(STATES);
  * passed through safeText again: a no-op on what we wrote, a guard against an edited file.
  */
 export function fromRedscope(v: Obj): ProbeResult {
-  const ip = canonicalIp(reqString(v, "ip"), "ip");
+  const ipText = reqString(v, "ip");
+  // A name without an address (schema/result.ts, unresolvedIp) comes back as it was written.
+  const name = unresolvedName(ipText);
+  const ip =
+    name !== undefined && hostnameProblem(name) === undefined ? ipText : canonicalIp(ipText, "ip");
   const port = checkPort(v.port, "port");
   const transport = reqString(v, "transport");
   if (transport !== "tcp" && transport !== "tls") throw wrongType("transport", '"tcp" or "tls"');

@@ -3,12 +3,13 @@
  * timeouts: `data` is the INFO text (a bulk reply to INFO) with Shodan's `# Keys` section
  * taken out of it (key names are not INFO: a key called `redis_version:9` must not become a
  * fact) and kept apart as `server.keys` — the first MAX_KEPT_KEYS names, each cut and cleaned as
- * untrusted text — where enrichment looks for the campaigns' keys; or error/status lines
- * (`-NOAUTH …`, `-DENIED …`, `-ERR …`) taken as replies, or something else, which is judged from
- * its first bytes like any other non-Redis answer. asn ("AS16509" → 16509), as_org (Shodan's
+ * untrusted text — where enrichment looks for the campaigns' keys; or the bytes of the replies
+ * (`-NOAUTH …`, `-DENIED …`, `-ERR …`, several of them), decoded by the scanner's own reader, or
+ * something else, which is judged from its first bytes like any other non-Redis answer. asn ("AS16509" → 16509), as_org (Shodan's
  * `isp`, else `org`), country and cloud are kept from the banner.
  */
 import { classifyExchange, type Exchange } from "../classify/exchange.js";
+import { ReplyReader } from "../classify/replies.js";
 import { MAX_KEPT_KEYS, MAX_KEY_CHARS } from "../intel/compromise.js";
 import { formatIp } from "../net/ip.js";
 import type { ProbeResult } from "../schema/result.js";
@@ -28,9 +29,6 @@ import {
 } from "./fields.js";
 
 // ---------- Shodan ----------
-
-/** Error / status lines taken from a banner at most. */
-const MAX_BANNER_LINES = 16;
 
 /**
  * Shodan appends the key names as a `# Keys` section, ended by a blank line or the banner's end.
@@ -61,26 +59,29 @@ function keptKeys(data: string): string[] | undefined {
   return keys;
 }
 
-/** The banner as what a server said in answer to INFO. */
+/**
+ * The banner as what a server said in answer to INFO. An INFO text is its bulk reply; anything
+ * else is the bytes the server sent (error and status lines, several replies, another protocol)
+ * and goes through the reader the scanner uses (classify/replies.ts): the same bytes classify
+ * the same way whether a scan or Shodan read them.
+ */
 function shodanExchange(data: string): Exchange {
   const ex = emptyExchange();
   ex.sent = ["INFO"];
   // Shodan only keeps answers: the exchange ended with the server's reply, not a timeout.
   ex.closedByPeer = true;
   const text = data.replace(/^\$\d+\r?\n/, "").replace(KEYS_SECTION, "$1");
-  ex.bytesReceived = text.length;
-  const first = text[0];
-  if (first === "-" || first === "+") {
-    for (const line of text.split(/\r?\n/, MAX_BANNER_LINES)) {
-      if (line.startsWith("-")) ex.replies.push({ type: "error", value: line.slice(1) });
-      else if (line.startsWith("+")) ex.replies.push({ type: "simple", value: line.slice(1) });
-      else break;
-    }
-  } else if (first === "#" || /^[a-z_]+:/.test(text.slice(0, 64))) {
-    ex.replies.push({ type: "bulk", value: Buffer.from(text, "utf8") });
-  } else {
-    ex.head = Buffer.from(text.slice(0, 512), "utf8").subarray(0, 512);
+  const bytes = Buffer.from(text, "utf8");
+  ex.bytesReceived = bytes.length;
+  if (text[0] === "#" || /^[a-z_]+:/.test(text.slice(0, 64))) {
+    ex.replies.push({ type: "bulk", value: bytes });
+    return ex;
   }
+  const reader = new ReplyReader({ maxReplyBytes: bytes.length });
+  reader.push(bytes);
+  ex.replies = reader.replies;
+  ex.head = reader.head;
+  if (reader.protocolError) ex.protocolError = reader.protocolError;
   return ex;
 }
 

@@ -22,10 +22,17 @@
  * zgrab2's own INFO-derived fields (version, major, …) are ignored: INFO is parsed again here,
  * without zgrab2's 32-bit overflow to 0.
  *
+ * A target given to zgrab2 as a name is written with `domain` and, unless zgrab2 was asked to,
+ * no `ip` (its own testdata is all like that). Nothing is resolved here: the address comes from
+ * the user's --resolve file, else the record keeps the name and no address (schema/result.ts,
+ * unresolvedIp). zgrab2's `--mappings` (commands renamed on the client side) is not written in
+ * its output: the replies are filed under the commands' own names, and the error texts (which
+ * name RENAMED-INFO, not INFO) say the rest.
  */
 import { type Classification, classifyExchange, type Exchange } from "../classify/exchange.js";
 import type { RespValue } from "../resp/types.js";
-import type { ProbeResult } from "../schema/result.js";
+import { type ProbeResult, unresolvedIp } from "../schema/result.js";
+import { hostnameProblem } from "../targets/spec.js";
 import { MAX_ERROR_CHARS, safeText } from "../untrusted/text.js";
 import {
   canonicalIp,
@@ -42,6 +49,7 @@ import {
   verdict,
   wrongType,
 } from "./fields.js";
+import { type NameMap, nameKey } from "./resolve.js";
 
 // ---------- zgrab2 ----------
 
@@ -117,7 +125,7 @@ function endOfStream(err: string, ex: Exchange): void {
   else ex.readTimedOut = true;
 }
 
-export function fromZgrab2(v: Obj, defaultPort: number): ProbeResult {
+export function fromZgrab2(v: Obj, defaultPort: number, resolve?: NameMap): ProbeResult {
   const data = optObj(v, "data");
   if (data === undefined) throw new Unimportable("data: missing");
   const mod = zgrab2Module(data);
@@ -130,12 +138,21 @@ export function fromZgrab2(v: Obj, defaultPort: number): ProbeResult {
   }
   const domain = optString(v, "domain");
   const ipText = optString(v, "ip");
-  if (ipText === undefined) {
-    throw new Unimportable(
-      domain === undefined ? "ip: missing" : "ip: missing (zgrab2 kept only the name)",
-    );
+  let ip: string;
+  let name: string | undefined;
+  if (ipText !== undefined) ip = canonicalIp(ipText, "ip");
+  else if (domain === undefined || domain === "") throw new Unimportable("ip: missing");
+  else {
+    // The name is the row's key now: it must be one (a name never reaches a resolver here).
+    name = nameKey(domain);
+    const problem = hostnameProblem(name);
+    if (problem !== undefined) {
+      throw new Unimportable(
+        `domain: not a host name: ${JSON.stringify(safeText(domain, 64))} (${problem})`,
+      );
+    }
+    ip = resolve?.get(name) ?? unresolvedIp(name);
   }
-  const ip = canonicalIp(ipText, "ip");
   // Newer zgrab2 writes the port (on the module's entry, or top-level for CSV input).
   const portValue = mod.port ?? v.port;
   const port = portValue === undefined ? defaultPort : checkPort(portValue, "port");
@@ -146,7 +163,8 @@ export function fromZgrab2(v: Obj, defaultPort: number): ProbeResult {
 
   const c = zgrab2Classification(status as Zgrab2Status, err, result);
   const r = resultOf(ip, port, transport, time, c);
-  if (domain !== undefined && domain !== "") r.hostname = safeText(domain, 253);
+  if (name !== undefined) r.hostname = name;
+  else if (domain !== undefined && domain !== "") r.hostname = safeText(domain, 253);
   return r;
 }
 

@@ -164,7 +164,7 @@ const FILE_NAME =
   /\.(?:jsonl?|ndjson|txt|csv|tsv|xml|gnmap|nmap|gz|bz2|xz|zst|log|lst|out|conf|cfg|ya?ml|db|sqlite3?)$/;
 
 /** Why `name` is not an RFC 1123 hostname, or undefined when it is one. */
-function hostnameProblem(name: string): string | undefined {
+export function hostnameProblem(name: string): string | undefined {
   const bare = name.endsWith(".") ? name.slice(0, -1) : name;
   if (bare.length === 0) return "empty name";
   if (FILE_NAME.test(bare)) {
