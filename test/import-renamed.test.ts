@@ -13,12 +13,14 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { classifyExchange } from "../src/classify/index.js";
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { DEFAULT_PROBE } from "../src/probe/redis.js";
 import { encodeCommand, ReplyDecoder } from "../src/resp/index.js";
 import type { RespValue } from "../src/resp/types.js";
 import type { ProbeResult } from "../src/schema/result.js";
 import { readImport } from "../src/sources/import.js";
+import { fromBytes } from "./helpers/classify.js";
 import { runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/ports.js";
 
@@ -268,4 +270,22 @@ describe("a server with INFO renamed, scanned and imported", () => {
       assert.deepEqual([locked.state, locked.detail], ["auth_required", "WRONGPASS"]);
     });
   }
+});
+
+test("a banner cut inside a reply reads as the scanner reads the same cut bytes (incomplete, not too large)", async () => {
+  // Shodan keeps a few KiB of a banner: a bulk whose header announces more than was kept is
+  // cut short, as a scan's read cut by its timeout is; the reply cap is the scanner's, not the
+  // banner's length.
+  const data = "-ERR unknown command 'HELLO'\r\n$4000\r\n# Server\r\nredis_version:7.0.15\r\n";
+  const banner = await importOne(
+    JSON.stringify({ ip_str: HOST, port: 6379, transport: "tcp", timestamp: TIME, data }),
+  );
+  const scanned = classifyExchange(
+    fromBytes(Buffer.from(data), { sent: ["INFO"], closedByPeer: true }),
+  );
+  assert.deepEqual(
+    { state: banner.state, detail: banner.detail },
+    { state: scanned.state, detail: scanned.detail },
+  );
+  assert.notEqual(banner.detail, "PROTOCOL");
 });

@@ -10,6 +10,12 @@ import type { RespValue } from "../resp/types.js";
 /** How many leading bytes are kept raw for recognising what answered. */
 export const HEAD_BYTES = 512;
 
+/**
+ * Largest reply read by default: the scan's `--max-bytes` default, and what an importer allows a
+ * banner, so a banner cut short reads as the same incomplete reply the scanner would see.
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
+
 export interface ReplyLimits {
   /** Largest single reply accepted (INFO of a big server). */
   maxReplyBytes: number;

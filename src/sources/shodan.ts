@@ -9,7 +9,7 @@
  * `isp`, else `org`), country and cloud are kept from the banner.
  */
 import { classifyExchange, type Exchange } from "../classify/exchange.js";
-import { ReplyReader } from "../classify/replies.js";
+import { DEFAULT_MAX_REPLY_BYTES, ReplyReader } from "../classify/replies.js";
 import { MAX_KEPT_KEYS, MAX_KEY_CHARS } from "../intel/compromise.js";
 import { formatIp } from "../net/ip.js";
 import type { ProbeResult } from "../schema/result.js";
@@ -77,7 +77,7 @@ function shodanExchange(data: string): Exchange {
     ex.replies.push({ type: "bulk", value: bytes });
     return ex;
   }
-  const reader = new ReplyReader({ maxReplyBytes: bytes.length });
+  const reader = new ReplyReader({ maxReplyBytes: DEFAULT_MAX_REPLY_BYTES });
   reader.push(bytes);
   ex.replies = reader.replies;
   ex.head = reader.head;

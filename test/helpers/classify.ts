@@ -9,8 +9,8 @@ import {
   parseInfo,
   serverFactsFromInfo,
 } from "../../src/classify/index.js";
+import { DEFAULT_MAX_REPLY_BYTES, ReplyReader } from "../../src/classify/replies.js";
 import { repliesDir } from "../../src/lab/replay.js";
-import { ReplyDecoder, RespProtocolError } from "../../src/resp/index.js";
 import type { RespValue } from "../../src/resp/types.js";
 import { emptyExchange } from "../../src/sources/fields.js";
 
@@ -19,31 +19,30 @@ export const PROBE = ["PING", "HELLO", "INFO", "QUIT"];
 
 // ---------- helpers ----------
 
+/** Recorded bytes through the shipped reply reader (classify/replies.ts), as the scanner reads them. */
 export function decode(bytes: Buffer): {
   replies: RespValue[];
+  head: Buffer;
   protocolError?: { code: string; offset: number };
 } {
-  const d = new ReplyDecoder();
-  const replies: RespValue[] = [];
-  try {
-    // Feed in small chunks: the classifier must not depend on how bytes arrived.
-    for (let i = 0; i < bytes.length; i += 7) replies.push(...d.push(bytes.subarray(i, i + 7)));
-  } catch (e) {
-    if (e instanceof RespProtocolError) {
-      return { replies, protocolError: { code: e.code, offset: e.offset } };
-    }
-    throw e;
-  }
-  return { replies };
+  const reader = new ReplyReader({ maxReplyBytes: DEFAULT_MAX_REPLY_BYTES });
+  // Fed in small chunks: the classifier must not depend on how bytes arrived.
+  // (All of them: the head a scanner keeps is its first segment's, usually whole.)
+  for (let i = 0; i < bytes.length; i += 7) reader.push(bytes.subarray(i, i + 7));
+  return {
+    replies: reader.replies,
+    head: reader.head,
+    ...(reader.protocolError ? { protocolError: reader.protocolError } : {}),
+  };
 }
 
 /** The Exchange the engine would record for these bytes. */
 export function fromBytes(bytes: Buffer, over: Partial<Exchange> = {}): Exchange {
-  const { replies, protocolError } = decode(bytes);
+  const { replies, head, protocolError } = decode(bytes);
   const ex: Exchange = {
     sent: PROBE,
     replies,
-    head: bytes.subarray(0, 512),
+    head,
     bytesReceived: bytes.length,
     closedByPeer: true,
     reset: false,
