@@ -138,6 +138,8 @@ export function resultLine(r: ProbeResult): string {
     parts.push([s?.product, version].filter((x) => x !== undefined).join(" "));
   }
   if (r.detail !== undefined) parts.push(r.detail);
+  // The server's own words where they are the finding (an error), cut short.
+  if (r.error !== undefined && r.state === "error") parts.push(`"${terminalText(r.error, 60)}"`);
   if (r.attempts !== undefined) parts.push(`after ${r.attempts} attempts`);
   if (r.hostname !== undefined) parts.push(`(${r.hostname})`);
   return terminalText(parts.join("  "), 160);
