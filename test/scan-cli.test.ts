@@ -27,6 +27,17 @@ describe("bad input: one line on stderr, exit 2, nothing written", () => {
     ["port 70000", ["scan", "127.0.0.1", "-p", "70000"], /70000/],
     ["shard 5/4", ["scan", "127.0.0.1", "--shard", "5/4"], /shard/],
     ["reserved target", ["scan", "127.0.0.1"], /127\.0\.0\.0\/8.*--allow-reserved/],
+    // --allow-reserved RANGES lifts the block for those ranges only.
+    [
+      "reserved target outside the ranges allowed",
+      ["scan", "10.0.0.1", "--allow-reserved", "127.0.0.0/8"],
+      /10\.0\.0\.1 is in 10\.0\.0\.0\/8 .*pass --allow-reserved 10\.0\.0\.0\/8 to scan it/,
+    ],
+    [
+      "--allow-reserved with a range outside the blocklist",
+      ["scan", "127.0.0.1", "--allow-reserved", "127.0.0.0/8,8.8.8.0/24"],
+      /--allow-reserved "8\.8\.8\.0\/24": not in the default blocklist/,
+    ],
     ["no targets", ["scan"], /no targets/],
     ["bad duration", ["scan", "127.0.0.1", "--read-timeout", "soon"], /--read-timeout/],
     ["tls and tls-auto", ["scan", "127.0.0.1", "--tls", "--tls-auto"], /exclude/],

@@ -143,6 +143,8 @@ for (const [kind, location] of backends) {
         "DROP INDEX results_scan_compromise",
         "ALTER TABLE results DROP COLUMN attack",
         "ALTER TABLE results DROP COLUMN compromise",
+        "DROP INDEX scans_target_space",
+        "ALTER TABLE scans DROP COLUMN target_space",
         // PostgreSQL's state and product indexes end in seq: they go with it, as in version 1.
         ...(kind === "postgres"
           ? [

@@ -17,10 +17,14 @@ import {
   emptyTargetInput,
   parseExcludeText,
   parsePorts,
+  parseReservedAllowance,
   parseTargetText,
   parseTargetToken,
+  spaceBreakdown,
   type TargetInput,
   TargetSpecError,
+  TargetWalk,
+  targetSpaceFingerprint,
 } from "../src/targets/index.js";
 
 const V6_MAX = (1n << 128n) - 1n;
@@ -493,7 +497,7 @@ describe("blocklist", () => {
   test("a target entirely in a reserved range is refused, saying how to allow it", () => {
     throwsSpec(
       () => buildTargetSpace(input("127.0.0.1"), [6379], NO_OPTS),
-      "target 127.0.0.1 is in 127.0.0.0/8 (loopback, RFC 1122), which redscope does not scan by default; pass --allow-reserved to scan it (e.g. your own network)",
+      "target 127.0.0.1 is in 127.0.0.0/8 (loopback, RFC 1122), which redscope does not scan by default; pass --allow-reserved 127.0.0.0/8 to scan it (e.g. your own network)",
     );
     throwsSpec(
       () => buildTargetSpace(input("10.0.0.0/8"), [6379], NO_OPTS),
@@ -791,5 +795,138 @@ describe("target space", () => {
     const pairsOnly = buildTargetSpace(input("8.8.8.8", "9.9.9.9:6379"), [], NO_OPTS);
     assert.equal(pairsOnly.size, 1n);
     assert.deepEqual(pairsOnly.at(0n), { ip: "9.9.9.9", port: 6379, family: 4 });
+  });
+});
+
+describe("--allow-reserved RANGES", () => {
+  const allow = (text: string) => parseReservedAllowance(text);
+  const list = (t: ReturnType<typeof allow>) =>
+    t === true || t === false ? t : t.map((r) => [r.family, formatIp(r.family, r.start)]);
+
+  test("all, or CIDRs of both families separated by commas", () => {
+    assert.equal(allow("all"), true);
+    assert.deepEqual(list(allow("10.0.0.0/8, 127.0.0.0/8,fd00::/8")), [
+      [4, "10.0.0.0"],
+      [4, "127.0.0.0"],
+      [6, "fd00::"],
+    ]);
+  });
+
+  test("anything else is refused with one line", () => {
+    throwsSpec(() => allow("10.0.0.1"), /--allow-reserved "10\.0\.0\.1": expected CIDRs/);
+    throwsSpec(() => allow("10.0.0.0/33"), /--allow-reserved: invalid CIDR "10\.0\.0\.0\/33"/);
+    throwsSpec(() => allow("10.0.0.0/8,,"), /--allow-reserved "": expected CIDRs/);
+    throwsSpec(() => allow("8.8.8.0/24"), /8\.8\.8\.0\/24.*not in the default blocklist/);
+  });
+
+  test("only the ranges named are lifted: others still refuse, and partial overlaps are skipped", () => {
+    const opts = { allowReserved: allow("127.0.0.0/8"), exclude: [] };
+    const lo = buildTargetSpace(input("127.0.0.0/30"), [6379], opts);
+    assert.equal(lo.size, 4n);
+    throwsSpec(
+      () => buildTargetSpace(input("10.1.2.3"), [6379], opts),
+      /10\.1\.2\.3 is in 10\.0\.0\.0\/8 .*pass --allow-reserved 10\.0\.0\.0\/8 to scan it/,
+    );
+    // A /24 allowed inside 10/8: a /16 around it keeps that /24 only.
+    const part = buildTargetSpace(input("10.1.0.0/16"), [6379], {
+      allowReserved: allow("10.1.2.0/24"),
+      exclude: [],
+    });
+    assert.equal(part.size, 256n);
+    assert.equal(part.skipped.reserved, 65536n - 256n);
+    assert.ok(part.has("10.1.2.9", 6379));
+    assert.ok(!part.has("10.1.3.9", 6379));
+    // IPv6 alike.
+    const v6 = buildTargetSpace(input("fd00::/126"), [6379], {
+      allowReserved: allow("fc00::/7"),
+      exclude: [],
+    });
+    assert.equal(v6.size, 4n);
+    throwsSpec(
+      () =>
+        buildTargetSpace(input("::1"), [6379], { allowReserved: allow("fc00::/7"), exclude: [] }),
+      /--allow-reserved ::1\/128 to scan it/,
+    );
+  });
+});
+
+describe("dry-run breakdown", () => {
+  test("names the blocklist entries and exclude lines that took addresses, with exact counts", () => {
+    const exclude = parseExcludeText("8.8.8.0/30\n8.8.4.4 # resolver\n", "optout.txt");
+    const targets = input("8.8.8.0/24", "8.8.4.4:6380", "9.255.255.0-10.0.0.255", "127.0.0.0/30");
+    const opts = { allowReserved: allow127(), exclude };
+    const b = spaceBreakdown(targets, opts);
+    const space = buildTargetSpace(targets, [6379], opts);
+    assert.deepEqual(
+      b.reserved.map((r) => [r.rule, r.addresses]),
+      [["10.0.0.0/8 (private-use)", 256n]],
+    );
+    assert.equal(b.allowedReserved, 4n);
+    assert.deepEqual(
+      b.excluded.map((r) => [r.rule, r.addresses]),
+      [
+        ["8.8.8.0/30 (optout.txt:1)", 4n],
+        ["8.8.4.4 (optout.txt:2)", 1n],
+      ],
+    );
+    // The same totals as the space itself.
+    assert.equal(space.skipped.reserved, 256n);
+    assert.equal(space.skipped.excluded, 5n);
+  });
+  const allow127 = () => parseReservedAllowance("127.0.0.0/8");
+});
+
+describe("target space fingerprint (trends)", () => {
+  const fp = (text: string, ports = [6379], exclude = "") => {
+    const into = emptyTargetInput();
+    parseTargetText(text, into, "any-name.txt");
+    const names = into.hostnames;
+    const literal = { ...into, hostnames: [] };
+    const space = buildTargetSpace(literal, ports, {
+      allowReserved: false,
+      exclude: parseExcludeText(exclude, "x"),
+    });
+    return targetSpaceFingerprint(space, names);
+  };
+
+  test("the same set written otherwise gives the same fingerprint; another set does not", () => {
+    const a = fp("8.8.8.0/30\nredis.example.com\n1.1.1.1:6380\n");
+    assert.equal(a, fp("1.1.1.1:6380 REDIS.example.com\n8.8.8.3\n8.8.8.0-8.8.8.2\n"));
+    // An exclude that removes an address: another set. One that removes nothing: the same.
+    assert.notEqual(a, fp("8.8.8.0/30\nredis.example.com\n1.1.1.1:6380\n", [6379], "8.8.8.1"));
+    assert.equal(a, fp("8.8.8.0/30\nredis.example.com\n1.1.1.1:6380\n", [6379], "9.9.9.9"));
+    assert.notEqual(a, fp("8.8.8.0/29\nredis.example.com\n1.1.1.1:6380\n"));
+    assert.notEqual(a, fp("8.8.8.0/30\nredis.example.com\n1.1.1.1:6380\n", [6379, 6380]));
+    assert.notEqual(a, fp("8.8.8.0/30\ncache.example.com\n1.1.1.1:6380\n"));
+  });
+
+  test("the cap is part of it: a capped scan is a sample", () => {
+    const space = buildTargetSpace(input("8.8.8.0/24"), [6379], NO_OPTS);
+    assert.notEqual(targetSpaceFingerprint(space, []), targetSpaceFingerprint(space, [], 10));
+  });
+});
+
+describe("target walk", () => {
+  test("shards partition the space; the cap stops the walk; countRest agrees with next()", () => {
+    const space = buildTargetSpace(input("8.8.8.0/24"), [6379, 6380], NO_OPTS);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const walk = new TargetWalk(space, { seed: 7n, shard: { index: i, count: 3 }, track: false });
+      const count = new TargetWalk(space, { seed: 7n, shard: { index: i, count: 3 } }).countRest();
+      let n = 0;
+      for (let s = walk.next(); s; s = walk.next()) {
+        seen.add(`${s.target.ip}:${s.target.port}`);
+        n++;
+      }
+      assert.equal(n, count);
+      assert.ok(walk.walked);
+    }
+    assert.equal(seen.size, 512);
+    const capped = new TargetWalk(space, { seed: 7n, maxTargets: 5 });
+    assert.equal(capped.countRest(), 5);
+    let n = 0;
+    while (capped.next()) n++;
+    assert.equal(n, 5);
+    assert.ok(!capped.walked);
   });
 });

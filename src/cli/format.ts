@@ -2,6 +2,7 @@
 
 import { BACKPORTS_WORDING } from "../intel/cves.js";
 import type { IntelStatus } from "../intel/enrich.js";
+import { endpointText } from "../net/ip.js";
 import { nicerCounts, type StateTally } from "../report/nicer.js";
 import { renderTable, renderTextTables } from "../report/render.js";
 import { nicerTables } from "../report/tables.js";
@@ -123,4 +124,23 @@ export function intelLine(s: IntelStatus): string {
       : "no cloud ranges",
     geo.length > 0 ? `MaxMind ${geo.join(", ")}` : "no ASN/geo DB",
   ].join("; ");
+}
+
+/**
+ * `scan -v`: one line per result as it arrives — target, state, product and version (or the
+ * version hint), detail, connections tried. Server-given text is cleaned (terminalText).
+ */
+export function resultLine(r: ProbeResult): string {
+  const parts = [`${endpointText(r.ip, r.port)}${r.transport === "tls" ? " tls" : ""}`, r.state];
+  const s = r.server;
+  const version = s?.version ?? (s?.version_hint !== undefined ? `~${s.version_hint}` : undefined);
+  if (s?.product !== undefined || version !== undefined) {
+    parts.push([s?.product, version].filter((x) => x !== undefined).join(" "));
+  }
+  if (r.detail !== undefined) parts.push(r.detail);
+  // The server's own words where they are the finding (an error), cut short.
+  if (r.error !== undefined && r.state === "error") parts.push(`"${terminalText(r.error, 60)}"`);
+  if (r.attempts !== undefined) parts.push(`after ${r.attempts} attempts`);
+  if (r.hostname !== undefined) parts.push(`(${r.hostname})`);
+  return terminalText(parts.join("  "), 160);
 }

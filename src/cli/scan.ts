@@ -1,6 +1,6 @@
 /** `redscope scan`: parse the command line, run the scan, print status and the summary. */
 import fs from "node:fs";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { type Store, StoreConflictError } from "../store/index.js";
 import { OutputWriteError } from "../store/jsonl.js";
 import { StoreWriteError } from "../store/sink.js";
@@ -8,17 +8,21 @@ import {
   emptyTargetInput,
   parseExcludeText,
   parsePorts,
+  parseReservedAllowance,
   parseSeed,
   parseShard,
   parseTargetText,
   parseTargetToken,
+  type ReservedAllowance,
   type TargetInput,
   TargetSpecError,
 } from "../targets/index.js";
+import { ConfigError } from "../usecases/errors.js";
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
 import { checkScanId, fail } from "./errors.js";
-import { intelLine, statusLine, summaryTable } from "./format.js";
+import { intelLine, resultLine, statusLine, summaryTable } from "./format.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
+import { listTargets, showDryRun } from "./scan-preview.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -40,7 +44,14 @@ interface ScanFlags {
   seed?: string;
   shard?: string;
   exclude?: string[];
-  allowReserved?: boolean;
+  /** Each value given (a bare flag gives "all"); see allowanceOf. */
+  allowReserved?: string[];
+  listTargets?: boolean;
+  dryRun?: boolean;
+  sourceIp?: string;
+  interface?: string;
+  retries?: string;
+  verbose?: boolean;
   rate: string;
   concurrency: string;
   connectTimeout: string;
@@ -103,9 +114,13 @@ export function registerScan(program: Command): void {
       "scan part i of N disjoint parts (0-based); env JOB_COMPLETION_INDEX also works with --shard ?/N",
     )
     .option("--exclude <file>", "addresses/CIDRs never to scan (opt-outs); repeatable", collect)
-    .option(
-      "--allow-reserved",
-      "allow targets in reserved ranges (loopback, RFC 1918, …): your own networks",
+    .addOption(
+      new Option(
+        "--allow-reserved [cidrs]",
+        "allow targets in reserved ranges (loopback, RFC 1918, …): your own networks; all of them, or only the CIDRs named (10.0.0.0/8,fd00::/8)",
+      )
+        .preset("all")
+        .argParser(collect),
     )
     .option("--rate <n>", "new connections per second (0 = unlimited)", SCAN_DEFAULTS.rate)
     .option("--concurrency <n>", "connections open at once", SCAN_DEFAULTS.concurrency)
@@ -120,6 +135,18 @@ export function registerScan(program: Command): void {
       "checkpoint file: a killed scan run again with it continues where it stopped",
     )
     .option("--max-targets <n>", "stop after this many targets")
+    .option(
+      "--list-targets",
+      "print the targets in scan order (ip:port, one a line) and send nothing",
+    )
+    .option(
+      "--dry-run",
+      "check everything and print the counts (targets, exclusions, duration); send nothing",
+    )
+    .option("-S, --source-ip <addr>", "send from this address (one of this host's)")
+    .option("--interface <name>", "send from this network interface's addresses")
+    .option("--retries <n>", "try a target again after no answer (timeout, refused, reset)", "0")
+    .option("-v, --verbose", "one line per target on stderr as results arrive")
     .option("-n, --no-dns", "never resolve names (as nmap's -n): a hostname target is refused")
     .option("--max-runtime <t>", "stop starting new probes after this long")
     .option(
@@ -133,6 +160,32 @@ export function registerScan(program: Command): void {
     });
 }
 
+/**
+ * `--allow-reserved`'s values. Commander hands an optional value the next word whatever it is,
+ * so the rule is: a value is the flag's only when it is `all` or holds a "/" (CIDRs); any other
+ * word (`--allow-reserved 127.0.0.1`) is a target that followed a bare flag, which allows all.
+ */
+export function allowanceOf(values: readonly string[] | undefined): {
+  allowance: ReservedAllowance;
+  targets: string[];
+} {
+  const targets: string[] = [];
+  if (values === undefined) return { allowance: false, targets };
+  let all = false;
+  const ranges = [];
+  for (const v of values) {
+    if (v !== "all" && !v.includes("/")) {
+      targets.push(v);
+      all = true;
+      continue;
+    }
+    const allowance = parseReservedAllowance(v);
+    if (allowance === true) all = true;
+    else if (allowance !== false) ranges.push(...allowance);
+  }
+  return { allowance: all ? true : ranges, targets };
+}
+
 async function readInput(targets: string[], flags: ScanFlags): Promise<TargetInput> {
   const input = emptyTargetInput();
   for (const t of targets) parseTargetToken(t, input, "");
@@ -141,6 +194,12 @@ async function readInput(targets: string[], flags: ScanFlags): Promise<TargetInp
     parseTargetText(text, input, file === "-" ? "stdin" : file);
   }
   if (input.ranges.length + input.pairs.length + input.hostnames.length === 0) {
+    const ranges = (flags.allowReserved ?? []).filter((v) => v.includes("/"));
+    if (ranges.length > 0) {
+      fail(
+        `no targets: --allow-reserved took ${ranges.join(",")} as the ranges it allows; name the targets too (redscope scan ${ranges[0]} --allow-reserved ${ranges.join(",")})`,
+      );
+    }
     fail("no targets: give addresses, CIDRs or hostnames, or -iL FILE (-iL - for stdin)");
   }
   const name = input.hostnames[0];
@@ -176,9 +235,16 @@ function shardFrom(flag: string | undefined): { index: number; count: number } |
   return parseShard(spec);
 }
 
-export async function runScanCommand(targets: string[], flags: ScanFlags): Promise<number> {
+export async function runScanCommand(given: string[], flags: ScanFlags): Promise<number> {
   // Everything the user typed is checked before anything is opened or written.
   if (flags.tls && flags.tlsAuto) fail("--tls and --tls-auto exclude each other");
+  const { allowance, targets: stray } = allowanceOf(flags.allowReserved);
+  const targets = [...given, ...stray];
+  const preview = flags.listTargets === true || flags.dryRun === true;
+  if (flags.sourceIp !== undefined && flags.interface !== undefined) {
+    fail("--source-ip and --interface exclude each other: give one");
+  }
+  const retries = parseIntIn("--retries", flags.retries ?? "0", 0, 10);
   const ports = parsePorts(flags.ports);
   const shard = shardFrom(flags.shard);
   const seed = flags.seed !== undefined ? parseSeed(flags.seed) : undefined;
@@ -201,6 +267,11 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     exclude.ranges.push(...parseExcludeText(readFileOrFail(f, "--exclude"), f));
   }
   if (flags.stream) {
+    if (preview) {
+      fail(
+        "--stream reads its targets while scanning: --list-targets and --dry-run need them all first",
+      );
+    }
     if (targets.length > 0 || flags.inputList?.length !== 1 || flags.inputList[0] !== "-") {
       fail("--stream reads targets from stdin only: use -iL - and no other targets");
     }
@@ -215,7 +286,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   const input = flags.stream ? emptyTargetInput() : await readInput(targets, flags);
 
   const output = flags.output;
-  if (flags.db === false && output === undefined) {
+  if (flags.db === false && output === undefined && !preview) {
     fail("--no-db needs -o FILE (or -o - for stdout): the results must go somewhere");
   }
   const scanId = flags.scanId ?? process.env.REDSCOPE_SCAN_ID;
@@ -225,7 +296,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   const cfg: ScanConfig = {
     input,
     ports,
-    allowReserved: flags.allowReserved === true,
+    allowReserved: allowance,
     exclude: exclude.ranges,
     concurrency,
     rate,
@@ -239,8 +310,12 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
         concurrency,
         ...budgets,
         transport: flags.tls ? "tls" : flags.tlsAuto ? "auto" : "tcp",
-        allowReserved: flags.allowReserved === true,
+        allowReserved:
+          allowance === true || allowance === false ? allowance : allowance.map((r) => r.source),
         exclude: flags.exclude ?? [],
+        ...(retries > 0 ? { retries } : {}),
+        ...(flags.sourceIp !== undefined ? { sourceIp: flags.sourceIp } : {}),
+        ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
         maxTargets,
         maxRuntimeMs,
       },
@@ -254,6 +329,14 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
   if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
   if (flags.resume) cfg.resumePath = flags.resume;
+  if (retries > 0) cfg.retries = retries;
+  if (flags.sourceIp !== undefined) cfg.source = { ip: flags.sourceIp };
+  if (flags.interface !== undefined) cfg.source = { interface: flags.interface };
+  if (flags.verbose) {
+    cfg.onResult = (r) => {
+      process.stderr.write(`${showStatus ? "\r\x1b[2K" : ""}${resultLine(r)}\n`);
+    };
+  }
   cfg.onNotice = (message) => process.stderr.write(`redscope: ${message}\n`);
   if (flags.stream) {
     cfg.stream = process.stdin;
@@ -277,6 +360,15 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
 
   const scan = new Scan(cfg);
   await prepareOrFail(scan);
+  if (preview) {
+    // Nothing is sent and nothing is opened: no store, no output file, no intel.
+    const p = await previewOrFail(scan);
+    if (flags.dryRun) {
+      showDryRun(p, cfg, flags.listTargets ? process.stderr : process.stdout);
+    }
+    if (flags.listTargets) await listTargets(p, process.stdout);
+    return 0;
+  }
   const enricher = await loadEnricherOrFail(flags);
   if (enricher) cfg.enricher = enricher;
 
@@ -337,6 +429,15 @@ async function prepareOrFail(scan: Scan): Promise<void> {
     await scan.prepare();
   } catch (e) {
     if (e instanceof TargetSpecError) fail(e.message);
+    throw e;
+  }
+}
+
+async function previewOrFail(scan: Scan): ReturnType<Scan["preview"]> {
+  try {
+    return await scan.preview();
+  } catch (e) {
+    if (e instanceof TargetSpecError || e instanceof ConfigError) fail(e.message);
     throw e;
   }
 }

@@ -7,6 +7,7 @@
  * allocation beyond the socket and the module's session.
  */
 import net from "node:net";
+import os from "node:os";
 import tls from "node:tls";
 
 export interface EngineTarget {
@@ -44,6 +45,8 @@ export interface TransportOutcome {
   tlsProtocol?: string;
   tlsCipher?: string;
   elapsedMs: number;
+  /** Connections tried for this result over its transport: 1 (or absent), more after retries. */
+  attempts?: number;
 }
 
 /** What a protocol module's per-connection session reports back. */
@@ -83,7 +86,24 @@ export interface EngineOptions {
   rate: number;
   budgets: Budgets;
   transport: TransportMode;
+  /**
+   * Source address of the sockets, per family (`--source-ip`, `--interface`). Targets of a
+   * family without one are the caller's to keep out; they would connect unbound.
+   */
+  localAddress?: Partial<Record<4 | 6, string>>;
+  /**
+   * Connections tried again after one that timed out, was refused, or was reset before the
+   * first byte (zmap/masscan's --retries): at most this many more, within the host budget, each
+   * taking a rate token like any new connection.
+   */
+  retries?: number;
 }
+
+/** Connect errors worth another try: no answer, or a refusal or reset that may be transient. */
+const RETRY_CONNECT = new Set(["ETIMEDOUT", "ECONNREFUSED", "ECONNRESET"]);
+
+/** A retry needs at least this much of the host budget left to be worth starting. */
+const RETRY_MIN_MS = 50;
 
 export interface EngineStats {
   launched: number;
@@ -116,6 +136,8 @@ export class ScanEngine<R> {
   /** A pump is scheduled (timer or immediate); at most one at a time. */
   private pumpPending = false;
   private resolveDone: (() => void) | undefined;
+  /** Retries waiting for a rate token; their targets hold their concurrency slot meanwhile. */
+  private readonly retryQueue: Array<{ start(): void }> = [];
 
   constructor(
     private readonly module: ProbeModule<R>,
@@ -155,12 +177,31 @@ export class ScanEngine<R> {
     this.maybeDone();
   }
 
+  /** Another connection for a target already in flight, once a rate token is free. */
+  retry(attempt: { start(): void }): void {
+    this.retryQueue.push(attempt);
+    this.schedule(0);
+  }
+
+  /** Queued retries, as far as rate tokens go; true when some are left waiting. */
+  private startRetries(): boolean {
+    const rate = this.opts.rate;
+    while (this.retryQueue.length > 0 && (rate === 0 || this.tokens >= 1)) {
+      if (rate > 0) this.tokens -= 1;
+      this.retryQueue.shift()!.start();
+    }
+    return this.retryQueue.length > 0;
+  }
+
+  /** Until the next rate token (ms), for a pump that waits for one. */
+  private tokenWaitMs(): number {
+    const rate = this.opts.rate;
+    const waitMs = rate > 0 && this.tokens < 1 ? ((1 - this.tokens) * 1000) / rate : 5;
+    return Math.max(1, Math.min(waitMs, 50));
+  }
+
   private pump = (): void => {
     this.pumpPending = false;
-    if (this.stopping || this.exhausted) {
-      this.maybeDone();
-      return;
-    }
     const rate = this.opts.rate;
     if (rate > 0) {
       const now = performance.now();
@@ -170,6 +211,12 @@ export class ScanEngine<R> {
         this.tokens + ((now - this.lastRefill) * rate) / 1000,
       );
       this.lastRefill = now;
+    }
+    // Retries first, even when stopping: their targets are in flight and must finish.
+    if (this.startRetries()) this.schedule(this.tokenWaitMs());
+    if (this.stopping || this.exhausted) {
+      this.maybeDone();
+      return;
     }
     while (this.inFlight < this.opts.concurrency && !this.stopping) {
       if (rate > 0 && this.tokens < 1) break;
@@ -192,10 +239,7 @@ export class ScanEngine<R> {
     }
     // Wake up when a token will be available, or soon if we were held back by backpressure.
     // A free slot also wakes us (in release()).
-    if (this.inFlight < this.opts.concurrency) {
-      const waitMs = rate > 0 && this.tokens < 1 ? ((1 - this.tokens) * 1000) / rate : 5;
-      this.schedule(Math.max(1, Math.min(waitMs, 50)));
-    }
+    if (this.inFlight < this.opts.concurrency) this.schedule(this.tokenWaitMs());
   };
 
   private schedule(ms: number): void {
@@ -217,7 +261,7 @@ export class ScanEngine<R> {
     this.inFlight++;
     this.launched++;
     const first: "tcp" | "tls" = this.opts.transport === "tls" ? "tls" : "tcp";
-    new Attempt(this, target, first, this.opts.transport === "auto", performance.now()).start();
+    new Attempt(this, target, first, this.opts.transport === "auto", performance.now(), 1).start();
   }
 
   /** Called by an Attempt when the target is fully done (after any TLS retry). */
@@ -237,6 +281,15 @@ export class ScanEngine<R> {
 
   get budgets(): Budgets {
     return this.opts.budgets;
+  }
+
+  get options(): EngineOptions {
+    return this.opts;
+  }
+
+  /** stop() was called: targets in flight finish, without retries. */
+  get isStopping(): boolean {
+    return this.stopping;
   }
 }
 
@@ -320,6 +373,8 @@ class Attempt<R> implements AttemptEvents {
     private readonly canRetryTls: boolean,
     /** When the first attempt for this target started: the host budget spans all attempts. */
     private readonly hostStart: number,
+    /** 1 for the first connection over this transport, 2 for its first retry, … */
+    private readonly attempt: number,
   ) {
     this.hostDeadline = hostStart + engine.budgets.hostTimeoutMs;
   }
@@ -331,6 +386,7 @@ class Attempt<R> implements AttemptEvents {
   start(): void {
     const b = this.engine.budgets;
     const t = this.target;
+    const localAddress = this.engine.options.localAddress?.[t.ip.includes(":") ? 6 : 4];
     let socket: net.Socket;
     if (this.transport === "tls") {
       socket = tls.connect({
@@ -340,6 +396,7 @@ class Attempt<R> implements AttemptEvents {
         servername: t.hostname,
         // We observe certificates, we do not trust them: self-signed is a fact to record.
         rejectUnauthorized: false,
+        ...(localAddress !== undefined ? { localAddress } : {}),
       });
       // on(), not once(): these fire once per socket anyway, and once() wraps every listener
       // in a fresh bound function.
@@ -353,6 +410,7 @@ class Attempt<R> implements AttemptEvents {
         port: t.port,
         noDelay: true,
         onread: { buffer: READ_BUFFER, callback: socketRead },
+        ...(localAddress !== undefined ? { localAddress } : {}),
       });
       socket.on("connect", socketReady);
     }
@@ -480,6 +538,7 @@ class Attempt<R> implements AttemptEvents {
       readTimedOut: this.readTimedOut,
       bytesReceived: this.bytes,
       elapsedMs: performance.now() - this.hostStart,
+      attempts: this.attempt,
     };
     if (this.connectError) outcome.connectError = this.connectError;
     if (this.tlsError) outcome.tlsError = this.tlsError;
@@ -491,8 +550,29 @@ class Attempt<R> implements AttemptEvents {
       s.on("error", noop);
       if (!s.destroyed) s.destroy();
     }
-    const session = this.session ?? this.engine.moduleRef.open(this.target, this.transport);
     const timeLeft = this.engine.budgets.hostTimeoutMs - (performance.now() - this.hostStart) > 50;
+    // Nothing was heard: no connection, or a reset before the first byte. Try again.
+    const unanswered =
+      (this.connectError !== undefined && RETRY_CONNECT.has(this.connectError)) ||
+      (this.reset && this.bytes === 0);
+    if (
+      unanswered &&
+      !this.engine.isStopping &&
+      this.attempt <= (this.engine.options.retries ?? 0) &&
+      this.hostDeadline - performance.now() > RETRY_MIN_MS
+    ) {
+      const again = new Attempt(
+        this.engine,
+        this.target,
+        this.transport,
+        this.canRetryTls,
+        this.hostStart,
+        this.attempt + 1,
+      );
+      this.engine.retry(again);
+      return;
+    }
+    const session = this.session ?? this.engine.moduleRef.open(this.target, this.transport);
     const mayRetry = this.canRetryTls && this.transport === "tcp" && timeLeft;
     const { result, retryTls } = this.engine.moduleRef.finish(
       this.target,
@@ -501,11 +581,44 @@ class Attempt<R> implements AttemptEvents {
       mayRetry,
     );
     if (retryTls && mayRetry) {
-      new Attempt(this.engine, this.target, "tls", false, this.hostStart).start();
+      new Attempt(this.engine, this.target, "tls", false, this.hostStart, 1).start();
       return;
     }
     this.engine.release(this.target, result);
   }
+}
+
+/**
+ * Can sockets be bound to this source address? A listener is bound to it on a free port and
+ * closed at once (nothing is sent): undefined when it can, else the system's error code
+ * (EADDRNOTAVAIL: not an address of this host).
+ */
+export function bindError(address: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    server.listen({ host: address, port: 0, exclusive: true }, () =>
+      server.close(() => resolve(undefined)),
+    );
+  });
+}
+
+/**
+ * The addresses to send from when scanning from interface `name` (`--interface`): its first
+ * IPv4 and first IPv6 address that is not link-local (a link-local source cannot reach a scan
+ * target). Undefined when there is no such interface. Binding the source address picks the
+ * address, not the route: the kernel's routing table still chooses the way out.
+ */
+export function interfaceAddresses(name: string): Partial<Record<4 | 6, string>> | undefined {
+  const list = os.networkInterfaces()[name];
+  if (list === undefined) return undefined;
+  const out: Partial<Record<4 | 6, string>> = {};
+  for (const a of list) {
+    const family = a.family === "IPv6" || (a.family as unknown) === 6 ? 6 : 4;
+    if (family === 6 && /^fe[89ab]/i.test(a.address)) continue;
+    out[family] ??= a.address;
+  }
+  return out;
 }
 
 function tlsReason(err: NodeJS.ErrnoException): string {

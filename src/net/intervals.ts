@@ -82,3 +82,23 @@ export function findInterval(list: readonly Interval[], value: bigint): number {
   }
   return -1;
 }
+
+/** Addresses of the merged list that lie in [start, end]: a binary search, then the overlap. */
+export function countWithin(list: readonly Interval[], start: bigint, end: bigint): bigint {
+  let lo = 0;
+  let hi = list.length;
+  // First interval that ends at or after start.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.end < start) lo = mid + 1;
+    else hi = mid;
+  }
+  let n = 0n;
+  for (let i = lo; i < list.length && list[i]!.start <= end; i++) {
+    const r = list[i]!;
+    const s = r.start > start ? r.start : start;
+    const e = r.end < end ? r.end : end;
+    n += e - s + 1n;
+  }
+  return n;
+}

@@ -277,3 +277,8 @@ export function addressPrefix(text: string, v4Bits: number, v6Bits: number): str
   if (v6 === undefined) return text;
   return `${formatIpv6(cidrRange(6, v6, v6Bits).start)}/${v6Bits}`;
 }
+
+/** An endpoint as written on command lines and in target files: `ip:port`, `[v6]:port`. */
+export function endpointText(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

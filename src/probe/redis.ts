@@ -110,6 +110,7 @@ export class RedisProbe implements ProbeModule<ProbeResult> {
     }
     if (target.hostname) result.hostname = target.hostname;
     result.rtt_ms = Math.round(outcome.elapsedMs);
+    if ((outcome.attempts ?? 1) > 1) result.attempts = outcome.attempts;
     if (this.opts.scanId) result.scan_id = this.opts.scanId;
     if (this.opts.shard) result.shard = this.opts.shard;
 

@@ -358,11 +358,22 @@ export function replicationLeak(r: ProbeResult): ReplicationLeak | undefined {
   return { ip: r.ip, port: r.port, role: s.role ?? "unknown", pointsTo: [...others] };
 }
 
-/** Every scan of the same targets and ports, oldest first: the series the trend chart draws. */
+/**
+ * Do two scans belong to one trend? Scans that both stored the fingerprint of their target space
+ * compare by it (the same set of targets, however written or ordered); a scan stored without one
+ * (an import, a streamed scan, an older store) compares by its targets and ports as written.
+ */
+export function sameTargetSpace(a: ScanInfo, b: ScanInfo): boolean {
+  if (a.source !== b.source) return false;
+  if (a.targetSpace !== undefined && b.targetSpace !== undefined) {
+    return a.targetSpace === b.targetSpace;
+  }
+  return a.targets === b.targets && a.ports === b.ports;
+}
+
+/** Every scan of the same target space, oldest first: the series the trend chart draws. */
 async function trends(store: ReportReader, scan: ScanInfo): Promise<TrendPoint[]> {
-  const same = (await store.listScans()).filter(
-    (s) => s.targets === scan.targets && s.ports === scan.ports && s.source === scan.source,
-  );
+  const same = (await store.listScans()).filter((s) => sameTargetSpace(s, scan));
   const out: TrendPoint[] = [];
   for (const s of same) {
     out.push({

@@ -207,6 +207,8 @@ export interface ProbeResult {
   hostname?: string;
   /** Milliseconds from connect start to the end of the exchange. */
   rtt_ms?: number;
+  /** Connections tried (`scan --retries`): absent when the first one was answered. */
+  attempts?: number;
   cves?: CveFact[];
   cve_verdict?: CveVerdictFacts;
   /** Open servers: each technique's verdict (enrichment; needs the version facts). */

@@ -130,8 +130,8 @@ export class PostgresStore implements Store {
   async beginScan(scan: ScanInfo): Promise<void> {
     // Workers of one sharded scan start together: the first insert wins, the others join it.
     await this.pool.query(
-      `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version, target_space)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
       [
         scan.id,
         scan.source,
@@ -142,6 +142,7 @@ export class PostgresStore implements Store {
         scan.shardCount,
         JSON.stringify(scan.options),
         scan.toolVersion,
+        scan.targetSpace ?? null,
       ],
     );
     const existing = await this.getScan(scan.id);

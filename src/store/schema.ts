@@ -190,6 +190,15 @@ function v7(d: Dialect): string[] {
   ];
 }
 
+/**
+ * Trends compare scans of the same target space, not of the same spelling of it: each scan keeps
+ * the fingerprint of its target set (targets/fingerprint.ts), indexed for that lookup.
+ */
+const v8 = [
+  "ALTER TABLE scans ADD COLUMN target_space TEXT",
+  "CREATE INDEX scans_target_space ON scans (target_space)",
+];
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -221,6 +230,11 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     name: "open servers: attack verdicts and signs of compromise",
     sql: { sqlite: v7("sqlite"), postgres: v7("postgres") },
+  },
+  {
+    version: 8,
+    name: "scans: fingerprint of the target space (trends)",
+    sql: { sqlite: v8, postgres: v8 },
   },
 ];
 

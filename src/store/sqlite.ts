@@ -119,8 +119,8 @@ export class SqliteStore implements Store {
         }
         this.db
           .prepare(
-            `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO scans (id, source, started_at, targets, ports, seed, shard_count, options, tool_version, target_space)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             scan.id,
@@ -132,6 +132,7 @@ export class SqliteStore implements Store {
             scan.shardCount,
             JSON.stringify(scan.options),
             scan.toolVersion,
+            scan.targetSpace ?? null,
           );
       })
       .immediate();

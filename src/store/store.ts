@@ -24,6 +24,12 @@ export interface ScanInfo {
   options: Record<string, unknown>;
   counts?: Record<string, number>;
   toolVersion: string;
+  /**
+   * Fingerprint of the scanned target set (targets/fingerprint.ts): scans with the same one
+   * scanned the same space, and trends compare them. Absent for imports, streamed scans and
+   * scans stored before it existed.
+   */
+  targetSpace?: string;
 }
 
 export interface ShardInfo {
@@ -253,6 +259,9 @@ export function sameScan(a: ScanInfo, b: ScanInfo): string | undefined {
   if ((a.seed ?? "") !== (b.seed ?? "")) return "seed";
   if (a.shardCount !== b.shardCount) return "shard count";
   if (a.source !== b.source) return "source";
+  // Workers of one scan given different target files would mix two spaces under one id.
+  if (a.targetSpace !== undefined && b.targetSpace !== undefined && a.targetSpace !== b.targetSpace)
+    return "target space (the targets, after excludes and the blocklist)";
   return undefined;
 }
 
@@ -281,6 +290,7 @@ export function scanFromRow(row: Row, d: RowDecoder): ScanInfo {
   };
   if (row.finished_at != null) s.finishedAt = d.time(row.finished_at);
   if (row.seed != null) s.seed = String(row.seed);
+  if (row.target_space != null) s.targetSpace = String(row.target_space);
   const counts = d.json<Record<string, number>>(row.counts);
   if (counts) s.counts = counts;
   return s;

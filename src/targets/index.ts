@@ -3,7 +3,12 @@
  * (default blocklist, exclude files), the indexable target space, and the order (a seeded,
  * shardable, resumable cyclic-group permutation). See DESIGN.md "Target engine".
  */
-export { parseExcludeText } from "./blocklist.js";
+export {
+  Blocklist,
+  parseExcludeText,
+  parseReservedAllowance,
+  type ReservedAllowance,
+} from "./blocklist.js";
 export {
   CyclicPermutation,
   parseSeed,
@@ -13,6 +18,8 @@ export {
   type Shard,
 } from "./cyclic.js";
 export { TargetSpecError } from "./errors.js";
+export { targetSpaceFingerprint } from "./fingerprint.js";
+export { type RuleCount, type SpaceBreakdown, spaceBreakdown } from "./plan.js";
 export { parsePort, parsePorts } from "./ports.js";
 export {
   buildTargetSpace,
@@ -30,3 +37,4 @@ export {
   TargetLineParser,
   type TargetPair,
 } from "./spec.js";
+export { TargetWalk, type WalkOptions, type WalkStep } from "./walk.js";

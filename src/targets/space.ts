@@ -21,8 +21,7 @@ import {
   subtractIntervals,
 } from "../net/intervals.js";
 import { formatIpv4, formatIpv6, type IpFamily, parseIp } from "../net/ip.js";
-import { reservedIntervals } from "../net/reserved.js";
-import { reservedRefusal } from "./blocklist.js";
+import { Blocklist, type ReservedAllowance } from "./blocklist.js";
 import { TargetSpecError } from "./errors.js";
 import type { AddressRange, TargetInput } from "./spec.js";
 
@@ -33,8 +32,11 @@ export interface Target {
 }
 
 export interface TargetSpaceOptions {
-  /** Scan the default blocklist's ranges too (your own private network, say). */
-  allowReserved: boolean;
+  /**
+   * Scan the default blocklist's ranges too (your own private network, say): all of them
+   * (true), none (false), or the ranges named.
+   */
+  allowReserved: ReservedAllowance;
   /** Opt-outs (parseExcludeText): always removed, silently. */
   exclude: readonly AddressRange[];
 }
@@ -287,15 +289,14 @@ export function buildTargetSpace(
     throw new Error("buildTargetSpace: resolve hostnames into ranges and pairs first");
   }
   const portList = validPorts(ports);
-  if (!opts.allowReserved) {
-    for (const r of input.ranges) {
-      const refusal = reservedRefusal(r.source, r.family, r.start, r.end);
-      if (refusal !== undefined) throw new TargetSpecError(refusal);
-    }
-    for (const p of input.pairs) {
-      const refusal = reservedRefusal(p.source, p.family, p.ip, p.ip);
-      if (refusal !== undefined) throw new TargetSpecError(refusal);
-    }
+  const blocklist = new Blocklist(opts.allowReserved);
+  for (const r of input.ranges) {
+    const refusal = blocklist.refusal(r.source, r.family, r.start, r.end);
+    if (refusal !== undefined) throw new TargetSpecError(refusal);
+  }
+  for (const p of input.pairs) {
+    const refusal = blocklist.refusal(p.source, p.family, p.ip, p.ip);
+    if (refusal !== undefined) throw new TargetSpecError(refusal);
   }
 
   let reserved = 0n;
@@ -304,11 +305,9 @@ export function buildTargetSpace(
   const excludes: { v4: Interval[]; v6: Interval[] } = { v4: [], v6: [] };
   for (const family of [4, 6] as const) {
     let set = mergeIntervals(input.ranges.filter((r) => r.family === family));
-    if (!opts.allowReserved) {
-      const cut = subtractIntervals(set, reservedIntervals(family));
-      set = cut.rest;
-      reserved += cut.removed;
-    }
+    const blocked = subtractIntervals(set, blocklist.intervals(family));
+    set = blocked.rest;
+    reserved += blocked.removed;
     const exclude = mergeIntervals(opts.exclude.filter((r) => r.family === family));
     const cut = subtractIntervals(set, exclude);
     excluded += cut.removed;

@@ -19,7 +19,14 @@
  * ports or other protocols are skipped; its "#masscan" / "# end" lines are comments.
  */
 
-import { cidrRange, familyBits, type IpFamily, parseIp, parseIpv4 } from "../net/ip.js";
+import {
+  cidrRange,
+  endpointText,
+  familyBits,
+  type IpFamily,
+  parseIp,
+  parseIpv4,
+} from "../net/ip.js";
 import { quote, TargetSpecError } from "./errors.js";
 import { parsePort } from "./ports.js";
 
@@ -192,8 +199,8 @@ function located(where: string, message: string): TargetSpecError {
 }
 
 /** "1.2.3.4:6379" or "[2001:db8::1]:6379", for pair sources. */
-function pairText(address: string, family: IpFamily, port: number): string {
-  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+function pairText(address: string, _family: IpFamily, port: number): string {
+  return endpointText(address, port);
 }
 
 function sourceOf(token: string, where: string): string {

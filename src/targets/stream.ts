@@ -8,14 +8,14 @@
 
 import { findInterval, type Interval, mergeIntervals } from "../net/intervals.js";
 import { formatIpv4, parseIpv4 } from "../net/ip.js";
-import { reservedEntryFor } from "../net/reserved.js";
+import { Blocklist, type ReservedAllowance } from "./blocklist.js";
 import { TargetSpecError } from "./errors.js";
 import { buildTargetSpace, type Target } from "./space.js";
 import { type AddressRange, emptyTargetInput, TargetLineParser } from "./spec.js";
 
 export interface StreamTargetOptions {
   ports: readonly number[];
-  allowReserved: boolean;
+  allowReserved: ReservedAllowance;
   exclude: readonly AddressRange[];
   sourceName: string;
   /** Told about every line that is skipped, with a one-line reason. */
@@ -34,6 +34,7 @@ export class StreamTargets {
   private readonly pending: Array<{ space: LineTargets; next: bigint }> = [];
   private queued = 0n;
   private readonly exclude4: Interval[];
+  private readonly blocklist: Blocklist;
   private lineNo = 0;
   skippedLines = 0;
   ended = false;
@@ -41,6 +42,7 @@ export class StreamTargets {
   constructor(private readonly opts: StreamTargetOptions) {
     this.parser = new TargetLineParser(opts.sourceName);
     this.exclude4 = mergeIntervals(opts.exclude.filter((r) => r.family === 4));
+    this.blocklist = new Blocklist(opts.allowReserved);
   }
 
   /** Targets accepted but not yet handed out. */
@@ -82,15 +84,13 @@ export class StreamTargets {
 
   private addIpv4(v4: number, text: string): void {
     const value = BigInt(v4);
-    if (!this.opts.allowReserved) {
-      const r = reservedEntryFor(4, value);
-      if (r) {
-        this.skippedLines++;
-        this.opts.onSkip(
-          `${this.opts.sourceName}:${this.lineNo}: ${text} is in ${r.cidr} (${r.name}); skipped (--allow-reserved to scan it)`,
-        );
-        return;
-      }
+    const r = this.blocklist.entryFor(4, value);
+    if (r) {
+      this.skippedLines++;
+      this.opts.onSkip(
+        `${this.opts.sourceName}:${this.lineNo}: ${text} is in ${r.cidr} (${r.name}); skipped (--allow-reserved ${r.cidr} to scan it)`,
+      );
+      return;
     }
     if (findInterval(this.exclude4, value) >= 0) return;
     const ip = formatIpv4(v4);

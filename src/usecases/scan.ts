@@ -4,30 +4,37 @@
  */
 import { randomBytes } from "node:crypto";
 import dns from "node:dns/promises";
+import os from "node:os";
 import v8 from "node:v8";
 import {
   type Budgets,
+  bindError,
   type EngineTarget,
+  interfaceAddresses,
   ScanEngine,
   type TargetSource,
   type TransportMode,
   WAIT,
 } from "../engine/engine.js";
 import type { Enricher } from "../intel/enrich.js";
-import { parseIp } from "../net/ip.js";
+import { formatIp, parseIp } from "../net/ip.js";
 import { RedisProbe } from "../probe/redis.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { ScanInfo, Store } from "../store/index.js";
 import { JsonlSink, rollbackOutput } from "../store/jsonl.js";
 import {
   buildTargetSpace,
-  CyclicPermutation,
+  type ReservedAllowance,
   randomSeed,
+  type SpaceBreakdown,
+  spaceBreakdown,
   type TargetInput,
   type TargetSpace,
+  TargetWalk,
+  targetSpaceFingerprint,
+  type WalkOptions,
 } from "../targets/index.js";
 import {
-  CompletionTracker,
   loadResumeState,
   lockResumeFile,
   RESUME_VERSION,
@@ -43,7 +50,8 @@ import { ScanRecord } from "./record.js";
 export interface ScanConfig {
   input: TargetInput;
   ports: number[];
-  allowReserved: boolean;
+  /** Reserved ranges the scan may enter: none, all, or those named (`--allow-reserved`). */
+  allowReserved: ReservedAllowance;
   exclude: TargetInput["ranges"];
   /** Seed of the permutation; when absent a random one (or the resume file's). */
   seed?: bigint;
@@ -53,6 +61,15 @@ export interface ScanConfig {
   rate: number;
   budgets: Budgets;
   transport: TransportMode;
+  /**
+   * Where connections come from: one source address (`--source-ip`), or an interface's
+   * addresses (`--interface`). Targets of a family without a source address are refused.
+   */
+  source?: { ip: string } | { interface: string };
+  /** Connections tried again after no answer (`--retries`). */
+  retries?: number;
+  /** Each result as it is written (`scan -v`). */
+  onResult?: (result: ProbeResult) => void;
   /** JSONL file path, or "-" for stdout; none: results go to the store only. */
   output?: string;
   /** The results store (SQLite or PostgreSQL); the scan's rows go there as they come. */
@@ -76,6 +93,20 @@ export interface ScanConfig {
   onWarning?: (message: string) => void;
   /** What the user should know about a resume (one line each, printed after `redscope: `). */
   onNotice?: (message: string) => void;
+}
+
+/** What `scan --list-targets` and `--dry-run` show: the scan's space and order, unsent. */
+export interface ScanPreview {
+  space: TargetSpace;
+  seed: bigint;
+  shard: string;
+  /** The walk continues a resume file's checkpoint. */
+  resumed: boolean;
+  breakdown: SpaceBreakdown;
+  /** The fingerprint the scan would be stored with (trends compare scans by it). */
+  targetSpace: string;
+  /** A fresh walk in the scan's order (seed, shard, resume, cap). */
+  walk: () => TargetWalk;
 }
 
 export interface ScanProgress {
@@ -116,6 +147,12 @@ export class Scan {
   /** ip → name for targets given as hostnames. */
   private names = new Map<string, string>();
   private space: TargetSpace | undefined;
+  /** The targets with names resolved (what the space was built from). */
+  private resolvedInput: TargetInput | undefined;
+  /** The fingerprint of the target space stored with the scan (trends group by it). */
+  private targetSpace: string | undefined;
+  /** Source address per family, from cfg.source (checked bindable in prepare). */
+  private localAddress: Partial<Record<4 | 6, string>> | undefined;
 
   constructor(private readonly cfg: ScanConfig) {}
 
@@ -132,15 +169,31 @@ export class Scan {
    */
   async prepare(): Promise<void> {
     const cfg = this.cfg;
+    if (cfg.source && !this.localAddress) this.localAddress = await localAddresses(cfg.source);
     if (cfg.stream || this.space) return;
+    const opts = { allowReserved: cfg.allowReserved, exclude: cfg.exclude };
+    const hostnames = [...cfg.input.hostnames];
+    // The addresses given as such, apart from the names' (the fingerprint takes names by name).
+    const literal = { ranges: [...cfg.input.ranges], pairs: [...cfg.input.pairs], hostnames: [] };
     this.names = await resolveHostnames(cfg.input, (m) => cfg.onNotice?.(m));
     if (cfg.input.ranges.length + cfg.input.pairs.length === 0) {
       throw new ConfigError("no target could be resolved");
     }
-    this.space = buildTargetSpace(cfg.input, cfg.ports, {
-      allowReserved: cfg.allowReserved,
-      exclude: cfg.exclude,
-    });
+    this.space = buildTargetSpace(cfg.input, cfg.ports, opts);
+    this.resolvedInput = cfg.input;
+    const local = this.localAddress;
+    if (local) {
+      for (const t of [...cfg.input.ranges, ...cfg.input.pairs]) {
+        if (local[t.family] === undefined) {
+          throw new ConfigError(
+            `target ${t.source} is IPv${t.family} but the source address (${Object.values(local).join(", ")}) is not: give an IPv${t.family} --source-ip, or scan the families apart`,
+          );
+        }
+      }
+    }
+    const addresses =
+      hostnames.length === 0 ? this.space : buildTargetSpace(literal, cfg.ports, opts);
+    this.targetSpace = targetSpaceFingerprint(addresses, hostnames, cfg.maxTargets);
   }
 
   async run(): Promise<ScanSummary> {
@@ -166,7 +219,7 @@ export class Scan {
   private async runSpace(): Promise<ScanSummary> {
     const cfg = this.cfg;
     const space = this.space!;
-    const shardLabel = cfg.shard ? `${cfg.shard.index}/${cfg.shard.count}` : "0/1";
+    const shardLabel = shardLabelOf(cfg);
     const fingerprint = `${space.fingerprint}|shard=${shardLabel}`;
 
     let prior: ResumeState | undefined;
@@ -177,22 +230,7 @@ export class Scan {
       if (cfg.output === undefined && cfg.store === undefined) {
         throw new ConfigError("--resume needs -o FILE or the store: nothing would be kept");
       }
-      try {
-        prior = loadResumeState(cfg.resumePath);
-      } catch (e) {
-        if (e instanceof ResumeFileError) throw new ConfigError(e.message);
-        throw e;
-      }
-      if (prior && prior.fingerprint !== fingerprint) {
-        throw new ConfigError(
-          `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
-        );
-      }
-      if (prior && cfg.seed !== undefined && BigInt(prior.seed) !== cfg.seed) {
-        throw new ConfigError(
-          `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
-        );
-      }
+      prior = this.resumePoint(fingerprint);
       if (prior && prior.output.path !== (cfg.output ?? "")) {
         throw new ConfigError(
           `resume file ${cfg.resumePath} wrote to ${prior.output.path}; pass -o ${prior.output.path}`,
@@ -200,11 +238,6 @@ export class Scan {
       }
     }
     const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
-    if (prior && cfg.scanId !== undefined && prior.scanId !== cfg.scanId) {
-      throw new ConfigError(
-        `resume file ${cfg.resumePath} is for scan ${prior.scanId}, not --scan-id ${cfg.scanId}`,
-      );
-    }
     const scanId = prior?.scanId ?? cfg.scanId ?? newScanId();
     const counts: Record<string, number> = { ...(prior?.counts ?? {}) };
     const nicer: Record<string, number> = { ...(prior?.nicer ?? {}) };
@@ -234,10 +267,9 @@ export class Scan {
       };
     }
 
-    const perm = prior
-      ? CyclicPermutation.resumeAt(space.size, seed, cfg.shard, prior.watermark)
-      : new CyclicPermutation(space.size, seed, cfg.shard);
-    const tracker = new CompletionTracker(prior?.doneAbove);
+    const walk = new TargetWalk(space, walkOptions(cfg, seed, prior));
+    const perm = walk.permutation;
+    const tracker = walk.tracker;
     let sink: JsonlSink | undefined;
     /** This instant's state: watermark, steps done above it, counts and output offset. */
     const snapshot = (complete: boolean): ResumeState => ({
@@ -283,28 +315,14 @@ export class Scan {
     sink = openSink(cfg.output, prior !== undefined);
 
     const names = this.names;
-    let issued = 0;
-    let walked = false;
-
     const source = (): EngineTarget | undefined => {
-      for (;;) {
-        if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
-        const index = perm.next();
-        if (index === undefined) {
-          walked = true;
-          return undefined;
-        }
-        const step = perm.position - 1;
-        // Finished before the kill, and covered by the checkpoint: not probed again.
-        if (tracker.finishedBefore(step)) continue;
-        const t = space.at(index);
-        tracker.issue(step);
-        issued++;
-        const target: EngineTarget = { ip: t.ip, port: t.port, seq: step };
-        const name = names?.get(t.ip);
-        if (name) target.hostname = name;
-        return target;
-      }
+      const next = walk.next();
+      if (next === undefined) return undefined;
+      const { target: t, step } = next;
+      const target: EngineTarget = { ip: t.ip, port: t.port, seq: step };
+      const name = names?.get(t.ip);
+      if (name) target.hostname = name;
+      return target;
     };
 
     /**
@@ -332,9 +350,9 @@ export class Scan {
       steps: true,
     });
     // Complete only when the whole permutation was walked, not when stopped or capped.
-    await checkpoint(walked);
+    await checkpoint(walk.walked);
     await sink?.close();
-    const stored = await finishRecord(store, walked, counts, nicer);
+    const stored = await finishRecord(store, walk.walked, counts, nicer);
     return {
       ...summaryBase,
       done: sum(counts),
@@ -344,6 +362,66 @@ export class Scan {
       alreadyComplete: false,
       interrupted: this.interrupted,
       ...stored,
+    };
+  }
+
+  /**
+   * The resume file's checkpoint when it exists and belongs to this scan (same target space,
+   * shard, seed and scan id); undefined when there is none yet. Reads only: no lock is taken.
+   */
+  private resumePoint(fingerprint: string): ResumeState | undefined {
+    const cfg = this.cfg;
+    if (!cfg.resumePath) return undefined;
+    let prior: ResumeState | undefined;
+    try {
+      prior = loadResumeState(cfg.resumePath);
+    } catch (e) {
+      if (e instanceof ResumeFileError) throw new ConfigError(e.message);
+      throw e;
+    }
+    if (prior && prior.fingerprint !== fingerprint) {
+      throw new ConfigError(
+        `resume file ${cfg.resumePath} belongs to a different scan (targets, ports or shard differ)`,
+      );
+    }
+    if (prior && cfg.seed !== undefined && BigInt(prior.seed) !== cfg.seed) {
+      throw new ConfigError(
+        `resume file ${cfg.resumePath} was made with --seed ${prior.seed}, not ${cfg.seed}`,
+      );
+    }
+    if (prior && cfg.scanId !== undefined && prior.scanId !== cfg.scanId) {
+      throw new ConfigError(
+        `resume file ${cfg.resumePath} is for scan ${prior.scanId}, not --scan-id ${cfg.scanId}`,
+      );
+    }
+    return prior;
+  }
+
+  /**
+   * What a scan with this config would probe, in its order, without sending anything or opening
+   * any store or output (`scan --list-targets`, `--dry-run`): names are resolved, the space is
+   * built (blocklist, allowances, excludes), and the walk is the scan's own (seed, shard, a
+   * resume file's checkpoint, the cap).
+   */
+  async preview(): Promise<ScanPreview> {
+    const cfg = this.cfg;
+    if (cfg.stream)
+      throw new ConfigError("--stream reads its targets while scanning: nothing to list");
+    await this.prepare();
+    const space = this.space!;
+    const prior = this.resumePoint(`${space.fingerprint}|shard=${shardLabelOf(cfg)}`);
+    const seed = prior ? BigInt(prior.seed) : (cfg.seed ?? randomSeed());
+    return {
+      space,
+      seed,
+      shard: shardLabelOf(cfg),
+      resumed: prior !== undefined,
+      breakdown: spaceBreakdown(this.resolvedInput!, {
+        allowReserved: cfg.allowReserved,
+        exclude: cfg.exclude,
+      }),
+      targetSpace: this.targetSpace!,
+      walk: () => new TargetWalk(space, { ...walkOptions(cfg, seed, prior), track: false }),
     };
   }
 
@@ -394,15 +472,21 @@ export class Scan {
     })();
     let issued = 0;
     const source = (): EngineTarget | undefined | typeof WAIT => {
-      if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
-      const t = targets.next();
-      if (drained && targets.backlog < STREAM_BACKLOG / 4) {
-        drained();
-        drained = undefined;
+      for (;;) {
+        if (cfg.maxTargets !== undefined && issued >= cfg.maxTargets) return undefined;
+        const t = targets.next();
+        if (drained && targets.backlog < STREAM_BACKLOG / 4) {
+          drained();
+          drained = undefined;
+        }
+        if (t === undefined) return targets.ended ? undefined : WAIT;
+        if (this.localAddress && this.localAddress[t.family] === undefined) {
+          cfg.onWarning?.(`${t.ip}: no IPv${t.family} source address to scan it from; skipped`);
+          continue;
+        }
+        issued++;
+        return { ip: t.ip, port: t.port, seq: issued };
       }
-      if (t === undefined) return targets.ended ? undefined : WAIT;
-      issued++;
-      return { ip: t.ip, port: t.port, seq: issued };
     };
     const { elapsedMs } = await this.execute({
       source,
@@ -467,6 +551,7 @@ export class Scan {
       toolVersion: cfg.record?.toolVersion ?? "",
     };
     if (seed !== undefined) info.seed = seed;
+    if (this.targetSpace !== undefined) info.targetSpace = this.targetSpace;
     return ScanRecord.begin(cfg.store, info, shardLabel);
   }
 
@@ -508,6 +593,8 @@ export class Scan {
         rate: cfg.rate,
         budgets: cfg.budgets,
         transport: cfg.transport,
+        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+        ...(cfg.retries ? { retries: cfg.retries } : {}),
       },
       run.source,
       (target, result) => {
@@ -519,6 +606,7 @@ export class Scan {
         counts[result.state] = (counts[result.state] ?? 0) + 1;
         if (result.nicer !== undefined) nicer[result.nicer] = (nicer[result.nicer] ?? 0) + 1;
         run.onResult?.(target);
+        cfg.onResult?.(result);
         done++;
       },
       () => (sink?.congested ?? false) || (store?.congested ?? false),
@@ -580,6 +668,43 @@ export class Scan {
     progress();
     return { elapsedMs: performance.now() - t0 };
   }
+}
+
+/**
+ * The source addresses a scan sends from, checked before anything is sent: an address must be
+ * one sockets can bind to (an address of this host), an interface must exist and have one.
+ */
+async function localAddresses(
+  source: NonNullable<ScanConfig["source"]>,
+): Promise<Partial<Record<4 | 6, string>>> {
+  let out: Partial<Record<4 | 6, string>>;
+  let what: string;
+  if ("ip" in source) {
+    what = `--source-ip ${source.ip}`;
+    const ip = parseIp(source.ip);
+    if (ip === undefined) throw new ConfigError(`${what}: not an IP address`);
+    out = { [ip.family]: formatIp(ip.family, ip.value) };
+  } else {
+    what = `--interface ${JSON.stringify(source.interface).slice(0, 40)}`;
+    const found = interfaceAddresses(source.interface);
+    if (found === undefined) {
+      const known = Object.keys(os.networkInterfaces()).join(", ");
+      throw new ConfigError(`${what}: no such network interface (this host has ${known})`);
+    }
+    if (found[4] === undefined && found[6] === undefined) {
+      throw new ConfigError(`${what}: the interface has no address to send from`);
+    }
+    out = found;
+  }
+  for (const address of Object.values(out)) {
+    const error = await bindError(address);
+    if (error !== undefined) {
+      throw new ConfigError(
+        `${what}: cannot send from ${address} (${error}${error === "EADDRNOTAVAIL" ? ": not an address of this host" : ""})`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -663,6 +788,18 @@ async function finishRecord(
 function replaceCounts(counts: Record<string, number>, exact: Record<string, number>): void {
   for (const k of Object.keys(counts)) delete counts[k];
   Object.assign(counts, exact);
+}
+
+function shardLabelOf(cfg: ScanConfig): string {
+  return cfg.shard ? `${cfg.shard.index}/${cfg.shard.count}` : "0/1";
+}
+
+function walkOptions(cfg: ScanConfig, seed: bigint, prior: ResumeState | undefined): WalkOptions {
+  const opts: WalkOptions = { seed };
+  if (cfg.shard) opts.shard = cfg.shard;
+  if (prior) opts.resume = { watermark: prior.watermark, doneAbove: prior.doneAbove };
+  if (cfg.maxTargets !== undefined) opts.maxTargets = cfg.maxTargets;
+  return opts;
 }
 
 function sum(counts: Record<string, number>): number {
