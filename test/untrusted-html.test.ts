@@ -29,6 +29,9 @@ test("html: Html values are kept, arrays joined, null/undefined/false write noth
 
 test("preText keeps line breaks and tabs of pretty-printed JSON, escapes the rest", () => {
   const json = JSON.stringify({ a: "<x>", b: [1] }, null, 2);
-  assert.equal(preText(json).toString(), '{\n  &quot;a&quot;: &quot;&lt;x&gt;&quot;,\n  &quot;b&quot;: [\n    1\n  ]\n}');
+  assert.equal(
+    preText(json).toString(),
+    "{\n  &quot;a&quot;: &quot;&lt;x&gt;&quot;,\n  &quot;b&quot;: [\n    1\n  ]\n}",
+  );
   assert.equal(preText("a\tb\r\nc\u0007").toString(), "a\tb\nc?");
 });
