@@ -502,11 +502,16 @@ function trendFigure(r: Report): Figure | undefined {
   const upperHeight = 200;
   const lowerTop = upperTop + upperHeight + 80;
   const lowerHeight = 130;
-  const height = (lower ? lowerTop + lowerHeight : upperTop + upperHeight) + 44;
+  const height = (lower ? lowerTop + lowerHeight : upperTop + upperHeight) + 56;
   const xName = hasRef ? "scan start (UTC), or date published" : "scan start (UTC)";
   const cats = points.map((p) => label(p.at));
   // Few points: each carries its value, which also tells which scale a point is read on.
-  const pointLabel = { show: points.length <= 8, color: INK, fontSize: 11 } as const;
+  const pointLabel = {
+    show: points.length <= 8,
+    color: INK,
+    fontSize: 11,
+    formatter: (p: { value: unknown }) => fmt(Number(p.value)),
+  } as const;
   const line = (s: State, axis: number, yAxis: number): LineSeriesOption => ({
     type: "line",
     name: s,
@@ -514,6 +519,7 @@ function trendFigure(r: Report): Figure | undefined {
     connectNulls: true,
     symbolSize: 7,
     label: pointLabel,
+    labelLayout: { hideOverlap: true },
     xAxisIndex: axis,
     yAxisIndex: yAxis,
     lineStyle: { width: 2.5, color: STATE_COLOUR[s] },
@@ -551,9 +557,11 @@ function trendFigure(r: Report): Figure | undefined {
     yAxis.push({ ...countAxis("targets"), gridIndex: 1 });
     series.push(...other.map((s) => line(s, 1, yAxis.length - 1)));
   }
-  const right = hasRef ? 72 : 24;
-  const grids = [{ left: 56, right, top: upperTop, height: upperHeight }];
-  if (lower) grids.push({ left: 56, right, top: lowerTop, height: lowerHeight });
+  // Fixed margins (no automatic fitting): both panels' points stand at the same x.
+  const right = hasRef ? 88 : 32;
+  const grid = { left: 64, right, outerBoundsMode: "none" } as const;
+  const grids = [{ ...grid, top: upperTop, height: upperHeight }];
+  if (lower) grids.push({ ...grid, top: lowerTop, height: lowerHeight });
   const titles = [
     {
       text: scans > 1 ? "Redis-protocol servers, per state" : "Open servers",
@@ -578,7 +586,10 @@ function trendFigure(r: Report): Figure | undefined {
       ...timeAxis(i === grids.length - 1 ? xName : ""),
       gridIndex: i,
       boundaryGap: false,
-      data: cats,
+      // Every point is labelled (a scan's time under its date), none left out to save room.
+      axisLabel: { color: INK, interval: 0, hideOverlap: false, lineHeight: 14 },
+      nameGap: 40,
+      data: cats.map((c) => c.replace(" ", "\n")),
     })),
     yAxis,
     series,
