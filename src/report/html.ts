@@ -11,7 +11,7 @@ import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption, LineSeriesOption } from "echarts";
 import { NICER_ROW, STATES, type State } from "../schema/result.js";
 import { type Html, html, joinHtml, trustedHtml } from "../untrusted/html.js";
-import { escapeHtml, terminalText } from "../untrusted/text.js";
+import { terminalText } from "../untrusted/text.js";
 import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
@@ -214,9 +214,8 @@ function svgDownload(svg: string, title: string): string {
   const head = '<svg xmlns="http://www.w3.org/2000/svg"';
   const titled = svg
     .replace(/^<svg\b/, head)
-    .replace(
-      /^(<svg\b[^>]*>)/,
-      (open) => `${open}<title>${escapeHtml(terminalText(title, 500))}</title>`,
+    .replace(/^(<svg\b[^>]*>)/, (open) =>
+      html`${trustedHtml(open)}<title>${terminalText(title, 500)}</title>`.toString(),
     );
   if (!titled.startsWith(head)) throw new Error("chart SVG does not start with <svg");
   const file = `<?xml version="1.0" encoding="UTF-8"?>\n${titled}\n`;
