@@ -603,12 +603,12 @@ function trendFigure(r: Report): Figure | undefined {
         ? "; closed, timed-out, silent and non-Redis targets below, on a scale of their own"
         : "") +
       (hasRef
-        ? `; dashed, on the right-hand scale: open servers ${ref} and others published for the whole internet`
+        ? `; dashed, on the right-hand scale: counts of open servers published for the whole internet (${ref})`
         : "") +
       ` (N = ${perScan(totals)} targets per scan)`;
   } else {
     caption =
-      `Open servers in this scan beside the counts of open servers ${ref} and others published for the whole internet (dashed, right-hand scale)` +
+      `Open servers in this scan beside counts of open servers published for the whole internet (${ref}; dashed, right-hand scale)` +
       ` (N = ${perScan(totals.length > 0 ? totals : [r.total])} targets)`;
   }
   return { name: "trend", svg, caption };
