@@ -155,7 +155,7 @@ describe("redscope honeypot", () => {
     const rep = await runCli(["report", "--honeypot", "--db", db]);
     assert.equal(rep.code, 0, rep.stderr);
     // 6 in the chain, 5 AUTHs, and the scanner's PING, HELLO, INFO, QUIT.
-    assert.match(rep.stdout, /3 sessions from 1 addresses, 15 commands/);
+    assert.match(rep.stdout, /3 sessions from 1 address, 15 commands/);
     assert.match(rep.stdout, /file_write_ssh\s+T1098\.004\s+1\s+1/);
     assert.match(rep.stdout, /bruteforce\s+T1110\.001\s+1\s+1/);
     assert.match(rep.stdout, /127\.0\.0\.1\s+3\s+15\s/);

@@ -233,7 +233,7 @@ describe("distribution build: Debian's packaged 7.0.15 beside a source build", {
     assert.equal(ids.length, 2, scans.stdout);
     const texts = await Promise.all(ids.map((id) => runCli(["report", "--db", db, id])));
     const notes = texts.map((t) =>
-      t.stdout.includes("1 servers by upstream version; distribution build — backports possible"),
+      t.stdout.includes("1 server by upstream version; distribution build — backports possible"),
     );
     assert.deepEqual(notes.sort(), [false, true], texts.map((t) => t.stderr).join(""));
   });

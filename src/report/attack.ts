@@ -18,6 +18,7 @@ import {
 } from "../schema/result.js";
 import type { ReportReader } from "../store/index.js";
 import type { Report } from "./build.js";
+import { count } from "./plural.js";
 import { type Table, table } from "./tables.js";
 
 export interface AttackSummary {
@@ -113,12 +114,12 @@ export async function attackSummary(
 export function attackTables(a: AttackSummary): Table[] {
   const verdictNote =
     a.assessed === 0
-      ? `${a.open} open servers; no verdicts: the results were not enriched (--no-intel)`
-      : `of ${a.open} open servers (${a.assessed} with verdicts), by the defaults of their product and version: a renamed command, an ACL or a changed setting is not visible to a read-only probe`;
+      ? `${count(a.open, "open server")}; no verdicts: the results were not enriched (--no-intel)`
+      : `of ${count(a.open, "open server")} (${a.assessed} with verdicts), by the defaults of their product and version: a renamed command, an ACL or a changed setting is not visible to a read-only probe`;
   const compromiseNote =
     a.compromise.servers === 0
       ? undefined
-      : `${a.compromise.servers} of ${a.open} open servers: indicators in what they showed, not proof of compromise`;
+      : `${a.compromise.servers} of ${count(a.open, "open server")}: indicators in what they showed, not proof of compromise`;
   return [
     table(
       "attack",
@@ -149,7 +150,9 @@ export function attackTables(a: AttackSummary): Table[] {
         k.examples.map((e) => `${e.server} ${e.evidence}`).join("; ") || "-",
       ]),
       compromiseNote ??
-        (a.assessed > 0 ? `none of the ${a.assessed} open servers checked showed one` : undefined),
+        (a.assessed > 0
+          ? `none of the ${count(a.assessed, "open server")} checked showed one`
+          : undefined),
     ),
   ];
 }

@@ -6,6 +6,7 @@
  */
 import type { HoneypotSessionRow, Indicators } from "../schema/honeypot.js";
 import type { HoneypotStore } from "../store/index.js";
+import { count } from "./plural.js";
 import { type Table, table } from "./tables.js";
 
 export interface HoneypotReport {
@@ -170,7 +171,7 @@ export function honeypotTables(h: HoneypotReport): Table[] {
         ["with an attack", true],
       ],
       h.perDay.map((d) => [d.day, d.sessions, d.attacks]),
-      `${h.sessions} sessions from ${h.sources} addresses, ${h.commands} commands, ${h.bytesIn} bytes received`,
+      `${count(h.sessions, "session")} from ${count(h.sources, "address", "addresses")}, ${count(h.commands, "command")}, ${count(h.bytesIn, "byte")} received`,
     ),
     table(
       "hp-classes",

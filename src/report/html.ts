@@ -9,12 +9,14 @@
 import { createRequire } from "node:module";
 import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption, LineSeriesOption } from "echarts";
-import { STATES, type State } from "../schema/result.js";
-import { htmlText, terminalText } from "../untrusted/text.js";
+import { NICER_ROW, STATES, type State } from "../schema/result.js";
+import { type Html, html, joinHtml, trustedHtml } from "../untrusted/html.js";
+import { terminalText } from "../untrusted/text.js";
 import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
 import { honeypotTables } from "./honeypot.js";
+import { count } from "./plural.js";
 import { type Cell, reportTables, type Table } from "./tables.js";
 
 /**
@@ -52,8 +54,11 @@ function measureText(s: string, font?: string): { width: number } {
 
 const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
 
-function cellHtml(c: Cell): string {
-  return typeof c === "number" ? NUMBER.format(c) : htmlText(c);
+/** Longest cell shown: the table is for reading, the JSON export has everything. */
+const CELL_MAX = 300;
+
+function cellHtml(c: Cell): Html | string {
+  return typeof c === "number" ? NUMBER.format(c) : terminalText(c, CELL_MAX);
 }
 
 /** One colour per state, the same in every chart: red for open, green and blue for the guarded. */
@@ -160,6 +165,8 @@ function renderChart(height: number, option: EChartsOption): string {
   try {
     chart.setOption({
       animation: false,
+      // A white ground: the downloaded SVG is placed on a paper's page as it is.
+      backgroundColor: "#fff",
       textStyle: { fontFamily: FONT, color: INK },
       ...option,
     });
@@ -169,6 +176,62 @@ function renderChart(height: number, option: EChartsOption): string {
   }
 }
 
+/**
+ * A chart as a paper needs it: the SVG, a caption that says what is counted and over how many
+ * (N), and a short name for the downloaded file. Numbers are given when the page is put
+ * together, in the order the figures appear.
+ */
+export interface Figure {
+  /** Part of the file name: `redscope-<scan>-figure-2-versions.svg`. */
+  name: string;
+  /** Inline SVG from renderChart (inert, no namespace). */
+  svg: string;
+  /** One sentence, ending with "(N = …)". */
+  caption: string;
+}
+
+/** Figure and table numbers, counted as a page shows them; `prefix` starts each file name. */
+export class Numbering {
+  figures = 0;
+  tables = 0;
+  constructor(readonly prefix = "redscope") {}
+}
+
+/** A file-name part from an id that may be anything a store holds. */
+const slug = (s: string): string =>
+  s
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[-.]+|-+$/g, "")
+    .slice(0, 40) || "report";
+
+/**
+ * The figure as a file of its own: the SVG namespace back (inline SVG in HTML needs none; a
+ * file does), the caption as its title, UTF-8. Offered as a `data:` URL with a file name, so
+ * the download works offline and with no script; the page's own text never holds the URL in
+ * clear (it is base64), and the SVG is the inert one the page shows.
+ */
+function svgDownload(svg: string, title: string): string {
+  const head = '<svg xmlns="http://www.w3.org/2000/svg"';
+  const titled = svg
+    .replace(/^<svg\b/, head)
+    .replace(/^(<svg\b[^>]*>)/, (open) =>
+      html`${trustedHtml(open)}<title>${terminalText(title, 500)}</title>`.toString(),
+    );
+  if (!titled.startsWith(head)) throw new Error("chart SVG does not start with <svg");
+  const file = `<?xml version="1.0" encoding="UTF-8"?>\n${titled}\n`;
+  return `data:image/svg+xml;base64,${Buffer.from(file, "utf8").toString("base64")}`;
+}
+
+function figureHtml(f: Figure, n: Numbering): Html {
+  const no = ++n.figures;
+  const file = `${n.prefix}-figure-${no}-${f.name}.svg`;
+  return html`<figure class="chart" id="figure-${no}">
+${trustedHtml(f.svg)}
+<figcaption><span class="label">Figure ${no}.</span> ${f.caption} <a class="download" download="${file}" href="${svgDownload(f.svg, `Figure ${no}. ${f.caption}`)}" title="${file}">Download SVG</a></figcaption>
+</figure>
+`;
+}
+
 interface Bar {
   label: string;
   value: number;
@@ -176,18 +239,31 @@ interface Bar {
 }
 
 const barLabel = { show: true, position: "right", color: INK, fontSize: 12 } as const;
+/** Axis titles: muted, beside the ticks they name. */
+const AXIS_NAME = { color: MUTED, fontSize: 12 } as const;
 const categoryAxis = {
   type: "category",
   inverse: true,
   axisTick: { show: false },
   axisLine: { lineStyle: { color: RULE } },
   axisLabel: { color: INK, fontSize: 12 },
+  // An inverse axis starts at the top: the name heads the column of labels.
+  nameLocation: "start",
+  nameTextStyle: { ...AXIS_NAME, align: "right", fontWeight: 600 },
+  nameGap: 8,
 } as const;
-const valueAxis = {
-  type: "value",
-  axisLabel: { show: false },
-  splitLine: { lineStyle: { color: RULE } },
-} as const;
+/** A horizontal axis of counts under bars: whole numbers, ticks labelled, titled. */
+const valueAxis = (name: string) =>
+  ({
+    type: "value",
+    minInterval: 1,
+    name,
+    nameLocation: "middle",
+    nameGap: 26,
+    nameTextStyle: AXIS_NAME,
+    axisLabel: { color: MUTED, fontSize: 11 },
+    splitLine: { lineStyle: { color: RULE } },
+  }) as const;
 
 /** Horizontal bars, one per row, the largest on top; `silent`: there is nothing to hover. */
 function barSeries(bars: Bar[], index: number): BarSeriesOption {
@@ -202,28 +278,46 @@ function barSeries(bars: Bar[], index: number): BarSeriesOption {
   };
 }
 
-const titleStyle = { fontSize: 14, fontWeight: 600, color: INK } as const;
-/** A legend under the title; `selectedMode: false`: the page has no script to toggle series. */
-const LEGEND = { top: 28, left: 0, selectedMode: false, textStyle: { color: INK } } as const;
-/** A vertical axis of counts (whole numbers). */
-const COUNT_AXIS = {
-  type: "value",
-  minInterval: 1,
-  axisLabel: { color: MUTED },
-  splitLine: { lineStyle: { color: RULE } },
-} as const;
-/** A horizontal axis of times or days. */
-const TIME_AXIS = {
-  type: "category",
-  axisLine: { lineStyle: { color: RULE } },
-  axisLabel: { color: INK },
-} as const;
+/** A panel's title inside a chart of several panels (a single chart's title is its caption). */
+const panelTitle = { fontSize: 13, fontWeight: 600, color: INK } as const;
+/** The legend on top; `selectedMode: false`: the page has no script to toggle series. */
+const LEGEND = { top: 0, left: 0, selectedMode: false, textStyle: { color: INK } } as const;
+/** A vertical axis of counts (whole numbers), titled along its side. */
+const countAxis = (name: string) =>
+  ({
+    type: "value",
+    minInterval: 1,
+    name,
+    nameLocation: "middle",
+    nameGap: 44,
+    nameTextStyle: AXIS_NAME,
+    axisLabel: { color: MUTED },
+    splitLine: { lineStyle: { color: RULE } },
+  }) as const;
+/** A horizontal axis of times or days, titled under its ticks. */
+const timeAxis = (name: string) =>
+  ({
+    type: "category",
+    name,
+    nameLocation: "middle",
+    nameGap: 28,
+    nameTextStyle: AXIS_NAME,
+    axisLine: { lineStyle: { color: RULE } },
+    axisLabel: { color: INK },
+  }) as const;
+
+/** Redis-protocol states (those the NICER study had a row for), and the rest. */
+const REDIS_STATES = STATES.filter((s) => NICER_ROW[s] !== undefined);
+const OTHER_STATES = STATES.filter((s) => NICER_ROW[s] === undefined);
+
+const fmt = (n: number): string => NUMBER.format(n);
 
 /** The NICER rows beside redscope's finer states, coloured by state. */
-function statesChart(r: Report): string {
-  const panels: Array<[string, Bar[]]> = [
+function statesFigure(r: Report): Figure {
+  const panels: Array<[string, string, Bar[]]> = [
     [
       "NICER rows",
+      "Redis nodes",
       r.nicer.map((s) => ({
         label: s.nicer ?? s.state,
         value: s.count,
@@ -232,6 +326,7 @@ function statesChart(r: Report): string {
     ],
     [
       "redscope states",
+      "targets",
       r.states.map((s) => ({
         label: s.state,
         value: s.count,
@@ -239,40 +334,48 @@ function statesChart(r: Report): string {
       })),
     ],
   ];
-  const rows = Math.max(1, ...panels.map(([, bars]) => bars.length));
+  const rows = Math.max(1, ...panels.map(([, , bars]) => bars.length));
   // Each panel holds its axis labels; the gap between them is room for the left one's counts.
   const grids = [
     { left: 0, right: "56%" },
     { left: "52%", right: 40 },
   ];
-  return renderChart(rows * BAR_ROW + 48, {
+  const svg = renderChart(rows * BAR_ROW + 80, {
     title: panels.map(([title], i) => ({
       text: title,
       left: grids[i]?.left,
       top: 0,
-      textStyle: titleStyle,
+      textStyle: panelTitle,
     })),
     grid: grids.map((g) => ({
       ...g,
       top: 32,
-      bottom: 8,
+      bottom: 40,
       outerBoundsMode: "same",
       outerBoundsContain: "axisLabel",
     })),
-    xAxis: panels.map((_, i) => ({ ...valueAxis, gridIndex: i })),
-    yAxis: panels.map(([, bars], i) => ({
+    xAxis: panels.map(([, unit], i) => ({ ...valueAxis(unit), gridIndex: i })),
+    yAxis: panels.map(([, , bars], i) => ({
       ...categoryAxis,
+      name: "",
       gridIndex: i,
       data: bars.map((b) => label(b.label)),
     })),
-    series: panels.map(([, bars], i) => barSeries(bars, i)),
+    series: panels.map(([, , bars], i) => barSeries(bars, i)),
   });
+  return {
+    name: "states",
+    svg,
+    caption:
+      `Security state: the NICER study's rows, counted over the ${count(r.nicerTotal, "Redis node", undefined, fmt)} found (left), ` +
+      `and redscope's states, over every target probed (right) (N = ${fmt(r.nicerTotal)} and ${fmt(r.total)})`,
+  };
 }
 
 /** The version table as bars: the most common versions of each product, largest first. */
 const VERSIONS_PER_PRODUCT = 12;
 
-function versionsChart(r: Report): string | undefined {
+function versionsFigure(r: Report): Figure | undefined {
   const products = r.versions.products;
   if (products.length === 0) return undefined;
   const several = products.length > 1;
@@ -284,27 +387,44 @@ function versionsChart(r: Report): string | undefined {
       colour: PRODUCT_COLOURS[i % PRODUCT_COLOURS.length] ?? MUTED,
     })),
   );
-  const shown = several ? "per product" : `of ${products[0]?.product}`;
-  return renderChart(bars.length * BAR_ROW + 48, {
-    title: { text: `Most common versions ${label(shown)}`, left: 0, top: 0, textStyle: titleStyle },
-    grid: { left: 0, right: 48, top: 32, bottom: 8 },
-    xAxis: valueAxis,
-    yAxis: { ...categoryAxis, data: bars.map((b) => label(b.label)) },
+  const total = products.reduce((a, p) => a + p.total, 0);
+  const distinct = products.reduce((a, p) => a + p.rows.length + p.omitted.versions, 0);
+  const svg = renderChart(bars.length * BAR_ROW + 72, {
+    grid: { left: 0, right: 48, top: 24, bottom: 40 },
+    xAxis: valueAxis("servers"),
+    yAxis: {
+      ...categoryAxis,
+      name: several ? "product and version" : "version",
+      data: bars.map((b) => label(b.label)),
+    },
     series: barSeries(bars, 0),
   });
+  const what = several
+    ? `Versions per product (${products.map((p) => `${terminalText(p.product, 24)} ${fmt(p.total)}`).join(", ")})`
+    : `Versions of ${terminalText(products[0]?.product ?? "", 24)}`;
+  const shown =
+    bars.length < distinct
+      ? `; the ${several ? `${VERSIONS_PER_PRODUCT} most common of each` : `${bars.length} most common`} of ${count(distinct, "version string", undefined, fmt)} shown`
+      : "";
+  return {
+    name: "versions",
+    svg,
+    caption: `${what} among ${count(total, "server", undefined, fmt)} whose version was read${shown} (N = ${fmt(total)})`,
+  };
 }
 
 /** Servers per cloud place, stacked by state: where the open ones are. */
-function cloudsChart(r: Report): string | undefined {
+function cloudsFigure(r: Report): Figure | undefined {
   if (r.clouds.length === 0) return undefined;
   const states = STATES.filter((s) => r.clouds.some((c) => (c.byState[s] ?? 0) > 0));
-  return renderChart(r.clouds.length * BAR_ROW + 72, {
-    title: { text: "Servers per cloud, by state", left: 0, top: 0, textStyle: titleStyle },
+  const total = r.clouds.reduce((a, c) => a + c.total, 0);
+  const svg = renderChart(r.clouds.length * BAR_ROW + 100, {
     legend: LEGEND,
-    grid: { left: 0, right: 48, top: 60, bottom: 8 },
-    xAxis: valueAxis,
+    grid: { left: 0, right: 48, top: 52, bottom: 40 },
+    xAxis: valueAxis("servers"),
     yAxis: {
       ...categoryAxis,
+      name: "provider, region, service",
       data: r.clouds.map((c) => label(c.key.filter((k) => k !== "").join(" "))),
     },
     series: states.map((s) => ({
@@ -317,6 +437,11 @@ function cloudsChart(r: Report): string | undefined {
       data: r.clouds.map((c) => c.byState[s] ?? 0),
     })),
   });
+  return {
+    name: "clouds",
+    svg,
+    caption: `Servers per cloud provider, region and service, stacked by state: ${count(total, "server", undefined, fmt)} in the ${count(r.clouds.length, "place", undefined, fmt)} listed (N = ${fmt(total)})`,
+  };
 }
 
 /** Published counts of open servers (a reference's), as points of the trend chart. */
@@ -335,146 +460,267 @@ function publishedPoints(r: Report): Array<{ date: string; count: number; name: 
   return out;
 }
 
+/** "16" or "14–16": the targets each scan of a trend probed. */
+function perScan(totals: number[]): string {
+  const lo = Math.min(...totals);
+  const hi = Math.max(...totals);
+  return lo === hi ? fmt(lo) : `${fmt(lo)}–${fmt(hi)}`;
+}
+
 /**
- * Counts per state across scans of the same targets, oldest first; with a reference, the open
- * servers others published stand on the same time axis as one more series.
+ * Counts per state across scans of the same targets, oldest first, in two panels: the
+ * Redis-protocol states above, on their own scale, and the targets that gave no Redis answer
+ * (closed, timed out, silent, not Redis: usually most of a scan) below, so that neither
+ * squashes the other. With a reference, the open servers others published (internet-wide,
+ * orders of magnitude more than a scan's targets) stand on the same time axis, on a right-hand
+ * scale of their own in the Redis panel.
  */
-function trendChart(r: Report): string | undefined {
+function trendFigure(r: Report): Figure | undefined {
   const published = publishedPoints(r);
-  if (r.trends.length < 2 && published.length === 0) return undefined;
+  const scans = r.trends.length;
+  if (scans < 2 && published.length === 0) return undefined;
+  const occurs = (s: State): boolean => r.trends.some((t) => (t.counts[s] ?? 0) > 0);
   // With one scan there is no trend of its own: its open servers, beside the published ones.
-  const states = STATES.filter(
-    (s) => (r.trends.length > 1 || s === "open") && r.trends.some((t) => (t.counts[s] ?? 0) > 0),
-  );
+  const redis = REDIS_STATES.filter((s) => (scans > 1 || s === "open") && occurs(s));
+  const other = scans > 1 ? OTHER_STATES.filter(occurs) : [];
   // One category per scan and per published date, in time order (ISO dates sort as text).
   const points = [
     ...r.trends.map((t) => ({ at: t.startedAt.slice(0, 16).replace("T", " "), trend: t })),
     ...published.map((p) => ({ at: p.date, published: p })),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  const series: LineSeriesOption[] = states.map((s) => ({
+  const lower = other.length > 0;
+  const hasRef = published.length > 0;
+  const refName = label(`open, published (${r.reference?.title ?? ""})`);
+  // The legend wraps: room for as many rows as its items need (icon and gap about 40 px each).
+  const legendWidth = [...redis, ...other, ...(hasRef ? [refName] : [])].reduce(
+    (w, name) => w + measureText(name, "12px").width + 40,
+    0,
+  );
+  const legendRows = Math.max(1, Math.ceil(legendWidth / CHART_WIDTH));
+  const upperTop = 24 * legendRows + 44;
+  const upperHeight = 200;
+  const lowerTop = upperTop + upperHeight + 80;
+  const lowerHeight = 130;
+  const height = (lower ? lowerTop + lowerHeight : upperTop + upperHeight) + 56;
+  const xName = hasRef ? "scan start (UTC), or date published" : "scan start (UTC)";
+  const cats = points.map((p) => label(p.at));
+  // Few points: each carries its value, which also tells which scale a point is read on.
+  const pointLabel = {
+    show: points.length <= 8,
+    color: INK,
+    fontSize: 11,
+    formatter: (p: { value: unknown }) => fmt(Number(p.value)),
+  } as const;
+  const line = (s: State, axis: number, yAxis: number): LineSeriesOption => ({
     type: "line",
     name: s,
     silent: true,
     connectNulls: true,
     symbolSize: 7,
+    label: pointLabel,
+    labelLayout: { hideOverlap: true },
+    xAxisIndex: axis,
+    yAxisIndex: yAxis,
     lineStyle: { width: 2.5, color: STATE_COLOUR[s] },
     itemStyle: { color: STATE_COLOUR[s] },
     data: points.map((p) => ("trend" in p && p.trend ? (p.trend.counts[s] ?? 0) : null)),
-  }));
-  if (published.length > 0) {
+  });
+  const series: LineSeriesOption[] = redis.map((s) => line(s, 0, 0));
+  const yAxis: NonNullable<EChartsOption["yAxis"]> = [
+    { ...countAxis(hasRef ? "servers in these targets" : "servers"), gridIndex: 0 },
+  ];
+  if (hasRef) {
+    yAxis.push({
+      ...countAxis("published, internet-wide"),
+      gridIndex: 0,
+      position: "right",
+      nameGap: 52,
+      splitLine: { show: false },
+    });
     series.push({
       type: "line",
-      name: label(`open, published (${r.reference?.title ?? ""})`),
+      name: refName,
       silent: true,
       connectNulls: true,
       symbol: "diamond",
       symbolSize: 10,
+      label: { ...pointLabel, show: true, color: MUTED },
+      xAxisIndex: 0,
+      yAxisIndex: 1,
       lineStyle: { width: 1.5, type: "dashed", color: MUTED },
       itemStyle: { color: STATE_COLOUR.open },
       data: points.map((p) => ("published" in p && p.published ? p.published.count : null)),
     });
   }
-  return renderChart(340, {
-    title: {
-      text:
-        published.length > 0
-          ? "Servers per state, beside published counts"
-          : "Servers per state, scan by scan",
+  if (lower) {
+    yAxis.push({ ...countAxis("targets"), gridIndex: 1 });
+    series.push(...other.map((s) => line(s, 1, yAxis.length - 1)));
+  }
+  // Fixed margins (no automatic fitting): both panels' points stand at the same x.
+  const right = hasRef ? 88 : 32;
+  const grid = { left: 64, right, outerBoundsMode: "none" } as const;
+  const grids = [{ ...grid, top: upperTop, height: upperHeight }];
+  if (lower) grids.push({ ...grid, top: lowerTop, height: lowerHeight });
+  const titles = [
+    {
+      text: scans > 1 ? "Redis-protocol servers, per state" : "Open servers",
       left: 0,
-      top: 0,
-      textStyle: titleStyle,
+      top: upperTop - 36,
+      textStyle: panelTitle,
     },
-    legend: LEGEND,
-    // A published series makes the legend long enough to wrap.
-    grid: { left: 0, right: 24, top: published.length > 0 ? 88 : 64, bottom: 8 },
-    xAxis: { ...TIME_AXIS, boundaryGap: false, data: points.map((p) => label(p.at)) },
-    yAxis: COUNT_AXIS,
+  ];
+  if (lower) {
+    titles.push({
+      text: "Targets with no Redis-protocol answer, on their own scale",
+      left: 0,
+      top: lowerTop - 36,
+      textStyle: panelTitle,
+    });
+  }
+  const svg = renderChart(height, {
+    title: titles,
+    legend: { ...LEGEND, right: 0 },
+    grid: grids,
+    xAxis: grids.map((_, i) => ({
+      ...timeAxis(i === grids.length - 1 ? xName : ""),
+      gridIndex: i,
+      boundaryGap: false,
+      // Every point is labelled (a scan's time under its date), none left out to save room.
+      axisLabel: { color: INK, interval: 0, hideOverlap: false, lineHeight: 14 },
+      nameGap: 40,
+      data: cats.map((c) => c.replace(" ", "\n")),
+    })),
+    yAxis,
     series,
   });
+  const totals = r.trends.map((t) => Object.values(t.counts).reduce((a, b) => a + b, 0));
+  const ref = r.reference?.title ?? "";
+  let caption: string;
+  if (scans > 1) {
+    caption =
+      `Servers per state in ${count(scans, "scan", undefined, fmt)} of the same targets, oldest first: the Redis-protocol states above` +
+      (lower
+        ? "; closed, timed-out, silent and non-Redis targets below, on a scale of their own"
+        : "") +
+      (hasRef
+        ? `; dashed, on the right-hand scale: counts of open servers published for the whole internet (${ref})`
+        : "") +
+      ` (N = ${perScan(totals)} targets per scan)`;
+  } else {
+    caption =
+      `Open servers in this scan beside counts of open servers published for the whole internet (${ref}; dashed, right-hand scale)` +
+      ` (N = ${perScan(totals.length > 0 ? totals : [r.total])} targets)`;
+  }
+  return { name: "trend", svg, caption };
 }
 
-export function tableHtml(t: Table): string {
-  const align = (i: number): string => (t.numeric[i] ? ' class="num"' : "");
-  const head = t.columns.map((c, i) => `<th${align(i)}>${htmlText(c)}</th>`).join("");
-  const body = t.rows
-    .map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${cellHtml(c)}</td>`).join("")}</tr>`)
-    .join("\n");
-  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+const NUM = html` class="num"`;
+
+/** Prose from a table's note: `code` (Markdown backticks) as <code>, the rest as text. */
+export function proseHtml(s: string, max = 1000): Html {
+  const parts = terminalText(s, max).split("`");
+  // An odd number of backticks: the last one opens nothing, and goes.
+  if (parts.length % 2 === 0) parts.splice(-2, 2, `${parts.at(-2)}${parts.at(-1)}`);
+  return html`${parts.map((p, i) => (i % 2 === 1 ? html`<code>${p}</code>` : p))}`;
 }
 
-export function sectionHtml(t: Table, chart: string | undefined): string {
-  const parts = [`<section id="${htmlText(t.id)}">`, `<h2>${htmlText(t.title)}</h2>`];
-  if (chart) parts.push(`<figure class="chart">${chart}</figure>`);
-  parts.push(t.rows.length > 0 ? tableHtml(t) : '<p class="none">(none)</p>');
-  if (t.note) parts.push(`<p class="note">${htmlText(t.note, 1000)}</p>`);
-  parts.push("</section>");
-  return parts.join("\n");
+/** A note as a caption's sentence: its first letter capitalised. */
+const sentence = (s: string): string => s.replace(/^[a-z]/, (c) => c.toUpperCase());
+
+export function tableHtml(t: Table, caption?: Html): Html {
+  const num = (i: number): Html | undefined => (t.numeric[i] ? NUM : undefined);
+  return html`<table>${caption ? html`<caption>${caption}</caption>` : undefined}
+<thead><tr>${t.columns.map((c, i) => html`<th${num(i)}>${terminalText(c, CELL_MAX)}</th>`)}</tr></thead>
+<tbody>
+${t.rows.map((row) => html`<tr>${row.map((c, i) => html`<td${num(i)}>${cellHtml(c)}</td>`)}</tr>\n`)}</tbody>
+</table>`;
 }
 
-function headerHtml(r: Report): string {
+/**
+ * One table's section: its title, the figure drawn from it, the table numbered with its note
+ * as the caption ("Table 3. Percent of the 11 Redis nodes found, …"). An empty table is
+ * "(none)" and its note, unnumbered.
+ */
+export function sectionHtml(t: Table, figure?: Figure, n: Numbering = new Numbering()): Html {
+  let body: Html;
+  if (t.rows.length > 0) {
+    const no = ++n.tables;
+    body = tableHtml(
+      t,
+      html`<span class="label">Table ${no}.</span>${t.note ? html` ${proseHtml(sentence(t.note))}` : undefined}`,
+    );
+  } else {
+    body = html`<p class="none">(none)</p>${t.note ? html`\n<p class="note">${proseHtml(t.note)}</p>` : undefined}`;
+  }
+  return html`<section id="${t.id}">
+<h2>${terminalText(t.title, CELL_MAX)}</h2>
+${figure ? figureHtml(figure, n) : undefined}${body}
+</section>`;
+}
+
+function factsHtml(facts: Array<[string, string]>): Html {
+  return html`<dl class="facts">${facts.map(([k, v]) => html`<div><dt>${k}</dt><dd>${terminalText(v, CELL_MAX)}</dd></div>`)}</dl>`;
+}
+
+function headerHtml(r: Report): Html {
   const s = r.scan;
-  const facts: Array<[string, string]> = [
-    ["Scan", s.id],
-    ["Source", s.source],
-    ["Targets", s.targets || "-"],
-    ["Ports", s.ports || "-"],
-    ["Started", s.startedAt],
-    ["Finished", s.finishedAt ?? "not finished"],
-    ["Report generated", r.generatedAt],
-  ];
-  return [
-    "<header>",
-    `<p class="kicker">redscope report</p>`,
-    `<h1>Redis exposure: scan ${htmlText(s.id, 80)}</h1>`,
-    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${htmlText(v)}</dd></div>`).join("")}</dl>`,
-    "</header>",
-  ].join("\n");
+  return html`<header>
+<p class="kicker">redscope report</p>
+<h1>Redis exposure: scan ${terminalText(s.id, 80)}</h1>
+${factsHtml([
+  ["Scan", s.id],
+  ["Source", s.source],
+  ["Targets", s.targets || "-"],
+  ["Ports", s.ports || "-"],
+  ["Started", s.startedAt],
+  ["Finished", s.finishedAt ?? "not finished"],
+  ["Report generated", r.generatedAt],
+])}
+</header>`;
 }
 
 /** The numbers a reader looks for first: how many answered, how many of them are open. */
-function summaryHtml(r: Report): string {
-  const count = (st: State): number => r.states.find((s) => s.state === st)?.count ?? 0;
+function summaryHtml(r: Report): Html {
+  const inState = (st: State): number => r.states.find((s) => s.state === st)?.count ?? 0;
   const share = (n: number): string =>
     r.total > 0 ? `${((100 * n) / r.total).toFixed(1)}% of targets` : "";
   const tiles: Array<[string, number, string, string]> = [
-    ["Targets probed", r.total, "", "total"],
-    ["Open (no authentication)", count("open"), share(count("open")), "open"],
-    ["Authentication required", count("auth_required"), share(count("auth_required")), "auth"],
-    ["Protected mode", count("protected"), share(count("protected")), "protected"],
+    [r.total === 1 ? "Target probed" : "Targets probed", r.total, "", "total"],
+    ["Open (no authentication)", inState("open"), share(inState("open")), "open"],
+    ["Authentication required", inState("auth_required"), share(inState("auth_required")), "auth"],
+    ["Protected mode", inState("protected"), share(inState("protected")), "protected"],
   ];
-  const tileHtml = tiles
-    .map(
-      ([name, n, sub, kind]) =>
-        `<div class="tile ${kind}"><div class="n">${NUMBER.format(n)}</div><div class="k">${name}</div>${sub ? `<div class="sub">${sub}</div>` : ""}</div>`,
-    )
-    .join("\n");
   const bands = r.exposure.worstCvss;
-  const cvss =
+  return html`<section class="summary" aria-label="summary">
+<div class="tiles">${tiles.map(
+    ([name, n, sub, kind]) =>
+      html`<div class="tile ${kind}"><div class="n">${fmt(n)}</div><div class="k">${name}</div>${sub ? html`<div class="sub">${sub}</div>` : undefined}</div>\n`,
+  )}</div>
+<div class="cvss"><h3>Servers by their worst CVE (by version alone)</h3>${
     bands.length > 0
-      ? `<ul class="bands">${bands.map((b) => `<li class="band ${htmlText(b.band.split(" ")[0] ?? "")}"><span class="n">${NUMBER.format(b.servers)}</span> ${htmlText(b.band)}</li>`).join("")}</ul>`
-      : '<p class="none">no server with a known CVE</p>';
-  return [
-    '<section class="summary" aria-label="summary">',
-    `<div class="tiles">${tileHtml}</div>`,
-    `<div class="cvss"><h3>Servers by their worst CVE (by version alone)</h3>${cvss}</div>`,
-    "</section>",
-  ].join("\n");
+      ? html`<ul class="bands">${bands.map(
+          (b) =>
+            html`<li class="band ${b.band.split(" ")[0] ?? ""}"><span class="n">${fmt(b.servers)}</span> ${b.band}</li>`,
+        )}</ul>`
+      : html`<p class="none">no server with a known CVE</p>`
+  }</div>
+</section>`;
 }
 
-/** Charts by the id of the table they stand above. */
-function chartsByTable(r: Report): Map<string, string> {
-  const charts = new Map<string, string>();
-  charts.set("nicer", statesChart(r));
+/** Figures by the id of the table they stand above. */
+function figuresByTable(r: Report): Map<string, Figure> {
+  const figures = new Map<string, Figure>();
+  figures.set("nicer", statesFigure(r));
   const firstProduct = r.versions.products[0];
-  const versions = versionsChart(r);
-  if (firstProduct && versions) charts.set(`versions-${firstProduct.product}`, versions);
-  const clouds = cloudsChart(r);
-  if (clouds) charts.set("clouds", clouds);
+  const versions = versionsFigure(r);
+  if (firstProduct && versions) figures.set(`versions-${firstProduct.product}`, versions);
+  const clouds = cloudsFigure(r);
+  if (clouds) figures.set("clouds", clouds);
   // Above the trend table; with only one scan there is none, and the published counts' table
   // carries the chart of this scan beside them.
-  const trends = trendChart(r);
-  if (trends) charts.set(r.trends.length > 1 ? "trends" : "published", trends);
-  return charts;
+  const trends = trendFigure(r);
+  if (trends) figures.set(r.trends.length > 1 ? "trends" : "published", trends);
+  return figures;
 }
 
 export const STYLE = `
@@ -516,6 +762,11 @@ th { border-bottom: 2px solid #c9ced4; font-size: 12px; color: ${MUTED}; font-we
 tbody tr:nth-child(even) { background: #fafbfc; }
 .num { text-align: right; white-space: nowrap; }
 .note, .none { color: ${MUTED}; font-size: 13px; margin: 8px 0 0; }
+caption { caption-side: bottom; text-align: left; color: ${MUTED}; font-size: 13px; padding-top: 8px; }
+figcaption { color: ${MUTED}; font-size: 13px; margin-top: 6px; }
+.label { color: ${INK}; font-weight: 600; }
+a.download { white-space: nowrap; margin-left: 4px; color: #0b5cad; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em; background: #eef0f3; border-radius: 3px; padding: 0 3px; }
 footer { color: ${MUTED}; font-size: 12px; margin-top: 24px; }
 @media (max-width: 700px) { .tiles { grid-template-columns: repeat(2, 1fr); } }
 @media print {
@@ -524,23 +775,26 @@ footer { color: ${MUTED}; font-size: 12px; margin-top: 24px; }
   .page { max-width: none; padding: 0; }
   section, .summary { border: none; padding: 0; margin-bottom: 18px; }
   .chart, .summary, tr { break-inside: avoid; }
+  a.download { display: none; }
   h2 { break-after: avoid; }
 }
 `;
 
 /**
  * `default-src 'none'` with inline styles and data: images only: nothing can be fetched,
- * framed, submitted or run. base-uri and form-action are not covered by default-src.
+ * framed, submitted or run. base-uri and form-action are not covered by default-src. (A
+ * figure's download link is a `data:` URL with a file name: a download, not a request.)
  */
 const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 /** A scan report's header, summary and sections (the file report and the dashboard alike). */
-export function reportParts(r: Report): { top: string[]; sections: string[] } {
-  const charts = chartsByTable(r);
+export function reportParts(r: Report): { top: Html[]; sections: Html[] } {
+  const figures = figuresByTable(r);
+  const n = new Numbering(`redscope-${slug(r.scan.id)}`);
   const sections = withAttackTables(r, reportTables(r))
     .filter((t) => t.rows.length > 0 || t.note !== undefined)
-    .map((t) => sectionHtml(t, charts.get(t.id)));
+    .map((t) => sectionHtml(t, figures.get(t.id), n));
   return { top: [headerHtml(r), summaryHtml(r)], sections };
 }
 
@@ -550,53 +804,53 @@ export function renderHtml(r: Report): string {
     `redscope report: scan ${r.scan.id}`,
     top,
     sections,
-    `Generated by redscope on ${htmlText(r.generatedAt)}. Labels and versions are what the scanned servers reported and may be false; CVEs are matched by version alone.`,
+    html`Generated by redscope on ${r.generatedAt}. Labels and versions are what the scanned servers reported and may be false; CVEs are matched by version alone.`,
   );
 }
 
 /** The shell every HTML report shares: CSP, stylesheet, header parts, sections, footer. */
-function page(title: string, top: string[], sections: string[], footer: string): string {
-  return `<!DOCTYPE html>
+function page(title: string, top: Html[], sections: Html[], footer: Html): string {
+  return html`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${trustedHtml(CSP)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${htmlText(title, 120)}</title>
-<style>${STYLE}</style>
+<title>${terminalText(title, 120)}</title>
+<style>${trustedHtml(STYLE)}</style>
 </head>
 <body>
 <div class="page">
-${top.join("\n")}
+${joinHtml(top, "\n")}
 <main>
-${sections.join("\n")}
+${joinHtml(sections, "\n")}
 </main>
 <footer>${footer}</footer>
 </div>
 </body>
 </html>
-`;
+`.toString();
 }
 
 /** Titled tables as one self-contained page (listings: `report --list -f html`). */
 export function renderTablesHtml(title: string, tables: Table[]): string {
+  const n = new Numbering();
   return page(
     title,
-    [`<header><h1>${htmlText(title, 120)}</h1></header>`],
-    tables.map((t) => sectionHtml(t, undefined)),
-    "Generated by redscope.",
+    [html`<header><h1>${terminalText(title, 120)}</h1></header>`],
+    tables.map((t) => sectionHtml(t, undefined, n)),
+    html`Generated by redscope.`,
   );
 }
 
 /** Sessions per day, those with an attack in red. */
-function honeypotDaysChart(h: HoneypotReport): string | undefined {
+function honeypotDaysFigure(h: HoneypotReport): Figure | undefined {
   if (h.perDay.length === 0) return undefined;
-  return renderChart(300, {
-    title: { text: "Sessions per day", left: 0, top: 0, textStyle: titleStyle },
+  const svg = renderChart(300, {
     legend: LEGEND,
-    grid: { left: 0, right: 24, top: 64, bottom: 8 },
-    xAxis: { ...TIME_AXIS, data: h.perDay.map((d) => label(d.day)) },
-    yAxis: COUNT_AXIS,
+    grid: { left: 56, right: 24, top: 40, bottom: 44 },
+    xAxis: { ...timeAxis("day (UTC)"), data: h.perDay.map((d) => label(d.day)) },
+    yAxis: countAxis("sessions"),
     series: [
       {
         type: "bar",
@@ -618,17 +872,25 @@ function honeypotDaysChart(h: HoneypotReport): string | undefined {
       },
     ],
   });
+  const total = h.perDay.reduce((a, d) => a + d.sessions, 0);
+  return {
+    name: "sessions-per-day",
+    svg,
+    caption: `Honeypot sessions per day (UTC), those with an attack in red, over ${count(h.perDay.length, "day", undefined, fmt)} (N = ${fmt(total)} ${total === 1 ? "session" : "sessions"})`,
+  };
 }
 
+/** Attack classes shown in the chart, the most frequent. */
+const CLASSES_SHOWN = 20;
+
 /** Attack classes by sessions, the most frequent on top. */
-function honeypotClassesChart(h: HoneypotReport): string | undefined {
+function honeypotClassesFigure(h: HoneypotReport): Figure | undefined {
   if (h.classes.length === 0) return undefined;
-  const classes = h.classes.slice(0, 20);
-  return renderChart(classes.length * BAR_ROW + 40, {
-    title: { text: "Sessions per attack class", left: 0, top: 0, textStyle: titleStyle },
-    grid: { left: 0, right: 48, top: 32, bottom: 8 },
-    xAxis: valueAxis,
-    yAxis: { ...categoryAxis, data: classes.map((c) => label(c.class)) },
+  const classes = h.classes.slice(0, CLASSES_SHOWN);
+  const svg = renderChart(classes.length * BAR_ROW + 72, {
+    grid: { left: 0, right: 48, top: 24, bottom: 40 },
+    xAxis: valueAxis("sessions"),
+    yAxis: { ...categoryAxis, name: "attack class", data: classes.map((c) => label(c.class)) },
     series: [
       barSeries(
         classes.map((c) => ({ label: c.class, value: c.sessions, colour: STATE_COLOUR.open })),
@@ -636,6 +898,15 @@ function honeypotClassesChart(h: HoneypotReport): string | undefined {
       ),
     ],
   });
+  const shown =
+    classes.length < h.classes.length
+      ? `the ${classes.length} most frequent of ${count(h.classes.length, "class", "classes", fmt)}`
+      : count(classes.length, "class", "classes", fmt);
+  return {
+    name: "attack-classes",
+    svg,
+    caption: `Honeypot sessions per attack class, ${shown}; a session can show several (N = ${fmt(h.sessions)} ${h.sessions === 1 ? "session" : "sessions"})`,
+  };
 }
 
 /**
@@ -648,7 +919,7 @@ export function renderHoneypotHtml(h: HoneypotReport, span: string, generatedAt:
     "redscope report: honeypot",
     top,
     sections,
-    `Generated by redscope on ${htmlText(generatedAt)}. Everything shown was written by visitors: addresses may be spoofed or relayed, and indicators are hostile text, not links.`,
+    html`Generated by redscope on ${generatedAt}. Everything shown was written by visitors: addresses may be spoofed or relayed, and indicators are hostile text, not links.`,
   );
 }
 
@@ -657,26 +928,24 @@ export function honeypotParts(
   h: HoneypotReport,
   span: string,
   generatedAt: string,
-): { top: string[]; sections: string[] } {
-  const charts = new Map<string, string | undefined>([
-    ["hp-days", honeypotDaysChart(h)],
-    ["hp-classes", honeypotClassesChart(h)],
+): { top: Html[]; sections: Html[] } {
+  const figures = new Map<string, Figure | undefined>([
+    ["hp-days", honeypotDaysFigure(h)],
+    ["hp-classes", honeypotClassesFigure(h)],
   ]);
-  const sections = honeypotTables(h).map((t) => sectionHtml(t, charts.get(t.id)));
-  const facts: Array<[string, string]> = [
-    ["Sessions", NUMBER.format(h.sessions)],
-    ["Source addresses", NUMBER.format(h.sources)],
-    ["Commands", NUMBER.format(h.commands)],
-    ["Bytes received", NUMBER.format(h.bytesIn)],
-    ["Period", span],
-    ["Report generated", generatedAt],
-  ];
-  const header = [
-    "<header>",
-    `<p class="kicker">redscope report</p>`,
-    "<h1>Honeypot: who came and what they tried</h1>",
-    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${k}</dt><dd>${htmlText(v)}</dd></div>`).join("")}</dl>`,
-    "</header>",
-  ].join("\n");
+  const n = new Numbering("redscope-honeypot");
+  const sections = honeypotTables(h).map((t) => sectionHtml(t, figures.get(t.id), n));
+  const header = html`<header>
+<p class="kicker">redscope report</p>
+<h1>Honeypot: who came and what they tried</h1>
+${factsHtml([
+  ["Sessions", fmt(h.sessions)],
+  ["Source addresses", fmt(h.sources)],
+  ["Commands", fmt(h.commands)],
+  ["Bytes received", fmt(h.bytesIn)],
+  ["Period", span],
+  ["Report generated", generatedAt],
+])}
+</header>`;
   return { top: [header], sections };
 }

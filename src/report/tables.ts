@@ -5,7 +5,9 @@
  */
 import { STATES } from "../schema/result.js";
 import type { DiffReport, Exposure, PlaceRow, ProductVersions, Report } from "./build.js";
+import { countryName } from "./countries.js";
 import type { NicerCounts } from "./nicer.js";
+import { count } from "./plural.js";
 import type { Reference } from "./reference.js";
 
 export type Cell = string | number;
@@ -66,9 +68,6 @@ function placeTable(id: string, title: string, keyColumns: string[], rows: Place
     rows.length === 0 ? "no data: see `redscope intel show`" : undefined,
   );
 }
-
-/** `1 server`, `2 servers`. */
-const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Under the NICER table: its base (the Redis nodes the study counted), then what it did not
@@ -181,9 +180,9 @@ function versionsTable(p: ProductVersions, coverage: number, ref?: Reference): T
   ];
   const pubCells = (v: string): Cell[] =>
     pub ? referenceCells(published.get(v), pub.listed_total) : [];
-  let note = `percent of the ${p.total} ${p.product} servers whose version was read; the listed versions cover ${p1(last)}`;
+  let note = `percent of the ${count(p.total, `${p.product} server`)} whose version was read; the listed versions cover ${p1(last)}`;
   if (p.omitted.versions > 0) {
-    note += `; ${p.omitted.versions} more versions (${p.omitted.count} servers) below the ${coverage}% cut`;
+    note += `; ${count(p.omitted.versions, "more version")} (${count(p.omitted.count, "server")}) below the ${coverage}% cut`;
   }
   if (pub) {
     note +=
@@ -244,7 +243,7 @@ function publishedTable(r: Report, ref: Reference): Table | undefined {
       ["source", false],
     ],
     rows,
-    `this scan's ${open} open servers, ${returned} of them with their version read; published counts cover the whole internet (or the named part of it), this scan only its targets; sources: ${ref.sources.map((x) => `${x.title} <${x.url}>`).join("; ")}`,
+    `this scan's ${count(open, "open server")}, ${returned} of them with their version read; published counts cover the whole internet (or the named part of it), this scan only its targets; sources: ${ref.sources.map((x) => `${x.title} <${x.url}>`).join("; ")}`,
   );
 }
 
@@ -258,7 +257,14 @@ export function reportTables(r: Report): Table[] {
   for (const p of r.versions.products) out.push(versionsTable(p, r.versions.coverage, r.reference));
   out.push(placeTable("clouds", "Clouds", ["provider", "region", "service"], r.clouds));
   out.push(placeTable("asns", "Autonomous systems", ["asn", "organisation"], r.asns));
-  out.push(placeTable("countries", "Countries", ["country"], r.countries));
+  out.push(
+    placeTable(
+      "countries",
+      "Countries",
+      ["country"],
+      r.countries.map((c) => ({ ...c, key: c.key.map(countryName) })),
+    ),
+  );
 
   const e = r.exposure;
   out.push(
@@ -282,7 +288,7 @@ export function reportTables(r: Report): Table[] {
         ["points to", false],
       ],
       e.replication.examples.map((x) => [`${x.ip}:${x.port}`, x.role, x.pointsTo.join(" ")]),
-      `${e.replication.count} servers in all: replication copies their data to those addresses`,
+      `${count(e.replication.count, "server")} in all: replication copies their data to those addresses`,
     ),
   );
   out.push(
@@ -389,9 +395,11 @@ function cveNote(e: Exposure): string {
   const parts: string[] = [];
   if (c.backportsPossible > 0) {
     parts.push(
-      `${c.backportsPossible} servers by upstream version; distribution build — backports possible`,
+      `${count(c.backportsPossible, "server")} by upstream version; distribution build — backports possible`,
     );
   }
-  if (c.ambiguous > 0) parts.push(`${c.ambiguous} servers ambiguous (product told by HELLO alone)`);
+  if (c.ambiguous > 0) {
+    parts.push(`${count(c.ambiguous, "server")} ambiguous (product told by HELLO alone)`);
+  }
   return `${base}; ${parts.join("; ")}`;
 }

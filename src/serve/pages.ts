@@ -29,6 +29,7 @@ import {
   VERDICT_LABEL,
 } from "../schema/result.js";
 import type { ScanInfo, ShardInfo, ShardProgress } from "../store/index.js";
+import type { Html } from "../untrusted/html.js";
 import { escapeHtml, htmlText } from "../untrusted/text.js";
 import type { SearchPage, SearchParams } from "./search.js";
 
@@ -86,7 +87,7 @@ export function href(path: string, q: Record<string, string | number | undefined
   return escapeHtml(qs ? `${path}?${qs}` : path);
 }
 
-export function layout(ctx: PageContext, title: string, body: string[]): string {
+export function layout(ctx: PageContext, title: string, body: Array<string | Html>): string {
   const nav = NAV.map(
     ([id, url, name]) => `<a href="${url}"${ctx.here === id ? ' class="here"' : ""}>${name}</a>`,
   ).join("");
@@ -211,7 +212,7 @@ export function scanPage(
   scan: ScanInfo,
   shards: ShardInfo[],
   progress: ShardProgress | undefined,
-  report: { top: string[]; sections: string[] },
+  report: { top: Html[]; sections: Html[] },
   reportAt: string,
 ): string {
   const stateLinks = STATES.map(
@@ -421,7 +422,7 @@ export const SESSION_COLUMNS = [
 
 export function honeypotPage(
   ctx: PageContext,
-  report: { top: string[]; sections: string[] },
+  report: { top: Html[]; sections: Html[] },
   recent: HoneypotSessionRow[],
   older: string | undefined,
 ): string {

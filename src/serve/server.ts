@@ -21,6 +21,7 @@ import {
   StoreDamagedError,
 } from "../store/index.js";
 import { installedData } from "../store/paths.js";
+import type { Html } from "../untrusted/html.js";
 import { Lru } from "./lru.js";
 import {
   auditPage,
@@ -89,7 +90,7 @@ const webDir = (): string => installedData("web");
 interface Rendered {
   at: number;
   report: Report;
-  parts: { top: string[]; sections: string[] };
+  parts: { top: Html[]; sections: Html[] };
 }
 
 class HttpError extends Error {
@@ -132,7 +133,7 @@ export class Dashboard {
   private readonly cache: ScanCache;
   /** Reports made, for the 32 scans last looked at. */
   private readonly reports = new Lru<string, Rendered>(32);
-  private honeypotReport: { at: number; parts: { top: string[]; sections: string[] } } | undefined;
+  private honeypotReport: { at: number; parts: { top: Html[]; sections: Html[] } } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
   private readonly sockets = new Set<net.Socket>();
@@ -484,7 +485,7 @@ export class Dashboard {
     return rendered;
   }
 
-  private async honeypot(): Promise<{ top: string[]; sections: string[] }> {
+  private async honeypot(): Promise<{ top: Html[]; sections: Html[] }> {
     if (this.honeypotReport && Date.now() - this.honeypotReport.at < 10_000)
       return this.honeypotReport.parts;
     const now = new Date();
