@@ -21,6 +21,7 @@ import {
   StoreDamagedError,
 } from "../store/index.js";
 import { installedData } from "../store/paths.js";
+import { Html, trustedHtml } from "../untrusted/html.js";
 import { Lru } from "./lru.js";
 import {
   auditPage,
@@ -32,12 +33,14 @@ import {
   hostPage,
   loginPage,
   type PageContext,
+  type ReportParts,
   scanPage,
   scansPage,
   searchPageHtml,
   sessionPage,
 } from "./pages.js";
 import {
+  ALL_SCANS,
   parseSearch,
   ScanCache,
   SearchInputError,
@@ -89,7 +92,16 @@ const webDir = (): string => installedData("web");
 interface Rendered {
   at: number;
   report: Report;
-  parts: { top: string[]; sections: string[] };
+  parts: ReportParts;
+}
+
+/** The report renderer's parts as `Html`: its own markup (it escapes what it writes). */
+function reportMarkup(parts: {
+  top: ReadonlyArray<string | Html>;
+  sections: ReadonlyArray<string | Html>;
+}): ReportParts {
+  const own = (x: string | Html): Html => (x instanceof Html ? x : trustedHtml(x));
+  return { top: parts.top.map(own), sections: parts.sections.map(own) };
 }
 
 class HttpError extends Error {
@@ -132,7 +144,7 @@ export class Dashboard {
   private readonly cache: ScanCache;
   /** Reports made, for the 32 scans last looked at. */
   private readonly reports = new Lru<string, Rendered>(32);
-  private honeypotReport: { at: number; parts: { top: string[]; sections: string[] } } | undefined;
+  private honeypotReport: { at: number; parts: ReportParts } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
   private readonly sockets = new Set<net.Socket>();
@@ -379,11 +391,8 @@ export class Dashboard {
       if (!(await store.getScan(a)) || !(await store.getScan(b))) {
         throw new HttpError(404, "choose two scans that exist");
       }
-      return this.html(
-        res,
-        200,
-        diffPage(ctx("scans"), a, b, diffTables(await buildDiff(store, a, b))),
-      );
+      const d = await buildDiff(store, a, b);
+      return this.html(res, 200, diffPage(ctx("scans"), d, diffTables(d)));
     }
     if (p === "/honeypot") {
       const before = url.searchParams.get("before") ?? undefined;
@@ -479,18 +488,20 @@ export class Dashboard {
       return c;
     }
     const report = await buildReport(this.opts.store, scan);
-    const rendered = { at: Date.now(), report, parts: reportParts(report) };
+    const rendered = { at: Date.now(), report, parts: reportMarkup(reportParts(report)) };
     this.reports.set(scan.id, rendered);
     return rendered;
   }
 
-  private async honeypot(): Promise<{ top: string[]; sections: string[] }> {
+  private async honeypot(): Promise<ReportParts> {
     if (this.honeypotReport && Date.now() - this.honeypotReport.at < 10_000)
       return this.honeypotReport.parts;
     const now = new Date();
     const from = new Date(now.getTime() - HONEYPOT_DAYS * 86_400_000).toISOString();
     const h = await buildHoneypotReport(this.opts.store, { from });
-    const parts = honeypotParts(h, `the last ${HONEYPOT_DAYS} days`, now.toISOString());
+    const parts = reportMarkup(
+      honeypotParts(h, `the last ${HONEYPOT_DAYS} days`, now.toISOString()),
+    );
     this.honeypotReport = { at: Date.now(), parts };
     return parts;
   }
@@ -509,15 +520,29 @@ export class Dashboard {
       params = this.searchParams(url, scans);
     } catch (e) {
       if (e instanceof SearchInputError) {
-        return this.html(res, 400, searchPageHtml(ctx, params, scans, undefined, e.message));
+        // The query as typed stays in the box, with the one line that says what is wrong.
+        const typed = url.searchParams.get("q") ?? "";
+        const scan = url.searchParams.get("scan")?.slice(0, 200) || params.scan;
+        return this.html(
+          res,
+          400,
+          searchPageHtml(ctx, { ...params, scan }, scans, undefined, e.message, typed),
+        );
       }
       throw e;
     }
-    if (params.scan !== "" && !scans.some((s) => s.id === params.scan)) {
+    if (
+      params.scan !== "" &&
+      params.scan !== ALL_SCANS &&
+      !scans.some((s) => s.id === params.scan)
+    ) {
       return this.html(res, 404, searchPageHtml(ctx, params, scans, undefined, "no such scan"));
     }
+    const newestFirst = scans.map((s) => s.id).reverse();
     const page =
-      params.scan === "" ? undefined : await searchPage(this.opts.store, this.cache, params);
+      params.scan === ""
+        ? undefined
+        : await searchPage(this.opts.store, this.cache, params, newestFirst);
     return this.html(res, 200, searchPageHtml(ctx, params, scans, page, undefined));
   }
 
@@ -530,10 +555,19 @@ export class Dashboard {
         return this.send(res, 400, "application/json", JSON.stringify({ error: e.message }));
       throw e;
     }
-    const filter = await this.cache.filter(params);
     // A text filter reads every row: its count stops sooner.
-    const cap = filter.text !== undefined ? 10_000 : 1_000_000;
-    const n = await this.opts.store.countResults(params.scan, filter, cap);
+    const cap = params.query.text !== undefined ? 10_000 : 1_000_000;
+    // scan=all: each scan counted, newest first, up to what is left of the cap.
+    const scans =
+      params.scan === ALL_SCANS
+        ? (await this.opts.store.listScans()).map((s) => s.id).reverse()
+        : [params.scan];
+    let n = 0;
+    for (const scan of scans) {
+      if (n >= cap) break;
+      const filter = await this.cache.filter({ ...params, scan });
+      n += await this.opts.store.countResults(scan, filter, cap - n);
+    }
     return this.send(res, 200, "application/json", JSON.stringify({ n, capped: n >= cap }));
   }
 
