@@ -2,7 +2,7 @@
  * `redscope serve` as a user meets it: the real CLI over a real SQLite store that a real scan,
  * the real honeypot and a real audit wrote into, driven in headless Chromium (Debian's, through
  * playwright-core). Stored strings carry XSS payloads (INFO fields, honeypot arguments); every
- * page is visited and nothing may run, load or pop up. Screenshots go to test-output/.
+ * page is visited and nothing may run, load or pop up. Screenshots go to test-output/screenshots/.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -65,7 +65,7 @@ async function loggedInTab(
   await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
   return { page, problems };
 }
-const SHOTS = fileURLToPath(new URL("../../test-output/", import.meta.url));
+const SHOTS = fileURLToPath(new URL("../../test-output/screenshots/", import.meta.url));
 const TOKEN = "test-token-0123456789-abcdef";
 
 /** Payloads that would run, load or alert if any page put them in as HTML. */
@@ -302,7 +302,8 @@ describe("redscope serve", {
       /\d+ results/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
     );
     assert.equal(await page.locator("[data-count-url]").textContent(), "60 results");
-    await shot("search");
+    // The query box, the export links and the first rows: the window, not all 50 rows.
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-search.png") });
     await Promise.all([page.waitForURL(/q=state%3Aopen.*after=/), page.click("text=Next page")]);
     assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 10);
     await page.goto(
@@ -381,6 +382,44 @@ describe("redscope serve", {
       n: "60 results",
     });
     assert.equal(await page.inputValue("input[name=q]"), "cve:CVE-2025-49844");
+
+    // The scan's report: its tables' values and counts lead to the same searches.
+    const fromReport = async (sel: string): Promise<{ q: string; n: string }> => {
+      await page.goto(`${dash.url}/scans/new`);
+      await Promise.all([page.waitForURL(/\/search\?/), page.locator(sel).first().click()]);
+      const u = new URL(page.url());
+      assert.equal(u.searchParams.get("scan"), "new");
+      return { q: u.searchParams.get("q") ?? "", n: await count() };
+    };
+    assert.deepEqual(await fromReport("#countries td a:text-is('DE')"), {
+      q: "country:DE",
+      n: "60 results",
+    });
+    await page.goto(`${dash.url}/scans/new`);
+    const openColumn = await page
+      .locator("#countries thead th")
+      .evaluateAll((ths) => ths.findIndex((th) => th.textContent?.trim() === "open"));
+    assert.ok(openColumn > 0);
+    assert.deepEqual(
+      await fromReport(`#countries tbody tr >> nth=0 >> td >> nth=${openColumn} >> a`),
+      { q: "state:open country:DE", n: "60 results" },
+    );
+    assert.deepEqual(await fromReport("#asns td a:text-is('64500')"), {
+      q: "asn:AS64500",
+      n: "60 results",
+    });
+    assert.deepEqual(await fromReport("#cves td a:text-is('CVE-2025-49844')"), {
+      q: "cve:CVE-2025-49844",
+      n: "60 results",
+    });
+    assert.deepEqual(await fromReport("#states td a:text-is('open')"), {
+      q: "state:open",
+      n: "63 results",
+    });
+    assert.deepEqual(await fromReport("#versions-redis td a:text-is('7.0.15')"), {
+      q: "product:redis version:7.0.15",
+      n: "59 results",
+    });
 
     // A CVE's public reference: another site, no opener, no referrer; the CSP lets the tab go
     // there (answered here by the test: nothing leaves the machine).

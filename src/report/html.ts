@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import type * as Echarts from "echarts";
 import type { BarSeriesOption, EChartsOption, LineSeriesOption } from "echarts";
 import { STATES, type State } from "../schema/result.js";
-import { htmlText, terminalText } from "../untrusted/text.js";
+import { escapeHtml, htmlText, terminalText } from "../untrusted/text.js";
 import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
 import type { HoneypotReport } from "./honeypot.js";
@@ -393,19 +393,28 @@ function trendChart(r: Report): string | undefined {
   });
 }
 
-export function tableHtml(t: Table): string {
+/** Where a table's cell leads (the dashboard: the search for its value); undefined: nowhere. */
+export type CellLink = (t: Table, row: number, column: number) => string | undefined;
+
+export function tableHtml(t: Table, link?: CellLink): string {
   const align = (i: number): string => (t.numeric[i] ? ' class="num"' : "");
   const head = t.columns.map((c, i) => `<th${align(i)}>${htmlText(c)}</th>`).join("");
+  const cell = (c: Cell, r: number, i: number): string => {
+    const to = link?.(t, r, i);
+    return to === undefined ? cellHtml(c) : `<a href="${escapeHtml(to)}">${cellHtml(c)}</a>`;
+  };
   const body = t.rows
-    .map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${cellHtml(c)}</td>`).join("")}</tr>`)
+    .map(
+      (row, r) => `<tr>${row.map((c, i) => `<td${align(i)}>${cell(c, r, i)}</td>`).join("")}</tr>`,
+    )
     .join("\n");
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
-export function sectionHtml(t: Table, chart: string | undefined): string {
+export function sectionHtml(t: Table, chart: string | undefined, link?: CellLink): string {
   const parts = [`<section id="${htmlText(t.id)}">`, `<h2>${htmlText(t.title)}</h2>`];
   if (chart) parts.push(`<figure class="chart">${chart}</figure>`);
-  parts.push(t.rows.length > 0 ? tableHtml(t) : '<p class="none">(none)</p>');
+  parts.push(t.rows.length > 0 ? tableHtml(t, link) : '<p class="none">(none)</p>');
   if (t.note) parts.push(`<p class="note">${htmlText(t.note, 1000)}</p>`);
   parts.push("</section>");
   return parts.join("\n");
@@ -536,11 +545,11 @@ const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 /** A scan report's header, summary and sections (the file report and the dashboard alike). */
-export function reportParts(r: Report): { top: string[]; sections: string[] } {
+export function reportParts(r: Report, link?: CellLink): { top: string[]; sections: string[] } {
   const charts = chartsByTable(r);
   const sections = withAttackTables(r, reportTables(r))
     .filter((t) => t.rows.length > 0 || t.note !== undefined)
-    .map((t) => sectionHtml(t, charts.get(t.id)));
+    .map((t) => sectionHtml(t, charts.get(t.id), link));
   return { top: [headerHtml(r), summaryHtml(r)], sections };
 }
 

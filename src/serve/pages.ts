@@ -12,7 +12,7 @@
  */
 
 import type { DiffReport } from "../report/build.js";
-import { STYLE } from "../report/html.js";
+import { type CellLink, STYLE } from "../report/html.js";
 import { attackReference, cveReference } from "../report/links.js";
 import { formatQuery, type HostQuery, QUERY_KEYS } from "../report/query.js";
 import type { Table } from "../report/tables.js";
@@ -78,10 +78,17 @@ pre.record { background: #f6f7f9; padding: 12px; overflow: auto; max-height: 480
 .args { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; overflow-wrap: anywhere; }
 .flash { background: #fde8e8; color: #8e1b1b; padding: 8px 12px; border-radius: 4px; }
 th[data-sort] { padding: 0; }
-th[data-sort] button.sort { all: inherit; display: block; width: 100%; padding: 5px 12px; cursor: pointer; box-sizing: border-box; }
+th[data-sort] button.sort { display: block; width: 100%; margin: 0; padding: 5px 12px; border: 0; border-radius: 0; background: none; font: inherit; color: inherit; text-align: inherit; white-space: nowrap; cursor: pointer; }
+table.data th[data-sort] button.sort { padding: 4px 8px; }
+th[data-sort] button.sort:hover { color: #1f2328; background: #eef0f3; }
 th[aria-sort=ascending] button.sort::after { content: " ▲"; }
 th[aria-sort=descending] button.sort::after { content: " ▼"; }
 .table-wrap { overflow-x: auto; }
+table.data th, table.data td { padding: 4px 8px; }
+table.data td { font-size: 13px; }
+.cves, .asn, .time { white-space: nowrap; }
+a.sign { color: #c62828; }
+.org { display: inline-block; max-width: 12em; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
 `;
 
 export interface PageContext {
@@ -200,18 +207,24 @@ type SortKind = "text" | "num" | "version" | "ip";
 interface Column {
   name: string;
   sort?: SortKind;
+  /** Right-aligned (numbers); a numeric key with a label beside it (AS64500 name) is not. */
+  right?: boolean;
 }
 
 /** A cell: markup, or markup with the key it sorts by (when its text is not that key). */
 type CellValue = HtmlValue | { cell: HtmlValue; key: string | number };
 
-const col = (name: string, sort: SortKind = "text"): Column => ({ name, sort });
+const col = (name: string, sort: SortKind = "text", right = sort === "num"): Column => ({
+  name,
+  sort,
+  right,
+});
 
 /** A table whose headers sort it (the page's script); numbers right-aligned. */
 function dataTable(columns: readonly Column[], rows: readonly CellValue[][]): Html {
   if (rows.length === 0) return html`<p class="none">(none)</p>`;
   const cls = (c: Column): string | undefined =>
-    c.sort === "num" ? "num" : c.sort === "ip" ? "ip" : undefined;
+    c.right ? "num" : c.sort === "ip" ? "ip" : undefined;
   const head = columns.map(
     (c) => html`<th scope="col" class="${cls(c)}" data-sort="${c.sort ?? "text"}">${c.name}</th>`,
   );
@@ -234,7 +247,10 @@ ${joinHtml(body, "\n")}
 
 const num = (n: number | undefined): CellValue =>
   n === undefined ? "" : { cell: NUMBER.format(n), key: n };
-const time = (iso: string): string => terminalText(iso.slice(0, 19).replace("T", " "), 19);
+/** A port: a number, but never written with a thousands separator. */
+const portCell = (n: number): CellValue => ({ cell: String(n), key: n });
+const time = (iso: string): Html =>
+  html`<span class="time">${terminalText(iso.slice(0, 19).replace("T", " "), 19)}</span>`;
 
 // ---------- cells of a result ----------
 
@@ -264,7 +280,7 @@ function countryCell(scan: string, r: ProbeResult): HtmlValue {
 function asCell(scan: string, r: ProbeResult): CellValue {
   if (r.asn === undefined) return "";
   return {
-    cell: html`${a(searchHref(scan, { asn: r.asn }), `AS${r.asn}`)} ${terminalText(r.as_org ?? "", 50)}`,
+    cell: html`<span class="asn">${a(searchHref(scan, { asn: r.asn }), `AS${r.asn}`)} <span class="org" title="${terminalText(r.as_org ?? "", 200)}">${terminalText(r.as_org ?? "", 40)}</span></span>`,
     key: r.asn,
   };
 }
@@ -275,20 +291,19 @@ function cloudCell(scan: string, r: ProbeResult): HtmlValue {
   return html`${a(searchHref(scan, { cloud: provider }), terminalText(provider, 30))} ${terminalText(r.cloud?.region ?? "", 40)}`;
 }
 
-/** The worst three CVEs, linked; the rest counted (the host page lists them all). */
+/** The worst CVE (CVSS), linked; the others counted (the host page lists them all). */
 function cvesCell(scan: string, r: ProbeResult): CellValue {
   const cves = [...(r.cves ?? [])].sort((x, y) => (y.cvss ?? 0) - (x.cvss ?? 0));
-  if (cves.length === 0) return { cell: "", key: -1 };
-  const shown = cves.slice(0, 3).map((c) => cveLinks(scan, c.id));
-  const more = cves.length > 3 ? html` ${a(hostHref(r.ip), `+${cves.length - 3} more`)}` : "";
-  const worst = cves[0]?.cvss ?? 0;
+  const worst = cves[0];
+  if (!worst) return { cell: "", key: "" };
+  const more = cves.length > 1 ? html` ${a(hostHref(r.ip), `+${cves.length - 1}`)}` : "";
   return {
-    cell: html`<span class="muted">${cves.length} · max ${worst}</span> ${joinHtml(shown, " ")}${more}`,
-    key: worst * 1000 + cves.length,
+    cell: html`<span class="cves">${cveLinks(scan, worst.id)}${worst.cvss !== undefined ? html` <span class="muted">${worst.cvss}</span>` : ""}${more}</span>`,
+    key: (worst.cvss ?? 0) * 1000 + cves.length,
   };
 }
 
-function attackCell(scan: string, r: ProbeResult): HtmlValue {
+function attackCell(scan: string, r: ProbeResult): Html {
   return joinHtml(
     (r.attack ?? [])
       .filter((x) => x.verdict === "open")
@@ -299,11 +314,18 @@ function attackCell(scan: string, r: ProbeResult): HtmlValue {
   );
 }
 
-function compromiseCell(scan: string, r: ProbeResult): HtmlValue {
+function compromiseCell(scan: string, r: ProbeResult): Html {
   return joinHtml(
-    (r.compromise ?? []).map((c) => a(searchHref(scan, { compromise: c.kind }), c.kind)),
+    (r.compromise ?? []).map((c) => a(searchHref(scan, { compromise: c.kind }), c.kind, "sign")),
     " ",
   );
+}
+
+/** What an open server is open to, then its signs of compromise (in the danger colour). */
+function risksCell(scan: string, r: ProbeResult): HtmlValue {
+  const open = attackCell(scan, r);
+  const signs = (r.compromise ?? []).length > 0 ? compromiseCell(scan, r) : "";
+  return html`${open}${open.toString() && signs ? " · " : ""}${signs}`;
 }
 
 // ---------- scans ----------
@@ -331,7 +353,7 @@ export function scansPage(ctx: PageContext, entries: ScanListEntry[]): string {
       terminalText(scan.source, 40),
       time(scan.startedAt),
       scan.finishedAt
-        ? `finished ${time(scan.finishedAt)}`
+        ? html`finished ${time(scan.finishedAt)}`
         : progressHtml(scan.id, progress, false),
       terminalText(scan.targets, 80),
       num(total),
@@ -377,6 +399,54 @@ export function scansPage(ctx: PageContext, entries: ScanListEntry[]): string {
     ),
     diffForm,
   ]);
+}
+
+/**
+ * Where the report's table cells lead on the dashboard: a value that is a filter (a state, a
+ * country, an AS, a cloud, a CVE, a version) and the counts beside it lead to the search for
+ * those servers in this scan; a count under a state's column adds that state.
+ */
+export function reportLinks(scan: string): CellLink {
+  const isState = (s: string): boolean => (STATES as readonly string[]).includes(s);
+  return (t, row, column) => {
+    const cells = t.rows[row] ?? [];
+    const value = (i: number): string => String(cells[i] ?? "");
+    const name = t.columns[column] ?? "";
+    const countColumn = name === "total" || name === "count" || name === "servers";
+    /** The row's filter, linked from its key column(s) and its counts. */
+    const place = (q: HostQuery | undefined, keyColumns: number): string | undefined => {
+      if (q === undefined) return undefined;
+      if (column < keyColumns || countColumn) return searchHref(scan, q);
+      if (isState(name)) return searchHref(scan, { ...q, state: name });
+      return undefined;
+    };
+    switch (t.id) {
+      case "states":
+        return isState(value(0)) && (column === 0 || countColumn)
+          ? searchHref(scan, { state: value(0) })
+          : undefined;
+      case "countries":
+        return place(/^[A-Z]{2}$/.test(value(0)) ? { country: value(0) } : undefined, 1);
+      case "asns": {
+        const asn = /^(?:AS)?(\d{1,10})$/i.exec(value(0));
+        return place(asn ? { asn: Number(asn[1]) } : undefined, 1);
+      }
+      case "clouds":
+        // The provider is the filter (region and service are not search keys).
+        return place(value(0) !== "" && value(0) !== "-" ? { cloud: value(0) } : undefined, 1);
+      case "cves":
+        return /^CVE-\d{4}-\d{4,7}$/.test(value(0)) && (column === 0 || countColumn)
+          ? searchHref(scan, { cve: value(0) })
+          : undefined;
+      default:
+        if (t.id.startsWith("versions-") && (column === 0 || countColumn)) {
+          const version = value(0);
+          if (version === "" || version === "-" || version.startsWith("(")) return undefined;
+          return searchHref(scan, { product: t.id.slice("versions-".length), version });
+        }
+        return undefined;
+    }
+  };
 }
 
 /** A report's parts as the report's renderer made them (its own markup). */
@@ -514,7 +584,7 @@ export function searchPageHtml(
       return [
         { cell: a(hostHref(r.ip), ipText(r.ip)), key: r.ip },
         ...(all ? [a(scanHref(scan), terminalText(scan, 40))] : []),
-        num(r.port),
+        portCell(r.port),
         stateCell(where, r),
         productCell(where, r),
         terminalText(r.server?.role ?? "", 20),
@@ -522,8 +592,7 @@ export function searchPageHtml(
         asCell(where, r),
         cloudCell(where, r),
         cvesCell(where, r),
-        attackCell(where, r),
-        compromiseCell(where, r),
+        risksCell(where, r),
         time(r.time),
       ];
     });
@@ -550,11 +619,10 @@ export function searchPageHtml(
       col("product / version", "version"),
       col("role"),
       col("country"),
-      col("AS", "num"),
+      col("AS", "num", false),
       col("cloud"),
-      col("CVEs", "num"),
-      col("open to"),
-      col("signs of compromise"),
+      col("CVEs", "num", false),
+      col("open to · signs of compromise"),
       col("probed"),
     ];
     body.push(
@@ -580,7 +648,7 @@ export function hostPage(ctx: PageContext, ip: string, results: ProbeResult[]): 
     return [
       time(r.time),
       r.scan_id ? a(scanHref(r.scan_id), terminalText(r.scan_id, 60)) : "",
-      num(r.port),
+      portCell(r.port),
       stateCell(scan, r),
       productCell(scan, r),
       terminalText(r.server?.role ?? "", 20),
@@ -623,7 +691,7 @@ export function hostPage(ctx: PageContext, ip: string, results: ProbeResult[]): 
           col("product / version", "version"),
           col("role"),
           col("country"),
-          col("AS", "num"),
+          col("AS", "num", false),
           col("cloud"),
           col("CVEs", "num"),
           col("error"),

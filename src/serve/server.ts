@@ -34,6 +34,7 @@ import {
   loginPage,
   type PageContext,
   type ReportParts,
+  reportLinks,
   scanPage,
   scansPage,
   searchPageHtml,
@@ -488,7 +489,8 @@ export class Dashboard {
       return c;
     }
     const report = await buildReport(this.opts.store, scan);
-    const rendered = { at: Date.now(), report, parts: reportMarkup(reportParts(report)) };
+    const parts = reportMarkup(reportParts(report, reportLinks(scan.id)));
+    const rendered = { at: Date.now(), report, parts };
     this.reports.set(scan.id, rendered);
     return rendered;
   }
