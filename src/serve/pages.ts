@@ -79,16 +79,16 @@ pre.record { background: #f6f7f9; padding: 12px; overflow: auto; max-height: 480
 .flash { background: #fde8e8; color: #8e1b1b; padding: 8px 12px; border-radius: 4px; }
 th[data-sort] { padding: 0; }
 th[data-sort] button.sort { display: block; width: 100%; margin: 0; padding: 5px 12px; border: 0; border-radius: 0; background: none; font: inherit; color: inherit; text-align: inherit; white-space: nowrap; cursor: pointer; }
-table.data th[data-sort] button.sort { padding: 4px 8px; }
+table.data th[data-sort] button.sort { padding: 4px 6px; }
 th[data-sort] button.sort:hover { color: #1f2328; background: #eef0f3; }
 th[aria-sort=ascending] button.sort::after { content: " ▲"; }
 th[aria-sort=descending] button.sort::after { content: " ▼"; }
 .table-wrap { overflow-x: auto; }
-table.data th, table.data td { padding: 4px 8px; }
+table.data th, table.data td { padding: 4px 6px; }
 table.data td { font-size: 13px; }
 .cves, .asn, .time { white-space: nowrap; }
 a.sign { color: #c62828; }
-.org { display: inline-block; max-width: 12em; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
+.org { display: inline-block; max-width: 9em; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
 `;
 
 export interface PageContext {
@@ -593,7 +593,6 @@ export function searchPageHtml(
         cloudCell(where, r),
         cvesCell(where, r),
         risksCell(where, r),
-        time(r.time),
       ];
     });
     const searched = `searched ${(page.searched * 100).toFixed(page.searched < 0.1 ? 1 : 0)}% of ${all ? "all scans" : "the scan"} in ${Math.round(page.ms)} ms`;
@@ -623,7 +622,6 @@ export function searchPageHtml(
       col("cloud"),
       col("CVEs", "num", false),
       col("open to · signs of compromise"),
-      col("probed"),
     ];
     body.push(
       section(
