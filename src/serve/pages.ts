@@ -621,7 +621,7 @@ export function searchPageHtml(
       col("AS", "num", false),
       col("cloud"),
       col("CVEs", "num", false),
-      col("open to · signs of compromise"),
+      col("open to · signs"),
     ];
     body.push(
       section(
