@@ -2,7 +2,7 @@
  * `redscope serve` as a user meets it: the real CLI over a real SQLite store that a real scan,
  * the real honeypot and a real audit wrote into, driven in headless Chromium (Debian's, through
  * playwright-core). Stored strings carry XSS payloads (INFO fields, honeypot arguments); every
- * page is visited and nothing may run, load or pop up. Screenshots go to test-output/.
+ * page is visited and nothing may run, load or pop up. Screenshots go to test-output/screenshots/.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -65,7 +65,7 @@ async function loggedInTab(
   await Promise.all([page.waitForURL(/\/scans$/), page.click("button[type=submit]")]);
   return { page, problems };
 }
-const SHOTS = fileURLToPath(new URL("../../test-output/", import.meta.url));
+const SHOTS = fileURLToPath(new URL("../../test-output/screenshots/", import.meta.url));
 const TOKEN = "test-token-0123456789-abcdef";
 
 /** Payloads that would run, load or alert if any page put them in as HTML. */
@@ -148,6 +148,26 @@ async function visit(port: number, commands: string[][]): Promise<void> {
   });
 }
 
+/** The little of the DOM the tests read inside the page (the test code has no DOM types). */
+type DomRow = { cells: ArrayLike<{ textContent: string | null }> };
+type DomWindow = { getComputedStyle(e: unknown): { lineHeight: string } };
+
+/** A long IPv6 address: the one that wrapped mid-address. */
+const V6 = "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe";
+
+function v6Result(scanId: string): ProbeResult {
+  return {
+    ip: V6,
+    port: 6379,
+    transport: "tcp",
+    time: "2026-11-20T10:00:00.500Z",
+    scan_id: scanId,
+    state: "auth_required",
+    nicer: "Requires authentication",
+    detail: "NOAUTH",
+  };
+}
+
 function hostileResults(scanId: string): ProbeResult[] {
   const base = {
     port: 6379,
@@ -208,6 +228,8 @@ describe("redscope serve", {
       const rows = hostileResults(id).map((r, i) =>
         id === "new" && i < 5 ? { ...r, state: "open" as const } : r,
       );
+      // The newer scan also found an IPv6 server (first in its insertion order).
+      if (id === "new") rows.unshift(v6Result(id));
       await store.insertResults(id, rows);
       await store.finishShard(id, "0/1", await store.stateCounts(id, "0/1"));
     }
@@ -267,17 +289,21 @@ describe("redscope serve", {
     assert.ok(scanText.includes(XSS.attr), "a hostile AS name is shown as text");
     await shot("scan");
 
-    // Search: by the form, then one host's history.
+    // Search: by the form's query box, then one host's history.
     await page.goto(`${dash.url}/search`);
-    await page.selectOption("select[name=state]", "open");
-    await page.fill("input[name=country]", "de");
-    await Promise.all([page.waitForURL(/state=open/), page.click("button.primary")]);
+    await page.fill("input[name=q]", "state:open country:de");
+    await Promise.all([
+      page.waitForURL(/\/search\?scan=new&q=state%3Aopen\+country%3Ade$/),
+      page.click("button.primary"),
+    ]);
+    assert.equal(await page.inputValue("input[name=q]"), "state:open country:DE");
     assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 50);
     await until(async () =>
       /\d+ results/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
     );
     assert.equal(await page.locator("[data-count-url]").textContent(), "60 results");
-    await shot("search");
+    // The query box, the export links and the first rows: the window, not all 50 rows.
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-search.png") });
     await Promise.all([page.waitForURL(/q=state%3Aopen.*after=/), page.click("text=Next page")]);
     assert.equal(await page.locator("section:has(h2:text('Results')) tbody tr").count(), 10);
     await page.goto(
@@ -320,6 +346,356 @@ describe("redscope serve", {
     for (const sel of ["script:not([src])", "img", "svg[onload]", "[onerror]"]) {
       assert.equal(await page.locator(sel).count(), 0, sel);
     }
+  });
+
+  test("links: every filter value leads to its search, CVE and ATT&CK ids to their references, diff rows to hosts", async () => {
+    const { page, problems } = await tab();
+    const count = async (): Promise<string> => {
+      await until(async () =>
+        /\d+ results?/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
+      );
+      return (await page.locator("[data-count-url]").textContent()) ?? "";
+    };
+    const results = page.locator("section:has(h2:text('Results')) tbody tr");
+    /** Click the first link matching `sel` in the results; where it lands, and the count. */
+    const follow = async (sel: string): Promise<{ q: string; n: string }> => {
+      await page.goto(
+        `${dash.url}/search?scan=new&q=${encodeURIComponent("state:open country:DE")}`,
+      );
+      await Promise.all([page.waitForURL(/\/search\?/), results.locator(sel).first().click()]);
+      const u = new URL(page.url());
+      assert.equal(u.searchParams.get("scan"), "new");
+      return { q: u.searchParams.get("q") ?? "", n: await count() };
+    };
+    // 60 open servers in DE (AS64500), all redis, 59 of them say 7.0.15, all 60 carry the CVE;
+    // 63 open (3 newly open without INFO).
+    assert.deepEqual(await follow("a:text-is('DE')"), { q: "country:DE", n: "60 results" });
+    assert.deepEqual(await follow("a:text-is('AS64500')"), { q: "asn:AS64500", n: "60 results" });
+    assert.deepEqual(await follow("a:text-is('7.0.15')"), {
+      q: "product:redis version:7.0.15",
+      n: "59 results",
+    });
+    assert.deepEqual(await follow("a:text-is('redis')"), { q: "product:redis", n: "60 results" });
+    assert.deepEqual(await follow("a:text-is('open')"), { q: "state:open", n: "63 results" });
+    assert.deepEqual(await follow("a:text-is('CVE-2025-49844')"), {
+      q: "cve:CVE-2025-49844",
+      n: "60 results",
+    });
+    assert.equal(await page.inputValue("input[name=q]"), "cve:CVE-2025-49844");
+
+    // The scan's report: its tables' values and counts lead to the same searches.
+    const fromReport = async (sel: string): Promise<{ q: string; n: string }> => {
+      await page.goto(`${dash.url}/scans/new`);
+      await Promise.all([page.waitForURL(/\/search\?/), page.locator(sel).first().click()]);
+      const u = new URL(page.url());
+      assert.equal(u.searchParams.get("scan"), "new");
+      return { q: u.searchParams.get("q") ?? "", n: await count() };
+    };
+    assert.deepEqual(await fromReport("#countries td a:text-is('DE')"), {
+      q: "country:DE",
+      n: "60 results",
+    });
+    await page.goto(`${dash.url}/scans/new`);
+    const openColumn = await page
+      .locator("#countries thead th")
+      .evaluateAll((ths) => ths.findIndex((th) => th.textContent?.trim() === "open"));
+    assert.ok(openColumn > 0);
+    assert.deepEqual(
+      await fromReport(`#countries tbody tr >> nth=0 >> td >> nth=${openColumn} >> a`),
+      { q: "state:open country:DE", n: "60 results" },
+    );
+    assert.deepEqual(await fromReport("#asns td a:text-is('64500')"), {
+      q: "asn:AS64500",
+      n: "60 results",
+    });
+    assert.deepEqual(await fromReport("#cves td a:text-is('CVE-2025-49844')"), {
+      q: "cve:CVE-2025-49844",
+      n: "60 results",
+    });
+    assert.deepEqual(await fromReport("#states td a:text-is('open')"), {
+      q: "state:open",
+      n: "63 results",
+    });
+    assert.deepEqual(await fromReport("#versions-redis td a:text-is('7.0.15')"), {
+      q: "product:redis version:7.0.15",
+      n: "59 results",
+    });
+
+    // A CVE's public reference: another site, no opener, no referrer; the CSP lets the tab go
+    // there (answered here by the test: nothing leaves the machine).
+    const nvd = results.locator("a.ref").first();
+    assert.equal(await nvd.getAttribute("href"), "https://nvd.nist.gov/vuln/detail/CVE-2025-49844");
+    assert.equal(await nvd.getAttribute("rel"), "noopener noreferrer");
+    await page.route("https://nvd.nist.gov/**", (route) =>
+      route.fulfill({ status: 200, contentType: "text/plain", body: "NVD stand-in" }),
+    );
+    const seen = problems.length;
+    await Promise.all([page.waitForURL(/^https:\/\/nvd\.nist\.gov\//), nvd.click()]);
+    assert.equal(await page.locator("body").textContent(), "NVD stand-in");
+    // That one request went to the stand-in on purpose.
+    problems.splice(seen);
+
+    // Export links: the /export route's URL form, the whole filter in q.
+    await page.goto(`${dash.url}/search?scan=new&q=${encodeURIComponent("state:open country:de")}`);
+    const exports = page.locator("a.export");
+    assert.deepEqual(await exports.evaluateAll((els) => els.map((e) => e.getAttribute("href"))), [
+      "/export?scan=new&q=state%3Aopen+country%3ADE&format=csv",
+      "/export?scan=new&q=state%3Aopen+country%3ADE&format=jsonl",
+    ]);
+
+    // The host page: its values link to the search in the scan of each row.
+    await page.goto(`${dash.url}/hosts/192.0.2.4`);
+    const hostRows = page.locator("section:has(h2:text('Across scans')) tbody tr");
+    assert.equal(await hostRows.count(), 2);
+    await Promise.all([
+      page.waitForURL(/\/search\?/),
+      hostRows
+        .filter({ has: page.locator("a[href='/scans/old']") })
+        .locator("a:text-is('DE')")
+        .click(),
+    ]);
+    assert.equal(new URL(page.url()).searchParams.get("scan"), "old");
+    assert.equal(await count(), "60 results");
+    await page.goto(`${dash.url}/hosts/192.0.2.4`);
+    const cve = page.locator("section:has(h2:text('Known CVEs')) a.ref");
+    assert.equal(await cve.getAttribute("href"), "https://nvd.nist.gov/vuln/detail/CVE-2025-49844");
+
+    // The diff: each changed target leads to its host page.
+    await page.goto(`${dash.url}/diff?a=old&b=new`);
+    const diffRows = page.locator("#diff tbody tr");
+    assert.equal(await diffRows.count(), 4, "3 newly open, 1 appeared (the IPv6 server)");
+    const first = diffRows.first().locator("td >> nth=0 >> a");
+    assert.equal(await first.textContent(), "192.0.2.1:6379");
+    await Promise.all([page.waitForURL(/\/hosts\//), first.click()]);
+    assert.equal(new URL(page.url()).pathname, "/hosts/192.0.2.1");
+    assert.match((await page.locator("h1").textContent()) ?? "", /Host 192\.0\.2\.1$/);
+
+    // ATT&CK ids on a honeypot session: their technique pages (a sub-technique as T1234/001/).
+    await page.goto(`${dash.url}/honeypot`);
+    await Promise.all([
+      page.waitForURL(/\/honeypot\/sessions\//),
+      page.click("#feed tbody tr >> nth=-1 >> a"),
+    ]);
+    const techniques = await page
+      .locator("section:has(h2:text('Attack classes')) a")
+      .evaluateAll((els) =>
+        els.map((e) => [e.textContent, e.getAttribute("href"), e.getAttribute("rel")]),
+      );
+    assert.ok(techniques.length > 0, "the cron write has a technique");
+    for (const [id, link, rel] of techniques) {
+      const m = /^T(\d{4})(?:\.(\d{3}))?$/.exec(id ?? "")!;
+      assert.ok(m, String(id));
+      assert.equal(link, `https://attack.mitre.org/techniques/T${m[1]}/${m[2] ? `${m[2]}/` : ""}`);
+      assert.equal(rel, "noopener noreferrer");
+    }
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  test("sorting: a header click sorts addresses as addresses, a second reverses; aria-sort", async () => {
+    const { page, problems } = await tab();
+    await page.goto(`${dash.url}/search?scan=new&q=state%3Aauth_required`);
+    const table = page.locator("section:has(h2:text('Results')) table");
+    const column = async (i: number): Promise<string[]> =>
+      table
+        .locator("tbody tr")
+        .evaluateAll(
+          (rows, n) => rows.map((r) => (r as unknown as DomRow).cells[n]!.textContent!.trim()),
+          i,
+        );
+    const before = await column(0);
+    assert.equal(before[0], V6, "insertion order: the IPv6 server first");
+    const v4 = (ip: string): number => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+    // Expected: every IPv4 address by its number, then the IPv6 one.
+    const expected = [
+      ...before.filter((ip) => !ip.includes(":")).sort((x, y) => v4(x) - v4(y)),
+      V6,
+    ];
+    const th = table.locator("th:has-text('address')");
+    await th.locator("button").click();
+    assert.equal(await th.getAttribute("aria-sort"), "ascending");
+    const sorted = await column(0);
+    assert.deepEqual(sorted, expected);
+    assert.ok(sorted.indexOf("192.0.2.9") < sorted.indexOf("192.0.2.11"), "not as text");
+    await th.locator("button").click();
+    assert.equal(await th.getAttribute("aria-sort"), "descending");
+    assert.deepEqual(await column(0), [...expected].reverse());
+    // Another column takes over: the first loses its mark.
+    const port = table.locator("th:has-text('port')");
+    await port.locator("button").click();
+    assert.equal(await port.getAttribute("aria-sort"), "ascending");
+    assert.equal(await th.getAttribute("aria-sort"), null);
+
+    // The report's own tables sort too (their kinds read from their cells).
+    await page.goto(`${dash.url}/scans/new`);
+    const states = page.locator("#states table, #nicer table").first();
+    const numbers = async (): Promise<number[]> =>
+      (
+        await states
+          .locator("tbody tr")
+          .evaluateAll((rows) => rows.map((r) => (r as unknown as DomRow).cells[1]!.textContent!))
+      ).map((t) => Number(t.replace(/[,%]/g, "")));
+    const h = states.locator("thead th").nth(1);
+    await h.locator("button").click();
+    const asc = await numbers();
+    assert.deepEqual(
+      asc,
+      [...asc].sort((x, y) => x - y),
+    );
+    await h.locator("button").click();
+    assert.deepEqual(await numbers(), [...asc].reverse());
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  test("the query box: the form and the URL share the syntax; a bad term is one line (400)", async () => {
+    const { page, problems } = await tab();
+    await page.goto(`${dash.url}/search?scan=new`);
+    await page.fill("input[name=q]", "state:nonsense");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes("/search?")),
+      page.click("button.primary"),
+    ]);
+    assert.equal(response.status(), 400);
+    assert.equal(await page.locator(".flash").textContent(), "no such state: nonsense");
+    assert.equal(await page.inputValue("input[name=q]"), "state:nonsense", "kept to be fixed");
+    // Older single-field links still work and show as the query they mean.
+    await page.goto(`${dash.url}/search?scan=new&state=open&version=%3C8&q=DE`);
+    assert.equal(await page.inputValue("input[name=q]"), 'state:open version:<8 "DE"');
+    assert.equal(await page.locator("select[name=scan]").inputValue(), "new");
+    // The syntax help names every key.
+    const help = (await page.locator(".syntax").textContent()) ?? "";
+    for (const k of [
+      "state",
+      "product",
+      "version",
+      "country",
+      "asn",
+      "cloud",
+      "cve",
+      "attack",
+      "compromise",
+    ])
+      assert.ok(help.includes(k), k);
+    // "Next page" carries the whole filter as q.
+    const next = await page.locator(".pager a:has-text('Next page')").getAttribute("href");
+    assert.equal(new URL(next!, dash.url).searchParams.get("q"), 'state:open version:<8 "DE"');
+    // Problems: only the 400 page's own console line.
+    assert.deepEqual(
+      problems.filter((p) => !/status of 400/.test(p)),
+      [],
+    );
+    await page.context().close();
+  });
+
+  test("search across all scans: newest first, rows labelled with their scan, bounded pages", async () => {
+    const { page, problems } = await tab();
+    await page.goto(`${dash.url}/search`);
+    await page.selectOption("select[name=scan]", "all");
+    await page.fill("input[name=q]", "state:open country:DE");
+    await Promise.all([page.waitForURL(/scan=all/), page.click("button.primary")]);
+    const rows = page.locator("section:has(h2:text('Results')) tbody tr");
+    const seen: string[] = [];
+    const labels: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cells = await rows.evaluateAll((rs) =>
+        rs.map((r) => [
+          (r as unknown as DomRow).cells[0]!.textContent!.trim(),
+          (r as unknown as DomRow).cells[1]!.textContent!.trim(),
+        ]),
+      );
+      for (const [ip, scan] of cells) {
+        seen.push(`${scan} ${ip}`);
+        labels.push(scan!);
+      }
+      const next = page.locator(".pager a:has-text('→')");
+      if ((await next.count()) === 0) break;
+      await Promise.all([page.waitForURL(/from=/), next.click()]);
+    }
+    assert.equal(seen.length, 120, "60 in each scan");
+    assert.equal(new Set(seen).size, 120, "no row twice");
+    // Newest scan first: every "new" row before any "old" one.
+    assert.equal(labels.lastIndexOf("new"), 59);
+    assert.equal(labels.indexOf("old"), 60);
+    await page.goto(`${dash.url}/search?scan=all&q=${encodeURIComponent("state:open country:DE")}`);
+    await until(async () =>
+      /results/.test((await page.locator("[data-count-url]").textContent()) ?? ""),
+    );
+    assert.equal(await page.locator("[data-count-url]").textContent(), "120 results");
+    // The scan label leads to that scan; the address to the host's history across scans.
+    await Promise.all([
+      page.waitForURL(/\/scans\/new$/),
+      rows.first().locator("td >> nth=1 >> a").click(),
+    ]);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  test("bugs seen: whole record keeps its newlines, compare preselects two scans, IPv6 on one line, one diff heading, audits count what was not checked", async () => {
+    const { page, problems } = await tab();
+    const shot = async (name: string): Promise<void> => {
+      await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: true });
+    };
+    // The latest record, whole: pretty JSON with its line breaks, read back as the record.
+    await page.goto(`${dash.url}/hosts/192.0.2.2`);
+    const text = (await page.locator("pre.record").textContent()) ?? "";
+    assert.match(text, /^\{\n {2}"port": 6379,\n {2}"transport": "tcp",\n/);
+    const record = JSON.parse(text) as ProbeResult;
+    assert.equal(record.server?.version, XSS.script);
+    assert.equal(record.as_org, XSS.attr);
+
+    // Compare two scans: the second newest before, the newest after.
+    await page.goto(`${dash.url}/scans`);
+    assert.equal(await page.locator("select[name=a]").inputValue(), "old");
+    assert.equal(await page.locator("select[name=b]").inputValue(), "new");
+    await Promise.all([
+      page.waitForURL(/\/diff\?a=old&b=new$/),
+      page.click("button:has-text('Compare')"),
+    ]);
+
+    // The diff says what it compares once.
+    const headings = await page.locator("h1, h2").allTextContents();
+    assert.equal(headings.filter((h) => /Changes from/.test(h)).length, 1, headings.join(" | "));
+
+    // An IPv6 address stays on one line, in a narrow window too.
+    await page.setViewportSize({ width: 420, height: 900 });
+    const lines = async (sel: string): Promise<number> =>
+      page
+        .locator(sel)
+        .first()
+        .evaluate((e) => {
+          const height = e.getBoundingClientRect().height;
+          const line =
+            Number.parseFloat(
+              (globalThis as unknown as DomWindow).getComputedStyle(e).lineHeight,
+            ) || 20;
+          return Math.round(height / line);
+        });
+    const v6Cell = `#diff tbody td span.ip:text("${V6}")`;
+    assert.equal(await page.locator(v6Cell).count(), 1);
+    assert.equal(await lines(v6Cell), 1, "the diff's target cell");
+    await page.goto(`${dash.url}/search?scan=new&q=state%3Aauth_required`);
+    assert.equal(await lines(`tbody td span.ip:text("${V6}")`), 1, "a search result");
+    await page.goto(`${dash.url}/hosts/${encodeURIComponent(V6)}`);
+    assert.equal(await lines("h1 span.ip"), 1, "the host page's heading");
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The audits list: passed, failed and not checked, as the store counted them.
+    const store = await openStore(db);
+    const [audit] = await store.listAudits(1);
+    await store.close();
+    await page.goto(`${dash.url}/audits`);
+    const heads = await page.locator("thead th").allTextContents();
+    const cells = await page.locator("tbody tr >> nth=0 >> td").allTextContents();
+    const at = (name: string): string => cells[heads.indexOf(name)] ?? "";
+    assert.ok(audit && audit.notChecked !== undefined);
+    assert.deepEqual(
+      [at("passed"), at("failed"), at("not checked")],
+      [String(audit.passed), String(audit.failed), String(audit.notChecked)],
+    );
+    await shot("audits");
+    assert.deepEqual(problems, []);
+    await page.context().close();
   });
 
   test("live: a running scan's progress moves and its page reloads when done; new honeypot sessions appear", async () => {
@@ -722,9 +1098,17 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
       timestamp: "2026-03-01T00:00:00",
       data: `# Server\r\nredis_version:6.2.16\r\nredis_mode:standalone\r\nexecutable:/dev/shm/.x/${XSS.img}\r\n\r\n# Replication\r\nrole:master\r\n`,
     };
+    // Two more whose versions sort differently as text and as versions.
+    const more = ["7.2.9", "7.2.10"].map((v, i) => ({
+      ip_str: `198.51.100.${70 + i}`,
+      port: 6379,
+      transport: "tcp",
+      timestamp: "2026-03-01T00:00:00",
+      data: `# Server\r\nredis_version:${v}\r\nredis_mode:standalone\r\n\r\n# Replication\r\nrole:master\r\n`,
+    }));
     fs.writeFileSync(
       file,
-      `${fs.readFileSync(fixture, "utf8").trimEnd()}\n${JSON.stringify(hidden)}\n`,
+      `${fs.readFileSync(fixture, "utf8").trimEnd()}\n${[hidden, ...more].map((x) => JSON.stringify(x)).join("\n")}\n`,
     );
     const r = await runCli(
       ["import", file, "--db", db, "--format", "shodan", "--scan-id", "banners"],
@@ -755,15 +1139,17 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
 
     // Exploitable: file write is blocked by default on 7.4.1 and Valkey, open on 6.2.16.
     await page.goto(`${dash.url}/search?scan=banners`);
-    await page.selectOption("select[name=attack]", "config_write:blocked");
-    await Promise.all([
-      page.waitForURL(/attack=config_write%3Ablocked/),
-      page.click("button.primary"),
-    ]);
-    assert.equal(await results.count(), 2);
-    assert.match(await count(), /^2 results/);
-    await page.selectOption("select[name=attack]", "module_load:open");
-    await Promise.all([page.waitForURL(/attack=module_load%3Aopen/), page.click("button.primary")]);
+    const query = async (q: string): Promise<void> => {
+      await page.fill("input[name=q]", q);
+      await Promise.all([
+        page.waitForURL((u) => u.searchParams.get("q") === q),
+        page.click("button.primary"),
+      ]);
+    };
+    await query("attack:config_write:blocked");
+    assert.equal(await results.count(), 4);
+    assert.match(await count(), /^4 results/);
+    await query("attack:module_load:open");
     assert.equal(await results.count(), 1);
     assert.match(
       (await results.first().textContent()) ?? "",
@@ -771,17 +1157,34 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
     );
 
     // Signs of compromise: the campaign keys and the hidden directory.
-    await page.selectOption("select[name=attack]", "");
-    await page.selectOption("select[name=compromise]", "any");
-    await Promise.all([page.waitForURL(/compromise=any/), page.click("button.primary")]);
+    await query("compromise:any");
     assert.equal(await results.count(), 2);
-    await page.selectOption("select[name=compromise]", "campaign_key");
-    await Promise.all([page.waitForURL(/compromise=campaign_key/), page.click("button.primary")]);
+    await query("compromise:campaign_key");
     assert.equal(await results.count(), 1);
     assert.match((await results.first().textContent()) ?? "", /203\.0\.113\.20.*campaign_key/);
     assert.match(await count(), /^1 result/);
-    // The form keeps both choices on the next page of results.
-    assert.equal(await page.locator("select[name=compromise]").inputValue(), "campaign_key");
+    // The form shows the filter it searched by, and a sign links to its search.
+    assert.equal(await page.inputValue("input[name=q]"), "compromise:campaign_key");
+    await Promise.all([
+      page.waitForURL((u) => u.searchParams.get("q") === "compromise:campaign_key"),
+      results.first().locator("a:text-is('campaign_key')").click(),
+    ]);
+
+    // Versions sort as versions: 7.2.9 before 7.2.10 (as text it would be after).
+    await page.goto(`${dash.url}/search?scan=banners`);
+    const versions = async (): Promise<string[]> =>
+      (await results.locator("td:nth-child(4)").allTextContents()).map((t) => t.trim());
+    await page.locator("th:has-text('product / version') button").click();
+    // Versions (and a version hint, >=7.0, by its number) in version order.
+    const sorted = (await versions()).filter((v) => v !== "");
+    const parts = (t: string): number[] => /\d+(\.\d+)*/.exec(t)![0].split(".").map(Number);
+    const byVersion = (x: string, y: string): number => {
+      const [a, b] = [parts(x), parts(y)];
+      for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+      return 0;
+    };
+    assert.deepEqual(sorted, [...sorted].sort(byVersion));
+    assert.ok(sorted.indexOf("redis 7.2.9") < sorted.indexOf("redis 7.2.10"), sorted.join(", "));
 
     // A bad value is one line, not a page of errors.
     const bad = await fetch(`${dash.url}/search?scan=banners&attack=rm_rf:open`, {
@@ -796,7 +1199,7 @@ describe("redscope serve: exploitable and signs-of-compromise filters", {
     await page.goto(`${dash.url}/scans/banners`);
     const attack = (await page.locator("#attack").textContent()) ?? "";
     assert.match(attack, /Open servers by what an attacker can do/);
-    assert.match(attack, /MODULE LOAD\s*1\s*2\s*0/);
+    assert.match(attack, /MODULE LOAD\s*1\s*4\s*0/);
     const signs = (await page.locator("#compromise").textContent()) ?? "";
     assert.match(signs, /keys backup1, backup2, crackit/);
     assert.ok(signs.includes(XSS.img), "the hidden path, shown as text");

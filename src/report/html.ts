@@ -616,6 +616,9 @@ function trendFigure(r: Report): Figure | undefined {
 
 const NUM = html` class="num"`;
 
+/** Where a table's cell leads (the dashboard: the search for its value); undefined: nowhere. */
+export type CellLink = (t: Table, row: number, column: number) => string | undefined;
+
 /** Prose from a table's note: `code` (Markdown backticks) as <code>, the rest as text. */
 export function proseHtml(s: string, max = 1000): Html {
   const parts = terminalText(s, max).split("`");
@@ -627,12 +630,16 @@ export function proseHtml(s: string, max = 1000): Html {
 /** A note as a caption's sentence: its first letter capitalised. */
 const sentence = (s: string): string => s.replace(/^[a-z]/, (c) => c.toUpperCase());
 
-export function tableHtml(t: Table, caption?: Html): Html {
+export function tableHtml(t: Table, caption?: Html, link?: CellLink): Html {
   const num = (i: number): Html | undefined => (t.numeric[i] ? NUM : undefined);
+  const cell = (c: Cell, r: number, i: number): Html => {
+    const to = link?.(t, r, i);
+    return to === undefined ? html`${cellHtml(c)}` : html`<a href="${to}">${cellHtml(c)}</a>`;
+  };
   return html`<table>${caption ? html`<caption>${caption}</caption>` : undefined}
 <thead><tr>${t.columns.map((c, i) => html`<th${num(i)}>${terminalText(c, CELL_MAX)}</th>`)}</tr></thead>
 <tbody>
-${t.rows.map((row) => html`<tr>${row.map((c, i) => html`<td${num(i)}>${cellHtml(c)}</td>`)}</tr>\n`)}</tbody>
+${t.rows.map((row, r) => html`<tr>${row.map((c, i) => html`<td${num(i)}>${cell(c, r, i)}</td>`)}</tr>\n`)}</tbody>
 </table>`;
 }
 
@@ -641,13 +648,19 @@ ${t.rows.map((row) => html`<tr>${row.map((c, i) => html`<td${num(i)}>${cellHtml(
  * as the caption ("Table 3. Percent of the 11 Redis nodes found, …"). An empty table is
  * "(none)" and its note, unnumbered.
  */
-export function sectionHtml(t: Table, figure?: Figure, n: Numbering = new Numbering()): Html {
+export function sectionHtml(
+  t: Table,
+  figure?: Figure,
+  n: Numbering = new Numbering(),
+  link?: CellLink,
+): Html {
   let body: Html;
   if (t.rows.length > 0) {
     const no = ++n.tables;
     body = tableHtml(
       t,
       html`<span class="label">Table ${no}.</span>${t.note ? html` ${proseHtml(sentence(t.note))}` : undefined}`,
+      link,
     );
   } else {
     body = html`<p class="none">(none)</p>${t.note ? html`\n<p class="note">${proseHtml(t.note)}</p>` : undefined}`;
@@ -789,12 +802,12 @@ const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 /** A scan report's header, summary and sections (the file report and the dashboard alike). */
-export function reportParts(r: Report): { top: Html[]; sections: Html[] } {
+export function reportParts(r: Report, link?: CellLink): { top: Html[]; sections: Html[] } {
   const figures = figuresByTable(r);
   const n = new Numbering(`redscope-${slug(r.scan.id)}`);
   const sections = withAttackTables(r, reportTables(r))
     .filter((t) => t.rows.length > 0 || t.note !== undefined)
-    .map((t) => sectionHtml(t, figures.get(t.id), n));
+    .map((t) => sectionHtml(t, figures.get(t.id), n, link));
   return { top: [headerHtml(r), summaryHtml(r)], sections };
 }
 

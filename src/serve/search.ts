@@ -25,12 +25,18 @@ const BUDGET_MS = 100;
 const FIRST_WINDOW = 65_536;
 const MAX_WINDOW = 1 << 21;
 
+/** The `scan` value that searches every scan, newest first. */
+export const ALL_SCANS = "all";
+
 export interface SearchParams {
+  /** A scan id, or ALL_SCANS. */
   scan: string;
   /** The filter, in the one query form `report --hosts` shares (src/report/query.ts). */
   query: HostQuery;
-  /** Continue after this position (insertion order). */
+  /** Continue after this position (insertion order) … */
   after?: number;
+  /** … of this scan (scan=all: where the previous page stopped). */
+  from?: string;
 }
 
 /** Longest value taken from a query parameter (the query text has its own bound). */
@@ -67,14 +73,16 @@ export function parseSearch(q: URLSearchParams): SearchParams {
     if (!Number.isSafeInteger(n) || n < 0) throw new SearchInputError(`bad position: ${after}`);
     out.after = n;
   }
+  const from = get("from");
+  if (from !== undefined) out.from = from;
   return out;
 }
 
 export interface SearchPage {
-  rows: Array<{ seq: number; result: ProbeResult }>;
-  /** Where the next page starts; undefined when the scan was searched to its end. */
-  next?: number;
-  /** Share of the scan's rows looked through up to the end of this page (0–1). */
+  rows: Array<{ scan: string; seq: number; result: ProbeResult }>;
+  /** Where the next page starts (after `after` in `scan`); undefined at the end. */
+  next?: { scan: string; after?: number };
+  /** Share of the scan's (scans') rows looked through up to the end of this page (0–1). */
   searched: number;
   ms: number;
 }
@@ -135,45 +143,94 @@ export class ScanCache {
   }
 }
 
-export async function searchPage(
+/** One scan's rows matching `filter` after `after`, in windows, until `want` or `deadline`. */
+async function searchScan(
   store: SearchReader,
-  cache: ScanCache,
-  p: SearchParams,
-): Promise<SearchPage> {
-  const t0 = performance.now();
-  const range = await cache.range(p.scan);
-  if (!range) return { rows: [], searched: 1, ms: performance.now() - t0 };
-  const filter = await cache.filter(p);
-  const total = range.max - range.min + 1;
-  let after = Math.max(p.after ?? range.min - 1, range.min - 1);
+  scan: string,
+  filter: SearchFilter,
+  range: { min: number; max: number },
+  from: number,
+  want: number,
+  deadline: number,
+): Promise<{ rows: SearchPage["rows"]; after: number; end: boolean }> {
+  let after = Math.max(from, range.min - 1);
   let window = FIRST_WINDOW;
   const rows: SearchPage["rows"] = [];
   for (;;) {
     const upTo = Math.min(after + window, range.max);
     const t1 = performance.now();
-    const found = await store.searchResults(
-      p.scan,
-      filter,
-      { after, upTo },
-      PAGE_ROWS - rows.length,
-    );
+    const found = await store.searchResults(scan, filter, { after, upTo }, want - rows.length);
     const spent = performance.now() - t1;
-    rows.push(...found);
-    after = rows.length >= PAGE_ROWS ? rows[rows.length - 1]!.seq : upTo;
+    for (const r of found) rows.push({ scan, ...r });
+    after = rows.length >= want ? rows[rows.length - 1]!.seq : upTo;
     const end = after >= range.max;
-    const left = BUDGET_MS - (performance.now() - t0);
-    if (rows.length >= PAGE_ROWS || end || left < 10) {
-      const page: SearchPage = {
-        rows,
-        searched: Math.min(1, (after - range.min + 1) / total),
-        ms: performance.now() - t0,
-      };
-      if (!end) page.next = after;
-      return page;
-    }
+    const left = deadline - performance.now();
+    if (rows.length >= want || end || left < 10) return { rows, after, end };
     // The next window is what the time left reads at the pace of this one (an index finds
     // rare rows fast: its windows grow; a text filter reads every row: they shrink to fit).
     const pace = window / Math.max(spent, 0.5);
     window = Math.max(1024, Math.min(MAX_WINDOW, Math.floor(pace * left * 0.8)));
   }
+}
+
+/**
+ * A page of results: in one scan, or (scan=all) in every scan, newest scan first, each in
+ * insertion order. Either way one time budget bounds the page; the cursor is (scan, seq).
+ */
+export async function searchPage(
+  store: SearchReader,
+  cache: ScanCache,
+  p: SearchParams,
+  /** Scan ids, newest first: the order scan=all walks. */
+  newestFirst: readonly string[] = [p.scan],
+): Promise<SearchPage> {
+  const t0 = performance.now();
+  const deadline = t0 + BUDGET_MS;
+  const all = p.scan === ALL_SCANS;
+  const scans = all ? newestFirst : [p.scan];
+  // A cursor into a scan no longer listed starts over from the newest.
+  const at = all && p.from !== undefined ? scans.indexOf(p.from) : 0;
+  let i = Math.max(0, at);
+  const ranges = await Promise.all(scans.map((s) => cache.range(s)));
+  const size = (r: { min: number; max: number } | undefined): number => (r ? r.max - r.min + 1 : 0);
+  const total = ranges.reduce((a, r) => a + size(r), 0);
+  let before = ranges.slice(0, i).reduce((a, r) => a + size(r), 0);
+  const rows: SearchPage["rows"] = [];
+  let after = at < 0 ? -1 : (p.after ?? -1);
+  for (; i < scans.length; i++) {
+    const scan = scans[i]!;
+    const range = ranges[i];
+    if (!range) {
+      after = -1;
+      continue;
+    }
+    const filter = await cache.filter({ ...p, scan });
+    const got = await searchScan(
+      store,
+      scan,
+      filter,
+      range,
+      after,
+      PAGE_ROWS - rows.length,
+      deadline,
+    );
+    rows.push(...got.rows);
+    const seen = before + Math.min(size(range), Math.max(0, got.after - range.min + 1));
+    const page = (next: SearchPage["next"]): SearchPage => {
+      const out: SearchPage = {
+        rows,
+        searched: total === 0 ? 1 : Math.min(1, seen / total),
+        ms: performance.now() - t0,
+      };
+      if (next) out.next = next;
+      return out;
+    };
+    if (!got.end) return page({ scan, after: got.after });
+    before += size(range);
+    after = -1;
+    const more = i + 1 < scans.length;
+    if (rows.length >= PAGE_ROWS || performance.now() > deadline - 10 || !more)
+      return page(more ? { scan: scans[i + 1]! } : undefined);
+  }
+  return { rows, searched: 1, ms: performance.now() - t0 };
 }

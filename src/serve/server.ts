@@ -21,7 +21,6 @@ import {
   StoreDamagedError,
 } from "../store/index.js";
 import { installedData } from "../store/paths.js";
-import type { Html } from "../untrusted/html.js";
 import { Lru } from "./lru.js";
 import {
   auditPage,
@@ -33,12 +32,15 @@ import {
   hostPage,
   loginPage,
   type PageContext,
+  type ReportParts,
+  reportLinks,
   scanPage,
   scansPage,
   searchPageHtml,
   sessionPage,
 } from "./pages.js";
 import {
+  ALL_SCANS,
   parseSearch,
   ScanCache,
   SearchInputError,
@@ -90,7 +92,7 @@ const webDir = (): string => installedData("web");
 interface Rendered {
   at: number;
   report: Report;
-  parts: { top: Html[]; sections: Html[] };
+  parts: ReportParts;
 }
 
 class HttpError extends Error {
@@ -133,7 +135,7 @@ export class Dashboard {
   private readonly cache: ScanCache;
   /** Reports made, for the 32 scans last looked at. */
   private readonly reports = new Lru<string, Rendered>(32);
-  private honeypotReport: { at: number; parts: { top: Html[]; sections: Html[] } } | undefined;
+  private honeypotReport: { at: number; parts: ReportParts } | undefined;
   private streams = 0;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
   private readonly sockets = new Set<net.Socket>();
@@ -380,11 +382,8 @@ export class Dashboard {
       if (!(await store.getScan(a)) || !(await store.getScan(b))) {
         throw new HttpError(404, "choose two scans that exist");
       }
-      return this.html(
-        res,
-        200,
-        diffPage(ctx("scans"), a, b, diffTables(await buildDiff(store, a, b))),
-      );
+      const d = await buildDiff(store, a, b);
+      return this.html(res, 200, diffPage(ctx("scans"), d, diffTables(d)));
     }
     if (p === "/honeypot") {
       const before = url.searchParams.get("before") ?? undefined;
@@ -480,12 +479,13 @@ export class Dashboard {
       return c;
     }
     const report = await buildReport(this.opts.store, scan);
-    const rendered = { at: Date.now(), report, parts: reportParts(report) };
+    const parts = reportParts(report, reportLinks(scan.id));
+    const rendered = { at: Date.now(), report, parts };
     this.reports.set(scan.id, rendered);
     return rendered;
   }
 
-  private async honeypot(): Promise<{ top: Html[]; sections: Html[] }> {
+  private async honeypot(): Promise<ReportParts> {
     if (this.honeypotReport && Date.now() - this.honeypotReport.at < 10_000)
       return this.honeypotReport.parts;
     const now = new Date();
@@ -510,15 +510,29 @@ export class Dashboard {
       params = this.searchParams(url, scans);
     } catch (e) {
       if (e instanceof SearchInputError) {
-        return this.html(res, 400, searchPageHtml(ctx, params, scans, undefined, e.message));
+        // The query as typed stays in the box, with the one line that says what is wrong.
+        const typed = url.searchParams.get("q") ?? "";
+        const scan = url.searchParams.get("scan")?.slice(0, 200) || params.scan;
+        return this.html(
+          res,
+          400,
+          searchPageHtml(ctx, { ...params, scan }, scans, undefined, e.message, typed),
+        );
       }
       throw e;
     }
-    if (params.scan !== "" && !scans.some((s) => s.id === params.scan)) {
+    if (
+      params.scan !== "" &&
+      params.scan !== ALL_SCANS &&
+      !scans.some((s) => s.id === params.scan)
+    ) {
       return this.html(res, 404, searchPageHtml(ctx, params, scans, undefined, "no such scan"));
     }
+    const newestFirst = scans.map((s) => s.id).reverse();
     const page =
-      params.scan === "" ? undefined : await searchPage(this.opts.store, this.cache, params);
+      params.scan === ""
+        ? undefined
+        : await searchPage(this.opts.store, this.cache, params, newestFirst);
     return this.html(res, 200, searchPageHtml(ctx, params, scans, page, undefined));
   }
 
@@ -531,10 +545,19 @@ export class Dashboard {
         return this.send(res, 400, "application/json", JSON.stringify({ error: e.message }));
       throw e;
     }
-    const filter = await this.cache.filter(params);
     // A text filter reads every row: its count stops sooner.
-    const cap = filter.text !== undefined ? 10_000 : 1_000_000;
-    const n = await this.opts.store.countResults(params.scan, filter, cap);
+    const cap = params.query.text !== undefined ? 10_000 : 1_000_000;
+    // scan=all: each scan counted, newest first, up to what is left of the cap.
+    const scans =
+      params.scan === ALL_SCANS
+        ? (await this.opts.store.listScans()).map((s) => s.id).reverse()
+        : [params.scan];
+    let n = 0;
+    for (const scan of scans) {
+      if (n >= cap) break;
+      const filter = await this.cache.filter({ ...params, scan });
+      n += await this.opts.store.countResults(scan, filter, cap - n);
+    }
     return this.send(res, 200, "application/json", JSON.stringify({ n, capped: n >= cap }));
   }
 
