@@ -391,7 +391,7 @@ describe("redscope serve", {
       assert.equal(u.searchParams.get("scan"), "new");
       return { q: u.searchParams.get("q") ?? "", n: await count() };
     };
-    assert.deepEqual(await fromReport("#countries td a:text-is('DE')"), {
+    assert.deepEqual(await fromReport("#countries td a:text-is('Germany (DE)')"), {
       q: "country:DE",
       n: "60 results",
     });

@@ -425,8 +425,11 @@ export function reportLinks(scan: string): CellLink {
         return isState(value(0)) && (column === 0 || countColumn)
           ? searchHref(scan, { state: value(0) })
           : undefined;
-      case "countries":
-        return place(/^[A-Z]{2}$/.test(value(0)) ? { country: value(0) } : undefined, 1);
+      case "countries": {
+        // The cell names the country and ends with its code: "Germany (DE)" (or the bare code).
+        const code = /(?:^|\()([A-Z]{2})\)?$/.exec(value(0));
+        return place(code ? { country: code[1]! } : undefined, 1);
+      }
       case "asns": {
         const asn = /^(?:AS)?(\d{1,10})$/i.exec(value(0));
         return place(asn ? { asn: Number(asn[1]) } : undefined, 1);
