@@ -18,6 +18,7 @@ import {
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, statusLine, summaryTable } from "./format.js";
+import { HOST_LIST_DEFAULT, HOST_LIST_HELP, parseHostList, storedHostList } from "./hosts.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
@@ -60,6 +61,7 @@ interface ScanFlags {
   scanId?: string;
   /** false with -n / --no-dns. */
   dns?: boolean;
+  hostList?: string;
 }
 
 /** Skipped stream lines reported one by one before only being counted. */
@@ -127,6 +129,7 @@ export function registerScan(program: Command): void {
       "with -iL -: probe targets as they arrive (zmap | redscope), in arrival order",
     )
     .option("-q, --quiet", "no status line")
+    .option("--host-list <n>", HOST_LIST_HELP, HOST_LIST_DEFAULT)
     .action(async (targets: string[], flags: ScanFlags) => {
       const code = await runScanCommand(targets, flags);
       process.exitCode = code;
@@ -180,6 +183,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
   // Everything the user typed is checked before anything is opened or written.
   if (flags.tls && flags.tlsAuto) fail("--tls and --tls-auto exclude each other");
   const ports = parsePorts(flags.ports);
+  const hostListLimit = parseHostList(flags.hostList);
   const shard = shardFrom(flags.shard);
   const seed = flags.seed !== undefined ? parseSeed(flags.seed) : undefined;
   const budgets = {
@@ -328,6 +332,7 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     out.write(
       `stored: ${summary.stored ?? 0} new rows for scan ${summary.scanId} in ${store.location}\n`,
     );
+    out.write(await storedHostList(flags.db || undefined, summary.scanId, hostListLimit));
   }
   return summary.interrupted ? 130 : 0;
 }
