@@ -74,7 +74,7 @@ export function renderTextTables(tables: Table[]): string {
 }
 
 /** Markdown: pipes and backslashes escaped, and markup characters too (GitHub renders HTML). */
-function mdCell(c: Cell): string {
+export function mdCell(c: Cell): string {
   return terminalCell(c, 1000).replace(/[\\|`*_[\]<>#&]/g, (x) => `\\${x}`);
 }
 
@@ -136,13 +136,14 @@ export function renderCsvTables(tables: Table[]): string {
   return csvLines(rows);
 }
 
-/** A table cell as a CSV value: `25.00%` → 25, `-` in a numeric column → empty. */
+/** A table cell as a CSV value: `25.00%` → 25 in a numeric column, the "-" placeholder → empty. */
 function tidyValue(c: Cell, numeric: boolean): string | number {
-  if (typeof c === "number" || !numeric) return c;
+  if (typeof c === "number") return c;
+  if (c === "-") return "";
+  if (!numeric) return c;
   const pct = /^(-?\d+(?:\.\d+)?)%$/.exec(c);
   if (pct) return Number(pct[1]);
-  if (/^-?\d+(?:\.\d+)?$/.test(c)) return Number(c);
-  return c === "-" || c === "" ? "" : c;
+  return /^-?\d+(?:\.\d+)?$/.test(c) ? Number(c) : c;
 }
 
 export function renderJson(r: Report): string {
