@@ -345,10 +345,9 @@ async function writeHostList(
     await flush();
     if (format === "json") await out.write(`\n],"count":${n}}\n`);
     if (format === "text" || format === "md") {
-      const what = query.state === undefined ? "Redis-protocol servers" : "results";
-      const lines = [
-        n === 0 ? `no ${what} match` : `${n} ${n === 1 ? what.replace(/s$/, "") : what}`,
-      ];
+      const servers = query.state === undefined || isRedisState(query.state);
+      const what = servers ? "Redis-protocol server" : "result";
+      const lines = [n === 0 ? `no ${what}s match` : `${n} ${what}${n === 1 ? "" : "s"}`];
       lines.push(...hostListLegend(legend));
       await out.write(
         format === "md"
