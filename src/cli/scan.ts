@@ -332,7 +332,8 @@ export async function runScanCommand(targets: string[], flags: ScanFlags): Promi
     out.write(
       `stored: ${summary.stored ?? 0} new rows for scan ${summary.scanId} in ${store.location}\n`,
     );
-    out.write(await storedHostList(flags.db || undefined, summary.scanId, hostListLimit));
+    const db = typeof flags.db === "string" ? flags.db : undefined;
+    out.write(await storedHostList(db, summary.scanId, hostListLimit));
   }
   return summary.interrupted ? 130 : 0;
 }
