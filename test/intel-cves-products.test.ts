@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverFactsFromInfo } from "../src/classify/facts.js";
 import { parseInfo } from "../src/classify/info.js";
-import { resultsTable } from "../src/cli/format.js";
+import { hostListSummary } from "../src/cli/format.js";
 import { runIntelUpdate } from "../src/cli/intel.js";
 import { recording } from "../src/honeypot/personas/tables.js";
 import {
@@ -142,7 +142,10 @@ describe("ambiguity said, not hidden: real Valkey servers over HELLO alone", {
     assert.equal(r.server?.version_source, "hello");
     assert.ok((r.cves ?? []).length > 0, "still judged");
     assert.match(r.cve_verdict?.ambiguous ?? "", /extended-redis-compatibility yes/);
-    assert.match(resultsTable([r]), /ambiguous: may be another product/);
+    assert.match(
+      hostListSummary({ results: [r], total: 1 }, "s", 50),
+      /ambiguous: may be another product/,
+    );
   });
 
   test("Valkey 7.2.7, INFO renamed: server=redis with Valkey's own version, ambiguous", async () => {
@@ -208,7 +211,7 @@ describe("distribution build: Debian's packaged 7.0.15 beside a source build", {
       deb.cves?.some((c) => c.id === "CVE-2025-49844"),
       "still listed, by upstream version",
     );
-    assert.ok(resultsTable([deb]).includes(BACKPORTS_WORDING));
+    assert.ok(hostListSummary({ results: [deb], total: 1 }, "s", 50).includes(BACKPORTS_WORDING));
     const src = await scanOne(source.port);
     assert.deepEqual(
       src.cves?.map((c) => c.id),

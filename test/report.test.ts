@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parse } from "csv-parse/sync";
 import { buildDiff, buildReport, classifyChange } from "../src/report/build.js";
 import { parseReference } from "../src/report/reference.js";
 import { renderCsv, renderMarkdown, renderText } from "../src/report/render.js";
@@ -306,13 +307,29 @@ describe("report: formats keep hostile strings inert", () => {
     assert.match(md, /\\<script\\>alert\(1\)\\<\/script\\>\\\|=cmd\\\|/);
   });
 
-  test("CSV: quoted, and no cell starts a formula", async () => {
+  test("CSV: one tidy long table, numbers as numbers, quoted, and no cell starts a formula", async () => {
     const csv = renderCsv(await reportOf(DB));
-    const asn = csv.split("\r\n").find((l) => l.startsWith("asns,64512"));
-    assert.equal(asn, "asns,64512,?[31m<script>alert(1)</script>|=cmd|' /C calc'!A0,1,1");
-    assert.ok(csv.includes(`clouds,aws,"'=HYPERLINK(""http://x"")",EC2,1,1`), csv);
-    for (const line of csv.split("\r\n")) {
-      for (const cell of line.split(",")) assert.ok(!/^"?[=+@]/.test(cell), cell);
+    // Parsed back by a real CSV parser: every row has the header's columns.
+    const rows = parse(csv, { columns: true, cast: true }) as Array<Record<string, unknown>>;
+    assert.equal(Object.keys(rows[0]!)[0], "table");
+    const asn = rows.find((r) => r.table === "asns" && r.asn === 64512)!;
+    assert.equal(asn.organisation, "?[31m<script>alert(1)</script>|=cmd|' /C calc'!A0");
+    assert.equal(asn.total, 1);
+    const formula = rows.find((r) => r.table === "clouds" && r.service === "EC2" && r.total === 1)!;
+    assert.equal(formula.region, `'=HYPERLINK("http://x")`);
+    // Shares are numbers from 0 to 100 in columns named for it; counts are numbers.
+    const open = rows.find((r) => r.table === "states" && r.state === "open")!;
+    assert.equal(open.count, 40);
+    assert.equal(open.percent, 40);
+    const v = rows.find((r) => r.table === "versions-redis" && r.version === "7.0.15")!;
+    assert.equal(v.percent, 51.28);
+    assert.equal(v["cumulative percent"], 51.28);
+    for (const r of rows) {
+      for (const [k, cell] of Object.entries(r)) {
+        assert.ok(typeof cell !== "string" || !/^[=+@\t\r]/.test(cell), `${k}: ${cell}`);
+        if (/percent|^count$|^total$/.test(k))
+          assert.ok(cell === "" || typeof cell === "number", `${k}: ${cell}`);
+      }
     }
   });
 });
@@ -339,7 +356,7 @@ describe("redscope report (CLI)", () => {
     const listCsv = (await runCli(["report", "--list", "--db", DB, "-f", "csv"])).stdout;
     assert.match(
       listCsv,
-      /^section,scan,source,started,finished,targets,ports,results\r\nscans,older,scan,/,
+      /^table,scan,source,started,finished,targets,ports,results\r\nscans,older,scan,/,
     );
     const listHtml = (await runCli(["report", "--list", "--db", DB, "-f", "html"])).stdout;
     assert.match(listHtml, /^<!DOCTYPE html>[\s\S]*<td>older<\/td>/);
@@ -389,11 +406,21 @@ describe("redscope report (CLI)", () => {
     assert.match(text.stdout, /https:\/\/redis\.io\/blog\/fewer-unsecured-redis-servers/);
 
     const csv = await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "csv"]);
-    assert.match(csv.stdout, /^nicer,Requires authentication,30,37\.50%,77050,74\.95%\r$/m);
-    assert.match(
-      csv.stdout,
-      /^published,Shodan: unsecured Redis servers \('a year later'\),~2018,17443,/m,
+    const csvRows = parse(csv.stdout, { columns: true, cast: true }) as Array<
+      Record<string, unknown>
+    >;
+    const auth = csvRows.find(
+      (r) => r.table === "nicer" && r["NICER row"] === "Requires authentication",
+    )!;
+    assert.deepEqual(
+      [auth.count, auth.percent, auth["NICER 2020 count"], auth["NICER 2020 percent"]],
+      [30, 37.5, 77050, 74.95],
     );
+    const shodan = csvRows.find(
+      (r) =>
+        r.table === "published" && r.figure === "Shodan: unsecured Redis servers ('a year later')",
+    )!;
+    assert.deepEqual([shodan.date, shodan.servers], ["~2018", 17443]);
     const md = await runCli(["report", "--db", DB, "--reference", "nicer-2020", "-f", "md"]);
     assert.match(md.stdout, /\| Returned version \| 40 \| 50\.00% \| 13590 \| 13\.22% \|/);
     const json = JSON.parse(

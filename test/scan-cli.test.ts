@@ -485,8 +485,10 @@ describe("redscope demo (the README's first command)", () => {
       env: { REDSCOPE_DB: userDb },
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /127\.78\.0\.1:\d+\s+open\s+redis\s+7\.4\.1\s+\d+, max CVSS 10/);
+    assert.match(r.stdout, /127\.78\.0\.1:\d+\s+open\s+redis 7\.4\.1\s+\d+, max CVSS 10/);
     assert.match(r.stdout, /127\.78\.0\.3:\d+\s+protected\s+~>=7\.0\s+DENIED/);
+    // The end's host list: the Redis-protocol servers only (11), not the HTTP or silent ones.
+    assert.match(r.stdout, /Redis-protocol servers \(11\):/);
     // Its end table is the study's: six rows in its order, zero rows too, shares of the Redis
     // nodes found (11), and a line for what the study did not count.
     const study = r.stdout.slice(r.stdout.indexOf("Security state, as the NICER study counted it"));

@@ -80,6 +80,11 @@ export const FACT_KEYS: ReadonlySet<string> = new Set([
   "config_file",
   "executable",
   "mem_allocator",
+  "redis_git_sha1",
+  "redis_git_dirty",
+  "redis_build_id",
+  "gcc_version",
+  "process_id",
 ]);
 
 export interface ProductId {
@@ -307,7 +312,19 @@ export function serverFactsFromInfo(info: ParsedInfo, hello?: Hello): ServerFact
   const runId = short(f.get("run_id"), 64);
   if (runId !== undefined) facts.run_id = runId;
 
+  // Build facts, as Shadowserver's Open-Redis report exports them (src/report/hosts.ts).
+  const gitSha1 = short(f.get("redis_git_sha1"), 64);
+  if (gitSha1 !== undefined) facts.git_sha1 = gitSha1;
+  const buildId = short(f.get("redis_build_id"), 64);
+  if (buildId !== undefined) facts.build_id = buildId;
+  const gcc = short(f.get("gcc_version"), 64);
+  if (gcc !== undefined) facts.gcc_version = gcc;
+  const mux = short(f.get("multiplexing_api"), 64);
+  if (mux !== undefined) facts.multiplexing_api = mux;
+
   const numbers: Array<[keyof ServerFacts, string]> = [
+    ["git_dirty", "redis_git_dirty"],
+    ["process_id", "process_id"],
     ["uptime_s", "uptime_in_seconds"],
     ["connected_clients", "connected_clients"],
     ["used_memory", "used_memory"],

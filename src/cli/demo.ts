@@ -10,12 +10,13 @@ import type { Command } from "commander";
 import { Enricher } from "../intel/enrich.js";
 import { type RedisProcess, redisServerPath, startRedis } from "../lab/redis.js";
 import { DEMO_CAST, type LabServer, startLabServer } from "../lab/replay.js";
-import type { ProbeResult } from "../schema/result.js";
+import { firstHosts } from "../report/hosts.js";
 import { SqliteStore } from "../store/index.js";
 import { emptyTargetInput, parseTargetToken } from "../targets/index.js";
 import { Scan } from "../usecases/scan.js";
 import { fail } from "./errors.js";
-import { renderTable, resultsTable, summaryTable } from "./format.js";
+import { hostListSummary, renderTable, summaryTable } from "./format.js";
+import { HOST_LIST_DEFAULT, parseHostList } from "./hosts.js";
 import { parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
 
@@ -122,14 +123,10 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       store,
       record: { targets: cidr, ports: String(port), options: { demo: true }, toolVersion: VERSION },
     }).run();
-    const results = fs
-      .readFileSync(out, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as ProbeResult)
-      .sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip));
+    const limit = parseHostList(HOST_LIST_DEFAULT);
+    const hosts = await firstHosts(store, summary.scanId, limit);
     process.stdout.write(
-      `${resultsTable(results)}\n\n${summaryTable(summary)}\nresults: ${out}\n` +
+      `${summaryTable(summary)}\n${hostListSummary(hosts, summary.scanId, limit, dbPath)}\nresults: ${out}\n` +
         `stored: ${summary.stored ?? 0} rows for scan ${summary.scanId} in ${dbPath} (SQLite)\n` +
         `next: redscope report --db ${dbPath} [-f html -o report.html]\n` +
         `  or: redscope serve --db ${dbPath}   (the dashboard, on http://127.0.0.1:8080/)\n`,
@@ -139,8 +136,4 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     await store.close();
     await Promise.all([...lab.map((s) => s.close()), ...real.map((r) => r.stop())]);
   }
-}
-
-function ipOrder(ip: string): number {
-  return ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
 }

@@ -1,8 +1,14 @@
 /** Terminal output for scans and imports: the live status line and the end-of-run tables. */
 
-import { BACKPORTS_WORDING } from "../intel/cves.js";
 import type { IntelStatus } from "../intel/enrich.js";
 import { endpointText } from "../net/ip.js";
+import {
+  HOST_COLUMNS,
+  type HostList,
+  type HostRow,
+  hostListLegend,
+  hostRow,
+} from "../report/hosts.js";
 import { nicerCounts, type StateTally } from "../report/nicer.js";
 import { renderTable, renderTextTables } from "../report/render.js";
 import { nicerTables } from "../report/tables.js";
@@ -76,42 +82,59 @@ export function summaryTable(s: ScanSummary): string {
   return lines.join("\n");
 }
 
-/** One row per result: what the demo prints. Strings from servers are already bounded. */
-export function resultsTable(results: ProbeResult[]): string {
-  const rows: string[][] = [["target", "state", "product", "version", "detail", "known CVEs"]];
-  for (const r of results) {
-    const host = r.ip.includes(":") ? `[${r.ip}]:${r.port}` : `${r.ip}:${r.port}`;
-    const v = r.server?.version ?? (r.server?.version_hint ? `~${r.server.version_hint}` : "");
-    rows.push([
-      `${host}${r.transport === "tls" ? " tls" : ""}`,
-      r.state,
-      r.server?.product ?? "",
-      v,
-      printable(r.detail ?? ""),
-      cveCell(r),
-    ]);
-  }
-  return renderTable(rows, [false, false, false, false, false, false]);
+/** Longest cell of the host list (a server's detail or AS name), in characters. */
+const HOST_CELL = 60;
+
+/**
+ * The host list as aligned lines: a header, then one line per server, every cell escaped for
+ * the terminal. A list printed in blocks passes the same `widths` each time (they only grow)
+ * and `header: false` after the first block.
+ */
+export function hostListTable(
+  rows: readonly HostRow[],
+  opts: { widths?: number[]; header?: boolean; dropEmpty?: boolean } = {},
+): string {
+  // A whole list printed at once leaves out the columns it has nothing in (no intel: no CVEs).
+  const columns = opts.dropEmpty
+    ? HOST_COLUMNS.filter(([k], i) => i < 2 || rows.some((r) => r[k] !== ""))
+    : HOST_COLUMNS;
+  const cells = rows.map((r) => columns.map(([k]) => terminalText(r[k], HOST_CELL)));
+  const header = opts.header !== false;
+  const all = header ? [columns.map(([, title]) => title), ...cells] : cells;
+  const tableOpts: { minWidths?: number[]; header?: boolean } = { header };
+  if (opts.widths) tableOpts.minWidths = opts.widths;
+  return renderTable(
+    all,
+    columns.map(() => false),
+    tableOpts,
+  );
 }
 
-/** `14, max CVSS 10` for a judged version; empty when there was no version to judge. */
-function cveCell(r: ProbeResult): string {
-  if (r.cves === undefined) return "";
-  let cell = "none";
-  if (r.cves.length > 0) {
-    let max: number | undefined;
-    for (const c of r.cves)
-      if (c.cvss !== undefined && (max === undefined || c.cvss > max)) max = c.cvss;
-    cell = max === undefined ? String(r.cves.length) : `${r.cves.length}, max CVSS ${max}`;
+/**
+ * What a scan, an import and the demo print after the NICER tables: the Redis-protocol servers
+ * found, one line each (as nmap lists open ports), up to `limit`; then how to see the rest.
+ */
+export function hostListSummary(
+  list: HostList,
+  scanId: string,
+  limit: number,
+  db?: string,
+): string {
+  if (list.total === 0) return "Redis-protocol servers: none found";
+  const shown = list.results.slice(0, limit);
+  const lines = [
+    `\nRedis-protocol servers (${list.total}${shown.length < list.total ? `, the first ${shown.length}` : ""}):`,
+    hostListTable(shown.map(hostRow), { dropEmpty: true }),
+  ];
+  lines.push(...hostListLegend(shown));
+  const dbFlag = db !== undefined ? ` --db ${db}` : "";
+  if (list.total > shown.length) {
+    lines.push(
+      `${list.total - shown.length} more in the store: redscope report --hosts --scan ${scanId}${dbFlag} [--query 'state:open version:<6'] [-f csv|jsonl -o FILE]`,
+    );
   }
-  // The verdict's caveats, in the same words as the audit (BACKPORTS_WORDING).
-  if (r.cve_verdict?.backports_possible) cell += `; ${BACKPORTS_WORDING}`;
-  if (r.cve_verdict?.ambiguous !== undefined) cell += "; ambiguous: may be another product";
-  return cell;
+  return lines.join("\n");
 }
-
-/** Attacker-controlled text never reaches the terminal raw (no escape sequences). */
-const printable = (s: string): string => terminalText(s, 60);
 
 /** What results were enriched with, in one line. */
 export function intelLine(s: IntelStatus): string {

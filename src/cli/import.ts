@@ -21,6 +21,7 @@ import {
 } from "../usecases/import.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, stateTables } from "./format.js";
+import { HOST_LIST_DEFAULT, HOST_LIST_HELP, parseHostList, storedHostList } from "./hosts.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { parseIntIn } from "./units.js";
 import { VERSION } from "./version.js";
@@ -34,6 +35,7 @@ interface ImportFlags {
   intelDir?: string;
   intel?: boolean;
   quiet?: boolean;
+  hostList?: string;
 }
 
 /** Malformed lines shown one by one before they are only counted. */
@@ -69,6 +71,7 @@ export function registerImport(program: Command): void {
     )
     .option("--no-intel", "no enrichment (CVEs, cloud, ASN/geo)")
     .option("-q, --quiet", "no status line")
+    .option("--host-list <n>", HOST_LIST_HELP, HOST_LIST_DEFAULT)
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = await runImportCommand(files, flags);
     });
@@ -80,6 +83,7 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
   const scanId =
     flags.scanId ?? process.env.REDSCOPE_SCAN_ID ?? crypto.randomBytes(8).toString("hex");
   checkScanId(scanId);
+  const hostListLimit = parseHostList(flags.hostList);
   const stdin = files.includes(STDIN);
   if (stdin && files.length > 1) fail("read stdin alone: redscope import - (files as arguments)");
   if (!stdin) for (const f of files) checkReadable(f);
@@ -175,6 +179,7 @@ export async function runImportCommand(files: string[], flags: ImportFlags): Pro
       ? `${intelLine(enricher.status)}; values from the file kept\n`
       : "intel: not enriched (--no-intel)\n",
   );
+  if (tally.imported > 0) out.write(await storedHostList(flags.db, scanId, hostListLimit));
   if (tally.unresolved > 0) {
     out.write(
       `note: ${tally.unresolved} record${tally.unresolved === 1 ? " has" : "s have"} a name and no address ` +

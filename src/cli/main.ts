@@ -40,6 +40,9 @@ function program(): Command {
   const p = new Command("redscope")
     .description("Measure and reduce the internet exposure of Redis-protocol servers")
     .version(VERSION)
+    // `redscope --version` before a command; after one, an option is the command's own
+    // (`report --hosts --version '<6'`).
+    .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

@@ -1,11 +1,35 @@
 /** `redscope report`: stored scans as tables, Markdown, CSV, JSON or one self-contained HTML file. */
+import { once } from "node:events";
 import fs from "node:fs";
 import { type Command, Option } from "commander";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport, type HoneypotReport, honeypotTables } from "../report/honeypot.js";
+import {
+  EXPORT_NAMES,
+  exportCsvHeader,
+  exportCsvRows,
+  exportJsonl,
+  exportRecord,
+  HOST_COLUMNS,
+  hostListLegend,
+  hostRow,
+  isRedisState,
+  scanLookups,
+} from "../report/hosts.js";
 import { renderHoneypotHtml, renderHtml, renderTablesHtml } from "../report/html.js";
+import {
+  formatQuery,
+  type HostQuery,
+  matchingResults,
+  parseQuery,
+  QueryError,
+  type QueryKey,
+  setTerm,
+  storeFilter,
+} from "../report/query.js";
 import { loadReference, PublishedDataError, type Reference } from "../report/reference.js";
 import {
+  mdCell,
   renderCsv,
   renderCsvTables,
   renderJson,
@@ -15,12 +39,15 @@ import {
   renderTextTables,
 } from "../report/render.js";
 import { type Cell, diffTables, table } from "../report/tables.js";
+import type { ProbeResult } from "../schema/result.js";
 import { defaultDbPath, type ScanInfo, type Store } from "../store/index.js";
+import { terminalText } from "../untrusted/text.js";
 import { fail } from "./errors.js";
+import { hostListTable } from "./format.js";
 import { openStoreOrFail } from "./open.js";
 import { parseIntIn } from "./units.js";
 
-const FORMATS = ["text", "md", "csv", "json", "html"] as const;
+const FORMATS = ["text", "md", "csv", "jsonl", "json", "html"] as const;
 type Format = (typeof FORMATS)[number];
 
 interface ReportFlags {
@@ -35,6 +62,16 @@ interface ReportFlags {
   since?: string;
   until?: string;
   reference?: string;
+  hosts?: boolean;
+  scan?: string;
+  query?: string;
+  state?: string;
+  product?: string;
+  version?: string;
+  cve?: string;
+  country?: string;
+  asn?: string;
+  cloud?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -58,6 +95,22 @@ export function registerReport(program: Command): void {
       "--reference <id>",
       "print published figures beside this scan's: nicer-2020 (the NICER study's tables and the Shodan counts Redis quoted in 2020)",
     )
+    .option(
+      "--hosts",
+      "one line per Redis-protocol server of the scan (-f csv|jsonl: every field, Shadowserver's column names)",
+    )
+    .option("--scan <id>", "the scan (same as the scan-id argument; default: the newest)")
+    .option("--query <query>", `with --hosts: a filter, e.g. 'state:open version:<6 country:DE'`)
+    .option(
+      "--state <state>",
+      "with --hosts: this state only (any state; default: all Redis-protocol ones)",
+    )
+    .option("--product <product>", "with --hosts: redis, valkey, keydb, …")
+    .option("--version <version>", "with --hosts: a version (7.0.15) or a comparison (<6, >=7.2)")
+    .option("--cve <id>", "with --hosts: servers whose version carries this CVE")
+    .option("--country <cc>", "with --hosts: two-letter country code")
+    .option("--asn <asn>", "with --hosts: AS number (AS3320 or 3320)")
+    .option("--cloud <provider>", "with --hosts: cloud provider (aws, gcp, azure, …)")
     .option("--honeypot", "the honeypot's sessions instead of a scan")
     .option("--since <date>", "with --honeypot: sessions from this day or time (UTC)")
     .option("--until <date>", "with --honeypot: sessions before this day or time (UTC)")
@@ -67,6 +120,23 @@ export function registerReport(program: Command): void {
 }
 
 export async function runReport(scanId: string | undefined, flags: ReportFlags): Promise<number> {
+  if (flags.scan !== undefined) {
+    if (scanId !== undefined && scanId !== flags.scan)
+      fail("give the scan once: an argument or --scan");
+    scanId = flags.scan;
+  }
+  const query = hostQueryOrFail(flags);
+  if (flags.hosts) {
+    if (flags.diff || flags.honeypot || flags.list || flags.reference !== undefined) {
+      fail(
+        "--hosts lists one scan's servers: no --diff, --honeypot, --list or --reference with it",
+      );
+    }
+    if (flags.format === "html") fail("--hosts: -f text, md, csv, jsonl or json");
+  } else {
+    if (query !== undefined) fail("--query and the filter flags go with --hosts");
+    if (flags.format === "jsonl") fail("-f jsonl is the per-result export: it goes with --hosts");
+  }
   const coverage = parseIntIn("--coverage", flags.coverage, 1, 100);
   const top = parseIntIn("--top", flags.top, 1, 100_000);
   if (flags.diff !== undefined && flags.diff.length !== 2) {
@@ -104,6 +174,10 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
     if (flags.list) {
       write(flags.output, scanList(await store.listScans(), flags.format));
       return 0;
+    }
+    if (flags.hosts) {
+      const scan = scanId !== undefined ? await scanOrFail(store, scanId) : await newestScan(store);
+      return await writeHostList(store, scan, query ?? {}, flags);
     }
     if (flags.honeypot) {
       const h = await buildHoneypotReport(store, range, top);
@@ -161,6 +235,190 @@ function renderHoneypot(h: HoneypotReport, format: Format): string {
     default:
       return `redscope report: honeypot, ${span}\n\n${renderTextTables(tables)}`;
   }
+}
+
+/** The --hosts filter from --query and the single flags (one parser: setTerm); none given: undefined. */
+function hostQueryOrFail(flags: ReportFlags): HostQuery | undefined {
+  const singles: Array<[QueryKey, string | undefined]> = [
+    ["state", flags.state],
+    ["product", flags.product],
+    ["version", flags.version],
+    ["cve", flags.cve],
+    ["country", flags.country],
+    ["asn", flags.asn],
+    ["cloud", flags.cloud],
+  ];
+  if (flags.query === undefined && singles.every(([, v]) => v === undefined)) return undefined;
+  const q: HostQuery = {};
+  try {
+    for (const [k, v] of singles) if (v !== undefined) setTerm(q, k, v);
+    if (flags.query !== undefined) parseQuery(flags.query, q);
+  } catch (e) {
+    if (e instanceof QueryError) fail(`--query: ${e.message}`);
+    throw e;
+  }
+  return q;
+}
+
+/** Results written out per this many rows: memory stays bounded whatever the scan's size. */
+const HOST_BATCH = 1000;
+
+/**
+ * `report --hosts`: the scan's matching results streamed out a batch at a time (never the
+ * whole scan in memory), in the store's insertion order. Without a state in the query, the
+ * Redis-protocol states only.
+ */
+async function writeHostList(
+  store: Store,
+  scan: ScanInfo,
+  query: HostQuery,
+  flags: ReportFlags,
+): Promise<number> {
+  const filter = await storeFilter(query, scanLookups(store, scan.id));
+  const out = await openOutput(flags.output);
+  const format = flags.format;
+  const q = formatQuery(query);
+  const title = `redscope report --hosts: scan ${scan.id} (${scan.source}), started ${scan.startedAt}${q ? `, query ${q}` : ""}`;
+  const widths: number[] = [];
+  const legend: ProbeResult[] = [];
+  let n = 0;
+  let batch: ProbeResult[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const first = n === batch.length;
+    switch (format) {
+      case "csv":
+        await out.write(exportCsvRows(batch));
+        break;
+      case "jsonl":
+        await out.write(exportJsonl(batch));
+        break;
+      case "json":
+        await out.write(
+          batch
+            .map((r, i) => `${first && i === 0 ? "" : ",\n"}${JSON.stringify(exportRecord(r))}`)
+            .join(""),
+        );
+        break;
+      case "md":
+        await out.write(
+          `${batch.map((r) => `| ${HOST_COLUMNS.map(([k]) => mdCell(hostRow(r)[k])).join(" | ")} |`).join("\n")}\n`,
+        );
+        break;
+      default:
+        await out.write(`${hostListTable(batch.map(hostRow), { widths, header: first })}\n`);
+    }
+    batch = [];
+  };
+  switch (format) {
+    case "csv":
+      await out.write(exportCsvHeader());
+      break;
+    case "json":
+      await out.write(
+        `{"scan":${JSON.stringify(scan)},"query":${JSON.stringify(q)},"columns":${JSON.stringify(EXPORT_NAMES)},"hosts":[\n`,
+      );
+      break;
+    case "md":
+      await out.write(
+        `# ${mdCell(title)}\n\n| ${HOST_COLUMNS.map(([, t]) => t).join(" | ")} |\n|${HOST_COLUMNS.map(() => "---").join("|")}|\n`,
+      );
+      break;
+    case "text":
+      await out.write(`${terminalText(title, 1000)}\n\n`);
+  }
+  try {
+    for await (const r of matchingResults(store, scan.id, filter)) {
+      if (query.state === undefined && !isRedisState(r.state)) continue;
+      n++;
+      batch.push(r);
+      if (
+        (r.cves !== undefined && !legend.some((x) => x.cves !== undefined)) ||
+        (r.cve_verdict?.backports_possible &&
+          !legend.some((x) => x.cve_verdict?.backports_possible)) ||
+        (r.cve_verdict?.ambiguous !== undefined &&
+          !legend.some((x) => x.cve_verdict?.ambiguous !== undefined))
+      )
+        legend.push(r);
+      if (batch.length >= HOST_BATCH) await flush();
+    }
+    await flush();
+    if (format === "json") await out.write(`\n],"count":${n}}\n`);
+    if (format === "text" || format === "md") {
+      const servers = query.state === undefined || isRedisState(query.state);
+      const what = servers ? "Redis-protocol server" : "result";
+      const lines = [n === 0 ? `no ${what}s match` : `${n} ${what}${n === 1 ? "" : "s"}`];
+      lines.push(...hostListLegend(legend));
+      await out.write(
+        format === "md"
+          ? `\n${lines.map((l) => mdCell(l)).join("\n\n")}\n`
+          : `${lines.join("\n")}\n`,
+      );
+    }
+    await out.close();
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+  return 0;
+}
+
+interface Output {
+  write(text: string): Promise<void>;
+  close(): Promise<void>;
+  abort(): void;
+}
+
+/**
+ * Where a streamed listing goes: stdout (waiting when the pipe is full), or a file written as
+ * a temp file renamed over it at the end, as `write` does for whole reports.
+ */
+async function openOutput(output: string | undefined): Promise<Output> {
+  if (output === undefined || output === "-") {
+    return {
+      write: async (text) => {
+        if (!process.stdout.write(text)) await once(process.stdout, "drain");
+      },
+      close: async () => {},
+      abort: () => {},
+    };
+  }
+  const existing = fs.statSync(output, { throwIfNoEntry: false });
+  const direct = existing !== undefined && !existing.isFile();
+  const target = direct ? output : `${output}.tmp-${process.pid}`;
+  let fd: number;
+  try {
+    fd = fs.openSync(target, "w");
+  } catch (e) {
+    fail(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const failed = (e: unknown): never => {
+    fs.closeSync(fd);
+    if (!direct) fs.rmSync(target, { force: true });
+    fail(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  };
+  return {
+    write: async (text) => {
+      try {
+        fs.writeSync(fd, text);
+      } catch (e) {
+        failed(e);
+      }
+    },
+    close: async () => {
+      try {
+        fs.closeSync(fd);
+        if (!direct) fs.renameSync(target, output);
+      } catch (e) {
+        if (!direct) fs.rmSync(target, { force: true });
+        fail(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    },
+    abort: () => {
+      fs.closeSync(fd);
+      if (!direct) fs.rmSync(target, { force: true });
+    },
+  };
 }
 
 /** A day (YYYY-MM-DD, taken as 00:00 UTC) or a full ISO time, as ISO. */

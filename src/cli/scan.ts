@@ -21,6 +21,7 @@ import { ConfigError } from "../usecases/errors.js";
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, resultLine, statusLine, summaryTable } from "./format.js";
+import { HOST_LIST_DEFAULT, HOST_LIST_HELP, parseHostList, storedHostList } from "./hosts.js";
 import { loadEnricherOrFail, openStoreOrFail } from "./open.js";
 import { listTargets, showDryRun } from "./scan-preview.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
@@ -71,6 +72,7 @@ interface ScanFlags {
   scanId?: string;
   /** false with -n / --no-dns. */
   dns?: boolean;
+  hostList?: string;
 }
 
 /** Skipped stream lines reported one by one before only being counted. */
@@ -154,6 +156,7 @@ export function registerScan(program: Command): void {
       "with -iL -: probe targets as they arrive (zmap | redscope), in arrival order",
     )
     .option("-q, --quiet", "no status line")
+    .option("--host-list <n>", HOST_LIST_HELP, HOST_LIST_DEFAULT)
     .action(async (targets: string[], flags: ScanFlags) => {
       const code = await runScanCommand(targets, flags);
       process.exitCode = code;
@@ -246,6 +249,7 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   }
   const retries = parseIntIn("--retries", flags.retries ?? "0", 0, 10);
   const ports = parsePorts(flags.ports);
+  const hostListLimit = parseHostList(flags.hostList);
   const shard = shardFrom(flags.shard);
   const seed = flags.seed !== undefined ? parseSeed(flags.seed) : undefined;
   const budgets = {
@@ -420,6 +424,8 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
     out.write(
       `stored: ${summary.stored ?? 0} new rows for scan ${summary.scanId} in ${store.location}\n`,
     );
+    const db = typeof flags.db === "string" ? flags.db : undefined;
+    out.write(await storedHostList(db, summary.scanId, hostListLimit));
   }
   return summary.interrupted ? 130 : 0;
 }

@@ -7,6 +7,7 @@ import { Dashboard } from "../serve/server.js";
 import type { StoreDamagedError } from "../store/index.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
+import { parseIntIn } from "./units.js";
 
 interface ServeFlags {
   listen: string;
@@ -15,6 +16,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   allowHost?: string[];
+  exportRows?: string;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -38,6 +40,7 @@ export function registerServe(program: Command): void {
     )
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
     .option("--tls-key <file>", "… and this private key (PEM)")
+    .option("--export-rows <n>", "most rows one /export download holds", "1000000")
     .option(
       "--allow-host <name>",
       "another Host name to answer to (a proxy's); repeatable",
@@ -55,6 +58,7 @@ async function runServe(flags: ServeFlags): Promise<number> {
   if (isIP(host) === 0 && host !== "localhost") fail(`--listen: ${host} is not an IP address`);
   const port = Number(m[2]);
   if (port > 65535) fail("--listen: port must be 0-65535 (0: any free port)");
+  const exportRows = parseIntIn("--export-rows", flags.exportRows ?? "1000000", 1, 100_000_000);
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     fail("--tls-cert and --tls-key go together");
   }
@@ -91,6 +95,7 @@ async function runServe(flags: ServeFlags): Promise<number> {
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
     ...(flags.allowHost ? { allowHosts: flags.allowHost } : {}),
+    exportRows,
     onStoreDamaged: (e) => {
       damaged ??= e;
       stop();

@@ -1,27 +1,42 @@
 /**
- * Report formats from the one table layout: terminal text, Markdown, CSV (one tidy file: a
- * `section` column names the table) and JSON (the Report itself). Cells that came from scanned
+ * Report formats from the one table layout: terminal text, Markdown, CSV (one tidy long table:
+ * a `table` column names the table) and JSON (the Report itself). Cells that came from scanned
  * servers are attacker-controlled: each format neutralises what would be live in it (terminal
  * escapes, Markdown pipes and markup, CSV formulas).
  */
+
+import stringWidth from "string-width";
 import { terminalText } from "../untrusted/text.js";
 import { withAttackTables } from "./attack.js";
 import type { Report } from "./build.js";
+import { csvLines } from "./hosts.js";
 import { type Cell, reportTables, type Table } from "./tables.js";
 
-/** Columns padded to their widest cell, a dashed rule under the header. */
-export function renderTable(rows: string[][], rightAlign: boolean[]): string {
-  const widths: number[] = [];
+/**
+ * Columns padded to their widest cell, a dashed rule under the header. Widths are display
+ * widths (string-width): a CJK character or an emoji takes two columns, a combining mark none,
+ * so AS names such as 中国电信 line up. `minWidths` lets a list printed in blocks keep its
+ * columns from one block to the next (widths only grow); `header: false` leaves out the header.
+ */
+export function renderTable(
+  rows: string[][],
+  rightAlign: boolean[],
+  opts: { minWidths?: number[]; header?: boolean } = {},
+): string {
+  const widths: number[] = opts.minWidths ?? [];
   for (const r of rows) {
-    for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+    for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, stringWidth(c));
   }
+  const pad = (c: string, i: number): string => {
+    const fill = " ".repeat(Math.max(0, widths[i]! - stringWidth(c)));
+    return rightAlign[i] ? fill + c : c + fill;
+  };
   return rows
     .map((r, ri) => {
-      const line = r
-        .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-        .join("  ")
-        .trimEnd();
-      return ri === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+      const line = r.map(pad).join("  ").trimEnd();
+      return ri === 0 && opts.header !== false
+        ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}`
+        : line;
     })
     .join("\n");
 }
@@ -59,7 +74,7 @@ export function renderTextTables(tables: Table[]): string {
 }
 
 /** Markdown: pipes and backslashes escaped, and markup characters too (GitHub renders HTML). */
-function mdCell(c: Cell): string {
+export function mdCell(c: Cell): string {
   return terminalCell(c, 1000).replace(/[\\|`*_[\]<>#&]/g, (x) => `\\${x}`);
 }
 
@@ -93,29 +108,42 @@ export function renderMarkdownTables(title: string, lines: string[], tables: Tab
 }
 
 /**
- * RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @) gets a
- * leading apostrophe (OWASP's CSV injection advice). Numbers stay numbers.
+ * One tidy CSV, one long table: a `table` column names the table each row belongs to, then the
+ * union of every table's columns in order of first appearance (a table leaves the others
+ * empty). Numbers are numbers: a percentage is written as a number from 0 to 100 in a column
+ * whose name says `percent`, and a numeric column's placeholder ("-") is an empty cell.
  */
-function csvCell(c: Cell): string {
-  if (typeof c === "number") return String(c);
-  // Control characters go too: a CSV is also read with cat and less.
-  const clean = terminalText(c, Number.POSITIVE_INFINITY);
-  const s = clean.length > 1 && /^[=+\-@]/.test(clean) ? `'${clean}` : clean;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** One tidy CSV: `section,column,…` rows, the column names repeated per section as a header row. */
 export function renderCsv(r: Report): string {
   return renderCsvTables(withAttackTables(r, reportTables(r)));
 }
 
 export function renderCsvTables(tables: Table[]): string {
-  const lines: string[] = [];
+  const columns: string[] = [];
+  for (const t of tables) for (const c of t.columns) if (!columns.includes(c)) columns.push(c);
+  const rows: Array<Array<string | number>> = [["table", ...columns]];
   for (const t of tables) {
-    lines.push(["section", ...t.columns].map(csvCell).join(","));
-    for (const row of t.rows) lines.push([t.id, ...row].map(csvCell).join(","));
+    const at = new Map(t.columns.map((c, i) => [c, i]));
+    for (const row of t.rows) {
+      rows.push([
+        t.id,
+        ...columns.map((c) => {
+          const i = at.get(c);
+          return i === undefined ? "" : tidyValue(row[i]!, t.numeric[i] === true);
+        }),
+      ]);
+    }
   }
-  return `${lines.join("\r\n")}\r\n`;
+  return csvLines(rows);
+}
+
+/** A table cell as a CSV value: `25.00%` → 25 in a numeric column, the "-" placeholder → empty. */
+function tidyValue(c: Cell, numeric: boolean): string | number {
+  if (typeof c === "number") return c;
+  if (c === "-") return "";
+  if (!numeric) return c;
+  const pct = /^(-?\d+(?:\.\d+)?)%$/.exec(c);
+  if (pct) return Number(pct[1]);
+  return /^-?\d+(?:\.\d+)?$/.test(c) ? Number(c) : c;
 }
 
 export function renderJson(r: Report): string {

@@ -13,7 +13,7 @@ import type { Reference } from "./reference.js";
 export type Cell = string | number;
 
 export interface Table {
-  /** Machine name (CSV `section`, HTML id). */
+  /** Machine name (CSV `table` column, HTML id). */
   id: string;
   title: string;
   columns: string[];
@@ -175,7 +175,7 @@ function versionsTable(p: ProductVersions, coverage: number, ref?: Reference): T
     ["version", false],
     ["count", true],
     ["percent", true],
-    ["cumulative", true],
+    ["cumulative percent", true],
     ...referenceColumns(pub && ref),
   ];
   const pubCells = (v: string): Cell[] =>

@@ -74,6 +74,13 @@ export interface ServerFacts {
   arch_bits?: number;
   role?: string;
   run_id?: string;
+  /** Build facts INFO gives (`redis_git_sha1`, `redis_git_dirty`, `redis_build_id`, …). */
+  git_sha1?: string;
+  git_dirty?: number;
+  build_id?: string;
+  gcc_version?: string;
+  multiplexing_api?: string;
+  process_id?: number;
   uptime_s?: number;
   connected_clients?: number;
   used_memory?: number;

@@ -4,6 +4,7 @@
  * honeypot feed, the search count). Nothing is requested from another host.
  */
 
+import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -11,8 +12,11 @@ import type net from "node:net";
 import path from "node:path";
 import { buildDiff, buildReport, type Report } from "../report/build.js";
 import { buildHoneypotReport } from "../report/honeypot.js";
+import { exportCsvHeader, exportCsvRows, exportJsonl } from "../report/hosts.js";
 import { honeypotParts, reportParts } from "../report/html.js";
+import { matchingResults } from "../report/query.js";
 import { diffTables } from "../report/tables.js";
+import type { ProbeResult } from "../schema/result.js";
 import {
   type ScanInfo,
   type ShardInfo,
@@ -72,7 +76,12 @@ export interface DashboardOptions {
   allowHosts?: string[];
   /** The store turned out to be damaged: every page may fail on it, the dashboard should stop. */
   onStoreDamaged?: (e: StoreDamagedError) => void;
+  /** Most rows one /export answers with (default EXPORT_ROWS). */
+  exportRows?: number;
 }
+
+/** Rows an /export streams at most; past it the file says it was cut. */
+export const EXPORT_ROWS = 1_000_000;
 
 const MAX_URL = 4096;
 const MAX_BODY = 8192;
@@ -371,6 +380,7 @@ export class Dashboard {
     }
     if (p === "/search") return this.search(res, url, ctx("search"));
     if (p === "/api/count") return this.count(res, url);
+    if (p === "/export") return this.export(req, res, url);
     const hostIp = param("/hosts/");
     if (hostIp !== undefined) {
       const ip = hostIp.slice(0, 64);
@@ -559,6 +569,75 @@ export class Dashboard {
       n += await this.opts.store.countResults(scan, filter, cap - n);
     }
     return this.send(res, 200, "application/json", JSON.stringify({ n, capped: n >= cap }));
+  }
+
+  /**
+   * `/export?scan=ID&q=QUERY&format=csv|jsonl`: every result the search matches, streamed
+   * through the per-result export (src/report/hosts.ts) a batch at a time, as a download. At
+   * most `exportRows` rows: past that, a header and the file's last line say it was cut.
+   */
+  private async export(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+  ): Promise<void> {
+    const bad = (msg: string): void => this.send(res, 400, "text/plain; charset=utf-8", `${msg}\n`);
+    let params: SearchParams;
+    try {
+      params = parseSearch(url.searchParams);
+    } catch (e) {
+      if (e instanceof SearchInputError) return bad(e.message);
+      throw e;
+    }
+    const format = url.searchParams.get("format") ?? "csv";
+    if (format !== "csv" && format !== "jsonl") return bad("format: csv or jsonl");
+    if (params.scan === "") return bad("scan=ID: which scan to export");
+    const store = this.opts.store;
+    if (!(await store.getScan(params.scan)))
+      return this.send(res, 404, "text/plain", "no such scan\n");
+    const filter = await this.cache.filter(params);
+    const cap = this.opts.exportRows ?? EXPORT_ROWS;
+    const more = (await store.countResults(params.scan, filter, cap + 1)) > cap;
+    const name = `redscope-${params.scan.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 80)}.${format}`;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "Content-Type":
+        format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+      "Content-Disposition": `attachment; filename="${name}"`,
+      "Cache-Control": "no-store",
+      ...(more ? { "X-Redscope-Truncated": `first ${cap} rows` } : {}),
+    });
+    if (req.method === "HEAD") return void res.end();
+    const write = async (text: string): Promise<void> => {
+      if (text !== "" && !res.write(text)) await once(res, "drain");
+    };
+    let gone = false;
+    res.once("close", () => {
+      gone = true;
+    });
+    if (format === "csv") await write(exportCsvHeader());
+    let n = 0;
+    let batch: ProbeResult[] = [];
+    const flush = async (): Promise<void> => {
+      await write(format === "csv" ? exportCsvRows(batch) : exportJsonl(batch));
+      batch = [];
+    };
+    for await (const r of matchingResults(store, params.scan, filter)) {
+      if (gone || n >= cap) break;
+      batch.push(r);
+      n++;
+      if (batch.length >= 1000) await flush();
+    }
+    if (!gone) await flush();
+    if (more && !gone) {
+      const note = `cut at the first ${cap} rows: narrow the query, or use redscope report --hosts`;
+      await write(
+        format === "csv"
+          ? `# ${note}\r\n`
+          : `${JSON.stringify({ truncated: true, rows: cap, note })}\n`,
+      );
+    }
+    res.end();
   }
 
   /**
