@@ -406,7 +406,7 @@ describe("report --format html: the file", () => {
     );
     assert.match(
       trend.caption,
-      /^Figure 4\. Servers per state in 3 scans of the same targets, .*closed, timed-out.* on a scale of their own; dashed, on the right-hand scale: counts of open servers published for the whole internet \(NICER 2020\) \(N = 364 targets per scan\)$/,
+      /^Figure 4\. Servers per state in 3 scans of the same target space, .*closed, timed-out.* on a scale of their own; dashed, on the right-hand scale: counts of open servers published for the whole internet \(NICER 2020\) \(N = 364 targets per scan\)$/,
     );
     const axisNames: Array<[string, string[]]> = [
       ["states", ["Redis nodes", "targets"]],

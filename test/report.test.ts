@@ -342,7 +342,7 @@ describe("redscope report (CLI)", () => {
     // The study's sentence: "112 different version strings; thirty of them cover 90%".
     assert.match(r.stdout, /Versions: redis, 5 different version strings; 4 of them cover 90%/);
     assert.match(r.stdout, /percent of the 39 redis servers whose version was read/);
-    assert.match(r.stdout, /Trend: 2 scans of the same targets/);
+    assert.match(r.stdout, /Trend: 2 scans of the same target space/);
     const list = await runCli(["report", "--list", "--db", DB]);
     assert.match(list.stdout, /older\s+scan\s+2026-10-01/);
     // Every listing honours -f.

@@ -598,7 +598,7 @@ function trendFigure(r: Report): Figure | undefined {
   let caption: string;
   if (scans > 1) {
     caption =
-      `Servers per state in ${count(scans, "scan", undefined, fmt)} of the same targets, oldest first: the Redis-protocol states above` +
+      `Servers per state in ${count(scans, "scan", undefined, fmt)} of the same target space, oldest first: the Redis-protocol states above` +
       (lower
         ? "; closed, timed-out, silent and non-Redis targets below, on a scale of their own"
         : "") +

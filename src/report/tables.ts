@@ -337,7 +337,7 @@ function trendTable(r: Report): Table {
   const states = STATES.filter((s) => r.trends.some((t) => (t.counts[s] ?? 0) > 0));
   return table(
     "trends",
-    `Trend: ${r.trends.length} scans of the same targets`,
+    `Trend: ${r.trends.length} scans of the same target space`,
     [["scan", false], ["date", false], ...states.map((s) => [s, true] as [string, boolean])],
     r.trends.map((t) => [
       t.scanId,
