@@ -285,6 +285,8 @@ describe("redscope JSONL", () => {
       JSON.stringify({ ...base, state: "pwned" }),
       JSON.stringify({ ...base, state: "open", asn: "16509" }),
       JSON.stringify({ ...base, ip: "::FFFF:192.0.2.50", port: 6380, state: "open" }),
+      JSON.stringify({ ...base, state: "closed", attempts: 3 }),
+      JSON.stringify({ ...base, state: "closed", attempts: 0 }),
     ]);
     const lines = await readAll(file, { format: "redscope" });
     assert.deepEqual(lines[0]!.record, {
@@ -298,6 +300,9 @@ describe("redscope JSONL", () => {
     assert.equal(lines[2]!.error, "asn: expected an AS number");
     // Addresses are stored in canonical form, so one target is one row however it was spelled.
     assert.equal(lines[3]!.record!.ip, "::ffff:192.0.2.50");
+    // A scan's --retries count comes back with its record.
+    assert.equal(lines[4]!.record!.attempts, 3);
+    assert.match(lines[5]!.error ?? "", /^attempts: expected a whole number/);
   });
 });
 

@@ -59,6 +59,13 @@ export function fromRedscope(v: Obj): ProbeResult {
     if (typeof v.rtt_ms !== "number" || !(v.rtt_ms >= 0)) throw wrongType("rtt_ms", "a number ≥ 0");
     r.rtt_ms = v.rtt_ms;
   }
+  if (v.attempts !== undefined && v.attempts !== null) {
+    const n = v.attempts;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100) {
+      throw wrongType("attempts", "a whole number of connection attempts (1–100)");
+    }
+    r.attempts = n;
+  }
   if (v.asn !== undefined && v.asn !== null) {
     if (typeof v.asn !== "number" || !Number.isInteger(v.asn) || v.asn < 0 || v.asn > 0xffffffff) {
       throw wrongType("asn", "an AS number");
