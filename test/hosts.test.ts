@@ -614,6 +614,20 @@ describe("the dashboard's /export (real redscope serve, over HTTP)", () => {
   let url = "";
   let session = "";
   before(async () => {
+    // An older scan beside "hosts" (which stays the newest), for the export across scans.
+    const store = await openStore(DB);
+    await store.beginScan(testScan("older", "2026-11-01T10:00:00.000Z"));
+    await store.insertResults("older", [
+      {
+        ...base,
+        ip: "198.51.100.9",
+        state: "open",
+        country: "DE",
+        server: { product: "redis", version: "6.2.16" },
+      },
+    ]);
+    await store.finishShard("older", "0/1", await store.stateCounts("older"));
+    await store.close();
     child = spawn(
       process.execPath,
       [BIN, "serve", "--db", DB, "--listen", "127.0.0.1:0", "--token", TOKEN, "--export-rows", "6"],
@@ -718,6 +732,18 @@ describe("the dashboard's /export (real redscope serve, over HTTP)", () => {
     assert.equal((await get("/export?scan=hosts&format=xml")).status, 400);
     assert.equal((await get("/export?format=csv")).status, 400);
     assert.equal((await get("/export?scan=nope")).status, 404);
+    // A search across every scan exports too, newest scan first, each row with its scan.
+    const all = csvRows(
+      await (await get(`/export?scan=all&q=${encodeURIComponent("state:open country:DE")}`)).text(),
+    );
+    assert.deepEqual(
+      all.map((r) => [r.scan_id, r.ip]),
+      [
+        ["hosts", "192.0.2.1"],
+        ["hosts", "192.0.2.5"],
+        ["older", "198.51.100.9"],
+      ],
+    );
     assert.equal((await get("/export?scan=hosts&q=colour:red")).status, 400);
   });
 });

@@ -610,9 +610,7 @@ export function searchPageHtml(
             `${page.rows.length < 50 ? "Search further" : "Next page"} →`,
           )
         : html`<span class="muted">end of ${all ? "the scans" : "the scan"}</span>`;
-    const exports = all
-      ? html`<span class="muted">choose one scan to export</span>`
-      : html`<span class="exports">Export ${a(exportHref(p.scan, f, "csv"), "CSV", "export")} ${a(exportHref(p.scan, f, "jsonl"), "JSONL", "export")}</span>`;
+    const exports = html`<span class="exports">Export ${a(exportHref(p.scan, f, "csv"), "CSV", "export")} ${a(exportHref(p.scan, f, "jsonl"), "JSONL", "export")}</span>`;
     const columns = [
       col("address", "ip"),
       ...(all ? [col("scan")] : []),

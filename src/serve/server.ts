@@ -19,6 +19,7 @@ import { diffTables } from "../report/tables.js";
 import type { ProbeResult } from "../schema/result.js";
 import {
   type ScanInfo,
+  type SearchFilter,
   type ShardInfo,
   type ShardProgress,
   type Store,
@@ -591,13 +592,27 @@ export class Dashboard {
     }
     const format = url.searchParams.get("format") ?? "csv";
     if (format !== "csv" && format !== "jsonl") return bad("format: csv or jsonl");
-    if (params.scan === "") return bad("scan=ID: which scan to export");
+    if (params.scan === "") return bad("scan=ID (or scan=all): which scan to export");
     const store = this.opts.store;
-    if (!(await store.getScan(params.scan)))
-      return this.send(res, 404, "text/plain", "no such scan\n");
-    const filter = await this.cache.filter(params);
+    // One scan, or every scan newest first (as the search across scans pages them); each
+    // row carries its scan_id.
+    let scans: string[];
+    if (params.scan === ALL_SCANS) {
+      scans = (await store.listScans()).map((s) => s.id).reverse();
+    } else {
+      if (!(await store.getScan(params.scan)))
+        return this.send(res, 404, "text/plain", "no such scan\n");
+      scans = [params.scan];
+    }
+    const filters = new Map<string, SearchFilter>();
+    for (const id of scans) filters.set(id, await this.cache.filter({ ...params, scan: id }));
     const cap = this.opts.exportRows ?? EXPORT_ROWS;
-    const more = (await store.countResults(params.scan, filter, cap + 1)) > cap;
+    let counted = 0;
+    for (const id of scans) {
+      counted += await store.countResults(id, filters.get(id)!, cap + 1 - counted);
+      if (counted > cap) break;
+    }
+    const more = counted > cap;
     const name = `redscope-${params.scan.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 80)}.${format}`;
     res.writeHead(200, {
       ...SECURITY_HEADERS,
@@ -622,11 +637,13 @@ export class Dashboard {
       await write(format === "csv" ? exportCsvRows(batch) : exportJsonl(batch));
       batch = [];
     };
-    for await (const r of matchingResults(store, params.scan, filter)) {
-      if (gone || n >= cap) break;
-      batch.push(r);
-      n++;
-      if (batch.length >= 1000) await flush();
+    walk: for (const id of scans) {
+      for await (const r of matchingResults(store, id, filters.get(id)!)) {
+        if (gone || n >= cap) break walk;
+        batch.push(r);
+        n++;
+        if (batch.length >= 1000) await flush();
+      }
     }
     if (!gone) await flush();
     if (more && !gone) {
