@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { parse as parseCsv } from "csv-parse/sync";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type RedisProcess, startRedis } from "../src/lab/redis.js";
 import { QUERY_KEYS } from "../src/report/query.js";
@@ -443,6 +444,18 @@ describe("redscope serve", {
       "/export?scan=new&q=state%3Aopen+country%3ADE&format=csv",
       "/export?scan=new&q=state%3Aopen+country%3ADE&format=jsonl",
     ]);
+    // Clicked, the CSV link downloads every row the search matched (60), parsed back whole.
+    const [download] = await Promise.all([page.waitForEvent("download"), exports.first().click()]);
+    assert.equal(download.suggestedFilename(), "redscope-new.csv");
+    const exported = parseCsv(fs.readFileSync((await download.path())!), {
+      columns: true,
+      comment: "#",
+    }) as Array<Record<string, string>>;
+    assert.equal(exported.length, 60);
+    assert.ok(
+      exported.every((r) => r.state === "open" && r.geo === "DE"),
+      "state and country",
+    );
 
     // The host page: its values link to the search in the scan of each row.
     await page.goto(`${dash.url}/hosts/192.0.2.4`);
