@@ -104,15 +104,17 @@ describe("hostile servers", () => {
       "256k",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    // All run concurrently: the slowest (the tarpit) is cut by the host budget.
-    assert.ok(r.ms < hostTimeout + 4000, `scan took ${r.ms} ms`);
+    // All run concurrently, and the scan ends: the tarpit writes forever, so without the host
+    // budget it would not (the wall time is not asserted: a loaded machine is slow).
     const byPort = new Map(parseJsonl(r.stdout).map((x) => [x.port, x]));
     assert.equal(byPort.size, targets.length);
     const st = (name: string) => byPort.get(servers[name]!.port)!;
 
     // The tarpit never completes a reply: it is cut by the host budget, not waited for.
     assert.ok(["error", "silent"].includes(st("tarpit").state), st("tarpit").state);
-    assert.ok((st("tarpit").rtt_ms ?? 0) <= hostTimeout + 500);
+    // Cut at the budget, not after it: the margin only has to tell a budget from none, so a
+    // late timer on a loaded machine does not fail it.
+    assert.ok((st("tarpit").rtt_ms ?? 0) < 2 * hostTimeout, `${st("tarpit").rtt_ms} ms`);
     // Oversized announcements are refused at the header; endless streams stop at the budgets.
     assert.equal(st("endlessBulk").state, "error");
     assert.equal(st("endlessArray").state, "error");
