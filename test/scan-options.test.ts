@@ -343,10 +343,10 @@ describe("--source-ip, --interface, --retries, -v", () => {
       assert.equal(answered?.state, "auth_required");
       assert.equal(answered?.attempts, 2);
       assert.equal(srv.peers.length, 2);
-      // A refused port: the first try and two retries, then closed.
+      // A refused port answered (a RST is an answer): closed at once, not tried again.
       const refused = res.find((x) => x.port === closedPort);
       assert.equal(refused?.state, "closed");
-      assert.equal(refused?.attempts, 3);
+      assert.equal(refused?.attempts, undefined);
       // -v: one line per target on stderr, as results arrive.
       const lines = r.stderr.split("\n").filter((l) => l.startsWith("127.0.0.1:"));
       assert.equal(lines.length, 2, r.stderr);

@@ -92,15 +92,19 @@ export interface EngineOptions {
    */
   localAddress?: Partial<Record<4 | 6, string>>;
   /**
-   * Connections tried again after one that timed out, was refused, or was reset before the
+   * Connections tried again after one that timed out or was reset before the
    * first byte (zmap/masscan's --retries): at most this many more, within the host budget, each
    * taking a rate token like any new connection.
    */
   retries?: number;
 }
 
-/** Connect errors worth another try: no answer, or a refusal or reset that may be transient. */
-const RETRY_CONNECT = new Set(["ETIMEDOUT", "ECONNREFUSED", "ECONNRESET"]);
+/**
+ * Connect errors worth another try: no answer, or a reset that may be transient. A refusal (a
+ * RST to the SYN) is the port's answer, as zmap, masscan and nmap read it: retrying it would
+ * only send a closed port, the common case on the internet, the same SYN again.
+ */
+const RETRY_CONNECT = new Set(["ETIMEDOUT", "ECONNRESET"]);
 
 /** A retry needs at least this much of the host budget left to be worth starting. */
 const RETRY_MIN_MS = 50;
