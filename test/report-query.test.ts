@@ -6,12 +6,12 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import {
-  cveIndex,
   formatQuery,
   type HostQuery,
   matchingResults,
   parseQuery,
   QueryError,
+  scanLookups,
   storeFilter,
   versionMatches,
 } from "../src/report/query.js";
@@ -138,15 +138,7 @@ describe("what a query selects in a real store", () => {
       } as ProbeResult);
       delete rows[6]!.server;
       await store.insertResults("s", rows);
-      const lookups = {
-        cveVersions: async (c: string) =>
-          (await cveIndex(store.results({ scanId: "s", withCves: true }))).get(c) ?? [],
-        versions: async () =>
-          (await store.groupCounts("s", ["product", "version"])).map((g) => ({
-            product: g.key[0] === null ? null : String(g.key[0]),
-            version: g.key[1] === null ? null : String(g.key[1]),
-          })),
-      };
+      const lookups = scanLookups(store, "s");
       const ips = async (text: string): Promise<string[]> => {
         const f = await storeFilter(parseQuery(text), lookups);
         const out: string[] = [];

@@ -14,7 +14,6 @@ import {
   hostListLegend,
   hostRow,
   isRedisState,
-  scanLookups,
 } from "../report/hosts.js";
 import { renderHoneypotHtml, renderHtml, renderTablesHtml } from "../report/html.js";
 import {
@@ -24,6 +23,7 @@ import {
   parseQuery,
   QueryError,
   type QueryKey,
+  scanLookups,
   setTerm,
   storeFilter,
 } from "../report/query.js";

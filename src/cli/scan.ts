@@ -147,7 +147,11 @@ export function registerScan(program: Command): void {
     )
     .option("-S, --source-ip <addr>", "send from this address (one of this host's)")
     .option("--interface <name>", "send from this network interface's addresses")
-    .option("--retries <n>", "try a target again after no answer (timeout, or a reset before any byte)", "0")
+    .option(
+      "--retries <n>",
+      "try a target again after no answer (timeout, or a reset before any byte)",
+      "0",
+    )
     .option("-v, --verbose", "one line per target on stderr as results arrive")
     .option("-n, --no-dns", "never resolve names (as nmap's -n): a hostname target is refused")
     .option("--max-runtime <t>", "stop starting new probes after this long")

@@ -26,7 +26,6 @@ import {
 } from "../schema/result.js";
 import type { SearchReader } from "../store/index.js";
 import { terminalText } from "../untrusted/text.js";
-import { cveIndex, type QueryLookups, type VersionPair } from "./query.js";
 
 /** The states in which a Redis-protocol server answered: those the NICER study has a row for. */
 export const REDIS_STATES: readonly State[] = STATES.filter((s) => NICER_ROW[s] !== undefined);
@@ -157,22 +156,6 @@ export async function firstHosts(
   const results: ProbeResult[] = [];
   for await (const r of store.results({ scanId, states: REDIS_STATES, limit })) results.push(r);
   return { results: results.sort(compareHosts), total };
-}
-
-/** What storeFilter needs to turn a query's CVE and version comparison into a scan's pairs. */
-export function scanLookups(store: SearchReader, scanId: string): QueryLookups {
-  let cves: Promise<Map<string, VersionPair[]>> | undefined;
-  return {
-    cveVersions: async (cve) => {
-      cves ??= cveIndex(store.results({ scanId, withCves: true, ordered: false }));
-      return (await cves).get(cve) ?? [];
-    },
-    versions: async () =>
-      (await store.groupCounts(scanId, ["product", "version"])).map((g) => ({
-        product: g.key[0] === null ? null : String(g.key[0]),
-        version: g.key[1] === null ? null : String(g.key[1]),
-      })),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -213,6 +213,26 @@ export interface QueryLookups {
   versions(): Promise<readonly VersionPair[]>;
 }
 
+/** The (product, version) pairs a scan's rows hold: what a version comparison picks from. */
+export async function versionPairs(store: SearchReader, scanId: string): Promise<VersionPair[]> {
+  return (await store.groupCounts(scanId, ["product", "version"])).map((g) => ({
+    product: g.key[0] === null ? null : String(g.key[0]),
+    version: g.key[1] === null ? null : String(g.key[1]),
+  }));
+}
+
+/** A scan's lookups for one query, each read once and only if the query needs it. */
+export function scanLookups(store: SearchReader, scanId: string): QueryLookups {
+  let cves: Promise<Map<string, VersionPair[]>> | undefined;
+  return {
+    cveVersions: async (cve) => {
+      cves ??= cveIndex(store.results({ scanId, withCves: true, ordered: false }));
+      return (await cves).get(cve) ?? [];
+    },
+    versions: () => versionPairs(store, scanId),
+  };
+}
+
 /** The store filter of a query: its CVE and version comparison as (product, version) pairs. */
 export async function storeFilter(q: HostQuery, lookups: QueryLookups): Promise<SearchFilter> {
   const f: SearchFilter = {};

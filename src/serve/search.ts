@@ -14,6 +14,7 @@ import {
   setTerm,
   storeFilter,
   type VersionPair,
+  versionPairs,
 } from "../report/query.js";
 import type { ProbeResult } from "../schema/result.js";
 import type { SearchFilter, SearchReader } from "../store/index.js";
@@ -102,6 +103,9 @@ export class ScanCache {
     }
   >(16);
 
+  /** The (product, version) pairs of the 16 scans last searched by version comparison. */
+  private readonly versions = new Lru<string, { at: number; v: Promise<VersionPair[]> }>(16);
+
   constructor(private readonly store: SearchReader) {}
 
   private async fresh(scan: string, at: number): Promise<boolean> {
@@ -121,12 +125,18 @@ export class ScanCache {
   async filter(p: SearchParams): Promise<SearchFilter> {
     return storeFilter(p.query, {
       cveVersions: async (cve) => (await this.cveIndex(p.scan)).get(cve) ?? [],
-      versions: async () =>
-        (await this.store.groupCounts(p.scan, ["product", "version"])).map((g) => ({
-          product: g.key[0] === null ? null : String(g.key[0]),
-          version: g.key[1] === null ? null : String(g.key[1]),
-        })),
+      versions: () => this.versionPairs(p.scan),
     });
+  }
+
+  /** The scan's (product, version) pairs: a group-by of the whole scan, made once per scan. */
+  private async versionPairs(scan: string): Promise<VersionPair[]> {
+    let c = this.versions.get(scan);
+    if (!c || !(await this.fresh(scan, c.at))) {
+      c = { at: Date.now(), v: versionPairs(this.store, scan) };
+      this.versions.set(scan, c);
+    }
+    return c.v;
   }
 
   /** Which (product, version) pairs carry each CVE in the scan's stored results. */
