@@ -5,10 +5,14 @@
  * against this loop (bench/scan.ts), on the same targets at the same concurrency.
  *
  *   node dist/bench/rawloop.js --targets FILE [--port 6379] [--concurrency 1000]
- *        [--request info-quit|redscope] [--socket-timeout-ms 10000] [--max-runtime-ms 300000]
+ *        [--request info-quit|redscope] [--connect-timeout-ms 10000] [--read-timeout-ms 10000]
+ *        [--limit N] [--max-runtime-ms 300000]
  *
- * FILE holds one IPv4 address a line. Prints one JSON object on stdout:
- * { targets, ok, failed, bytes, seconds, probesPerSec, request }.
+ * FILE holds one target a line: an IPv4 address (port --port) or `a.b.c.d:port`. --limit: only
+ * the first N. The connect budget runs until the connection is up, then the read budget (the
+ * socket's idle timer, re-armed by every chunk), as redscope's --connect-timeout and
+ * --read-timeout. Prints one JSON object on stdout:
+ * { targets, ok, failed, timeouts, bytes, seconds, probesPerSec, request }.
  * `ok` = the server sent bytes and closed the connection itself, without a socket error.
  */
 import fs from "node:fs";
@@ -21,7 +25,9 @@ interface Args {
   port: number;
   concurrency: number;
   request: "info-quit" | "redscope";
-  socketTimeoutMs: number;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  limit: number;
   maxRuntimeMs: number;
 }
 
@@ -31,7 +37,9 @@ function parseArgs(argv: string[]): Args {
     port: 6379,
     concurrency: 1000,
     request: "info-quit",
-    socketTimeoutMs: 10_000,
+    connectTimeoutMs: 10_000,
+    readTimeoutMs: 10_000,
+    limit: 0,
     maxRuntimeMs: 300_000,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -54,7 +62,17 @@ function parseArgs(argv: string[]): Args {
         a.request = v;
         break;
       case "--socket-timeout-ms":
-        a.socketTimeoutMs = positiveInt(k, v);
+        a.connectTimeoutMs = positiveInt(k, v);
+        a.readTimeoutMs = a.connectTimeoutMs;
+        break;
+      case "--connect-timeout-ms":
+        a.connectTimeoutMs = positiveInt(k, v);
+        break;
+      case "--read-timeout-ms":
+        a.readTimeoutMs = positiveInt(k, v);
+        break;
+      case "--limit":
+        a.limit = positiveInt(k, v);
         break;
       case "--max-runtime-ms":
         a.maxRuntimeMs = positiveInt(k, v);
@@ -78,11 +96,15 @@ const INFO_QUIT = Buffer.from("*1\r\n$4\r\nINFO\r\n*1\r\n$4\r\nQUIT\r\n", "latin
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const targets = fs
+  const lines = fs
     .readFileSync(args.targets, "utf8")
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
+  const targets = (args.limit > 0 ? lines.slice(0, args.limit) : lines).map((l) => {
+    const i = l.indexOf(":");
+    return i < 0 ? { ip: l, port: args.port } : { ip: l.slice(0, i), port: Number(l.slice(i + 1)) };
+  });
   // The same bytes redscope writes (PING, HELLO 3, INFO, QUIT) when asked, to separate the
   // server's share of the cost from the client's.
   const request = args.request === "redscope" ? buildRequest(DEFAULT_PROBE) : INFO_QUIT;
@@ -90,6 +112,7 @@ function main(): void {
   let inFlight = 0;
   let ok = 0;
   let failed = 0;
+  let timeouts = 0;
   let bytes = 0;
   const t0 = performance.now();
 
@@ -99,6 +122,7 @@ function main(): void {
       targets: targets.length,
       ok,
       failed,
+      timeouts,
       bytes,
       seconds,
       probesPerSec: targets.length / seconds,
@@ -116,17 +140,21 @@ function main(): void {
   }, args.maxRuntimeMs);
 
   const launch = (): void => {
-    const ip = targets[next++];
-    if (ip === undefined) return;
+    const t = targets[next++];
+    if (t === undefined) return;
     inFlight++;
     let got = 0;
     let error = false;
-    const s = net.connect({ host: ip, port: args.port, noDelay: true });
-    s.setTimeout(args.socketTimeoutMs, () => {
+    const s = net.connect({ host: t.ip, port: t.port, noDelay: true });
+    s.setTimeout(args.connectTimeoutMs, () => {
       error = true;
+      timeouts++;
       s.destroy();
     });
-    s.once("connect", () => s.write(request));
+    s.once("connect", () => {
+      s.setTimeout(args.readTimeoutMs);
+      s.write(request);
+    });
     s.on("data", (c: Buffer) => {
       got += c.length;
     });

@@ -8,13 +8,7 @@ import { CLOSE_TIMEOUT_MS } from "../honeypot/recorder.js";
 import { parseIp } from "../net/ip.js";
 import type { Store } from "../store/index.js";
 import { logText } from "../untrusted/text.js";
-import {
-  type Bound,
-  Honeypot,
-  type HoneypotConfig,
-  type HoneypotSummary,
-  type ListenSpec,
-} from "../usecases/honeypot.js";
+import type { Bound, HoneypotConfig, HoneypotSummary, ListenSpec } from "../usecases/honeypot.js";
 import { fail } from "./errors.js";
 import { openStoreOrFail, readOrFail } from "./open.js";
 import { parseBytes, parseDuration, parseIntIn } from "./units.js";
@@ -252,6 +246,9 @@ export async function runHoneypot(flags: HoneypotFlags): Promise<number> {
         }),
   };
   // The configuration is checked before the store is opened (a bad flag leaves no file).
+  // Loaded here, not with the CLI: it instantiates the Lua VM (WebAssembly, ~30 MB of RSS),
+  // which every other command (a scan at 5,000 connections above all) would carry for nothing.
+  const { Honeypot } = await import("../usecases/honeypot.js");
   const honeypot = new Honeypot(config);
   let store: Store | undefined;
   if (flags.db !== false) {
