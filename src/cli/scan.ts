@@ -1,5 +1,6 @@
 /** `redscope scan`: parse the command line, run the scan, print status and the summary. */
 import fs from "node:fs";
+import os from "node:os";
 import { type Command, Option } from "commander";
 import { type Store, StoreConflictError } from "../store/index.js";
 import { OutputWriteError } from "../store/jsonl.js";
@@ -19,6 +20,7 @@ import {
 } from "../targets/index.js";
 import { ConfigError } from "../usecases/errors.js";
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
+import { ScanWorkerError } from "../usecases/scan-pool.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, resultLine, statusLine, summaryTable } from "./format.js";
 import { HOST_LIST_DEFAULT, HOST_LIST_HELP, parseHostList, storedHostList } from "./hosts.js";
@@ -36,6 +38,7 @@ export const SCAN_DEFAULTS = {
   readTimeout: "5s",
   hostTimeout: "15s",
   maxBytes: "256k",
+  workers: "1",
 } as const;
 
 interface ScanFlags {
@@ -73,6 +76,7 @@ interface ScanFlags {
   /** false with -n / --no-dns. */
   dns?: boolean;
   hostList?: string;
+  workers: string;
 }
 
 /** Skipped stream lines reported one by one before only being counted. */
@@ -126,6 +130,11 @@ export function registerScan(program: Command): void {
     )
     .option("--rate <n>", "new connections per second (0 = unlimited)", SCAN_DEFAULTS.rate)
     .option("--concurrency <n>", "connections open at once", SCAN_DEFAULTS.concurrency)
+    .option(
+      "--workers <n|auto>",
+      "threads probing the scan's targets (one output, store, resume file and status line; concurrency and rate are split); auto: see the README; --stream runs in one",
+      SCAN_DEFAULTS.workers,
+    )
     .option("--connect-timeout <t>", "TCP connect budget", SCAN_DEFAULTS.connectTimeout)
     .option("--read-timeout <t>", "longest silence while reading", SCAN_DEFAULTS.readTimeout)
     .option("--host-timeout <t>", "total time budget per target", SCAN_DEFAULTS.hostTimeout)
@@ -264,6 +273,9 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   };
   const rate = parseIntIn("--rate", flags.rate, 0, 10_000_000);
   const concurrency = parseIntIn("--concurrency", flags.concurrency, 1, 1_000_000);
+  const workers = flags.stream
+    ? 1
+    : parseWorkers(flags.workers ?? SCAN_DEFAULTS.workers, concurrency, rate);
   const maxTargets =
     flags.maxTargets !== undefined
       ? parseIntIn("--max-targets", flags.maxTargets, 1, Number.MAX_SAFE_INTEGER)
@@ -337,6 +349,13 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
   if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
   if (flags.resume) cfg.resumePath = flags.resume;
+  if (workers > 1) cfg.workers = workers;
+  if (flags.intelDir !== undefined) cfg.intelDir = flags.intelDir;
+  // Test-only fault hook, documented as such in the README: the first worker thread exits
+  // after sending this many results, as a crashed one would.
+  const exitAfter = process.env.REDSCOPE_TEST_WORKER_EXIT_AFTER;
+  if (exitAfter !== undefined && /^\d+$/.test(exitAfter))
+    cfg.testWorkerExitAfter = Number(exitAfter);
   if (retries > 0) cfg.retries = retries;
   if (flags.sourceIp !== undefined) cfg.source = { ip: flags.sourceIp };
   if (flags.interface !== undefined) cfg.source = { interface: flags.interface };
@@ -362,7 +381,8 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   if (showStatus) {
     cfg.onProgress = (p) => {
       total = p.total;
-      process.stderr.write(`\r\x1b[2K${statusLine(p, shardTotal(total, shard))}`);
+      const threads = p.workers !== undefined ? ` | ${p.workers} workers` : "";
+      process.stderr.write(`\r\x1b[2K${statusLine(p, shardTotal(total, shard))}${threads}`);
     };
   }
 
@@ -404,7 +424,11 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
     summary = await scan.run();
   } catch (e) {
     if (e instanceof TargetSpecError || e instanceof StoreConflictError) fail(e.message);
-    if (e instanceof StoreWriteError || e instanceof OutputWriteError) {
+    if (
+      e instanceof StoreWriteError ||
+      e instanceof OutputWriteError ||
+      e instanceof ScanWorkerError
+    ) {
       // Not the user's input: exit 1. The resume file covers only what both sinks hold.
       const again = flags.resume ? `; once fixed, run the same command to resume` : "";
       process.stderr.write(`redscope: ${e.message}${again}\n`);
@@ -450,6 +474,21 @@ async function previewOrFail(scan: Scan): ReturnType<Scan["preview"]> {
     if (e instanceof TargetSpecError || e instanceof ConfigError) fail(e.message);
     throw e;
   }
+}
+
+/** Worker threads one can keep busy: fewer than this many connections each is not worth one. */
+const CONNECTIONS_PER_WORKER = 1000;
+
+/**
+ * `--workers`: a number (1–64), or `auto`: one per core, but no more than the concurrency keeps
+ * busy (CONNECTIONS_PER_WORKER each).
+ */
+export function parseWorkers(flag: string, concurrency: number, _rate: number): number {
+  if (flag.trim() === "auto") {
+    const byConcurrency = Math.max(1, Math.floor(concurrency / CONNECTIONS_PER_WORKER));
+    return Math.min(os.availableParallelism(), byConcurrency);
+  }
+  return Math.min(parseIntIn("--workers", flag, 1, 64), concurrency);
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {
