@@ -18,6 +18,7 @@ import {
   type TargetInput,
   TargetSpecError,
 } from "../targets/index.js";
+import { terminalText } from "../untrusted/text.js";
 import { ConfigError } from "../usecases/errors.js";
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
 import { ScanWorkerError } from "../usecases/scan-pool.js";
@@ -351,11 +352,10 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   if (flags.resume) cfg.resumePath = flags.resume;
   if (workers > 1) cfg.workers = workers;
   if (flags.intelDir !== undefined) cfg.intelDir = flags.intelDir;
-  // Test-only fault hook, documented as such in the README: the first worker thread exits
-  // after sending this many results, as a crashed one would.
-  const exitAfter = process.env.REDSCOPE_TEST_WORKER_EXIT_AFTER;
-  if (exitAfter !== undefined && /^\d+$/.test(exitAfter))
-    cfg.testWorkerExitAfter = Number(exitAfter);
+  // Test-only fault hook, documented as such in the README: the first worker thread (every
+  // one, with ":all") exits after sending N results, as a crashed one would.
+  const fault = /^(\d+)(:all)?$/.exec(process.env.REDSCOPE_TEST_WORKER_EXIT_AFTER ?? "");
+  if (fault) cfg.testWorkerExitAfter = { results: Number(fault[1]), all: fault[2] !== undefined };
   if (retries > 0) cfg.retries = retries;
   if (flags.sourceIp !== undefined) cfg.source = { ip: flags.sourceIp };
   if (flags.interface !== undefined) cfg.source = { interface: flags.interface };
@@ -476,6 +476,8 @@ async function previewOrFail(scan: Scan): ReturnType<Scan["preview"]> {
   }
 }
 
+const MAX_WORKERS = 64;
+
 /** Worker threads one can keep busy: fewer than this many connections each is not worth one. */
 const CONNECTIONS_PER_WORKER = 1000;
 
@@ -488,7 +490,10 @@ export function parseWorkers(flag: string, concurrency: number, _rate: number): 
     const byConcurrency = Math.max(1, Math.floor(concurrency / CONNECTIONS_PER_WORKER));
     return Math.min(os.availableParallelism(), byConcurrency);
   }
-  return Math.min(parseIntIn("--workers", flag, 1, 64), concurrency);
+  if (!/^\d+$/.test(flag.trim()) || Number(flag) < 1 || Number(flag) > MAX_WORKERS) {
+    fail(`invalid --workers "${terminalText(flag, 20)}": expected 1 to ${MAX_WORKERS}, or auto`);
+  }
+  return Math.min(Number(flag), concurrency);
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {

@@ -38,8 +38,11 @@ export interface PoolOptions {
   onNotice?: (message: string) => void;
   /** Replacement workers started in one scan at most (default 2 × workers). */
   maxRestarts?: number;
-  /** Test-only: the first worker exits after sending this many results (scan-worker.ts). */
-  exitAfter?: number;
+  /**
+   * Test-only: the first worker (every worker, with `all`) exits after sending this many results
+   * (scan-worker.ts).
+   */
+  exitAfter?: { results: number; all: boolean };
 }
 
 interface Slot {
@@ -134,7 +137,8 @@ export class ScanPool {
       engine: { ...this.opts.engine, concurrency: share.concurrency, rate: share.rate },
       scanConcurrency: this.opts.engine.concurrency,
     };
-    if (id === 1 && this.opts.exitAfter !== undefined) init.exitAfter = this.opts.exitAfter;
+    const fault = this.opts.exitAfter;
+    if (fault && (id === 1 || fault.all)) init.exitAfter = fault.results;
     const worker = new Worker(new URL("./scan-worker.js", import.meta.url), { workerData: init });
     const slot: Slot = {
       id,

@@ -79,11 +79,13 @@ let flushing = false;
 const flush = (): void => {
   flushing = false;
   if (out.length === 0) return;
-  const list = out;
+  let list = out;
   out = [];
+  const fault = init.exitAfter !== undefined && sent + list.length >= init.exitAfter;
+  if (fault) list = list.slice(0, init.exitAfter! - sent);
   port.postMessage({ t: "results", list, inFlight: engine.stats.inFlight } satisfies FromWorker);
   sent += list.length;
-  if (init.exitAfter !== undefined && sent >= init.exitAfter) process.exit(70);
+  if (fault) process.exit(70);
 };
 
 const engine = new ScanEngine(new RedisProbe(init.probe), init.engine, source, (target, result) => {

@@ -46,7 +46,7 @@ import { splitLines } from "../untrusted/lines.js";
 import { ConfigError } from "./errors.js";
 import { ScanRecord } from "./record.js";
 import { boundHeapGrowth } from "./scan-heap.js";
-import { ScanPool } from "./scan-pool.js";
+import { ScanPool, ScanWorkerError } from "./scan-pool.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -87,8 +87,11 @@ export interface ScanConfig {
    * thread alone. A `--stream` scan always does.
    */
   workers?: number;
-  /** Test-only (REDSCOPE_TEST_WORKER_EXIT_AFTER): the first worker exits after N results. */
-  testWorkerExitAfter?: number;
+  /**
+   * Test-only (REDSCOPE_TEST_WORKER_EXIT_AFTER=N[:all]): the first worker (or every one) exits
+   * after sending N results.
+   */
+  testWorkerExitAfter?: { results: number; all: boolean };
   /** Shared by every worker of a sharded scan; random when absent. */
   scanId?: string;
   /** How the scan is recorded in the store's `scans` table. */
@@ -363,6 +366,13 @@ export class Scan {
       onResult: (target) => tracker.complete(target.seq),
       checkpoint,
       steps: true,
+    }).catch(async (e: unknown) => {
+      // Every worker died: what they answered is kept (the resume covers it), then the error.
+      if (e instanceof ScanWorkerError) {
+        await checkpoint(false);
+        await sink?.close();
+      }
+      throw e;
     });
     // Complete only when the whole permutation was walked and answered, not when stopped or
     // capped (workers may hold targets taken from the walk that a stop left unsent).
