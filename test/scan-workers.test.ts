@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseWorkers } from "../src/cli/scan.js";
 import { type RedisProcess, redisServerPath, startRedis } from "../src/lab/redis.js";
 import type { ProbeResult } from "../src/schema/result.js";
 import { SqliteStore } from "../src/store/index.js";
@@ -275,5 +276,15 @@ describe("scan --workers: usage", () => {
       assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
       assert.equal(run.stdout, "");
     }
+  });
+
+  test("auto: one thread at the default concurrency and rate, or with 1 core to spare; never more than the connections", () => {
+    assert.equal(parseWorkers("auto", 1000, 1000), 1);
+    assert.equal(parseWorkers("auto", 50, 0), 1);
+    const cores = os.availableParallelism();
+    assert.equal(parseWorkers("auto", 100_000, 0), Math.max(1, Math.min(cores - 1, 64)));
+    assert.equal(parseWorkers("auto", 100_000, 4000), 1);
+    assert.equal(parseWorkers("8", 3, 0), 3);
+    assert.equal(parseWorkers("2", 1000, 1000), 2);
   });
 });

@@ -39,7 +39,7 @@ export const SCAN_DEFAULTS = {
   readTimeout: "5s",
   hostTimeout: "15s",
   maxBytes: "256k",
-  workers: "1",
+  workers: "auto",
 } as const;
 
 interface ScanFlags {
@@ -133,7 +133,7 @@ export function registerScan(program: Command): void {
     .option("--concurrency <n>", "connections open at once", SCAN_DEFAULTS.concurrency)
     .option(
       "--workers <n|auto>",
-      "threads probing the scan's targets (one output, store, resume file and status line; concurrency and rate are split); auto: see the README; --stream runs in one",
+      "threads probing the targets, concurrency and rate split among them (one output, store, resume file and status line); auto: one per core but one, within concurrency/1000 and rate/4000; --stream runs in one",
       SCAN_DEFAULTS.workers,
     )
     .option("--connect-timeout <t>", "TCP connect budget", SCAN_DEFAULTS.connectTimeout)
@@ -335,6 +335,7 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
           allowance === true || allowance === false ? allowance : allowance.map((r) => r.source),
         exclude: flags.exclude ?? [],
         ...(retries > 0 ? { retries } : {}),
+        ...(workers > 1 ? { workers } : {}),
         ...(flags.sourceIp !== undefined ? { sourceIp: flags.sourceIp } : {}),
         ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
         maxTargets,
@@ -478,17 +479,24 @@ async function previewOrFail(scan: Scan): ReturnType<Scan["preview"]> {
 
 const MAX_WORKERS = 64;
 
-/** Worker threads one can keep busy: fewer than this many connections each is not worth one. */
+/** Connections a worker thread is given at least under `auto`: fewer do not keep one busy. */
 const CONNECTIONS_PER_WORKER = 1000;
+/** About what one thread sustains (probes/s, measured): a lower --rate needs no second one. */
+const RATE_PER_WORKER = 4000;
 
 /**
- * `--workers`: a number (1–64), or `auto`: one per core, but no more than the concurrency keeps
- * busy (CONNECTIONS_PER_WORKER each).
+ * `--workers`: a number (1–64, at most one per connection), or `auto`: one per core but one
+ * (the main thread writes the output and the store, and the kernel's network stack needs a
+ * core too: on 2 cores, 2 workers measured no faster than 1), no more than the concurrency
+ * keeps busy (CONNECTIONS_PER_WORKER each) and the rate needs (RATE_PER_WORKER each). With
+ * the defaults (1,000 connections, 1,000/s) that is 1: the scan runs in one thread.
  */
-export function parseWorkers(flag: string, concurrency: number, _rate: number): number {
+export function parseWorkers(flag: string, concurrency: number, rate: number): number {
   if (flag.trim() === "auto") {
-    const byConcurrency = Math.max(1, Math.floor(concurrency / CONNECTIONS_PER_WORKER));
-    return Math.min(os.availableParallelism(), byConcurrency);
+    const byCores = os.availableParallelism() - 1;
+    const byConcurrency = Math.floor(concurrency / CONNECTIONS_PER_WORKER);
+    const byRate = rate === 0 ? Number.POSITIVE_INFINITY : Math.ceil(rate / RATE_PER_WORKER);
+    return Math.max(1, Math.min(byCores, byConcurrency, byRate, MAX_WORKERS));
   }
   if (!/^\d+$/.test(flag.trim()) || Number(flag) < 1 || Number(flag) > MAX_WORKERS) {
     fail(`invalid --workers "${terminalText(flag, 20)}": expected 1 to ${MAX_WORKERS}, or auto`);
