@@ -192,6 +192,11 @@ export class ScanPool {
 
   private onExit(slot: Slot, code: number): void {
     if (slot.finished || slot.dead) return;
+    if (slot.stopSent && code === 0 && slot.error === undefined) {
+      // Told to stop, and it ended as it should (its "done" not seen): what it held is unanswered.
+      this.onMessage(slot, { t: "done" });
+      return;
+    }
     slot.dead = true;
     slot.inFlight = 0;
     const held = [...slot.pending.values()];
