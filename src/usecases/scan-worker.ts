@@ -21,6 +21,8 @@ export interface WorkerInit {
   /** The whole scan's concurrency (the heap flag is the process's: see scan-heap.ts). */
   scanConcurrency: number;
   probe: RedisProbeOptions;
+  /** Send each result's JSONL line too (the scan has an output). */
+  lines: boolean;
   /** Enrich with the intel directory's data (undefined: the default directory). */
   intel?: { dir: string | undefined };
   /** The scan's target space, for enrichment's "is this master one of the scan's targets". */
@@ -35,11 +37,11 @@ export interface WorkerInit {
 /** Main thread → worker. */
 export type ToWorker = { t: "targets"; list: EngineTarget[] } | { t: "stop" };
 
-/** One finished target: its step, its result, and the result's JSONL line. */
+/** One finished target: its step, its result, and (when asked for) the result's JSONL line. */
 export interface WorkerResult {
   seq: number;
   result: ProbeResult;
-  line: string;
+  line?: string;
 }
 
 /** Worker → main thread. */
@@ -90,7 +92,11 @@ const flush = (): void => {
 
 const engine = new ScanEngine(new RedisProbe(init.probe), init.engine, source, (target, result) => {
   enricher?.enrich(result, enrichCtx);
-  out.push({ seq: target.seq, result, line: JSON.stringify(result) });
+  out.push(
+    init.lines
+      ? { seq: target.seq, result, line: JSON.stringify(result) }
+      : { seq: target.seq, result },
+  );
   if (out.length >= RESULT_BATCH) flush();
   else if (!flushing) {
     flushing = true;

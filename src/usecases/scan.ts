@@ -621,11 +621,21 @@ export class Scan {
       ...(this.localAddress ? { localAddress: this.localAddress } : {}),
       ...(cfg.retries ? { retries: cfg.retries } : {}),
     };
-    /** One result, enriched here or (with `line`, its JSONL line) in a worker thread already. */
-    const deliver = (target: EngineTarget, result: ProbeResult, line?: string): void => {
-      if (line === undefined) cfg.enricher?.enrich(result, enrichCtx);
-      else (result as Lined)[LINE] = line;
+    /**
+     * One result, enriched here, or in a worker thread already (`enriched`), which also made its
+     * JSONL line when there is an output (`line`: the sink takes it as it is).
+     */
+    const deliver = (
+      target: EngineTarget,
+      result: ProbeResult,
+      enriched = false,
+      line?: string,
+    ): void => {
+      if (!enriched) cfg.enricher?.enrich(result, enrichCtx);
+      if (line !== undefined) (result as Lined)[LINE] = line;
       sink?.write(result);
+      // The sink made its text of it: the store's queue need not keep the line too.
+      if (line !== undefined) (result as Lined)[LINE] = undefined;
       // The output failed (a full disk): stop; the last checkpoint throws the error.
       if (sink?.error) engine.stop();
       store?.write(result, run.steps ? target.seq : undefined);
@@ -642,6 +652,7 @@ export class Scan {
     if (workers > 1) {
       const init: ConstructorParameters<typeof ScanPool>[0]["init"] = {
         probe: probeOptions,
+        lines: sink !== undefined,
       };
       if (cfg.enricher) init.intel = { dir: cfg.intelDir };
       if (space && this.resolvedInput) {
@@ -660,7 +671,7 @@ export class Scan {
           ...(cfg.testWorkerExitAfter !== undefined ? { exitAfter: cfg.testWorkerExitAfter } : {}),
         },
         run.source,
-        deliver,
+        (target, result, line) => deliver(target, result, true, line),
         blocked,
       );
       engine = pool;
@@ -669,7 +680,7 @@ export class Scan {
         new RedisProbe(probeOptions),
         engineOptions,
         run.source,
-        deliver,
+        (target, result) => deliver(target, result),
         blocked,
       );
       run.onEngine?.(single);
