@@ -1,5 +1,6 @@
 /** `redscope scan`: parse the command line, run the scan, print status and the summary. */
 import fs from "node:fs";
+import os from "node:os";
 import { type Command, Option } from "commander";
 import { type Store, StoreConflictError } from "../store/index.js";
 import { OutputWriteError } from "../store/jsonl.js";
@@ -17,8 +18,10 @@ import {
   type TargetInput,
   TargetSpecError,
 } from "../targets/index.js";
+import { terminalText } from "../untrusted/text.js";
 import { ConfigError } from "../usecases/errors.js";
 import { Scan, type ScanConfig, type ScanSummary } from "../usecases/scan.js";
+import { ScanWorkerError } from "../usecases/scan-pool.js";
 import { checkScanId, fail } from "./errors.js";
 import { intelLine, resultLine, statusLine, summaryTable } from "./format.js";
 import { HOST_LIST_DEFAULT, HOST_LIST_HELP, parseHostList, storedHostList } from "./hosts.js";
@@ -36,6 +39,7 @@ export const SCAN_DEFAULTS = {
   readTimeout: "5s",
   hostTimeout: "15s",
   maxBytes: "256k",
+  workers: "auto",
 } as const;
 
 interface ScanFlags {
@@ -73,6 +77,7 @@ interface ScanFlags {
   /** false with -n / --no-dns. */
   dns?: boolean;
   hostList?: string;
+  workers: string;
 }
 
 /** Skipped stream lines reported one by one before only being counted. */
@@ -126,6 +131,11 @@ export function registerScan(program: Command): void {
     )
     .option("--rate <n>", "new connections per second (0 = unlimited)", SCAN_DEFAULTS.rate)
     .option("--concurrency <n>", "connections open at once", SCAN_DEFAULTS.concurrency)
+    .option(
+      "--workers <n|auto>",
+      "threads probing the targets, concurrency and rate split among them (one output, store, resume file and status line); auto: one per core but one, within concurrency/1000 and rate/4000; --stream runs in one",
+      SCAN_DEFAULTS.workers,
+    )
     .option("--connect-timeout <t>", "TCP connect budget", SCAN_DEFAULTS.connectTimeout)
     .option("--read-timeout <t>", "longest silence while reading", SCAN_DEFAULTS.readTimeout)
     .option("--host-timeout <t>", "total time budget per target", SCAN_DEFAULTS.hostTimeout)
@@ -264,6 +274,9 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   };
   const rate = parseIntIn("--rate", flags.rate, 0, 10_000_000);
   const concurrency = parseIntIn("--concurrency", flags.concurrency, 1, 1_000_000);
+  const workers = flags.stream
+    ? 1
+    : parseWorkers(flags.workers ?? SCAN_DEFAULTS.workers, concurrency, rate);
   const maxTargets =
     flags.maxTargets !== undefined
       ? parseIntIn("--max-targets", flags.maxTargets, 1, Number.MAX_SAFE_INTEGER)
@@ -322,6 +335,7 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
           allowance === true || allowance === false ? allowance : allowance.map((r) => r.source),
         exclude: flags.exclude ?? [],
         ...(retries > 0 ? { retries } : {}),
+        ...(workers > 1 ? { workers } : {}),
         ...(flags.sourceIp !== undefined ? { sourceIp: flags.sourceIp } : {}),
         ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
         maxTargets,
@@ -337,6 +351,12 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   if (maxTargets !== undefined) cfg.maxTargets = maxTargets;
   if (maxRuntimeMs !== undefined) cfg.maxRuntimeMs = maxRuntimeMs;
   if (flags.resume) cfg.resumePath = flags.resume;
+  if (workers > 1) cfg.workers = workers;
+  if (flags.intelDir !== undefined) cfg.intelDir = flags.intelDir;
+  // Test-only fault hook, documented as such in the README: the first worker thread (every
+  // one, with ":all") exits after sending N results, as a crashed one would.
+  const fault = /^(\d+)(:all)?$/.exec(process.env.REDSCOPE_TEST_WORKER_EXIT_AFTER ?? "");
+  if (fault) cfg.testWorkerExitAfter = { results: Number(fault[1]), all: fault[2] !== undefined };
   if (retries > 0) cfg.retries = retries;
   if (flags.sourceIp !== undefined) cfg.source = { ip: flags.sourceIp };
   if (flags.interface !== undefined) cfg.source = { interface: flags.interface };
@@ -362,7 +382,8 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
   if (showStatus) {
     cfg.onProgress = (p) => {
       total = p.total;
-      process.stderr.write(`\r\x1b[2K${statusLine(p, shardTotal(total, shard))}`);
+      const threads = p.workers !== undefined ? ` | ${p.workers} workers` : "";
+      process.stderr.write(`\r\x1b[2K${statusLine(p, shardTotal(total, shard))}${threads}`);
     };
   }
 
@@ -404,7 +425,11 @@ export async function runScanCommand(given: string[], flags: ScanFlags): Promise
     summary = await scan.run();
   } catch (e) {
     if (e instanceof TargetSpecError || e instanceof StoreConflictError) fail(e.message);
-    if (e instanceof StoreWriteError || e instanceof OutputWriteError) {
+    if (
+      e instanceof StoreWriteError ||
+      e instanceof OutputWriteError ||
+      e instanceof ScanWorkerError
+    ) {
       // Not the user's input: exit 1. The resume file covers only what both sinks hold.
       const again = flags.resume ? `; once fixed, run the same command to resume` : "";
       process.stderr.write(`redscope: ${e.message}${again}\n`);
@@ -450,6 +475,33 @@ async function previewOrFail(scan: Scan): ReturnType<Scan["preview"]> {
     if (e instanceof TargetSpecError || e instanceof ConfigError) fail(e.message);
     throw e;
   }
+}
+
+const MAX_WORKERS = 64;
+
+/** Connections a worker thread is given at least under `auto`: fewer do not keep one busy. */
+const CONNECTIONS_PER_WORKER = 1000;
+/** About what one thread sustains (probes/s, measured): a lower --rate needs no second one. */
+const RATE_PER_WORKER = 4000;
+
+/**
+ * `--workers`: a number (1–64, at most one per connection), or `auto`: one per core but one
+ * (the main thread writes the output and the store, and the kernel's network stack needs a
+ * core too: on 2 cores, 2 workers measured no faster than 1), no more than the concurrency
+ * keeps busy (CONNECTIONS_PER_WORKER each) and the rate needs (RATE_PER_WORKER each). With
+ * the defaults (1,000 connections, 1,000/s) that is 1: the scan runs in one thread.
+ */
+export function parseWorkers(flag: string, concurrency: number, rate: number): number {
+  if (flag.trim() === "auto") {
+    const byCores = os.availableParallelism() - 1;
+    const byConcurrency = Math.floor(concurrency / CONNECTIONS_PER_WORKER);
+    const byRate = rate === 0 ? Number.POSITIVE_INFINITY : Math.ceil(rate / RATE_PER_WORKER);
+    return Math.max(1, Math.min(byCores, byConcurrency, byRate, MAX_WORKERS));
+  }
+  if (!/^\d+$/.test(flag.trim()) || Number(flag) < 1 || Number(flag) > MAX_WORKERS) {
+    fail(`invalid --workers "${terminalText(flag, 20)}": expected 1 to ${MAX_WORKERS}, or auto`);
+  }
+  return Math.min(Number(flag), concurrency);
 }
 
 function shardTotal(total: bigint, shard: { index: number; count: number } | undefined): bigint {

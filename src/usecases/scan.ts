@@ -5,7 +5,6 @@
 import { randomBytes } from "node:crypto";
 import dns from "node:dns/promises";
 import os from "node:os";
-import v8 from "node:v8";
 import {
   type Budgets,
   bindError,
@@ -46,6 +45,8 @@ import { StreamTargets } from "../targets/stream.js";
 import { splitLines } from "../untrusted/lines.js";
 import { ConfigError } from "./errors.js";
 import { ScanRecord } from "./record.js";
+import { boundHeapGrowth } from "./scan-heap.js";
+import { ScanPool, ScanWorkerError } from "./scan-pool.js";
 
 export interface ScanConfig {
   input: TargetInput;
@@ -76,6 +77,21 @@ export interface ScanConfig {
   store?: Store;
   /** CVEs, cloud and ASN/geo added to each result before it is written. */
   enricher?: Enricher;
+  /**
+   * Where `enricher` was loaded from (undefined: the default directory): worker threads load
+   * their own from it.
+   */
+  intelDir?: string;
+  /**
+   * Worker threads probing the permutation (`--workers`); 1 or absent: the scan runs in this
+   * thread alone. A `--stream` scan always does.
+   */
+  workers?: number;
+  /**
+   * Test-only (REDSCOPE_TEST_WORKER_EXIT_AFTER=N[:all]): the first worker (or every one) exits
+   * after sending N results.
+   */
+  testWorkerExitAfter?: { results: number; all: boolean };
   /** Shared by every worker of a sharded scan; random when absent. */
   scanId?: string;
   /** How the scan is recorded in the store's `scans` table. */
@@ -113,6 +129,8 @@ export interface ScanProgress {
   total: bigint;
   done: number;
   inFlight: number;
+  /** Worker threads probing now (absent: the scan runs in one thread). */
+  workers?: number;
   elapsedMs: number;
   counts: Record<string, number>;
 }
@@ -142,7 +160,7 @@ export function newScanId(): string {
 }
 
 export class Scan {
-  private engine: ScanEngine<ProbeResult> | undefined;
+  private engine: { stop(): void } | undefined;
   private interrupted = false;
   /** ip → name for targets given as hostnames. */
   private names = new Map<string, string>();
@@ -336,7 +354,7 @@ export class Scan {
       await store?.flush();
       if (cfg.resumePath) saveResumeState(cfg.resumePath, state);
     };
-    const { elapsedMs } = await this.execute({
+    const { elapsedMs, unanswered } = await this.execute({
       source,
       sink,
       store,
@@ -348,11 +366,20 @@ export class Scan {
       onResult: (target) => tracker.complete(target.seq),
       checkpoint,
       steps: true,
+    }).catch(async (e: unknown) => {
+      // Every worker died: what they answered is kept (the resume covers it), then the error.
+      if (e instanceof ScanWorkerError) {
+        await checkpoint(false);
+        await sink?.close();
+      }
+      throw e;
     });
-    // Complete only when the whole permutation was walked, not when stopped or capped.
-    await checkpoint(walk.walked);
+    // Complete only when the whole permutation was walked and answered, not when stopped or
+    // capped (workers may hold targets taken from the walk that a stop left unsent).
+    const complete = walk.walked && unanswered === 0;
+    await checkpoint(complete);
     await sink?.close();
-    const stored = await finishRecord(store, walk.walked, counts, nicer);
+    const stored = await finishRecord(store, complete, counts, nicer);
     return {
       ...summaryBase,
       done: sum(counts),
@@ -570,15 +597,15 @@ export class Scan {
     onEngine?: (engine: ScanEngine<ProbeResult>) => void;
     /** Targets' `seq` are steps of a permutation: the store keeps them (resume). */
     steps?: boolean;
-  }): Promise<{ elapsedMs: number }> {
+  }): Promise<{ elapsedMs: number; unanswered: number }> {
     const cfg = this.cfg;
     const { sink, store, counts, nicer } = run;
     boundHeapGrowth(cfg.concurrency);
-    const probe = new RedisProbe({
+    const probeOptions = {
       maxReplyBytes: cfg.budgets.maxBytesPerHost,
       scanId: run.scanId,
       shard: run.shardLabel,
-    });
+    };
     let done = 0;
     // A replica's master among the scan's own targets is not an "outside" master; a streamed
     // scan has no space to check against, and its indicators say so.
@@ -586,33 +613,80 @@ export class Scan {
     const enrichCtx = space
       ? { inScanSpace: (ip: string, port: number) => space.has(ip, port) }
       : {};
-    const engine = new ScanEngine(
-      probe,
-      {
-        concurrency: cfg.concurrency,
-        rate: cfg.rate,
-        budgets: cfg.budgets,
-        transport: cfg.transport,
-        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
-        ...(cfg.retries ? { retries: cfg.retries } : {}),
-      },
-      run.source,
-      (target, result) => {
-        cfg.enricher?.enrich(result, enrichCtx);
-        sink?.write(result);
-        // The output failed (a full disk): stop; the last checkpoint throws the error.
-        if (sink?.error) engine.stop();
-        store?.write(result, run.steps ? target.seq : undefined);
-        counts[result.state] = (counts[result.state] ?? 0) + 1;
-        if (result.nicer !== undefined) nicer[result.nicer] = (nicer[result.nicer] ?? 0) + 1;
-        run.onResult?.(target);
-        cfg.onResult?.(result);
-        done++;
-      },
-      () => (sink?.congested ?? false) || (store?.congested ?? false),
-    );
+    const engineOptions = {
+      concurrency: cfg.concurrency,
+      rate: cfg.rate,
+      budgets: cfg.budgets,
+      transport: cfg.transport,
+      ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+      ...(cfg.retries ? { retries: cfg.retries } : {}),
+    };
+    /**
+     * One result, enriched here, or in a worker thread already (`enriched`), which also made its
+     * JSONL line when there is an output (`line`: the sink takes it as it is).
+     */
+    const deliver = (
+      target: EngineTarget,
+      result: ProbeResult,
+      enriched = false,
+      line?: string,
+    ): void => {
+      if (!enriched) cfg.enricher?.enrich(result, enrichCtx);
+      if (line !== undefined) (result as Lined)[LINE] = line;
+      sink?.write(result);
+      // The sink made its text of it: the store's queue need not keep the line too.
+      if (line !== undefined) (result as Lined)[LINE] = undefined;
+      // The output failed (a full disk): stop; the last checkpoint throws the error.
+      if (sink?.error) engine.stop();
+      store?.write(result, run.steps ? target.seq : undefined);
+      counts[result.state] = (counts[result.state] ?? 0) + 1;
+      if (result.nicer !== undefined) nicer[result.nicer] = (nicer[result.nicer] ?? 0) + 1;
+      run.onResult?.(target);
+      cfg.onResult?.(result);
+      done++;
+    };
+    const blocked = (): boolean => (sink?.congested ?? false) || (store?.congested ?? false);
+    const workers = run.steps ? (cfg.workers ?? 1) : 1;
+    let pool: ScanPool | undefined;
+    let engine: { run(): Promise<void>; stop(): void; stats: { inFlight: number } };
+    if (workers > 1) {
+      const init: ConstructorParameters<typeof ScanPool>[0]["init"] = {
+        probe: probeOptions,
+        lines: sink !== undefined,
+      };
+      if (cfg.enricher) init.intel = { dir: cfg.intelDir };
+      if (space && this.resolvedInput) {
+        init.space = {
+          input: this.resolvedInput,
+          ports: cfg.ports,
+          opts: { allowReserved: cfg.allowReserved, exclude: cfg.exclude },
+        };
+      }
+      pool = new ScanPool(
+        {
+          workers,
+          engine: engineOptions,
+          init,
+          ...(cfg.onNotice ? { onNotice: cfg.onNotice } : {}),
+          ...(cfg.testWorkerExitAfter !== undefined ? { exitAfter: cfg.testWorkerExitAfter } : {}),
+        },
+        run.source,
+        (target, result, line) => deliver(target, result, true, line),
+        blocked,
+      );
+      engine = pool;
+    } else {
+      const single = new ScanEngine(
+        new RedisProbe(probeOptions),
+        engineOptions,
+        run.source,
+        (target, result) => deliver(target, result),
+        blocked,
+      );
+      run.onEngine?.(single);
+      engine = single;
+    }
     this.engine = engine;
-    run.onEngine?.(engine);
     if (this.interrupted) engine.stop();
 
     const t0 = performance.now();
@@ -621,6 +695,7 @@ export class Scan {
         total: run.total(),
         done,
         inFlight: engine.stats.inFlight,
+        ...(pool ? { workers: pool.live } : {}),
         elapsedMs: performance.now() - t0,
         counts,
       });
@@ -666,7 +741,7 @@ export class Scan {
       await saving;
     }
     progress();
-    return { elapsedMs: performance.now() - t0 };
+    return { elapsedMs: performance.now() - t0, unanswered: pool?.unanswered ?? 0 };
   }
 }
 
@@ -741,37 +816,22 @@ async function resolveHostnames(
   return names;
 }
 
-/**
- * Thousands of live connections keep their state long enough to be promoted to V8's old space,
- * and by default the heap may grow to several times the live size before a full collection, so
- * garbage piles up into RSS (~230 MB at 5,000 connections against ~170 MB for a bare socket
- * loop). From HIGH_CONCURRENCY on, the heap grows by at most 2× between full collections
- * (measured, ~180 MB at 5,000 live connections for 3–9% fewer probes/s), and the young
- * generation stays at its initial size instead of doubling up to 2 × 16 MB: a scan allocates
- * fast enough to make V8 grow it to the maximum, which then sits in RSS (the growth factor is
- * read at each growth, so it can be set now; the maximum size cannot). Measured in the
- * silent-heavy mix (bench/scan.ts, 20,000 targets at 5,000 in flight, A/B interleaved):
- * 144–172 MB against 189–194 MB, for the same CPU time within the noise. Below it, speed wins.
- */
-const HIGH_CONCURRENCY = 2000;
-let heapBounded = false;
-
-function boundHeapGrowth(concurrency: number): void {
-  if (concurrency < HIGH_CONCURRENCY || heapBounded) return;
-  v8.setFlagsFromString("--heap-growing-percent=100");
-  v8.setFlagsFromString("--semi-space-growth-factor=1");
-  heapBounded = true;
-}
-
 /** Targets queued from a stream before its reading is paused. */
 const STREAM_BACKLOG = 10_000;
 /** Longest `--stream` line kept (a target, or a zmap/masscan output line, is far shorter). */
 const STREAM_LINE_BYTES = 4096;
 
+/** A result's JSONL line, when a worker thread serialised it already. */
+const LINE = Symbol("line");
+type Lined = ProbeResult & { [LINE]?: string };
+
 function openSink(output: string | undefined, append: boolean): JsonlSink | undefined {
   if (output === undefined) return undefined;
   const target = output === "-" ? { stream: process.stdout } : { path: output, append };
-  return new JsonlSink(target, { onFailure: "stop" });
+  return new JsonlSink<object>(target, {
+    onFailure: "stop",
+    line: (r) => (r as Lined)[LINE] ?? JSON.stringify(r),
+  });
 }
 
 /**
