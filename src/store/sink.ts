@@ -4,12 +4,13 @@
  * several (tee). Each sink batches through the one queue (queue.ts).
  *
  * `StoreSink`: a scan's results into the store, in batches written in order, one at a time,
- * off the probe path. `flush()` resolves when everything written before it is in the store,
+ * off the probe path (a SQLite file from a thread of its own). `flush()` resolves when everything written before it is in the store,
  * which is what a resume checkpoint waits for.
  */
 import type { ProbeResult } from "../schema/result.js";
 import { BatchQueue } from "./queue.js";
 import { type ScanWriter, StoreDamagedError } from "./store.js";
+import { type WriterThread, writerThreadFor } from "./writer-thread.js";
 
 export interface Sink<T> {
   /** Queued; never throws (a failure goes by the sink's policy, and `error` says a final one). */
@@ -61,8 +62,12 @@ export class TeeSink<T> implements Sink<T> {
 
 /** Rows per insert: large enough to amortise a transaction or a round trip. */
 const BATCH_ROWS = 2000;
+/** Bytes per insert at most (results serialised for the writer thread). */
+const BATCH_BYTES = 4 * 1024 * 1024;
 /** Above this many results not yet stored, the scan holds new connections back. */
 const MAX_QUEUED = 50_000;
+/** Or above this many bytes of them (serialised, for the writer thread). */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 /** The store stopped taking rows mid-scan (disk full, server gone): the scan stops. */
 export class StoreWriteError extends Error {}
@@ -73,23 +78,43 @@ export interface ScanRow {
   step?: number;
 }
 
+/** A row as it waits: for the writer thread, already its JSON (what its bytes are counted by). */
+interface Queued {
+  row: ScanRow;
+  json: string | undefined;
+}
+
+/**
+ * A SQLite file is written from the writer thread (writer-thread.ts): the main thread only
+ * serialises each result (one JSON.stringify) and joins a batch's into one string; the rows'
+ * columns, the inserts, the commits and WAL checkpoints happen beside the sockets. PostgreSQL
+ * (whose I/O is asynchronous already) and an in-memory SQLite store are written here.
+ */
 export class StoreSink implements Sink<ScanRow> {
-  private readonly queue: BatchQueue<ScanRow>;
+  private readonly queue: BatchQueue<Queued>;
+  private readonly thread: WriterThread | undefined;
   /** Rows the store took (a target it already held is not counted). */
   inserted = 0;
 
   constructor(store: ScanWriter, scanId: string) {
-    this.queue = new BatchQueue<ScanRow>(
-      async (rows) => {
-        this.inserted += await store.insertResults(
-          scanId,
-          rows.map((r) => r.result),
-          rows.map((r) => r.step),
-        );
+    const thread = writerThreadFor(store);
+    this.thread = thread;
+    this.queue = new BatchQueue<Queued>(
+      async (batch) => {
+        this.inserted += thread
+          ? await thread.insertResults(scanId, batchJson(batch))
+          : await store.insertResults(
+              scanId,
+              batch.map((q) => q.row.result),
+              batch.map((q) => q.row.step),
+            );
       },
       {
         batchItems: BATCH_ROWS,
+        batchBytes: BATCH_BYTES,
+        sizeOf: (q) => q.json?.length ?? 0,
         congestedAt: MAX_QUEUED,
+        congestedBytes: MAX_QUEUED_BYTES,
         // After a failure nothing more is written: a checkpoint must not pass lost rows. A
         // damaged store is said as such (the file, how to check it), not as a failed write.
         failure: {
@@ -104,7 +129,10 @@ export class StoreSink implements Sink<ScanRow> {
   }
 
   write(row: ScanRow): void {
-    this.queue.push(row);
+    this.queue.push({
+      row,
+      json: this.thread === undefined ? undefined : JSON.stringify(row.result),
+    });
   }
 
   get congested(): boolean {
@@ -117,19 +145,36 @@ export class StoreSink implements Sink<ScanRow> {
   }
 
   /**
-   * Everything written before this call is stored, or the write error is thrown. Results
-   * written while it waits go into later batches: a checkpoint taken just before calling it
-   * covers exactly what it waits for.
+   * Everything written before this call is stored (committed, by the writer thread when there
+   * is one), or the write error is thrown. Results written while it waits go into later
+   * batches: a checkpoint taken just before calling it covers exactly what it waits for.
    */
   flush(timeoutMs?: number): Promise<boolean> {
     return this.queue.flush(timeoutMs);
   }
 
-  close(timeoutMs?: number): Promise<boolean> {
-    return this.queue.close(timeoutMs);
+  /** Write what is left, then let the writer thread go (the store stays open). */
+  async close(timeoutMs?: number): Promise<boolean> {
+    try {
+      return await this.queue.close(timeoutMs);
+    } finally {
+      await this.thread?.close();
+    }
   }
 
   unwritten(): ScanRow[] {
-    return this.queue.unwritten();
+    return this.queue.unwritten().map((q) => q.row);
   }
+}
+
+/** A batch for the writer thread: the rows' JSON joined, and their steps. */
+function batchJson(batch: readonly Queued[]): string {
+  let results = "";
+  const steps: Array<number | null> = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const q = batch[i]!;
+    results += i === 0 ? q.json : `,${q.json}`;
+    steps[i] = q.row.step ?? null;
+  }
+  return `{"results":[${results}],"steps":${JSON.stringify(steps)}}`;
 }

@@ -72,12 +72,13 @@ export class ScanRecord {
   }
 
   /**
-   * The last rows are stored; a shard that ran to its end (`complete`) is marked finished, and
+   * The last rows are stored (nothing is written through this record after it); a shard that ran to its end (`complete`) is marked finished, and
    * with it the scan once all its shards are. Returns the shard's counts from its rows (exact
    * whatever was probed twice or rolled back).
    */
   async finish(complete: boolean): Promise<Record<string, number>> {
-    await this.sink.flush();
+    // Every row committed (by the writer thread, which is let go of) before the counts are read.
+    await this.sink.close();
     const exact = await this.counts();
     if (complete) await this.store.finishShard(this.scanId, this.shard, exact);
     return exact;
