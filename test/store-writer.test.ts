@@ -38,13 +38,13 @@ function result(i: number, state = i % 3 === 0 ? "open" : "closed"): ProbeResult
   return r;
 }
 
-/** The store with every insertResults call on this (the main) thread counted. */
+/** The store with every insertResults and recordShardProgress call on this (the main) thread counted. */
 function counting(store: SqliteStore): { store: Store; calls: () => number } {
   let calls = 0;
   const proxy = new Proxy(store, {
     get(target, key) {
       const v: unknown = Reflect.get(target, key, target);
-      if (key === "insertResults") {
+      if (key === "insertResults" || key === "recordShardProgress") {
         return (...args: unknown[]) => {
           calls++;
           return (v as (...a: unknown[]) => unknown).apply(target, args);
@@ -66,6 +66,16 @@ describe("the store's writer thread", () => {
     for (let i = 0; i < N; i++) record.write(result(i), i);
     // Half of the first thousand again: already held, not counted.
     for (let i = 0; i < 1000; i += 2) record.write(result(i), i);
+    const progress = {
+      done: N,
+      total: N,
+      inFlight: 0,
+      elapsedMs: 1,
+      updatedAt: "2026-12-05T00:00:01Z",
+      counts: { open: 1 },
+    };
+    await record.progress(progress);
+    assert.deepEqual((await main.listShards("w"))[0]?.progress, progress);
     await record.flush();
     // The barrier: another connection (the main thread's) sees every row written before it.
     const seen = main as unknown as { stateCounts(s: string): Promise<Record<string, number>> };
@@ -73,7 +83,7 @@ describe("the store's writer thread", () => {
     assert.equal(held, N);
     assert.equal(record.inserted, N);
     const exact = await record.finish(true);
-    assert.equal(calls(), 0, "insertResults ran on the main thread");
+    assert.equal(calls(), 0, "insertResults or recordShardProgress ran on the main thread");
     const db = new Database(file, { readonly: true });
     const recount = Object.fromEntries(
       (

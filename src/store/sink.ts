@@ -9,7 +9,7 @@
  */
 import type { ProbeResult } from "../schema/result.js";
 import { BatchQueue } from "./queue.js";
-import { type ScanWriter, StoreDamagedError } from "./store.js";
+import { type ScanWriter, type ShardProgress, StoreDamagedError } from "./store.js";
 import { type WriterThread, writerThreadFor } from "./writer-thread.js";
 
 export interface Sink<T> {
@@ -100,7 +100,10 @@ export class StoreSink implements Sink<ScanRow> {
   /** Rows the store took (a target it already held is not counted). */
   inserted = 0;
 
-  constructor(store: ScanWriter, scanId: string) {
+  constructor(
+    private readonly store: ScanWriter,
+    private readonly scanId: string,
+  ) {
     const thread = writerThreadFor(store);
     this.thread = thread;
     this.queue = new BatchQueue<ScanRow>(
@@ -144,6 +147,13 @@ export class StoreSink implements Sink<ScanRow> {
 
   get congested(): boolean {
     return this.queue.congested;
+  }
+
+  /** A running shard's progress, through the writer thread when there is one. */
+  progress(shard: string, p: ShardProgress): Promise<void> {
+    return this.thread
+      ? this.thread.recordProgress(this.scanId, shard, p)
+      : this.store.recordShardProgress(this.scanId, shard, p);
   }
 
   /** The first write error, if any: the scan stops on it. */

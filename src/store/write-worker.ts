@@ -8,13 +8,15 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import type { ProbeResult } from "../schema/result.js";
 import { SqliteStore } from "./sqlite.js";
-import { StoreDamagedError } from "./store.js";
+import { type ShardProgress, StoreDamagedError } from "./store.js";
 
 export type WriteRequest =
   /** `json`: `{"results":[…],"steps":[…]}` (a step null where the result has none). */
   | { id: number; op: "results"; scanId: string; json: string }
   /** `json`: `{"sessions":[…],"events":[…]}`. */
   | { id: number; op: "honeypot"; json: string }
+  /** A running shard's progress (`json`: a ShardProgress), after the batches sent before it. */
+  | { id: number; op: "progress"; scanId: string; shard: string; json: string }
   | { id: number; op: "close" };
 
 /**
@@ -60,6 +62,10 @@ async function handle(m: WriteRequest): Promise<WriteReply> {
       const batch = JSON.parse(m.json) as { results: ProbeResult[]; steps: Array<number | null> };
       const steps = batch.steps.map((s) => s ?? undefined);
       return { id: m.id, n: await store.insertResults(m.scanId, batch.results, steps) };
+    }
+    if (m.op === "progress") {
+      await store.recordShardProgress(m.scanId, m.shard, JSON.parse(m.json) as ShardProgress);
+      return { id: m.id };
     }
     const batch = JSON.parse(m.json) as {
       sessions: HoneypotSessionRow[];

@@ -15,7 +15,7 @@
  */
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import { within } from "./queue.js";
-import { StoreDamagedError } from "./store.js";
+import { type ShardProgress, StoreDamagedError } from "./store.js";
 import type { WriteReply, WriteRequest } from "./write-worker.js";
 
 /** The writer thread died: what it had not answered is not known to be written. */
@@ -30,7 +30,10 @@ const RELEASE_TIMEOUT_MS = 2000;
 const HEAP_MB = 256;
 
 type Pending = { resolve: (n: number) => void; reject: (e: Error) => void };
-type Request = { op: "results"; scanId: string; json: string } | { op: "honeypot"; json: string };
+type Request =
+  | { op: "results"; scanId: string; json: string }
+  | { op: "honeypot"; json: string }
+  | { op: "progress"; scanId: string; shard: string; json: string };
 
 export class WriterThread {
   private readonly worker: Worker;
@@ -70,6 +73,15 @@ export class WriterThread {
   /** Honeypot rows as `{"sessions":[…],"events":[…]}` (sessions are written first). */
   async recordHoneypot(json: string): Promise<void> {
     await this.request({ op: "honeypot", json });
+  }
+
+  /**
+   * A running shard's progress, written by the thread after the batches sent before it: the
+   * main thread's connection would wait on the thread's write lock (better-sqlite3 waits
+   * synchronously, holding every socket back) while a batch commits.
+   */
+  async recordProgress(scanId: string, shard: string, progress: ShardProgress): Promise<void> {
+    await this.request({ op: "progress", scanId, shard, json: JSON.stringify(progress) });
   }
 
   private request(m: Request): Promise<number> {

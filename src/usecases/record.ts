@@ -6,7 +6,7 @@
  */
 import os from "node:os";
 import type { ProbeResult } from "../schema/result.js";
-import type { CheckpointCover, ScanInfo, ScanWriter } from "../store/index.js";
+import type { CheckpointCover, ScanInfo, ScanWriter, ShardProgress } from "../store/index.js";
 import { StoreSink } from "../store/sink.js";
 
 export class ScanRecord {
@@ -54,6 +54,14 @@ export class ScanRecord {
   /** Queued and written in batches; `step`: the result's position in the scan's permutation. */
   write(result: ProbeResult, step?: number): void {
     this.sink.write(step === undefined ? { result } : { result, step });
+  }
+
+  /**
+   * The shard's progress (the dashboard's bar), written after the batches queued before it
+   * (by the writer thread, for a SQLite file: the main thread does not wait on its lock).
+   */
+  progress(p: ShardProgress): Promise<void> {
+    return this.sink.progress(this.shard, p);
   }
 
   /** Too many results wait for the store: the producer should hold back (or `flush`). */
