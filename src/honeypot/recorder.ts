@@ -11,15 +11,14 @@
  * is dropped, counted and said. Shutting down writes what is left within a deadline, then says
  * what could not be written.
  */
-import { Worker } from "node:worker_threads";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { type HoneypotStore, StoreDamagedError } from "../store/index.js";
 import { JsonlSink, type JsonlTarget, OutputWriteError } from "../store/jsonl.js";
 import { BatchQueue, within } from "../store/queue.js";
 import { type Sink, TeeSink } from "../store/sink.js";
+import { WriterThread } from "../store/writer-thread.js";
 import { logText } from "../untrusted/text.js";
 import { type ByteAccount, MemoryBudget } from "./memory.js";
-import type { WriterReply } from "./recorder-worker.js";
 
 /** Rows lost: dropped while running, or not written when the recorder closed. */
 export interface RowCounts {
@@ -425,78 +424,35 @@ function storeWriter(store: HoneypotStore): BatchWriter {
 }
 
 /**
- * A SQLite store written from a worker thread with its own connection (WAL lets it share the
- * file with the main thread's). The main thread only serialises each batch to one JSON string;
- * the inserts, the commits and the checkpoints happen beside it, so answering visitors does
- * not wait on the disk. A thread that died (it could not open the file, say) is started again
- * for the next batch.
+ * A SQLite store written from the store's writer thread (WriterThread: its own connection,
+ * which WAL lets share the file with the main thread's). The main thread only puts each batch
+ * together as one JSON string; the inserts, the commits and the checkpoints happen beside it, so
+ * answering visitors does not wait on the disk. A thread that died (it could not open the file,
+ * say) is started again for the next batch.
  */
 export class WorkerWriter implements BatchWriter {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private ids = 0;
+  private thread: WriterThread | undefined;
   private closed = false;
 
   constructor(private readonly dbPath: string) {
-    this.worker = this.spawn();
-  }
-
-  private spawn(): Worker {
-    const worker = new Worker(new URL("./recorder-worker.js", import.meta.url), {
-      workerData: { db: this.dbPath },
-    });
-    worker.on("message", (m: WriterReply) => {
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (m.error === undefined) w?.resolve();
-      else if (m.damaged) w?.reject(new StoreDamagedError(m.damaged.file, m.damaged.detail));
-      else
-        w?.reject(Object.assign(new Error(m.error), m.code !== undefined ? { code: m.code } : {}));
-    });
-    const fail = (e: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const w of this.waiting.values()) w.reject(e);
-      this.waiting.clear();
-    };
-    worker.on("error", fail);
-    worker.on("exit", (code) => fail(new Error(`the recorder thread exited (${code})`)));
-    return worker;
-  }
-
-  private request(m: { json: string } | { close: true }): Promise<void> {
-    if (this.closed && !("close" in m)) return Promise.reject(new Error("the recorder is closed"));
-    this.worker ??= this.spawn();
-    const worker = this.worker;
-    const id = ++this.ids;
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, ...m });
-    });
+    this.thread = new WriterThread(dbPath);
   }
 
   write(sessions: string[], events: string[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the recorder is closed"));
+    if (this.thread === undefined || this.thread.error !== undefined) {
+      this.thread = new WriterThread(this.dbPath);
+    }
     // The rows are JSON already: the batch is put together, not serialised again.
-    return this.request({
-      json: `{"sessions":[${sessions.join(",")}],"events":[${events.join(",")}]}`,
-    });
+    return this.thread.recordHoneypot(
+      `{"sessions":[${sessions.join(",")}],"events":[${events.join(",")}]}`,
+    );
   }
 
+  /** Let go of the store (a thread that does not in time is ended). */
   async close(): Promise<void> {
     this.closed = true;
-    const worker = this.worker;
-    if (worker === undefined) return;
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    const closed = this.request({ close: true }).then(() => exited);
-    // A thread that does not let go of its store in time (or failed to) is ended.
-    if (
-      !(await within(
-        closed.catch(() => {}),
-        RELEASE_TIMEOUT_MS,
-      )) ||
-      this.worker === worker
-    ) {
-      await worker.terminate();
-    }
+    await this.thread?.close();
   }
 }
 

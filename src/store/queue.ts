@@ -47,6 +47,8 @@ export interface QueueOptions<T> {
   sizeOf?: (item: T) => number;
   /** Items waiting past which `congested` says so. */
   congestedAt?: number;
+  /** Or bytes waiting (with `sizeOf`) past which it does. */
+  congestedBytes?: number;
   /** Waiting items' bytes are taken from here; an item it has no room for is dropped. */
   account?: ByteAccount;
   /** Items with the same key replace the one still waiting (the latest state of a thing wins). */
@@ -95,7 +97,11 @@ export class BatchQueue<T> {
 
   /** Too much waits: the producer should hold back. */
   get congested(): boolean {
-    return this.opts.congestedAt !== undefined && this.count > this.opts.congestedAt;
+    const { congestedAt, congestedBytes } = this.opts;
+    return (
+      (congestedAt !== undefined && this.count > congestedAt) ||
+      (congestedBytes !== undefined && this.waitingBytes > congestedBytes)
+    );
   }
 
   /** Items waiting or being written. */

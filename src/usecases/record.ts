@@ -6,7 +6,7 @@
  */
 import os from "node:os";
 import type { ProbeResult } from "../schema/result.js";
-import type { CheckpointCover, ScanInfo, ScanWriter } from "../store/index.js";
+import type { CheckpointCover, ScanInfo, ScanWriter, ShardProgress } from "../store/index.js";
 import { StoreSink } from "../store/sink.js";
 
 export class ScanRecord {
@@ -56,6 +56,14 @@ export class ScanRecord {
     this.sink.write(step === undefined ? { result } : { result, step });
   }
 
+  /**
+   * The shard's progress (the dashboard's bar), written after the batches queued before it
+   * (by the writer thread, for a SQLite file: the main thread does not wait on its lock).
+   */
+  progress(p: ShardProgress): Promise<void> {
+    return this.sink.progress(this.shard, p);
+  }
+
   /** Too many results wait for the store: the producer should hold back (or `flush`). */
   get congested(): boolean {
     return this.sink.congested;
@@ -72,12 +80,13 @@ export class ScanRecord {
   }
 
   /**
-   * The last rows are stored; a shard that ran to its end (`complete`) is marked finished, and
+   * The last rows are stored (nothing is written through this record after it); a shard that ran to its end (`complete`) is marked finished, and
    * with it the scan once all its shards are. Returns the shard's counts from its rows (exact
    * whatever was probed twice or rolled back).
    */
   async finish(complete: boolean): Promise<Record<string, number>> {
-    await this.sink.flush();
+    // Every row committed (by the writer thread, which is let go of) before the counts are read.
+    await this.sink.close();
     const exact = await this.counts();
     if (complete) await this.store.finishShard(this.scanId, this.shard, exact);
     return exact;

@@ -711,8 +711,8 @@ export class Scan {
         .checkpoint(false)
         .then(async () => {
           // The dashboard's progress bar; a failed write of it does not stop the scan.
-          await cfg.store
-            ?.recordShardProgress(run.scanId, run.shardLabel, {
+          await run.store
+            ?.progress({
               done,
               total: Number(run.total()),
               inFlight: engine.stats.inFlight,
