@@ -7,7 +7,7 @@
 import os from "node:os";
 import type { ProbeResult } from "../schema/result.js";
 import type { CheckpointCover, ScanInfo, ScanWriter, ShardProgress } from "../store/index.js";
-import { StoreSink } from "../store/sink.js";
+import { type ScanRow, StoreSink } from "../store/sink.js";
 
 export class ScanRecord {
   private readonly sink: StoreSink;
@@ -52,8 +52,11 @@ export class ScanRecord {
   }
 
   /** Queued and written in batches; `step`: the result's position in the scan's permutation. */
-  write(result: ProbeResult, step?: number): void {
-    this.sink.write(step === undefined ? { result } : { result, step });
+  write(result: ProbeResult, step?: number, line?: string): void {
+    const row: ScanRow = { result };
+    if (step !== undefined) row.step = step;
+    if (line !== undefined) row.line = line;
+    this.sink.write(row);
   }
 
   /**

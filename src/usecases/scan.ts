@@ -632,13 +632,14 @@ export class Scan {
       line?: string,
     ): void => {
       if (!enriched) cfg.enricher?.enrich(result, enrichCtx);
-      if (line !== undefined) (result as Lined)[LINE] = line;
+      // One JSON text of the result for the output and the store's writer thread alike.
+      const text = line ?? (sink !== undefined ? JSON.stringify(result) : undefined);
+      if (text !== undefined) (result as Lined)[LINE] = text;
       sink?.write(result);
-      // The sink made its text of it: the store's queue need not keep the line too.
-      if (line !== undefined) (result as Lined)[LINE] = undefined;
+      if (text !== undefined) (result as Lined)[LINE] = undefined;
       // The output failed (a full disk): stop; the last checkpoint throws the error.
       if (sink?.error) engine.stop();
-      store?.write(result, run.steps ? target.seq : undefined);
+      store?.write(result, run.steps ? target.seq : undefined, text);
       counts[result.state] = (counts[result.state] ?? 0) + 1;
       if (result.nicer !== undefined) nicer[result.nicer] = (nicer[result.nicer] ?? 0) + 1;
       run.onResult?.(target);
