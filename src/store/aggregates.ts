@@ -146,7 +146,7 @@ export const RECORD_ROWS_SQL = "(state = 'open' OR cve_count > 0)";
  */
 export class AggregateDelta {
   private readonly tuples = new Map<string, { shard: string; values: FactValue[]; n: number }>();
-  private readonly records = new Map<string, number>();
+  private readonly records = new Map<string, AggregateCount>();
   readonly examples: AggregateExample[] = [];
 
   /** A result row's values as resultRow gives them (the insert already computed them). */
@@ -173,8 +173,16 @@ export class AggregateDelta {
 
   /** `n` rows (negative: removed) with these FACT_COLUMNS values. */
   addFacts(shard: string, values: readonly FactValue[], n: number): void {
-    let k = shard;
-    for (const v of values) k += v === null ? "\u0001" : `\u0000${v}`;
+    // Each value with its length: no string (a server's, with any characters) can end one
+    // value and start the next.
+    let k = `${shard.length}:${shard}`;
+    for (const v of values) {
+      if (v === null) k += "|";
+      else {
+        const t = String(v);
+        k += `${typeof v === "number" ? "#" : "$"}${t.length}:${t}`;
+      }
+    }
     const t = this.tuples.get(k);
     if (t) t.n += n;
     else this.tuples.set(k, { shard, values: [...values], n });
@@ -182,9 +190,12 @@ export class AggregateDelta {
 
   /** What only the record tells: CVEs, their caveats, replication and compromise examples. */
   addRecord(shard: string, r: ProbeResult, sign: 1 | -1): void {
-    const count = (dim: string, key: FactValue[]): void => {
-      const k = JSON.stringify([shard, dim, JSON.stringify(key)]);
-      this.records.set(k, (this.records.get(k) ?? 0) + sign);
+    const count = (dim: string, values: FactValue[]): void => {
+      const key = JSON.stringify(values);
+      const k = `${shard.length}:${shard}\u0000${dim}\u0000${key}`;
+      const e = this.records.get(k);
+      if (e) e.n += sign;
+      else this.records.set(k, { shard, dim, key, n: sign });
     };
     if (r.cves !== undefined && r.cves.length > 0) {
       if (r.cve_verdict?.backports_possible) count("cve_caveat", ["backports_possible"]);
@@ -215,7 +226,7 @@ export class AggregateDelta {
   counts(): AggregateCount[] {
     const sums = new Map<string, AggregateCount>();
     const add = (shard: string, dim: string, key: string, n: number): void => {
-      const k = `${shard}\u0000${dim}\u0000${key}`;
+      const k = `${shard.length}:${shard}\u0000${dim}\u0000${key}`;
       const e = sums.get(k);
       if (e) e.n += n;
       else sums.set(k, { shard, dim, key, n });
@@ -226,11 +237,7 @@ export class AggregateDelta {
         add(t.shard, dim, JSON.stringify(idx.map((i) => t.values[i] ?? null)), t.n);
       }
     }
-    for (const [k, n] of this.records) {
-      if (n === 0) continue;
-      const [shard, dim, key] = JSON.parse(k) as [string, string, string];
-      add(shard, dim, key, n);
-    }
+    for (const r of this.records.values()) if (r.n !== 0) add(r.shard, r.dim, r.key, r.n);
     return [...sums.values()]
       .filter((c) => c.n !== 0)
       .sort((a, b) => cmp(a.shard, b.shard) || cmp(a.dim, b.dim) || cmp(a.key, b.key));
