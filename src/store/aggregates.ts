@@ -131,6 +131,18 @@ const FACT_VALUES = FACT_INDEXES.map(
   (i) => RESULT_COLUMNS[i]!.value as (x: StoredResult) => FactValue,
 );
 
+const IDENTITY: readonly number[] = FACT_COLUMNS.map((_, i) => i);
+
+/**
+ * A value in a map key: its type and length before it, so no string (a server's, with any
+ * characters) can end one value and start the next.
+ */
+function encode(v: FactValue): string {
+  if (v === null) return "|";
+  const t = String(v);
+  return `${typeof v === "number" ? "#" : "$"}${t.length}:${t}`;
+}
+
 /** Each dimension's columns as positions in FACT_COLUMNS. */
 const DIMENSION_INDEXES: Array<[string, number[]]> = Object.entries(DIMENSIONS).map(
   ([dim, cols]) => [dim, cols.map((c) => FACT_COLUMNS.indexOf(c))],
@@ -145,19 +157,20 @@ export const RECORD_ROWS_SQL = "(state = 'open' OR cve_count > 0)";
  * expanded to the dimensions once.
  */
 export class AggregateDelta {
-  private readonly tuples = new Map<string, { shard: string; values: FactValue[]; n: number }>();
-  private readonly records = new Map<string, AggregateCount>();
+  /** (shard, dimension, values) → count; the key JSON made once per distinct entry. */
+  private readonly entries = new Map<string, AggregateCount>();
+  /** Per fact column, its values seen in this delta and their codes; the shards' likewise. */
+  private readonly interned: Array<Map<FactValue, string>> = FACT_COLUMNS.map(() => new Map());
+  private readonly shards = new Map<string, string>();
+  private readonly codes: string[] = FACT_COLUMNS.map(() => "");
   readonly examples: AggregateExample[] = [];
 
   /** A result row's values as resultRow gives them (the insert already computed them). */
   addRow(row: readonly FactValue[], result: ProbeResult, sign: 1 | -1): void {
-    const shard = row[SHARD_INDEX];
-    this.addFacts(
-      shard == null ? "" : String(shard),
-      FACT_INDEXES.map((i) => row[i] ?? null),
-      sign,
-    );
-    this.addRecord(shard == null ? "" : String(shard), result, sign);
+    const v = row[SHARD_INDEX];
+    const shard = v == null ? "" : String(v);
+    this.addFacts(shard, row, sign, FACT_INDEXES);
+    this.addRecord(shard, result, sign);
   }
 
   /** A result, its columns computed as the insert computes them. */
@@ -171,36 +184,70 @@ export class AggregateDelta {
     this.addRecord(result.shard ?? "", result, sign);
   }
 
-  /** `n` rows (negative: removed) with these FACT_COLUMNS values. */
-  addFacts(shard: string, values: readonly FactValue[], n: number): void {
-    // Each value with its length: no string (a server's, with any characters) can end one
-    // value and start the next.
-    let k = `${shard.length}:${shard}`;
-    for (const v of values) {
-      if (v === null) k += "|";
+  /**
+   * `n` rows (negative: removed) with these FACT_COLUMNS values (`at`: where each of them is
+   * in `values`; by default in order), counted in every dimension. A batch's rows are nearly
+   * all distinct as whole tuples (ASN × version × country …) but share a few hundred values per
+   * dimension, so each dimension's key is a cheap string and its JSON is made once per value.
+   */
+  addFacts(
+    shard: string,
+    values: readonly FactValue[],
+    n: number,
+    at: readonly number[] = IDENTITY,
+  ): void {
+    // Each value as a short code of this batch (its column's n-th distinct value): a
+    // dimension's key is a few codes, whatever the lengths or characters of the values.
+    const codes = this.codes;
+    for (let c = 0; c < codes.length; c++) {
+      const v = values[at[c]!] ?? null;
+      const known = this.interned[c]!;
+      let code = known.get(v);
+      if (code === undefined) {
+        code = `${known.size},`;
+        known.set(v, code);
+      }
+      codes[c] = code;
+    }
+    const shardCode = this.shardCode(shard);
+    for (const [dim, idx] of DIMENSION_INDEXES) {
+      let k = shardCode + dim;
+      for (const i of idx) k += codes[i];
+      const e = this.entries.get(k);
+      if (e) e.n += n;
       else {
-        const t = String(v);
-        k += `${typeof v === "number" ? "#" : "$"}${t.length}:${t}`;
+        const key = JSON.stringify(idx.map((i) => values[at[i]!] ?? null));
+        this.entries.set(k, { shard, dim, key, n });
       }
     }
-    const t = this.tuples.get(k);
-    if (t) t.n += n;
-    else this.tuples.set(k, { shard, values: [...values], n });
+  }
+
+  private shardCode(shard: string): string {
+    let code = this.shards.get(shard);
+    if (code === undefined) {
+      code = `${this.shards.size}:`;
+      this.shards.set(shard, code);
+    }
+    return code;
+  }
+
+  /** A record dimension's key: the shard's code, the name, each value encoded (see encode). */
+  private count(shard: string, dim: string, values: readonly FactValue[], n: number): void {
+    let k = `${this.shardCode(shard)}${dim}=`;
+    for (const v of values) k += encode(v);
+    const e = this.entries.get(k);
+    if (e) e.n += n;
+    else this.entries.set(k, { shard, dim, key: JSON.stringify(values), n });
   }
 
   /** What only the record tells: CVEs, their caveats, replication and compromise examples. */
   addRecord(shard: string, r: ProbeResult, sign: 1 | -1): void {
-    const count = (dim: string, values: FactValue[]): void => {
-      const key = JSON.stringify(values);
-      const k = `${shard.length}:${shard}\u0000${dim}\u0000${key}`;
-      const e = this.records.get(k);
-      if (e) e.n += sign;
-      else this.records.set(k, { shard, dim, key, n: sign });
-    };
     if (r.cves !== undefined && r.cves.length > 0) {
-      if (r.cve_verdict?.backports_possible) count("cve_caveat", ["backports_possible"]);
-      if (r.cve_verdict?.ambiguous !== undefined) count("cve_caveat", ["ambiguous"]);
-      for (const c of r.cves) count("cve", [c.id, c.cvss ?? null]);
+      if (r.cve_verdict?.backports_possible)
+        this.count(shard, "cve_caveat", ["backports_possible"], sign);
+      if (r.cve_verdict?.ambiguous !== undefined)
+        this.count(shard, "cve_caveat", ["ambiguous"], sign);
+      for (const c of r.cves) this.count(shard, "cve", [c.id, c.cvss ?? null], sign);
     }
     if (r.state !== "open") return;
     const example = (kind: string, i: number, detail: string): void => {
@@ -209,7 +256,7 @@ export class AggregateDelta {
     };
     const leak = replicationLeak(r);
     if (leak) {
-      count("replication", []);
+      this.count(shard, "replication", [], sign);
       example(REPLICATION_EXAMPLE, 0, JSON.stringify({ role: leak.role, pointsTo: leak.pointsTo }));
     }
     let i = 0;
@@ -224,27 +271,13 @@ export class AggregateDelta {
 
   /** The non-zero deltas, in (shard, dim, key) order: writers lock rows in one order. */
   counts(): AggregateCount[] {
-    const sums = new Map<string, AggregateCount>();
-    const add = (shard: string, dim: string, key: string, n: number): void => {
-      const k = `${shard.length}:${shard}\u0000${dim}\u0000${key}`;
-      const e = sums.get(k);
-      if (e) e.n += n;
-      else sums.set(k, { shard, dim, key, n });
-    };
-    for (const t of this.tuples.values()) {
-      if (t.n === 0) continue;
-      for (const [dim, idx] of DIMENSION_INDEXES) {
-        add(t.shard, dim, JSON.stringify(idx.map((i) => t.values[i] ?? null)), t.n);
-      }
-    }
-    for (const r of this.records.values()) if (r.n !== 0) add(r.shard, r.dim, r.key, r.n);
-    return [...sums.values()]
+    return [...this.entries.values()]
       .filter((c) => c.n !== 0)
       .sort((a, b) => cmp(a.shard, b.shard) || cmp(a.dim, b.dim) || cmp(a.key, b.key));
   }
 
   get empty(): boolean {
-    return this.tuples.size === 0 && this.records.size === 0 && this.examples.length === 0;
+    return this.entries.size === 0 && this.examples.length === 0;
   }
 }
 
