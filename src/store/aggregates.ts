@@ -162,6 +162,9 @@ export class AggregateDelta {
   /** Per fact column, its values seen in this delta and their codes; the shards' likewise. */
   private readonly interned: Array<Map<FactValue, string>> = FACT_COLUMNS.map(() => new Map());
   private readonly shards = new Map<string, string>();
+  /** CVE counts: shard → id → score → count (also listed in `cveList`). */
+  private readonly cves = new Map<string, Map<string, Map<number | null, AggregateCount>>>();
+  private readonly cveList: AggregateCount[] = [];
   private readonly codes: string[] = FACT_COLUMNS.map(() => "");
   readonly examples: AggregateExample[] = [];
 
@@ -247,7 +250,29 @@ export class AggregateDelta {
         this.count(shard, "cve_caveat", ["backports_possible"], sign);
       if (r.cve_verdict?.ambiguous !== undefined)
         this.count(shard, "cve_caveat", ["ambiguous"], sign);
-      for (const c of r.cves) this.count(shard, "cve", [c.id, c.cvss ?? null], sign);
+      // The most frequent record facts (an old version carries dozens of CVEs): nested maps,
+      // no key built per CVE.
+      let byId = this.cves.get(shard);
+      if (byId === undefined) {
+        byId = new Map();
+        this.cves.set(shard, byId);
+      }
+      for (const c of r.cves) {
+        let byScore = byId.get(c.id);
+        if (byScore === undefined) {
+          byScore = new Map();
+          byId.set(c.id, byScore);
+        }
+        const cvss = c.cvss ?? null;
+        const e = byScore.get(cvss);
+        if (e) e.n += sign;
+        else {
+          const key = JSON.stringify([c.id, cvss]);
+          const entry = { shard, dim: "cve", key, n: sign as number };
+          byScore.set(cvss, entry);
+          this.cveList.push(entry);
+        }
+      }
     }
     if (r.state !== "open") return;
     const example = (kind: string, i: number, detail: string): void => {
@@ -271,13 +296,13 @@ export class AggregateDelta {
 
   /** The non-zero deltas, in (shard, dim, key) order: writers lock rows in one order. */
   counts(): AggregateCount[] {
-    return [...this.entries.values()]
+    return [...this.entries.values(), ...this.cveList]
       .filter((c) => c.n !== 0)
       .sort((a, b) => cmp(a.shard, b.shard) || cmp(a.dim, b.dim) || cmp(a.key, b.key));
   }
 
   get empty(): boolean {
-    return this.entries.size === 0 && this.examples.length === 0;
+    return this.entries.size === 0 && this.cveList.length === 0 && this.examples.length === 0;
   }
 }
 
