@@ -173,7 +173,11 @@ for (const [kind, location] of backends) {
           byShard.set(shard, list);
         });
         for (let s = 0; s < SHARDS; s++) {
-          await store.beginShard({ scanId: id, shard: shardOf(s, SHARDS), startedAt: "2026-11-01T00:00:00.000Z" });
+          await store.beginShard({
+            scanId: id,
+            shard: shardOf(s, SHARDS),
+            startedAt: "2026-11-01T00:00:00.000Z",
+          });
         }
         // Batches of the shards interleaved; every fourth batch written twice; one batch with a
         // target twice in it.
