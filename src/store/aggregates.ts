@@ -165,7 +165,11 @@ export class AggregateDelta {
   /** CVE counts: shard → id → score → count (also listed in `cveList`). */
   private readonly cves = new Map<string, Map<string, Map<number | null, AggregateCount>>>();
   private readonly cveList: AggregateCount[] = [];
-  private readonly codes: string[] = FACT_COLUMNS.map(() => "");
+  /** Rows per distinct tuple of fact values (keyed by their codes). */
+  private readonly tuples = new Map<
+    string,
+    { shard: string; codes: string[]; values: FactValue[]; n: number }
+  >();
   readonly examples: AggregateExample[] = [];
 
   /** A result row's values as resultRow gives them (the insert already computed them). */
@@ -189,9 +193,11 @@ export class AggregateDelta {
 
   /**
    * `n` rows (negative: removed) with these FACT_COLUMNS values (`at`: where each of them is
-   * in `values`; by default in order), counted in every dimension. A batch's rows are nearly
-   * all distinct as whole tuples (ASN × version × country …) but share a few hundred values per
-   * dimension, so each dimension's key is a cheap string and its JSON is made once per value.
+   * in `values`; by default in order). Each value becomes a short code of this delta (its
+   * column's n-th distinct value), and the row is counted under its whole tuple of codes: most
+   * rows of a scan share their tuple with many others (an auth_required row is its place: ASN,
+   * country, cloud), so a row costs one key of codes and one lookup, and each distinct tuple is
+   * spread over the dimensions once, in counts().
    */
   addFacts(
     shard: string,
@@ -199,10 +205,9 @@ export class AggregateDelta {
     n: number,
     at: readonly number[] = IDENTITY,
   ): void {
-    // Each value as a short code of this batch (its column's n-th distinct value): a
-    // dimension's key is a few codes, whatever the lengths or characters of the values.
-    const codes = this.codes;
-    for (let c = 0; c < codes.length; c++) {
+    let k = this.shardCode(shard);
+    const codes: string[] = [];
+    for (let c = 0; c < IDENTITY.length; c++) {
       const v = values[at[c]!] ?? null;
       const known = this.interned[c]!;
       let code = known.get(v);
@@ -210,19 +215,36 @@ export class AggregateDelta {
         code = `${known.size},`;
         known.set(v, code);
       }
-      codes[c] = code;
+      codes.push(code);
+      k += code;
     }
-    const shardCode = this.shardCode(shard);
-    for (const [dim, idx] of DIMENSION_INDEXES) {
-      let k = shardCode + dim;
-      for (const i of idx) k += codes[i];
-      const e = this.entries.get(k);
-      if (e) e.n += n;
-      else {
-        const key = JSON.stringify(idx.map((i) => values[at[i]!] ?? null));
-        this.entries.set(k, { shard, dim, key, n });
+    const t = this.tuples.get(k);
+    if (t) t.n += n;
+    else {
+      const tuple: FactValue[] = [];
+      for (let c = 0; c < IDENTITY.length; c++) tuple.push(values[at[c]!] ?? null);
+      this.tuples.set(k, { shard, codes, values: tuple, n });
+    }
+  }
+
+  /** The distinct tuples counted into the dimensions (a dimension's key: its columns' codes). */
+  private spread(): AggregateCount[] {
+    const entries = new Map<string, AggregateCount>();
+    for (const t of this.tuples.values()) {
+      if (t.n === 0) continue;
+      const shardCode = this.shardCode(t.shard);
+      for (const [dim, idx] of DIMENSION_INDEXES) {
+        let k = shardCode + dim;
+        for (const i of idx) k += t.codes[i];
+        const e = entries.get(k);
+        if (e) e.n += t.n;
+        else {
+          const key = JSON.stringify(idx.map((i) => t.values[i] ?? null));
+          entries.set(k, { shard: t.shard, dim, key, n: t.n });
+        }
       }
     }
+    return [...entries.values()];
   }
 
   private shardCode(shard: string): string {
@@ -296,13 +318,18 @@ export class AggregateDelta {
 
   /** The non-zero deltas, in (shard, dim, key) order: writers lock rows in one order. */
   counts(): AggregateCount[] {
-    return [...this.entries.values(), ...this.cveList]
+    return [...this.spread(), ...this.entries.values(), ...this.cveList]
       .filter((c) => c.n !== 0)
       .sort((a, b) => cmp(a.shard, b.shard) || cmp(a.dim, b.dim) || cmp(a.key, b.key));
   }
 
   get empty(): boolean {
-    return this.entries.size === 0 && this.cveList.length === 0 && this.examples.length === 0;
+    return (
+      this.tuples.size === 0 &&
+      this.entries.size === 0 &&
+      this.cveList.length === 0 &&
+      this.examples.length === 0
+    );
   }
 }
 
