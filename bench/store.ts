@@ -5,17 +5,30 @@
  * server, started as the tests start it), in the batches a scan uses. The reference next to
  * them: the same records written as JSONL to a file, the store-less path.
  *
- *   node dist/bench/store.js [--rows 200000] [--batch 2000]
+ * Every insert also keeps the report's aggregates (store/aggregates.ts) in its transaction. The
+ * default mix has few distinct fact tuples; `--mix internet` stores bench/synthetic.ts's
+ * internet mix instead (115 versions in a long tail, hundreds of ASNs, clouds, countries, CVE
+ * lists, attack verdicts, replication and signs of compromise): the aggregates' worst case.
+ *
+ *   node dist/bench/store.js [--rows 200000] [--batch 2000] [--mix uniform|internet]
+ *                            [--against OTHER/dist]
+ *
+ * --against: another build of redscope (its dist directory, e.g. the main branch's) inserting
+ * the same batches into a store of its own, interleaved batch by batch with this build's
+ * (ABBA order), so a machine whose load changes from second to second slows both alike: the
+ * ratio of the two is the cost of what differs (here: keeping the aggregates).
  *
  * Prints a table and one JSON line. Needs Debian's postgresql for the PostgreSQL row.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { CveMatcher, loadCveTable } from "../src/intel/cves.js";
 import type { ProbeResult } from "../src/schema/result.js";
 import { openStore, type Store } from "../src/store/index.js";
 import { JsonlSink } from "../src/store/jsonl.js";
 import { startPostgres } from "../test/helpers/postgres.js";
+import { Synth } from "./synthetic.js";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -26,6 +39,25 @@ function arg(name: string, dflt: number): number {
 
 const ROWS = arg("--rows", 200_000);
 const BATCH = arg("--batch", 2000);
+const MIX = process.argv.includes("--mix")
+  ? process.argv[process.argv.indexOf("--mix") + 1]
+  : "uniform";
+if (MIX !== "uniform" && MIX !== "internet") throw new Error("--mix: uniform or internet");
+
+/** The report bench's internet mix (bench/synthetic.ts), as one shard of scan "bench". */
+function internet(n: number): ProbeResult[] {
+  const synth = new Synth(
+    1,
+    { open: 0.13, protected: 0.09, error: 0.03 },
+    new CveMatcher(loadCveTable()),
+  );
+  const t0 = 1_763_700_000_000;
+  return Array.from({ length: n }, (_, i) => ({
+    ...synth.result(i, new Date(t0 + i).toISOString()),
+    scan_id: "bench",
+    shard: "0/1",
+  }));
+}
 
 function synthetic(n: number): ProbeResult[] {
   const out: ProbeResult[] = [];
@@ -120,8 +152,45 @@ async function ingest(store: Store, rows: ProbeResult[]): Promise<number> {
   return s;
 }
 
+const AGAINST = process.argv.includes("--against")
+  ? path.resolve(process.argv[process.argv.indexOf("--against") + 1] ?? "")
+  : undefined;
+
+/** This build's and another's store, fed the same batches in turn; seconds spent by each. */
+async function interleaved(
+  ours: Store,
+  theirs: Store,
+  rows: ProbeResult[],
+): Promise<{ ours: number; theirs: number }> {
+  const spent = { ours: 0, theirs: 0 };
+  const info = {
+    id: "bench",
+    source: "scan",
+    startedAt: new Date().toISOString(),
+    targets: "bench",
+    ports: "6379",
+    shardCount: 1,
+    options: {},
+    toolVersion: "bench",
+  };
+  await ours.beginScan(info);
+  await theirs.beginScan(info);
+  for (let i = 0, k = 0; i < rows.length; i += BATCH, k++) {
+    const batch = rows.slice(i, i + BATCH);
+    // ABBA: neither side always goes first (a cache warmed by the other, a burst of load).
+    const order = k % 2 === 0 ? (["ours", "theirs"] as const) : (["theirs", "ours"] as const);
+    for (const side of order) {
+      const t0 = performance.now();
+      const n = await (side === "ours" ? ours : theirs).insertResults("bench", batch);
+      spent[side] += (performance.now() - t0) / 1000;
+      if (n !== batch.length) throw new Error(`${side}: inserted ${n} of ${batch.length}`);
+    }
+  }
+  return spent;
+}
+
 async function main(): Promise<void> {
-  const rows = synthetic(ROWS);
+  const rows = MIX === "internet" ? internet(ROWS) : synthetic(ROWS);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redscope-bench-store-"));
   const figures: Array<{ backend: string; seconds: number; perSec: number; note: string }> = [];
   try {
@@ -169,9 +238,37 @@ async function main(): Promise<void> {
       pgNote = `PostgreSQL row skipped: ${(e as Error).message}`;
     }
 
+    const ab: Array<{ backend: string; ours: number; theirs: number; ratio: number }> = [];
+    if (AGAINST) {
+      const other = (await import(path.join(AGAINST, "src/store/index.js"))) as {
+        openStore: typeof openStore;
+      };
+      const a = await openStore(path.join(dir, "ours.db"));
+      const b = await other.openStore(path.join(dir, "theirs.db"));
+      const sq = await interleaved(a, b, rows);
+      await a.close();
+      await b.close();
+      ab.push({ backend: "SQLite", ...sq, ratio: sq.theirs / sq.ours });
+      try {
+        const server = await startPostgres();
+        try {
+          const pa = await openStore(await server.database("ours"));
+          const pb = await other.openStore(await server.database("theirs"));
+          const pq = await interleaved(pa, pb, rows);
+          await pa.close();
+          await pb.close();
+          ab.push({ backend: "PostgreSQL", ...pq, ratio: pq.theirs / pq.ours });
+        } finally {
+          await server.stop();
+        }
+      } catch (e) {
+        pgNote += ` A/B PostgreSQL skipped: ${(e as Error).message}`;
+      }
+    }
+
     const w = [34, 9, 12];
     console.log(
-      `store ingest: ${ROWS.toLocaleString("en-US")} results in batches of ${BATCH}, ${os.cpus().length} cores, Node ${process.version}`,
+      `store ingest: ${ROWS.toLocaleString("en-US")} results (${MIX} mix) in batches of ${BATCH}, ${os.cpus().length} cores, Node ${process.version}`,
     );
     console.log(
       `${"backend".padEnd(w[0]!)} | ${"seconds".padStart(w[1]!)} | ${"results/s".padStart(w[2]!)} | note`,
@@ -183,7 +280,14 @@ async function main(): Promise<void> {
       );
     }
     if (pgNote) console.log(pgNote);
-    console.log(JSON.stringify({ rows: ROWS, batch: BATCH, figures }));
+    for (const x of ab) {
+      console.log(
+        `interleaved with ${AGAINST}: ${x.backend} ${Math.round(ROWS / x.ours).toLocaleString("en-US")} results/s here, ${Math.round(ROWS / x.theirs).toLocaleString("en-US")} there: this build ${x.ratio.toFixed(3)}× as fast`,
+      );
+    }
+    console.log(
+      JSON.stringify({ rows: ROWS, batch: BATCH, mix: MIX, figures, against: AGAINST, ab }),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

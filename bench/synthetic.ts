@@ -16,16 +16,23 @@ import {
 } from "../src/schema/result.js";
 import type { ScanInfo, Store } from "../src/store/index.js";
 
-/** `--rows N` (default 1,000,000, at least 1,000) and `--keep DIR` of the large-store benches. */
-export function benchSize(): { rows: number; keep: string | undefined } {
+/**
+ * `--rows N` (default 1,000,000, at least 1,000) and `--keep DIR` of the large-store benches.
+ * `--rows` may list growing sizes (`1000000,3000000`): `sizes` has them all, `rows` the first.
+ */
+export function benchSize(defaultRows = "1000000"): {
+  rows: number;
+  sizes: number[];
+  keep: string | undefined;
+} {
   const flag = (name: string): string | undefined => {
     const i = process.argv.indexOf(name);
     return i >= 0 ? process.argv[i + 1] : undefined;
   };
-  const rows = Number(flag("--rows") ?? 1_000_000);
-  if (!Number.isInteger(rows) || rows < 1000)
-    throw new Error("--rows: an integer of at least 1000");
-  return { rows, keep: flag("--keep") };
+  const sizes = (flag("--rows") ?? defaultRows).split(",").map(Number);
+  if (sizes.some((n, i) => !Number.isInteger(n) || n < 1000 || (i > 0 && n <= sizes[i - 1]!)))
+    throw new Error("--rows: integers of at least 1000, growing (1000000,3000000)");
+  return { rows: sizes[0]!, sizes, keep: flag("--keep") };
 }
 
 /** Rows per insert, as a scan's store sink batches them. */
@@ -514,21 +521,36 @@ export async function storeScan(
 ): Promise<void> {
   await store.beginScan(scan);
   await store.beginShard({ scanId: scan.id, shard: "0/1", startedAt: scan.startedAt });
+  await storeRows(store, scan, 0, rows, rows, synth);
+  await store.finishShard(scan.id, "0/1", await store.stateCounts(scan.id, "0/1"));
+}
+
+/**
+ * Results `from` … `to − 1` of a scan of `total`, in the batches a scan's store sink writes
+ * (`synth` draws in order: a scan stored in parts holds the rows one call would store).
+ */
+export async function storeRows(
+  store: Store,
+  scan: ScanInfo,
+  from: number,
+  to: number,
+  total: number,
+  synth: Synth,
+): Promise<void> {
   const t0 = Date.parse(scan.startedAt);
   // A full-space scan at ~100k addresses/s: answers arrive over about 10 hours.
-  const spacing = (10 * 3600_000) / rows;
+  const spacing = (10 * 3600_000) / total;
   let batch: ProbeResult[] = [];
-  for (let i = 0; i < rows; i++) {
+  for (let i = from; i < to; i++) {
     const r = synth.result(i, new Date(t0 + i * spacing).toISOString());
     r.scan_id = scan.id;
     r.shard = "0/1";
     batch.push(r);
-    if (batch.length === BATCH || i === rows - 1) {
+    if (batch.length === BATCH || i === to - 1) {
       await store.insertResults(scan.id, batch);
       batch = [];
     }
   }
-  await store.finishShard(scan.id, "0/1", await store.stateCounts(scan.id, "0/1"));
 }
 
 export function scanInfo(id: string, startedAt: string, seed: string): ScanInfo {

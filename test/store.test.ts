@@ -129,6 +129,8 @@ for (const [kind, location] of backends) {
       await b.close();
       // A store made by version 1 of the schema is brought up to date when opened.
       await rawSql(where, [
+        "DROP TABLE result_aggregates",
+        "DROP TABLE result_examples",
         "DROP INDEX results_scan_cves",
         "DROP TABLE honeypot_events",
         "DROP TABLE honeypot_sessions",

@@ -62,6 +62,7 @@ interface ReportFlags {
   since?: string;
   until?: string;
   reference?: string;
+  recount?: boolean;
   hosts?: boolean;
   scan?: string;
   query?: string;
@@ -94,6 +95,10 @@ export function registerReport(program: Command): void {
     .option(
       "--reference <id>",
       "print published figures beside this scan's: nicer-2020 (the NICER study's tables and the Shodan counts Redis quoted in 2020)",
+    )
+    .option(
+      "--recount",
+      "count from the scan's rows instead of the counts kept as results were stored (slow: reads the scan; to check them)",
     )
     .option(
       "--hosts",
@@ -189,11 +194,11 @@ export async function runReport(scanId: string | undefined, flags: ReportFlags):
       const [a, b] = flags.diff as [string, string];
       const before = await scanOrFail(store, a);
       const after = await scanOrFail(store, b);
-      report = await buildReport(store, after, options);
+      report = await buildReport(store, after, options, { recount: flags.recount === true });
       report.diff = await buildDiff(store, before.id, after.id);
     } else {
       const scan = scanId !== undefined ? await scanOrFail(store, scanId) : await newestScan(store);
-      report = await buildReport(store, scan, options);
+      report = await buildReport(store, scan, options, { recount: flags.recount === true });
     }
     write(flags.output, render(report, flags.format, flags.diff !== undefined));
     return 0;

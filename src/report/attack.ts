@@ -1,8 +1,8 @@
 /**
  * The attacker's view of a scan: open servers by what an attacker can do with them (each
  * technique's verdicts, counted from the `attack` column) and open servers showing signs of
- * compromise (counted from the `compromise` column; the examples read from the few rows that
- * have one, through its partial index). Verdicts and indicators come from enrichment
+ * compromise (counted from the `compromise` column; the examples are the first of the example
+ * rows the store keeps as results are stored, store/aggregates.ts). Verdicts and indicators come from enrichment
  * (intel/exposure.ts, intel/compromise.ts); this file only counts and lays them out.
  */
 import {
@@ -16,7 +16,7 @@ import {
   TECHNIQUE_LABEL,
   VERDICT_LABEL,
 } from "../schema/result.js";
-import type { ReportReader } from "../store/index.js";
+import { type AggregateReader, compromiseExample } from "../store/aggregates.js";
 import type { Report } from "./build.js";
 import { count } from "./plural.js";
 import { type Table, table } from "./tables.js";
@@ -39,16 +39,15 @@ export interface AttackSummary {
   };
 }
 
-/** Examples kept per indicator kind, and rows read to find them. */
+/** Examples listed per indicator kind. */
 const EXAMPLES = 3;
-const MAX_EXAMPLE_ROWS = 50_000;
 
 /**
  * `counts` are the report's fact groups summed down to (state, attack, compromise): JSON keys
  * of the three values, as build.ts's Facts.sum gives them.
  */
 export async function attackSummary(
-  store: ReportReader,
+  store: AggregateReader,
   scanId: string,
   counts: ReadonlyMap<string, number>,
 ): Promise<AttackSummary> {
@@ -84,30 +83,17 @@ export async function attackSummary(
     }
   }
 
-  const examples = new Map<CompromiseKind, Array<{ ip: string; port: number; evidence: string }>>();
-  if (compromised > 0) {
-    for await (const r of store.results({
-      scanId,
-      compromised: true,
-      ordered: false,
-      limit: MAX_EXAMPLE_ROWS,
-    })) {
-      if (r.state !== "open") continue;
-      for (const c of r.compromise ?? []) {
-        const list = examples.get(c.kind) ?? [];
-        list.push({ ip: r.ip, port: r.port, evidence: c.evidence });
-        examples.set(c.kind, list);
-      }
-    }
+  const kinds: AttackSummary["compromise"]["kinds"] = [];
+  for (const kind of COMPROMISE_KINDS) {
+    const servers = byKind.get(kind) ?? 0;
+    if (servers === 0) continue;
+    const examples = await store.aggregateExamples(scanId, compromiseExample(kind), EXAMPLES);
+    kinds.push({
+      kind,
+      servers,
+      examples: examples.map((e) => ({ server: `${e.ip}:${e.port}`, evidence: e.detail })),
+    });
   }
-  const kinds = COMPROMISE_KINDS.filter((k) => (byKind.get(k) ?? 0) > 0).map((kind) => ({
-    kind,
-    servers: byKind.get(kind) ?? 0,
-    examples: (examples.get(kind) ?? [])
-      .sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port))
-      .slice(0, EXAMPLES)
-      .map((e) => ({ server: `${e.ip}:${e.port}`, evidence: e.evidence })),
-  }));
   return { open, assessed, techniques, compromise: { servers: compromised, kinds } };
 }
 

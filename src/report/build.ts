@@ -3,11 +3,20 @@
  * the version table cut at a coverage threshold, clouds / ASNs / countries per state, exposure
  * facts (roles, replication pointing elsewhere, CVEs, end-of-life branches), trends across scans
  * of the same targets, and the diff of two scans. Renderers only format this; they compute
- * nothing. Aggregation runs in SQL on indexed columns; only open servers and servers with CVEs
- * are read whole.
+ * nothing. Everything counted comes from the store's aggregates (store/aggregates.ts), kept as
+ * results are stored: a report reads a few hundred small rows whatever the size of the scan.
+ * `recount` builds the same report from the rows themselves (the slow path, to check them).
  */
-import type { GroupColumn, ProbeResult, State } from "../schema/result.js";
-import type { DiffRow, GroupCount, ReportReader, ScanInfo } from "../store/index.js";
+import type { GroupColumn, State } from "../schema/result.js";
+import {
+  type AggregateCount,
+  type AggregateReader,
+  AggregateSnapshot,
+  DIMENSIONS,
+  REPLICATION_EXAMPLE,
+  type ReplicationLeak,
+} from "../store/aggregates.js";
+import type { DiffRow, ReportReader, ScanInfo } from "../store/index.js";
 import { type AttackSummary, attackSummary } from "./attack.js";
 import { eolBranch } from "./eol.js";
 import { type NicerCounts, nicerCounts } from "./nicer.js";
@@ -49,13 +58,8 @@ export interface PlaceRow {
   byState: Partial<Record<State, number>>;
 }
 
-export interface ReplicationLeak {
-  ip: string;
-  port: number;
-  role: string;
-  /** Addresses the server names as its replicas or its master. */
-  pointsTo: string[];
-}
+export { FACT_COLUMNS, replicationLeak } from "../store/aggregates.js";
+export type { ReplicationLeak };
 
 export interface Exposure {
   openByRole: Array<{ role: string; count: number }>;
@@ -116,15 +120,25 @@ export interface Report extends NicerCounts {
 
 const pct = (n: number, total: number): number => (total > 0 ? (100 * n) / total : 0);
 
+/**
+ * The report of a scan, from the store's aggregates; with `recount`, from its rows (one GROUP BY
+ * over the fact columns and one read of the open and CVE rows: what every report did before the
+ * aggregates, and what they must equal).
+ */
 export async function buildReport(
   store: ReportReader,
   scan: ScanInfo,
   opts: ReportOptions = DEFAULT_REPORT_OPTIONS,
+  how: { recount?: boolean } = {},
 ): Promise<Report> {
   const id = scan.id;
-  // One pass over the scan's rows for every table that counts: each further GROUP BY would
-  // read the whole scan again (measured on 1 M results: 6 queries 6.2 s, one 2.5 s).
-  const facts = new Facts(await store.groupCounts(id, FACT_COLUMNS));
+  let source: AggregateReader = store;
+  if (how.recount) {
+    const r = await store.recountAggregates(id);
+    source = new AggregateSnapshot(r.counts, r.examples);
+  }
+  const all = await source.aggregateCounts(id);
+  const facts = new Facts(all);
   const counts = nicerCounts({
     states: Object.fromEntries(firstOf(facts.sum(["state"]))),
     nicer: Object.fromEntries(firstOf(facts.sum(["nicer"]))),
@@ -138,8 +152,8 @@ export async function buildReport(
     clouds: places(facts, ["cloud_provider", "cloud_region", "cloud_service"], opts.top),
     asns: places(facts, ["asn", "as_org"], opts.top),
     countries: places(facts, ["country"], opts.top),
-    exposure: await exposure(store, id, facts, opts.top),
-    attack: await attackSummary(store, id, facts.sum(["state", "attack", "compromise"])),
+    exposure: await exposure(source, id, facts, opts.top),
+    attack: await attackSummary(source, id, facts.sum(["state", "attack", "compromise"])),
     trends: await trends(store, scan),
     ...(opts.reference ? { reference: opts.reference } : {}),
   };
@@ -155,39 +169,42 @@ function firstOf(sums: Map<Key, number>): Array<[string, number]> {
   return out;
 }
 
-/** Every column a report counts by, grouped once. */
-export const FACT_COLUMNS: GroupColumn[] = [
-  "state",
-  "nicer",
-  "role",
-  "max_cvss",
-  "product",
-  "version",
-  "country",
-  "asn",
-  "as_org",
-  "cloud_provider",
-  "cloud_region",
-  "cloud_service",
-  "attack",
-  "compromise",
-];
-
 type Key = string;
 const key = (values: ReadonlyArray<string | number | null>): Key => JSON.stringify(values);
 
-/** The fact groups, summed down to any subset of their columns. */
+/** The aggregates, each summed down to the columns a table asks for. */
 class Facts {
-  readonly total: number;
-  constructor(private readonly groups: GroupCount[]) {
-    this.total = groups.reduce((a, g) => a + g.n, 0);
+  private readonly byDim = new Map<
+    string,
+    Array<{ key: Array<string | number | null>; n: number }>
+  >();
+  constructor(counts: readonly AggregateCount[]) {
+    for (const c of counts) {
+      const list = this.byDim.get(c.dim) ?? [];
+      list.push({ key: JSON.parse(c.key) as Array<string | number | null>, n: c.n });
+      this.byDim.set(c.dim, list);
+    }
   }
 
-  /** Counts per distinct value of `columns` (a JSON key of the values, nulls included). */
+  /** A record dimension's (cve, cve_caveat, replication) rows as they are. */
+  rows(dim: string): Array<{ key: Array<string | number | null>; n: number }> {
+    return this.byDim.get(dim) ?? [];
+  }
+
+  /**
+   * Counts per distinct value of `columns` (a JSON key of the values, nulls included), from the
+   * smallest dimension that has them all.
+   */
   sum(columns: readonly GroupColumn[]): Map<Key, number> {
-    const idx = columns.map((c) => FACT_COLUMNS.indexOf(c));
+    const dims = Object.entries(DIMENSIONS)
+      .filter(([, cols]) => columns.every((c) => cols.includes(c)))
+      .sort((a, b) => a[1].length - b[1].length);
+    const found = dims[0];
+    if (!found) throw new Error(`no aggregate has ${columns.join(", ")}`);
+    const [dim, cols] = found;
+    const idx = columns.map((c) => cols.indexOf(c));
     const out = new Map<Key, number>();
-    for (const g of this.groups) {
+    for (const g of this.rows(dim)) {
       const k = key(idx.map((i) => g.key[i] ?? null));
       out.set(k, (out.get(k) ?? 0) + g.n);
     }
@@ -262,7 +279,7 @@ const CVSS_BANDS: Array<[string, number]> = [
 ];
 
 async function exposure(
-  store: ReportReader,
+  store: AggregateReader,
   scanId: string,
   facts: Facts,
   top: number,
@@ -274,28 +291,33 @@ async function exposure(
   }
   openByRole.sort((a, b) => b.count - a.count || (a.role < b.role ? -1 : 1));
 
-  // One unordered read of the rows the report needs whole (open ones, and those with CVEs: the
-  // state index and the CVE index find them); their order is set below. Two reads of nearly the
-  // same rows cost 1.3× as long on 1 M results.
-  const leaks: ReplicationLeak[] = [];
+  // What only records tell (CVE ids, caveats, replication pointing elsewhere) is counted
+  // as they are stored; the replication examples are the first rows of their own table.
   const cves = new Map<string, { id: string; cvss?: number; servers: number }>();
-  const caveats = { backportsPossible: 0, ambiguous: 0 };
-  for await (const r of store.results({ scanId, openOrCves: true, ordered: false })) {
-    if (r.state === "open") {
-      const leak = replicationLeak(r);
-      if (leak) leaks.push(leak);
-    }
-    if (r.cves === undefined || r.cves.length === 0) continue;
-    if (r.cve_verdict?.backports_possible) caveats.backportsPossible++;
-    if (r.cve_verdict?.ambiguous !== undefined) caveats.ambiguous++;
-    for (const c of r.cves) {
-      const e = cves.get(c.id) ?? { id: c.id, servers: 0 };
-      if (c.cvss !== undefined) e.cvss = c.cvss;
-      e.servers++;
-      cves.set(c.id, e);
-    }
+  for (const { key: k, n } of facts.rows("cve")) {
+    const [cveId, cvss] = k;
+    const e = cves.get(String(cveId)) ?? { id: String(cveId), servers: 0 };
+    // One id has one score; should two records disagree, the higher is said.
+    if (typeof cvss === "number" && (e.cvss === undefined || cvss > e.cvss)) e.cvss = cvss;
+    e.servers += n;
+    cves.set(e.id, e);
   }
-  leaks.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+  const caveats = { backportsPossible: 0, ambiguous: 0 };
+  for (const { key: k, n } of facts.rows("cve_caveat")) {
+    if (k[0] === "backports_possible") caveats.backportsPossible += n;
+    if (k[0] === "ambiguous") caveats.ambiguous += n;
+  }
+  const leakCount = facts.rows("replication").reduce((a, r) => a + r.n, 0);
+  const examples: ReplicationLeak[] = [];
+  for (const e of await store.aggregateExamples(scanId, REPLICATION_EXAMPLE, top)) {
+    const d = JSON.parse(e.detail) as { role?: unknown; pointsTo?: unknown };
+    examples.push({
+      ip: e.ip,
+      port: e.port,
+      role: typeof d.role === "string" ? d.role : "unknown",
+      pointsTo: Array.isArray(d.pointsTo) ? d.pointsTo.map(String) : [],
+    });
+  }
 
   const worst = facts.sum(["max_cvss"]);
   const worstCvss = CVSS_BANDS.map(([band, floor], i) => {
@@ -327,7 +349,7 @@ async function exposure(
 
   return {
     openByRole,
-    replication: { count: leaks.length, examples: leaks.slice(0, top) },
+    replication: { count: leakCount, examples },
     cves: [...cves.values()]
       .sort(
         (a, b) => b.servers - a.servers || (b.cvss ?? 0) - (a.cvss ?? 0) || (a.id < b.id ? -1 : 1),
@@ -337,25 +359,6 @@ async function exposure(
     worstCvss,
     eol: [...eol.values()].sort((a, b) => b.servers - a.servers),
   };
-}
-
-/**
- * An open server that names other machines: a master listing replicas, or a replica naming its
- * master (the NICER anecdote: replication carries the data to wherever those addresses are).
- */
-export function replicationLeak(r: ProbeResult): ReplicationLeak | undefined {
-  const s = r.server;
-  if (!s) return undefined;
-  const others = new Set<string>();
-  for (const rep of s.replicas ?? []) {
-    const addr = rep.port !== undefined ? `${rep.ip}:${rep.port}` : rep.ip;
-    if (rep.ip && rep.ip !== r.ip) others.add(addr);
-  }
-  if (s.master_host && s.master_host !== r.ip) {
-    others.add(s.master_port !== undefined ? `${s.master_host}:${s.master_port}` : s.master_host);
-  }
-  if (others.size === 0) return undefined;
-  return { ip: r.ip, port: r.port, role: s.role ?? "unknown", pointsTo: [...others] };
 }
 
 /**

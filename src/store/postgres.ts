@@ -20,7 +20,17 @@ import {
   RESULT_COLUMNS,
   type StoredResult,
 } from "../schema/result.js";
-import { MIGRATIONS, pendingMigrations, SCHEMA_TABLE } from "./schema.js";
+import {
+  type AggregateCount,
+  AggregateDelta,
+  type AggregateExample,
+  FACT_COLUMNS,
+  type FactValue,
+  firstValueCounts,
+  RECORD_ROWS_SQL,
+  sumShards,
+} from "./aggregates.js";
+import { AGGREGATES_MIGRATION, MIGRATIONS, pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
   auditFromRow,
   type CheckpointCover,
@@ -82,7 +92,8 @@ function columnArrays<In>(columns: readonly Column<In>[], rows: readonly In[]): 
 const INSERT_RESULTS = unnestInsert<StoredResult>(
   "results",
   RESULT_COLUMNS,
-  "ON CONFLICT (scan_id, ip, port) DO NOTHING",
+  // The rows inserted, by their position in the batch (the aggregates count only those).
+  "ON CONFLICT (scan_id, ip, port) DO NOTHING RETURNING ip, port",
 );
 const INSERT_EVENTS = unnestInsert<HoneypotEventRow>(
   "honeypot_events",
@@ -165,17 +176,53 @@ export class PostgresStore implements Store {
   ): Promise<number> {
     if (results.length === 0) return 0;
     const rows = results.map((result, i) => ({ scanId, result, step: steps?.[i] }));
-    const res = await this.pool.query(INSERT_RESULTS, columnArrays(RESULT_COLUMNS, rows));
-    return res.rowCount ?? 0;
+    const arrays = columnArrays(RESULT_COLUMNS, rows);
+    // One transaction: the rows and the aggregates of the rows inserted (RETURNING names them;
+    // a target held already keeps its row and its counts). Shards of one scan write disjoint
+    // aggregate rows (the shard is in their key), so concurrent workers do not wait on each other.
+    return this.transaction(async (c) => {
+      const res = await c.query(INSERT_RESULTS, arrays);
+      const inserted = new Set(
+        (res.rows as Array<{ ip: string; port: number }>).map((r) => `${r.port} ${r.ip}`),
+      );
+      const delta = new AggregateDelta();
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!.result;
+        if (!inserted.has(`${r.port} ${r.ip}`)) continue;
+        // A batch holding a target twice inserts it once: count it once.
+        inserted.delete(`${r.port} ${r.ip}`);
+        delta.addRow(
+          arrays.map((col) => col[i] as FactValue),
+          r,
+          1,
+        );
+      }
+      await applyDelta(c, scanId, delta, 1);
+      return res.rowCount ?? 0;
+    });
   }
 
   async rollbackShard(scanId: string, shard: string, cover: CheckpointCover): Promise<number> {
-    const res = await this.pool.query(
-      `DELETE FROM results WHERE scan_id = $1 AND shard = $2 AND step >= $3
-       AND step <> ALL($4::bigint[])`,
-      [scanId, shard, cover.watermark, cover.doneAbove],
-    );
-    return res.rowCount ?? 0;
+    // The rows deleted come back (RETURNING) and leave the aggregates in the same transaction.
+    return this.transaction(async (c) => {
+      const res = await c.query({
+        text: `DELETE FROM results WHERE scan_id = $1 AND shard = $2 AND step >= $3
+         AND step <> ALL($4::bigint[])
+         RETURNING shard, ${FACT_COLUMNS.join(", ")}, ${RECORD_ROWS_SQL} AS whole, record`,
+        values: [scanId, shard, cover.watermark, cover.doneAbove],
+        rowMode: "array",
+      });
+      const delta = new AggregateDelta();
+      for (const r of res.rows as unknown[][]) {
+        const rowShard = r[0] == null ? "" : String(r[0]);
+        delta.addFacts(rowShard, factValues(r.slice(1, 1 + FACT_COLUMNS.length)), -1);
+        if (r[1 + FACT_COLUMNS.length] === true) {
+          delta.addRecord(rowShard, r[2 + FACT_COLUMNS.length] as ProbeResult, -1);
+        }
+      }
+      await applyDelta(c, scanId, delta, -1);
+      return res.rowCount ?? 0;
+    });
   }
 
   async finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void> {
@@ -209,6 +256,30 @@ export class PostgresStore implements Store {
 
   async nicerCounts(scanId: string, shard?: string): Promise<Record<string, number>> {
     return countsOf(this.pool, scanId, shard, "nicer");
+  }
+
+  async aggregateCounts(scanId: string, shard?: string): Promise<AggregateCount[]> {
+    return aggregateCountsOf(this.pool, scanId, shard);
+  }
+
+  async aggregateExamples(
+    scanId: string,
+    kind: string,
+    limit: number,
+  ): Promise<AggregateExample[]> {
+    const res = await this.pool.query(
+      `SELECT shard, kind, ip, port, i, detail FROM result_examples WHERE scan_id = $1 AND kind = $2
+       ORDER BY ip, port, i LIMIT $3`,
+      [scanId, kind, limit],
+    );
+    return res.rows as AggregateExample[];
+  }
+
+  async recountAggregates(
+    scanId: string,
+  ): Promise<{ counts: AggregateCount[]; examples: AggregateExample[] }> {
+    const delta = await recount(this.pool, scanId);
+    return { counts: delta.counts(), examples: delta.examples };
   }
 
   async getScan(id: string): Promise<ScanInfo | undefined> {
@@ -482,6 +553,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
       const at = Number(res.rows[0]?.v ?? 0);
       for (const m of pendingMigrations(at)) {
         for (const stmt of m.sql.postgres) await c.query(stmt);
+        if (m.version === AGGREGATES_MIGRATION) await backfillAggregates(c);
         await c.query(
           `INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES ($1, $2, now())`,
           [m.version, m.name],
@@ -507,21 +579,164 @@ async function schemaAt(pool: pg.Pool): Promise<number | undefined> {
   return Number(res.rows[0]?.v ?? 0);
 }
 
-/** Rows per value of `column` (nulls left out), of a scan or one of its shards. */
+/**
+ * Rows per value of `column` (nulls left out), of a scan or one of its shards: from the
+ * aggregates, which count exactly the rows held (see SqliteStore.countsSync).
+ */
 async function countsOf(
   q: pg.Pool | pg.PoolClient,
   scanId: string,
   shard?: string,
   column: "state" | "nicer" = "state",
 ): Promise<Record<string, number>> {
-  const where = `scan_id = $1${shard === undefined ? "" : " AND shard = $2"} AND ${column} IS NOT NULL`;
+  return firstValueCounts(await aggregateCountsOf(q, scanId, shard, column), column);
+}
+
+async function aggregateCountsOf(
+  q: pg.Pool | pg.PoolClient,
+  scanId: string,
+  shard?: string,
+  dim?: string,
+): Promise<AggregateCount[]> {
+  const args: string[] = [scanId];
+  const where = ["scan_id = $1"];
+  if (shard !== undefined) {
+    args.push(shard);
+    where.push(`shard = $${args.length}`);
+  }
+  if (dim !== undefined) {
+    args.push(dim);
+    where.push(`dim = $${args.length}`);
+  }
   const res = await q.query(
-    `SELECT ${column} AS v, count(*)::int AS n FROM results WHERE ${where} GROUP BY ${column}`,
-    shard === undefined ? [scanId] : [scanId, shard],
+    `SELECT dim, key, sum(n)::bigint AS n FROM result_aggregates WHERE ${where.join(" AND ")}
+     GROUP BY dim, key HAVING sum(n) <> 0`,
+    args,
   );
-  const out: Record<string, number> = {};
-  for (const r of res.rows as Array<{ v: string; n: number }>) out[r.v] = r.n;
-  return out;
+  return sumShards(
+    (res.rows as Array<{ dim: string; key: string; n: string }>).map((r) => ({
+      shard: shard ?? "",
+      dim: r.dim,
+      key: r.key,
+      n: Number(r.n),
+    })),
+  ).map((c) => ({ ...c, shard: shard ?? "" }));
+}
+
+/** Fact column values as read back: bigint (asn) arrives as a string, as SQLite's as a number. */
+function factValues(values: unknown[]): FactValue[] {
+  return values.map((v, i) =>
+    v == null ? null : FACT_COLUMNS[i] === "asn" ? Number(v) : (v as FactValue),
+  );
+}
+
+/**
+ * Writes a delta of the aggregates in the caller's transaction: counts upserted in the delta's
+ * key order (one statement, rows locked in that order: two writers of one shard cannot
+ * deadlock); examples inserted (`sign` 1) or deleted (−1).
+ */
+async function applyDelta(
+  c: pg.PoolClient,
+  scanId: string,
+  delta: AggregateDelta,
+  sign: 1 | -1,
+): Promise<void> {
+  if (delta.empty) return;
+  const counts = delta.counts();
+  if (counts.length > 0) {
+    await c.query(
+      `INSERT INTO result_aggregates (scan_id, shard, dim, key, n)
+       SELECT $1, shard, dim, key, n FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[])
+         WITH ORDINALITY AS d(shard, dim, key, n, o) ORDER BY o
+       ON CONFLICT (scan_id, shard, dim, key) DO UPDATE SET n = result_aggregates.n + excluded.n`,
+      [
+        scanId,
+        counts.map((x) => x.shard),
+        counts.map((x) => x.dim),
+        counts.map((x) => x.key),
+        counts.map((x) => x.n),
+      ],
+    );
+  }
+  const ex = delta.examples;
+  if (ex.length === 0) return;
+  const cols = [
+    ex.map((e) => e.kind),
+    ex.map((e) => e.ip),
+    ex.map((e) => e.port),
+    ex.map((e) => e.i),
+  ];
+  if (sign === 1) {
+    await c.query(
+      `INSERT INTO result_examples (scan_id, kind, ip, port, i, shard, detail)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[])
+       ON CONFLICT (scan_id, kind, ip, port, i) DO NOTHING`,
+      [
+        scanId,
+        ...cols,
+        ex.map((e) => e.shard), // text refuses NUL (evidence read from an imported record may hold one)
+        ex.map((e) => e.detail.replaceAll("\u0000", "\\x00")),
+      ],
+    );
+    return;
+  }
+  await c.query(
+    `DELETE FROM result_examples e USING unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS d(kind, ip, port, i)
+     WHERE e.scan_id = $1 AND e.kind = d.kind AND e.ip = d.ip AND e.port = d.port AND e.i = d.i`,
+    [scanId, ...cols],
+  );
+  await c.query("DELETE FROM result_aggregates WHERE scan_id = $1 AND n = 0", [scanId]);
+}
+
+/** A scan's aggregates counted afresh from its rows (see the SQLite store's recount). */
+async function recount(q: pg.Pool | pg.PoolClient, scanId: string): Promise<AggregateDelta> {
+  const delta = new AggregateDelta();
+  const cols = FACT_COLUMNS.join(", ");
+  const groups = await q.query({
+    text: `SELECT shard, ${cols}, count(*)::bigint FROM results WHERE scan_id = $1 GROUP BY shard, ${cols}`,
+    values: [scanId],
+    rowMode: "array",
+  });
+  for (const g of groups.rows as unknown[][]) {
+    delta.addFacts(
+      g[0] == null ? "" : String(g[0]),
+      factValues(g.slice(1, 1 + FACT_COLUMNS.length)),
+      Number(g[1 + FACT_COLUMNS.length]),
+    );
+  }
+  // Keyset pages: constant memory however many open rows the scan has.
+  let after: [string, number] | undefined;
+  for (;;) {
+    const args: unknown[] = [scanId, PAGE_ROWS];
+    let more = "";
+    if (after) {
+      args.push(after[0], after[1]);
+      more = ` AND (ip COLLATE "C", port) > ($3, $4)`;
+    }
+    const res = await q.query(
+      `SELECT ip, port, shard, record FROM results WHERE scan_id = $1 AND ${RECORD_ROWS_SQL}${more}
+       ORDER BY ip COLLATE "C", port LIMIT $2`,
+      args,
+    );
+    const rows = res.rows as Array<{
+      ip: string;
+      port: number;
+      shard: string | null;
+      record: ProbeResult;
+    }>;
+    for (const r of rows) delta.addRecord(r.shard ?? "", r.record, 1);
+    if (rows.length < PAGE_ROWS) return delta;
+    const last = rows[rows.length - 1]!;
+    after = [last.ip, last.port];
+  }
+}
+
+/** Migration 9: every stored scan's aggregates, counted from its rows (once, at upgrade). */
+async function backfillAggregates(c: pg.PoolClient): Promise<void> {
+  const scans = await c.query("SELECT id FROM scans ORDER BY id");
+  for (const { id } of scans.rows as Array<{ id: string }>) {
+    await applyDelta(c, id, await recount(c, id), 1);
+  }
 }
 
 /**

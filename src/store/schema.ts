@@ -199,6 +199,40 @@ const v8 = [
   "CREATE INDEX scans_target_space ON scans (target_space)",
 ];
 
+/**
+ * The report's aggregates, kept as results are stored (store/aggregates.ts): counts per scan,
+ * shard, dimension and key, and the rows a report lists examples of. The migration backfills
+ * them from the rows already stored (each backend runs AGGREGATES_MIGRATION's backfill right
+ * after this DDL, in the same transaction).
+ */
+function v9(d: Dialect): string[] {
+  // PostgreSQL: byte order for ip, so the primary key reads examples in the order reports print.
+  const ip = d === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+  return [
+    `CREATE TABLE result_aggregates (
+      scan_id TEXT NOT NULL REFERENCES scans(id),
+      shard TEXT NOT NULL,
+      dim TEXT NOT NULL,
+      key TEXT NOT NULL,
+      n ${BIGINT[d]} NOT NULL,
+      PRIMARY KEY (scan_id, shard, dim, key)
+    )`,
+    `CREATE TABLE result_examples (
+      scan_id TEXT NOT NULL REFERENCES scans(id),
+      kind TEXT NOT NULL,
+      ip ${ip} NOT NULL,
+      port INTEGER NOT NULL,
+      i INTEGER NOT NULL,
+      shard TEXT NOT NULL,
+      detail TEXT NOT NULL,
+      PRIMARY KEY (scan_id, kind, ip, port, i)
+    )`,
+  ];
+}
+
+/** The migration whose DDL each backend follows with a backfill of the aggregates. */
+export const AGGREGATES_MIGRATION = 9;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -235,6 +269,11 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     name: "scans: fingerprint of the target space (trends)",
     sql: { sqlite: v8, postgres: v8 },
+  },
+  {
+    version: 9,
+    name: "report aggregates per scan and shard, and example rows",
+    sql: { sqlite: v9("sqlite"), postgres: v9("postgres") },
   },
 ];
 

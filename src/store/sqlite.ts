@@ -22,7 +22,17 @@ import {
   resultRow,
   STATES,
 } from "../schema/result.js";
-import { pendingMigrations, SCHEMA_TABLE } from "./schema.js";
+import {
+  type AggregateCount,
+  AggregateDelta,
+  type AggregateExample,
+  FACT_COLUMNS,
+  type FactValue,
+  firstValueCounts,
+  RECORD_ROWS_SQL,
+  sumShards,
+} from "./aggregates.js";
+import { AGGREGATES_MIGRATION, pendingMigrations, SCHEMA_TABLE } from "./schema.js";
 import {
   auditFromRow,
   type CheckpointCover,
@@ -64,6 +74,7 @@ const BLOCK_PARAMS = 300;
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
   private readonly blockStatements = new Map<string, Database.Statement>();
+  private readonly blocks: Blocks;
   private readonly insert: Database.Statement;
   private readonly insertMany: Database.Transaction<
     (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => number
@@ -73,6 +84,8 @@ export class SqliteStore implements Store {
     private readonly db: Database.Database,
     readonly location: string,
   ) {
+    this.blocks = (table, sql, width, rows) =>
+      insertBlocks(db, this.blockStatements, table, sql, width, rows);
     const cols = RESULT_COLUMNS.map((c) => c.name).join(", ");
     const params = RESULT_COLUMNS.map(() => "?").join(", ");
     this.insert = db.prepare(
@@ -80,11 +93,19 @@ export class SqliteStore implements Store {
     );
     this.insertMany = db.transaction(
       (scanId: string, results: ProbeResult[], steps?: ReadonlyArray<number | undefined>) => {
+        // The aggregates count the rows this batch inserted (a target held already keeps its
+        // row and its counts), in this transaction: whichever thread writes keeps them.
         let n = 0;
-        for (let i = 0; i < results.length; i++)
-          n += this.insert.run(
-            resultRow({ scanId, result: results[i]!, step: steps?.[i] }),
-          ).changes;
+        const delta = new AggregateDelta();
+        for (let i = 0; i < results.length; i++) {
+          const result = results[i]!;
+          const row = resultRow({ scanId, result, step: steps?.[i] });
+          if (this.insert.run(row).changes > 0) {
+            n++;
+            delta.addRow(row, result, 1);
+          }
+        }
+        applyDelta(db, this.blocks, scanId, delta, 1);
         return n;
       },
     );
@@ -162,12 +183,29 @@ export class SqliteStore implements Store {
   }
 
   async rollbackShard(scanId: string, shard: string, cover: CheckpointCover): Promise<number> {
+    // The rows deleted come back (RETURNING) and leave the aggregates in the same transaction.
     return this.db
-      .prepare(
-        `DELETE FROM results WHERE scan_id = ? AND shard = ? AND step >= ?
-         AND step NOT IN (SELECT value FROM json_each(?))`,
-      )
-      .run(scanId, shard, cover.watermark, JSON.stringify(cover.doneAbove)).changes;
+      .transaction(() => {
+        const rows = this.db
+          .prepare(
+            `DELETE FROM results WHERE scan_id = ? AND shard = ? AND step >= ?
+             AND step NOT IN (SELECT value FROM json_each(?))
+             RETURNING shard, ${FACT_COLUMNS.join(", ")}, ${RECORD_ROWS_SQL} AS whole, record`,
+          )
+          .raw()
+          .all(scanId, shard, cover.watermark, JSON.stringify(cover.doneAbove)) as FactValue[][];
+        const delta = new AggregateDelta();
+        for (const r of rows) {
+          const rowShard = r[0] == null ? "" : String(r[0]);
+          delta.addFacts(rowShard, r.slice(1, 1 + FACT_COLUMNS.length), -1);
+          if (r[1 + FACT_COLUMNS.length]) {
+            delta.addRecord(rowShard, JSON.parse(String(r[2 + FACT_COLUMNS.length])), -1);
+          }
+        }
+        applyDelta(this.db, this.blocks, scanId, delta, -1);
+        return rows.length;
+      })
+      .immediate();
   }
 
   async finishShard(scanId: string, shard: string, counts: Record<string, number>): Promise<void> {
@@ -204,24 +242,65 @@ export class SqliteStore implements Store {
     return this.countsSync(scanId, shard, "nicer");
   }
 
-  /** Rows per value of `column` (nulls left out), of a scan or one of its shards. */
+  /**
+   * Rows per value of `column` (nulls left out), of a scan or one of its shards: from the
+   * aggregates, which count exactly the rows held (a target stored twice is one row; a rollback
+   * took its rows out of them).
+   */
   private countsSync(
     scanId: string,
     shard?: string,
     column: "state" | "nicer" = "state",
   ): Record<string, number> {
-    const where = `scan_id = ?${shard === undefined ? "" : " AND shard = ?"} AND ${column} IS NOT NULL`;
+    return firstValueCounts(this.aggregateCountsSync(scanId, shard, column), column);
+  }
+
+  private aggregateCountsSync(scanId: string, shard?: string, dim?: string): AggregateCount[] {
+    const where = ["scan_id = ?"];
+    const args = [scanId];
+    if (shard !== undefined) {
+      where.push("shard = ?");
+      args.push(shard);
+    }
+    if (dim !== undefined) {
+      where.push("dim = ?");
+      args.push(dim);
+    }
     const rows = this.db
       .prepare(
-        `SELECT ${column} AS v, count(*) AS n FROM results WHERE ${where} GROUP BY ${column}`,
+        `SELECT dim, key, sum(n) AS n FROM result_aggregates WHERE ${where.join(" AND ")}
+         GROUP BY dim, key HAVING sum(n) <> 0`,
       )
-      .all(...(shard === undefined ? [scanId] : [scanId, shard])) as Array<{
-      v: string;
-      n: number;
-    }>;
-    const out: Record<string, number> = {};
-    for (const r of rows) out[r.v] = r.n;
-    return out;
+      .all(...args) as Array<{ dim: string; key: string; n: number }>;
+    // Sorted in JS: the same order as a recount's, whatever the database's collation.
+    return sumShards(rows.map((r) => ({ shard: "", dim: r.dim, key: r.key, n: r.n }))).map((c) => ({
+      ...c,
+      shard: shard ?? "",
+    }));
+  }
+
+  async aggregateCounts(scanId: string, shard?: string): Promise<AggregateCount[]> {
+    return this.aggregateCountsSync(scanId, shard);
+  }
+
+  async aggregateExamples(
+    scanId: string,
+    kind: string,
+    limit: number,
+  ): Promise<AggregateExample[]> {
+    return this.db
+      .prepare(
+        `SELECT shard, kind, ip, port, i, detail FROM result_examples WHERE scan_id = ? AND kind = ?
+         ORDER BY ip, port, i LIMIT ?`,
+      )
+      .all(scanId, kind, limit) as AggregateExample[];
+  }
+
+  async recountAggregates(
+    scanId: string,
+  ): Promise<{ counts: AggregateCount[]; examples: AggregateExample[] }> {
+    const delta = recount(this.db, scanId);
+    return { counts: delta.counts(), examples: delta.examples };
   }
 
   async getScan(id: string): Promise<ScanInfo | undefined> {
@@ -284,7 +363,7 @@ export class SqliteStore implements Store {
       .join(", ");
     this.db
       .transaction(() =>
-        this.insertBlocks(
+        this.blocks(
           "honeypot_sessions",
           (values) =>
             `INSERT INTO honeypot_sessions (${cols.join(", ")}) VALUES ${values}
@@ -300,7 +379,7 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     return this.db
       .transaction(() =>
-        this.insertBlocks(
+        this.blocks(
           "honeypot_events",
           (values) =>
             `INSERT INTO honeypot_events (${HONEYPOT_EVENT_COLUMNS.map((c) => c.name).join(", ")}) VALUES ${values}
@@ -310,43 +389,6 @@ export class SqliteStore implements Store {
         ),
       )
       .immediate();
-  }
-
-  /**
-   * Rows of `width` values, inserted by one statement per block of rows (a multi-row VALUES),
-   * the rest one by one: about half the cost per row of a statement per row. Returns the rows
-   * changed. Statements are prepared once per table and block size.
-   */
-  private insertBlocks(
-    table: string,
-    sql: (values: string) => string,
-    width: number,
-    rows: unknown[][],
-  ): number {
-    const block = Math.max(1, Math.floor(BLOCK_PARAMS / width));
-    const statement = (n: number): Database.Statement => {
-      const key = `${table}/${n}`;
-      let stmt = this.blockStatements.get(key);
-      if (stmt === undefined) {
-        const one = `(${Array(width).fill("?").join(", ")})`;
-        stmt = this.db.prepare(sql(Array(n).fill(one).join(", ")));
-        this.blockStatements.set(key, stmt);
-      }
-      return stmt;
-    };
-    let changed = 0;
-    let k = 0;
-    if (rows.length >= block) {
-      const stmt = statement(block);
-      for (; k + block <= rows.length; k += block) {
-        changed += stmt.run(rows.slice(k, k + block).flat()).changes;
-      }
-    }
-    if (k < rows.length) {
-      const stmt = statement(1);
-      for (; k < rows.length; k++) changed += stmt.run(rows[k]).changes;
-    }
-    return changed;
   }
 
   async *honeypotSessions(
@@ -494,6 +536,132 @@ export class SqliteStore implements Store {
 }
 
 /**
+ * Rows of `width` values, inserted by one statement per block of rows (a multi-row VALUES),
+ * the rest one by one: about half the cost per row of a statement per row. Returns the rows
+ * changed. Statements are prepared once per table and block size.
+ */
+function insertBlocks(
+  db: Database.Database,
+  statements: Map<string, Database.Statement>,
+  table: string,
+  sql: (values: string) => string,
+  width: number,
+  rows: unknown[][],
+): number {
+  const block = Math.max(1, Math.floor(BLOCK_PARAMS / width));
+  const statement = (n: number): Database.Statement => {
+    const key = `${table}/${n}`;
+    let stmt = statements.get(key);
+    if (stmt === undefined) {
+      const one = `(${Array(width).fill("?").join(", ")})`;
+      stmt = db.prepare(sql(Array(n).fill(one).join(", ")));
+      statements.set(key, stmt);
+    }
+    return stmt;
+  };
+  let changed = 0;
+  let k = 0;
+  if (rows.length >= block) {
+    const stmt = statement(block);
+    for (; k + block <= rows.length; k += block) {
+      changed += stmt.run(rows.slice(k, k + block).flat()).changes;
+    }
+  }
+  if (k < rows.length) {
+    const stmt = statement(1);
+    for (; k < rows.length; k++) changed += stmt.run(rows[k]).changes;
+  }
+  return changed;
+}
+
+/** insertBlocks with the store's prepared statements. */
+type Blocks = (
+  table: string,
+  sql: (values: string) => string,
+  width: number,
+  rows: unknown[][],
+) => number;
+
+/**
+ * Writes a delta of the aggregates (in the caller's transaction): counts upserted in the
+ * delta's key order; examples inserted (`sign` 1) or deleted (−1).
+ */
+function applyDelta(
+  db: Database.Database,
+  blocks: Blocks,
+  scanId: string,
+  delta: AggregateDelta,
+  sign: 1 | -1,
+): void {
+  if (delta.empty) return;
+  const counts = delta.counts();
+  blocks(
+    "result_aggregates",
+    (values) =>
+      `INSERT INTO result_aggregates (scan_id, shard, dim, key, n) VALUES ${values}
+       ON CONFLICT (scan_id, shard, dim, key) DO UPDATE SET n = n + excluded.n`,
+    5,
+    counts.map((c) => [scanId, c.shard, c.dim, c.key, c.n]),
+  );
+  if (sign === 1) {
+    blocks(
+      "result_examples",
+      (values) =>
+        `INSERT INTO result_examples (scan_id, kind, ip, port, i, shard, detail) VALUES ${values}
+         ON CONFLICT (scan_id, kind, ip, port, i) DO NOTHING`,
+      7,
+      delta.examples.map((e) => [scanId, e.kind, e.ip, e.port, e.i, e.shard, e.detail]),
+    );
+    return;
+  }
+  const del = db.prepare(
+    "DELETE FROM result_examples WHERE scan_id = ? AND kind = ? AND ip = ? AND port = ? AND i = ?",
+  );
+  for (const e of delta.examples) del.run(scanId, e.kind, e.ip, e.port, e.i);
+  // Keys a rollback took to zero: gone, as if never counted.
+  db.prepare("DELETE FROM result_aggregates WHERE scan_id = ? AND n = 0").run(scanId);
+}
+
+/**
+ * A scan's aggregates counted afresh from its rows: one GROUP BY over the fact columns per
+ * shard, and one read of the rows a report needs whole (open ones, ones with CVEs).
+ */
+function recount(db: Database.Database, scanId: string): AggregateDelta {
+  const delta = new AggregateDelta();
+  const cols = FACT_COLUMNS.join(", ");
+  const groups = db
+    .prepare(
+      `SELECT shard, ${cols}, count(*) FROM results WHERE scan_id = ? GROUP BY shard, ${cols}`,
+    )
+    .raw()
+    .iterate(scanId) as Iterable<FactValue[]>;
+  for (const g of groups) {
+    delta.addFacts(
+      g[0] == null ? "" : String(g[0]),
+      g.slice(1, 1 + FACT_COLUMNS.length),
+      Number(g[1 + FACT_COLUMNS.length]),
+    );
+  }
+  const whole = db
+    .prepare(`SELECT shard, record FROM results WHERE scan_id = ? AND ${RECORD_ROWS_SQL}`)
+    .raw()
+    .iterate(scanId) as Iterable<[string | null, string]>;
+  for (const [shard, record] of whole) {
+    delta.addRecord(shard ?? "", JSON.parse(record) as ProbeResult, 1);
+  }
+  return delta;
+}
+
+/** Migration 9: every stored scan's aggregates, counted from its rows (once, at upgrade). */
+function backfillAggregates(db: Database.Database): void {
+  const statements = new Map<string, Database.Statement>();
+  const blocks: Blocks = (table, sql, width, rows) =>
+    insertBlocks(db, statements, table, sql, width, rows);
+  const scans = db.prepare("SELECT id FROM scans ORDER BY id").pluck().all() as string[];
+  for (const id of scans) applyDelta(db, blocks, id, recount(db, id), 1);
+}
+
+/**
  * SQLite's errors for a damaged file (SQLITE_CORRUPT and its extended codes: a page that does
  * not parse; SQLITE_NOTADB: a header that is not SQLite's) as StoreDamagedError; others as
  * they are.
@@ -563,6 +731,7 @@ function migrate(db: Database.Database): void {
     const at = currentVersion(db);
     for (const m of pendingMigrations(at)) {
       for (const stmt of m.sql.sqlite) db.exec(stmt);
+      if (m.version === AGGREGATES_MIGRATION) backfillAggregates(db);
       db.prepare(`INSERT INTO ${SCHEMA_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
         m.version,
         m.name,

@@ -7,6 +7,7 @@
 import type { AuditReport, AuditRow } from "../schema/audit.js";
 import type { HoneypotEventRow, HoneypotSessionRow } from "../schema/honeypot.js";
 import { GROUP_COLUMNS, type GroupColumn, type ProbeResult } from "../schema/result.js";
+import type { AggregateCount, AggregateExample, AggregateReader } from "./aggregates.js";
 
 /** What a scan (or an import) is, as recorded in `scans`. */
 export interface ScanInfo {
@@ -154,7 +155,14 @@ export interface ScanWriter {
 }
 
 /** What reports read: scans, their counts grouped by facts, records, and diffs. */
-export interface ReportReader {
+export interface ReportReader extends AggregateReader {
+  /**
+   * The report's aggregates counted afresh from the rows (a GROUP BY over the scan and a read
+   * of its open and CVE rows; slow), per shard: what the kept ones must equal.
+   */
+  recountAggregates(
+    scanId: string,
+  ): Promise<{ counts: AggregateCount[]; examples: AggregateExample[] }>;
   getScan(id: string): Promise<ScanInfo | undefined>;
   listScans(): Promise<ScanInfo[]>;
   listShards(scanId: string): Promise<ShardInfo[]>;
