@@ -144,6 +144,8 @@ export class StoreSink implements Sink<ScanRow> {
   }
 
   write(row: ScanRow): void {
+    // Only the writer thread is sent text: elsewhere the line would only take room in the queue.
+    if (this.thread === undefined && row.line !== undefined) row.line = undefined;
     this.queue.push(row);
   }
 
