@@ -768,48 +768,26 @@ function argvFor(spec: Spec, p: RunParams, files: { out: string; db: string; mem
   const budget = p.budgetMs ?? 5_000;
   const maxRuntimeMs = String((RUN_LIMIT_S - 20) * 1000);
   const pre = p.memprobe ? ["--import", `file://${MEMPROBE}`] : [];
-  if (spec.kind === "c") {
-    return [
-      CLOOP,
-      "--targets",
-      p.list,
-      "--port",
-      String(p.port),
-      "--concurrency",
-      String(p.c),
-      "--request",
-      REQUEST_FILE,
-      "--connect-timeout-ms",
-      String(budget),
-      "--read-timeout-ms",
-      String(budget),
-      "--max-runtime-ms",
-      maxRuntimeMs,
-      ...(p.limit ? ["--limit", String(p.limit)] : []),
-    ];
-  }
-  if (spec.kind === "node") {
-    return [
-      NODE,
-      ...pre,
-      RAWLOOP,
-      "--targets",
-      p.list,
-      "--port",
-      String(p.port),
-      "--concurrency",
-      String(p.c),
-      "--request",
-      "redscope",
-      "--connect-timeout-ms",
-      String(budget),
-      "--read-timeout-ms",
-      String(budget),
-      "--max-runtime-ms",
-      maxRuntimeMs,
-      ...(p.limit ? ["--limit", String(p.limit)] : []),
-    ];
-  }
+  // The two loops take the same flags; only the request is named differently.
+  const loopFlags = (request: string): string[] => [
+    "--targets",
+    p.list,
+    "--port",
+    String(p.port),
+    "--concurrency",
+    String(p.c),
+    "--request",
+    request,
+    "--connect-timeout-ms",
+    String(budget),
+    "--read-timeout-ms",
+    String(budget),
+    "--max-runtime-ms",
+    maxRuntimeMs,
+    ...(p.limit ? ["--limit", String(p.limit)] : []),
+  ];
+  if (spec.kind === "c") return [CLOOP, ...loopFlags(REQUEST_FILE)];
+  if (spec.kind === "node") return [NODE, ...pre, RAWLOOP, ...loopFlags("redscope")];
   return [
     NODE,
     ...pre,

@@ -193,7 +193,7 @@ export class StoreSink implements Sink<ScanRow> {
  * made already (its JSONL line) goes in as it is: with an output file, the main thread
  * serialises each result once, for both.
  */
-export function batchJson(rows: readonly ScanRow[]): string {
+function batchJson(rows: readonly ScanRow[]): string {
   if (rows.every((r) => r.line === undefined)) {
     return JSON.stringify({
       steps: rows.map((r) => r.step ?? null),
